@@ -1,0 +1,3 @@
+from gridsup.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""Small test helpers shared by every test package."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(name: str = "") -> Path:
+    """Path into ../shared/data; skips the test when it is absent (fails under CI)."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        msg = f"{path} is absent: the real Binance candles live in ../shared/data"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+def eventually(
+    check: Callable[[], T], timeout: float = 5.0, interval: float = 0.02, message: str = ""
+) -> T:
+    """Poll ``check`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {message or check}")
+        time.sleep(interval)
+        last = check()
+    return last
+
+
+async def aeventually(
+    check: Callable[[], Awaitable[T]], timeout: float = 5.0, interval: float = 0.02, message: str = ""
+) -> T:
+    """Async twin of :func:`eventually`."""
+    deadline = time.monotonic() + timeout
+    last = await check()
+    while not last:
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {message or check}")
+        await asyncio.sleep(interval)
+        last = await check()
+    return last
