@@ -42,7 +42,10 @@ def eventually(
 
 
 async def aeventually(
-    check: Callable[[], Awaitable[T]], timeout: float = 5.0, interval: float = 0.02, message: str = ""
+    check: Callable[[], Awaitable[T]],
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    message: str = "",
 ) -> T:
     """Async twin of :func:`eventually`."""
     deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ class ExchangeError(Exception):
 
 
 class InvalidOrder(ExchangeError):
-    """The order can never succeed as asked (below minimum, bad precision): reconcile, don't retry."""
+    """The order can never succeed as asked (below minimum, bad precision): do not retry."""
 
 
 class BelowMinimum(InvalidOrder):
