@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import msgspec
 
+from gridsup.messages.codec import Codec
+
 
 class Tick(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """Latest price of one symbol. Latest value wins: a subscriber may drop ticks."""
@@ -34,3 +36,11 @@ class MarketInfo(msgspec.Struct, frozen=True, kw_only=True):
     min_notional: Decimal | None = None
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
+
+
+# The market channel's union has a single member today; new tick-like messages join it
+# here (with defaults for new fields, never a changed type).
+MarketMessage = Tick
+
+
+MARKET_CODEC: Codec[MarketMessage] = Codec("market", MarketMessage)

@@ -1,0 +1,66 @@
+"""Store channel: strategy and execution actors -> the persistence actor.
+
+DEALER (any actor) -> ROUTER (persistence): :data:`StoreRequest` in, :class:`Ack` back,
+matched by ``request_id``. Every request is idempotent on the persistence side (fills by
+exchange + order id + trade id, order events by their ``event_id``, states by
+``version``), so a sender that misses an Ack simply sends the same request again.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from gridsup.messages.codec import Codec
+from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
+
+
+class SaveState(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Persist a grid's state. ``version`` increases by one per save; ``state`` is the
+    strategy's own serialisation (opaque to the store)."""
+
+    request_id: str
+    grid_id: str
+    version: int
+    state: bytes
+
+
+class RecordOrderEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Append one event to the order-event log (append-only, keyed by ``event_id``)."""
+
+    request_id: str
+    event_id: str
+    grid_id: str
+    exchange: str
+    client_order_id: str
+    status: OrderStatus
+    timestamp: int  # ms since the epoch, UTC
+    intent: OrderIntent | None = None
+    exchange_order_id: str | None = None
+    reason: str | None = None
+
+
+class RecordFill(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Store one fill exactly once, keyed by (exchange, exchange order id, trade id)."""
+
+    request_id: str
+    grid_id: str
+    exchange: str
+    exchange_order_id: str
+    fill: FillReport
+
+
+class Ack(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """The request is durable (``ok``) or failed with ``error``; ``duplicate`` says the
+    store already had it (an idempotent re-send)."""
+
+    request_id: str
+    ok: bool = True
+    duplicate: bool = False
+    error: str | None = None
+
+
+StoreRequest = SaveState | RecordOrderEvent | RecordFill
+StoreReply = Ack
+
+STORE_REQUEST_CODEC: Codec[StoreRequest] = Codec("store_request", StoreRequest)
+STORE_REPLY_CODEC: Codec[StoreReply] = Codec("store_reply", StoreReply)
