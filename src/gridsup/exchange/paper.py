@@ -1,0 +1,489 @@
+"""PaperExchange: a deterministic, synchronous matching engine for simulated trading.
+
+Used by the backtest, the loopback exchange and the execution actor in dry-run.
+It holds balances, orders and trades; prices come in through :meth:`on_price`
+(one traded price) and :meth:`on_candle` (an OHLCV candle walked along its
+intra-candle path). No wall clock inside: time is the timestamp of the last
+price fed, or an injected ``clock``. Matching rules (see docs/paper.md):
+
+- A limit buy fills when the market trades at or below its price, a sell at or
+  above it ("touch" fills), always at the order's limit price with the maker fee.
+- A market order fills at once at the last price fed, with the taker fee.
+- Fees are in the quote currency: a buy pays ``amount*price*fee`` on top (locked
+  up front with the order), a sell receives ``amount*price*(1-fee)``.
+- With ``partial_fills``, one candle fills at most ``volume*volume_share`` of each
+  order (rounded down to the lot size); the rest stays open.
+
+Open orders are indexed per symbol by price level (see ``_Book``), so a candle
+that crosses nothing costs two comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+
+import msgspec
+
+from gridsup.exchange.errors import (
+    BadSymbol,
+    DuplicateOrder,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+)
+from gridsup.exchange.paper_book import Book, PaperOrder
+from gridsup.exchange.paper_rules import check_minimums, check_shape
+from gridsup.exchange.types import Balance, Candle, Order, Trade
+from gridsup.messages.common import OrderStatus, OrderType, Side
+from gridsup.messages.market import MarketInfo
+
+__all__ = ["PaperExchange"]
+
+_ZERO = Decimal(0)
+_SNAPSHOT_VERSION = 1
+# Candles fed per symbol that are kept for fetch_ohlcv (bounded: invariant 8).
+CANDLE_HISTORY = 1000
+
+
+class _Snapshot(msgspec.Struct, kw_only=True):
+    """Everything a restarted paper account needs, as one msgspec document."""
+
+    version: int
+    markets: list[MarketInfo]
+    free: dict[str, Decimal]
+    used: dict[str, Decimal]
+    orders: list[PaperOrder]
+    trades: list[Trade]
+    next_order: int
+    next_trade: int
+    last_prices: dict[str, Decimal]
+    last_timestamp: int
+    partial_fills: bool
+    volume_share: Decimal
+    id_prefix: str
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(_Snapshot)
+
+
+class PaperExchange:
+    """A simulated spot exchange account (see the module docstring for the rules)."""
+
+    def __init__(
+        self,
+        markets: Mapping[str, MarketInfo],
+        balances: Mapping[str, Decimal],
+        *,
+        partial_fills: bool = False,
+        volume_share: Decimal = Decimal("0.1"),
+        clock: Callable[[], int] | None = None,
+        id_prefix: str = "",
+    ) -> None:
+        """Open an account on ``markets`` holding ``balances`` (all free).
+
+        Raises:
+            ValueError: a balance is negative or ``volume_share`` is not in (0, 1].
+        """
+        if any(v < 0 for v in balances.values()):
+            raise ValueError("paper balances must not be negative")
+        if not _ZERO < volume_share <= 1:
+            raise ValueError(f"volume_share must be in (0, 1], got {volume_share}")
+        self.markets: dict[str, MarketInfo] = dict(markets)
+        self.partial_fills = partial_fills
+        self.volume_share = volume_share
+        self.id_prefix = id_prefix
+        self._clock = clock
+        assets = {m.base for m in self.markets.values()} | {m.quote for m in self.markets.values()}
+        self._free: dict[str, Decimal] = dict.fromkeys(sorted(assets | set(balances)), _ZERO)
+        self._free.update(balances)
+        self._used: dict[str, Decimal] = dict.fromkeys(self._free, _ZERO)
+        self._orders: dict[str, PaperOrder] = {}
+        self._by_client: dict[str, str] = {}
+        self._books: dict[str, Book] = {s: Book() for s in self.markets}
+        self._trades: list[Trade] = []
+        self._last: dict[str, Decimal] = {}
+        self._last_ts = 0
+        self._next_order = 1
+        self._next_trade = 1
+        self._candles: dict[str, list[Candle]] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"PaperExchange(markets={len(self.markets)}, open={self._open_count()}, "
+            f"trades={len(self._trades)})"
+        )
+
+    # ----------------------------------------------------------------- orders
+
+    def create_order(
+        self,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        amount: Decimal,
+        price: Decimal | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Place an order; a market order fills at once at the last price fed.
+
+        Raises:
+            BadSymbol: no such market.
+            DuplicateOrder: ``client_order_id`` was used before (open or not).
+            InvalidOrder: amount/price not positive or not on the market's step, a
+                limit order without a price, a market order before any price.
+            BelowMinimum: amount or notional under the market's minimum (named).
+            InsufficientFunds: the free balance does not cover the order.
+        """
+        market = self._market(symbol)
+        if client_order_id is not None and client_order_id in self._by_client:
+            raise DuplicateOrder(f"client order id {client_order_id!r} was used before")
+        if type is OrderType.MARKET:
+            fill_price = self._last.get(symbol)
+            if fill_price is None:
+                raise InvalidOrder(f"no price known yet for {symbol}: cannot fill a market order")
+            price = None
+        elif price is None:
+            raise InvalidOrder("a limit order needs a price")
+        else:
+            fill_price = price
+        check_shape(market, amount, price)
+        check_minimums(market, amount, fill_price)
+        fee_rate = market.taker_fee if type is OrderType.MARKET else market.maker_fee
+        if side is Side.BUY:
+            asset, lock = market.quote, amount * fill_price * (1 + fee_rate)
+        else:
+            asset, lock = market.base, amount
+        if self._free.get(asset, _ZERO) < lock:
+            raise InsufficientFunds(
+                f"{side.value} {amount} {symbol} needs {lock} {asset}, "
+                f"free {self._free.get(asset, _ZERO)}"
+            )
+        self._free[asset] -= lock
+        self._used[asset] = self._used.get(asset, _ZERO) + lock
+        order = PaperOrder(
+            id=f"{self.id_prefix}{self._next_order}",
+            seq=self._next_order,
+            client_order_id=client_order_id,
+            symbol=symbol,
+            side=side,
+            type=type,
+            price=price,
+            amount=amount,
+            timestamp=self._now(),
+            locked=lock,
+            fee_currency=market.quote,
+        )
+        self._next_order += 1
+        self._orders[order.id] = order
+        if client_order_id is not None:
+            self._by_client[client_order_id] = order.id
+        if type is OrderType.MARKET:
+            self._fill(order, market, fill_price, amount, order.timestamp, taker=True)
+        else:
+            self._books[symbol].add(order)
+        return order.public()
+
+    def cancel_order(self, order_id: str, symbol: str | None = None) -> Order:
+        """Cancel an open order and release its locked funds.
+
+        Raises:
+            OrderNotFound: no such order (in ``symbol``), or it is no longer open
+                (as Binance answers "Unknown order sent").
+        """
+        order = self._orders.get(order_id)
+        if order is None or (symbol is not None and order.symbol != symbol):
+            raise OrderNotFound(f"no order {order_id}" + (f" in {symbol}" if symbol else ""))
+        if order.status is not OrderStatus.OPEN:
+            raise OrderNotFound(f"order {order_id} is {order.status.value}, not open")
+        self._books[order.symbol].remove(order)
+        market = self.markets[order.symbol]
+        asset = market.quote if order.side is Side.BUY else market.base
+        self._release(asset, order)
+        order.status = OrderStatus.CANCELED
+        return order.public()
+
+    def fetch_order(self, order_id: str | None = None, client_order_id: str | None = None) -> Order:
+        """One order, open or not, by exchange id or client id.
+
+        Raises:
+            OrderNotFound: no such order.
+            ValueError: neither id was given.
+        """
+        if order_id is None:
+            if client_order_id is None:
+                raise ValueError("fetch_order needs order_id or client_order_id")
+            found = self._by_client.get(client_order_id)
+            if found is None:
+                raise OrderNotFound(f"no order with client id {client_order_id!r}")
+            order_id = found
+        order = self._orders.get(order_id)
+        if order is None or (
+            client_order_id is not None and order.client_order_id != client_order_id
+        ):
+            raise OrderNotFound(f"no order {order_id}")
+        return order.public()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders (of ``symbol``, or all), oldest first."""
+        books = [self._books[symbol]] if symbol is not None else self._books.values()
+        found = [o for book in books for o in book.orders()]
+        found.sort(key=lambda o: o.seq)
+        return [o.public() for o in found]
+
+    def trades(self, symbol: str | None = None, since: int | None = None) -> list[Trade]:
+        """Executions in time order, optionally of one symbol and from ``since`` (ms) on."""
+        return [
+            t
+            for t in self._trades
+            if (symbol is None or t.symbol == symbol) and (since is None or t.timestamp >= since)
+        ]
+
+    def balance(self) -> Balance:
+        """Free and used (locked by open orders) amount of every asset."""
+        return Balance(free=dict(self._free), used=dict(self._used))
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The last price fed for ``symbol`` (a candle's close), None before any."""
+        return self._last.get(symbol)
+
+    def last_timestamp(self) -> int:
+        """Timestamp (ms) of the last price fed for any symbol, 0 before any."""
+        return self._last_ts
+
+    def best_bid_order_price(self, symbol: str) -> float | None:
+        """Highest open buy limit of ``symbol`` as a float (for vectorised skipping)."""
+        return self._books[symbol].best_bid()
+
+    def best_ask_order_price(self, symbol: str) -> float | None:
+        """Lowest open sell limit of ``symbol`` as a float (for vectorised skipping)."""
+        return self._books[symbol].best_ask()
+
+    def candles(self, symbol: str) -> list[Candle]:
+        """The last candles fed for ``symbol`` (at most ``CANDLE_HISTORY``), oldest first."""
+        return list(self._candles.get(symbol, ()))
+
+    # ----------------------------------------------------------------- prices
+
+    def on_price(self, symbol: str, price: Decimal, timestamp: int) -> list[Trade]:
+        """The market traded at ``price``: fill the orders it reaches.
+
+        Raises:
+            BadSymbol: no such market.
+        """
+        book = self._book(symbol)
+        self._last[symbol] = price
+        self._last_ts = timestamp
+        if not book.crossed_by(price, price):
+            return []
+        out: list[Trade] = []
+        self._walk(symbol, book, price, price, timestamp, None, out)
+        return out
+
+    def on_candle(
+        self,
+        symbol: str,
+        timestamp: int,
+        open: Decimal,
+        high: Decimal,
+        low: Decimal,
+        close: Decimal,
+        volume: Decimal,
+    ) -> list[Trade]:
+        """Walk one candle open->low->high->close (up) or open->high->low->close
+        (down) and fill the orders the path reaches, in path order.
+
+        Raises:
+            BadSymbol: no such market.
+        """
+        book = self._book(symbol)
+        self._last[symbol] = close
+        self._last_ts = timestamp
+        history = self._candles.setdefault(symbol, [])
+        history.append(Candle(timestamp, open, high, low, close, volume))
+        if len(history) > 2 * CANDLE_HISTORY:
+            # Trim in bulk so the hot path stays amortised O(1).
+            del history[:-CANDLE_HISTORY]
+        if not book.crossed_by(low, high):
+            return []
+        cap: Decimal | None = None
+        if self.partial_fills:
+            cap = volume * self.volume_share
+            step = self.markets[symbol].amount_step
+            if step:
+                cap = (cap // step) * step
+        path = (open, low, high, close) if close >= open else (open, high, low, close)
+        out: list[Trade] = []
+        touched: set[str] = set()
+        prev = path[0]
+        self._walk(symbol, book, prev, prev, timestamp, cap, out, touched)
+        for point in path[1:]:
+            if point < prev:
+                self._walk(symbol, book, point, None, timestamp, cap, out, touched)
+            elif point > prev:
+                self._walk(symbol, book, None, point, timestamp, cap, out, touched)
+            prev = point
+        return out
+
+    # --------------------------------------------------------------- snapshot
+
+    def snapshot(self) -> bytes:
+        """The whole account (balances, orders, trades, counters, last prices)."""
+        return _encoder.encode(
+            _Snapshot(
+                version=_SNAPSHOT_VERSION,
+                markets=list(self.markets.values()),
+                free=self._free,
+                used=self._used,
+                orders=list(self._orders.values()),
+                trades=self._trades,
+                next_order=self._next_order,
+                next_trade=self._next_trade,
+                last_prices=self._last,
+                last_timestamp=self._last_ts,
+                partial_fills=self.partial_fills,
+                volume_share=self.volume_share,
+                id_prefix=self.id_prefix,
+            )
+        )
+
+    @classmethod
+    def restore(cls, data: bytes, clock: Callable[[], int] | None = None) -> PaperExchange:
+        """Rebuild an account from :meth:`snapshot` output.
+
+        Raises:
+            ValueError: ``data`` is not a paper snapshot (msgspec names the field)
+                or has an unknown version.
+        """
+        try:
+            snap = _decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"not a paper exchange snapshot: {exc}") from exc
+        if snap.version != _SNAPSHOT_VERSION:
+            raise ValueError(f"unknown paper snapshot version {snap.version}")
+        self = cls(
+            {m.symbol: m for m in snap.markets},
+            {},
+            partial_fills=snap.partial_fills,
+            volume_share=snap.volume_share,
+            clock=clock,
+            id_prefix=snap.id_prefix,
+        )
+        self._free, self._used = snap.free, snap.used
+        self._trades = snap.trades
+        self._last, self._last_ts = snap.last_prices, snap.last_timestamp
+        self._next_order, self._next_trade = snap.next_order, snap.next_trade
+        for order in snap.orders:  # creation order, so the indexes rebuild identically
+            self._orders[order.id] = order
+            if order.client_order_id is not None:
+                self._by_client[order.client_order_id] = order.id
+            if order.status is OrderStatus.OPEN and order.type is OrderType.LIMIT:
+                self._books[order.symbol].add(order)
+        return self
+
+    # ---------------------------------------------------------------- private
+
+    def _market(self, symbol: str) -> MarketInfo:
+        market = self.markets.get(symbol)
+        if market is None:
+            raise BadSymbol(f"no market {symbol!r}; known: {', '.join(sorted(self.markets))}")
+        return market
+
+    def _book(self, symbol: str) -> Book:
+        book = self._books.get(symbol)
+        if book is None:
+            raise BadSymbol(f"no market {symbol!r}; known: {', '.join(sorted(self.markets))}")
+        return book
+
+    def _now(self) -> int:
+        return self._clock() if self._clock is not None else self._last_ts
+
+    def _open_count(self) -> int:
+        return sum(book.count() for book in self._books.values())
+
+    def _walk(
+        self,
+        symbol: str,
+        book: Book,
+        down_to: Decimal | None,
+        up_to: Decimal | None,
+        timestamp: int,
+        cap: Decimal | None,
+        out: list[Trade],
+        touched: set[str] | None = None,
+    ) -> None:
+        """Fill what a move reaches: buys priced >= ``down_to`` (best first), then
+        sells priced <= ``up_to`` (best first). ``cap`` bounds each order's fill
+        in this candle; ``touched`` holds the orders that already used it."""
+        market = self.markets[symbol]
+        reached: Iterable[PaperOrder] = ()
+        if down_to is not None:
+            reached = book.buys_at_or_above(down_to)
+        if up_to is not None:
+            reached = [*reached, *book.sells_at_or_below(up_to)]
+        for order in reached:
+            if touched is not None:
+                if order.id in touched:
+                    continue
+                touched.add(order.id)
+            quantity = order.amount - order.filled
+            if cap is not None:
+                quantity = min(quantity, cap)
+            if quantity <= 0:
+                continue
+            assert order.price is not None  # only limit orders rest in a book
+            out.append(self._fill(order, market, order.price, quantity, timestamp, taker=False))
+            if order.status is not OrderStatus.OPEN:
+                book.remove(order)
+
+    def _fill(
+        self,
+        order: PaperOrder,
+        market: MarketInfo,
+        price: Decimal,
+        quantity: Decimal,
+        timestamp: int,
+        *,
+        taker: bool,
+    ) -> Trade:
+        """Book one execution: move funds, update the order, record the trade."""
+        cost = quantity * price
+        fee = cost * (market.taker_fee if taker else market.maker_fee)
+        if order.side is Side.BUY:
+            spent = cost + fee
+            order.locked -= spent
+            self._used[market.quote] -= spent
+            self._free[market.base] += quantity
+        else:
+            order.locked -= quantity
+            self._used[market.base] -= quantity
+            self._free[market.quote] += cost - fee
+        order.filled += quantity
+        order.cost += cost
+        order.fee += fee
+        if order.filled >= order.amount:
+            order.status = OrderStatus.CLOSED
+            # A market buy locked at the last price; what was not spent goes back.
+            self._release(market.quote if order.side is Side.BUY else market.base, order)
+        trade = Trade(
+            id=f"{self.id_prefix}{self._next_trade}",
+            order_id=order.id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            price=price,
+            amount=quantity,
+            fee=fee,
+            fee_currency=market.quote,
+            timestamp=timestamp,
+            taker=taker,
+        )
+        self._next_trade += 1
+        self._trades.append(trade)
+        return trade
+
+    def _release(self, asset: str, order: PaperOrder) -> None:
+        self._used[asset] -= order.locked
+        self._free[asset] += order.locked
+        order.locked = _ZERO
