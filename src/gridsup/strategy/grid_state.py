@@ -1,0 +1,174 @@
+"""The grid strategy's records and their persisted form (versioned, with migrations).
+
+A snapshot is a JSON-able ``dict`` (Decimals as strings, enums as their values) carrying a
+``version``. :func:`migrate_state` lifts an older snapshot step by step to
+:data:`STATE_VERSION` through :data:`MIGRATIONS`; a snapshot from a newer gridsup is
+refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from gridsup.messages.common import Side
+
+STATE_VERSION = 1
+
+# version N -> function turning a version-N snapshot into a version-(N+1) one.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _from_v0(state: dict[str, Any]) -> dict[str, Any]:
+    # Version 0 (gridsup's pre-release snapshots) had a boolean ``stopped`` and no
+    # skipped levels, fees in other currencies nor exit proceeds.
+    out = dict(state)
+    stopped = bool(out.pop("stopped", False))
+    out.setdefault("phase", Phase.STOPPED.value if stopped else Phase.RUNNING.value)
+    out.setdefault("stop_reason", None)
+    out.setdefault("skipped", [])
+    out.setdefault("other_fees", {})
+    out.setdefault("exit_proceeds", "0")
+    out["version"] = 1
+    return out
+
+
+MIGRATIONS: dict[int, Migration] = {0: _from_v0}
+
+
+class StateError(ValueError):
+    """A snapshot cannot be restored (unknown version, wrong grid, corrupt field)."""
+
+
+class Phase(enum.Enum):
+    """Where a grid is in its life. Only STOPPED is final."""
+
+    WAITING_PRICE = "waiting_price"  # no price seen yet: nothing placed
+    ENTERING = "entering"  # the initial market buy is in flight; buys below are live
+    RUNNING = "running"
+    STOPPING = "stopping"  # stop-loss/take-profit hit: cancelling, then the exit sell
+    STOPPED = "stopped"
+
+
+class StopReason(enum.Enum):
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+
+
+class OrderRole(enum.Enum):
+    GRID = "grid"  # a limit order in a slot
+    ENTRY = "entry"  # the initial position's market buy
+    EXIT = "exit"  # the market sell after a stop
+
+
+@dataclass(slots=True)
+class TrackedOrder:
+    """One of our orders while it is open. Mutable: fills accumulate into it."""
+
+    client_order_id: str
+    role: OrderRole
+    slot: int  # -1 for market orders
+    level: int
+    side: Side
+    amount: Decimal
+    price: Decimal | None
+    filled: Decimal = Decimal(0)
+    base_fee: Decimal = Decimal(0)  # fees charged in the base asset
+    quote: Decimal = Decimal(0)  # buys: quote spent incl. fees; sells: quote received net
+    cancel_requested: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client_order_id": self.client_order_id,
+            "role": self.role.value,
+            "slot": self.slot,
+            "level": self.level,
+            "side": self.side.value,
+            "amount": str(self.amount),
+            "price": None if self.price is None else str(self.price),
+            "filled": str(self.filled),
+            "base_fee": str(self.base_fee),
+            "quote": str(self.quote),
+            "cancel_requested": self.cancel_requested,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrackedOrder:
+        price = data["price"]
+        return cls(
+            client_order_id=str(data["client_order_id"]),
+            role=OrderRole(data["role"]),
+            slot=int(data["slot"]),
+            level=int(data["level"]),
+            side=Side(data["side"]),
+            amount=Decimal(data["amount"]),
+            price=None if price is None else Decimal(price),
+            filled=Decimal(data["filled"]),
+            base_fee=Decimal(data["base_fee"]),
+            quote=Decimal(data["quote"]),
+            cancel_requested=bool(data["cancel_requested"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedLevel:
+    """An order the grid wanted but could not have: refused by the exchange or by the
+    market's limits. The slot stays empty and this record says why."""
+
+    slot: int  # -1 for a market order
+    level: int
+    side: Side
+    amount: Decimal
+    reason: str
+    timestamp: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slot": self.slot,
+            "level": self.level,
+            "side": self.side.value,
+            "amount": str(self.amount),
+            "reason": self.reason,
+            "timestamp": self.timestamp,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SkippedLevel:
+        return cls(
+            slot=int(data["slot"]),
+            level=int(data["level"]),
+            side=Side(data["side"]),
+            amount=Decimal(data["amount"]),
+            reason=str(data["reason"]),
+            timestamp=int(data["timestamp"]),
+        )
+
+
+def migrate_state(
+    state: Mapping[str, Any],
+    migrations: Mapping[int, Migration] = MIGRATIONS,
+    current: int = STATE_VERSION,
+) -> dict[str, Any]:
+    """Lift ``state`` to version ``current``.
+
+    Raises:
+        StateError: the version is missing, newer than ``current``, or has no migration.
+    """
+    out = dict(state)
+    version = out.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StateError(f"state has no integer version: {version!r}")
+    if version > current:
+        raise StateError(f"state version {version} is newer than this gridsup ({current})")
+    while version < current:
+        step = migrations.get(version)
+        if step is None:
+            raise StateError(f"no migration from state version {version}")
+        out = step(out)
+        if out.get("version") != version + 1:
+            raise StateError(f"migration from version {version} did not produce {version + 1}")
+        version += 1
+    return out
