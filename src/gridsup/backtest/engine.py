@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Protocol
 
@@ -40,6 +40,10 @@ COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 # doubling, so a long quiet stretch costs a few numpy calls, not one per candle.
 FIRST_CHUNK = 64
 MAX_CHUNK = 4096
+
+
+# Called after each candle walked through the paper engine: (candle index, account).
+Observer = Callable[[int, PaperExchange], None]
 
 
 class Mode(enum.Enum):
@@ -79,18 +83,20 @@ def run_backtest(
     *,
     mode: Mode | str = Mode.FAST,
     name: str = "",
+    observer: Observer | None = None,
 ) -> BacktestResult:
     """Drive ``strategy`` (not yet initialised) over ``candles`` through a fresh
     ``PaperExchange`` holding ``balances``, and report the outcome.
 
     ``candles`` has the columns of ``load_candles``: timestamp (ms), open, high, low,
-    close, volume, sorted by time.
+    close, volume, sorted by time. ``observer(i, paper)`` is called after every
+    candle walked (every candle in naive mode), for checks in tests.
 
     Raises:
         BacktestError: no candles, a missing column, a NaN or non-positive price.
     """
     arrays = candle_arrays(candles)
-    run = _Run(strategy, arrays, market, balances)
+    run = _Run(strategy, arrays, market, balances, observer)
     if Mode(mode) is Mode.NAIVE:
         run.run_naive()
     else:
@@ -144,8 +150,10 @@ class _Run:
         arrays: CandleArrays,
         market: MarketInfo,
         balances: Mapping[str, Decimal],
+        observer: Observer | None = None,
     ) -> None:
         self.strategy = strategy
+        self.observer = observer
         self.arrays = arrays
         self.symbol = market.symbol
         self.base_asset = market.base
@@ -222,6 +230,8 @@ class _Run:
             ctx.dispatch()
         if ctx.stats.fills != fills_before:
             self._cash_now, self._base_now = self._holdings()
+        if self.observer is not None:
+            self.observer(i, paper)
 
     def _next_event(self, start: int) -> int:
         """Index of the first candle from ``start`` on that can change anything."""
