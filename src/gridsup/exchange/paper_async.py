@@ -9,6 +9,7 @@ engine. Every call is synchronous underneath, so each is atomic on the event loo
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypeVar
 
 from gridsup.exchange.errors import BadSymbol, ExchangeError, OrderNotFound
 from gridsup.exchange.paper import PaperExchange
@@ -16,6 +17,8 @@ from gridsup.exchange.types import Balance, Candle, Market, Order, Ticker, Trade
 from gridsup.messages.common import OrderType, Side
 
 __all__ = ["AsyncPaperExchange"]
+
+T = TypeVar("T")
 
 
 class AsyncPaperExchange:
@@ -119,10 +122,7 @@ class AsyncPaperExchange:
             BadSymbol: no such market.
         """
         self._check_symbol(symbol)
-        trades = self.paper.trades(symbol, since)
-        if limit is None:
-            return trades
-        return trades[:limit] if since is not None else trades[-limit:] if limit else []
+        return _window(self.paper.trades(symbol, since), since is not None, limit)
 
     async def fetch_balance(self) -> Balance:
         """Free and used balances of the paper account."""
@@ -144,9 +144,17 @@ class AsyncPaperExchange:
             raise ExchangeError(f"the paper exchange holds no candles for {symbol}")
         if since is not None:
             candles = [c for c in candles if c.timestamp >= since]
-            return candles[:limit] if limit is not None else candles
-        return candles[-limit:] if limit else candles
+        return _window(candles, since is not None, limit)
 
     def _check_symbol(self, symbol: str) -> None:
         if symbol not in self.paper.markets:
             raise BadSymbol(f"no market {symbol!r}; known: {', '.join(sorted(self.paper.markets))}")
+
+
+def _window(items: list[T], from_start: bool, limit: int | None) -> list[T]:
+    """The first ``limit`` items when a start was given, else the last ``limit``."""
+    if limit is None:
+        return items
+    if limit <= 0:
+        return []
+    return items[:limit] if from_start else items[-limit:]
