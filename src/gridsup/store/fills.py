@@ -1,0 +1,94 @@
+"""``FillRepository``: every execution once, however often it is delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gridsup.store.models import Fill, utcnow
+from gridsup.store.records import FillRecord
+from gridsup.store.sql import insert_for
+
+_TABLE = Fill.__table__
+
+
+def fill_row(record: FillRecord) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "exchange": record.exchange,
+        "trade_id": record.trade_id,
+        "exchange_order_id": record.exchange_order_id,
+        "client_order_id": record.client_order_id,
+        "strategy": record.strategy,
+        "symbol": record.symbol,
+        "side": record.side,
+        "price": record.price,
+        "amount": record.amount,
+        "fee": record.fee,
+        "fee_currency": record.fee_currency,
+        "taker": record.taker,
+        "timestamp": record.timestamp,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class FillRepository:
+    """Fills, idempotent by (exchange, trade_id). Works inside the caller's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, record: FillRecord) -> bool:
+        """Store the fill; False when it was stored already (a redelivery)."""
+        stmt = insert_for(self.session, _TABLE).on_conflict_do_nothing(
+            index_elements=["exchange", "trade_id"]
+        )
+        result = await self.session.execute(stmt.values(fill_row(record)))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def add_many(self, records: Iterable[FillRecord]) -> None:
+        """Store many fills in one statement; the ones already stored are skipped."""
+        rows = [fill_row(r) for r in records]
+        if rows:
+            stmt = insert_for(self.session, _TABLE).on_conflict_do_nothing(
+                index_elements=["exchange", "trade_id"]
+            )
+            await self.session.execute(stmt, rows)
+
+    async def get(self, exchange: str, trade_id: str) -> Fill | None:
+        stmt = select(Fill).where(Fill.exchange == exchange, Fill.trade_id == trade_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def for_order(self, exchange: str, client_order_id: str) -> Sequence[Fill]:
+        """The fills of one order, in time order."""
+        stmt = (
+            select(Fill)
+            .where(Fill.exchange == exchange, Fill.client_order_id == client_order_id)
+            .order_by(Fill.timestamp, Fill.id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def history(
+        self,
+        *,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> Sequence[Fill]:
+        """Fills matching every given filter, newest first."""
+        stmt = select(Fill)
+        if strategy is not None:
+            stmt = stmt.where(Fill.strategy == strategy)
+        if symbol is not None:
+            stmt = stmt.where(Fill.symbol == symbol)
+        if since is not None:
+            stmt = stmt.where(Fill.timestamp >= since)
+        stmt = stmt.order_by(Fill.timestamp.desc(), Fill.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()

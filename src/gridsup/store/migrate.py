@@ -1,0 +1,72 @@
+"""Run the store's Alembic migrations from code (``gridsup db upgrade``/``current``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridsup.store.database import Database
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of gridsup."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the package ships no migration"
+    return head
+
+
+async def upgrade(db: Database, revision: str = "head") -> str | None:
+    """Migrate ``db`` (connected) to ``revision``; returns the revision it is at after.
+
+    Raises:
+        DatabaseUnavailable: the database stopped answering.
+    """
+    config = alembic_config()
+
+    def run(connection: Connection) -> str | None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        return MigrationContext.configure(connection).get_current_revision()
+
+    try:
+        async with db.engine.begin() as conn:
+            current = await conn.run_sync(run)
+    except SQLAlchemyError as exc:
+        raise db.classify(exc) from exc
+    log.info("database_migrated", url=db.safe_url, revision=current)
+    return current
+
+
+async def current_revision(db: Database) -> str | None:
+    """The revision ``db`` is at (None for an empty database).
+
+    Raises:
+        DatabaseUnavailable: the database stopped answering.
+    """
+
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    try:
+        async with db.engine.connect() as conn:
+            return await conn.run_sync(read)
+    except SQLAlchemyError as exc:
+        raise db.classify(exc) from exc

@@ -1,0 +1,171 @@
+"""``OrderRepository``: one row per order, upserted idempotently by (exchange, client id).
+
+Updates are monotonic, so an old update delivered late never undoes a newer one: the
+filled amount never decreases and a final status (closed, canceled, ...) never goes
+back to open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gridsup.messages.common import OrderStatus
+from gridsup.store.models import Order, utcnow
+from gridsup.store.records import OrderRecord
+from gridsup.store.sql import insert_for
+
+_TABLE = Order.__table__
+# Fields an update may change; identity (exchange, client id, strategy, symbol, side,
+# type, amount, level, timestamp) is fixed at first sight.
+_MUTABLE = ("status", "filled", "average", "fee", "fee_currency", "price")
+
+
+def order_row(record: OrderRecord) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "exchange": record.exchange,
+        "strategy": record.strategy,
+        "client_order_id": record.client_order_id,
+        "exchange_order_id": record.exchange_order_id,
+        "symbol": record.symbol,
+        "side": record.side,
+        "type": record.type,
+        "status": record.status,
+        "price": record.price,
+        "amount": record.amount,
+        "filled": record.filled,
+        "average": record.average,
+        "fee": record.fee,
+        "fee_currency": record.fee_currency,
+        "level": record.level,
+        "timestamp": record.timestamp,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _newer(status: Any, filled: Any) -> ColumnElement[bool]:
+    """The guard of every update: it may only move an order forward."""
+    return and_(
+        filled >= Order.filled,
+        or_(Order.status == OrderStatus.OPEN, status != OrderStatus.OPEN),
+    )
+
+
+class OrderRepository:
+    """Orders of every strategy. Works inside the caller's session (transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, record: OrderRecord) -> None:
+        """Insert the order, or move the stored one forward to what ``record`` says."""
+        await self.upsert_many([record])
+
+    async def upsert_many(self, records: Iterable[OrderRecord]) -> None:
+        rows = [order_row(r) for r in records]
+        if not rows:
+            return
+        stmt = insert_for(self.session, _TABLE)
+        excluded = stmt.excluded
+        values: dict[str, Any] = {name: excluded[name] for name in _MUTABLE}
+        values["exchange_order_id"] = func.coalesce(
+            excluded.exchange_order_id, Order.exchange_order_id
+        )
+        values["updated_at"] = excluded.updated_at
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["exchange", "client_order_id"],
+            set_=values,
+            where=_newer(excluded.status, excluded.filled),
+        )
+        await self.session.execute(stmt, rows)
+
+    async def update_status(
+        self,
+        exchange: str,
+        client_order_id: str,
+        status: OrderStatus,
+        *,
+        filled: Decimal | None = None,
+        average: Decimal | None = None,
+        fee: Decimal | None = None,
+        exchange_order_id: str | None = None,
+    ) -> bool:
+        """Move a stored order to ``status``; False when it is unknown or the update is
+        older than what is stored (see the module docstring)."""
+        values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+        for name, value in (
+            ("filled", filled),
+            ("average", average),
+            ("fee", fee),
+            ("exchange_order_id", exchange_order_id),
+        ):
+            if value is not None:
+                values[name] = value
+        stmt = (
+            update(Order)
+            .where(Order.exchange == exchange, Order.client_order_id == client_order_id)
+            .where(_newer(status, filled) if filled is not None else _newer(status, Order.filled))
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def get(self, exchange: str, client_order_id: str) -> Order | None:
+        stmt = select(Order).where(
+            Order.exchange == exchange, Order.client_order_id == client_order_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def open_orders(
+        self,
+        *,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        exchange: str | None = None,
+    ) -> Sequence[Order]:
+        """Orders still open, lowest price first."""
+        return await self.history(
+            strategy=strategy,
+            symbol=symbol,
+            exchange=exchange,
+            status=OrderStatus.OPEN,
+            newest_first=False,
+        )
+
+    async def history(
+        self,
+        *,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        exchange: str | None = None,
+        status: OrderStatus | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> Sequence[Order]:
+        """Orders matching every given filter: newest first, or by price when not."""
+        stmt = select(Order)
+        if strategy is not None:
+            stmt = stmt.where(Order.strategy == strategy)
+        if symbol is not None:
+            stmt = stmt.where(Order.symbol == symbol)
+        if exchange is not None:
+            stmt = stmt.where(Order.exchange == exchange)
+        if status is not None:
+            stmt = stmt.where(Order.status == status)
+        if since is not None:
+            stmt = stmt.where(Order.timestamp >= since)
+        if newest_first:
+            stmt = stmt.order_by(Order.timestamp.desc(), Order.id.desc())
+        else:
+            stmt = stmt.order_by(Order.price, Order.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()

@@ -1,0 +1,94 @@
+"""Every store test runs twice: on a SQLite file and on PostgreSQL (a fresh schema).
+
+Without a PostgreSQL server the PostgreSQL cases skip with the reason; with ``CI`` set
+they fail instead, so CI can never go green without having run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from gridsup.store.database import Database
+from gridsup.store.models import Base
+
+PG_URL = os.environ.get("GRIDSUP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used (None when it can). Probed once per session, in a
+    thread because the test's event loop is already running."""
+    outcome: list[str | None] = []
+
+    async def probe() -> None:
+        dsn = PG_URL.replace("+asyncpg", "")
+        conn = await asyncpg.connect(dsn, timeout=5)
+        await conn.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(probe())
+            outcome.append(None)
+        except Exception as exc:
+            outcome.append(f"PostgreSQL not reachable at {PG_URL}: {exc!r}")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(15)
+    return outcome[0] if outcome else f"PostgreSQL at {PG_URL} did not answer in 15 s"
+
+
+def require_postgres() -> None:
+    if (problem := postgres_problem()) is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{problem} (CI must run the PostgreSQL cases)")
+        pytest.skip(problem)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_name(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        require_postgres()
+    return str(request.param)
+
+
+@pytest.fixture
+async def empty_db(engine_name: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """A connected database with no tables: a SQLite file, or a private PG schema."""
+    if engine_name == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+        await db.connect()
+        try:
+            yield db
+        finally:
+            await db.disconnect()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    db = Database(PG_URL, schema=schema)
+    await db.connect()
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield db
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await db.disconnect()
+
+
+@pytest.fixture
+async def db(empty_db: Database) -> Database:
+    """A connected database with the models' tables."""
+    async with empty_db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    return empty_db
