@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
@@ -54,6 +54,8 @@ class GridTradingStrategy:
     Raises (constructor):
         GridLevelsError: the config's levels cannot be built.
     """
+
+    config_type: ClassVar[type[GridConfig]] = GridConfig
 
     def __init__(self, config: GridConfig, grid_id: str | None = None) -> None:
         self.config = config
@@ -372,9 +374,16 @@ class GridTradingStrategy:
             return
         empty = first_level_at_or_above(self.levels, price)
         slots = len(self._slot_order)
-        above = list(range(empty, slots))
-        buy_mode = self.config.initial_position is InitialPosition.BUY
-        if buy_mode and above:
+        above: list[int] = []
+        if self.config.initial_position is InitialPosition.BUY:
+            for k in range(empty, slots):
+                # Buy no base for a sell that the market's limits would refuse anyway.
+                refusal = self._refusal(self._amounts[k], self.levels[k + 1])
+                if refusal is None:
+                    above.append(k)
+                else:
+                    self._skip(k, k + 1, Side.SELL, self._amounts[k], refusal)
+        if above:
             self._phase = Phase.ENTERING
             self._entry_slots = above
         else:
