@@ -74,7 +74,7 @@ def test_initial_buy_mode_leaves_the_level_above_the_price_empty() -> None:
 
 
 def test_sells_wait_for_the_initial_market_buy_to_fill() -> None:
-    strategy, exchange = start("52000", sync=False)
+    _, exchange = start("52000", sync=False)
 
     # the deferred market fill has been delivered by start(); replay without it:
     strategy2 = GridTradingStrategy(make_config(), "btc")
@@ -148,7 +148,7 @@ def test_partial_fills_wait_for_the_order_to_close() -> None:
 
 
 def test_a_cancel_without_fills_is_replaced_with_a_new_id() -> None:
-    strategy, exchange = start("52000")
+    _, exchange = start("52000")
     cid = next(c for c, i in exchange.open.items() if i.price == D(45000))
 
     exchange.cancel_external(cid)
