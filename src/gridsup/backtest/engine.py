@@ -163,20 +163,13 @@ class _Run:
         self.ctx = BacktestContext(self.paper, market)
         self.ctx.bind(strategy)
         n = len(arrays.timestamp)
-        # Python lists: indexing them is several times cheaper than numpy scalars,
-        # and ``repr`` of a float is the shortest text that reads back to it, i.e.
-        # the price as the exchange printed it.
-        self._ts = arrays.timestamp.tolist()
-        self._open = arrays.open.tolist()
-        self._high = arrays.high.tolist()
-        self._low = arrays.low.tolist()
-        self._close = arrays.close.tolist()
+        self._n = n
         # Quote and base held (free + locked) at the end of every candle.
         self.cash: npt.NDArray[np.float64] = np.empty(n, dtype=np.float64)
         self.base: npt.NDArray[np.float64] = np.empty(n, dtype=np.float64)
         self._cash_now, self._base_now = self._holdings()
         self.events = 0  # candles walked in Python
-        self._t = self._ts[0]
+        self._t = int(arrays.timestamp[0])
         self.ctx.set_time(self._t)
         strategy.initialize(self.ctx)
         self.ctx.dispatch()
@@ -188,13 +181,13 @@ class _Run:
     # -- the two loops ------------------------------------------------------------
 
     def run_naive(self) -> None:
-        for i in range(len(self._ts)):
+        for i in range(self._n):
             self._walk(i)
             self.cash[i] = self._cash_now
             self.base[i] = self._base_now
 
     def run_fast(self) -> None:
-        n = len(self._ts)
+        n = self._n
         i = 0
         while i < n:
             self._walk(i)
@@ -209,8 +202,12 @@ class _Run:
     def _walk(self, i: int) -> None:
         """Feed candle ``i``'s path to the paper exchange and the strategy."""
         self.events += 1
-        ts = self._ts[i]
-        o, h, lo, c = self._open[i], self._high[i], self._low[i], self._close[i]
+        # ``item`` gives Python scalars, and ``repr`` of a float is the shortest
+        # text that reads back to it: the price exactly as the exchange printed it.
+        # (Converting whole columns to lists up front costs more than the walk.)
+        a = self.arrays
+        ts = a.timestamp.item(i)
+        o, h, lo, c = a.open.item(i), a.high.item(i), a.low.item(i), a.close.item(i)
         path = (o, lo, h, c) if c >= o else (o, h, lo, c)
         ctx, paper, strategy, symbol = self.ctx, self.paper, self.strategy, self.symbol
         self._t = ts
@@ -235,7 +232,7 @@ class _Run:
 
     def _next_event(self, start: int) -> int:
         """Index of the first candle from ``start`` on that can change anything."""
-        n = len(self._ts)
+        n = self._n
         if start >= n:
             return n
         band = self.strategy.tick_band()
