@@ -11,7 +11,10 @@ import click
 from gridsup import __version__
 
 # name -> "module:attribute"; each command module owns its options and exit codes.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "status": "gridsup.commands.control:status",
+    "stop": "gridsup.commands.control:stop",
+}
 
 
 class LazyGroup(click.Group):
