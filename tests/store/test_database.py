@@ -1,0 +1,125 @@
+"""Database: sessions commit or roll back, SQLite pragmas, clear errors for bad URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gridsup.messages.common import Side
+from gridsup.store.database import Database, render_url, resolve_url
+from gridsup.store.errors import DatabaseConfigError, DatabaseUnavailable
+from gridsup.store.trades import TradeRepository
+
+from .conftest import PG_URL, require_postgres
+
+SECRET = "s3cr3t-pw"
+
+
+async def test_session_commits_on_success_and_rolls_back_on_error(db: Database) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with db.session() as session:
+            await TradeRepository(session).create(
+                exchange="x",
+                strategy="g",
+                symbol="A/B",
+                side=Side.BUY,
+                amount=1,
+                open_price=1,
+                opened_at=1,  # type: ignore[arg-type]
+            )
+            raise Boom
+    async with db.session() as session:
+        assert await TradeRepository(session).history() == []
+        await TradeRepository(session).create(
+            exchange="x",
+            strategy="g",
+            symbol="A/B",
+            side=Side.BUY,
+            amount=1,
+            open_price=1,
+            opened_at=1,  # type: ignore[arg-type]
+        )
+    async with db.session() as session:
+        assert len(await TradeRepository(session).history()) == 1
+
+
+async def test_health_check(db: Database) -> None:
+    assert await db.health_check() is True
+    await db.disconnect()
+    assert await db.health_check() is False
+    await db.connect()
+
+
+async def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    async with Database(url, busy_timeout_ms=4321) as db, db.engine.connect() as conn:
+        mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+        fks = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+        busy = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
+    assert (mode, fks, busy) == ("wal", 1, 4321)
+
+
+@pytest.mark.parametrize(
+    ("url", "error", "words"),
+    [
+        # nothing listens on port 1: unreachable
+        (
+            f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:1/test",
+            DatabaseUnavailable,
+            "127.0.0.1:1",
+        ),
+        (
+            f"postgresql+nosuchdriver://postgres:{SECRET}@127.0.0.1/test",
+            DatabaseConfigError,
+            "nosuchdriver",
+        ),
+        (f"mysql://root:{SECRET}@127.0.0.1/test", DatabaseConfigError, "unsupported"),
+        (f"sqlite:////proc/gridsup-{SECRET}/no/such/dir.db", DatabaseUnavailable, "unavailable"),
+        ("not a url at all", DatabaseConfigError, "malformed"),
+    ],
+)
+async def test_bad_databases_give_one_clear_error_without_the_password(
+    url: str, error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error) as caught:
+        await Database(url, connect_timeout=5).connect()
+    message = str(caught.value)
+    assert words in message
+    if "://" in url and "sqlite" not in url:
+        assert SECRET not in message and "***" in message
+
+
+async def test_unknown_postgres_database_is_a_config_error() -> None:
+    require_postgres()
+    url = PG_URL.replace("/test", "/gridsup_no_such_db").replace("postgres@", f"postgres:{SECRET}@")
+    with pytest.raises(DatabaseConfigError) as caught:
+        await Database(url).connect()
+    assert "gridsup_no_such_db" in str(caught.value) and SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_resolve_url_fills_in_the_async_driver(given: str, expected: str) -> None:
+    assert render_url(resolve_url(given)) == expected
+
+
+def test_url_comes_from_the_environment_then_the_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GRIDSUP_DB_URL", raising=False)
+    monkeypatch.setenv("GRIDSUP_DATA_DIR", str(tmp_path))
+    assert resolve_url().database == str(tmp_path / "gridsup.db")
+    monkeypatch.setenv("GRIDSUP_DB_URL", "postgresql://u:p@h/d")
+    assert render_url(resolve_url()) == "postgresql+asyncpg://u:***@h/d"

@@ -1,0 +1,100 @@
+"""write_batch: many records in one transaction, idempotent on replay, all or nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from gridsup.exchange.types import Trade as ExchangeTrade
+from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
+from gridsup.store.database import Database
+from gridsup.store.errors import MoneyRangeError
+from gridsup.store.events import OrderEventLog
+from gridsup.store.fills import FillRepository
+from gridsup.store.orders import OrderRepository
+from gridsup.store.records import (
+    FillRecord,
+    OrderEventKind,
+    OrderEventRecord,
+    OrderRecord,
+    StateRecord,
+    StoreWrite,
+)
+from gridsup.store.state import DatabaseStateStore
+from gridsup.store.writer import StoreWriter
+
+
+def batch(n: int, price: str = "100.1") -> list[StoreWrite]:
+    intent = OrderIntent(
+        client_order_id="gA1b0c1",
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        amount=Decimal("0.001"),
+        price=Decimal(price),
+    )
+    records: list[StoreWrite] = [
+        OrderRecord.from_intent(intent, exchange="binance", strategy="g1", timestamp=1, level=3)
+    ]
+    for i in range(n):
+        records.append(
+            OrderEventRecord(
+                exchange="binance",
+                strategy="g1",
+                client_order_id=intent.client_order_id,
+                kind=OrderEventKind.UPDATED,
+                timestamp=i,
+                event_key=f"binance:g1:{i}",
+            )
+        )
+    trade = ExchangeTrade(
+        id="T1",
+        order_id="X1",
+        client_order_id=intent.client_order_id,
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        price=Decimal(price),
+        amount=Decimal("0.001"),
+        fee=Decimal("0.000001"),
+        fee_currency="BTC",
+        timestamp=5,
+    )
+    records.append(FillRecord.from_trade(trade, exchange="binance", strategy="g1"))
+    records.append(StateRecord(strategy="g1", state={"version": 1, "n": 1}))
+    records.append(StateRecord(strategy="g1", state={"version": 1, "n": 2}))
+    return records
+
+
+async def stored(db: Database) -> tuple[int, int, int]:
+    async with db.session() as session:
+        events = await OrderEventLog(session).read()
+        fills = await FillRepository(session).history()
+        orders = await OrderRepository(session).history()
+    return len(events), len(fills), len(orders)
+
+
+async def test_a_batch_is_stored_in_one_go_and_a_replay_adds_nothing(db: Database) -> None:
+    writer = StoreWriter(db)
+    counts = await writer.write_batch(batch(50))
+    await writer.write_batch(batch(50))  # redelivered after a crash
+    assert (counts.events, counts.fills, counts.orders, counts.states) == (50, 1, 1, 1)
+    assert await stored(db) == (50, 1, 1)
+    assert await DatabaseStateStore(db).load("g1") == {"version": 1, "n": 2}
+    async with db.session() as session:
+        order = await OrderRepository(session).get("binance", "gA1b0c1")
+    assert order is not None and (order.level, order.status) == (3, OrderStatus.OPEN)
+
+
+async def test_one_commit_per_record_path(db: Database) -> None:
+    writer = StoreWriter(db)
+    for record in batch(5):
+        await writer.write(record)
+    assert await stored(db) == (5, 1, 1)
+
+
+async def test_a_failing_record_stores_nothing_of_its_batch(db: Database) -> None:
+    with pytest.raises(MoneyRangeError):
+        await StoreWriter(db).write_batch(batch(10, price="1e-25"))
+    assert await stored(db) == (0, 0, 0)
+    assert await DatabaseStateStore(db).load("g1") is None
