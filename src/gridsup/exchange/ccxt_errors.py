@@ -1,0 +1,110 @@
+"""The one boundary where ccxt's exceptions become gridsup's (``exchange/errors.py``).
+
+Classified by the action they require (freqtrade's model): temporary (retry with
+backoff), rate limited (back off, Retry-After), invalid (never retry), not found,
+operational (keys refused: stop and alert).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from gridsup.exchange import errors
+
+__all__ = [
+    "TimestampRejected",
+    "ambiguous_on_create",
+    "map_ccxt_error",
+    "parse_retry_after",
+]
+
+# Binance answers a duplicate client order id with -2010 "Duplicate order sent.", which
+# ccxt raises as a plain InvalidOrder; other exchanges raise ccxt.DuplicateOrderId.
+_DUPLICATE_MESSAGES = ("Duplicate order sent", "Duplicate clientOrderId", "duplicate client")
+
+
+class TimestampRejected(errors.ExchangeUnavailable):
+    """The exchange refused the request's timestamp (Binance -1021: clock skew or a slow
+    link). Temporary: re-sync the clock difference and retry. The request was not executed."""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent
+    or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    wanted = name.lower()
+    for key, value in headers.items():
+        if str(key).lower() == wanted:
+            return str(value)
+    return None
+
+
+def map_ccxt_error(
+    exc: Exception, response_headers: Mapping[str, Any] | None = None
+) -> errors.ExchangeError:
+    """Our error type for a ccxt exception (most specific ccxt class first).
+
+    ``response_headers`` are the headers of the response that raised it (ccxt keeps them
+    as ``last_response_headers``); a Retry-After there becomes ``RateLimited.retry_after``.
+    Anything unknown becomes a plain ``ExchangeError`` (never swallowed).
+    """
+    message = str(exc)
+    match exc:
+        case ccxt.DuplicateOrderId():
+            return errors.DuplicateOrder(message)
+        case ccxt.OrderNotFound():
+            return errors.OrderNotFound(message)
+        case ccxt.InsufficientFunds():
+            return errors.InsufficientFunds(message)
+        case ccxt.BadSymbol():
+            return errors.BadSymbol(message)
+        case ccxt.InvalidOrder() if any(m in message for m in _DUPLICATE_MESSAGES):
+            return errors.DuplicateOrder(message)
+        case ccxt.InvalidOrder() | ccxt.BadRequest() | ccxt.OperationRejected():
+            return errors.InvalidOrder(message)
+        case ccxt.AuthenticationError():
+            return errors.AuthenticationError(message)
+        case ccxt.RateLimitExceeded() | ccxt.DDoSProtection():
+            retry_after = parse_retry_after(_header(response_headers, "Retry-After"))
+            return errors.RateLimited(message, retry_after=retry_after)
+        case ccxt.InvalidNonce():
+            return TimestampRejected(message)
+        case ccxt.NetworkError() | ccxt.BadResponse():
+            # RequestTimeout, ExchangeNotAvailable (5xx, dropped connection), OnMaintenance
+            return errors.ExchangeUnavailable(message)
+        case _:
+            return errors.ExchangeError(message)
+
+
+def ambiguous_on_create(error: errors.ExchangeError) -> bool:
+    """Whether a create request that failed this way may still have placed the order.
+
+    A timeout, a dropped connection or a 5xx leaves the outcome unknown (Binance: "the
+    execution status is UNKNOWN"); a rate limit or a refused timestamp is rejected
+    before execution, and so is every non-temporary error.
+    """
+    return isinstance(error, errors.ExchangeUnavailable) and not isinstance(
+        error, TimestampRejected
+    )

@@ -1,0 +1,163 @@
+"""The loopback exchange's markets: Binance-style symbol records (exchangeInfo) and the
+``MarketInfo`` the paper engine trades them with, from one table.
+
+Filters are those Binance listed for these spot pairs in 2024 (tick, lot, minimum
+notional). BNBUSDT carries the legacy ``MIN_NOTIONAL`` filter instead of ``NOTIONAL``
+so that both shapes ccxt parses are served.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from gridsup.exchange.types import Market
+
+__all__ = ["DEFAULT_MARKETS", "SymbolSpec", "symbol_info"]
+
+
+class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One spot pair as the loopback lists it."""
+
+    base: str
+    quote: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    max_price: Decimal = Decimal("1000000")
+    max_qty: Decimal = Decimal("9000")
+    legacy_min_notional: bool = False
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+
+    @property
+    def id(self) -> str:
+        """Binance's symbol id (``BTCUSDT``)."""
+        return f"{self.base}{self.quote}"
+
+    @property
+    def symbol(self) -> str:
+        """ccxt's unified symbol (``BTC/USDT``)."""
+        return f"{self.base}/{self.quote}"
+
+    def market(self) -> Market:
+        """The ``MarketInfo`` the paper engine checks orders against."""
+        return Market(
+            symbol=self.symbol,
+            base=self.base,
+            quote=self.quote,
+            price_step=self.tick_size,
+            amount_step=self.step_size,
+            min_amount=self.min_qty,
+            min_notional=self.min_notional,
+            maker_fee=self.maker_fee,
+            taker_fee=self.taker_fee,
+        )
+
+
+DEFAULT_MARKETS: tuple[SymbolSpec, ...] = (
+    SymbolSpec(
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal("0.01"),
+        step_size=Decimal("0.00001"),
+        min_qty=Decimal("0.00001"),
+        min_notional=Decimal("5"),
+    ),
+    SymbolSpec(
+        base="ETH",
+        quote="USDT",
+        tick_size=Decimal("0.01"),
+        step_size=Decimal("0.0001"),
+        min_qty=Decimal("0.0001"),
+        min_notional=Decimal("5"),
+    ),
+    SymbolSpec(
+        base="SOL",
+        quote="USDT",
+        tick_size=Decimal("0.01"),
+        step_size=Decimal("0.001"),
+        min_qty=Decimal("0.001"),
+        min_notional=Decimal("5"),
+    ),
+    SymbolSpec(
+        base="BNB",
+        quote="USDT",
+        tick_size=Decimal("0.01"),
+        step_size=Decimal("0.001"),
+        min_qty=Decimal("0.001"),
+        min_notional=Decimal("5"),
+        legacy_min_notional=True,
+    ),
+)
+
+
+def _fixed(value: Decimal) -> str:
+    """Binance's 8-decimal text (``0.01000000``)."""
+    return f"{value:.8f}"
+
+
+def symbol_info(spec: SymbolSpec) -> dict[str, Any]:
+    """The symbol's record in ``GET /api/v3/exchangeInfo``."""
+    notional: dict[str, Any]
+    if spec.legacy_min_notional:
+        notional = {
+            "filterType": "MIN_NOTIONAL",
+            "minNotional": _fixed(spec.min_notional),
+            "applyToMarket": True,
+            "avgPriceMins": 5,
+        }
+    else:
+        notional = {
+            "filterType": "NOTIONAL",
+            "minNotional": _fixed(spec.min_notional),
+            "applyMinToMarket": True,
+            "maxNotional": "9000000.00000000",
+            "applyMaxToMarket": False,
+            "avgPriceMins": 5,
+        }
+    return {
+        "symbol": spec.id,
+        "status": "TRADING",
+        "baseAsset": spec.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": spec.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True,
+        "ocoAllowed": True,
+        "otoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True,
+        "cancelReplaceAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": _fixed(spec.tick_size),
+                "maxPrice": _fixed(spec.max_price),
+                "tickSize": _fixed(spec.tick_size),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": _fixed(spec.min_qty),
+                "maxQty": _fixed(spec.max_qty),
+                "stepSize": _fixed(spec.step_size),
+            },
+            {"filterType": "ICEBERG_PARTS", "limit": 10},
+            notional,
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }

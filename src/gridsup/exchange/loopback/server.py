@@ -1,0 +1,189 @@
+"""The loopback exchange's aiohttp application and a runner that serves it on
+127.0.0.1 (port 0 picks a free port), with an optional price feed task."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import suppress
+
+import structlog
+from aiohttp import web
+
+from gridsup.exchange.errors import ExchangeError
+from gridsup.exchange.loopback.admin import add_admin_routes
+from gridsup.exchange.loopback.api import PLACED_ORDER, STATE, add_api_routes
+from gridsup.exchange.loopback.faults import (
+    Banned,
+    Fault,
+    Latency,
+    RateLimit,
+    ResponseLost,
+    ServerError,
+    TimestampError,
+)
+from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.wire import BinanceError, binance_error_for
+from gridsup.exchange.types import Candle
+
+__all__ = ["LoopbackServer", "binance_url_overrides", "create_app"]
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# (symbol, candle) pairs, e.g. a replayed candle file or a seeded synthetic walk.
+PriceFeed = Iterable[tuple[str, Candle]] | AsyncIterator[tuple[str, Candle]]
+
+
+def _error_response(error: BinanceError, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(error.body(), status=error.status, headers=headers)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """BinanceError and the paper engine's errors become Binance error answers."""
+    try:
+        return await handler(request)
+    except BinanceError as exc:
+        return _error_response(exc)
+    except ExchangeError as exc:
+        return _error_response(binance_error_for(exc))
+
+
+async def _lose_response(
+    request: web.Request, handler: Handler, fault: ResponseLost
+) -> web.StreamResponse:
+    response = await handler(request)
+    placed = request.get(PLACED_ORDER)
+    if placed is not None:
+        request.app[STATE].mark_response_lost(placed)
+    if fault.hang > 0:
+        await asyncio.sleep(fault.hang)
+        return response
+    # Drop the connection with the answer unsent: the client sees a disconnect.
+    if request.transport is not None:
+        request.transport.abort()
+    raise asyncio.CancelledError
+
+
+@web.middleware
+async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the first pending fault that matches this /api request."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    fault: Fault | None = request.app[STATE].faults.take(request.method, request.path)
+    if fault is None:
+        return await handler(request)
+    log.info("loopback_fault_injected", fault=type(fault).__name__, path=request.path)
+    match fault:
+        case RateLimit(retry_after=seconds):
+            error = BinanceError(429, -1003, "Too many requests; current limit is exceeded.")
+            return _error_response(error, {"Retry-After": str(seconds)})
+        case Banned(retry_after=seconds):
+            error = BinanceError(418, -1003, "Way too many requests; IP banned for a while.")
+            return _error_response(error, {"Retry-After": str(seconds)})
+        case ServerError(status=status):
+            return web.Response(status=status, text="Service Unavailable")
+        case TimestampError():
+            return _error_response(
+                BinanceError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+            )
+        case Latency(delay=delay):
+            await asyncio.sleep(delay)
+            return await handler(request)
+        case ResponseLost():
+            return await _lose_response(request, handler, fault)
+
+
+def create_app(state: LoopbackState) -> web.Application:
+    """The aiohttp application serving ``state``."""
+    app = web.Application(middlewares=[_faults, _errors])
+    app[STATE] = state
+    add_api_routes(app)
+    add_admin_routes(app)
+    return app
+
+
+def binance_url_overrides(base_url: str) -> dict[str, str]:
+    """ccxt ``urls['api']`` entries that point its ``binance`` class at ``base_url``."""
+    base = base_url.rstrip("/")
+    return {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1"}
+
+
+class LoopbackServer:
+    """Serves a ``LoopbackState`` over real HTTP on a loopback address.
+
+    ``feed`` (optional) is replayed into the state, one candle every ``feed_interval``
+    seconds, while the server runs.
+
+    Raises:
+        ValueError: ``host`` is not a loopback address.
+    """
+
+    def __init__(
+        self,
+        state: LoopbackState,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        feed: PriceFeed | None = None,
+        feed_interval: float = 1.0,
+    ) -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"the loopback exchange binds to a loopback address only, not {host}")
+        self.state = state
+        self._host = host
+        self._port = port
+        self._feed = feed
+        self._feed_interval = feed_interval
+        self._runner: web.AppRunner | None = None
+        self._feed_task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def url_overrides(self) -> dict[str, str]:
+        return binance_url_overrides(self.url)
+
+    async def start(self) -> None:
+        """Bind and serve (``port`` then holds the bound port)."""
+        self._runner = web.AppRunner(create_app(self.state), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only through the server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = server.sockets[0].getsockname()[1]
+        if self._feed is not None:
+            self._feed_task = asyncio.create_task(self._run_feed(self._feed))
+        log.info("loopback_exchange_started", url=self.url)
+
+    async def _run_feed(self, feed: PriceFeed) -> None:
+        if isinstance(feed, AsyncIterator):
+            async for symbol, candle in feed:
+                self.state.feed_candle(symbol, candle)
+                await asyncio.sleep(self._feed_interval)
+        else:
+            for symbol, candle in feed:
+                self.state.feed_candle(symbol, candle)
+                await asyncio.sleep(self._feed_interval)
+        log.info("loopback_feed_ended")
+
+    async def stop(self) -> None:
+        """Stop the feed and the server."""
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._feed_task
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LoopbackServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,225 @@
+"""The loopback exchange's state: a ``PaperExchange`` account behind Binance symbol
+ids, the API keys it accepts, pending faults, the price history that klines and 24h
+tickers are built from, and the record of every order it ever accepted."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+
+import msgspec
+
+from gridsup.exchange.loopback.faults import FaultQueue
+from gridsup.exchange.loopback.markets import DEFAULT_MARKETS, SymbolSpec
+from gridsup.exchange.loopback.wire import BinanceError
+from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.types import Candle, Order, Trade
+from gridsup.messages.common import OrderType, Side
+
+__all__ = ["INTERVALS_MS", "AcceptedOrder", "LoopbackState"]
+
+# Price points kept per symbol for klines and 24h tickers (bounded: invariant 8).
+HISTORY_POINTS = 50_000
+DAY_MS = 86_400_000
+INTERVALS_MS = {
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": DAY_MS,
+    "3d": 3 * DAY_MS,
+    "1w": 7 * DAY_MS,
+}
+
+
+class AcceptedOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """One order the exchange accepted (the server's record, for tests and audits)."""
+
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: Side
+    type: OrderType
+    price: Decimal | None
+    amount: Decimal
+    timestamp: int
+    response_lost: bool = False
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class LoopbackState:
+    """Everything one loopback exchange holds."""
+
+    def __init__(
+        self,
+        balances: Mapping[str, Decimal],
+        keys: Mapping[str, str],
+        *,
+        specs: Iterable[SymbolSpec] = DEFAULT_MARKETS,
+        clock: Callable[[], int] = wall_clock_ms,
+        partial_fills: bool = False,
+    ) -> None:
+        self.specs = {spec.id: spec for spec in specs}
+        self._by_symbol = {spec.symbol: spec for spec in self.specs.values()}
+        self.clock = clock
+        self.keys = dict(keys)
+        self.paper = PaperExchange(
+            {s.symbol: s.market() for s in self.specs.values()},
+            balances,
+            partial_fills=partial_fills,
+            clock=clock,
+        )
+        self.faults = FaultQueue()
+        self.accepted: list[AcceptedOrder] = []
+        self._history: dict[str, deque[tuple[int, Decimal, Decimal]]] = {
+            s: deque(maxlen=HISTORY_POINTS) for s in self.specs
+        }
+
+    def spec(self, symbol: str | None) -> SymbolSpec:
+        """The market by Binance id (``BTCUSDT``) or unified symbol (``BTC/USDT``).
+
+        Raises:
+            BinanceError: -1121 no such symbol (-1102 if none was given).
+        """
+        if not symbol:
+            raise BinanceError(
+                400,
+                -1102,
+                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            )
+        spec = self.specs.get(symbol) or self._by_symbol.get(symbol)
+        if spec is None:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return spec
+
+    # -- prices ---------------------------------------------------------------------
+
+    def set_price(self, symbol: str, price: Decimal, timestamp: int | None = None) -> list[Trade]:
+        """The market traded at ``price``: fills what it reaches.
+
+        Raises:
+            BinanceError: unknown symbol.
+        """
+        spec = self.spec(symbol)
+        ts = self.clock() if timestamp is None else timestamp
+        self._history[spec.id].append((ts, price, Decimal(0)))
+        return self.paper.on_price(spec.symbol, price, ts)
+
+    def feed_candle(self, symbol: str, candle: Candle) -> list[Trade]:
+        """One candle walked through the paper engine (open, extremes, close).
+
+        Raises:
+            BinanceError: unknown symbol.
+        """
+        spec = self.spec(symbol)
+        history = self._history[spec.id]
+        for price in (candle.open, candle.high, candle.low):
+            history.append((candle.timestamp, price, Decimal(0)))
+        history.append((candle.timestamp, candle.close, candle.volume))
+        return self.paper.on_candle(
+            spec.symbol,
+            candle.timestamp,
+            candle.open,
+            candle.high,
+            candle.low,
+            candle.close,
+            candle.volume,
+        )
+
+    def klines(
+        self, symbol_id: str, interval: str, start: int | None, end: int | None, limit: int
+    ) -> list[Candle]:
+        """Candles aggregated from the price history.
+
+        Raises:
+            BinanceError: -1120 unknown interval.
+        """
+        step = INTERVALS_MS.get(interval)
+        if step is None:
+            raise BinanceError(400, -1120, "Invalid interval.")
+        buckets: dict[int, list[Decimal]] = {}
+        for ts, price, volume in self._history[symbol_id]:
+            if (start is not None and ts < start) or (end is not None and ts > end):
+                continue
+            key = ts - ts % step
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = [price, price, price, price, volume]
+            else:
+                bucket[1] = max(bucket[1], price)
+                bucket[2] = min(bucket[2], price)
+                bucket[3] = price
+                bucket[4] += volume
+        candles = [Candle(k, *v) for k, v in sorted(buckets.items())]
+        return candles[:limit] if start is not None else candles[-limit:]
+
+    def day_stats(self, symbol_id: str) -> tuple[Decimal, Decimal, Decimal, Decimal, int] | None:
+        """(open, high, low, volume, open time) over the last 24 h; None without prices."""
+        since = self.clock() - DAY_MS
+        points = [p for p in self._history[symbol_id] if p[0] >= since]
+        if not points:
+            return None
+        prices = [p[1] for p in points]
+        volume = sum((p[2] for p in points), Decimal(0))
+        return prices[0], max(prices), min(prices), volume, points[0][0]
+
+    # -- orders ---------------------------------------------------------------------
+
+    def place(
+        self,
+        spec: SymbolSpec,
+        side: Side,
+        type: OrderType,
+        amount: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+    ) -> tuple[Order, list[Trade]]:
+        """Place an order in the paper book and record it; return it and its fills.
+
+        Raises:
+            ExchangeError: as ``PaperExchange.create_order``.
+        """
+        order = self.paper.create_order(spec.symbol, side, type, amount, price, client_order_id)
+        self.accepted.append(
+            AcceptedOrder(
+                order_id=order.id,
+                client_order_id=order.client_order_id,
+                symbol=spec.symbol,
+                side=side,
+                type=type,
+                price=price,
+                amount=amount,
+                timestamp=order.timestamp,
+            )
+        )
+        fills: list[Trade] = []
+        if type is OrderType.MARKET:  # a limit order rests until a later price reaches it
+            fills = [t for t in self.paper.trades(spec.symbol) if t.order_id == order.id]
+        return order, fills
+
+    def mark_response_lost(self, order_id: str) -> None:
+        """Note in the record that the answer to this order's create request was lost."""
+        for i, accepted in enumerate(self.accepted):
+            if accepted.order_id == order_id:
+                self.accepted[i] = msgspec.structs.replace(accepted, response_lost=True)
+
+    def orders_by_client_id(self) -> dict[str, list[str]]:
+        """Every client order id the exchange accepted, with the order ids it got."""
+        result: dict[str, list[str]] = {}
+        for accepted in self.accepted:
+            key = accepted.client_order_id or ""
+            result.setdefault(key, []).append(accepted.order_id)
+        return result
