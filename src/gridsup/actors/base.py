@@ -1,0 +1,372 @@
+"""The actor base class: explicit lifecycle, declared sockets, one asyncio loop.
+
+A subclass declares its sockets (:meth:`Actor.sockets`) and fills in the hooks
+(:meth:`on_start`, :meth:`on_message`, :meth:`on_stop`, :meth:`status`); the final
+template method :meth:`Actor.run` does the rest: open sockets, report ``Ready``, dispatch
+frames, heartbeat to the supervisor, watch for its death, stop cleanly on SIGTERM or a
+``Stop`` command. Frames that do not decode are logged, counted and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import inspect
+import os
+import signal
+import time
+from collections.abc import Awaitable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, assert_never
+
+import msgspec
+import structlog
+import zmq
+import zmq.asyncio
+
+from gridsup.actors import endpoints
+from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
+from gridsup.actors.states import ActorState, ActorTrigger, Lifecycle
+from gridsup.messages.control import (
+    COMMAND_CODEC,
+    REPORT_CODEC,
+    Failed,
+    Heartbeat,
+    Ready,
+    StatusValue,
+    Stop,
+)
+
+log = structlog.get_logger("gridsup.actors")
+
+# Frames taken from one socket before yielding to the other loops (fairness vs. speed).
+_BATCH = 256
+_COMMAND = "_command"
+
+
+class StopReason(enum.Enum):
+    REQUESTED = "requested"  # a Stop command from the supervisor
+    SIGNAL = "signal"  # SIGTERM
+    SELF = "self"  # the actor called request_stop()
+    ORPHANED = "orphaned"  # the supervisor is gone: exit without side effects
+    CRASHED = "crashed"  # a hook raised
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeInfo:
+    """What the supervisor tells a child about its place in the run."""
+
+    name: str
+    kind: str
+    run_dir: str
+    heartbeat_interval: float = 1.0
+    # Missing supervisor heartbeats tolerated before the actor considers itself orphaned.
+    supervisor_liveness: int = 5
+    stop_timeout: float = 5.0
+
+
+class Actor:
+    """Base of every gridsup actor. Subclasses override the hooks, never :meth:`run`."""
+
+    def __init__(self) -> None:
+        self.lifecycle = Lifecycle()
+        self.info: RuntimeInfo | None = None
+        self.run_dir: endpoints.RunDir | None = None
+        self.ctx: zmq.asyncio.Context | None = None
+        self.stop_reason: StopReason | None = None
+        self.cancel_orders = False
+        self.messages_received = 0
+        self.frames_dropped = 0
+        self.sends_dropped = 0
+        self._socks: dict[str, OpenSocket] = {}
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._crash: BaseException | None = None
+        self._heartbeat_seq = 0
+        self._supervisor_seen = time.monotonic()
+        self._parent = os.getppid()
+
+    # -- hooks --------------------------------------------------------------------------
+
+    def sockets(self) -> Sequence[SocketSpec]:
+        """The actor's own sockets; ``self.run_dir`` is set when this is called."""
+        return ()
+
+    async def on_start(self) -> None:
+        """Set up (load state, reconcile ...). Runs before ``Ready`` is reported."""
+
+    def on_message(
+        self, socket: str, message: Any, envelope: list[bytes]
+    ) -> Awaitable[None] | None:
+        """Handle one decoded message from ``socket``; may be sync or async.
+
+        ``envelope`` holds the frames before the payload (topic, ROUTER identity).
+        Raising crashes the actor (the supervisor restarts it).
+        """
+        return None
+
+    async def on_stop(self, reason: StopReason) -> None:
+        """Clean up before the sockets close. Not called when orphaned or crashed."""
+
+    def status(self) -> dict[str, StatusValue]:
+        """Extra fields for heartbeats and ``gridsup status`` (flat scalars)."""
+        return {}
+
+    # -- what subclasses may call -------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.info.name if self.info else type(self).__name__
+
+    @property
+    def state(self) -> ActorState:
+        return self.lifecycle.state
+
+    def send(
+        self,
+        socket: str,
+        message: Any,
+        *,
+        topic: bytes | None = None,
+        envelope: Sequence[bytes] = (),
+    ) -> bool:
+        """Encode ``message`` with the socket's send codec and send it without blocking.
+
+        Returns False (and counts a drop) when the socket's queue is full.
+
+        Raises:
+            KeyError: no socket called ``socket``.
+            ValueError: the socket has no send codec.
+        """
+        sock = self._socks[socket]
+        codec = sock.spec.send
+        if codec is None:
+            raise ValueError(f"socket {socket!r} has no send codec")
+        return self.send_frames(
+            socket, [*envelope, *([topic] if topic is not None else []), codec.encode(message)]
+        )
+
+    def send_frames(self, socket: str, frames: Sequence[bytes]) -> bool:
+        """Send raw frames without blocking; False (and a counted drop) if the queue is full."""
+        try:
+            self._socks[socket].sync_sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            self.sends_dropped += 1
+            return False
+        return True
+
+    def socket(self, name: str) -> zmq.asyncio.Socket:
+        """The asyncio socket ``name`` (for awaiting sends or polls)."""
+        return self._socks[name].async_sock
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as a background task, cancelled when the actor stops; an
+        exception in it crashes the actor, like one in a hook."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def request_stop(self, reason: StopReason = StopReason.SELF) -> None:
+        """Begin a clean stop (idempotent: the first reason wins)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._stop.set()
+
+    # -- the template ---------------------------------------------------------------------
+
+    async def run(self, info: RuntimeInfo, ctx: zmq.asyncio.Context) -> int:
+        """Live the actor's whole life; return the process exit code (0 clean, 1 crashed).
+
+        Raises:
+            InvalidTransition: only on a bug in the lifecycle handling.
+        """
+        self.info, self.ctx = info, ctx
+        self.run_dir = endpoints.RunDir.attach(info.run_dir)
+        self._supervisor_seen = time.monotonic()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, StopReason.SIGNAL)
+        try:
+            self._open_sockets()
+            await self._start()
+            if self._crash is None and not self._stop.is_set():
+                self.lifecycle.fire(ActorTrigger.STARTED)
+                self._report(Ready(actor=self.name, pid=os.getpid()))
+                log.info("actor_ready", actor=self.name, kind=info.kind)
+                for name, sock in self._socks.items():
+                    if sock.spec.recv is not None:
+                        self.spawn(self._receive(name, sock))
+                self.spawn(self._heartbeat())
+                self.lifecycle.fire(ActorTrigger.RUN)
+                await self._stop.wait()
+        finally:
+            code = await self._shutdown()
+        return code
+
+    async def _start(self) -> None:
+        start = asyncio.ensure_future(self.on_start())
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({start, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not start.done():  # stopped (SIGTERM) while starting
+            start.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await start
+        elif start.exception() is not None:
+            self._crashed(start.exception())
+
+    async def _shutdown(self) -> int:
+        reason = self.stop_reason or StopReason.SELF
+        if self._crash is not None:
+            reason = StopReason.CRASHED
+        if self.lifecycle.state is not ActorState.STARTING or reason is not StopReason.CRASHED:
+            # A failing on_start leaves the actor visibly STARTING until it exits.
+            self.lifecycle.fire(ActorTrigger.STOP)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if reason not in (StopReason.ORPHANED, StopReason.CRASHED):
+            try:
+                await asyncio.wait_for(
+                    self.on_stop(reason), self.info.stop_timeout if self.info else 5
+                )
+            except Exception as exc:  # on_stop failing must not keep the process alive
+                log.error("actor_stop_failed", actor=self.name, error=repr(exc))
+                self._crash = self._crash or exc
+        if self._crash is not None:
+            self._report(Failed(actor=self.name, pid=os.getpid(), reason=repr(self._crash)))
+        # Orphaned or crashed: nothing more must leave this process, so drop queued frames.
+        linger = 0 if reason in (StopReason.ORPHANED, StopReason.CRASHED) else None
+        if self._crash is not None:
+            linger = None  # let the Failed report out (bounded by the socket's linger)
+        for sock in self._socks.values():
+            sock.close(linger)
+        self._socks.clear()
+        if self.lifecycle.state is ActorState.STOPPING:
+            self.lifecycle.fire(ActorTrigger.STOPPED)
+        log.info("actor_stopped", actor=self.name, reason=reason.value, state=self.state.value)
+        return 1 if self._crash is not None else 0
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _open_sockets(self) -> None:
+        assert self.ctx is not None and self.run_dir is not None
+        control = (
+            SocketSpec(
+                "_report",
+                SocketType.PUSH,
+                self.run_dir.endpoint(endpoints.REPORT),
+                send=REPORT_CODEC,
+                sndhwm=100,
+            ),
+            SocketSpec(
+                _COMMAND,
+                SocketType.SUB,
+                self.run_dir.endpoint(endpoints.COMMAND),
+                recv=COMMAND_CODEC,
+                subscribe=(endpoints.BROADCAST_TOPIC, endpoints.command_topic(self.name)),
+            ),
+        )
+        for spec in (*control, *self.sockets()):
+            if spec.name in self._socks:
+                raise ValueError(f"actor {self.name}: two sockets named {spec.name!r}")
+            self._socks[spec.name] = OpenSocket(spec, open_socket(self.ctx, spec))
+
+    def _report(self, message: Ready | Heartbeat | Failed) -> None:
+        if "_report" in self._socks:
+            self.send("_report", message)
+
+    async def _receive(self, name: str, sock: OpenSocket) -> None:
+        codec = sock.spec.recv
+        assert codec is not None
+        recv = sock.sync_sock.recv_multipart
+        waiter = sock.async_sock
+        is_command = name == _COMMAND
+        while True:
+            await waiter.poll()
+            for _ in range(_BATCH):
+                try:
+                    frames = recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    message = codec.decode(frames[-1])
+                except msgspec.DecodeError as exc:
+                    self.frames_dropped += 1
+                    log.warning(
+                        "frame_dropped",
+                        actor=self.name,
+                        socket=name,
+                        error=str(exc),
+                        dropped=self.frames_dropped,
+                    )
+                    continue
+                if is_command:
+                    self._on_command(message)
+                    continue
+                self.messages_received += 1
+                result = self.on_message(name, message, frames[:-1])
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            else:
+                await asyncio.sleep(0)  # a full batch: let the other loops run
+
+    def _on_command(self, message: Stop | Heartbeat) -> None:
+        match message:
+            case Heartbeat():
+                self._supervisor_seen = time.monotonic()
+            case Stop(cancel_orders=cancel):
+                self.cancel_orders = cancel
+                log.info("stop_received", actor=self.name, cancel_orders=cancel)
+                self.request_stop(StopReason.REQUESTED)
+            case _:
+                assert_never(message)
+
+    async def _heartbeat(self) -> None:
+        assert self.info is not None
+        interval = self.info.heartbeat_interval
+        silence = interval * self.info.supervisor_liveness
+        while True:
+            if os.getppid() != self._parent:
+                log.warning("supervisor_lost", actor=self.name, why="parent_exited")
+                self.request_stop(StopReason.ORPHANED)
+                return
+            if time.monotonic() - self._supervisor_seen > silence:
+                log.warning("supervisor_lost", actor=self.name, why="heartbeats_stopped")
+                self.request_stop(StopReason.ORPHANED)
+                return
+            self._heartbeat_seq += 1
+            status: dict[str, StatusValue] = {
+                "messages": self.messages_received,
+                "frames_dropped": self.frames_dropped,
+                "sends_dropped": self.sends_dropped,
+            }
+            status.update(self.status())
+            self._report(
+                Heartbeat(actor=self.name, pid=os.getpid(), seq=self._heartbeat_seq, status=status)
+            )
+            await asyncio.sleep(interval)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._crashed(exc)
+
+    def _crashed(self, exc: BaseException | None) -> None:
+        if exc is None or self._crash is not None:
+            return
+        self._crash = exc
+        log.error("actor_crashed", actor=self.name, error=repr(exc), exc_info=exc)
+        self.request_stop(StopReason.CRASHED)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.name} {self.state.value} "
+            f"received={self.messages_received} dropped={self.frames_dropped}>"
+        )

@@ -1,0 +1,98 @@
+"""Declared sockets: what an actor says it needs, and how the runtime opens it.
+
+An actor lists :class:`SocketSpec` s; the runtime opens them on the process's one
+``zmq.asyncio.Context``, runs one receive loop per socket that has a ``recv`` codec, and
+encodes with the ``send`` codec on :meth:`Actor.send`. Every socket gets a bounded linger
+so that closing never hangs on an absent peer.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from gridsup.messages.codec import Codec
+
+# How long close() may wait to flush queued frames (ms): bounded, never forever.
+DEFAULT_LINGER_MS = 500
+
+
+class SocketType(enum.Enum):
+    PUB = zmq.PUB
+    SUB = zmq.SUB
+    PUSH = zmq.PUSH
+    PULL = zmq.PULL
+    DEALER = zmq.DEALER
+    ROUTER = zmq.ROUTER
+    REQ = zmq.REQ
+    REP = zmq.REP
+
+
+@dataclass(frozen=True, slots=True)
+class SocketSpec:
+    """One socket of an actor.
+
+    ``recv`` decodes incoming frames (the last frame of a multipart message; earlier
+    frames such as a topic or a ROUTER identity are handed over as the envelope);
+    ``None`` makes the socket send-only. ``send`` encodes what :meth:`Actor.send` gets.
+    ``subscribe`` applies to SUB sockets (empty: subscribe to everything).
+    """
+
+    name: str
+    type: SocketType
+    endpoint: str
+    bind: bool = False
+    recv: Codec[Any] | None = None
+    send: Codec[Any] | None = None
+    subscribe: tuple[bytes, ...] = ()
+    sndhwm: int | None = None
+    rcvhwm: int | None = None
+    identity: bytes | None = None
+    linger_ms: int = DEFAULT_LINGER_MS
+
+
+def open_socket(ctx: zmq.asyncio.Context, spec: SocketSpec) -> zmq.asyncio.Socket:
+    """Create, configure and bind/connect the socket described by ``spec``.
+
+    Raises:
+        zmq.ZMQError: the endpoint cannot be bound or connected (address in use, ...).
+    """
+    sock = ctx.socket(spec.type.value)
+    sock.setsockopt(zmq.LINGER, spec.linger_ms)
+    if spec.sndhwm is not None:
+        sock.setsockopt(zmq.SNDHWM, spec.sndhwm)
+    if spec.rcvhwm is not None:
+        sock.setsockopt(zmq.RCVHWM, spec.rcvhwm)
+    if spec.identity is not None:
+        sock.setsockopt(zmq.IDENTITY, spec.identity)
+    if spec.type is SocketType.SUB:
+        for topic in spec.subscribe or (b"",):
+            sock.setsockopt(zmq.SUBSCRIBE, topic)
+    try:
+        if spec.bind:
+            sock.bind(spec.endpoint)
+        else:
+            sock.connect(spec.endpoint)
+    except zmq.ZMQError:
+        sock.close(linger=0)
+        raise
+    return sock
+
+
+class OpenSocket:
+    """An open socket: the asyncio socket for waiting, a synchronous shadow of the same
+    handle for non-blocking draining and sending (no Future per frame on the hot path)."""
+
+    __slots__ = ("async_sock", "spec", "sync_sock")
+
+    def __init__(self, spec: SocketSpec, sock: zmq.asyncio.Socket) -> None:
+        self.spec = spec
+        self.async_sock = sock
+        self.sync_sock: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
+
+    def close(self, linger_ms: int | None = None) -> None:
+        self.async_sock.close(linger=self.spec.linger_ms if linger_ms is None else linger_ms)

@@ -1,0 +1,121 @@
+"""``gridsup status`` and ``gridsup stop``: talk to the running supervisor.
+
+Exit codes: 0 success, 3 no supervisor is running (or it did not answer), 1 the stop
+was accepted but the supervisor did not exit within ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import msgspec
+
+EXIT_NO_SUPERVISOR = 3
+
+_run_dir_option = click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="GRIDSUP_RUN_DIR",
+    help="Base run directory of the supervisor (default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
+)
+_timeout_option = click.option(
+    "--timeout",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for the supervisor.",
+)
+
+
+def _base(run_dir: Path | None) -> Path:
+    from gridsup.actors.endpoints import default_base
+
+    return run_dir if run_dir is not None else default_base()
+
+
+def _fmt_age(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the supervisor's reply as JSON.")
+@_run_dir_option
+@_timeout_option
+def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
+    """Show every actor of the running supervisor: state, pid, uptime, restarts."""
+    from gridsup.messages.control import StatusQuery, StatusReply
+    from gridsup.supervisor.client import NoSupervisor, ask
+
+    try:
+        reply = ask(_base(run_dir), StatusQuery(), timeout)
+    except NoSupervisor as exc:
+        click.echo(f"gridsup: {exc}", err=True)
+        raise SystemExit(EXIT_NO_SUPERVISOR) from None
+    if not isinstance(reply, StatusReply):
+        click.echo(f"gridsup: unexpected reply {type(reply).__name__}", err=True)
+        raise SystemExit(EXIT_NO_SUPERVISOR)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(reply), indent=2))
+        return
+    click.echo(f"supervisor pid {reply.supervisor_pid}  {reply.state}  up {reply.uptime:.0f}s")
+    header = f"{'NAME':<20} {'KIND':<12} {'STATE':<9} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8} {'HEARTBEAT':>9}"
+    click.echo(header)
+    for a in reply.actors:
+        pid = "-" if a.pid is None else str(a.pid)
+        click.echo(
+            f"{a.name:<20} {a.kind:<12} {a.state:<9} {pid:>7} {_fmt_age(a.uptime):>8} "
+            f"{a.restarts:>8} {_fmt_age(a.last_heartbeat_age):>9}"
+        )
+
+
+@click.command("stop")
+@click.option(
+    "--cancel-orders",
+    is_flag=True,
+    help="Ask trading actors to cancel their open orders before exiting.",
+)
+@click.option("--no-wait", is_flag=True, help="Return once the stop is accepted.")
+@_run_dir_option
+@click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the supervisor to exit.",
+)
+def stop(cancel_orders: bool, no_wait: bool, run_dir: Path | None, timeout: float) -> None:
+    """Stop the running supervisor gracefully (actors in reverse start order)."""
+    from gridsup.messages.control import StopAccepted, StopRequest
+    from gridsup.supervisor.client import NoSupervisor, ask
+    from gridsup.supervisor.discovery import read_pointer
+
+    try:
+        reply = ask(_base(run_dir), StopRequest(cancel_orders=cancel_orders), min(timeout, 5.0))
+    except NoSupervisor as exc:
+        click.echo(f"gridsup: {exc}", err=True)
+        raise SystemExit(EXIT_NO_SUPERVISOR) from None
+    if not isinstance(reply, StopAccepted):
+        click.echo(f"gridsup: unexpected reply {type(reply).__name__}", err=True)
+        raise SystemExit(EXIT_NO_SUPERVISOR)
+    click.echo(
+        f"stopping supervisor pid {reply.supervisor_pid}"
+        + (" (cancelling orders)" if cancel_orders else "")
+    )
+    if no_wait:
+        return
+    deadline = time.monotonic() + timeout
+    base = _base(run_dir)
+    # The supervisor removes its pointer as the last step of a clean exit.
+    while (pointer := read_pointer(base)) is not None and pointer.pid == reply.supervisor_pid:
+        if time.monotonic() > deadline:
+            click.echo(
+                f"gridsup: supervisor pid {reply.supervisor_pid} still running after {timeout:g}s",
+                err=True,
+            )
+            raise SystemExit(1)
+        time.sleep(0.1)
+    click.echo("stopped")

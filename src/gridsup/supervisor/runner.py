@@ -1,0 +1,301 @@
+"""The supervisor process: sockets, sentinels, signals and a ticker around
+:class:`~gridsup.supervisor.supervision.Supervision`.
+
+Sockets (in the run directory, see :mod:`gridsup.actors.endpoints`): PULL for actor
+reports, PUB for commands and the supervisor's own heartbeat, ROUTER for the control
+endpoint. A child's exit is seen through its process sentinel, registered with the event
+loop, so it is noticed as soon as it happens (not at the next poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, assert_never
+
+import msgspec
+import multiprocess
+import structlog
+import zmq
+import zmq.asyncio
+
+from gridsup.actors import endpoints
+from gridsup.actors.base import RuntimeInfo
+from gridsup.actors.entry import Launch, child_main
+from gridsup.messages.control import (
+    COMMAND_CODEC,
+    CONTROL_REPLY_CODEC,
+    CONTROL_REQUEST_CODEC,
+    REPORT_CODEC,
+    Failed,
+    Heartbeat,
+    Ready,
+    StatusQuery,
+    StatusReply,
+    Stop,
+    StopAccepted,
+    StopRequest,
+)
+from gridsup.supervisor import discovery
+from gridsup.supervisor.effects import AlertHook, ProcessHandle, log_alert, send_signal
+from gridsup.supervisor.spec import ChildSpec
+from gridsup.supervisor.supervision import Supervision
+
+log = structlog.get_logger("gridsup.supervisor")
+
+START_METHODS = ("forkserver", "spawn", "fork")
+# What every forkserver child needs anyway; imported once in the server, shared by COW.
+RUNTIME_PRELOAD = ("gridsup.actors.entry",)
+_TICK = 0.05  # seconds between deadline checks (ready timeouts, heartbeats, backoff)
+
+
+def make_context(method: str, preload: Sequence[str] = ()) -> Any:
+    """A ``multiprocess`` context for ``method``; a forkserver preloads the runtime.
+
+    Raises:
+        ValueError: unknown start method.
+    """
+    if method not in START_METHODS:
+        raise ValueError(f"start method {method!r}: want one of {', '.join(START_METHODS)}")
+    ctx = multiprocess.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload([*RUNTIME_PRELOAD, *preload])
+    return ctx
+
+
+class ProcessEffects:
+    """The real :class:`~gridsup.supervisor.effects.Effects`: ``multiprocess`` processes,
+    signals, ``time.monotonic`` and Stop commands on the PUB socket."""
+
+    def __init__(
+        self,
+        mp_context: Any,
+        run_dir: endpoints.RunDir,
+        command: zmq.Socket[bytes],
+        loop: asyncio.AbstractEventLoop,
+        supervision: list[Supervision],
+        *,
+        log_level: str = "INFO",
+        log_json: bool = False,
+    ) -> None:
+        self.mp = mp_context
+        self.run_dir = run_dir
+        self.command = command
+        self.loop = loop
+        self._supervision = supervision  # filled in once Supervision exists
+        self.log_level, self.log_json = log_level, log_json
+        self.live: dict[int, Any] = {}  # pid -> process, for the final safety sweep
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def spawn(self, spec: ChildSpec) -> ProcessHandle:
+        policy = spec.effective_policy
+        info = RuntimeInfo(
+            name=spec.name,
+            kind=spec.kind,
+            run_dir=str(self.run_dir.path),
+            heartbeat_interval=policy.heartbeat_interval,
+            stop_timeout=policy.stop_timeout / 2,
+        )
+        launch = Launch(
+            info, spec.target, spec.args, dict(spec.kwargs), self.log_level, self.log_json
+        )
+        proc = self.mp.Process(target=child_main, args=(launch,), name=spec.name)
+        proc.start()
+        self.live[proc.pid] = proc
+        self.loop.add_reader(proc.sentinel, self._reap, spec.name, proc)
+        return ProcessHandle(proc.pid, proc)
+
+    def _reap(self, name: str, proc: Any) -> None:
+        self.loop.remove_reader(proc.sentinel)
+        # The sentinel fires at exit; the exit status may need a moment to be collectable.
+        proc.join(2.0)
+        code = proc.exitcode
+        pid = proc.pid
+        self.live.pop(pid, None)
+        if code is not None:
+            proc.close()
+        self._supervision[0].on_exit(name, pid, code)
+
+    def signal(self, handle: ProcessHandle, signum: int) -> None:
+        send_signal(handle.pid, signum)
+
+    def send_stop(self, name: str, cancel_orders: bool) -> None:
+        frame = COMMAND_CODEC.encode(Stop(cancel_orders=cancel_orders))
+        try:
+            self.command.send_multipart([endpoints.command_topic(name), frame], zmq.NOBLOCK)
+        except zmq.Again:
+            log.warning("stop_not_sent", actor=name)  # SIGTERM escalation follows
+
+    def kill_all(self) -> None:
+        """Last resort on the way out: no child may outlive the supervisor."""
+        for pid, proc in list(self.live.items()):
+            if proc.exitcode is None:
+                log.warning("actor_killed", actor=proc.name, pid=pid, why="supervisor_exiting")
+                send_signal(pid, signal.SIGKILL)
+
+
+class Supervisor:
+    """Run ``specs`` until SIGINT/SIGTERM or a StopRequest; see :meth:`run`."""
+
+    def __init__(
+        self,
+        specs: list[ChildSpec],
+        *,
+        base: Path | None = None,
+        start_method: str = "forkserver",
+        preload: Sequence[str] = (),
+        alert: AlertHook = log_alert,
+        log_level: str = "INFO",
+        log_json: bool = False,
+    ) -> None:
+        self.specs = specs
+        self.base = base if base is not None else endpoints.default_base()
+        self.mp = make_context(start_method, preload)
+        self.start_method = start_method
+        self.alert = alert
+        self.log_level, self.log_json = log_level, log_json
+        self.supervision: Supervision | None = None
+        self.frames_dropped = 0
+        intervals = [s.effective_policy.heartbeat_interval for s in specs]
+        self.heartbeat_interval = min([1.0, *intervals])
+
+    async def run(self) -> int:
+        """Start every child in group order, supervise until stopped, clean up.
+
+        Returns 0 after a clean stop.
+
+        Raises:
+            SupervisorRunning: another supervisor owns the base directory.
+            EndpointError: the run directory is not private or paths are too long.
+            zmq.ZMQError: a socket cannot be bound.
+        """
+        run_dir = endpoints.RunDir.create(self.base)
+        ctx = zmq.asyncio.Context()
+        socks: list[zmq.asyncio.Socket] = []
+        loop = asyncio.get_running_loop()
+        effects: ProcessEffects | None = None
+        started = time.monotonic()
+        try:
+            pull, pub, router = (ctx.socket(t) for t in (zmq.PULL, zmq.PUB, zmq.ROUTER))
+            socks += [pull, pub, router]
+            for sock in socks:
+                sock.setsockopt(zmq.LINGER, 0)
+            pull.bind(run_dir.endpoint(endpoints.REPORT))
+            pub.bind(run_dir.endpoint(endpoints.COMMAND))
+            router.bind(run_dir.endpoint(endpoints.CONTROL))
+            pub_sync: zmq.Socket[bytes] = zmq.Socket.shadow(pub.underlying)
+            holder: list[Supervision] = []
+            effects = ProcessEffects(
+                self.mp,
+                run_dir,
+                pub_sync,
+                loop,
+                holder,
+                log_level=self.log_level,
+                log_json=self.log_json,
+            )
+            sup = Supervision(self.specs, effects, self.alert)
+            holder.append(sup)
+            self.supervision = sup
+            discovery.claim(
+                self.base,
+                discovery.SupervisorPointer(
+                    os.getpid(), str(run_dir.path), run_dir.endpoint(endpoints.CONTROL), time.time()
+                ),
+            )
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, sup.stop)
+            log.info(
+                "supervisor_started",
+                pid=os.getpid(),
+                run_dir=str(run_dir.path),
+                method=self.start_method,
+            )
+            sup.start()
+            tasks = [
+                loop.create_task(self._reports(pull, sup)),
+                loop.create_task(self._control(router, sup, started)),
+            ]
+            try:
+                await self._tick(pub_sync, sup)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            return 0
+        finally:
+            if effects is not None:
+                effects.kill_all()
+            for sock in socks:
+                sock.close(linger=0)
+            ctx.term()
+            discovery.release(self.base, os.getpid())
+            run_dir.remove()
+            log.info("supervisor_exited", pid=os.getpid())
+
+    async def _tick(self, pub: zmq.Socket[bytes], sup: Supervision) -> None:
+        beat = COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=os.getpid()))
+        next_beat = 0.0
+        while not sup.done:
+            now = time.monotonic()
+            if now >= next_beat:
+                # The supervisor's pulse: actors that stop hearing it exit (orphaned).
+                pub.send_multipart([endpoints.BROADCAST_TOPIC, beat])
+                next_beat = now + self.heartbeat_interval
+            sup.tick()
+            await asyncio.sleep(_TICK)
+
+    async def _reports(self, pull: zmq.asyncio.Socket, sup: Supervision) -> None:
+        while True:
+            frame = await pull.recv()
+            try:
+                report = REPORT_CODEC.decode(frame)
+            except msgspec.DecodeError as exc:
+                self.frames_dropped += 1
+                log.warning(
+                    "frame_dropped", socket="report", error=str(exc), dropped=self.frames_dropped
+                )
+                continue
+            match report:
+                case Ready(actor=name, pid=pid):
+                    sup.on_ready(name, pid)
+                case Heartbeat(actor=name, pid=pid, status=status):
+                    sup.on_heartbeat(name, pid, status)
+                case Failed(actor=name, pid=pid, reason=reason):
+                    sup.on_failed(name, pid, reason)
+                case _:
+                    assert_never(report)
+
+    async def _control(self, router: zmq.asyncio.Socket, sup: Supervision, started: float) -> None:
+        while True:
+            frames = await router.recv_multipart()
+            envelope, payload = frames[:-1], frames[-1]
+            try:
+                request = CONTROL_REQUEST_CODEC.decode(payload)
+            except msgspec.DecodeError as exc:
+                self.frames_dropped += 1
+                log.warning(
+                    "frame_dropped", socket="control", error=str(exc), dropped=self.frames_dropped
+                )
+                continue
+            match request:
+                case StatusQuery():
+                    reply: StatusReply | StopAccepted = StatusReply(
+                        supervisor_pid=os.getpid(),
+                        uptime=round(time.monotonic() - started, 3),
+                        state=sup.state.value,
+                        actors=sup.status(),
+                    )
+                case StopRequest(cancel_orders=cancel):
+                    log.info("stop_requested", cancel_orders=cancel)
+                    reply = StopAccepted(supervisor_pid=os.getpid())
+                    sup.stop(cancel)
+                case _:
+                    assert_never(request)
+            await router.send_multipart([*envelope, CONTROL_REPLY_CODEC.encode(reply)])

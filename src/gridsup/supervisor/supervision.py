@@ -1,0 +1,143 @@
+"""Supervision as a reconcile loop over children: start in group order, watch, restart,
+stop in reverse order. Pure logic over the :class:`~gridsup.supervisor.effects.Effects`
+seam; the asyncio shell (:mod:`gridsup.supervisor.runner`) feeds it events and ticks.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import structlog
+
+from gridsup.messages.control import ActorStatus, StatusValue
+from gridsup.supervisor.child import Child
+from gridsup.supervisor.effects import AlertHook, Effects, log_alert
+from gridsup.supervisor.spec import ChildSpec, Group, check_specs
+from gridsup.supervisor.states import SETTLED_STATES, TERMINAL_STATES, ChildState, SupervisorState
+
+log = structlog.get_logger("gridsup.supervisor")
+
+
+class Supervision:
+    """One-for-one supervision of ``specs``; each child is independent of its siblings.
+
+    Raises:
+        SpecError: (constructor) two children share a name.
+    """
+
+    def __init__(
+        self, specs: list[ChildSpec], effects: Effects, alert: AlertHook = log_alert
+    ) -> None:
+        check_specs(specs)
+        self.effects = effects
+        self.state = SupervisorState.STARTING
+        self.started_at = effects.now()
+        # Stable sort: the group decides the order, the spec list order breaks ties.
+        ordered = sorted(specs, key=lambda s: s.group)
+        self.children = {s.name: Child(s, effects, alert) for s in ordered}
+        self.groups: list[tuple[Group, list[Child]]] = [
+            (group, [self.children[s.name] for s in members])
+            for group, members in itertools.groupby(ordered, key=lambda s: s.group)
+        ]
+        self._next_group = 0  # index into groups of the next group to start
+        self._stop_group: int | None = None  # index of the group being stopped
+        self.cancel_orders = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin starting: the first group is spawned now, the rest as each becomes Ready."""
+        self._start_next_group()
+
+    def stop(self, cancel_orders: bool = False) -> None:
+        """Stop every child, group by group in reverse start order (idempotent)."""
+        if self.state in (SupervisorState.STOPPING, SupervisorState.STOPPED):
+            return
+        log.info("supervisor_stopping", cancel_orders=cancel_orders)
+        self.state, self.cancel_orders = SupervisorState.STOPPING, cancel_orders
+        self._stop_group = len(self.groups)
+        self._advance_stop()
+
+    @property
+    def done(self) -> bool:
+        return self.state is SupervisorState.STOPPED
+
+    # -- events -----------------------------------------------------------------------------
+
+    def on_ready(self, name: str, pid: int) -> None:
+        child = self.children.get(name)
+        if child is not None:
+            child.on_ready(pid)
+            self._progress()
+
+    def on_heartbeat(self, name: str, pid: int, status: dict[str, StatusValue]) -> None:
+        child = self.children.get(name)
+        if child is not None:
+            child.on_heartbeat(pid, status)
+
+    def on_failed(self, name: str, pid: int, reason: str) -> None:
+        child = self.children.get(name)
+        if child is not None:
+            child.on_failed(pid, reason)
+
+    def on_exit(self, name: str, pid: int, exitcode: int | None) -> None:
+        child = self.children.get(name)
+        if child is not None:
+            child.on_exit(pid, exitcode)
+            self._progress()
+
+    def tick(self) -> None:
+        """Act on passed deadlines (backoff over, ready timeout, heartbeats missing ...)."""
+        now = self.effects.now()
+        for child in self.children.values():
+            if self.state is SupervisorState.STOPPING and child.state is ChildState.BACKOFF:
+                continue  # never restart while stopping (stop() settles these)
+            child.tick(now)
+        self._progress()
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> tuple[ActorStatus, ...]:
+        now = self.effects.now()
+        return tuple(child.snapshot(now) for child in self.children.values())
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _progress(self) -> None:
+        if self.state is SupervisorState.STARTING:
+            _, current = self.groups[self._next_group - 1] if self._next_group else (None, [])
+            if all(c.state in SETTLED_STATES for c in current):
+                self._start_next_group()
+        elif self.state is SupervisorState.STOPPING:
+            self._advance_stop()
+
+    def _start_next_group(self) -> None:
+        if self._next_group >= len(self.groups):
+            self.state = SupervisorState.RUNNING
+            log.info("supervisor_running", actors=len(self.children))
+            return
+        group, members = self.groups[self._next_group]
+        self._next_group += 1
+        log.info("group_starting", group=group.name.lower(), actors=len(members))
+        for child in members:
+            child.start()
+        # A group whose children all exit at once settles immediately.
+        if all(c.state in SETTLED_STATES for c in members):
+            self._start_next_group()
+
+    def _advance_stop(self) -> None:
+        assert self._stop_group is not None
+        while True:
+            if self._stop_group < len(self.groups):
+                _, members = self.groups[self._stop_group]
+                if not all(c.state in TERMINAL_STATES for c in members):
+                    return  # wait for this group's exits (sentinels) before the previous one
+            if self._stop_group == 0:
+                self.state = SupervisorState.STOPPED
+                log.info("supervisor_stopped")
+                return
+            self._stop_group -= 1
+            group, members = self.groups[self._stop_group]
+            log.info("group_stopping", group=group.name.lower(), actors=len(members))
+            for child in members:
+                child.stop(self.cancel_orders)
