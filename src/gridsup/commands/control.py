@@ -20,7 +20,8 @@ _run_dir_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     envvar="GRIDSUP_RUN_DIR",
-    help="Base run directory of the supervisor (default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
+    help="Base run directory of the supervisor "
+    "(default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
 )
 _timeout_option = click.option(
     "--timeout",
@@ -62,8 +63,10 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
         click.echo(json.dumps(msgspec.to_builtins(reply), indent=2))
         return
     click.echo(f"supervisor pid {reply.supervisor_pid}  {reply.state}  up {reply.uptime:.0f}s")
-    header = f"{'NAME':<20} {'KIND':<12} {'STATE':<9} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8} {'HEARTBEAT':>9}"
-    click.echo(header)
+    click.echo(
+        f"{'NAME':<20} {'KIND':<12} {'STATE':<9} {'PID':>7} {'UPTIME':>8} "
+        f"{'RESTARTS':>8} {'HEARTBEAT':>9}"
+    )
     for a in reply.actors:
         pid = "-" if a.pid is None else str(a.pid)
         click.echo(

@@ -49,7 +49,9 @@ class Child:
         return self.handle.pid if self.handle else None
 
     def _set(self, state: ChildState, event: str, **fields: object) -> None:
-        log.info(
+        # A child given up on is an alert-worthy event; other transitions are routine.
+        emit = log.error if state is ChildState.FAILED else log.info
+        emit(
             event,
             actor=self.name,
             kind=self.spec.kind,
