@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -62,8 +63,8 @@ def engine_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def empty_db(engine_name: str, tmp_path: Path) -> AsyncIterator[Database]:
+@asynccontextmanager
+async def database(engine_name: str, tmp_path: Path) -> AsyncIterator[Database]:
     """A connected database with no tables: a SQLite file, or a private PG schema."""
     if engine_name == "sqlite":
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
@@ -86,9 +87,28 @@ async def empty_db(engine_name: str, tmp_path: Path) -> AsyncIterator[Database]:
         await db.disconnect()
 
 
+async def create_tables(db: Database) -> Database:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    return db
+
+
+@pytest.fixture
+async def empty_db(engine_name: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """A connected database with no tables, on each engine."""
+    async with database(engine_name, tmp_path) as db:
+        yield db
+
+
 @pytest.fixture
 async def db(empty_db: Database) -> Database:
-    """A connected database with the models' tables."""
-    async with empty_db.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    return empty_db
+    """A connected database with the models' tables, on each engine."""
+    return await create_tables(empty_db)
+
+
+@pytest.fixture
+async def pg_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """PostgreSQL only (for what exists only there, like advisory locks)."""
+    require_postgres()
+    async with database("postgres", tmp_path) as db:
+        yield await create_tables(db)

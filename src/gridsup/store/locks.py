@@ -1,0 +1,175 @@
+"""Grid locks: at most one live actor per grid (invariant 1).
+
+A grid's actor holds its lock for its whole life; a second copy's ``acquire()`` returns
+False and it must refuse to start. The lock dies with its holder, however it dies:
+
+* ``PostgresAdvisoryLock``: ``pg_try_advisory_lock`` on a dedicated connection kept open
+  for the lock's life. The server releases a session lock when the session ends, so a
+  killed process (or a dropped connection) frees the grid for a standby host.
+* ``FileGridLock``: an OS file lock (flock) on a file next to the SQLite database; the
+  kernel releases it when the holding process exits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import structlog
+from filelock import FileLock, Timeout
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gridsup.store.database import Database, data_dir, sqlite_path
+
+log = structlog.get_logger(__name__)
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@runtime_checkable
+class GridLock(Protocol):
+    """An exclusive, non-blocking lock on one grid."""
+
+    grid_id: str
+
+    @property
+    def held(self) -> bool: ...
+
+    async def acquire(self) -> bool:
+        """Take the lock if it is free; False when another holder has it."""
+        ...
+
+    async def release(self) -> None:
+        """Give the lock back (a no-op when not held)."""
+        ...
+
+
+def advisory_key(grid_id: str) -> int:
+    """The signed 64-bit advisory-lock key of a grid (namespaced, so another
+    application's advisory locks on the same server do not collide with ours)."""
+    digest = hashlib.blake2b(f"gridsup:grid:{grid_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PostgresAdvisoryLock:
+    """Session-level advisory lock on a connection dedicated to it."""
+
+    def __init__(self, db: Database, grid_id: str) -> None:
+        self.db = db
+        self.grid_id = grid_id
+        self.key = advisory_key(grid_id)
+        self._conn: AsyncConnection | None = None
+
+    def __repr__(self) -> str:
+        return f"<PostgresAdvisoryLock grid={self.grid_id} held={self.held}>"
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    async def acquire(self) -> bool:
+        """Raises:
+        DatabaseUnavailable: the server could not be asked.
+        """
+        if self._conn is not None:
+            return True
+        try:
+            conn = await self.db.engine.connect()
+            # Autocommit: holding the lock must not hold a transaction open for hours.
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = (await conn.execute(select(func.pg_try_advisory_lock(self.key)))).scalar()
+        except SQLAlchemyError as exc:
+            raise self.db.classify(exc) from exc
+        if not got:
+            await conn.close()
+            log.warning("grid_lock_refused", grid=self.grid_id, kind="postgres")
+            return False
+        self._conn = conn
+        log.info("grid_lock_acquired", grid=self.grid_id, kind="postgres")
+        return True
+
+    async def check(self) -> bool:
+        """True while the lock's connection is alive (so the lock is still ours)."""
+        if self._conn is None:
+            return False
+        try:
+            await self._conn.execute(select(1))
+        except SQLAlchemyError as exc:
+            log.error("grid_lock_lost", grid=self.grid_id, error=repr(exc))
+            await self._drop()
+            return False
+        return True
+
+    async def release(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            await self._conn.execute(select(func.pg_advisory_unlock(self.key)))
+        except SQLAlchemyError as exc:
+            # The session is gone, and with it the lock: nothing left to unlock.
+            log.warning("grid_lock_unlock_failed", grid=self.grid_id, error=repr(exc))
+        await self._drop()
+        log.info("grid_lock_released", grid=self.grid_id, kind="postgres")
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # Close the physical connection rather than pool it: a pooled session could
+            # otherwise keep a lock we failed to unlock.
+            await conn.invalidate()
+            await conn.close()
+
+
+def lock_file_for(db_file: Path, grid_id: str) -> Path:
+    """``<db file>.locks/<grid>.lock`` (a digest when the grid id is not file-safe)."""
+    name = grid_id if _SAFE_NAME.match(grid_id) else hashlib.sha256(grid_id.encode()).hexdigest()
+    return db_file.parent / f"{db_file.name}.locks" / f"{name}.lock"
+
+
+class FileGridLock:
+    """OS file lock; never falls back to a "soft" lock that would outlive its holder."""
+
+    def __init__(self, path: Path, grid_id: str) -> None:
+        self.path = path
+        self.grid_id = grid_id
+        self._lock = FileLock(path, thread_local=False, fallback_to_soft=False)
+
+    def __repr__(self) -> str:
+        return f"<FileGridLock {self.path} held={self.held}>"
+
+    @property
+    def held(self) -> bool:
+        return bool(self._lock.is_locked)
+
+    async def acquire(self) -> bool:
+        """Raises:
+        OSError: the lock directory cannot be created or the file opened.
+        """
+        if self.held:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(blocking=False)
+        except Timeout:
+            log.warning("grid_lock_refused", grid=self.grid_id, kind="file", path=str(self.path))
+            return False
+        log.info("grid_lock_acquired", grid=self.grid_id, kind="file", path=str(self.path))
+        return True
+
+    async def release(self) -> None:
+        if self.held:
+            self._lock.release(force=True)
+            log.info("grid_lock_released", grid=self.grid_id, kind="file")
+
+
+def grid_lock(db: Database, grid_id: str) -> GridLock:
+    """The right lock for ``db``: advisory on PostgreSQL, a file next to SQLite (in the
+    data directory for an in-memory SQLite database)."""
+    if db.dialect == "postgresql":
+        return PostgresAdvisoryLock(db, grid_id)
+    db_file = sqlite_path(db.url) or data_dir() / "memory.db"
+    return FileGridLock(lock_file_for(db_file, grid_id), grid_id)
