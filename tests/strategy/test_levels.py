@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -44,14 +45,14 @@ def test_levels_run_from_lower_to_upper_strictly_increasing(
 
     assert len(levels) == n
     assert levels[0] == lower and levels[-1] == upper
-    assert all(a < b for a, b in zip(levels, levels[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(levels))
 
 
 @given(lowers, widths, counts)
 def test_geometric_levels_have_a_constant_ratio(lower: Decimal, width: Decimal, n: int) -> None:
     upper = lower * (1 + width)
     levels = calculate_grid_levels(lower, upper, n, GridSpacing.GEOMETRIC)
-    ratios = [b / a for a, b in zip(levels, levels[1:], strict=False)]
+    ratios = [b / a for a, b in itertools.pairwise(levels)]
 
     assert max(ratios) - min(ratios) < D("1e-9")
 
@@ -60,7 +61,7 @@ def test_geometric_levels_have_a_constant_ratio(lower: Decimal, width: Decimal, 
 def test_arithmetic_levels_have_a_constant_step(lower: Decimal, width: Decimal, n: int) -> None:
     upper = lower * (1 + width)
     levels = calculate_grid_levels(lower, upper, n, GridSpacing.ARITHMETIC)
-    steps = [b - a for a, b in zip(levels, levels[1:], strict=False)]
+    steps = [b - a for a, b in itertools.pairwise(levels)]
 
     # each level keeps 12 significant digits: steps differ by rounding only
     assert max(steps) - min(steps) <= upper * D("1e-10")
@@ -87,7 +88,7 @@ def test_tick_rounded_levels_sit_on_the_tick_or_are_refused(
         return
     assert all(level % tick == 0 for level in levels)
     assert levels[0] == lower and levels[-1] == upper
-    assert all(a < b for a, b in zip(levels, levels[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(levels))
 
 
 def test_levels_that_collide_at_the_tick_size_are_refused() -> None:
@@ -143,7 +144,7 @@ def test_profit_per_grid_is_net_of_both_fees(spacing: GridSpacing) -> None:
 
     low, high = profit_per_grid(levels, cfg.fee_rate)
 
-    gross = [b / a - 1 for a, b in zip(levels, levels[1:], strict=False)]
+    gross = [b / a - 1 for a, b in itertools.pairwise(levels)]
     assert low < min(gross) and high < max(gross)
     assert (
         slot_profit(D(100), D(125), D("0.001")) == D(125) * D("0.999") / (D(100) * D("1.001")) - 1
