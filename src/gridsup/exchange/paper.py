@@ -262,7 +262,7 @@ class PaperExchange:
 
     def candles(self, symbol: str) -> list[Candle]:
         """The last candles fed for ``symbol`` (at most ``CANDLE_HISTORY``), oldest first."""
-        return list(self._candles.get(symbol, ()))
+        return self._candles.get(symbol, [])[-CANDLE_HISTORY:]
 
     # ----------------------------------------------------------------- prices
 
