@@ -1,0 +1,379 @@
+"""grids.toml + environment -> validated settings (:class:`GridsFile`).
+
+A grids file holds an ``[exchange]`` table, optional ``[market_data]`` and ``[database]``
+tables, and any number of ``[[grid]]`` tables (each a :class:`GridConfig`). Loading
+checks everything and reports *every* problem at once, one line each::
+
+    grids.toml: grid[1] "eth": upper_price: must be greater than lower_price (2000)
+
+API keys never live in the file: ``api_key_env``/``api_secret_env`` name the environment
+variables that hold them. A few settings can be overridden from the environment
+(``GRIDSUP_DB_URL``, ``GRIDSUP_LOG_LEVEL``, ``GRIDSUP_LOG_JSON``, ``GRIDSUP_DATA_DIR``,
+``GRIDSUP_EXCHANGE_MODE``); see docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.ids import grid_tag
+
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+M = TypeVar("M", bound=BaseModel)
+_SECRET_KEYS = frozenset({"api_key", "apikey", "secret", "api_secret", "password", "passphrase"})
+
+
+class GridsFileError(ValueError):
+    """A grids file cannot be used. ``problems`` holds one line per problem, each
+    naming the file, the table (``grid[1] "eth"``) and the field."""
+
+    def __init__(self, path: str | Path, problems: Sequence[str]) -> None:
+        self.path = str(path)
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{self.path}: {count} problem{'s' if count != 1 else ''}"
+        super().__init__("\n".join([head, *self.problems]) if count > 1 else self.problems[0])
+
+
+class CredentialsError(LookupError):
+    """A live exchange's API key variables are not set in the environment."""
+
+
+class ExchangeMode(enum.Enum):
+    LIVE = "live"  # real orders with real money
+    DRY_RUN = "dry_run"  # simulated fills by the PaperExchange, balances from this file
+
+
+class MarketDataSource(enum.Enum):
+    EXCHANGE = "exchange"  # the exchange's public ticker (network)
+    REPLAY = "replay"  # an OHLCV file replayed (offline)
+    SYNTHETIC = "synthetic"  # a seeded random walk (offline)
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExchangeSettings(_Table):
+    """``[exchange]``: which exchange, how, and with which (named) credentials."""
+
+    id: str = Field(default="paper", pattern=r"^[a-z0-9_]+$")
+    mode: ExchangeMode = ExchangeMode.DRY_RUN
+    sandbox: bool = False
+    api_key_env: str | None = Field(default=None, pattern=ENV_NAME)
+    api_secret_env: str | None = Field(default=None, pattern=ENV_NAME)
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    # Starting balances of the paper account (dry_run and the "paper" exchange).
+    paper_balances: dict[str, Decimal] = Field(default_factory=lambda: {"USDT": Decimal(10000)})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            leaked = sorted(k for k in data if str(k).lower() in _SECRET_KEYS)
+            if leaked:
+                raise PydanticCustomError(
+                    "secret_in_file",
+                    "{keys}: secrets never go in grids.toml; put the key in an environment "
+                    "variable and name it with api_key_env / api_secret_env",
+                    {"keys": ", ".join(leaked)},
+                )
+        return data
+
+    @field_validator("paper_balances")
+    @classmethod
+    def _balances(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, amount in value.items():
+            if not re.fullmatch(r"[A-Z0-9]{1,20}", asset):
+                raise PydanticCustomError("asset", "{asset}: not an asset code", {"asset": asset})
+            if not amount.is_finite() or amount < 0:
+                raise PydanticCustomError(
+                    "balance",
+                    "{asset}: must be 0 or more, got {amount}",
+                    {"asset": asset, "amount": str(amount)},
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _live_needs_keys(self) -> ExchangeSettings:
+        if self.mode is ExchangeMode.LIVE:
+            if self.id == "paper":
+                raise PydanticCustomError(
+                    "live_paper", "mode: live needs a real exchange id, not paper", {}
+                )
+            if self.api_key_env is None or self.api_secret_env is None:
+                raise PydanticCustomError(
+                    "live_keys",
+                    "mode: live needs api_key_env and api_secret_env (variable names)",
+                    {},
+                )
+        return self
+
+    @property
+    def is_paper(self) -> bool:
+        return self.id == "paper" or self.mode is ExchangeMode.DRY_RUN
+
+    def credentials(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The API credentials read from the environment (empty for a paper exchange).
+
+        Raises:
+            CredentialsError: a named variable is unset or empty (its name is given, never a value).
+        """
+        env = os.environ if environ is None else environ
+        out: dict[str, str] = {}
+        for field, key in (
+            ("api_key_env", "apiKey"),
+            ("api_secret_env", "secret"),
+            ("password_env", "password"),
+        ):
+            name = getattr(self, field)
+            if name is None:
+                continue
+            value = env.get(name)
+            if not value:
+                raise CredentialsError(f"exchange.{field}: environment variable {name} is not set")
+            out[key] = value
+        return out
+
+
+class MarketDataSettings(_Table):
+    """``[market_data]``: where prices come from."""
+
+    source: MarketDataSource | None = None  # None: exchange when live, synthetic when paper
+    file: Path | None = None
+    seed: int = 0
+    interval: str = Field(default="1m", pattern=r"^[1-9][0-9]*[smhdw]$")
+    volatility: float = Field(default=0.001, ge=0, le=0.5)  # synthetic: per-step log-return sd
+    speed: float = Field(default=1.0, gt=0)  # replay/synthetic: 2.0 = twice real time
+
+    @model_validator(mode="after")
+    def _replay_needs_file(self) -> MarketDataSettings:
+        if self.source is MarketDataSource.REPLAY and self.file is None:
+            raise PydanticCustomError(
+                "replay_file", "file: source = replay needs a file of candles", {}
+            )
+        return self
+
+
+class DatabaseSettings(_Table):
+    """``[database]``: None means SQLite under the data directory."""
+
+    url: str | None = None
+
+
+class EnvSettings(BaseSettings):
+    """Overrides from the environment (``GRIDSUP_*``); they win over the file."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDSUP_", extra="ignore")
+
+    db_url: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = False
+    data_dir: Path | None = None
+    exchange_mode: ExchangeMode | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise PydanticCustomError(
+                "log_level",
+                "must be one of {levels}, got {value}",
+                {"levels": ", ".join(LOG_LEVELS), "value": value},
+            )
+        return value.upper()
+
+
+class GridsFile(BaseModel):
+    """Everything a grids file and the environment say, validated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    exchange: ExchangeSettings
+    market_data: MarketDataSettings
+    database: DatabaseSettings
+    grids: tuple[GridConfig, ...]
+    log_level: str = "INFO"
+    log_json: bool = False
+    data_dir: Path | None = None
+
+    @property
+    def database_url(self) -> str:
+        """``[database] url``, else SQLite in the data directory."""
+        if self.database.url:
+            return self.database.url
+        base = self.data_dir
+        if base is None:
+            xdg = os.environ.get("XDG_DATA_HOME")
+            base = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "gridsup"
+        return f"sqlite+aiosqlite:///{base / 'gridsup.db'}"
+
+    def grid(self, name: str) -> GridConfig:
+        """The grid called ``name``.
+
+        Raises:
+            KeyError: no such grid.
+        """
+        for grid in self.grids:
+            if grid.name == name:
+                return grid
+        raise KeyError(name)
+
+
+_TOP_LEVEL = {"exchange", "market_data", "database", "grid"}
+
+
+def _problem_lines(where: str, error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"])
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see docs/configuration.md)"
+        elif item["type"] == "missing":
+            msg = "required field is missing"
+        lines.append(f"{where}: {loc}: {msg}" if loc else f"{where}: {msg}")
+    return lines
+
+
+def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> GridsFileError:
+    text = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+    reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", text) or "invalid TOML"
+    where = f"{path}:{match.group(1)}:{match.group(2)}" if match else f"{path}"
+    return GridsFileError(path, [f"{where}: invalid TOML: {reason}"])
+
+
+def load_grids_file(path: str | Path, environ_overrides: bool = True) -> GridsFile:
+    """Read and validate a grids file, reporting every problem at once.
+
+    Relative ``[market_data] file`` paths are taken relative to the grids file.
+
+    Raises:
+        GridsFileError: the file cannot be read, is not TOML, or has invalid values
+            (one line per problem: file, table, field, what is wrong).
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise _toml_error(path, exc) from None
+    except UnicodeDecodeError:
+        raise GridsFileError(path, [f"{path}: not a UTF-8 text file"]) from None
+    except OSError as exc:
+        raise GridsFileError(path, [f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    return parse_grids(raw, path, environ_overrides)
+
+
+def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = True) -> GridsFile:
+    """Validate an already parsed grids document (see :func:`load_grids_file`).
+
+    Raises:
+        GridsFileError: any invalid value (all are listed).
+    """
+    problems: list[str] = []
+    for key in sorted(set(raw) - _TOP_LEVEL):
+        problems.append(
+            f"{path}: {key}: unknown table or key "
+            "(expected [exchange], [market_data], [database], [[grid]])"
+        )
+
+    def table(name: str) -> Mapping[str, Any]:
+        value = raw.get(name, {})
+        if not isinstance(value, Mapping):
+            problems.append(f"{path}: {name}: must be a table ([{name}])")
+            return {}
+        return value
+
+    exchange = _validate(ExchangeSettings, table("exchange"), f"{path}: exchange", problems)
+    market_data = _validate(
+        MarketDataSettings, table("market_data"), f"{path}: market_data", problems
+    )
+    database = _validate(DatabaseSettings, table("database"), f"{path}: database", problems)
+    grids = _validate_grids(raw.get("grid", []), path, problems)
+
+    env = EnvSettings.model_construct()
+    if environ_overrides:
+        try:
+            env = EnvSettings()
+        except ValidationError as exc:
+            for item in exc.errors():
+                name = "GRIDSUP_" + "_".join(str(p) for p in item["loc"]).upper()
+                problems.append(f"environment: {name}: {item['msg']}")
+    if problems:
+        raise GridsFileError(path, problems)
+    assert exchange is not None and market_data is not None and database is not None
+    if env.exchange_mode is not None:
+        exchange = exchange.model_copy(update={"mode": env.exchange_mode})
+    if env.db_url:
+        database = database.model_copy(update={"url": env.db_url})
+    if market_data.file is not None and not market_data.file.is_absolute():
+        market_data = market_data.model_copy(update={"file": path.parent / market_data.file})
+    return GridsFile(
+        path=path,
+        exchange=exchange,
+        market_data=market_data,
+        database=database,
+        grids=tuple(grids),
+        log_level=env.log_level,
+        log_json=env.log_json,
+        data_dir=env.data_dir,
+    )
+
+
+def _validate(model: type[M], data: Mapping[str, Any], where: str, problems: list[str]) -> M | None:
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        problems.extend(_problem_lines(where, exc))
+        return None
+
+
+def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridConfig]:
+    if not isinstance(tables, list):
+        problems.append(f"{path}: grid: must be an array of tables ([[grid]])")
+        return []
+    grids: list[GridConfig] = []
+    seen: dict[str, int] = {}
+    tags: dict[str, tuple[int, str]] = {}
+    for index, table in enumerate(tables):
+        name = table.get("name") if isinstance(table, Mapping) else None
+        where = (
+            f'{path}: grid[{index}] "{name}"' if isinstance(name, str) else f"{path}: grid[{index}]"
+        )
+        if not isinstance(table, Mapping):
+            problems.append(f"{where}: must be a table")
+            continue
+        if isinstance(name, str):
+            if name in seen:
+                problems.append(
+                    f"{where}: name: duplicate of grid[{seen[name]}]; grid names must be unique"
+                )
+            else:
+                seen[name] = index
+                tag = grid_tag(name) if name else ""
+                if tag and tag in tags and tags[tag][1] != name:
+                    other = tags[tag]
+                    problems.append(
+                        f"{where}: name: its order-id tag {tag} collides with "
+                        f'grid[{other[0]}] "{other[1]}"; rename one'
+                    )
+                tags.setdefault(tag, (index, name))
+        grid = _validate(GridConfig, table, where, problems)
+        if grid is not None:
+            grids.append(grid)
+    return grids
