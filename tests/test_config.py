@@ -206,7 +206,8 @@ def test_bad_environment_values_are_reported(
 def test_credentials_come_from_the_named_variables(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[exchange]\nid = "binance"\nmode = "live"\napi_key_env = "MY_KEY"\napi_secret_env = "MY_SECRET"\n',
+        '[exchange]\nid = "binance"\nmode = "live"\n'
+        'api_key_env = "MY_KEY"\napi_secret_env = "MY_SECRET"\n',
     )
     exchange = load_grids_file(path).exchange
 
