@@ -10,8 +10,6 @@ order up by its client id before any retry, so a retry never places a second ord
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
@@ -21,10 +19,10 @@ import ccxt.async_support as ccxt
 import structlog
 
 from gridsup.exchange import ccxt_convert as convert
+from gridsup.exchange.ccxt_client import RedactFilter, build_client, credentials_from_env
 from gridsup.exchange.ccxt_errors import TimestampRejected, ambiguous_on_create, map_ccxt_error
 from gridsup.exchange.errors import (
     AmbiguousOrder,
-    AuthenticationError,
     BadSymbol,
     DuplicateOrder,
     ExchangeError,
@@ -41,38 +39,10 @@ __all__ = ["CcxtExchange"]
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-# Options every client gets (the caller's ``options`` win): no private currency call at
-# load time, and "all open orders at once" is wanted, so ccxt's warning is acknowledged.
-_DEFAULT_OPTIONS: dict[str, Any] = {
-    "fetchCurrencies": False,
-    "warnOnFetchOpenOrdersWithoutSymbol": False,
-    "defaultType": "spot",
-}
-# gridsup trades spot: Binance would otherwise also load futures and margin markets.
-_EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False},
-}
-
 
 def _plain(value: Decimal) -> str:
     """Decimal as plain text for ccxt (never exponent notation, never a float)."""
     return format(value, "f")
-
-
-class _RedactFilter(logging.Filter):
-    """Blanks the key and secret out of ccxt's own debug log lines (it logs headers)."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if any(secret in text for secret in self._secrets):
-            for secret in self._secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, None
-        return True
 
 
 class CcxtExchange:
@@ -102,38 +72,22 @@ class CcxtExchange:
         rate_limit_ms: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        klass = getattr(ccxt, exchange_id, None)
-        if exchange_id not in ccxt.exchanges or klass is None:
-            raise ExchangeError(f"unknown ccxt exchange id {exchange_id!r}")
-        merged: dict[str, Any] = {**_DEFAULT_OPTIONS, **_EXCHANGE_OPTIONS.get(exchange_id, {})}
-        merged.update(options or {})
-        config: dict[str, Any] = {
-            "enableRateLimit": enable_rate_limit,
-            "timeout": timeout_ms,
-            "options": merged,
-        }
-        if rate_limit_ms is not None:
-            config["rateLimit"] = rate_limit_ms
-        if api_key:
-            config["apiKey"] = api_key
-        if secret:
-            config["secret"] = secret
         self.id = exchange_id
-        self._client: Any = klass(config)
-        # ccxt supports number=str: parsed prices/amounts arrive as the exchange's text.
-        self._client.number = str
-        if sandbox:
-            self._client.set_sandbox_mode(True)
-        if url_overrides:
-            api_urls = self._client.urls.get("api")
-            if not isinstance(api_urls, dict):
-                api_urls = {}
-            self._client.urls["api"] = {**api_urls, **url_overrides}
+        self._client: Any = build_client(
+            exchange_id,
+            api_key=api_key,
+            secret=secret,
+            sandbox=sandbox,
+            url_overrides=url_overrides,
+            options=options,
+            timeout_ms=timeout_ms,
+            enable_rate_limit=enable_rate_limit,
+            rate_limit_ms=rate_limit_ms,
+        )
         self._sandbox = sandbox
         self._has_keys = bool(api_key and secret)
-        self._secrets = [s for s in (api_key, secret) if s]
-        self._log_filter = _RedactFilter(self._secrets)
-        self._client.logger.addFilter(self._log_filter)
+        self._redactor = RedactFilter([s for s in (api_key, secret) if s])
+        self._client.logger.addFilter(self._redactor)
         self._retry = retry
         self._sleep = sleep
         self._markets: dict[str, Market] = {}
@@ -155,19 +109,8 @@ class CcxtExchange:
             AuthenticationError: a named variable is unset or empty (the message names
                 the variable, never a value).
         """
-        env = os.environ if environ is None else environ
-        values: list[str | None] = []
-        for name in (api_key_env, api_secret_env):
-            if name is None:
-                values.append(None)
-                continue
-            value = env.get(name)
-            if not value:
-                raise AuthenticationError(
-                    f"{exchange_id}: environment variable {name} is not set (API credentials)"
-                )
-            values.append(value)
-        return cls(exchange_id, api_key=values[0], secret=values[1], **kwargs)
+        api_key, secret = credentials_from_env(exchange_id, api_key_env, api_secret_env, environ)
+        return cls(exchange_id, api_key=api_key, secret=secret, **kwargs)
 
     def __repr__(self) -> str:
         return (
@@ -175,14 +118,9 @@ class CcxtExchange:
             f"keys={'set' if self._has_keys else 'none'}, markets={len(self._markets)})"
         )
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     def _map(self, exc: Exception) -> ExchangeError:
         error = map_ccxt_error(exc, getattr(self._client, "last_response_headers", None))
-        error.args = (self._redact(str(error)),)
+        error.args = (self._redactor.redact(str(error)),)
         return error
 
     async def _call(self, op: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -232,7 +170,7 @@ class CcxtExchange:
 
     async def close(self) -> None:
         """Close the HTTP session. Safe to call twice."""
-        self._client.logger.removeFilter(self._log_filter)
+        self._client.logger.removeFilter(self._redactor)
         await self._client.close()
 
     # -- public data ----------------------------------------------------------------

@@ -7,6 +7,7 @@ server's record of accepted orders. For tests and demos on 127.0.0.1 only.
   pending ones, ``DELETE`` clears them.
 - ``GET /admin/orders``   every order ever accepted, and order ids per client id.
 - ``GET /admin/balance``  the paper account's free/used balances.
+- ``GET /admin/requests`` how many requests each ``METHOD /api/path`` received.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ async def balance(request: web.Request) -> web.Response:
     return _json(request.app[STATE].paper.balance())
 
 
+async def requests(request: web.Request) -> web.Response:
+    return _json(dict(request.app[STATE].requests))
+
+
 def add_admin_routes(app: web.Application) -> None:
     """Register the /admin routes on ``app``."""
     app.router.add_post("/admin/price", set_price)
@@ -112,3 +117,4 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_delete("/admin/faults", clear_faults)
     app.router.add_get("/admin/orders", orders)
     app.router.add_get("/admin/balance", balance)
+    app.router.add_get("/admin/requests", requests)

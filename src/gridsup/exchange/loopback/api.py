@@ -32,7 +32,7 @@ __all__ = ["STATE", "add_api_routes"]
 
 STATE: web.AppKey[LoopbackState] = web.AppKey("loopback_state", LoopbackState)
 # Request key: the order a create request placed (so a lost response can be recorded).
-PLACED_ORDER = "loopback_placed_order"
+PLACED_ORDER: web.RequestKey[str] = web.RequestKey("loopback_placed_order", str)
 
 
 def _state(request: web.Request) -> LoopbackState:

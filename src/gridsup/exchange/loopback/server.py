@@ -71,7 +71,9 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Apply the first pending fault that matches this /api request."""
     if not request.path.startswith("/api/"):
         return await handler(request)
-    fault: Fault | None = request.app[STATE].faults.take(request.method, request.path)
+    state = request.app[STATE]
+    state.requests[f"{request.method} {request.path}"] += 1
+    fault: Fault | None = state.faults.take(request.method, request.path)
     if fault is None:
         return await handler(request)
     log.info("loopback_fault_injected", fault=type(fault).__name__, path=request.path)

@@ -5,7 +5,7 @@ tickers are built from, and the record of every order it ever accepted."""
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
@@ -83,6 +83,8 @@ class LoopbackState:
             clock=clock,
         )
         self.faults = FaultQueue()
+        # Requests served per "METHOD /path" (so tests can count round trips).
+        self.requests: Counter[str] = Counter()
         self.accepted: list[AcceptedOrder] = []
         self._history: dict[str, deque[tuple[int, Decimal, Decimal]]] = {
             s: deque(maxlen=HISTORY_POINTS) for s in self.specs

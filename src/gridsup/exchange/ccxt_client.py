@@ -1,0 +1,117 @@
+"""Building the ccxt client behind ``CcxtExchange``: options, URLs, credentials from the
+environment, and keeping the credentials out of every log line."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from gridsup.exchange.errors import AuthenticationError, ExchangeError
+
+__all__ = ["RedactFilter", "build_client", "credentials_from_env"]
+
+# Options every client gets (the caller's ``options`` win): no private currency call at
+# load time, and "all open orders at once" is wanted, so ccxt's warning is acknowledged
+# (the option ccxt's message names for it).
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "fetchCurrencies": False,
+    "warnOnFetchOpenOrdersWithoutSymbol": False,
+    "defaultType": "spot",
+}
+# gridsup trades spot: Binance would otherwise also load futures and margin markets.
+EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
+    "binance": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False},
+}
+
+
+class RedactFilter(logging.Filter):
+    """Blanks the key and secret out of ccxt's own debug log lines (it logs headers)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(secret in text for secret in self.secrets):
+            record.msg, record.args = self.redact(text), None
+        return True
+
+
+def build_client(
+    exchange_id: str,
+    *,
+    api_key: str | None,
+    secret: str | None,
+    sandbox: bool,
+    url_overrides: Mapping[str, str] | None,
+    options: Mapping[str, Any] | None,
+    timeout_ms: int,
+    enable_rate_limit: bool,
+    rate_limit_ms: float | None,
+) -> Any:
+    """A configured ``ccxt.async_support`` client (untyped: ccxt is).
+
+    Raises:
+        ExchangeError: ``exchange_id`` is not a ccxt exchange.
+    """
+    klass = getattr(ccxt, exchange_id, None)
+    if exchange_id not in ccxt.exchanges or klass is None:
+        raise ExchangeError(f"unknown ccxt exchange id {exchange_id!r}")
+    merged: dict[str, Any] = {**DEFAULT_OPTIONS, **EXCHANGE_OPTIONS.get(exchange_id, {})}
+    merged.update(options or {})
+    config: dict[str, Any] = {
+        "enableRateLimit": enable_rate_limit,
+        "timeout": timeout_ms,
+        "options": merged,
+    }
+    if rate_limit_ms is not None:
+        config["rateLimit"] = rate_limit_ms
+    if api_key:
+        config["apiKey"] = api_key
+    if secret:
+        config["secret"] = secret
+    client = klass(config)
+    # ccxt supports number=str: parsed prices and amounts arrive as the exchange's text.
+    client.number = str
+    if sandbox:
+        client.set_sandbox_mode(True)
+    if url_overrides:
+        api_urls = client.urls.get("api")
+        client.urls["api"] = {**(api_urls if isinstance(api_urls, dict) else {}), **url_overrides}
+    return client
+
+
+def credentials_from_env(
+    exchange_id: str,
+    api_key_env: str | None,
+    api_secret_env: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str | None, str | None]:
+    """Key and secret from the environment variables NAMED by the config.
+
+    A None name gives None (a public-only client).
+
+    Raises:
+        AuthenticationError: a named variable is unset or empty (the message names the
+            variable, never a value).
+    """
+    env = os.environ if environ is None else environ
+    values: list[str | None] = []
+    for name in (api_key_env, api_secret_env):
+        value = None if name is None else env.get(name)
+        if name is not None and not value:
+            raise AuthenticationError(
+                f"{exchange_id}: environment variable {name} is not set (API credentials)"
+            )
+        values.append(value)
+    return values[0], values[1]
