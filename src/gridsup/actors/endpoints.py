@@ -152,8 +152,9 @@ def tcp_endpoint(address: str) -> str:
     if host == "*":
         raise EndpointError(f"tcp address {address!r}: wildcard hosts are not allowed")
     try:
-        if ipaddress.ip_address(host).is_unspecified:
-            raise EndpointError(f"tcp address {address!r}: give an explicit interface address")
+        unspecified = ipaddress.ip_address(host).is_unspecified
     except ValueError:
-        pass  # a host name: zmq resolves it; only numeric wildcards are refused
+        unspecified = False  # a host name: zmq resolves it; only numeric wildcards are refused
+    if unspecified:
+        raise EndpointError(f"tcp address {address!r}: give an explicit interface address")
     return f"tcp://{address}"

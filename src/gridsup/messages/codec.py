@@ -47,7 +47,12 @@ class Codec(Generic[T]):
             msgspec.DecodeError: the frame is not valid msgpack, is truncated, has an
                 unknown tag, or a field has the wrong type (the message names it).
         """
-        return self._decoder.decode(frame)
+        try:
+            return self._decoder.decode(frame)
+        except UnicodeDecodeError as exc:
+            # msgspec lets a str with invalid UTF-8 escape as UnicodeDecodeError (found by
+            # the hypothesis test); to the receiver it is garbage like any other.
+            raise msgspec.DecodeError(f"{self.name}: invalid UTF-8 in a string: {exc}") from exc
 
     def __repr__(self) -> str:
         return f"Codec({self.name!r})"

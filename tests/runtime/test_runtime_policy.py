@@ -1,0 +1,382 @@
+"""Restart policy, backoff, intensity, start/stop order: supervision logic through the
+Effects seam with a fake clock (no processes)."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+
+import pytest
+
+from gridsup.supervisor.effects import ActorFailedAlert, ProcessHandle
+from gridsup.supervisor.policy import RestartTracker, Verdict
+from gridsup.supervisor.spec import ChildSpec, Group, Policy, Restart, SpecError
+from gridsup.supervisor.states import ChildState, SupervisorState
+from gridsup.supervisor.supervision import Supervision
+
+POLICY = Policy(
+    heartbeat_interval=1.0,
+    heartbeat_liveness=3,
+    ready_timeout=10.0,
+    backoff_base=1.0,
+    backoff_max=8.0,
+    max_restarts=3,
+    restart_period=60.0,
+    stop_timeout=10.0,
+)
+
+
+@dataclass
+class FakeEffects:
+    """Records every effect; the clock moves only when a test says so."""
+
+    clock: float = 1000.0
+    next_pid: int = 100
+    spawned: list[tuple[str, int]] = field(default_factory=list)
+    signals: list[tuple[int, int]] = field(default_factory=list)
+    stops: list[str] = field(default_factory=list)
+    fail_spawn: set[str] = field(default_factory=set)
+
+    def now(self) -> float:
+        return self.clock
+
+    def spawn(self, spec: ChildSpec) -> ProcessHandle:
+        if spec.name in self.fail_spawn:
+            raise OSError("fork failed")
+        self.next_pid += 1
+        self.spawned.append((spec.name, self.next_pid))
+        return ProcessHandle(self.next_pid)
+
+    def signal(self, handle: ProcessHandle, signum: int) -> None:
+        self.signals.append((handle.pid, signum))
+
+    def send_stop(self, name: str, cancel_orders: bool) -> None:
+        self.stops.append(name)
+
+
+def spec(name: str, group: Group = Group.STRATEGY, **changes: object) -> ChildSpec:
+    s = ChildSpec(name=name, kind=group.name.lower(), target="m:f", group=group, policy=POLICY)
+    return s.with_policy(**changes) if changes else s
+
+
+def running(sup: Supervision, fx: FakeEffects) -> None:
+    """Report Ready for every STARTING child (what healthy actors do)."""
+    for child in [c for c in sup.children.values() if c.state is ChildState.STARTING]:
+        if child.state is ChildState.STARTING:
+            assert child.pid is not None
+            sup.on_ready(child.name, child.pid)
+
+
+def make(*specs: ChildSpec) -> tuple[Supervision, FakeEffects, list[ActorFailedAlert]]:
+    fx = FakeEffects()
+    alerts: list[ActorFailedAlert] = []
+    sup = Supervision(list(specs), fx, alerts.append)
+    sup.start()
+    running(sup, fx)
+    return sup, fx, alerts
+
+
+# -- RestartTracker --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("restart", "exitcode", "verdict"),
+    [
+        (Restart.PERMANENT, 0, Verdict.RESTART),
+        (Restart.PERMANENT, 1, Verdict.RESTART),
+        (Restart.TRANSIENT, 0, Verdict.DONE),
+        (Restart.TRANSIENT, 1, Verdict.RESTART),
+        (Restart.TRANSIENT, -9, Verdict.RESTART),
+        (Restart.TRANSIENT, None, Verdict.RESTART),
+        (Restart.TEMPORARY, 1, Verdict.DONE),
+        (Restart.TEMPORARY, 0, Verdict.DONE),
+    ],
+)
+def test_restart_kind_decides_whether_an_exit_is_restarted(
+    restart: Restart, exitcode: int | None, verdict: Verdict
+) -> None:
+    tracker = RestartTracker(Policy(restart=restart))
+
+    assert tracker.on_exit(0.0, exitcode).verdict is verdict
+
+
+def test_backoff_doubles_per_restart_in_the_window_and_is_capped() -> None:
+    tracker = RestartTracker(Policy(backoff_base=1.0, backoff_max=5.0, max_restarts=10))
+
+    delays = [tracker.on_exit(float(t), 1).delay for t in range(5)]
+
+    assert delays == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_more_than_max_restarts_within_the_period_fails() -> None:
+    tracker = RestartTracker(Policy(max_restarts=3, restart_period=10.0))
+
+    verdicts = [tracker.on_exit(t, 1).verdict for t in (0.0, 1.0, 2.0, 3.0)]
+
+    assert verdicts == [Verdict.RESTART] * 3 + [Verdict.FAIL]
+
+
+def test_restarts_older_than_the_period_are_forgotten_and_backoff_resets() -> None:
+    tracker = RestartTracker(Policy(max_restarts=2, restart_period=10.0, backoff_base=1.0))
+    tracker.on_exit(0.0, 1)
+    tracker.on_exit(1.0, 1)
+
+    decision = tracker.on_exit(20.0, 1)
+
+    assert decision.verdict is Verdict.RESTART
+    assert decision.delay == 1.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field_name"),
+    [
+        ({"ready_timeout": 0}, "ready_timeout"),
+        ({"heartbeat_interval": -1}, "heartbeat_interval"),
+        ({"backoff_base": 2.0, "backoff_max": 1.0}, "backoff_max"),
+    ],
+)
+def test_impossible_policies_are_refused_naming_the_field(
+    changes: dict[str, float], field_name: str
+) -> None:
+    with pytest.raises(SpecError, match=field_name):
+        spec("a", **changes)
+
+
+def test_duplicate_child_names_are_refused() -> None:
+    with pytest.raises(SpecError, match="two children named 'a'"):
+        Supervision([spec("a"), spec("a")], FakeEffects())
+
+
+# -- Child / Supervision -----------------------------------------------------------------
+
+
+def test_a_crashed_child_is_restarted_after_its_backoff_and_counted() -> None:
+    sup, fx, _ = make(spec("a"))
+    first = sup.children["a"].pid
+    assert first is not None
+
+    sup.on_exit("a", first, 1)
+    fx.clock += 0.5
+    sup.tick()
+    in_backoff = sup.children["a"].state
+    fx.clock += 0.6
+    sup.tick()
+
+    child = sup.children["a"]
+    assert in_backoff is ChildState.BACKOFF
+    assert child.state is ChildState.STARTING
+    assert child.restarts == 1
+    assert [name for name, _ in fx.spawned] == ["a", "a"]
+    assert child.pid != first
+
+
+def test_a_crash_looping_child_fails_alerts_once_and_spares_its_sibling() -> None:
+    sup, fx, alerts = make(spec("loop"), spec("healthy"))
+    healthy_pid = sup.children["healthy"].pid
+    assert healthy_pid is not None
+
+    for _ in range(10):
+        child = sup.children["loop"]
+        if child.state is ChildState.FAILED:
+            break
+        assert child.pid is not None
+        sup.on_exit("loop", child.pid, 7)
+        for _ in range(int(POLICY.backoff_max)):
+            fx.clock += 1.0
+            sup.on_heartbeat("healthy", healthy_pid, {})  # the sibling keeps beating
+            sup.tick()
+        running(sup, fx)
+
+    assert sup.children["loop"].state is ChildState.FAILED
+    assert sup.children["loop"].restarts == POLICY.max_restarts
+    assert [a.name for a in alerts] == ["loop"]
+    assert sup.children["healthy"].state is ChildState.RUNNING
+    assert sup.children["healthy"].pid == healthy_pid
+    assert all(pid != healthy_pid for pid, _ in fx.signals)
+
+
+def test_a_child_that_stops_heartbeating_is_killed_then_restarted() -> None:
+    sup, fx, _ = make(spec("hung"))
+    pid = sup.children["hung"].pid
+    assert pid is not None
+
+    fx.clock += 2.0
+    sup.on_heartbeat("hung", pid, {"n": 1})
+    fx.clock += 2.9  # within interval * liveness of the last heartbeat
+    sup.tick()
+    signals_while_alive = list(fx.signals)
+    fx.clock += 0.2
+    sup.tick()
+    sup.tick()  # killing twice would be a bug
+    killed = list(fx.signals)
+    sup.on_exit("hung", pid, -9)
+
+    assert signals_while_alive == []
+    assert killed == [(pid, signal.SIGKILL)]
+    assert sup.children["hung"].state is ChildState.BACKOFF
+
+
+def test_a_child_not_ready_in_time_is_killed_and_its_exit_counts_as_a_crash() -> None:
+    fx = FakeEffects()
+    sup = Supervision([spec("slow", restart=Restart.TRANSIENT)], fx, lambda a: None)
+    sup.start()
+    pid = sup.children["slow"].pid
+    assert pid is not None
+
+    fx.clock += POLICY.ready_timeout + 0.1
+    sup.tick()
+    sup.on_exit("slow", pid, 0)  # even a clean exit code after our SIGKILL is abnormal
+
+    assert fx.signals == [(pid, signal.SIGKILL)]
+    assert sup.children["slow"].state is ChildState.BACKOFF
+
+
+def test_reports_from_a_previous_incarnation_are_ignored() -> None:
+    sup, _, _ = make(spec("a"))
+    old = sup.children["a"].pid
+    assert old is not None
+    sup.on_exit("a", old, 1)
+
+    sup.on_heartbeat("a", old, {"stale": True})
+    sup.on_exit("a", old, 1)
+
+    assert sup.children["a"].restarts == 1
+    assert sup.children["a"].status == {}
+
+
+@pytest.mark.parametrize(
+    ("restart", "exitcode", "state"),
+    [
+        (Restart.TRANSIENT, 0, ChildState.EXITED),
+        (Restart.TRANSIENT, 3, ChildState.BACKOFF),
+        (Restart.TEMPORARY, 3, ChildState.EXITED),
+        (Restart.PERMANENT, 0, ChildState.BACKOFF),
+    ],
+)
+def test_exit_outcome_follows_the_restart_kind(
+    restart: Restart, exitcode: int, state: ChildState
+) -> None:
+    sup, _, alerts = make(spec("a", restart=restart))
+    pid = sup.children["a"].pid
+    assert pid is not None
+
+    sup.on_exit("a", pid, exitcode)
+
+    assert sup.children["a"].state is state
+    assert alerts == []
+
+
+def test_a_failing_spawn_is_a_crash_and_is_retried_with_backoff() -> None:
+    fx = FakeEffects(fail_spawn={"a"})
+    sup = Supervision([spec("a")], fx, lambda a: None)
+
+    sup.start()
+
+    assert sup.children["a"].state is ChildState.BACKOFF
+    assert sup.children["a"].restarts == 1
+
+
+def test_groups_start_in_order_each_after_the_previous_is_ready() -> None:
+    fx = FakeEffects()
+    specs = [
+        spec("strat", Group.STRATEGY),
+        spec("md", Group.MARKET_DATA),
+        spec("exec", Group.EXECUTION),
+        spec("store", Group.PERSISTENCE),
+    ]
+    sup = Supervision(specs, fx, lambda a: None)
+
+    sup.start()
+    order = [[name for name, _ in fx.spawned]]
+    for _ in range(4):
+        running(sup, fx)
+        order.append([name for name, _ in fx.spawned])
+
+    assert order == [
+        ["store"],
+        ["store", "exec"],
+        ["store", "exec", "md"],
+        ["store", "exec", "md", "strat"],
+        ["store", "exec", "md", "strat"],
+    ]
+    assert sup.state is SupervisorState.RUNNING
+
+
+def test_stop_goes_in_reverse_group_order_waiting_for_each_group_to_exit() -> None:
+    specs = [
+        spec("store", Group.PERSISTENCE),
+        spec("md", Group.MARKET_DATA),
+        spec("s1"),
+        spec("s2"),
+    ]
+    sup, fx, _ = make(*specs)
+    for _ in range(3):
+        running(sup, fx)
+
+    sup.stop()
+    first = list(fx.stops)
+    for name in ("s1", "s2"):
+        pid = sup.children[name].pid
+        assert pid is not None
+        sup.on_exit(name, pid, 0)
+    second = list(fx.stops)
+    md = sup.children["md"].pid
+    assert md is not None
+    sup.on_exit("md", md, 0)
+    third = list(fx.stops)
+    store = sup.children["store"].pid
+    assert store is not None
+    sup.on_exit("store", store, 0)
+
+    assert first == ["s1", "s2"]
+    assert second == ["s1", "s2", "md"]
+    assert third == ["s1", "s2", "md", "store"]
+    assert all(c.state is ChildState.STOPPED for c in sup.children.values())
+    assert sup.done
+
+
+def test_a_child_ignoring_stop_gets_sigterm_then_sigkill() -> None:
+    sup, fx, _ = make(spec("stubborn"))
+    pid = sup.children["stubborn"].pid
+
+    sup.stop()
+    fx.clock += POLICY.stop_timeout / 2
+    sup.tick()
+    after_half = list(fx.signals)
+    fx.clock += POLICY.stop_timeout / 2
+    sup.tick()
+
+    assert after_half == [(pid, signal.SIGTERM)]
+    assert fx.signals == [(pid, signal.SIGTERM), (pid, signal.SIGKILL)]
+    assert sup.children["stubborn"].state is ChildState.STOPPING
+
+
+def test_stopping_settles_children_in_backoff_without_restarting_them() -> None:
+    sup, fx, _ = make(spec("a"))
+    pid = sup.children["a"].pid
+    assert pid is not None
+    sup.on_exit("a", pid, 1)
+
+    sup.stop()
+    fx.clock += 100
+    sup.tick()
+
+    assert sup.children["a"].state is ChildState.STOPPED
+    assert len(fx.spawned) == 1
+    assert sup.done
+
+
+def test_status_reports_each_child() -> None:
+    sup, fx, _ = make(spec("a"))
+    pid = sup.children["a"].pid
+    assert pid is not None
+    fx.clock += 4.0
+    sup.on_heartbeat("a", pid, {"ticks": 5})
+    fx.clock += 1.0
+
+    (row,) = sup.status()
+
+    assert (row.name, row.state, row.pid, row.restarts) == ("a", "running", pid, 0)
+    assert row.uptime == 5.0
+    assert row.last_heartbeat_age == 1.0
+    assert row.status == {"ticks": 5}
