@@ -229,3 +229,25 @@ def test_the_real_command_runs_as_a_process(grids_file: Path, tmp_path: Path) ->
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_refused_orders_are_reported_not_dropped(grids_file: Path) -> None:
+    # 3,000 USDT cannot fund a 10,000 USDT grid: the paper account refuses orders.
+    data = shared_data("binance_BTC-USDT_1d.csv.gz")
+    code, out, _ = invoke(
+        "--strategies",
+        grids_file,
+        "--data",
+        data,
+        "--grid",
+        "btc",
+        "--balance",
+        "USDT=3000",
+        "--json",
+    )
+    assert code == 0
+    btc = json.loads(out)["results"][0]
+    assert btc["orders_rejected"] == len(btc["rejections"]) > 0
+    assert all("InsufficientFunds" in r["reason"] for r in btc["rejections"])
+    assert btc["skipped_levels"]
+    assert min(float(v) for v in btc["final_balances"].values()) >= 0

@@ -77,7 +77,9 @@ class BacktestResult:
     buy_and_hold_pnl: Decimal
     stopped: bool
     levels: tuple[Decimal, ...]
-    rejections: list[tuple[int, str, str]] = field(default_factory=list)
+    rejections: list[tuple[int, str, str]] = field(default_factory=list)  # first 100
+    # Levels the strategy holds as skipped at the end (refused, below minimums), as JSON.
+    skipped_levels: list[dict[str, Any]] = field(default_factory=list)
     # Curves for the plot and the tests (not in to_dict()).
     timestamps: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     close: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
@@ -123,6 +125,11 @@ class BacktestResult:
             "buy_and_hold_pnl": money(self.buy_and_hold_pnl),
             "stopped": self.stopped,
             "levels": [money(level) for level in self.levels],
+            "rejections": [
+                {"timestamp": ts, "client_order_id": cid, "reason": reason}
+                for ts, cid, reason in self.rejections
+            ],
+            "skipped_levels": self.skipped_levels,
         }
 
 
@@ -213,6 +220,8 @@ def build_result(
         stopped=strategy.stopped,
         levels=tuple(strategy.levels),
         rejections=list(ctx.stats.rejections),
+        # Optional in the protocol: the grid strategy reports the slots it left empty.
+        skipped_levels=[s.to_json() for s in getattr(strategy, "skipped_levels", ())],
         timestamps=arrays.timestamp,
         close=close,
         cash=cash,

@@ -219,7 +219,15 @@ def _render(result: BacktestResult, data: Path) -> None:
     ]
     for label, value in rows:
         table.add_row(label, value)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if result.skipped_levels:
+        first = result.skipped_levels[0]
+        console.print(
+            f"{len(result.skipped_levels)} level(s) left empty at the end, e.g. level "
+            f"{first.get('level')} {first.get('side')}: {first.get('reason')}",
+            markup=False,
+        )
 
 
 def _plot_path(base: Path, name: str, several: bool) -> Path:
