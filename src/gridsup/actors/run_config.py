@@ -1,0 +1,116 @@
+"""What ``gridsup start`` hands each trading actor: one picklable, msgspec-encodable
+record of the run (the grids file resolved, markets loaded), plus the names of the
+channels between the actors.
+
+Secrets are not in here: the execution actor reads the API key and secret from the
+environment variables *named* by ``api_key_env`` / ``api_secret_env``.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from gridsup.messages.market import MarketInfo
+
+# Channel endpoint names inside the run directory (RunDir.endpoint(name)).
+STORE = "store"  # persistence ROUTER <- DEALERs of strategy and execution actors
+ORDERS = "orders"  # execution ROUTER <- DEALERs of strategy actors
+ORDER_UPDATES = "order_updates"  # execution PUB -> strategy SUBs, topic = grid name
+MARKET = "market"  # market-data PUB -> SUBs, topic = symbol
+
+# Actor names as the supervisor and `gridsup status` show them.
+PERSISTENCE_ACTOR = "persistence"
+EXECUTION_ACTOR = "execution"
+MARKET_DATA_ACTOR = "market_data"
+
+# The state key under which the execution actor persists its paper account.
+PAPER_ACCOUNT_KEY = "__paper_account__"
+
+
+def topic(name: str) -> bytes:
+    """A PUB/SUB topic that matches exactly ``name`` (ZeroMQ matches prefixes, so a NUL
+    terminator keeps "BTC/USDT" from receiving "BTC/USDTC")."""
+    return name.encode() + b"\x00"
+
+
+def strategy_actor_name(grid_name: str) -> str:
+    return f"grid-{grid_name}"
+
+
+class Mode(enum.Enum):
+    LIVE = "live"
+    DRY_RUN = "dry_run"
+
+
+class CancelPolicy(enum.Enum):
+    """What reconciliation does with a tracked order found cancelled (not by us)."""
+
+    REPLACE = "replace"  # place it again
+    DROP = "drop"  # forget it (the slot stays empty, reported)
+
+
+class MismatchPolicy(enum.Enum):
+    """What reconciliation does when more orders than the threshold disagree."""
+
+    ALERT = "alert"  # alert and trade on
+    ABORT = "abort"  # alert and stop that grid only
+
+
+class GridSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One grid of the run."""
+
+    name: str  # from grids.toml; the strategy actor is strategy_actor_name(name)
+    grid_id: str  # the short id inside client order ids (gridsup.strategy.ids)
+    symbol: str
+    config: dict[str, Any]  # GridConfig.model_dump(mode="json"); re-validated in the child
+    budget_quote: Decimal  # the most quote this grid may commit (invariant 7)
+
+
+class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole run, resolved by `gridsup start` before any actor is spawned."""
+
+    run_dir: str
+    exchange_id: str  # "paper" or a ccxt id
+    mode: Mode
+    db_url: str
+    markets: dict[str, MarketInfo]  # every grid's symbol, loaded/validated up front
+    grids: tuple[GridSpec, ...]
+    paper_balances: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    api_key_env: str | None = None
+    api_secret_env: str | None = None
+    password_env: str | None = None
+    sandbox: bool = False
+    url_overrides: dict[str, str] | None = None  # ccxt urls['api'] overrides (loopback tests)
+    market_source: str = "synthetic"  # exchange | replay | synthetic
+    market_file: str | None = None
+    start_prices: dict[str, Decimal] = msgspec.field(default_factory=dict)  # synthetic walk
+    seed: int = 0
+    tick_interval_ms: int = 1000  # market data publish interval (exchange polling, synthetic)
+    candle_ms: int = 60_000  # synthetic/replay: market time per candle
+    speed: float = 1.0  # synthetic/replay pacing: candles per tick_interval relative speed
+    volatility: float = 0.001
+    poll_interval_ms: int = 1000  # execution actor: open-order/fill polling (live)
+    rate_limit_per_s: float = 10.0  # execution actor: one budget for the whole account
+    cancel_policy: CancelPolicy = CancelPolicy.REPLACE
+    mismatch_policy: MismatchPolicy = MismatchPolicy.ALERT
+    mismatch_threshold: int = 3
+    state_timeout_s: float = 5.0  # how long an actor waits for a store Ack before resending
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode is Mode.DRY_RUN or self.exchange_id == "paper"
+
+    def grid(self, name: str) -> GridSpec:
+        """Raises:
+        KeyError: no grid called ``name``."""
+        for spec in self.grids:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+RUN_CONFIG_CODEC = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(RunConfig))
