@@ -22,7 +22,7 @@ import enum
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +55,7 @@ class BacktestError(ValueError):
     """The candles or balances cannot be backtested (empty, missing column, NaN...)."""
 
 
+@runtime_checkable
 class BacktestStrategy(Strategy, Protocol):
     """A ``Strategy`` that says which prices it ignores and books its own figures."""
 
