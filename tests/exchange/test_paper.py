@@ -336,6 +336,20 @@ def test_open_orders_per_symbol_oldest_first_and_best_prices() -> None:
     assert ex.best_bid_order_price("ETH/USDT") == 10.0
 
 
+def test_order_trades_lists_the_fills_of_one_order() -> None:
+    ex = paper(partial_fills=True)
+    a = limit(ex, BUY, "0.3", "95")
+    b = limit(ex, BUY, "0.3", "94")
+    candle(ex, "100", "101", "93", "99", v="1", ts=1)
+    candle(ex, "99", "100", "94", "99", v="2", ts=2)
+
+    assert [(t.amount, t.timestamp) for t in ex.order_trades(a)] == [(D("0.1"), 1), (D("0.2"), 2)]
+    assert [t.order_id for t in ex.order_trades(b)] == [b, b]
+    assert ex.order_trades("nope") == []
+    restored = PaperExchange.restore(ex.snapshot())
+    assert restored.order_trades(a) == ex.order_trades(a)
+
+
 def test_trades_filter_by_symbol_and_since() -> None:
     ex = paper(markets={SYMBOL: MARKET, "ETH/USDT": ETH}, usdt="100000")
     limit(ex, BUY, "0.1", "100")

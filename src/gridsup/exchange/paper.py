@@ -1,21 +1,12 @@
 """PaperExchange: a deterministic, synchronous matching engine for simulated trading.
 
 Used by the backtest, the loopback exchange and the execution actor in dry-run.
-It holds balances, orders and trades; prices come in through :meth:`on_price`
-(one traded price) and :meth:`on_candle` (an OHLCV candle walked along its
-intra-candle path). No wall clock inside: time is the timestamp of the last
-price fed, or an injected ``clock``. Matching rules (see docs/paper.md):
-
-- A limit buy fills when the market trades at or below its price, a sell at or
-  above it ("touch" fills), always at the order's limit price with the maker fee.
-- A market order fills at once at the last price fed, with the taker fee.
-- Fees are in the quote currency: a buy pays ``amount*price*fee`` on top (locked
-  up front with the order), a sell receives ``amount*price*(1-fee)``.
-- With ``partial_fills``, one candle fills at most ``volume*volume_share`` of each
-  order (rounded down to the lot size); the rest stays open.
-
-Open orders are indexed per symbol by price level (see ``_Book``), so a candle
-that crosses nothing costs two comparisons.
+Prices come in through :meth:`~PaperExchange.on_price` (one traded price) and
+:meth:`~PaperExchange.on_candle` (a candle walked along its intra-candle path); no
+wall clock inside. Limit orders fill when the market touches their price, at that
+price, with the maker fee; market orders at the last price with the taker fee;
+fees are in quote. The rules in full: docs/paper.md. Parts: ``paper_book`` (open
+orders by price level), ``paper_ledger`` (free/used funds), ``paper_rules`` (checks).
 """
 
 from __future__ import annotations
@@ -25,14 +16,9 @@ from decimal import Decimal
 
 import msgspec
 
-from gridsup.exchange.errors import (
-    BadSymbol,
-    DuplicateOrder,
-    InsufficientFunds,
-    InvalidOrder,
-    OrderNotFound,
-)
+from gridsup.exchange.errors import BadSymbol, DuplicateOrder, InvalidOrder, OrderNotFound
 from gridsup.exchange.paper_book import Book, PaperOrder
+from gridsup.exchange.paper_ledger import Ledger
 from gridsup.exchange.paper_rules import check_minimums, check_shape
 from gridsup.exchange.types import Balance, Candle, Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
@@ -84,10 +70,8 @@ class PaperExchange:
         """Open an account on ``markets`` holding ``balances`` (all free).
 
         Raises:
-            ValueError: a balance is negative or ``volume_share`` is not in (0, 1].
+            ValueError: a balance is negative, or ``volume_share`` is not in (0, 1].
         """
-        if any(v < 0 for v in balances.values()):
-            raise ValueError("paper balances must not be negative")
         if not _ZERO < volume_share <= 1:
             raise ValueError(f"volume_share must be in (0, 1], got {volume_share}")
         self.markets: dict[str, MarketInfo] = dict(markets)
@@ -95,14 +79,13 @@ class PaperExchange:
         self.volume_share = volume_share
         self.id_prefix = id_prefix
         self._clock = clock
-        assets = {m.base for m in self.markets.values()} | {m.quote for m in self.markets.values()}
-        self._free: dict[str, Decimal] = dict.fromkeys(sorted(assets | set(balances)), _ZERO)
-        self._free.update(balances)
-        self._used: dict[str, Decimal] = dict.fromkeys(self._free, _ZERO)
+        assets = [a for m in self.markets.values() for a in (m.base, m.quote)]
+        self._ledger = Ledger.opening(assets, balances)
         self._orders: dict[str, PaperOrder] = {}
         self._by_client: dict[str, str] = {}
         self._books: dict[str, Book] = {s: Book() for s in self.markets}
         self._trades: list[Trade] = []
+        self._trades_by_order: dict[str, list[Trade]] = {}
         self._last: dict[str, Decimal] = {}
         self._last_ts = 0
         self._next_order = 1
@@ -151,17 +134,7 @@ class PaperExchange:
         check_shape(market, amount, price)
         check_minimums(market, amount, fill_price)
         fee_rate = market.taker_fee if type is OrderType.MARKET else market.maker_fee
-        if side is Side.BUY:
-            asset, lock = market.quote, amount * fill_price * (1 + fee_rate)
-        else:
-            asset, lock = market.base, amount
-        if self._free.get(asset, _ZERO) < lock:
-            raise InsufficientFunds(
-                f"{side.value} {amount} {symbol} needs {lock} {asset}, "
-                f"free {self._free.get(asset, _ZERO)}"
-            )
-        self._free[asset] -= lock
-        self._used[asset] = self._used.get(asset, _ZERO) + lock
+        lock = self._ledger.lock(market, side, amount, fill_price, fee_rate)
         order = PaperOrder(
             id=f"{self.id_prefix}{self._next_order}",
             seq=self._next_order,
@@ -198,9 +171,7 @@ class PaperExchange:
         if order.status is not OrderStatus.OPEN:
             raise OrderNotFound(f"order {order_id} is {order.status.value}, not open")
         self._books[order.symbol].remove(order)
-        market = self.markets[order.symbol]
-        asset = market.quote if order.side is Side.BUY else market.base
-        self._release(asset, order)
+        self._ledger.release(self.markets[order.symbol], order)
         order.status = OrderStatus.CANCELED
         return order.public()
 
@@ -240,9 +211,13 @@ class PaperExchange:
             if (symbol is None or t.symbol == symbol) and (since is None or t.timestamp >= since)
         ]
 
+    def order_trades(self, order_id: str) -> list[Trade]:
+        """The executions of one order, in time order (empty for an unknown id)."""
+        return list(self._trades_by_order.get(order_id, ()))
+
     def balance(self) -> Balance:
         """Free and used (locked by open orders) amount of every asset."""
-        return Balance(free=dict(self._free), used=dict(self._used))
+        return self._ledger.balance()
 
     def last_price(self, symbol: str) -> Decimal | None:
         """The last price fed for ``symbol`` (a candle's close), None before any."""
@@ -334,8 +309,8 @@ class PaperExchange:
             _Snapshot(
                 version=_SNAPSHOT_VERSION,
                 markets=list(self.markets.values()),
-                free=self._free,
-                used=self._used,
+                free=self._ledger.free,
+                used=self._ledger.used,
                 orders=list(self._orders.values()),
                 trades=self._trades,
                 next_order=self._next_order,
@@ -370,8 +345,10 @@ class PaperExchange:
             clock=clock,
             id_prefix=snap.id_prefix,
         )
-        self._free, self._used = snap.free, snap.used
+        self._ledger = Ledger(snap.free, snap.used)
         self._trades = snap.trades
+        for trade in snap.trades:
+            self._trades_by_order.setdefault(trade.order_id, []).append(trade)
         self._last, self._last_ts = snap.last_prices, snap.last_timestamp
         self._next_order, self._next_trade = snap.next_order, snap.next_trade
         for order in snap.orders:  # creation order, so the indexes rebuild identically
@@ -393,8 +370,8 @@ class PaperExchange:
     def _book(self, symbol: str) -> Book:
         book = self._books.get(symbol)
         if book is None:
-            raise BadSymbol(f"no market {symbol!r}; known: {', '.join(sorted(self.markets))}")
-        return book
+            self._market(symbol)  # raises BadSymbol
+        return self._books[symbol]
 
     def _now(self) -> int:
         return self._clock() if self._clock is not None else self._last_ts
@@ -448,24 +425,16 @@ class PaperExchange:
         taker: bool,
     ) -> Trade:
         """Book one execution: move funds, update the order, record the trade."""
-        cost = quantity * price
-        fee = cost * (market.taker_fee if taker else market.maker_fee)
-        if order.side is Side.BUY:
-            spent = cost + fee
-            order.locked -= spent
-            self._used[market.quote] -= spent
-            self._free[market.base] += quantity
-        else:
-            order.locked -= quantity
-            self._used[market.base] -= quantity
-            self._free[market.quote] += cost - fee
+        fee = self._ledger.settle(
+            market, order, quantity, price, market.taker_fee if taker else market.maker_fee
+        )
         order.filled += quantity
-        order.cost += cost
+        order.cost += quantity * price
         order.fee += fee
         if order.filled >= order.amount:
             order.status = OrderStatus.CLOSED
             # A market buy locked at the last price; what was not spent goes back.
-            self._release(market.quote if order.side is Side.BUY else market.base, order)
+            self._ledger.release(market, order)
         trade = Trade(
             id=f"{self.id_prefix}{self._next_trade}",
             order_id=order.id,
@@ -481,9 +450,5 @@ class PaperExchange:
         )
         self._next_trade += 1
         self._trades.append(trade)
+        self._trades_by_order.setdefault(order.id, []).append(trade)
         return trade
-
-    def _release(self, asset: str, order: PaperOrder) -> None:
-        self._used[asset] -= order.locked
-        self._free[asset] += order.locked
-        order.locked = _ZERO
