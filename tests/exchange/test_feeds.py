@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridsup.exchange.candles import load_candles, save_candles, validate_candles
 from gridsup.exchange.feeds import DEFAULT_START_MS, ReplayFeed, SyntheticWalk, paced
@@ -236,6 +238,36 @@ def test_bad_replay_input_is_refused(columns: list[str], speed: float, fragment:
 
     with pytest.raises(ValueError, match=fragment):
         ReplayFeed("X/USDT", df, speed)
+
+
+@st.composite
+def candle_rows(draw: st.DrawFn) -> list[tuple[int, float, float, float, float]]:
+    rows = []
+    ts = T0
+    for _ in range(draw(st.integers(1, 30))):
+        ts += MIN * draw(st.integers(1, 3))  # gaps of up to two missing candles
+        o, c = draw(st.integers(100, 200)), draw(st.integers(100, 200))
+        h = max(o, c) + draw(st.integers(0, 20))
+        lo = min(o, c) - draw(st.integers(0, 20))
+        rows.append((ts, float(o), float(h), float(lo), float(c)))
+    return rows
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=candle_rows())
+def test_replay_ticks_stay_inside_their_candle_open_first_close_last(
+    rows: list[tuple[int, float, float, float, float]],
+) -> None:
+    ticks = list(ReplayFeed("X/USDT", frame(rows), timeframe_ms=MIN))
+
+    stamps = [t.timestamp for t in ticks]
+    assert stamps == sorted(set(stamps))
+    for ts, o, h, lo, c in rows:
+        mine = [float(t.last) for t in ticks if ts <= t.timestamp < ts + MIN]
+        assert mine[0] == o and mine[-1] == c
+        assert all(lo <= p <= h for p in mine)
+        assert (lo in mine) and (h in mine)
+    assert len(rows) <= len(ticks) <= 4 * len(rows)  # one to four ticks per candle
 
 
 # ----------------------------------------------------------------------- paced
