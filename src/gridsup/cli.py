@@ -12,6 +12,7 @@ from gridsup import __version__
 
 # name -> "module:attribute"; each command module owns its options and exit codes.
 COMMANDS: dict[str, str] = {
+    "plan": "gridsup.commands.plan:plan",
     "backtest": "gridsup.commands.backtest:backtest",
     "status": "gridsup.commands.control:status",
     "stop": "gridsup.commands.control:stop",

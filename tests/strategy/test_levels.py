@@ -185,6 +185,12 @@ MARKET = MarketInfo(
             {WarningCode.BELOW_MIN_NOTIONAL, WarningCode.BELOW_MIN_AMOUNT},
         ),
         (
+            {"num_grids": 12, "upper_price": "140", "stop_loss_pct": "0.1"},
+            D(80),
+            None,
+            {WarningCode.PRICE_OUTSIDE_RANGE, WarningCode.BEYOND_STOP},
+        ),
+        (
             {"num_grids": 200, "upper_price": "101"},
             None,
             None,

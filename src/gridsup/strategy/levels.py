@@ -166,6 +166,7 @@ class WarningCode(enum.Enum):
     BELOW_MIN_NOTIONAL = "below_min_notional"
     BELOW_MIN_AMOUNT = "below_min_amount"
     UNPROFITABLE = "unprofitable"
+    BEYOND_STOP = "beyond_stop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,18 @@ def validate_grid_config(
                 f"{config.lower_price}..{config.upper_price}",
             )
         )
+    if current_price is not None:
+        stop, take = config.stop_loss_price, config.take_profit_price
+        if (stop is not None and current_price < stop) or (
+            take is not None and current_price > take
+        ):
+            warnings.append(
+                GridWarning(
+                    WarningCode.BEYOND_STOP,
+                    f"current price {current_price} is already beyond the stop-loss/take-profit "
+                    "price: the grid would stop at once and place nothing",
+                )
+            )
     width = config.upper_price / config.lower_price - 1
     if width > WIDE_RANGE:
         warnings.append(
