@@ -340,6 +340,7 @@ class Actor:
                 return
             self._heartbeat_seq += 1
             status: dict[str, StatusValue] = {
+                "heartbeats": self._heartbeat_seq,
                 "messages": self.messages_received,
                 "frames_dropped": self.frames_dropped,
                 "sends_dropped": self.sends_dropped,
