@@ -18,10 +18,10 @@ BALANCES = {"USDT": Decimal("10000"), "BTC": Decimal("0.5"), "ETH": Decimal("2")
 
 
 class RecordingSleep:
-    """Hand-written fake for the backoff's sleep: records the delays, waits ~nothing."""
+    """Hand-written fake for the backoff's sleep: records the delays, waits nothing."""
 
-    def __init__(self) -> None:
-        self.delays: list[float] = []
+    def __init__(self, delays: list[float]) -> None:
+        self.delays = delays
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
@@ -47,12 +47,15 @@ def credentials() -> tuple[str, str]:
 
 
 @pytest.fixture
-def sleeps() -> RecordingSleep:
-    return RecordingSleep()
+def backoff_delays() -> list[float]:
+    """The delays the ``exchange`` fixture's retries asked to sleep, in order."""
+    return []
 
 
 @pytest.fixture
-async def exchange(loopback: LoopbackServer, sleeps: RecordingSleep) -> AsyncIterator[CcxtExchange]:
+async def exchange(
+    loopback: LoopbackServer, backoff_delays: list[float]
+) -> AsyncIterator[CcxtExchange]:
     """``CcxtExchange('binance')`` against the loopback; fast backoff, short timeout.
 
     Rate limiting stays on (ccxt's throttle), only its spacing is shortened.
@@ -65,7 +68,7 @@ async def exchange(loopback: LoopbackServer, sleeps: RecordingSleep) -> AsyncIte
         rate_limit_ms=1,
         timeout_ms=1500,
         retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=5),
-        sleep=sleeps,
+        sleep=RecordingSleep(backoff_delays),
     )
     await ex.connect()
     try:
