@@ -41,11 +41,16 @@ class CancelOrder(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 
 
 class QueryOrders(msgspec.Struct, frozen=True, kw_only=True, tag=True):
-    """Ask for a snapshot of the strategy's open and tracked orders (resync after a gap)."""
+    """Ask for a snapshot of the strategy's open and tracked orders (resync after a gap).
+
+    ``client_order_ids`` are looked up as well (on the exchange if the execution actor
+    does not track them), so a restarting strategy learns the final status and fills of
+    orders it tracked while it was down."""
 
     request_id: str
     strategy: str
     symbol: str | None = None
+    client_order_ids: tuple[str, ...] = ()
 
 
 class OrderAck(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -74,6 +79,7 @@ class OrderState(msgspec.Struct, frozen=True, kw_only=True):
     status: OrderStatus
     filled: Decimal = Decimal(0)
     exchange_order_id: str | None = None
+    fills: tuple[FillReport, ...] = ()  # every fill known for this order
 
 
 class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -83,6 +89,7 @@ class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     strategy: str
     seq: int
     orders: tuple[OrderState, ...] = ()
+    epoch: int = 0  # the execution actor's start time (ms); see OrderUpdate.epoch
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -96,6 +103,9 @@ class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     filled: Decimal
     fill: FillReport | None = None
     reason: str | None = None
+    # The execution actor's start time (ms): sequences restart with each epoch, so a
+    # subscriber that sees a new epoch resyncs with QueryOrders like after a gap.
+    epoch: int = 0
 
 
 OrderRequest = PlaceOrder | CancelOrder | QueryOrders

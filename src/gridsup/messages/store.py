@@ -1,9 +1,10 @@
 """Store channel: strategy and execution actors -> the persistence actor.
 
 DEALER (any actor) -> ROUTER (persistence): :data:`StoreRequest` in, :class:`Ack` back,
-matched by ``request_id``. Every request is idempotent on the persistence side (fills by
-exchange + order id + trade id, order events by their ``event_id``, states by
-``version``), so a sender that misses an Ack simply sends the same request again.
+matched by ``request_id`` (:class:`LoadState` is answered by :class:`StateLoaded`). Every
+request is idempotent on the persistence side (fills by exchange + order id + trade id,
+order events by their ``event_id``, states by ``version``), so a sender that misses an Ack
+simply sends the same request again.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ class RecordFill(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     fill: FillReport
 
 
+class LoadState(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Read a grid's latest saved state (answered by :class:`StateLoaded`)."""
+
+    request_id: str
+    grid_id: str
+
+
 class Ack(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """The request is durable (``ok``) or failed with ``error``; ``duplicate`` says the
     store already had it (an idempotent re-send)."""
@@ -59,8 +67,18 @@ class Ack(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     error: str | None = None
 
 
-StoreRequest = SaveState | RecordOrderEvent | RecordFill
-StoreReply = Ack
+class StateLoaded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """The reply to :class:`LoadState`: the latest ``version`` and ``state`` saved for
+    ``grid_id``, or ``version=0, state=None`` when nothing was ever saved."""
+
+    request_id: str
+    grid_id: str
+    version: int
+    state: bytes | None = None
+
+
+StoreRequest = SaveState | RecordOrderEvent | RecordFill | LoadState
+StoreReply = Ack | StateLoaded
 
 STORE_REQUEST_CODEC: Codec[StoreRequest] = Codec("store_request", StoreRequest)
 STORE_REPLY_CODEC: Codec[StoreReply] = Codec("store_reply", StoreReply)
