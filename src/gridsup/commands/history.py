@@ -1,0 +1,193 @@
+"""``gridsup orders``, ``gridsup trades`` and ``gridsup stats``: history from the database,
+as rich tables or ``--json`` (money as exact decimal strings).
+
+Exit codes as ``gridsup db``: 1 unreachable database, 2 wrong URL or no gridsup tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gridsup.commands.db import db_option, require_schema, run_with_db
+
+if TYPE_CHECKING:
+    from gridsup.store.database import Database
+
+_STATUSES = ["open", "closed", "canceled", "rejected", "expired"]
+
+
+def money(value: Decimal | None) -> str | None:
+    """Plain decimal text (never 1E-10 notation); None stays None."""
+    return None if value is None else format(value, "f")
+
+
+def _echo_json(rows: Any) -> None:
+    click.echo(json.dumps(rows, indent=2))
+
+
+def _print_table(title: str, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, justify="right" if name in _NUMERIC else "left")
+    for row in rows:
+        table.add_row(*("-" if row[c] is None else str(row[c]) for c in columns))
+    Console().print(table)
+
+
+_NUMERIC = {"price", "amount", "filled", "fee", "profit", "open_price", "close_price", "value"}
+
+filters = [
+    click.option("--strategy", default=None, help="Only this grid."),
+    click.option("--symbol", default=None, help="Only this market, e.g. BTC/USDT."),
+    click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1)),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
+    db_option,
+]
+
+
+def with_filters(func: Any) -> Any:
+    for option in reversed(filters):
+        func = option(func)
+    return func
+
+
+@click.command("orders")
+@click.option("--status", type=click.Choice(_STATUSES), default=None, help="Only this status.")
+@with_filters
+def orders(
+    status: str | None,
+    strategy: str | None,
+    symbol: str | None,
+    limit: int,
+    as_json: bool,
+    db_url: str | None,
+) -> None:
+    """Orders, newest first."""
+    from gridsup.messages.common import OrderStatus
+    from gridsup.store.orders import OrderRepository
+
+    async def action(db: Database) -> list[dict[str, Any]]:
+        await require_schema(db)
+        async with db.session() as session:
+            found = await OrderRepository(session).history(
+                strategy=strategy,
+                symbol=symbol,
+                status=OrderStatus(status) if status else None,
+                limit=limit,
+            )
+        return [
+            {
+                "client_order_id": o.client_order_id,
+                "strategy": o.strategy,
+                "exchange": o.exchange,
+                "symbol": o.symbol,
+                "side": o.side.value,
+                "type": o.type.value,
+                "status": o.status.value,
+                "price": money(o.price),
+                "amount": money(o.amount),
+                "filled": money(o.filled),
+                "fee": money(o.fee),
+                "level": o.level,
+                "timestamp": o.timestamp,
+            }
+            for o in found
+        ]
+
+    rows = run_with_db(db_url, action)
+    if as_json:
+        _echo_json(rows)
+        return
+    columns = ["client_order_id", "strategy", "symbol", "side", "status", "price", "amount",
+               "filled", "fee"]  # fmt: skip
+    _print_table(f"orders ({len(rows)})", columns, rows)
+
+
+@click.command("trades")
+@click.option("--open/--closed", "is_open", default=None, help="Only open or only closed ones.")
+@with_filters
+def trades(
+    is_open: bool | None,
+    strategy: str | None,
+    symbol: str | None,
+    limit: int,
+    as_json: bool,
+    db_url: str | None,
+) -> None:
+    """Grid round trips, newest first."""
+    from gridsup.store.trades import TradeRepository
+
+    async def action(db: Database) -> list[dict[str, Any]]:
+        await require_schema(db)
+        async with db.session() as session:
+            found = await TradeRepository(session).history(
+                strategy=strategy, symbol=symbol, is_open=is_open, limit=limit
+            )
+        return [
+            {
+                "id": t.id,
+                "strategy": t.strategy,
+                "exchange": t.exchange,
+                "symbol": t.symbol,
+                "side": t.side.value,
+                "amount": money(t.amount),
+                "open_price": money(t.open_price),
+                "close_price": money(t.close_price),
+                "fee": money(t.fee),
+                "profit": money(t.profit),
+                "is_open": t.is_open,
+                "opened_at": t.opened_at,
+                "closed_at": t.closed_at,
+            }
+            for t in found
+        ]
+
+    rows = run_with_db(db_url, action)
+    if as_json:
+        _echo_json(rows)
+        return
+    columns = ["id", "strategy", "symbol", "side", "amount", "open_price", "close_price",
+               "fee", "profit"]  # fmt: skip
+    _print_table(f"trades ({len(rows)})", columns, rows)
+
+
+@click.command("stats")
+@click.option("--strategy", default=None, help="Only this grid.")
+@click.option("--symbol", default=None, help="Only this market.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@db_option
+def stats(strategy: str | None, symbol: str | None, as_json: bool, db_url: str | None) -> None:
+    """Trade statistics: count, win rate, profit, best and worst trade, fees."""
+    from gridsup.store.trades import TradeRepository
+
+    async def action(db: Database) -> dict[str, Any]:
+        await require_schema(db)
+        async with db.session() as session:
+            figures = await TradeRepository(session).statistics(strategy=strategy, symbol=symbol)
+        return {
+            "trades": figures.trades,
+            "open_trades": figures.open_trades,
+            "wins": figures.wins,
+            "losses": figures.losses,
+            "win_rate": money(figures.win_rate.quantize(Decimal("0.0001"))),
+            "total_profit": money(figures.total_profit),
+            "average_profit": money(figures.average_profit),
+            "max_win": money(figures.max_win),
+            "max_loss": money(figures.max_loss),
+            "fees": money(figures.fees),
+        }
+
+    result = run_with_db(db_url, action)
+    if as_json:
+        _echo_json(result)
+        return
+    rows = [{"figure": k, "value": v} for k, v in result.items()]
+    _print_table("trade statistics", ["figure", "value"], rows)

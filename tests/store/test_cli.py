@@ -1,0 +1,153 @@
+"""The store's commands end to end through click: db upgrade/current, orders/trades/stats,
+data fetch; bad databases give one line and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import text
+
+from gridsup.cli import cli
+from gridsup.messages.common import OrderStatus, OrderType, Side
+from gridsup.store.database import Database
+from gridsup.store.migrate import head_revision
+from gridsup.store.orders import OrderRepository
+from gridsup.store.records import OrderRecord
+from gridsup.store.trades import TradeRepository
+
+from . import cli_fakes
+from .conftest import PG_URL, require_postgres
+
+SECRET = "hunter2-secret"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+async def _admin(sql: str) -> None:
+    async with Database(PG_URL) as admin:
+        conn = await admin.engine.connect()
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(sql))
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL database (a URL
+    cannot carry a schema search path, so the CLI tests get a database of their own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cli.db'}"
+        return
+    require_postgres()
+    name = f"gridsup_cli_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(_admin(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+async def seed(url: str) -> None:
+    async with Database(url) as db, db.session() as session:
+        await OrderRepository(session).upsert(
+            OrderRecord(
+                exchange="binance", strategy="g1", client_order_id="gA1", symbol="BTC/USDT",
+                side=Side.BUY, type=OrderType.LIMIT, status=OrderStatus.OPEN,
+                price=Decimal("0.0000000001"), amount=Decimal("1000000000000"), timestamp=1,
+            )
+        )  # fmt: skip
+        trades = TradeRepository(session)
+        for close in ("110", "90"):
+            trade = await trades.create(
+                exchange="binance", strategy="g1", symbol="BTC/USDT", side=Side.BUY,
+                amount=Decimal(1), open_price=Decimal(100), opened_at=1,
+            )  # fmt: skip
+            await trades.close(trade.id, price=Decimal(close), closed_at=2, fee=Decimal("0.1"))
+
+
+def test_db_upgrade_and_current(url: str) -> None:
+    before = run("db", "current", "--db", url)
+    upgraded = run("db", "upgrade", "--db", url)
+    after = run("db", "current", "--db", url)
+    assert before.exit_code == 0 and "empty" in before.output
+    assert upgraded.exit_code == 0 and head_revision() in upgraded.output
+    assert after.output.strip() == f"{head_revision()} (head)"
+
+
+def test_history_commands_read_the_database(url: str) -> None:
+    assert run("db", "upgrade", "--db", url).exit_code == 0
+    asyncio.run(seed(url))
+    orders = run("orders", "--db", url, "--json")
+    closed = run("trades", "--db", url, "--json", "--closed", "--strategy", "g1")
+    stats = run("stats", "--db", url, "--json")
+    table = run("orders", "--db", url)
+    assert json.loads(orders.output)[0]["price"] == "0.0000000001"
+    assert json.loads(orders.output)[0]["amount"] == "1000000000000"
+    assert sorted(t["profit"] for t in json.loads(closed.output)) == ["-10.1", "9.9"]
+    figures = json.loads(stats.output)
+    assert (figures["trades"], figures["wins"], figures["win_rate"]) == (2, 1, "0.5000")
+    assert (figures["total_profit"], figures["max_loss"]) == ("-0.2", "-10.1")
+    assert table.exit_code == 0 and "gA1" in table.output
+
+
+def test_history_on_a_database_never_upgraded_says_what_to_do(tmp_path: Path) -> None:
+    result = run("trades", "--db", f"sqlite:///{tmp_path / 'new.db'}")
+    assert result.exit_code == 2
+    assert "gridsup db upgrade" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["db", "upgrade", "--db", f"postgresql://postgres:{SECRET}@127.0.0.1:1/test"], 1,
+         "127.0.0.1:1"),
+        (["orders", "--db", f"postgresql+nodriver://postgres:{SECRET}@127.0.0.1/test"], 2,
+         "nodriver"),
+        (["stats", "--db", f"mysql://root:{SECRET}@127.0.0.1/x"], 2, "unsupported"),
+    ],
+)  # fmt: skip
+def test_bad_databases_exit_with_one_line(args: list[str], code: int, says: str) -> None:
+    result = run(*args)
+    assert result.exit_code == code
+    assert says in result.stderr
+    assert SECRET not in result.stderr + result.output
+    assert "Traceback" not in result.stderr + result.output
+
+
+def test_data_fetch_fills_the_cache_once(tmp_path: Path) -> None:
+    cli_fakes.CALLS.clear()
+    args = ["data", "fetch", "BTC/USDT", "1m", "--since", "2024-01-01", "--until",
+            "2024-01-02", "--cache-dir", str(tmp_path), "--exchange-factory",
+            "store.cli_fakes:build"]  # fmt: skip
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    assert "1440 candles from 2024-01-01 00:00 to 2024-01-01 23:59" in first.output
+    assert (tmp_path / "binance" / "BTC-USDT" / "1m.parquet").exists()
+    assert len(cli_fakes.CALLS) == 2  # 1000 + 440
+
+    again = run(*args)
+    assert again.exit_code == 0 and "1440 candles" in again.output
+    assert len(cli_fakes.CALLS) == 2  # all from the cache
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["BTC/USDT", "1M", "--since", "2024-01-01"], "timeframe"),
+        (["BTC/USDT", "1m", "--since", "yesterday"], "not a date"),
+        (["BTC/USDT", "1m", "--since", "2024-01-02", "--until", "2024-01-01"], "after"),
+    ],
+)
+def test_data_fetch_refuses_bad_input(args: list[str], says: str, tmp_path: Path) -> None:
+    result = run("data", "fetch", *args, "--cache-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert says in result.output + result.stderr
