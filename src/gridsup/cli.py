@@ -16,6 +16,11 @@ COMMANDS: dict[str, str] = {
     "backtest": "gridsup.commands.backtest:backtest",
     "status": "gridsup.commands.control:status",
     "stop": "gridsup.commands.control:stop",
+    "db": "gridsup.commands.db:db",
+    "data": "gridsup.commands.data:data",
+    "orders": "gridsup.commands.history:orders",
+    "trades": "gridsup.commands.history:trades",
+    "stats": "gridsup.commands.history:stats",
 }
 
 
