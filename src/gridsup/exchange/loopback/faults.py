@@ -8,10 +8,13 @@ matches anything) and uses up one of its ``count``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 __all__ = [
     "Banned",
+    "Canned",
     "Fault",
     "FaultQueue",
     "Latency",
@@ -65,7 +68,15 @@ class ResponseLost(_Base, frozen=True, tag="response_lost"):
     hang: float = 0.0
 
 
-Fault = RateLimit | Banned | ServerError | Latency | TimestampError | ResponseLost
+class Canned(_Base, frozen=True, tag="canned"):
+    """Answer with this status and JSON body instead of executing the request (to
+    replay recorded exchange responses through the real client)."""
+
+    status: int = 200
+    body: Any = None
+
+
+Fault = RateLimit | Banned | ServerError | Latency | TimestampError | ResponseLost | Canned
 
 _decoder = msgspec.json.Decoder(Fault | list[Fault])
 

@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import suppress
+from typing import assert_never
 
 import structlog
 from aiohttp import web
@@ -16,6 +17,7 @@ from gridsup.exchange.loopback.admin import add_admin_routes
 from gridsup.exchange.loopback.api import PLACED_ORDER, STATE, add_api_routes
 from gridsup.exchange.loopback.faults import (
     Banned,
+    Canned,
     Fault,
     Latency,
     RateLimit,
@@ -95,6 +97,10 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
             return await handler(request)
         case ResponseLost():
             return await _lose_response(request, handler, fault)
+        case Canned(status=status, body=body):
+            return web.json_response(body, status=status)
+        case _:
+            assert_never(fault)
 
 
 def create_app(state: LoopbackState) -> web.Application:
