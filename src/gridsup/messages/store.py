@@ -9,6 +9,8 @@ simply sends the same request again.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 
 from gridsup.messages.codec import Codec
@@ -38,6 +40,9 @@ class RecordOrderEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     intent: OrderIntent | None = None
     exchange_order_id: str | None = None
     reason: str | None = None
+    # The order's cumulative filled amount at this event (None: unknown), so the store's
+    # order row moves forward with the log (its upsert never lowers ``filled``).
+    filled: Decimal | None = None
 
 
 class RecordFill(msgspec.Struct, frozen=True, kw_only=True, tag=True):
