@@ -1,0 +1,211 @@
+"""``GridBook``: everything a grid knows (slots, open orders, figures), its snapshot form
+and the slot invariant (design invariant 6) checked over it.
+
+The strategy (grid.py) decides; the book only holds and checks. Keeping them apart keeps
+the snapshot next to the fields it must list, so a new field cannot be forgotten there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from gridsup.messages.common import Side
+from gridsup.strategy.grid_state import (
+    STATE_VERSION,
+    OrderRole,
+    Phase,
+    SkippedLevel,
+    StateError,
+    StopReason,
+    TrackedOrder,
+)
+
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True, eq=False)
+class GridBook:
+    """Mutable state of one grid. Slot ``k`` lies between ``levels[k]`` and ``levels[k+1]``."""
+
+    levels: tuple[Decimal, ...]
+    amounts: tuple[Decimal, ...]  # base amount of each slot's buy
+    slot_order: list[str | None]  # client id of the slot's open order
+    slot_cycle: list[int]  # orders placed in the slot so far (the id's "cycle")
+    slot_cost: list[Decimal]  # quote paid (fees included) for the base a slot's sell holds
+    base: str  # asset codes, to tell which currency a fee was charged in
+    quote: str
+    orders: dict[str, TrackedOrder] = field(default_factory=dict)
+    skipped: dict[int, SkippedLevel] = field(default_factory=dict)  # by slot; -1 = market
+    phase: Phase = Phase.WAITING_PRICE
+    stop_reason: StopReason | None = None
+    market_seq: int = 0
+    entry_slots: list[int] = field(default_factory=list)  # slots waiting for the entry buy
+    last_price: Decimal | None = None
+    base_held: Decimal = _ZERO  # base owned: bought minus sold, net of base fees
+    realized_profit: Decimal = _ZERO
+    fees_paid: Decimal = _ZERO  # in quote
+    other_fees: dict[str, Decimal] = field(default_factory=dict)  # fees in a third currency
+    completed_cycles: int = 0
+    exit_proceeds: Decimal = _ZERO
+
+    @classmethod
+    def fresh(
+        cls, levels: tuple[Decimal, ...], amounts: tuple[Decimal, ...], base: str, quote: str
+    ) -> GridBook:
+        slots = len(levels) - 1
+        return cls(levels, amounts, [None] * slots, [0] * slots, [_ZERO] * slots, base, quote)
+
+    # ------------------------------------------------------------------------- ledger
+
+    def record_fill(
+        self, order: TrackedOrder, price: Decimal, amount: Decimal, fee: Decimal, currency: str
+    ) -> None:
+        """Count one trade of ``order``: its quote, its fee, the base it moves."""
+        notional = price * amount
+        fee_quote = fee_base = _ZERO
+        if fee:
+            if currency == self.quote:
+                fee_quote = fee
+                self.fees_paid += fee
+            elif currency == self.base:
+                # A buy's base fee shrinks what arrives: the counter sell sells less.
+                fee_base = fee
+                order.base_fee += fee
+                self.fees_paid += fee * price
+            else:
+                self.other_fees[currency] = self.other_fees.get(currency, _ZERO) + fee
+        if order.side is Side.BUY:
+            order.quote += notional + fee_quote
+            self.base_held += amount - fee_base
+        else:
+            order.quote += notional - fee_quote
+            self.base_held -= amount + fee_base
+        order.filled += amount
+
+    def book_sell(self, order: TrackedOrder) -> None:
+        """A slot's sell closed with fills: book its profit against the slot's cost.
+
+        A partial sell books the sold share of the cost; only a full one is a cycle.
+        """
+        k = order.slot
+        cost = self.slot_cost[k]
+        if order.filled < order.amount:
+            cost = cost * order.filled / order.amount
+            self.slot_cost[k] -= cost
+        else:
+            self.slot_cost[k] = _ZERO
+            self.completed_cycles += 1
+        self.realized_profit += order.quote - cost
+
+    # ---------------------------------------------------------------------- invariant
+
+    def violations(self, every_slot_filled: bool) -> list[str]:
+        """Breaches of the slot invariant; ``every_slot_filled`` also demands an order (or
+        a reported skip) in every slot, as initial position ``buy`` does once running."""
+        problems: list[str] = []
+        seen: dict[int, str] = {}
+        for cid, order in self.orders.items():
+            if order.role is not OrderRole.GRID:
+                continue
+            k = order.slot
+            if k in seen:
+                problems.append(f"slot {k} holds two orders: {seen[k]} and {cid}")
+            seen[k] = cid
+            expected = k if order.side is Side.BUY else k + 1
+            if order.level != expected or order.price != self.levels[expected]:
+                problems.append(f"{cid}: {order.side.value} at level {order.level} in slot {k}")
+            if self.slot_order[k] != cid:
+                problems.append(f"slot {k} does not point at its order {cid}")
+        for k, pointed in enumerate(self.slot_order):
+            if pointed is not None and seen.get(k) != pointed:
+                problems.append(f"slot {k} points at {pointed}, which is not open")
+        if every_slot_filled:
+            for k in range(len(self.slot_order)):
+                if k not in seen and k not in self.skipped:
+                    problems.append(f"slot {k} is empty and not reported as skipped")
+        return problems
+
+    # ----------------------------------------------------------------------- snapshot
+
+    def to_json(self, grid_id: str, symbol: str) -> dict[str, Any]:
+        """A JSON-able snapshot (Decimals as strings) at :data:`STATE_VERSION`."""
+        return {
+            "version": STATE_VERSION,
+            "grid_id": grid_id,
+            "symbol": symbol,
+            "phase": self.phase.value,
+            "stop_reason": None if self.stop_reason is None else self.stop_reason.value,
+            "levels": [str(p) for p in self.levels],
+            "amounts": [str(a) for a in self.amounts],
+            "slot_cycle": list(self.slot_cycle),
+            "slot_cost": [str(c) for c in self.slot_cost],
+            "market_seq": self.market_seq,
+            "entry_slots": list(self.entry_slots),
+            "last_price": None if self.last_price is None else str(self.last_price),
+            "base_held": str(self.base_held),
+            "realized_profit": str(self.realized_profit),
+            "fees_paid": str(self.fees_paid),
+            "other_fees": {k: str(v) for k, v in sorted(self.other_fees.items())},
+            "completed_cycles": self.completed_cycles,
+            "exit_proceeds": str(self.exit_proceeds),
+            "skipped": [self.skipped[k].to_json() for k in sorted(self.skipped)],
+            "orders": [o.to_json() for o in self.orders.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], base: str, quote: str) -> GridBook:
+        """The book of a current-version snapshot (migrate older ones first).
+
+        Raises:
+            StateError: a field is missing or malformed, or the lists disagree in length.
+        """
+        try:
+            book = cls._decode(data, base, quote)
+        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
+            if isinstance(exc, StateError):
+                raise
+            raise StateError(f"corrupt grid state: {exc!r}") from exc
+        slots = len(book.levels) - 1
+        if slots < 1 or not (
+            len(book.amounts) == len(book.slot_cycle) == len(book.slot_cost) == slots
+        ):
+            raise StateError("corrupt grid state: per-slot lists differ in length")
+        return book
+
+    @classmethod
+    def _decode(cls, data: Mapping[str, Any], base: str, quote: str) -> GridBook:
+        levels = tuple(Decimal(p) for p in data["levels"])
+        reason = data["stop_reason"]
+        last = data["last_price"]
+        book = cls(
+            levels=levels,
+            amounts=tuple(Decimal(a) for a in data["amounts"]),
+            slot_order=[None] * (len(levels) - 1),
+            slot_cycle=[int(c) for c in data["slot_cycle"]],
+            slot_cost=[Decimal(c) for c in data["slot_cost"]],
+            base=base,
+            quote=quote,
+            phase=Phase(data["phase"]),
+            stop_reason=None if reason is None else StopReason(reason),
+            market_seq=int(data["market_seq"]),
+            entry_slots=[int(k) for k in data["entry_slots"]],
+            last_price=None if last is None else Decimal(last),
+            base_held=Decimal(data["base_held"]),
+            realized_profit=Decimal(data["realized_profit"]),
+            fees_paid=Decimal(data["fees_paid"]),
+            other_fees={str(k): Decimal(v) for k, v in data["other_fees"].items()},
+            completed_cycles=int(data["completed_cycles"]),
+            exit_proceeds=Decimal(data["exit_proceeds"]),
+        )
+        for raw in data["skipped"]:
+            skipped = SkippedLevel.from_json(raw)
+            book.skipped[skipped.slot] = skipped
+        for raw in data["orders"]:
+            order = TrackedOrder.from_json(raw)
+            book.orders[order.client_order_id] = order
+            if order.role is OrderRole.GRID:
+                book.slot_order[order.slot] = order.client_order_id
+        return book
