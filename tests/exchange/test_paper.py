@@ -199,6 +199,18 @@ def test_on_candle_walks_the_intra_candle_path(
     assert ex.last_price(SYMBOL) == D(c)
 
 
+def test_a_limit_the_market_is_already_past_rests_then_fills_first_at_its_price() -> None:
+    ex = paper()
+    ex.on_price(SYMBOL, D("100"), 1)
+    buy = limit(ex, BUY, "0.1", "95")
+    sell = limit(ex, SELL, "0.1", "98")  # below the market: not filled on placement
+
+    assert ex.fetch_order(sell).status is OrderStatus.OPEN
+    trades = candle(ex, "100", "110", "90", "105")  # up: the open already reaches the sell
+
+    assert [(t.order_id, t.price) for t in trades] == [(sell, D("98")), (buy, D("95"))]
+
+
 def test_falling_path_fills_highest_buys_first_oldest_first_within_a_level() -> None:
     ex = paper()
     a = limit(ex, BUY, "0.1", "95")
