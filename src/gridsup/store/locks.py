@@ -12,22 +12,29 @@ False and it must refuse to start. The lock dies with its holder, however it die
 
 from __future__ import annotations
 
-import hashlib
-import re
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import structlog
-from filelock import FileLock, Timeout
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gridsup.store.database import Database, data_dir, sqlite_path
 
-log = structlog.get_logger(__name__)
+# The key derivation and the file lock live in the SQLAlchemy-free module that strategy
+# actors use (so both flavours contend for the same lock); re-exported from here.
+from gridsup.store.grid_lock_light import FileGridLock, advisory_key, lock_file_for
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+__all__ = [
+    "FileGridLock",
+    "GridLock",
+    "PostgresAdvisoryLock",
+    "advisory_key",
+    "grid_lock",
+    "lock_file_for",
+]
+
+log = structlog.get_logger(__name__)
 
 
 @runtime_checkable
@@ -46,13 +53,6 @@ class GridLock(Protocol):
     async def release(self) -> None:
         """Give the lock back (a no-op when not held)."""
         ...
-
-
-def advisory_key(grid_id: str) -> int:
-    """The signed 64-bit advisory-lock key of a grid (namespaced, so another
-    application's advisory locks on the same server do not collide with ours)."""
-    digest = hashlib.blake2b(f"gridsup:grid:{grid_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 class PostgresAdvisoryLock:
@@ -122,48 +122,6 @@ class PostgresAdvisoryLock:
             # otherwise keep a lock we failed to unlock.
             await conn.invalidate()
             await conn.close()
-
-
-def lock_file_for(db_file: Path, grid_id: str) -> Path:
-    """``<db file>.locks/<grid>.lock`` (a digest when the grid id is not file-safe)."""
-    name = grid_id if _SAFE_NAME.match(grid_id) else hashlib.sha256(grid_id.encode()).hexdigest()
-    return db_file.parent / f"{db_file.name}.locks" / f"{name}.lock"
-
-
-class FileGridLock:
-    """OS file lock; never falls back to a "soft" lock that would outlive its holder."""
-
-    def __init__(self, path: Path, grid_id: str) -> None:
-        self.path = path
-        self.grid_id = grid_id
-        self._lock = FileLock(path, thread_local=False, fallback_to_soft=False)
-
-    def __repr__(self) -> str:
-        return f"<FileGridLock {self.path} held={self.held}>"
-
-    @property
-    def held(self) -> bool:
-        return bool(self._lock.is_locked)
-
-    async def acquire(self) -> bool:
-        """Raises:
-        OSError: the lock directory cannot be created or the file opened.
-        """
-        if self.held:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire(blocking=False)
-        except Timeout:
-            log.warning("grid_lock_refused", grid=self.grid_id, kind="file", path=str(self.path))
-            return False
-        log.info("grid_lock_acquired", grid=self.grid_id, kind="file", path=str(self.path))
-        return True
-
-    async def release(self) -> None:
-        if self.held:
-            self._lock.release(force=True)
-            log.info("grid_lock_released", grid=self.grid_id, kind="file")
 
 
 def grid_lock(db: Database, grid_id: str) -> GridLock:

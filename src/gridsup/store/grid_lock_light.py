@@ -1,0 +1,246 @@
+"""Grid locks without SQLAlchemy, for strategy actor processes (invariant 1).
+
+A strategy actor holds its grid's lock for its whole life, but it must not import
+SQLAlchemy (hundreds of them share one machine). So the lock comes in a light form:
+
+* :class:`FileGridLock`: an OS file lock (flock) on ``<db file>.locks/<grid>.lock`` next
+  to a SQLite database; the kernel releases it when the holder exits, however it exits.
+* :class:`AsyncpgAdvisoryLock`: ``pg_try_advisory_lock`` on a raw asyncpg connection
+  kept open for the lock's life; the server releases it when the session ends.
+
+The key derivation (:func:`advisory_key`, :func:`lock_file_for`) lives here and
+``gridsup.store.locks`` (the SQLAlchemy flavour used by ``gridsup start``'s pre-check)
+imports it, so both flavours always contend for the same lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import structlog
+from filelock import FileLock, Timeout
+
+if TYPE_CHECKING:
+    import asyncpg
+
+log = structlog.get_logger(__name__)
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# Equal to gridsup.store.database's variables (a test checks the two agree).
+_ENV_DATA_DIR = "GRIDSUP_DATA_DIR"
+_MEMORY_DB = "memory.db"
+
+
+class LockUrlError(ValueError):
+    """A database URL the light lock cannot use; the message never shows a password."""
+
+
+class LockUnavailable(ConnectionError):
+    """The lock's server could not be asked (PostgreSQL down or refusing us)."""
+
+
+@runtime_checkable
+class LightGridLock(Protocol):
+    """An exclusive, non-blocking lock on one grid."""
+
+    grid_id: str
+
+    @property
+    def held(self) -> bool: ...
+
+    async def acquire(self) -> bool:
+        """Take the lock if it is free; False when another holder has it."""
+        ...
+
+    async def check(self) -> bool:
+        """True while the lock is still ours."""
+        ...
+
+    async def release(self) -> None:
+        """Give the lock back (a no-op when not held)."""
+        ...
+
+
+def advisory_key(grid_id: str) -> int:
+    """The signed 64-bit advisory-lock key of a grid (namespaced, so another
+    application's advisory locks on the same server do not collide with ours)."""
+    digest = hashlib.blake2b(f"gridsup:grid:{grid_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_file_for(db_file: Path, grid_id: str) -> Path:
+    """``<db file>.locks/<grid>.lock`` (a digest when the grid id is not file-safe)."""
+    name = grid_id if _SAFE_NAME.match(grid_id) else hashlib.sha256(grid_id.encode()).hexdigest()
+    return db_file.parent / f"{db_file.name}.locks" / f"{name}.lock"
+
+
+def data_dir() -> Path:
+    """gridsup's data directory, computed like ``gridsup.store.database.data_dir``."""
+    if explicit := os.environ.get(_ENV_DATA_DIR):
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "gridsup"
+
+
+class FileGridLock:
+    """OS file lock; never falls back to a "soft" lock that would outlive its holder."""
+
+    def __init__(self, path: Path, grid_id: str) -> None:
+        self.path = path
+        self.grid_id = grid_id
+        self._lock = FileLock(path, thread_local=False, fallback_to_soft=False)
+
+    def __repr__(self) -> str:
+        return f"<FileGridLock {self.path} held={self.held}>"
+
+    @property
+    def held(self) -> bool:
+        return bool(self._lock.is_locked)
+
+    async def acquire(self) -> bool:
+        """Raises:
+        OSError: the lock directory cannot be created or the file opened.
+        """
+        if self.held:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(blocking=False)
+        except Timeout:
+            log.warning("grid_lock_refused", grid=self.grid_id, kind="file", path=str(self.path))
+            return False
+        log.info("grid_lock_acquired", grid=self.grid_id, kind="file", path=str(self.path))
+        return True
+
+    async def check(self) -> bool:
+        # The kernel keeps a flock for as long as we hold the descriptor.
+        return self.held
+
+    async def release(self) -> None:
+        if self.held:
+            self._lock.release(force=True)
+            log.info("grid_lock_released", grid=self.grid_id, kind="file")
+
+
+class AsyncpgAdvisoryLock:
+    """Session-level advisory lock on a raw asyncpg connection dedicated to it."""
+
+    def __init__(self, dsn: str, grid_id: str, *, timeout: float = 10.0) -> None:
+        self._dsn = dsn  # may hold a password: never logged, never in repr
+        self.grid_id = grid_id
+        self.key = advisory_key(grid_id)
+        self._timeout = timeout
+        self._conn: asyncpg.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncpgAdvisoryLock grid={self.grid_id} held={self.held}>"
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    async def acquire(self) -> bool:
+        """Raises:
+        LockUnavailable: the server could not be reached or refused the connection.
+        """
+        if self._conn is not None:
+            return True
+        import asyncpg  # only a PostgreSQL run pays for it
+
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            log.error("grid_lock_unavailable", grid=self.grid_id, error=type(exc).__name__)
+            raise LockUnavailable(
+                f"grid {self.grid_id}: PostgreSQL for its lock unreachable ({type(exc).__name__})"
+            ) from exc
+        try:
+            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
+        except (OSError, asyncpg.PostgresError) as exc:
+            await conn.close()
+            log.error("grid_lock_unavailable", grid=self.grid_id, error=repr(exc))
+            raise LockUnavailable(f"grid {self.grid_id}: advisory lock query failed") from exc
+        if not got:
+            await conn.close()
+            log.warning("grid_lock_refused", grid=self.grid_id, kind="postgres")
+            return False
+        self._conn = conn
+        log.info("grid_lock_acquired", grid=self.grid_id, kind="postgres")
+        return True
+
+    async def check(self) -> bool:
+        """True while the lock's session is alive (so the lock is still ours)."""
+        if self._conn is None:
+            return False
+        import asyncpg
+
+        try:
+            await self._conn.fetchval("SELECT 1", timeout=self._timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.error("grid_lock_lost", grid=self.grid_id, error=repr(exc))
+            conn, self._conn = self._conn, None
+            conn.terminate()
+            return False
+        return True
+
+    async def release(self) -> None:
+        if self._conn is None:
+            return
+        import asyncpg
+
+        conn, self._conn = self._conn, None
+        try:
+            await conn.fetchval("SELECT pg_advisory_unlock($1)", self.key)
+            await conn.close(timeout=self._timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The session is gone, and with it the lock: nothing left to unlock.
+            log.warning("grid_lock_unlock_failed", grid=self.grid_id, error=repr(exc))
+            conn.terminate()
+        log.info("grid_lock_released", grid=self.grid_id, kind="postgres")
+
+
+def _scheme(url: str) -> tuple[str, str]:
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        raise LockUrlError("database URL has no scheme (want sqlite:// or postgresql://)")
+    backend, _, driver = scheme.partition("+")
+    return backend.lower(), driver.lower()
+
+
+def postgres_dsn(url: str) -> str:
+    """The libpq DSN asyncpg understands for a SQLAlchemy-style PostgreSQL URL
+    (``postgresql+asyncpg://...`` -> ``postgresql://...``)."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for an in-memory database)."""
+    _, _, rest = url.partition("://")
+    path = unquote(rest.split("?", 1)[0])
+    # sqlite:///relative.db and sqlite:////absolute.db: one slash starts the path.
+    path = path[1:] if path.startswith("/") else path
+    if path in ("", ":memory:"):
+        return None
+    return Path(path).expanduser()
+
+
+def light_grid_lock(db_url: str, grid_id: str) -> LightGridLock:
+    """The lock of ``grid_id`` for the database at ``db_url``: an advisory lock on
+    PostgreSQL, a file next to a SQLite file (in the data directory for in-memory SQLite).
+
+    Raises:
+        LockUrlError: the URL names no supported database.
+    """
+    backend, _ = _scheme(db_url)
+    if backend in ("postgresql", "postgres"):
+        return AsyncpgAdvisoryLock(postgres_dsn(db_url), grid_id)
+    if backend == "sqlite":
+        db_file = sqlite_file(db_url) or data_dir() / _MEMORY_DB
+        return FileGridLock(lock_file_for(db_file, grid_id), grid_id)
+    raise LockUrlError(f"unsupported database {backend!r} for a grid lock")
