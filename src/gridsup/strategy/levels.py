@@ -48,7 +48,11 @@ def round_significant(
 
 def round_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """``value`` rounded to a multiple of ``step`` (a tick or lot size)."""
-    return tidy((value / step).to_integral_value(rounding=rounding) * step)
+    rounded = (value / step).to_integral_value(rounding=rounding) * step
+    exponent = rounded.as_tuple().exponent
+    # Only a step like 1E+1 yields exponent notation; skip the normalising otherwise
+    # (this runs for every order a grid places).
+    return tidy(rounded) if isinstance(exponent, int) and exponent > 0 else rounded
 
 
 def calculate_grid_levels(
