@@ -31,7 +31,7 @@ def make(
     cache = OHLCVCache(root, memory_budget=budget)
     end = int(candles["timestamp"].iloc[-1]) + MINUTE
     # "now" is after the last served candle has closed, unless a test moves it
-    fetcher = OHLCVFetcher(exchange, cache, page_limit=limit, now_ms=lambda: end)  # type: ignore[arg-type]
+    fetcher = OHLCVFetcher(exchange, cache, page_limit=limit, now_ms=lambda: end)
     return exchange, cache, fetcher
 
 

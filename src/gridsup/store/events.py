@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import OrderEvent
 from gridsup.store.records import OrderEventRecord
-from gridsup.store.sql import insert_for
+from gridsup.store.sql import cached_statement, execute_core, insert_for
 
 _TABLE = OrderEvent.__table__
 _ENCODER = msgspec.json.Encoder()  # Decimal -> "1.5": exact, and readable in SQL
@@ -43,20 +43,25 @@ class OrderEventLog:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def _insert(self) -> Any:
+        return cached_statement(
+            self.session,
+            "order_events.append",
+            lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
+                index_elements=["event_key"]
+            ),
+        )
+
     async def append(self, record: OrderEventRecord) -> bool:
         """Append one event; False when its ``event_key`` was appended before."""
-        stmt = insert_for(self.session, _TABLE).on_conflict_do_nothing(index_elements=["event_key"])
-        result = await self.session.execute(stmt.values(event_row(record)))
+        result = await execute_core(self.session, self._insert(), event_row(record))
         return bool(getattr(result, "rowcount", 0))
 
     async def append_many(self, records: Iterable[OrderEventRecord]) -> None:
         """Append events in the given order (redelivered keys are skipped)."""
         rows = [event_row(r) for r in records]
         if rows:
-            stmt = insert_for(self.session, _TABLE).on_conflict_do_nothing(
-                index_elements=["event_key"]
-            )
-            await self.session.execute(stmt, rows)
+            await execute_core(self.session, self._insert(), rows)
 
     async def read(
         self,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import Fill, utcnow
 from gridsup.store.records import FillRecord
-from gridsup.store.sql import insert_for
+from gridsup.store.sql import cached_statement, execute_core, insert_for
 
 _TABLE = Fill.__table__
 
@@ -42,22 +42,25 @@ class FillRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def _insert(self) -> Any:
+        return cached_statement(
+            self.session,
+            "fills.add",
+            lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
+                index_elements=["exchange", "trade_id"]
+            ),
+        )
+
     async def add(self, record: FillRecord) -> bool:
         """Store the fill; False when it was stored already (a redelivery)."""
-        stmt = insert_for(self.session, _TABLE).on_conflict_do_nothing(
-            index_elements=["exchange", "trade_id"]
-        )
-        result = await self.session.execute(stmt.values(fill_row(record)))
+        result = await execute_core(self.session, self._insert(), fill_row(record))
         return bool(getattr(result, "rowcount", 0))
 
     async def add_many(self, records: Iterable[FillRecord]) -> None:
         """Store many fills in one statement; the ones already stored are skipped."""
         rows = [fill_row(r) for r in records]
         if rows:
-            stmt = insert_for(self.session, _TABLE).on_conflict_do_nothing(
-                index_elements=["exchange", "trade_id"]
-            )
-            await self.session.execute(stmt, rows)
+            await execute_core(self.session, self._insert(), rows)
 
     async def get(self, exchange: str, trade_id: str) -> Fill | None:
         stmt = select(Fill).where(Fill.exchange == exchange, Fill.trade_id == trade_id)

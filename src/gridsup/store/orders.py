@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.messages.common import OrderStatus
 from gridsup.store.models import Order, utcnow
 from gridsup.store.records import OrderRecord
-from gridsup.store.sql import insert_for
+from gridsup.store.sql import cached_statement, execute_core, insert_for
 
 _TABLE = Order.__table__
 # Fields an update may change; identity (exchange, client id, strategy, symbol, side,
@@ -69,8 +69,11 @@ class OrderRepository:
 
     async def upsert_many(self, records: Iterable[OrderRecord]) -> None:
         rows = [order_row(r) for r in records]
-        if not rows:
-            return
+        if rows:
+            stmt = cached_statement(self.session, "orders.upsert", self._build_upsert)
+            await execute_core(self.session, stmt, rows)
+
+    def _build_upsert(self) -> Any:
         stmt = insert_for(self.session, _TABLE)
         excluded = stmt.excluded
         values: dict[str, Any] = {name: excluded[name] for name in _MUTABLE}
@@ -78,12 +81,11 @@ class OrderRepository:
             excluded.exchange_order_id, Order.exchange_order_id
         )
         values["updated_at"] = excluded.updated_at
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=["exchange", "client_order_id"],
             set_=values,
             where=_newer(excluded.status, excluded.filled),
         )
-        await self.session.execute(stmt, rows)
 
     async def update_status(
         self,

@@ -3,6 +3,7 @@ and a Decimal context wide enough that money arithmetic never rounds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import MAX_EMAX, MIN_EMIN, Context
 from typing import Any
 
@@ -30,3 +31,26 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
     if name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"no upsert for dialect {name!r}")
+
+
+# Built statements by (dialect, purpose): building and cache-keying an ON CONFLICT
+# statement costs more than executing a batch of small rows, so it is done once.
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def cached_statement(session: AsyncSession, purpose: str, build: Callable[[], Any]) -> Any:
+    """The statement ``build()`` makes for this session's dialect, built once."""
+    key = (dialect_name(session), purpose)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
+async def execute_core(session: AsyncSession, stmt: Any, rows: Any = None) -> Any:
+    """Run a Core statement on the session's connection (inside its transaction),
+    skipping the ORM's execution layer that plain inserts of dicts do not need."""
+    conn = await session.connection()
+    if rows is None:
+        return await conn.execute(stmt)
+    return await conn.execute(stmt, rows)

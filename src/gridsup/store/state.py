@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.store.database import Database
 from gridsup.store.errors import StateVersionError
 from gridsup.store.models import StrategyState, utcnow
-from gridsup.store.sql import insert_for
+from gridsup.store.sql import cached_statement, execute_core, insert_for
 
 log = structlog.get_logger(__name__)
 
@@ -109,11 +109,15 @@ def state_row(strategy: str, state: Mapping[str, Any]) -> dict[str, Any]:
 
 async def upsert_states(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert or replace states, each in one statement (revision += 1 on replace)."""
-    if not rows:
-        return
+    if rows:
+        stmt = cached_statement(session, "strategy_states.upsert", lambda: _upsert(session))
+        await execute_core(session, stmt, rows)
+
+
+def _upsert(session: AsyncSession) -> Any:
     stmt = insert_for(session, _TABLE)
     excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["strategy"],
         set_={
             "version": excluded.version,
@@ -122,7 +126,6 @@ async def upsert_states(session: AsyncSession, rows: list[dict[str, Any]]) -> No
             "updated_at": excluded.updated_at,
         },
     )
-    await session.execute(stmt, rows)
 
 
 class DatabaseStateStore:

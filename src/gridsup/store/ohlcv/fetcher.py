@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import pandas as pd
 import structlog
 
-from gridsup.exchange.base import Exchange
 from gridsup.exchange.types import Candle
 from gridsup.store.ohlcv.cache import COLUMNS, CacheKey, OHLCVCache, empty_frame
 from gridsup.store.ohlcv.coverage import Interval, missing
@@ -23,6 +23,17 @@ log = structlog.get_logger(__name__)
 
 # progress(candles fetched so far, candles expected in the missing intervals)
 Progress = Callable[[int, int], None]
+
+
+class CandleSource(Protocol):
+    """The one part of the ``Exchange`` Protocol the fetcher uses (any ``Exchange`` is
+    one); declared here so the store does not depend on the exchange layer."""
+
+    id: str
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int | None = None
+    ) -> list[Candle]: ...
 
 
 def wall_clock_ms() -> int:
@@ -51,7 +62,7 @@ class OHLCVFetcher:
 
     def __init__(
         self,
-        exchange: Exchange,
+        exchange: CandleSource,
         cache: OHLCVCache,
         *,
         page_limit: int = 1000,
