@@ -403,18 +403,19 @@ def test_feeding_an_unknown_symbol_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("balances", "share", "fragment"),
+    ("balances", "share", "history", "fragment"),
     [
-        ({"USDT": D("-1")}, D("0.1"), "negative"),
-        ({}, D("0"), "volume_share"),
-        ({}, D("1.5"), "volume_share"),
+        ({"USDT": D("-1")}, D("0.1"), None, "negative"),
+        ({}, D("0"), None, "volume_share"),
+        ({}, D("1.5"), None, "volume_share"),
+        ({}, D("0.1"), 0, "max_history"),
     ],
 )
 def test_bad_construction_is_refused(
-    balances: dict[str, Decimal], share: Decimal, fragment: str
+    balances: dict[str, Decimal], share: Decimal, history: int | None, fragment: str
 ) -> None:
     with pytest.raises(ValueError, match=fragment):
-        PaperExchange({SYMBOL: MARKET}, balances, volume_share=share)
+        PaperExchange({SYMBOL: MARKET}, balances, volume_share=share, max_history=history)
 
 
 def test_snapshot_restore_continues_the_same_account() -> None:
@@ -436,6 +437,49 @@ def test_snapshot_restore_continues_the_same_account() -> None:
             limit(account, BUY, "0.1", "90", "b1")
         limit(account, BUY, "0.1", "80", "b3")
     assert restored.snapshot() == ex.snapshot()
+
+
+def test_max_history_forgets_old_finished_orders_but_refuses_their_client_ids() -> None:
+    ex = paper(max_history=2)
+    ids = [limit(ex, BUY, "0.1", str(90 + i), f"c{i}") for i in range(4)]
+    for order_id in ids[:3]:
+        ex.cancel_order(order_id)
+
+    with pytest.raises(OrderNotFound):
+        ex.fetch_order(ids[0])
+    with pytest.raises(OrderNotFound, match="forgotten"):
+        ex.fetch_order(client_order_id="c0")
+    with pytest.raises(DuplicateOrder):
+        limit(ex, BUY, "0.1", "80", "c0")
+    assert [ex.fetch_order(i).status for i in ids[1:]] == [
+        OrderStatus.CANCELED,
+        OrderStatus.CANCELED,
+        OrderStatus.OPEN,  # open orders are never forgotten
+    ]
+    restored = PaperExchange.restore(ex.snapshot())
+    assert restored.snapshot() == ex.snapshot()
+    with pytest.raises(DuplicateOrder):
+        limit(restored, BUY, "0.1", "80", "c0")
+
+
+def test_max_history_bounds_the_trades_kept() -> None:
+    ex = paper(max_history=5, usdt="100000")
+    for i in range(40):
+        limit(ex, BUY, "0.1", "100")
+        ex.on_price(SYMBOL, D("100"), i)
+
+    kept = ex.trades()
+    assert 5 <= len(kept) <= 10
+    assert kept[-1].timestamp == 39
+    assert all(ex.order_trades(t.order_id) == [t] for t in kept)
+
+
+def test_snapshots_without_the_history_fields_still_restore() -> None:
+    data = paper().snapshot()
+    old = data.replace(b',"max_history":null,"finished":[],"retired_client_ids":[]', b"")
+    assert old != data
+
+    assert PaperExchange.restore(old).snapshot() == data
 
 
 @pytest.mark.parametrize("data", [b"", b"{}", b'{"version": 99}', b"\x00garbage"])

@@ -33,6 +33,7 @@ START = {"USDT": D("2000"), "BTC": D("5")}
 prices = st.integers(9_000, 11_000).map(lambda n: D(n).scaleb(-2))  # 90.00 .. 110.00
 amounts = st.integers(1, 3_000).map(lambda n: D(n).scaleb(-4))  # 0.0001 .. 0.3
 sides = st.sampled_from([Side.BUY, Side.SELL])
+histories = st.sampled_from([None, None, 1, 3])  # max_history: keep all, or a tight bound
 
 
 @st.composite
@@ -61,6 +62,7 @@ class Ledger:
     quote: Decimal = START["USDT"]
     base: Decimal = START["BTC"]
     ids: list[str] = field(default_factory=list)
+    limits: dict[str, Decimal] = field(default_factory=dict)  # order id -> limit price
 
     def book(self, trades: list[Trade]) -> None:
         for t in trades:
@@ -96,12 +98,16 @@ def check_account(ex: PaperExchange, ledger: Ledger) -> None:
 
 
 def check_candle_fills(
-    ex: PaperExchange, trades: list[Trade], low: Decimal, high: Decimal, cap: Decimal | None
+    ex: PaperExchange,
+    ledger: Ledger,
+    trades: list[Trade],
+    low: Decimal,
+    high: Decimal,
+    cap: Decimal | None,
 ) -> None:
     per_order: dict[str, Decimal] = defaultdict(Decimal)
     for t in trades:
-        order = ex.fetch_order(t.order_id)
-        assert t.price == order.price and not t.taker  # at the limit, maker
+        assert t.price == ledger.limits[t.order_id] and not t.taker  # at the limit, maker
         assert t.price >= low if t.side is Side.BUY else t.price <= high
         per_order[t.order_id] += t.amount
     if cap is not None:
@@ -118,7 +124,9 @@ def apply(ex: PaperExchange, op: tuple[object, ...], ledger: Ledger, ts: int) ->
     match op:
         case ("limit", Side() as side, Decimal() as amount, Decimal() as price):
             try:
-                ledger.ids.append(ex.create_order(SYMBOL, side, OrderType.LIMIT, amount, price).id)
+                order_id = ex.create_order(SYMBOL, side, OrderType.LIMIT, amount, price).id
+                ledger.ids.append(order_id)
+                ledger.limits[order_id] = price
             except ExchangeError:
                 assert ex.snapshot() == before  # a refusal changes nothing
         case ("market", Side() as side, Decimal() as amount):
@@ -128,7 +136,7 @@ def apply(ex: PaperExchange, op: tuple[object, ...], ledger: Ledger, ts: int) ->
                 assert ex.snapshot() == before
                 return ex
             assert order.status is OrderStatus.CLOSED
-            (trade,) = [t for t in ex.trades(SYMBOL) if t.order_id == order.id]
+            (trade,) = ex.order_trades(order.id)
             assert trade.taker and trade.price == ex.last_price(SYMBOL)
             ledger.book([trade])
         case ("cancel", int() as index) if ledger.ids:
@@ -136,17 +144,17 @@ def apply(ex: PaperExchange, op: tuple[object, ...], ledger: Ledger, ts: int) ->
             try:
                 ex.cancel_order(order_id)
             except ExchangeError:
-                assert ex.fetch_order(order_id).status is not OrderStatus.OPEN
+                assert order_id not in {o.id for o in ex.open_orders()}
         case ("price", Decimal() as price):
             trades = ex.on_price(SYMBOL, price, ts)
             ledger.book(trades)
-            check_candle_fills(ex, trades, price, price, None)
+            check_candle_fills(ex, ledger, trades, price, price, None)
         case ("candle", Decimal() as o, Decimal() as h, Decimal() as lo, Decimal() as c, v):
             assert isinstance(v, Decimal)
             trades = ex.on_candle(SYMBOL, ts, o, h, lo, c, v)
             ledger.book(trades)
             cap = (v * ex.volume_share // D("0.0001")) * D("0.0001") if ex.partial_fills else None
-            check_candle_fills(ex, trades, lo, h, cap)
+            check_candle_fills(ex, ledger, trades, lo, h, cap)
         case ("restore",):
             data = ex.snapshot()
             ex = PaperExchange.restore(data)
@@ -155,28 +163,48 @@ def apply(ex: PaperExchange, op: tuple[object, ...], ledger: Ledger, ts: int) ->
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=st.lists(operations, max_size=40), partial=st.booleans())
+@given(ops=st.lists(operations, max_size=40), partial=st.booleans(), history=histories)
 def test_random_flows_keep_the_account_consistent(
-    ops: list[tuple[object, ...]], partial: bool
+    ops: list[tuple[object, ...]], partial: bool, history: int | None
 ) -> None:
-    ex = PaperExchange({SYMBOL: FREE_MARKET}, START, partial_fills=partial)
+    ex = PaperExchange({SYMBOL: FREE_MARKET}, START, partial_fills=partial, max_history=history)
     ledger = Ledger()
     for ts, op in enumerate(ops, start=1):
         ex = apply(ex, op, ledger, ts * 60_000)
         check_account(ex, ledger)
+        if history is not None:  # bounded memory: invariant 8
+            assert len(ex.trades()) <= 2 * history
+            finished = [i for i in ledger.ids if i not in {o.id for o in ex.open_orders()}]
+            kept = [i for i in finished if _known(ex, i)]
+            assert len(kept) <= history
+
+
+def _known(ex: PaperExchange, order_id: str) -> bool:
+    try:
+        ex.fetch_order(order_id)
+    except ExchangeError:
+        return False
+    return True
 
 
 @settings(max_examples=50, deadline=None)
-@given(ops=st.lists(operations, max_size=30), cut=st.integers(0, 30), partial=st.booleans())
+@given(
+    ops=st.lists(operations, max_size=30),
+    cut=st.integers(0, 30),
+    partial=st.booleans(),
+    history=histories,
+)
 def test_restored_account_behaves_identically(
-    ops: list[tuple[object, ...]], cut: int, partial: bool
+    ops: list[tuple[object, ...]], cut: int, partial: bool, history: int | None
 ) -> None:
-    original = PaperExchange({SYMBOL: FREE_MARKET}, START, partial_fills=partial)
+    original = PaperExchange(
+        {SYMBOL: FREE_MARKET}, START, partial_fills=partial, max_history=history
+    )
     ledger = Ledger()
     for ts, op in enumerate(ops[:cut], start=1):
         original = apply(original, op, ledger, ts)
     twin = PaperExchange.restore(original.snapshot())
-    twin_ledger = Ledger(ledger.quote, ledger.base, list(ledger.ids))
+    twin_ledger = Ledger(ledger.quote, ledger.base, list(ledger.ids), dict(ledger.limits))
 
     for ts, op in enumerate(ops[cut:], start=cut + 1):
         original = apply(original, op, ledger, ts)

@@ -11,6 +11,7 @@ orders by price level), ``paper_ledger`` (free/used funds), ``paper_rules`` (che
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
@@ -48,6 +49,10 @@ class _Snapshot(msgspec.Struct, kw_only=True):
     partial_fills: bool
     volume_share: Decimal
     id_prefix: str
+    # Added with max_history; defaults keep older snapshots readable.
+    max_history: int | None = None
+    finished: list[str] = msgspec.field(default_factory=list)
+    retired_client_ids: list[str] = msgspec.field(default_factory=list)
 
 
 _encoder = msgspec.json.Encoder()
@@ -66,23 +71,36 @@ class PaperExchange:
         volume_share: Decimal = Decimal("0.1"),
         clock: Callable[[], int] | None = None,
         id_prefix: str = "",
+        max_history: int | None = None,
     ) -> None:
         """Open an account on ``markets`` holding ``balances`` (all free).
 
+        ``max_history`` bounds memory for long runs (design invariant 8): only
+        that many finished orders and (about) twice as many trades are kept; an
+        older order is forgotten, but its client id stays refused. None keeps all.
+
         Raises:
-            ValueError: a balance is negative, or ``volume_share`` is not in (0, 1].
+            ValueError: a balance is negative, ``volume_share`` is not in (0, 1],
+                or ``max_history`` is below 1.
         """
         if not _ZERO < volume_share <= 1:
             raise ValueError(f"volume_share must be in (0, 1], got {volume_share}")
+        if max_history is not None and max_history < 1:
+            raise ValueError(f"max_history must be at least 1, got {max_history}")
         self.markets: dict[str, MarketInfo] = dict(markets)
         self.partial_fills = partial_fills
         self.volume_share = volume_share
         self.id_prefix = id_prefix
+        self.max_history = max_history
         self._clock = clock
         assets = [a for m in self.markets.values() for a in (m.base, m.quote)]
         self._ledger = Ledger.opening(assets, balances)
         self._orders: dict[str, PaperOrder] = {}
         self._by_client: dict[str, str] = {}
+        # With max_history: finished order ids, oldest first, and the client ids of
+        # orders already forgotten (a dict, for a stable order in snapshots).
+        self._finished: deque[str] = deque()
+        self._retired: dict[str, None] = {}
         self._books: dict[str, Book] = {s: Book() for s in self.markets}
         self._trades: list[Trade] = []
         self._trades_by_order: dict[str, list[Trade]] = {}
@@ -120,7 +138,9 @@ class PaperExchange:
             InsufficientFunds: the free balance does not cover the order.
         """
         market = self._market(symbol)
-        if client_order_id is not None and client_order_id in self._by_client:
+        if client_order_id is not None and (
+            client_order_id in self._by_client or client_order_id in self._retired
+        ):
             raise DuplicateOrder(f"client order id {client_order_id!r} was used before")
         if type is OrderType.MARKET:
             fill_price = self._last.get(symbol)
@@ -173,6 +193,7 @@ class PaperExchange:
         self._books[order.symbol].remove(order)
         self._ledger.release(self.markets[order.symbol], order)
         order.status = OrderStatus.CANCELED
+        self._finish(order)
         return order.public()
 
     def fetch_order(self, order_id: str | None = None, client_order_id: str | None = None) -> Order:
@@ -186,6 +207,8 @@ class PaperExchange:
             if client_order_id is None:
                 raise ValueError("fetch_order needs order_id or client_order_id")
             found = self._by_client.get(client_order_id)
+            if found is None and client_order_id in self._retired:
+                raise OrderNotFound(f"order {client_order_id!r} is finished and forgotten")
             if found is None:
                 raise OrderNotFound(f"no order with client id {client_order_id!r}")
             order_id = found
@@ -320,6 +343,9 @@ class PaperExchange:
                 partial_fills=self.partial_fills,
                 volume_share=self.volume_share,
                 id_prefix=self.id_prefix,
+                max_history=self.max_history,
+                finished=list(self._finished),
+                retired_client_ids=list(self._retired),
             )
         )
 
@@ -344,7 +370,10 @@ class PaperExchange:
             volume_share=snap.volume_share,
             clock=clock,
             id_prefix=snap.id_prefix,
+            max_history=snap.max_history,
         )
+        self._finished = deque(snap.finished)
+        self._retired = dict.fromkeys(snap.retired_client_ids)
         self._ledger = Ledger(snap.free, snap.used)
         self._trades = snap.trades
         for trade in snap.trades:
@@ -435,6 +464,7 @@ class PaperExchange:
             order.status = OrderStatus.CLOSED
             # A market buy locked at the last price; what was not spent goes back.
             self._ledger.release(market, order)
+            self._finish(order)
         trade = Trade(
             id=f"{self.id_prefix}{self._next_trade}",
             order_id=order.id,
@@ -451,4 +481,26 @@ class PaperExchange:
         self._next_trade += 1
         self._trades.append(trade)
         self._trades_by_order.setdefault(order.id, []).append(trade)
+        if self.max_history is not None and len(self._trades) > 2 * self.max_history:
+            self._forget_trades(len(self._trades) - self.max_history)
         return trade
+
+    def _finish(self, order: PaperOrder) -> None:
+        """Note that ``order`` ended; forget the oldest finished ones past the bound."""
+        if self.max_history is None:
+            return
+        self._finished.append(order.id)
+        while len(self._finished) > self.max_history:
+            old = self._orders.pop(self._finished.popleft())
+            if old.client_order_id is not None:
+                del self._by_client[old.client_order_id]
+                self._retired[old.client_order_id] = None
+
+    def _forget_trades(self, count: int) -> None:
+        """Drop the ``count`` oldest trades, in bulk so appending stays O(1) amortised."""
+        for trade in self._trades[:count]:
+            mine = self._trades_by_order[trade.order_id]
+            mine.pop(0)  # an order's trades are in time order: this one is its oldest
+            if not mine:
+                del self._trades_by_order[trade.order_id]
+        del self._trades[:count]
