@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import types
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -186,3 +187,33 @@ def test_third_party_strategies_register_through_the_entry_point(installed_plugi
     assert "hold" in factory.kinds and "grid" in factory.kinds
     assert isinstance(strategy, Strategy)
     assert type(strategy).__module__ == "gridsup_plugin_demo"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "strategies.md"
+
+
+def test_the_documented_custom_strategy_works() -> None:
+    text = DOCS.read_text()
+    start = text.index("# mypkg/hold.py")
+    source = text[start : text.index("```", start)]
+    module = types.ModuleType("mypkg_hold")
+    sys.modules["mypkg_hold"] = module  # pydantic resolves annotations through it
+    try:
+        exec(compile(source, str(DOCS), "exec"), module.__dict__)
+    finally:
+        del sys.modules["mypkg_hold"]
+    factory = StrategyFactory(load_entry_points=False)
+    factory.register("hold", module.BuyAndHold)
+
+    strategy = factory.create("hold", {"name": "h", "symbol": "BTC/USDT", "amount": "0.01"})
+    exchange = FakeExchange(price=Decimal(50000))
+    exchange.strategy = strategy
+    strategy.initialize(exchange)
+    exchange.reject_next = "insufficient funds"
+    exchange.tick(Decimal(50000))
+    exchange.tick(Decimal(50100))
+
+    assert isinstance(strategy, Strategy)
+    assert [i.amount for i in exchange.placed] == [Decimal("0.01"), Decimal("0.01")]
+    assert exchange.open == {}  # the second one filled at market
+    assert strategy.get_state() == {"version": 1, "bought": True, "attempts": 2}
