@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -14,7 +14,11 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from gridsup.exchange.loopback import LoopbackServer
+from gridsup.exchange.candles import load_candles
+from gridsup.exchange.feeds import ReplayFeed, SyntheticWalk, paced
+from gridsup.exchange.loopback import LoopbackServer, LoopbackState
+from gridsup.exchange.loopback.server import PriceFeed
+from helpers import aeventually, shared_data
 
 D = Decimal
 
@@ -277,3 +281,37 @@ async def test_klines_from_admin_candles(
     assert [row[:6] for row in rows] == [
         [0, "100.00000000", "120.00000000", "90.00000000", "118.00000000", "6.00000000"]
     ]
+
+
+def walk_feed() -> PriceFeed:
+    walk = SyntheticWalk("BTC/USDT", D("42000"), seed=7, volatility=0.01, speed=1000)
+    return paced(walk)
+
+
+def replay_feed() -> PriceFeed:
+    candles = load_candles(shared_data("binance_SOL-USDT_1m.csv.gz"))
+    return paced(ReplayFeed("SOL/USDT", candles), max_delay_s=0.001)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "make_feed"), [("BTCUSDT", walk_feed), ("SOLUSDT", replay_feed)]
+)
+async def test_pluggable_feeds_move_prices(
+    http: aiohttp.ClientSession,
+    credentials: tuple[str, str],
+    symbol: str,
+    make_feed: Callable[[], PriceFeed],
+) -> None:
+    state = LoopbackState({"USDT": D("100")}, dict([credentials]))
+    seen: set[str] = set()
+
+    async with LoopbackServer(state, feed=make_feed()) as server:
+        url = f"{server.url}/api/v3/ticker/price?symbol={symbol}"
+
+        async def three_prices_seen() -> bool:
+            seen.add((await get(http, url))[1]["price"])
+            return len(seen - {"0.00000000"}) >= 3
+
+        await aeventually(three_prices_seen, timeout=10)
+
+    assert len(seen - {"0.00000000"}) >= 3

@@ -2,7 +2,8 @@
 
 The API key and secret it accepts come from the environment variables named by
 ``--api-key-env``/``--secret-env``. Prices come from ``POST /admin/price``, initial
-``--price`` values, and optionally a replayed candle file (``--replay``). Prints
+``--price`` values, and optionally a replayed candle file (``--replay``) or a seeded
+random walk (``--walk START --seed N``) for ``--symbol``, paced at ``--speed``. Prints
 ``listening on http://127.0.0.1:PORT`` once serving (``--port 0`` picks a free port).
 """
 
@@ -13,14 +14,13 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from gridsup.exchange.loopback.server import LoopbackServer, PriceFeed
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.wire import BinanceError
-from gridsup.exchange.types import Candle
 from gridsup.logging import configure_logging
 
 DEFAULT_BALANCES = ("USDT=100000", "BTC=1", "ETH=10", "SOL=100", "BNB=100")
@@ -44,24 +44,34 @@ def _pairs(values: Sequence[str], option: str) -> dict[str, Decimal]:
     return result
 
 
-def _replay(path: Path, symbol: str) -> Iterator[tuple[str, Candle]]:
-    """The file's candles (read and validated now, so that a bad file stops the start)."""
-    # pandas is imported only when a file is replayed.
-    from gridsup.exchange.candles import decimal_price, load_candles
+def _feed(args: argparse.Namespace, state: LoopbackState) -> PriceFeed | None:
+    """The price feed the options ask for (built now, so bad input stops the start).
 
-    frame = load_candles(path)
-    candles = [
-        Candle(
-            int(row.timestamp),
-            decimal_price(row.open),
-            decimal_price(row.high),
-            decimal_price(row.low),
-            decimal_price(row.close),
-            decimal_price(row.volume),
+    Raises:
+        ValueError: an unreadable candle file, a bad walk parameter.
+        BinanceError: an unknown symbol.
+    """
+    # numpy/pandas are imported only when a feed is asked for.
+    from gridsup.exchange.feeds import ReplayFeed, SyntheticWalk, paced
+
+    if args.replay is not None:
+        from gridsup.exchange.candles import load_candles
+
+        spec = state.spec(args.symbol)
+        replay = ReplayFeed(spec.symbol, load_candles(args.replay), speed=args.speed)
+        return paced(replay, max_delay_s=5.0)
+    if args.walk is not None:
+        spec = state.spec(args.symbol)
+        walk = SyntheticWalk(
+            spec.symbol,
+            args.walk,
+            seed=args.seed,
+            volatility=args.volatility,
+            tick_size=spec.tick_size,
+            speed=args.speed,
         )
-        for row in frame.itertuples(index=False)
-    ]
-    return ((symbol, candle) for candle in candles)
+        return paced(walk)
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,16 +85,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--secret-env", default="LOOPBACK_API_SECRET")
     parser.add_argument("--balance", action="append", default=None, help="ASSET=AMOUNT, repeatable")
     parser.add_argument("--price", action="append", default=[], help="SYMBOL=PRICE, repeatable")
-    parser.add_argument("--replay", type=Path, help="candle file (CSV, CSV.gz, Parquet) to replay")
-    parser.add_argument("--replay-symbol", default="BTC/USDT")
-    parser.add_argument("--feed-interval", type=float, default=1.0, help="seconds per candle")
+    feed = parser.add_mutually_exclusive_group()
+    feed.add_argument("--replay", type=Path, help="candle file (CSV, CSV.gz, Parquet) to replay")
+    feed.add_argument("--walk", type=Decimal, help="seeded random walk from this start price")
+    parser.add_argument("--symbol", default="BTC/USDT", help="the symbol --replay/--walk moves")
+    parser.add_argument("--seed", type=int, default=1, help="--walk seed")
+    parser.add_argument("--volatility", type=float, default=0.001, help="--walk volatility")
+    parser.add_argument("--speed", type=float, default=1.0, help="market time per real time")
     return parser
 
 
 async def _serve(args: argparse.Namespace, state: LoopbackState, feed: PriceFeed | None) -> None:
-    server = LoopbackServer(
-        state, host=args.host, port=args.port, feed=feed, feed_interval=args.feed_interval
-    )
+    server = LoopbackServer(state, host=args.host, port=args.port, feed=feed)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -110,10 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state = LoopbackState(balances, {key: secret})
         for symbol, price in _pairs(args.price, "--price").items():
             state.set_price(symbol, price)
-        feed = None
-        if args.replay is not None:
-            state.spec(args.replay_symbol)
-            feed = _replay(args.replay, args.replay_symbol)
+        feed = _feed(args, state)
         asyncio.run(_serve(args, state, feed))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import assert_never
 
@@ -27,14 +27,15 @@ from gridsup.exchange.loopback.faults import (
 )
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.wire import BinanceError, binance_error_for
-from gridsup.exchange.types import Candle
+from gridsup.messages.market import Tick
 
 __all__ = ["LoopbackServer", "binance_url_overrides", "create_app"]
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# (symbol, candle) pairs, e.g. a replayed candle file or a seeded synthetic walk.
-PriceFeed = Iterable[tuple[str, Candle]] | AsyncIterator[tuple[str, Candle]]
+# Ticks from a live-like source, e.g. ``feeds.paced(SyntheticWalk(...))`` or a paced
+# ``ReplayFeed``: the feed paces itself, the server applies each tick on arrival.
+PriceFeed = AsyncIterator[Tick]
 
 
 def _error_response(error: BinanceError, headers: dict[str, str] | None = None) -> web.Response:
@@ -121,8 +122,9 @@ def binance_url_overrides(base_url: str) -> dict[str, str]:
 class LoopbackServer:
     """Serves a ``LoopbackState`` over real HTTP on a loopback address.
 
-    ``feed`` (optional) is replayed into the state, one candle every ``feed_interval``
-    seconds, while the server runs.
+    ``feed`` (optional) is consumed while the server runs: each tick sets its symbol's
+    price, stamped with the server's clock (as a live market would), so that orders,
+    trades and klines share one time line.
 
     Raises:
         ValueError: ``host`` is not a loopback address.
@@ -135,7 +137,6 @@ class LoopbackServer:
         host: str = "127.0.0.1",
         port: int = 0,
         feed: PriceFeed | None = None,
-        feed_interval: float = 1.0,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the loopback exchange binds to a loopback address only, not {host}")
@@ -143,7 +144,6 @@ class LoopbackServer:
         self._host = host
         self._port = port
         self._feed = feed
-        self._feed_interval = feed_interval
         self._runner: web.AppRunner | None = None
         self._feed_task: asyncio.Task[None] | None = None
         self.port = 0
@@ -169,15 +169,11 @@ class LoopbackServer:
         log.info("loopback_exchange_started", url=self.url)
 
     async def _run_feed(self, feed: PriceFeed) -> None:
-        if isinstance(feed, AsyncIterator):
-            async for symbol, candle in feed:
-                self.state.feed_candle(symbol, candle)
-                await asyncio.sleep(self._feed_interval)
-        else:
-            for symbol, candle in feed:
-                self.state.feed_candle(symbol, candle)
-                await asyncio.sleep(self._feed_interval)
-        log.info("loopback_feed_ended")
+        ticks = 0
+        async for tick in feed:
+            self.state.set_price(tick.symbol, tick.last)
+            ticks += 1
+        log.info("loopback_feed_ended", ticks=ticks)
 
     async def stop(self) -> None:
         """Stop the feed and the server."""
