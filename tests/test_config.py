@@ -70,6 +70,7 @@ def test_defaults_of_an_almost_empty_file(tmp_path: Path) -> None:
     assert loaded.database_url.endswith("gridsup.db")
     assert loaded.grid("btc").num_grids == 20
     assert loaded.log_level == "INFO"
+    assert loaded.market_source is MarketDataSource.SYNTHETIC
 
 
 def test_every_error_is_reported_at_once(tmp_path: Path) -> None:

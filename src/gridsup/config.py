@@ -222,6 +222,15 @@ class GridsFile(BaseModel):
             base = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "gridsup"
         return f"sqlite+aiosqlite:///{base / 'gridsup.db'}"
 
+    @property
+    def market_source(self) -> MarketDataSource:
+        """``[market_data] source``; unset means the exchange when live, synthetic when paper."""
+        if self.market_data.source is not None:
+            return self.market_data.source
+        if self.exchange.mode is ExchangeMode.LIVE:
+            return MarketDataSource.EXCHANGE
+        return MarketDataSource.SYNTHETIC
+
     def grid(self, name: str) -> GridConfig:
         """The grid called ``name``.
 
