@@ -31,6 +31,7 @@ _ZERO = Decimal(0)
 _SNAPSHOT_VERSION = 1
 # Candles fed per symbol that are kept for fetch_ohlcv (bounded: invariant 8).
 CANDLE_HISTORY = 1000
+_CandleRow = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]
 
 
 class _Snapshot(msgspec.Struct, kw_only=True):
@@ -108,7 +109,8 @@ class PaperExchange:
         self._last_ts = 0
         self._next_order = 1
         self._next_trade = 1
-        self._candles: dict[str, list[Candle]] = {}
+        # Raw tuples: cheaper on the hot path than building a Candle per call.
+        self._candles: dict[str, list[_CandleRow]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -260,7 +262,7 @@ class PaperExchange:
 
     def candles(self, symbol: str) -> list[Candle]:
         """The last candles fed for ``symbol`` (at most ``CANDLE_HISTORY``), oldest first."""
-        return self._candles.get(symbol, [])[-CANDLE_HISTORY:]
+        return [Candle(*row) for row in self._candles.get(symbol, [])[-CANDLE_HISTORY:]]
 
     # ----------------------------------------------------------------- prices
 
@@ -299,7 +301,7 @@ class PaperExchange:
         self._last[symbol] = close
         self._last_ts = timestamp
         history = self._candles.setdefault(symbol, [])
-        history.append(Candle(timestamp, open, high, low, close, volume))
+        history.append((timestamp, open, high, low, close, volume))
         if len(history) > 2 * CANDLE_HISTORY:
             # Trim in bulk so the hot path stays amortised O(1).
             del history[:-CANDLE_HISTORY]
