@@ -21,7 +21,7 @@ from typing import Any, ClassVar, assert_never
 
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
-from gridsup.strategy.grid_book import GridBook
+from gridsup.strategy.grid_book import BookView, GridBook
 from gridsup.strategy.grid_config import GridConfig, InitialPosition
 from gridsup.strategy.grid_state import (
     OrderRole,
@@ -48,7 +48,7 @@ _ZERO = Decimal(0)
 _INF = float("inf")
 
 
-class GridTradingStrategy:
+class GridTradingStrategy(BookView):
     """One grid on one symbol. See the module docstring and docs/strategies.md.
 
     Raises (constructor):
@@ -74,68 +74,6 @@ class GridTradingStrategy:
             float(self._stop_low) if self._stop_low is not None else -_INF,
             float(self._stop_high) if self._stop_high is not None else _INF,
         )
-
-    # ----------------------------------------------------------------- read-only figures
-
-    @property
-    def levels(self) -> tuple[Decimal, ...]:
-        return self._book.levels
-
-    @property
-    def order_amounts(self) -> tuple[Decimal, ...]:
-        """Base amount of each slot's buy."""
-        return self._book.amounts
-
-    @property
-    def phase(self) -> Phase:
-        return self._book.phase
-
-    @property
-    def stopped(self) -> bool:
-        return self._book.phase in (Phase.STOPPING, Phase.STOPPED)
-
-    @property
-    def stop_reason(self) -> StopReason | None:
-        return self._book.stop_reason
-
-    @property
-    def realized_profit(self) -> Decimal:
-        """Sum of the booked cycle profits (quote, net of every fee)."""
-        return self._book.realized_profit
-
-    @property
-    def fees_paid(self) -> Decimal:
-        """Fees in quote (base fees valued at their fill's price); see ``other_fees``."""
-        return self._book.fees_paid
-
-    @property
-    def other_fees(self) -> dict[str, Decimal]:
-        """Fees charged in a third currency (BNB, ...), by currency."""
-        return dict(self._book.other_fees)
-
-    @property
-    def completed_cycles(self) -> int:
-        return self._book.completed_cycles
-
-    @property
-    def exit_proceeds(self) -> Decimal:
-        """Quote received (net) by the market sell after a stop."""
-        return self._book.exit_proceeds
-
-    @property
-    def base_held(self) -> Decimal:
-        """Base the grid owns (bought minus sold, net of base fees)."""
-        return self._book.base_held
-
-    @property
-    def skipped_levels(self) -> tuple[SkippedLevel, ...]:
-        """Orders the grid wanted but the exchange or the market's limits refused."""
-        skipped = self._book.skipped
-        return tuple(skipped[k] for k in sorted(skipped))
-
-    def open_orders(self) -> dict[str, tuple[int, Side, Decimal, Decimal | None]]:
-        """client order id -> (level index, side, amount, price) of every open order."""
-        return {c: (o.level, o.side, o.amount, o.price) for c, o in self._book.orders.items()}
 
     def tick_band(self) -> tuple[float, float] | None:
         """Open interval of prices inside which :meth:`on_tick` does nothing.

@@ -1,0 +1,253 @@
+"""Reconciliation: what a (re)starting grid makes of the exchange's word (invariant 3).
+
+Pure logic in two steps, so that a mismatch can stop a grid *before* anything changes:
+
+1. :func:`plan_reconciliation` compares the orders the grid tracks with the execution
+   actor's snapshot (its open orders plus the final status and fills of every tracked
+   id) and sorts each order into one bucket:
+
+   - **orphan**: open, our prefix, this grid, not tracked -> adopted onto its slot;
+   - **phantom**: tracked, no longer open -> what really happened is applied: fills
+     (their counter orders placed, profit booked), a cancel re-placed or dropped per
+     :class:`CancelPolicy`, a rejection reported;
+   - **missing**: tracked, unknown to the exchange (the state was saved, the request
+     never arrived) -> the same intent is sent again (idempotent by its client id);
+   - **foreign**: open, not this grid's id -> reported, never touched.
+
+2. :func:`apply_reconciliation` drives those outcomes through the strategy's own event
+   methods, so a fill met here books exactly what it would have booked live (fills are
+   idempotent by cumulative filled amount: a later duplicate changes nothing).
+
+Phantoms go first: a fill's counter order gets the same deterministic client id as an
+orphan the crashed incarnation had already placed for it, so the orphan is then simply
+tracked again (and its re-send acknowledged, not duplicated).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
+from gridsup.messages.orders import OrderState
+from gridsup.strategy.ids import parse_client_order_id
+
+__all__ = [
+    "CancelPolicy",
+    "Reconcilable",
+    "ReconciliationPlan",
+    "ReconciliationResult",
+    "apply_reconciliation",
+    "plan_reconciliation",
+]
+
+# How many ids of one kind the status line lists (the counts are always exact).
+_STATUS_IDS = 8
+
+
+class CancelPolicy(enum.Enum):
+    """What to do with a tracked order found cancelled (not by us) while we were down.
+    Same values as ``gridsup.actors.run_config.CancelPolicy``."""
+
+    REPLACE = "replace"
+    DROP = "drop"
+
+
+class Reconcilable(Protocol):
+    """What reconciliation needs of a strategy (``GridTradingStrategy`` provides it)."""
+
+    grid_id: str
+
+    def tracked_orders(self) -> Mapping[str, OrderIntent]: ...
+
+    def adopt_order(self, intent: OrderIntent) -> str | None: ...
+
+    def drop_order(self, client_order_id: str, filled: Decimal, reason: str) -> None: ...
+
+    def on_order_filled(self, fill: FillReport) -> None: ...
+
+    def on_order_cancelled(self, client_order_id: str, filled: Decimal) -> None: ...
+
+    def on_order_rejected(self, client_order_id: str, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationPlan:
+    """Every order of the snapshot and of the state, sorted by what must happen to it."""
+
+    open_tracked: tuple[OrderState, ...] = ()  # agree (fills while down still applied)
+    orphans: tuple[OrderState, ...] = ()
+    phantoms: tuple[OrderState, ...] = ()
+    missing: tuple[OrderIntent, ...] = ()
+    foreign: tuple[str, ...] = ()
+
+    @property
+    def mismatches(self) -> int:
+        """Orders whose state normal trading does not explain: orphans, missing orders
+        and phantoms that did not fill. A phantom that filled is the market moving while
+        we were down, not a disagreement."""
+        unfilled = sum(1 for o in self.phantoms if o.status is not OrderStatus.CLOSED)
+        return len(self.orphans) + len(self.missing) + unfilled
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationResult:
+    """What reconciliation did; reported in the strategy actor's status."""
+
+    orphans: tuple[str, ...] = ()  # adopted onto their slot
+    unadopted: tuple[str, ...] = ()  # ours and open but no slot takes them: left alone
+    phantoms_filled: tuple[str, ...] = ()
+    phantoms_cancelled: tuple[str, ...] = ()
+    phantoms_rejected: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()  # cancelled phantoms whose slot got its order again
+    dropped: tuple[str, ...] = ()  # cancelled phantoms forgotten (CancelPolicy.DROP)
+    resent: tuple[OrderIntent, ...] = ()  # missing orders: send these again, same ids
+    foreign: tuple[str, ...] = ()
+    fills_applied: int = 0
+    mismatches: int = 0
+    aborted: bool = False
+
+    def status(self) -> dict[str, str | int | bool]:
+        """Flat fields for the actor's status (counts, and the first few ids)."""
+        lists: dict[str, Sequence[str]] = {
+            "orphans": self.orphans,
+            "unadopted": self.unadopted,
+            "phantoms_filled": self.phantoms_filled,
+            "phantoms_cancelled": self.phantoms_cancelled,
+            "phantoms_rejected": self.phantoms_rejected,
+            "replaced": self.replaced,
+            "dropped": self.dropped,
+            "resent": [i.client_order_id for i in self.resent],
+            "foreign": self.foreign,
+        }
+        out: dict[str, str | int | bool] = {}
+        for name, ids in lists.items():
+            out[f"recon_{name}"] = len(ids)
+            if ids:
+                shown = ",".join(ids[:_STATUS_IDS])
+                out[f"recon_{name}_ids"] = shown + (",..." if len(ids) > _STATUS_IDS else "")
+        out["recon_fills_applied"] = self.fills_applied
+        out["recon_mismatches"] = self.mismatches
+        out["recon_aborted"] = self.aborted
+        return out
+
+
+def plan_reconciliation(
+    grid_id: str, tracked: Mapping[str, OrderIntent], snapshot: Iterable[OrderState]
+) -> ReconciliationPlan:
+    """Sort the tracked orders and the snapshot's orders into the plan's buckets.
+
+    A snapshot order of this grid that is final and untracked is history (an order the
+    state already closed) and belongs to no bucket.
+    """
+    open_tracked: list[OrderState] = []
+    orphans: list[OrderState] = []
+    phantoms: list[OrderState] = []
+    foreign: list[str] = []
+    seen: set[str] = set()
+    for order in snapshot:
+        cid = order.intent.client_order_id
+        seen.add(cid)
+        if cid in tracked:
+            (phantoms if order.status.is_final else open_tracked).append(order)
+            continue
+        parsed = parse_client_order_id(cid)
+        if parsed is None or not parsed.belongs_to(grid_id):
+            if not order.status.is_final:
+                foreign.append(cid)
+        elif not order.status.is_final:
+            orphans.append(order)
+    missing = tuple(intent for cid, intent in tracked.items() if cid not in seen)
+    return ReconciliationPlan(
+        open_tracked=tuple(open_tracked),
+        orphans=tuple(orphans),
+        phantoms=tuple(phantoms),
+        missing=missing,
+        foreign=tuple(foreign),
+    )
+
+
+def _apply_fills(strategy: Reconcilable, order: OrderState) -> int:
+    """Feed the order's fills in execution order; the strategy ignores the ones it has
+    already counted. Returns how many were handed over."""
+    fills = sorted(order.fills, key=lambda f: (f.order_filled, f.timestamp, f.trade_id))
+    for fill in fills:
+        strategy.on_order_filled(fill)
+    return len(fills)
+
+
+def apply_reconciliation(
+    strategy: Reconcilable,
+    plan: ReconciliationPlan,
+    cancel_policy: CancelPolicy = CancelPolicy.REPLACE,
+) -> ReconciliationResult:
+    """Drive the plan's outcomes through ``strategy`` (whose context must be bound: the
+    counter orders and re-placed orders it submits go out once the actor has saved the
+    reconciled state). Returns what was done; ``resent`` are for the caller to send."""
+    fills = 0
+    for order in plan.open_tracked:
+        fills += _apply_fills(strategy, order)
+    filled: list[str] = []
+    cancelled: list[str] = []
+    rejected: list[str] = []
+    replaced: list[str] = []
+    dropped: list[str] = []
+    for order in plan.phantoms:
+        cid = order.intent.client_order_id
+        fills += _apply_fills(strategy, order)
+        still_tracked = cid in strategy.tracked_orders()
+        match order.status:
+            case OrderStatus.CLOSED:
+                filled.append(cid)
+                if still_tracked:
+                    # Filled, but not every trade was reported: close it on its total.
+                    strategy.on_order_cancelled(cid, order.filled)
+            case OrderStatus.CANCELED | OrderStatus.EXPIRED:
+                cancelled.append(cid)
+                if not still_tracked:
+                    continue
+                if cancel_policy is CancelPolicy.REPLACE:
+                    replaced.append(cid)
+                    strategy.on_order_cancelled(cid, order.filled)
+                else:
+                    dropped.append(cid)
+                    strategy.drop_order(
+                        cid, order.filled, f"{order.status.value} while the grid was down"
+                    )
+            case OrderStatus.REJECTED:
+                rejected.append(cid)
+                if still_tracked:
+                    strategy.on_order_rejected(cid, "rejected while the grid was down")
+            case OrderStatus.OPEN:
+                raise AssertionError(f"{cid}: an open order planned as a phantom")
+    adopted: list[str] = []
+    unadopted: list[str] = []
+    for order in plan.orphans:
+        cid = order.intent.client_order_id
+        if cid in strategy.tracked_orders():
+            # A phantom's counter order re-created this very id: it is ours again.
+            fills += _apply_fills(strategy, order)
+            adopted.append(cid)
+            continue
+        refusal = strategy.adopt_order(order.intent)
+        if refusal is None:
+            adopted.append(cid)
+            fills += _apply_fills(strategy, order)
+        else:
+            unadopted.append(cid)
+    return ReconciliationResult(
+        orphans=tuple(adopted),
+        unadopted=tuple(unadopted),
+        phantoms_filled=tuple(filled),
+        phantoms_cancelled=tuple(cancelled),
+        phantoms_rejected=tuple(rejected),
+        replaced=tuple(replaced),
+        dropped=tuple(dropped),
+        resent=plan.missing,
+        foreign=plan.foreign,
+        fills_applied=fills,
+        mismatches=plan.mismatches + len(unadopted),
+    )
