@@ -1,0 +1,277 @@
+"""The persistence actor: the only process that writes to the database.
+
+ROUTER (bind STORE) <- DEALERs of the strategy and execution actors. Requests are queued
+as they arrive; one writer task drains everything queued, stores it with
+:meth:`StoreWriter.write_batch` in one transaction (group commit) and only then answers
+each request with an :class:`Ack` — so an Ack always means "durable". Every request is
+idempotent: a fill already stored (exchange, trade id), an order event already logged
+(event id) or a state whose save counter is not newer than the stored one is answered
+``Ack(duplicate=True)`` and not written again. :class:`LoadState` is answered with
+:class:`StateLoaded` after the writes queued before it, so a reader sees its own saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, assert_never
+
+import structlog
+
+from gridsup.actors.base import Actor, StopReason
+from gridsup.actors.persistence_records import (
+    decode_state,
+    event_records,
+    fill_record,
+    state_record,
+)
+from gridsup.actors.run_config import STORE, RunConfig
+from gridsup.actors.sockets import SocketSpec, SocketType
+from gridsup.messages.control import StatusValue
+from gridsup.messages.store import (
+    STORE_REPLY_CODEC,
+    STORE_REQUEST_CODEC,
+    Ack,
+    LoadState,
+    RecordFill,
+    RecordOrderEvent,
+    SaveState,
+    StateLoaded,
+    StoreReply,
+    StoreRequest,
+)
+from gridsup.store.database import Database
+from gridsup.store.errors import DatabaseUnavailable, StoreError
+from gridsup.store.known import known_keys
+from gridsup.store.migrate import upgrade
+from gridsup.store.records import StoreWrite
+from gridsup.store.state import DatabaseStateStore
+from gridsup.store.writer import StoreWriter
+
+log = structlog.get_logger("gridsup.actors.persistence")
+
+# Most requests stored in one transaction; the rest wait for the next commit.
+MAX_BATCH = 2000
+# Backoff while the database is away (seconds): requests stay queued, nothing is acked.
+RETRY_BASE, RETRY_MAX = 0.1, 2.0
+
+Envelope = list[bytes]
+
+
+class PersistenceActor(Actor):
+    """Group-committing, idempotent writer of states, order events and fills."""
+
+    def __init__(self, run: RunConfig, *, schema: str | None = None, migrate: bool = False):
+        super().__init__()
+        self.config = run
+        self.db = Database(run.db_url, schema=schema)
+        self.migrate = migrate
+        self.writer = StoreWriter(self.db)
+        self.states = DatabaseStateStore(self.db)
+        self._queue: list[tuple[Envelope, StoreRequest]] = []
+        self._wake = asyncio.Event()
+        # Save counter of each grid's stored state (persistence is the only writer, so
+        # this stays true); filled lazily from the database.
+        self._versions: dict[str, int] = {}
+        self.batches = 0
+        self.written = 0
+        self.duplicates = 0
+        self.failures = 0
+        self.last_batch = 0
+        self.db_retries = 0
+
+    def sockets(self) -> Sequence[SocketSpec]:
+        assert self.run_dir is not None
+        return (
+            SocketSpec(
+                STORE,
+                SocketType.ROUTER,
+                self.run_dir.endpoint(STORE),
+                bind=True,
+                recv=STORE_REQUEST_CODEC,
+                send=STORE_REPLY_CODEC,
+            ),
+        )
+
+    async def on_start(self) -> None:
+        await self.db.connect()
+        if self.migrate:
+            revision = await upgrade(self.db)
+            log.info("database_migrated", revision=revision)
+        self.spawn(self._write_loop())
+        log.info("persistence_started", database=self.db.safe_url)
+
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+        self._queue.append((envelope, message))
+        self._wake.set()
+
+    async def on_stop(self, reason: StopReason) -> None:
+        # What was received is still stored and acknowledged (a clean stop loses nothing).
+        while self._queue:
+            await self._commit_next()
+        await self.db.disconnect()
+
+    def status(self) -> dict[str, StatusValue]:
+        return {
+            "queued": len(self._queue),
+            "batches": self.batches,
+            "written": self.written,
+            "duplicates": self.duplicates,
+            "failures": self.failures,
+            "last_batch": self.last_batch,
+            "db_retries": self.db_retries,
+        }
+
+    # -- group commit -------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                await self._commit_next()
+
+    async def _commit_next(self) -> None:
+        batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        delay = RETRY_BASE
+        while True:
+            try:
+                replies = await self._commit(batch)
+                break
+            except DatabaseUnavailable as exc:
+                # Nothing was stored and nothing is acked: senders keep their requests.
+                self.db_retries += 1
+                log.warning("store_commit_retried", error=str(exc), delay=delay, size=len(batch))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+        for envelope, reply in replies:
+            self.send(STORE, reply, envelope=envelope)
+        self.batches += 1
+        self.last_batch = len(batch)
+
+    async def _commit(
+        self, batch: list[tuple[Envelope, StoreRequest]]
+    ) -> list[tuple[Envelope, StoreReply]]:
+        """Store the writes of ``batch`` in one transaction, then answer the reads.
+
+        Raises:
+            DatabaseUnavailable: the database is away; nothing was stored.
+        """
+        fills = [(m.exchange, m.fill.trade_id) for _, m in batch if isinstance(m, RecordFill)]
+        events = [m.event_id for _, m in batch if isinstance(m, RecordOrderEvent)]
+        known_fills, known_events = await known_keys(self.db, fills=fills, event_keys=events)
+        for _, m in batch:
+            if isinstance(m, SaveState) and m.grid_id not in self._versions:
+                self._versions[m.grid_id] = await self._stored_version(m.grid_id)
+        versions = dict(self._versions)
+        replies: list[tuple[Envelope, StoreReply]] = []
+        writes: list[tuple[Envelope, StoreRequest, list[StoreWrite]]] = []
+        loads: list[tuple[Envelope, LoadState]] = []
+        for envelope, msg in batch:
+            records: list[StoreWrite] | None = None  # None: a duplicate
+            match msg:
+                case SaveState():
+                    if msg.version > versions.get(msg.grid_id, 0):
+                        versions[msg.grid_id] = msg.version
+                        records = [state_record(msg)]
+                case RecordOrderEvent():
+                    if msg.event_id not in known_events:
+                        known_events.add(msg.event_id)
+                        records = event_records(msg)
+                case RecordFill():
+                    key = (msg.exchange, msg.fill.trade_id)
+                    if key not in known_fills:
+                        known_fills.add(key)
+                        records = [fill_record(msg)]
+                case LoadState():
+                    loads.append((envelope, msg))
+                    continue
+                case _:
+                    assert_never(msg)
+            if records is None:
+                self.duplicates += 1
+                replies.append((envelope, Ack(request_id=msg.request_id, duplicate=True)))
+            else:
+                writes.append((envelope, msg, records))
+        replies.extend(await self._write(writes))
+        self._versions = versions
+        for envelope, load in loads:
+            replies.append((envelope, await self._load(load)))
+        return replies
+
+    async def _write(
+        self, writes: list[tuple[Envelope, StoreRequest, list[StoreWrite]]]
+    ) -> list[tuple[Envelope, StoreReply]]:
+        if not writes:
+            return []
+        try:
+            await self.writer.write_batch(r for _, _, records in writes for r in records)
+        except DatabaseUnavailable:
+            raise
+        except (StoreError, TypeError, ValueError) as exc:
+            # One bad record fails the whole transaction: store the others one by one
+            # so that only the bad request is refused.
+            log.warning("store_batch_failed", error=repr(exc), size=len(writes))
+            return [
+                await self._write_one(envelope, msg, records) for envelope, msg, records in writes
+            ]
+        self.written += len(writes)
+        return [(envelope, Ack(request_id=msg.request_id)) for envelope, msg, _ in writes]
+
+    async def _write_one(
+        self, envelope: Envelope, msg: StoreRequest, records: list[StoreWrite]
+    ) -> tuple[Envelope, StoreReply]:
+        try:
+            await self.writer.write_batch(records)
+        except DatabaseUnavailable:
+            raise
+        except (StoreError, TypeError, ValueError) as exc:
+            self.failures += 1
+            log.error("store_request_refused", request_id=msg.request_id, error=repr(exc))
+            if isinstance(msg, SaveState):
+                self._versions.pop(msg.grid_id, None)  # re-read: it was not stored
+            return envelope, Ack(request_id=msg.request_id, ok=False, error=repr(exc))
+        self.written += 1
+        return envelope, Ack(request_id=msg.request_id)
+
+    async def _stored_version(self, grid_id: str) -> int:
+        try:
+            saved = await self.states.load(grid_id)
+        except DatabaseUnavailable:
+            raise
+        except StoreError as exc:  # a state this code cannot migrate: the next save replaces it
+            log.warning("state_unreadable", grid_id=grid_id, error=repr(exc))
+            return 0
+        if saved is None:
+            return 0
+        try:
+            return decode_state(saved)[0]
+        except ValueError as exc:
+            log.warning("state_unreadable", grid_id=grid_id, error=str(exc))
+            return 0
+
+    async def _load(self, msg: LoadState) -> StoreReply:
+        try:
+            saved = await self.states.load(msg.grid_id)
+            if saved is None:
+                return StateLoaded(request_id=msg.request_id, grid_id=msg.grid_id, version=0)
+            version, data = decode_state(saved)
+        except DatabaseUnavailable:
+            raise
+        except (StoreError, ValueError) as exc:
+            # Never answer "no state" for a state we cannot read: the grid would start over.
+            self.failures += 1
+            log.error("state_load_failed", grid_id=msg.grid_id, error=repr(exc))
+            return Ack(request_id=msg.request_id, ok=False, error=repr(exc))
+        return StateLoaded(
+            request_id=msg.request_id, grid_id=msg.grid_id, version=version, state=data
+        )
+
+
+def build(run: RunConfig, *, schema: str | None = None, migrate: bool = False) -> PersistenceActor:
+    """The persistence actor of ``run`` (ChildSpec target ``gridsup.actors.persistence:build``).
+
+    ``schema`` puts the tables in that PostgreSQL schema (tests, benchmarks);
+    ``migrate`` runs the Alembic migrations at start (``gridsup start`` does it before).
+    """
+    return PersistenceActor(run, schema=schema, migrate=migrate)
