@@ -393,8 +393,11 @@ def test_time_comes_from_the_clock_or_the_last_price() -> None:
     assert unclocked.create_order(SYMBOL, BUY, LIMIT, D("0.1"), D("90")).timestamp == 777
 
 
-def test_feeding_an_unknown_symbol_is_refused() -> None:
+def test_feeding_or_asking_about_an_unknown_symbol_is_refused() -> None:
     ex = paper()
+    for ask in (ex.open_orders, ex.best_bid_order_price, ex.best_ask_order_price):
+        with pytest.raises(BadSymbol, match="DOGE/USDT"):
+            ask("DOGE/USDT")
     with pytest.raises(BadSymbol):
         ex.on_price("DOGE/USDT", D("1"), 1)
     with pytest.raises(BadSymbol):

@@ -222,8 +222,12 @@ class PaperExchange:
         return order.public()
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Open orders (of ``symbol``, or all), oldest first."""
-        books = [self._books[symbol]] if symbol is not None else self._books.values()
+        """Open orders (of ``symbol``, or all), oldest first.
+
+        Raises:
+            BadSymbol: no such market.
+        """
+        books = [self._book(symbol)] if symbol is not None else self._books.values()
         found = [o for book in books for o in book.orders()]
         found.sort(key=lambda o: o.seq)
         return [o.public() for o in found]
@@ -253,12 +257,20 @@ class PaperExchange:
         return self._last_ts
 
     def best_bid_order_price(self, symbol: str) -> float | None:
-        """Highest open buy limit of ``symbol`` as a float (for vectorised skipping)."""
-        return self._books[symbol].best_bid()
+        """Highest open buy limit of ``symbol`` as a float (for vectorised skipping).
+
+        Raises:
+            BadSymbol: no such market.
+        """
+        return self._book(symbol).best_bid()
 
     def best_ask_order_price(self, symbol: str) -> float | None:
-        """Lowest open sell limit of ``symbol`` as a float (for vectorised skipping)."""
-        return self._books[symbol].best_ask()
+        """Lowest open sell limit of ``symbol`` as a float (for vectorised skipping).
+
+        Raises:
+            BadSymbol: no such market.
+        """
+        return self._book(symbol).best_ask()
 
     def candles(self, symbol: str) -> list[Candle]:
         """The last candles fed for ``symbol`` (at most ``CANDLE_HISTORY``), oldest first."""
