@@ -111,6 +111,7 @@ def test_the_replay_files_last_close_is_the_default_price(tmp_path: Path) -> Non
         (["--price", "cheap"], "--price 'cheap': expected a positive price"),
         (["--price", "-5"], "expected a positive price"),
         (["--grid", "doge"], "--grid doge: no such grid"),
+        (["--price", "DOGE/USDT=0.1"], "--price DOGE/USDT: no planned grid trades that symbol"),
     ],
 )
 def test_bad_options_exit_2(args: list[str], expected: str) -> None:

@@ -310,6 +310,9 @@ def plan(grids_file: Path, prices: tuple[str, ...], names: tuple[str, ...], as_j
             known = ", ".join(g.name for g in grids) or "none"
             _fail(f"--grid {', '.join(unknown)}: no such grid in {grids_file} (grids: {known}).")
         grids = [g for g in grids if g.name in names]
+    unused = sorted(set(per_symbol) - {g.symbol for g in grids})
+    if unused:
+        _fail(f"--price {', '.join(unused)}: no planned grid trades that symbol.")
     replay = _replay_price(loaded) if every is None else None
     plans = []
     for grid in grids:

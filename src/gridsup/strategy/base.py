@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 
 # A grid name ends up in file names, log lines and (hashed) in order ids: keep it tame.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # ccxt's unified spot symbol, BASE/QUOTE.
-SYMBOL_PATTERN = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$"
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
 
 
 class StrategyConfig(BaseModel):
@@ -19,10 +22,33 @@ class StrategyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
-    name: str = Field(pattern=NAME_PATTERN)
-    symbol: str = Field(pattern=SYMBOL_PATTERN)
+    name: str
+    symbol: str
     enabled: bool = True
     dry_run: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise PydanticCustomError(
+                "grid_name",
+                "must be 1-64 characters of letters, digits, '_', '.', '-', starting with a "
+                "letter or digit, got {value!r}",
+                {"value": value},
+            )
+        return value
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        if not _SYMBOL.fullmatch(value):
+            raise PydanticCustomError(
+                "symbol",
+                "must be BASE/QUOTE in capitals, e.g. BTC/USDT, got {value!r}",
+                {"value": value},
+            )
+        return value
 
     @property
     def base(self) -> str:
