@@ -1,4 +1,8 @@
-"""``FillRepository``: every execution once, however often it is delivered."""
+"""``FillRepository``: every execution once, however often it is delivered.
+
+The key is (exchange, symbol, trade_id): exchanges like Binance number trades per
+symbol, so the same trade id exists on BTC/USDT and on ETH/USDT.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ def fill_row(record: FillRecord) -> dict[str, Any]:
 
 
 class FillRepository:
-    """Fills, idempotent by (exchange, trade_id). Works inside the caller's session."""
+    """Fills, idempotent by (exchange, symbol, trade_id). Works inside the caller's
+    session."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -47,7 +52,7 @@ class FillRepository:
             self.session,
             "fills.add",
             lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
-                index_elements=["exchange", "trade_id"]
+                index_elements=["exchange", "symbol", "trade_id"]
             ),
         )
 
@@ -62,8 +67,10 @@ class FillRepository:
         if rows:
             await execute_core(self.session, self._insert(), rows)
 
-    async def get(self, exchange: str, trade_id: str) -> Fill | None:
-        stmt = select(Fill).where(Fill.exchange == exchange, Fill.trade_id == trade_id)
+    async def get(self, exchange: str, symbol: str, trade_id: str) -> Fill | None:
+        stmt = select(Fill).where(
+            Fill.exchange == exchange, Fill.symbol == symbol, Fill.trade_id == trade_id
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def for_order(self, exchange: str, client_order_id: str) -> Sequence[Fill]:

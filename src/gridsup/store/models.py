@@ -5,8 +5,9 @@ the rest is ours. Exchange times are integer ms since the epoch (as on the wire)
 ``created_at``/``updated_at`` bookkeeping of the timestamp mixin is a UTC datetime.
 
 Idempotency lives in unique keys, so a message delivered twice is stored once:
-an order by (exchange, client_order_id), a fill by (exchange, trade_id), an order
-event by its optional ``event_key``.
+an order by (exchange, client_order_id), a fill by (exchange, symbol, trade_id) (Binance
+numbers trades per symbol, so a trade id alone repeats across markets), an order event
+by its optional ``event_key``.
 """
 
 from __future__ import annotations
@@ -73,11 +74,11 @@ class Order(TimestampMixin, Base):
 
 
 class Fill(TimestampMixin, Base):
-    """One execution of one order (the exchange's "trade")."""
+    """One execution of one order (the exchange's "trade"), stored once."""
 
     __tablename__ = "fills"
     __table_args__ = (
-        Index("uq_fills_exchange_trade_id", "exchange", "trade_id", unique=True),
+        Index("uq_fills_exchange_symbol_trade_id", "exchange", "symbol", "trade_id", unique=True),
         Index("ix_fills_exchange_client_order_id", "exchange", "client_order_id"),
     )
 

@@ -107,7 +107,7 @@ class OrderRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FillRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One execution; stored once per (exchange, trade_id)."""
+    """One execution; stored once per (exchange, symbol, trade_id)."""
 
     exchange: str
     trade_id: str

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 09:27:49.524917
+Create Date: 2026-11-24 09:39:45.882028
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_fills_strategy"), ["strategy"], unique=False)
         batch_op.create_index(batch_op.f("ix_fills_symbol"), ["symbol"], unique=False)
         batch_op.create_index(batch_op.f("ix_fills_timestamp"), ["timestamp"], unique=False)
-        batch_op.create_index("uq_fills_exchange_trade_id", ["exchange", "trade_id"], unique=True)
+        batch_op.create_index(
+            "uq_fills_exchange_symbol_trade_id", ["exchange", "symbol", "trade_id"], unique=True
+        )
 
     op.create_table(
         "order_events",
@@ -193,7 +195,7 @@ def downgrade() -> None:
 
     op.drop_table("order_events")
     with op.batch_alter_table("fills", schema=None) as batch_op:
-        batch_op.drop_index("uq_fills_exchange_trade_id")
+        batch_op.drop_index("uq_fills_exchange_symbol_trade_id")
         batch_op.drop_index(batch_op.f("ix_fills_timestamp"))
         batch_op.drop_index(batch_op.f("ix_fills_symbol"))
         batch_op.drop_index(batch_op.f("ix_fills_strategy"))
