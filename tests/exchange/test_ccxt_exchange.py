@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import logging
 from decimal import Decimal
 
@@ -247,3 +248,13 @@ def test_from_env_names_the_missing_variable_not_a_value() -> None:
 def test_unknown_exchange_id() -> None:
     with pytest.raises(ExchangeError, match="nosuchexchange"):
         CcxtExchange("nosuchexchange")
+
+
+async def test_ccxt_does_not_change_our_decimal_context(exchange: CcxtExchange) -> None:
+    context = decimal.getcontext()
+    before = (context.rounding, context.traps[decimal.Underflow], context.prec)
+
+    await exchange.create_order(BTC, Side.BUY, OrderType.LIMIT, D("0.0012345"), D("40000.005"))
+
+    context = decimal.getcontext()
+    assert (context.rounding, context.traps[decimal.Underflow], context.prec) == before

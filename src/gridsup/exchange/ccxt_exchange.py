@@ -10,6 +10,7 @@ order up by its client id before any retry, so a retry never places a second ord
 from __future__ import annotations
 
 import asyncio
+import decimal
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
@@ -38,6 +39,17 @@ __all__ = ["CcxtExchange"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+
+async def _isolated(fn: Callable[[], Awaitable[T]]) -> T:
+    """Await a ccxt call in a private decimal context.
+
+    ccxt's ``decimal_to_precision`` sets the current context's rounding to ROUND_HALF_UP
+    and traps Underflow; without this every Decimal computation of the process would
+    change behaviour after the first order.
+    """
+    with decimal.localcontext():
+        return await fn()
 
 
 def _plain(value: Decimal) -> str:
@@ -132,7 +144,7 @@ class CcxtExchange:
         retry = 0
         while True:
             try:
-                return await fn()
+                return await _isolated(fn)
             except ccxt.BaseError as exc:
                 error = self._map(exc)
                 retry += 1
@@ -275,10 +287,11 @@ class CcxtExchange:
             price = None
             reference = (await self.fetch_ticker(symbol)).last
         amount, price = prepare_order(market, amount, price, reference)
-        if market.amount_step is None:
-            amount = Decimal(self._client.amount_to_precision(symbol, _plain(amount)))
-        if price is not None and market.price_step is None:
-            price = Decimal(self._client.price_to_precision(symbol, _plain(price)))
+        with decimal.localcontext():  # ccxt's rounding changes the current context
+            if market.amount_step is None:
+                amount = Decimal(self._client.amount_to_precision(symbol, _plain(amount)))
+            if price is not None and market.price_step is None:
+                price = Decimal(self._client.price_to_precision(symbol, _plain(price)))
         cid = client_order_id or uuid.uuid4().hex
         return await self._create_once(symbol, side, type, amount, price, cid)
 
@@ -297,8 +310,10 @@ class CcxtExchange:
         retry = 0
         while True:
             try:
-                raw = await self._client.create_order(
-                    symbol, type.value, side.value, _plain(amount), price_text, params
+                raw = await _isolated(
+                    lambda: self._client.create_order(
+                        symbol, type.value, side.value, _plain(amount), price_text, params
+                    )
                 )
                 order = convert.to_order(raw)
                 log.info("order_placed", exchange=self.id, symbol=symbol, client_order_id=cid)
