@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "orders": "gridsup.commands.history:orders",
     "trades": "gridsup.commands.history:trades",
     "stats": "gridsup.commands.history:stats",
+    "start": "gridsup.commands.start:start",
 }
 
 
