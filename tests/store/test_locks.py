@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gridsup.store.database import Database, render_url
+from gridsup.store.grid_lock_light import light_grid_lock
 from gridsup.store.locks import GridLock, PostgresAdvisoryLock, grid_lock
 from helpers import aeventually
 
@@ -74,3 +75,18 @@ async def test_the_advisory_lock_is_freed_when_its_connection_dies(pg_db: Databa
     assert await holder.check() is False  # the old holder learns it lost the lock
     assert holder.held is False
     await contender.release()
+
+
+async def test_the_light_lock_of_strategy_actors_contends_with_this_one(db: Database) -> None:
+    """Strategy actors take the SQLAlchemy-free flavour: both must guard the same grid."""
+    grid = new_grid()
+    url = render_url(db.url).replace("***", "")
+    heavy, light = grid_lock(db, grid), light_grid_lock(url, grid)
+    assert await heavy.acquire() is True
+    assert await light.acquire() is False
+    await heavy.release()
+    assert await light.acquire() is True
+    assert await light.check() is True
+    assert await heavy.acquire() is False
+    await light.release()
+    assert await heavy.check() is False  # never got it back

@@ -50,6 +50,10 @@ class GridLock(Protocol):
         """Take the lock if it is free; False when another holder has it."""
         ...
 
+    async def check(self) -> bool:
+        """True while the lock is still ours (a holder polls it to learn of a loss)."""
+        ...
+
     async def release(self) -> None:
         """Give the lock back (a no-op when not held)."""
         ...
