@@ -4,7 +4,7 @@ ROUTER (bind STORE) <- DEALERs of the strategy and execution actors. Requests ar
 as they arrive; one writer task drains everything queued, stores it with
 :meth:`StoreWriter.write_batch` in one transaction (group commit) and only then answers
 each request with an :class:`Ack` — so an Ack always means "durable". Every request is
-idempotent: a fill already stored (exchange, trade id), an order event already logged
+idempotent: a fill already stored (exchange, symbol, trade id), an order event already logged
 (event id) or a state whose save counter is not newer than the stored one is answered
 ``Ack(duplicate=True)`` and not written again. :class:`LoadState` is answered with
 :class:`StateLoaded` after the writes queued before it, so a reader sees its own saves.
@@ -157,7 +157,11 @@ class PersistenceActor(Actor):
         Raises:
             DatabaseUnavailable: the database is away; nothing was stored.
         """
-        fills = [(m.exchange, m.fill.trade_id) for _, m in batch if isinstance(m, RecordFill)]
+        fills = [
+            (m.exchange, m.fill.symbol, m.fill.trade_id)
+            for _, m in batch
+            if isinstance(m, RecordFill)
+        ]
         events = [m.event_id for _, m in batch if isinstance(m, RecordOrderEvent)]
         known_fills, known_events = await known_keys(self.db, fills=fills, event_keys=events)
         for _, m in batch:
@@ -179,7 +183,7 @@ class PersistenceActor(Actor):
                         known_events.add(msg.event_id)
                         records = event_records(msg)
                 case RecordFill():
-                    key = (msg.exchange, msg.fill.trade_id)
+                    key = (msg.exchange, msg.fill.symbol, msg.fill.trade_id)
                     if key not in known_fills:
                         known_fills.add(key)
                         records = [fill_record(msg)]
