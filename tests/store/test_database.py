@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from gridsup.messages.common import Side
 from gridsup.store.database import Database, render_url, resolve_url
 from gridsup.store.errors import DatabaseConfigError, DatabaseUnavailable
+from gridsup.store.models import Base
 from gridsup.store.trades import TradeRepository
 
 from .conftest import PG_URL, require_postgres
@@ -123,3 +125,27 @@ def test_url_comes_from_the_environment_then_the_data_dir(
     assert resolve_url().database == str(tmp_path / "gridsup.db")
     monkeypatch.setenv("GRIDSUP_DB_URL", "postgresql://u:p@h/d")
     assert render_url(resolve_url()) == "postgresql+asyncpg://u:***@h/d"
+
+
+async def test_a_database_busy_past_its_timeout_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    async with Database(f"sqlite:///{path}", busy_timeout_ms=50) as db:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        try:
+            with pytest.raises(DatabaseUnavailable, match="locked"):
+                async with db.session() as session:
+                    await TradeRepository(session).create(
+                        exchange="x", strategy="g", symbol="A/B", side=Side.BUY,
+                        amount=1, open_price=1, opened_at=1,  # type: ignore[arg-type]
+                    )  # fmt: skip
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        async with db.session() as session:  # and it works again once the writer is done
+            await TradeRepository(session).create(
+                exchange="x", strategy="g", symbol="A/B", side=Side.BUY,
+                amount=1, open_price=1, opened_at=1,  # type: ignore[arg-type]
+            )  # fmt: skip

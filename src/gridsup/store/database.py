@@ -20,7 +20,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
+    InterfaceError,
     NoSuchModuleError,
+    OperationalError,
     SQLAlchemyError,
     StatementError,
 )
@@ -200,7 +202,11 @@ class Database:
                 await session.commit()
             except BaseException as exc:
                 await session.rollback()
-                if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError) or (
+                    isinstance(exc, DBAPIError) and exc.connection_invalidated
+                ):
+                    # Lost connection, server gone, SQLite busy past its timeout: the
+                    # transaction did not happen and may be retried.
                     raise self.classify(exc) from exc
                 if isinstance(exc, StatementError) and isinstance(exc.orig, StoreError):
                     # A value our column types refused (MoneyRangeError): the caller's
