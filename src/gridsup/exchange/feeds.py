@@ -238,7 +238,9 @@ class ReplayFeed:
     def __repr__(self) -> str:
         return f"ReplayFeed({self.symbol!r}, candles={len(self._ts)}, position={self._pos})"
 
-    def __len__(self) -> int:
+    @property
+    def candle_count(self) -> int:
+        """Number of candles replayed (ticks are up to four per candle)."""
         return len(self._ts)
 
     def __iter__(self) -> Iterator[Tick]:
