@@ -1,10 +1,10 @@
 """``CcxtExchange``: the ``Exchange`` Protocol over any ccxt exchange (``ccxt.async_support``).
 
-The only module (with its helpers ``ccxt_errors``/``ccxt_convert``) that imports ccxt:
-strategy processes never load it. Every ccxt call goes through ``_call``, where ccxt's
-exceptions become ours and temporary errors are retried with backoff. A create request
-whose outcome is unknown (timeout, dropped connection, 5xx) is settled by looking the
-order up by its client id before any retry, so a retry never places a second order.
+The only module (with its helpers ``ccxt_client``, ``ccxt_convert``, ``ccxt_errors``,
+``ccxt_create``) that imports ccxt: strategy processes never load it. Every ccxt call
+goes through ``_call``, where ccxt's exceptions become ours and temporary errors are
+retried with backoff; creates go through ``CreateAttempts``, which settles a lost answer
+by the client id before any retry, so a retry never places a second order.
 """
 
 from __future__ import annotations
@@ -21,14 +21,12 @@ import structlog
 
 from gridsup.exchange import ccxt_convert as convert
 from gridsup.exchange.ccxt_client import RedactFilter, build_client, credentials_from_env
-from gridsup.exchange.ccxt_errors import TimestampRejected, ambiguous_on_create, map_ccxt_error
+from gridsup.exchange.ccxt_create import CreateAttempts
+from gridsup.exchange.ccxt_errors import TimestampRejected, map_ccxt_error
 from gridsup.exchange.errors import (
-    AmbiguousOrder,
     BadSymbol,
-    DuplicateOrder,
     ExchangeError,
     InvalidOrder,
-    OrderNotFound,
 )
 from gridsup.exchange.precision import prepare_order
 from gridsup.exchange.retry import RetryPolicy, is_temporary
@@ -293,98 +291,24 @@ class CcxtExchange:
             if price is not None and market.price_step is None:
                 price = Decimal(self._client.price_to_precision(symbol, _plain(price)))
         cid = client_order_id or uuid.uuid4().hex
-        return await self._create_once(symbol, side, type, amount, price, cid)
-
-    async def _create_once(
-        self,
-        symbol: str,
-        side: Side,
-        type: OrderType,
-        amount: Decimal,
-        price: Decimal | None,
-        cid: str,
-    ) -> Order:
         params = {"clientOrderId": cid}
-        price_text = None if price is None else _plain(price)
-        uncertain = False  # an earlier attempt may have placed the order
-        retry = 0
-        while True:
-            try:
-                raw = await _isolated(
-                    lambda: self._client.create_order(
-                        symbol, type.value, side.value, _plain(amount), price_text, params
-                    )
+        amount_text, price_text = _plain(amount), None if price is None else _plain(price)
+        attempts = CreateAttempts(
+            exchange_id=self.id,
+            symbol=symbol,
+            client_order_id=cid,
+            send=lambda: _isolated(
+                lambda: self._client.create_order(
+                    symbol, type.value, side.value, amount_text, price_text, params
                 )
-                order = convert.to_order(raw)
-                log.info("order_placed", exchange=self.id, symbol=symbol, client_order_id=cid)
-                return order
-            except ccxt.BaseError as exc:
-                error = self._map(exc)
-                cause: Exception = exc
-            if isinstance(error, DuplicateOrder) and uncertain:
-                # our own earlier attempt got through: that order is the answer.
-                found = await self._settle(symbol, cid, error)
-                if found is not None:
-                    return found
-                raise AmbiguousOrder(str(error), client_order_id=cid) from cause
-            if ambiguous_on_create(error):
-                found = await self._settle(symbol, cid, error)
-                if found is not None:
-                    log.warning(
-                        "order_found_after_lost_response",
-                        exchange=self.id,
-                        symbol=symbol,
-                        client_order_id=cid,
-                    )
-                    return found
-                uncertain = True
-            retry += 1
-            delay = self._retry.delay(retry, error) if is_temporary(error) else None
-            if delay is None:
-                raise error from cause
-            log.warning(
-                "order_create_retried",
-                exchange=self.id,
-                symbol=symbol,
-                client_order_id=cid,
-                retry=retry,
-                delay=delay,
-                error=error.__class__.__name__,
-            )
-            if isinstance(error, TimestampRejected):
-                await self._resync_clock()
-            await self._sleep(delay)
-
-    async def _settle(self, symbol: str, cid: str, error: ExchangeError) -> Order | None:
-        """After a lost create response: the order if it exists, None if it does not.
-
-        Raises:
-            AmbiguousOrder: the look-up itself failed, so the outcome stays unknown.
-        """
-        try:
-            return await self.fetch_order(symbol, client_order_id=cid)
-        except OrderNotFound:
-            log.warning(
-                "order_absent_after_lost_response",
-                exchange=self.id,
-                symbol=symbol,
-                client_order_id=cid,
-            )
-            return None
-        except ExchangeError as lookup_error:
-            log.error(
-                "order_outcome_unknown",
-                exchange=self.id,
-                symbol=symbol,
-                client_order_id=cid,
-                error=str(error),
-                lookup_error=str(lookup_error),
-            )
-            raise AmbiguousOrder(
-                f"{self.id} {symbol}: create of {cid} failed ({error}) and the look-up "
-                f"failed too ({lookup_error})",
-                client_order_id=cid,
-            ) from lookup_error
+            ),
+            lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
+            map_error=self._map,
+            retry=self._retry,
+            sleep=self._sleep,
+            resync=self._resync_clock,
+        )
+        return await attempts.run()
 
     async def cancel_order(self, order_id: str, symbol: str) -> Order:
         """Raises: OrderNotFound (unknown or already final), ExchangeError."""
