@@ -17,6 +17,7 @@ from gridsup.exchange.errors import (
 from gridsup.exchange.loopback import LoopbackServer
 from gridsup.exchange.loopback.faults import (
     Banned,
+    Canned,
     Fault,
     Latency,
     RateLimit,
@@ -183,3 +184,44 @@ async def test_faulted_reads_recover(exchange: CcxtExchange, loopback: LoopbackS
 
     assert tickers[BTC].last == D("42000")
     assert orders == []
+
+
+ORDER_UNKNOWN = {"code": -2013, "msg": "Order does not exist."}
+
+
+async def test_late_duplicate_after_a_lagging_lookup_is_settled(
+    exchange: CcxtExchange, loopback: LoopbackServer
+) -> None:
+    # The answer is lost, and the first look-up lags behind (says "does not exist"):
+    # the retry with the same client id is refused as a duplicate, which settles it.
+    loopback.state.faults.add(
+        [
+            ResponseLost(method="POST", path=ORDER),
+            Canned(method="GET", path=ORDER, status=400, body=ORDER_UNKNOWN),
+        ]
+    )
+
+    order = await exchange.create_order(
+        BTC, Side.BUY, OrderType.LIMIT, D("0.001"), D("41000"), "late1"
+    )
+
+    assert order.client_order_id == "late1"
+    assert one_order_per_client_id(loopback) == {"late1": [order.id]}
+    assert loopback.state.requests[f"POST {ORDER}"] == 2  # the second was refused
+
+
+async def test_duplicate_that_no_lookup_finds_is_ambiguous(
+    exchange: CcxtExchange, loopback: LoopbackServer
+) -> None:
+    loopback.state.faults.add(
+        [
+            ResponseLost(method="POST", path=ORDER),
+            Canned(count=2, method="GET", path=ORDER, status=400, body=ORDER_UNKNOWN),
+        ]
+    )
+
+    with pytest.raises(AmbiguousOrder) as raised:
+        await exchange.create_order(BTC, Side.BUY, OrderType.LIMIT, D("0.001"), D("41000"), "amb2")
+
+    assert raised.value.client_order_id == "amb2"
+    assert one_order_per_client_id(loopback) == {"amb2": ["1"]}
