@@ -207,10 +207,7 @@ class LoopbackState:
                 timestamp=order.timestamp,
             )
         )
-        fills: list[Trade] = []
-        if type is OrderType.MARKET:  # a limit order rests until a later price reaches it
-            fills = [t for t in self.paper.trades(spec.symbol) if t.order_id == order.id]
-        return order, fills
+        return order, self.paper.order_trades(order.id)
 
     def mark_response_lost(self, order_id: str) -> None:
         """Note in the record that the answer to this order's create request was lost."""
