@@ -143,10 +143,15 @@ async def exchange_markets(
     """
     from gridsup.exchange.ccxt_exchange import CcxtExchange
     from gridsup.exchange.errors import ExchangeError
+    from gridsup.exchange.retry import RetryPolicy
 
     try:
         exchange = CcxtExchange(
-            grids.exchange.id, sandbox=grids.exchange.sandbox, url_overrides=url_overrides
+            grids.exchange.id,
+            sandbox=grids.exchange.sandbox,
+            url_overrides=url_overrides,
+            # A start refused after ~2 s beats one that hangs: the operator retries.
+            retry=RetryPolicy(attempts=3, base_delay=0.5),
         )
     except ExchangeError as exc:
         raise StartRefused(f"{grids.path}: exchange: id: {exc}") from None

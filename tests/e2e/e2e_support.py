@@ -1,0 +1,195 @@
+"""Helpers of the end-to-end tests: grids files written as TOML, `gridsup` run as a
+real subprocess (its output kept in files so a pipe can never fill up and block it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+GRIDSUP = [sys.executable, "-m", "gridsup"]
+
+# Grids that cycle within seconds on a fast synthetic walk: narrow ranges around the
+# start price, several levels, budgets well above Binance's 5 USDT minimum notional.
+FAST_GRIDS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "btc-fast",
+        "symbol": "BTC/USDT",
+        "lower_price": 59000,
+        "upper_price": 61000,
+        "num_grids": 11,
+        "total_investment": 2000,
+    },
+    {
+        "name": "eth-fast",
+        "symbol": "ETH/USDT",
+        "lower_price": 2940,
+        "upper_price": 3060,
+        "num_grids": 9,
+        "total_investment": 1500,
+    },
+    {
+        "name": "sol-fast",
+        "symbol": "SOL/USDT",
+        "lower_price": 147,
+        "upper_price": 153,
+        "num_grids": 7,
+        "total_investment": 1000,
+        "initial_position": "none",
+    },
+)
+START_PRICES = ("BTC/USDT=60000", "ETH/USDT=3000", "SOL/USDT=150")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def grids_toml(
+    grids: Sequence[Mapping[str, Any]],
+    *,
+    exchange: Mapping[str, Any] | None = None,
+    balances: Mapping[str, Any] | None = None,
+    market_data: Mapping[str, Any] | None = None,
+    database: Mapping[str, Any] | None = None,
+) -> str:
+    """A grids file's text."""
+    lines = ["[exchange]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in (exchange or {"id": "paper"}).items()]
+    if balances is not None:
+        lines.append("[exchange.paper_balances]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in balances.items()]
+    for name, table in (("market_data", market_data), ("database", database)):
+        if table:
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    for grid in grids:
+        lines.append("[[grid]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in grid.items()]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Run:
+    """A `gridsup start` subprocess."""
+
+    proc: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        """The exit code; SIGKILLs the run and raises when it did not exit in time."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"gridsup start did not exit within {timeout}s\n{self.stderr()[-4000:]}"
+            ) from None
+
+    def interrupt(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@dataclass
+class GridsEnv:
+    """A test's private world: where files, data and sockets go."""
+
+    tmp: Path
+    data: Path
+    run_base: Path
+    environ: dict[str, str]
+    runs: list[Run] = field(default_factory=list)
+    _seq: int = 0
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.data / 'gridsup.db'}"
+
+    def write(self, text: str, name: str = "grids.toml") -> Path:
+        path = self.tmp / name
+        path.write_text(text)
+        return path
+
+    def start(self, grids_file: Path, *args: str, extra_env: Mapping[str, str] = {}) -> Run:
+        """`gridsup start --strategies grids_file args...` as a subprocess."""
+        self._seq += 1
+        out = self.tmp / f"start{self._seq}.out"
+        err = self.tmp / f"start{self._seq}.err"
+        with out.open("wb") as o, err.open("wb") as e:
+            proc = subprocess.Popen(
+                [*GRIDSUP, "start", "--strategies", str(grids_file), *args],
+                stdout=o,
+                stderr=e,
+                env={**self.environ, **extra_env},
+                start_new_session=True,  # a kill -9 of the test's group spares pytest
+            )
+        run = Run(proc, out, err)
+        self.runs.append(run)
+        return run
+
+    def gridsup(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*GRIDSUP, *args],
+            capture_output=True,
+            text=True,
+            env=self.environ,
+            timeout=timeout,
+            check=False,
+        )
+
+    def cleanup(self) -> None:
+        for run in self.runs:
+            run.kill()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
+    """The pids still alive after ``timeout`` seconds (empty when all exited)."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if pid_alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if pid_alive(p)]
+    return alive
