@@ -360,7 +360,7 @@ def child_specs(
         spec(
             strategy_actor_name(grid.name),
             KIND_STRATEGY,
-            "strategy",
+            "strategy_actor",
             Group.STRATEGY,
             {"grid_name": grid.name},
         )

@@ -138,7 +138,7 @@ def _strategy_preload() -> tuple[str, ...]:
     # pages (copy on write), which is most of why a hundred of them fit on one machine.
     import importlib.util
 
-    module = "gridsup.actors.strategy"
+    module = "gridsup.actors.strategy_actor"
     return (module,) if importlib.util.find_spec(module) is not None else ()
 
 
