@@ -27,7 +27,12 @@ D = Decimal
 BTC = "BTC/USDT"
 
 
-async def test_is_an_exchange_and_loads_real_filters(exchange: CcxtExchange) -> None:
+async def test_is_an_exchange_and_loads_real_filters(
+    exchange: CcxtExchange, loopback: LoopbackServer
+) -> None:
+    # connect() made exactly one request: no sapi/futures/currency calls
+    assert dict(loopback.state.requests) == {"GET /api/v3/exchangeInfo": 1}
+
     markets = await exchange.load_markets()
 
     assert isinstance(exchange, Exchange)
@@ -258,3 +263,23 @@ async def test_ccxt_does_not_change_our_decimal_context(exchange: CcxtExchange) 
 
     context = decimal.getcontext()
     assert (context.rounding, context.traps[decimal.Underflow], context.prec) == before
+
+
+async def test_sandbox_flag_with_url_overrides(
+    loopback: LoopbackServer, credentials: tuple[str, str]
+) -> None:
+    ex = CcxtExchange(
+        "binance",
+        api_key=credentials[0],
+        secret=credentials[1],
+        sandbox=True,
+        url_overrides=loopback.url_overrides(),
+        rate_limit_ms=1,
+    )
+    try:
+        balance = await ex.fetch_balance()
+    finally:
+        await ex.close()
+
+    assert "sandbox=True" in repr(ex)
+    assert balance.free["BTC"] == D("0.5")
