@@ -3,6 +3,7 @@ error type, and the server's record shows exactly one order per client id."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -225,3 +226,23 @@ async def test_duplicate_that_no_lookup_finds_is_ambiguous(
 
     assert raised.value.client_order_id == "amb2"
     assert one_order_per_client_id(loopback) == {"amb2": ["1"]}
+
+
+async def test_retry_after_comes_from_the_response_that_raised(
+    exchange: CcxtExchange, loopback: LoopbackServer, backoff_delays: list[float]
+) -> None:
+    # Many concurrent requests finish around the rate-limited one; its Retry-After
+    # must still be the one that is waited.
+    loopback.state.faults.add(
+        [
+            RateLimit(path="/api/v3/account", retry_after=3),
+            Latency(count=20, path="/api/v3/ticker/24hr", delay=0.01),
+        ]
+    )
+
+    results = await asyncio.gather(
+        exchange.fetch_balance(), *(exchange.fetch_ticker(BTC) for _ in range(20))
+    )
+
+    assert results[0].free["USDT"] == D("10000")
+    assert backoff_delays == [3.0]

@@ -6,13 +6,43 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import ccxt.async_support as ccxt
 
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
 
-__all__ = ["RedactFilter", "build_client", "credentials_from_env"]
+__all__ = ["RedactFilter", "build_client", "credentials_from_env", "error_response_headers"]
+
+# Headers of the last error response ccxt examined, per asyncio task: a Retry-After
+# must come from the response that raised, not from whichever request of another
+# task finished last (ccxt's ``last_response_headers`` is shared by all of them).
+_ERROR_HEADERS: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "ccxt_error_headers", default=None
+)
+
+
+def error_response_headers() -> Mapping[str, Any] | None:
+    """Headers of the response behind the ccxt error this task just caught (taken: a
+    later error without a response, e.g. a timeout, does not see them again)."""
+    headers = _ERROR_HEADERS.get()
+    _ERROR_HEADERS.set(None)
+    return headers
+
+
+def _capture_error_headers(client: Any) -> None:
+    """Wrap ``client.handle_errors`` (called with the response headers just before ccxt
+    raises for an HTTP error) to note the headers in this task's context."""
+    original = client.handle_errors
+
+    def handle_errors(*args: Any, **kwargs: Any) -> Any:
+        headers = kwargs.get("headers", args[4] if len(args) > 4 else None)
+        _ERROR_HEADERS.set(headers if isinstance(headers, Mapping) else None)
+        return original(*args, **kwargs)
+
+    client.handle_errors = handle_errors
+
 
 # Options every client gets (the caller's ``options`` win): no private currency call at
 # load time, and "all open orders at once" is wanted, so ccxt's warning is acknowledged
@@ -81,6 +111,7 @@ def build_client(
     if secret:
         config["secret"] = secret
     client = klass(config)
+    _capture_error_headers(client)
     # ccxt supports number=str: parsed prices and amounts arrive as the exchange's text.
     client.number = str
     if sandbox:

@@ -66,8 +66,9 @@ def map_ccxt_error(
 ) -> errors.ExchangeError:
     """Our error type for a ccxt exception (most specific ccxt class first).
 
-    ``response_headers`` are the headers of the response that raised it (ccxt keeps them
-    as ``last_response_headers``); a Retry-After there becomes ``RateLimited.retry_after``.
+    ``response_headers`` are the headers of the response that raised it (see
+    ``ccxt_client.error_response_headers``); a Retry-After there becomes
+    ``RateLimited.retry_after``.
     Anything unknown becomes a plain ``ExchangeError`` (never swallowed).
     """
     message = str(exc)

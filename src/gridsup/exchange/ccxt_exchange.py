@@ -20,7 +20,12 @@ import ccxt.async_support as ccxt
 import structlog
 
 from gridsup.exchange import ccxt_convert as convert
-from gridsup.exchange.ccxt_client import RedactFilter, build_client, credentials_from_env
+from gridsup.exchange.ccxt_client import (
+    RedactFilter,
+    build_client,
+    credentials_from_env,
+    error_response_headers,
+)
 from gridsup.exchange.ccxt_create import CreateAttempts
 from gridsup.exchange.ccxt_errors import TimestampRejected, map_ccxt_error
 from gridsup.exchange.errors import (
@@ -129,7 +134,7 @@ class CcxtExchange:
         )
 
     def _map(self, exc: Exception) -> ExchangeError:
-        error = map_ccxt_error(exc, getattr(self._client, "last_response_headers", None))
+        error = map_ccxt_error(exc, error_response_headers())
         error.args = (self._redactor.redact(str(error)),)
         return error
 
