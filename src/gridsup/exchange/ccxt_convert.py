@@ -235,7 +235,7 @@ def to_trade(trade: Mapping[str, Any], client_order_id: str | None = None) -> Tr
         fee_currency = symbol.split("/")[-1].split(":")[0]
     return Trade(
         id=trade_id,
-        order_id=str(trade.get("order")),
+        order_id=str(trade.get("order") or ""),  # some exchanges omit it
         client_order_id=client_order_id,
         symbol=symbol,
         side=_side(trade.get("side"), f"{field}.side"),
