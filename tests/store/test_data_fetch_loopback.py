@@ -1,0 +1,94 @@
+"""``gridsup data fetch`` through the real ccxt client against the loopback Binance
+exchange (a child process on 127.0.0.1), serving real BTC/USDT candles."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from gridsup.cli import cli
+from gridsup.exchange.candles import load_candles
+from helpers import shared_data
+
+CANDLES = 1200
+
+
+@pytest.fixture
+def loopback(tmp_path: Path) -> Iterator[str]:
+    """The loopback exchange's base URL (public endpoints need no key, but it wants one)."""
+    env = {**os.environ, "LOOPBACK_API_KEY": "test-key", "LOOPBACK_API_SECRET": "test-secret"}
+    errors = (tmp_path / "loopback.err").open("w")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert child.stdout is not None
+    stdout = child.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=60)
+            except queue.Empty:
+                pytest.fail(
+                    f"loopback exchange did not start: {(tmp_path / 'loopback.err').read_text()}"
+                )
+            if line.startswith("listening on "):
+                yield line.removeprefix("listening on ").strip()
+                return
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        errors.close()
+
+
+def feed(url: str, frame: pd.DataFrame) -> None:
+    """Post each candle to the loopback exchange's admin route (one keep-alive socket)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    for row in frame.itertuples():
+        body = json.dumps(
+            {
+                "symbol": "BTC/USDT",
+                "timestamp": int(row.timestamp),
+                "open": repr(row.open),
+                "high": repr(row.high),
+                "low": repr(row.low),
+                "close": repr(row.close),
+                "volume": repr(row.volume),
+            }
+        )
+        conn.request("POST", "/admin/candle", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+    conn.close()
+
+
+def test_fetch_through_ccxt_from_the_loopback_exchange(loopback: str, tmp_path: Path) -> None:
+    frame = load_candles(shared_data("binance_BTC-USDT_1m.csv.gz")).head(CANDLES)
+    feed(loopback, frame)
+    args = ["data", "fetch", "BTC/USDT", "1m", "--since", "2024-01-01",
+            "--until", "2024-01-01T20:00", "--exchange-url", loopback,
+            "--cache-dir", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert f"{CANDLES} candles from 2024-01-01 00:00 to 2024-01-01 19:59" in result.output
+    cached = pd.read_parquet(tmp_path / "binance" / "BTC-USDT" / "1m.parquet")
+    pd.testing.assert_frame_equal(cached, frame.reset_index(drop=True))
