@@ -103,6 +103,8 @@ async def test_update_status_and_open_orders(db: Database) -> None:
         await repo.upsert_many(
             [order("a", price="101"), order("b", price="99.5"), order("c", strategy="g2")]
         )
+        market = msgspec.structs.replace(order("m"), type=OrderType.MARKET, price=None)
+        await repo.upsert_many([market, order("d", price="100")])
         applied = await repo.update_status(
             "binance", "a", OrderStatus.CLOSED, filled=D(2), exchange_order_id="X1"
         )
@@ -113,7 +115,7 @@ async def test_update_status_and_open_orders(db: Database) -> None:
         open_g1 = await repo.open_orders(strategy="g1")
         a = await repo.get("binance", "a")
     assert (applied, unknown, stale) == (True, False, False)
-    assert [o.client_order_id for o in open_g1] == ["b"]
+    assert [o.client_order_id for o in open_g1] == ["b", "d", "m"]  # by price, market last
     assert a is not None and a.exchange_order_id == "X1" and a.status is OrderStatus.CLOSED
 
 

@@ -167,7 +167,8 @@ class OrderRepository:
         if newest_first:
             stmt = stmt.order_by(Order.timestamp.desc(), Order.id.desc())
         else:
-            stmt = stmt.order_by(Order.price, Order.id)
+            # Market orders (no price) last on both engines (their NULL defaults differ).
+            stmt = stmt.order_by(Order.price.asc().nulls_last(), Order.id)
         if limit is not None:
             stmt = stmt.limit(limit)
         return (await self.session.execute(stmt)).scalars().all()
