@@ -9,7 +9,9 @@ On the first price the lowest level at or above it stays empty; slots below get 
 and with ``initial_position = buy`` the slots above get sells of base bought at market
 first. Every call into the context may call back into the strategy at once (a backtest
 fills a market order inside ``place_order``), so the state is always updated *before*
-the context is called.
+the context is called (the :class:`OrderDesk` does that).
+
+This module decides; ``grid_book.py`` holds the state, ``grid_orders.py`` places orders.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
 from gridsup.strategy.grid_book import BookView, GridBook
 from gridsup.strategy.grid_config import GridConfig, InitialPosition
+from gridsup.strategy.grid_orders import OrderDesk, log_event
 from gridsup.strategy.grid_state import (
+    AdoptOutcome,
     OrderRole,
     Phase,
     SkippedLevel,
@@ -32,20 +36,22 @@ from gridsup.strategy.grid_state import (
     TrackedOrder,
     migrate_state,
 )
-from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, make_client_order_id_for_tag
-from gridsup.strategy.levels import (
-    calculate_order_size,
-    first_level_at_or_above,
-    grid_levels,
-    round_amount,
-)
+from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
+from gridsup.strategy.levels import calculate_order_size, first_level_at_or_above, grid_levels
 from gridsup.strategy.protocols import ExecutionContext
 
-__all__ = ["GridTradingStrategy", "OrderRole", "Phase", "SkippedLevel", "StopReason"]
+__all__ = [
+    "AdoptOutcome",
+    "GridTradingStrategy",
+    "OrderRole",
+    "Phase",
+    "SkippedLevel",
+    "StopReason",
+]
 
-_log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
 _INF = float("inf")
+_WARNING = logging.WARNING
 
 
 class GridTradingStrategy(BookView):
@@ -62,7 +68,7 @@ class GridTradingStrategy(BookView):
         self.name = config.name
         self.grid_id = grid_id or config.name
         self._tag = grid_tag(self.grid_id)
-        self._ctx: ExecutionContext | None = None
+        self._desk: OrderDesk | None = None
         self._restored = False
         levels = grid_levels(config)
         self._book = GridBook.fresh(
@@ -103,16 +109,16 @@ class GridTradingStrategy(BookView):
         Raises:
             GridLevelsError: the levels collide at the market's tick size.
         """
-        self._ctx = ctx
         if not self._restored:
             market = ctx.market
             levels = grid_levels(self.config, market)
             amounts = calculate_order_size(self.config, levels, market.amount_step)
             self._book = GridBook.fresh(levels, amounts, self.config.base, self.config.quote)
+        self._desk = OrderDesk(self._book, ctx, self.grid_id, self._tag, self.config.symbol)
 
     def shutdown(self) -> None:
         """Stop reacting; open orders stay on the exchange for the next start to reconcile."""
-        self._ctx = None
+        self._desk = None
 
     # ---------------------------------------------------------------------------- events
 
@@ -130,9 +136,7 @@ class GridTradingStrategy(BookView):
     def on_order_filled(self, fill: FillReport) -> None:
         order = self._book.orders.get(fill.client_order_id)
         if order is None:
-            self._log_warning(
-                "fill_ignored", client_order_id=fill.client_order_id, note="not an open order"
-            )
+            self._warn("fill_ignored", client_order_id=fill.client_order_id, why="not open")
             return
         if fill.order_filled <= order.filled:
             # At-least-once delivery: a trade we have already counted.
@@ -146,36 +150,95 @@ class GridTradingStrategy(BookView):
     def on_order_cancelled(self, client_order_id: str, filled: Decimal) -> None:
         order = self._book.orders.get(client_order_id)
         if order is None:
-            self._log_warning(
-                "cancel_ignored", client_order_id=client_order_id, note="not an open order"
-            )
+            self._warn("cancel_ignored", client_order_id=client_order_id, why="not open")
             return
         if filled > order.filled:
-            self._book_unseen_fill(order, filled - order.filled)
+            # The final report says more filled than the trades we were told of: count
+            # the difference at the order's price with the configured fee rate.
+            amount = filled - order.filled
+            price = order.price if order.price is not None else (self._book.last_price or _ZERO)
+            self._warn("fill_unreported", client_order_id=client_order_id, amount=amount)
+            fee = amount * price * self.config.fee_rate
+            self._book.record_fill(order, price, amount, fee, self.config.quote)
         self._close(order)
 
     def on_order_rejected(self, client_order_id: str, reason: str) -> None:
+        """Also the way to drop a tracked order that vanished: it becomes a skipped level."""
         order = self._book.orders.pop(client_order_id, None)
         if order is None:
-            self._log_warning(
-                "reject_ignored", client_order_id=client_order_id, note="not an open order"
-            )
+            self._warn("reject_ignored", client_order_id=client_order_id, why="not open")
             return
-        self._log_warning("order_rejected", client_order_id=client_order_id, reason=reason)
+        self._warn("order_rejected", client_order_id=client_order_id, reason=reason)
+        desk = self._require_desk()
         match order.role:
             case OrderRole.GRID:
-                self._book.slot_order[order.slot] = None
-                self._skip(order.slot, order.level, order.side, order.amount, reason)
+                if self._book.slot_order[order.slot] == client_order_id:
+                    self._book.slot_order[order.slot] = None
+                desk.skip(order.slot, order.level, order.side, order.amount, reason)
             case OrderRole.ENTRY:
                 self._skip_entry_slots(f"initial market buy refused: {reason}")
             case OrderRole.EXIT:
-                self._skip(
-                    -1, MARKET_LEVEL, Side.SELL, order.amount, f"exit sell refused: {reason}"
-                )
+                desk.skip(-1, MARKET_LEVEL, Side.SELL, order.amount, f"exit refused: {reason}")
                 self._book.phase = Phase.STOPPED
             case _ as unreachable:
                 assert_never(unreachable)
         self._maybe_finish_stop()
+
+    # ------------------------------------------------------------- reconciliation (inv. 3)
+
+    def tracks(self, client_order_id: str) -> bool:
+        """True while ``client_order_id`` is one of this grid's open orders."""
+        return client_order_id in self._book.orders
+
+    def tracked_orders(self) -> dict[str, OrderIntent]:
+        """Every open order as the intent that placed it (to query, compare or re-send)."""
+        symbol = self.config.symbol
+        return {
+            cid: OrderIntent(
+                client_order_id=cid,
+                symbol=symbol,
+                side=o.side,
+                type=OrderType.MARKET if o.price is None else OrderType.LIMIT,
+                amount=o.amount,
+                price=o.price,
+            )
+            for cid, o in self._book.orders.items()
+        }
+
+    def adopt_order(
+        self, client_order_id: str, side: Side, price: Decimal, amount: Decimal, filled: Decimal
+    ) -> AdoptOutcome:
+        """Take over an open limit order of ours that the state lacks (an orphan).
+
+        Call after :meth:`from_state` and after the tracked orders' fates are applied (ids
+        are deterministic, so most orphans are tracked again by then). ``filled`` is booked
+        at ``price`` with the configured fee rate; pass 0 and replay the order's trades
+        through :meth:`on_order_filled` instead when they are known. ``FOREIGN`` orders
+        are never touched; a ``SLOT_TAKEN`` one is a duplicate the runtime may cancel.
+        """
+        parsed = parse_client_order_id(client_order_id)
+        if parsed is None or parsed.grid_tag != self._tag:
+            outcome = AdoptOutcome.FOREIGN
+        elif parsed.side is not side or parsed.is_market:
+            outcome = AdoptOutcome.NOT_A_LEVEL
+        else:
+            outcome = self._book.adopt(
+                client_order_id,
+                parsed.level,
+                side,
+                parsed.cycle,
+                price,
+                amount,
+                self.config.fee_rate,
+            )
+        self._warn("order_adopted", client_order_id=client_order_id, outcome=outcome.value)
+        if outcome is AdoptOutcome.ADOPTED and filled > 0:
+            order = self._book.orders[client_order_id]
+            fee = filled * price * self.config.fee_rate
+            self._book.record_fill(order, price, filled, fee, self.config.quote)
+            if order.filled >= order.amount:
+                self._close(order)
+        return outcome
 
     # ------------------------------------------------------------------ state snapshots
 
@@ -196,68 +259,75 @@ class GridTradingStrategy(BookView):
             )
         self._book = GridBook.from_json(data, self.config.base, self.config.quote)
         self._restored = True
+        if self._desk is not None:  # restored while bound: keep placing into the new book
+            self._desk.book = self._book
 
     # -------------------------------------------------------------------- the mechanics
 
     def _start(self, price: Decimal) -> None:
-        self._book.last_price = price
-        if (self._stop_low is not None and price < self._stop_low) or (
-            self._stop_high is not None and price > self._stop_high
-        ):
+        book, desk = self._book, self._require_desk()
+        book.last_price = price
+        if self._stop_low is not None and price < self._stop_low:
+            reason: StopReason | None = StopReason.STOP_LOSS
+        elif self._stop_high is not None and price > self._stop_high:
+            reason = StopReason.TAKE_PROFIT
+        else:
+            reason = None
+        if reason is not None:
             # Already beyond a stop on the first price: never open the grid.
-            self._book.phase = Phase.STOPPED
-            self._book.stop_reason = (
-                StopReason.STOP_LOSS
-                if self._stop_low is not None and price < self._stop_low
-                else StopReason.TAKE_PROFIT
-            )
-            self._log_warning("grid_not_started", price=price, reason=self._book.stop_reason.value)
+            book.phase, book.stop_reason = Phase.STOPPED, reason
+            self._warn("grid_not_started", price=price, reason=reason.value)
             return
-        empty = first_level_at_or_above(self._book.levels, price)
-        slots = len(self._book.slot_order)
+        empty = first_level_at_or_above(book.levels, price)
+        slots = len(book.slot_order)
         above: list[int] = []
         if self.config.initial_position is InitialPosition.BUY:
             for k in range(empty, slots):
+                if book.slot_order[k] is not None:
+                    continue  # adopted before the first price (a lost state)
                 # Buy no base for a sell that the market's limits would refuse anyway.
-                refusal = self._refusal(self._book.amounts[k], self._book.levels[k + 1])
+                refusal = desk.refusal(book.amounts[k], book.levels[k + 1])
                 if refusal is None:
                     above.append(k)
                 else:
-                    self._skip(k, k + 1, Side.SELL, self._book.amounts[k], refusal)
-        if above:
-            self._book.phase = Phase.ENTERING
-            self._book.entry_slots = above
-        else:
-            self._book.phase = Phase.RUNNING
-        self._log_info("grid_started", price=price, empty_level=empty)
+                    desk.skip(k, k + 1, Side.SELL, book.amounts[k], refusal)
+        book.phase = Phase.ENTERING if above else Phase.RUNNING
+        book.entry_slots = above
+        log_event(logging.INFO, "grid_started", self.grid_id, price=price, empty_level=empty)
         for k in range(min(empty, slots)):
-            self._place_grid(k, Side.BUY, self._book.amounts[k])
-        if self._book.phase is Phase.ENTERING:
-            need = sum((self._book.amounts[k] for k in above), _ZERO)
-            self._place_market(OrderRole.ENTRY, Side.BUY, need, price)
+            if book.slot_order[k] is None:
+                desk.place_limit(k, Side.BUY, book.amounts[k])
+        if above and book.phase is Phase.ENTERING:
+            need = sum((book.amounts[k] for k in above), _ZERO)
+            refusal = desk.place_market(OrderRole.ENTRY, Side.BUY, need, price)
+            if refusal is not None:
+                self._skip_entry_slots(f"initial market buy: {refusal}")
 
     def _stop(self, reason: StopReason, price: Decimal) -> None:
-        self._book.phase = Phase.STOPPING
-        self._book.stop_reason = reason
-        self._book.last_price = price
-        self._log_warning("grid_stopping", reason=reason.value, price=price)
-        ctx = self._require_ctx()
-        for cid, order in list(self._book.orders.items()):
-            if not order.cancel_requested and cid in self._book.orders:
+        book, desk = self._book, self._require_desk()
+        book.phase, book.stop_reason, book.last_price = Phase.STOPPING, reason, price
+        self._warn("grid_stopping", reason=reason.value, price=price)
+        for cid, order in list(book.orders.items()):
+            # A synchronous context may have closed it while we cancelled another.
+            if not order.cancel_requested and cid in book.orders:
                 order.cancel_requested = True
-                ctx.cancel_order(cid)
+                desk.ctx.cancel_order(cid)
         self._maybe_finish_stop()
 
     def _maybe_finish_stop(self) -> None:
-        if self._book.phase is not Phase.STOPPING or self._book.orders:
+        """Once a stopping grid has no open order left, sell its base at market."""
+        book = self._book
+        if book.phase is not Phase.STOPPING or book.orders:
             return
-        amount = round_amount(self._book.base_held, self._require_ctx().market.amount_step)
-        if amount > 0 and self._place_market(
-            OrderRole.EXIT, Side.SELL, amount, self._book.last_price
-        ):
-            return
-        self._book.phase = Phase.STOPPED
-        self._log_warning("grid_stopped", base_left=self._book.base_held)
+        desk = self._require_desk()
+        amount = desk.round(book.base_held)
+        if amount > 0:
+            refusal = desk.place_market(OrderRole.EXIT, Side.SELL, amount, book.last_price)
+            if refusal is None:
+                return
+            desk.skip(-1, MARKET_LEVEL, Side.SELL, amount, f"exit sell: {refusal}")
+        book.phase = Phase.STOPPED
+        self._warn("grid_stopped", base_left=book.base_held)
 
     def _close(self, order: TrackedOrder) -> None:
         """The order is done (filled, or cancelled after some fills): react once."""
@@ -270,166 +340,70 @@ class GridTradingStrategy(BookView):
             case OrderRole.EXIT:
                 self._book.exit_proceeds += order.quote
                 self._book.phase = Phase.STOPPED
-                self._log_warning("grid_stopped", sold=order.filled, proceeds=order.quote)
+                self._warn("grid_stopped", sold=order.filled, proceeds=order.quote)
             case _ as unreachable:
                 assert_never(unreachable)
         self._maybe_finish_stop()
 
     def _close_grid(self, order: TrackedOrder) -> None:
-        k = order.slot
-        if self._book.slot_order[k] == order.client_order_id:
-            self._book.slot_order[k] = None
-        active = self._book.phase is Phase.RUNNING or self._book.phase is Phase.ENTERING
-        filled = order.filled
+        book, desk, k, filled = self._book, self._require_desk(), order.slot, order.filled
+        if book.slot_order[k] == order.client_order_id:
+            book.slot_order[k] = None
+        active = book.phase is Phase.RUNNING or book.phase is Phase.ENTERING
         if order.side is Side.BUY:
             if filled > 0:
-                self._book.slot_cost[k] = order.quote
+                book.slot_cost[k] = order.quote
                 if active:
-                    self._place_grid(k, Side.SELL, filled - order.base_fee)
+                    desk.place_limit(k, Side.SELL, filled - order.base_fee)
             elif active and not order.cancel_requested:
-                self._place_grid(k, Side.BUY, order.amount)  # cancelled by someone else
+                desk.place_limit(k, Side.BUY, order.amount)  # cancelled by someone else
             return
         if filled > 0:
-            self._book.book_sell(order)
+            book.book_sell(order)
             if active:
-                amount = self._book.amounts[k] if filled >= order.amount else filled
-                self._place_grid(k, Side.BUY, amount)
+                amount = book.amounts[k] if filled >= order.amount else filled
+                desk.place_limit(k, Side.BUY, amount)
         elif active and not order.cancel_requested:
-            self._place_grid(k, Side.SELL, order.amount)
+            desk.place_limit(k, Side.SELL, order.amount)
 
     def _close_entry(self, order: TrackedOrder) -> None:
-        slots, self._book.entry_slots = self._book.entry_slots, []
-        if self._book.phase is Phase.ENTERING:
-            self._book.phase = Phase.RUNNING
+        book, desk = self._book, self._require_desk()
+        if book.phase is Phase.ENTERING:
+            book.phase = Phase.RUNNING
         net = order.filled - order.base_fee
         if net <= 0:
-            self._book.entry_slots = slots
             self._skip_entry_slots("initial market buy filled nothing")
             return
+        slots, book.entry_slots = book.entry_slots, []
         unit_cost = order.quote / net
-        left = net
+        left = net  # handed out lowest slot first; a short fill leaves the top ones short
         for k in slots:
-            amount = min(
-                self._book.amounts[k], round_amount(left, self._require_ctx().market.amount_step)
-            )
+            amount = min(book.amounts[k], desk.round(left))
             left -= amount
-            self._book.slot_cost[k] = amount * unit_cost
-            if self._book.phase is Phase.RUNNING:
-                self._place_grid(k, Side.SELL, amount)
+            book.slot_cost[k] = amount * unit_cost
+            if book.phase is Phase.RUNNING:
+                desk.place_limit(k, Side.SELL, amount)
 
     def _skip_entry_slots(self, reason: str) -> None:
-        for k in self._book.entry_slots:
-            self._skip(k, k + 1, Side.SELL, self._book.amounts[k], reason)
-        self._book.entry_slots = []
-        if self._book.phase is Phase.ENTERING:
-            self._book.phase = Phase.RUNNING
+        book, desk = self._book, self._require_desk()
+        for k in book.entry_slots:
+            desk.skip(k, k + 1, Side.SELL, book.amounts[k], reason)
+        book.entry_slots = []
+        if book.phase is Phase.ENTERING:
+            book.phase = Phase.RUNNING
 
-    def _refusal(self, amount: Decimal, price: Decimal | None) -> str | None:
-        """Why the market's limits would refuse this order (None: it may go)."""
-        market = self._require_ctx().market
-        if amount <= 0:
-            return "amount rounds to zero"
-        if market.min_amount is not None and amount < market.min_amount:
-            return f"amount {amount} below the market's minimum {market.min_amount}"
-        if (
-            price is not None
-            and market.min_notional is not None
-            and amount * price < market.min_notional
-        ):
-            return f"notional {amount * price} below the market's minimum {market.min_notional}"
-        return None
+    def _warn(self, event: str, **fields: object) -> None:
+        log_event(_WARNING, event, self.grid_id, **fields)
 
-    def _place_grid(self, slot: int, side: Side, amount: Decimal) -> None:
-        ctx = self._require_ctx()
-        amount = round_amount(amount, ctx.market.amount_step)
-        level = slot if side is Side.BUY else slot + 1
-        price = self._book.levels[level]
-        refusal = self._refusal(amount, price)
-        if refusal is not None:
-            self._skip(slot, level, side, amount, refusal)
-            return
-        cycle = self._book.slot_cycle[slot] + 1
-        self._book.slot_cycle[slot] = cycle
-        cid = make_client_order_id_for_tag(self._tag, level, side, cycle)
-        self._book.orders[cid] = TrackedOrder(cid, OrderRole.GRID, slot, level, side, amount, price)
-        self._book.slot_order[slot] = cid
-        if self._book.skipped:
-            self._book.skipped.pop(slot, None)
-        ctx.place_order(
-            OrderIntent(
-                client_order_id=cid,
-                symbol=self.config.symbol,
-                side=side,
-                type=OrderType.LIMIT,
-                amount=amount,
-                price=price,
-            )
-        )
-
-    def _place_market(
-        self, role: OrderRole, side: Side, amount: Decimal, price: Decimal | None
-    ) -> bool:
-        ctx = self._require_ctx()
-        amount = round_amount(amount, ctx.market.amount_step)
-        refusal = self._refusal(amount, price)
-        if refusal is not None:
-            if role is OrderRole.ENTRY:
-                self._skip_entry_slots(f"initial market buy: {refusal}")
-            else:
-                self._skip(-1, MARKET_LEVEL, side, amount, f"exit sell: {refusal}")
-            return False
-        self._book.market_seq += 1
-        cid = make_client_order_id_for_tag(self._tag, MARKET_LEVEL, side, self._book.market_seq)
-        self._book.orders[cid] = TrackedOrder(cid, role, -1, MARKET_LEVEL, side, amount, None)
-        ctx.place_order(
-            OrderIntent(
-                client_order_id=cid,
-                symbol=self.config.symbol,
-                side=side,
-                type=OrderType.MARKET,
-                amount=amount,
-                price=None,
-            )
-        )
-        return True
-
-    def _skip(self, slot: int, level: int, side: Side, amount: Decimal, reason: str) -> None:
-        ctx = self._ctx
-        now = ctx.now_ms() if ctx is not None else 0
-        self._book.skipped[slot] = SkippedLevel(slot, level, side, amount, reason, now)
-        self._log_warning("level_skipped", slot=slot, level=level, side=side.value, reason=reason)
-
-    def _book_unseen_fill(self, order: TrackedOrder, amount: Decimal) -> None:
-        # The order's final report says more filled than the trades we were told of:
-        # count the difference at the order's price with the configured fee rate.
-        price = order.price if order.price is not None else (self._book.last_price or _ZERO)
-        self._log_warning("fill_unreported", client_order_id=order.client_order_id, amount=amount)
-        self._book.record_fill(
-            order, price, amount, amount * price * self.config.fee_rate, self.config.quote
-        )
-
-    def _log_warning(self, event: str, **fields: object) -> None:
-        # snake_case past-tense event, then key=value pairs (stdlib logging: no structlog
-        # in strategy/, whose processes must stay light).
-        _log.warning("%s grid=%s %s", event, self.grid_id, _pairs(fields))
-
-    def _log_info(self, event: str, **fields: object) -> None:
-        _log.info("%s grid=%s %s", event, self.grid_id, _pairs(fields))
-
-    def _require_ctx(self) -> ExecutionContext:
-        if self._ctx is None:
-            raise RuntimeError(
-                f"grid {self.grid_id} is not initialized (call initialize(ctx) first)"
-            )
-        return self._ctx
+    def _require_desk(self) -> OrderDesk:
+        if self._desk is None:
+            raise RuntimeError(f"grid {self.grid_id} is not initialized (call initialize first)")
+        return self._desk
 
     def __repr__(self) -> str:
+        book = self._book
         return (
-            f"<GridTradingStrategy {self.grid_id} {self.config.symbol} {self._book.phase.value} "
-            f"orders={len(self._book.orders)} cycles={self._book.completed_cycles} "
-            f"profit={self._book.realized_profit}>"
+            f"<GridTradingStrategy {self.grid_id} {self.config.symbol} {book.phase.value} "
+            f"orders={len(book.orders)} cycles={book.completed_cycles} "
+            f"profit={book.realized_profit}>"
         )
-
-
-def _pairs(fields: Mapping[str, object]) -> str:
-    return " ".join(f"{key}={value}" for key, value in fields.items())

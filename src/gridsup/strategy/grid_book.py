@@ -15,6 +15,7 @@ from typing import Any
 from gridsup.messages.common import Side
 from gridsup.strategy.grid_state import (
     STATE_VERSION,
+    AdoptOutcome,
     OrderRole,
     Phase,
     SkippedLevel,
@@ -101,6 +102,40 @@ class GridBook:
         self.realized_profit += order.quote - cost
 
     # ---------------------------------------------------------------------- invariant
+
+    def adopt(
+        self,
+        client_order_id: str,
+        level: int,
+        side: Side,
+        cycle: int,
+        price: Decimal,
+        amount: Decimal,
+        fee_rate: Decimal,
+    ) -> AdoptOutcome:
+        """Track one of our limit orders that the state does not know (an orphan left by a
+        crash between placing it and saving the state).
+
+        A sell's cost is unknown, so it is estimated as a buy at the slot's lower level
+        with ``fee_rate``. Its fills so far arrive afterwards as ordinary fills.
+        """
+        if client_order_id in self.orders:
+            return AdoptOutcome.ALREADY_TRACKED
+        slot = level if side is Side.BUY else level - 1
+        if not (0 <= slot < len(self.slot_order) and self.levels[level] == price):
+            return AdoptOutcome.NOT_A_LEVEL
+        if self.slot_order[slot] is not None:
+            return AdoptOutcome.SLOT_TAKEN
+        order = TrackedOrder(client_order_id, OrderRole.GRID, slot, level, side, amount, price)
+        self.orders[client_order_id] = order
+        self.slot_order[slot] = client_order_id
+        # Ids of later orders in this slot must not repeat the adopted one's.
+        self.slot_cycle[slot] = max(self.slot_cycle[slot], cycle)
+        self.skipped.pop(slot, None)
+        if side is Side.SELL:
+            self.base_held += amount
+            self.slot_cost[slot] = self.levels[slot] * amount * (1 + fee_rate)
+        return AdoptOutcome.ADOPTED
 
     def violations(self, every_slot_filled: bool) -> list[str]:
         """Breaches of the slot invariant; ``every_slot_filled`` also demands an order (or

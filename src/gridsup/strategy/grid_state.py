@@ -64,6 +64,16 @@ class OrderRole(enum.Enum):
     EXIT = "exit"  # the market sell after a stop
 
 
+class AdoptOutcome(enum.Enum):
+    """What became of an open order found on the exchange but not in the state."""
+
+    ADOPTED = "adopted"  # tracked from now on, in its slot
+    ALREADY_TRACKED = "already_tracked"
+    FOREIGN = "foreign"  # not this grid's id: report it, never touch it
+    SLOT_TAKEN = "slot_taken"  # ours, but its slot holds another order: a duplicate
+    NOT_A_LEVEL = "not_a_level"  # ours, but its level/price is not one of the grid's
+
+
 @dataclass(slots=True)
 class TrackedOrder:
     """One of our orders while it is open. Mutable: fills accumulate into it."""
