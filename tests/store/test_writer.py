@@ -18,6 +18,7 @@ from gridsup.store.records import (
     OrderEventKind,
     OrderEventRecord,
     OrderRecord,
+    OrderUpdateRecord,
     StateRecord,
     StoreWrite,
 )
@@ -98,3 +99,35 @@ async def test_a_failing_record_stores_nothing_of_its_batch(db: Database) -> Non
         await StoreWriter(db).write_batch(batch(10, price="1e-25"))
     assert await stored(db) == (0, 0, 0)
     assert await DatabaseStateStore(db).load("g1") is None
+
+
+async def test_order_updates_follow_their_insert_in_one_batch(db: Database) -> None:
+    (placed,) = [r for r in batch(0) if isinstance(r, OrderRecord)]
+    cid = placed.client_order_id
+
+    def update(status: OrderStatus, filled: str, cid: str = cid) -> OrderUpdateRecord:
+        return OrderUpdateRecord(
+            exchange="binance", client_order_id=cid, status=status, filled=Decimal(filled),
+            exchange_order_id="X9",
+        )  # fmt: skip
+
+    counts = await StoreWriter(db).write_batch(
+        [
+            placed,
+            update(OrderStatus.OPEN, "0.0005"),
+            update(OrderStatus.CLOSED, "0.001"),
+            update(OrderStatus.OPEN, "0.0005"),  # late and older: ignored
+            update(OrderStatus.CLOSED, "1", cid="unknown"),  # not stored: ignored
+        ]
+    )
+    async with db.session() as session:
+        order = await OrderRepository(session).get("binance", cid)
+        unknown = await OrderRepository(session).get("binance", "unknown")
+    assert (counts.orders, counts.updates) == (1, 4)
+    assert order is not None
+    assert (order.status, order.filled, order.exchange_order_id) == (
+        OrderStatus.CLOSED,
+        Decimal("0.001"),
+        "X9",
+    )
+    assert unknown is None

@@ -31,6 +31,7 @@ _EXPORTS = {
     "StateMigrations": "gridsup.store.state",
     "StoreWriter": "gridsup.store.writer",
     "OrderRecord": "gridsup.store.records",
+    "OrderUpdateRecord": "gridsup.store.records",
     "FillRecord": "gridsup.store.records",
     "OrderEventRecord": "gridsup.store.records",
     "OrderEventKind": "gridsup.store.records",

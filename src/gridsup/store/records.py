@@ -106,6 +106,19 @@ class OrderRecord(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class OrderUpdateRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What changed about an order already stored (no intent needed): applied with the
+    same forward-only guard as an upsert, ignored when the order is unknown."""
+
+    exchange: str
+    client_order_id: str
+    status: OrderStatus
+    filled: Decimal | None = None
+    average: Decimal | None = None
+    fee: Decimal | None = None
+    exchange_order_id: str | None = None
+
+
 class FillRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One execution; stored once per (exchange, symbol, trade_id)."""
 
@@ -183,4 +196,4 @@ class StateRecord(msgspec.Struct, frozen=True, kw_only=True):
     state: dict[str, Any]
 
 
-StoreWrite = OrderRecord | FillRecord | OrderEventRecord | StateRecord
+StoreWrite = OrderRecord | OrderUpdateRecord | FillRecord | OrderEventRecord | StateRecord

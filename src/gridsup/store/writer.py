@@ -22,6 +22,7 @@ from gridsup.store.records import (
     FillRecord,
     OrderEventRecord,
     OrderRecord,
+    OrderUpdateRecord,
     StateRecord,
     StoreWrite,
 )
@@ -30,6 +31,7 @@ from gridsup.store.state import state_row, upsert_states
 
 class BatchCounts(msgspec.Struct, frozen=True, kw_only=True):
     orders: int = 0
+    updates: int = 0
     fills: int = 0
     events: int = 0
     states: int = 0
@@ -52,14 +54,16 @@ class StoreWriter:
             DatabaseUnavailable: the database is away; nothing was stored.
             TypeError/ValueError: a state is not JSON-able or has a bad version.
         """
-        orders: list[OrderRecord] = []
+        # Order rows and updates keep their relative order: an update may follow the
+        # insert of the same order within one batch.
+        orders: list[OrderRecord | OrderUpdateRecord] = []
         fills: list[FillRecord] = []
         events: list[OrderEventRecord] = []
         # The last state of a strategy in the batch wins; earlier ones are superseded.
         states: dict[str, StateRecord] = {}
         for record in records:
             match record:
-                case OrderRecord():
+                case OrderRecord() | OrderUpdateRecord():
                     orders.append(record)
                 case FillRecord():
                     fills.append(record)
@@ -72,14 +76,19 @@ class StoreWriter:
         state_rows = [state_row(s.strategy, s.state) for s in states.values()]
         async with self.db.session() as session:
             await self._store(session, orders, fills, events, state_rows)
+        updates = sum(isinstance(r, OrderUpdateRecord) for r in orders)
         return BatchCounts(
-            orders=len(orders), fills=len(fills), events=len(events), states=len(state_rows)
+            orders=len(orders) - updates,
+            updates=updates,
+            fills=len(fills),
+            events=len(events),
+            states=len(state_rows),
         )
 
     @staticmethod
     async def _store(
         session: AsyncSession,
-        orders: list[OrderRecord],
+        orders: list[OrderRecord | OrderUpdateRecord],
         fills: list[FillRecord],
         events: list[OrderEventRecord],
         state_rows: list[dict[str, Any]],
@@ -88,8 +97,33 @@ class StoreWriter:
         if events:
             await OrderEventLog(session).append_many(events)
         if orders:
-            await OrderRepository(session).upsert_many(orders)
+            await _apply_orders(OrderRepository(session), orders)
         if fills:
             await FillRepository(session).add_many(fills)
         if state_rows:
             await upsert_states(session, state_rows)
+
+
+async def _apply_orders(
+    repo: OrderRepository, records: list[OrderRecord | OrderUpdateRecord]
+) -> None:
+    """Upserts in runs (one executemany each), updates one by one, in the given order."""
+    run: list[OrderRecord] = []
+    for record in records:
+        if isinstance(record, OrderRecord):
+            run.append(record)
+            continue
+        if run:
+            await repo.upsert_many(run)
+            run = []
+        await repo.update_status(
+            record.exchange,
+            record.client_order_id,
+            record.status,
+            filled=record.filled,
+            average=record.average,
+            fee=record.fee,
+            exchange_order_id=record.exchange_order_id,
+        )
+    if run:
+        await repo.upsert_many(run)
