@@ -215,3 +215,20 @@ def test_credentials_come_from_the_named_variables(tmp_path: Path) -> None:
     assert exchange.credentials({"MY_KEY": "k", "MY_SECRET": "s"}) == {"apiKey": "k", "secret": "s"}
     with pytest.raises(CredentialsError, match="MY_SECRET is not set"):
         exchange.credentials({"MY_KEY": "k"})
+
+
+def test_grids_whose_order_id_tags_collide_are_refused(tmp_path: Path) -> None:
+    # g39478 and g71367 share the 32-bit tag eb314231 (found by a birthday search).
+    grids = "".join(
+        f'[[grid]]\nname = "{name}"\nsymbol = "BTC/USDT"\nlower_price = 1\n'
+        f"upper_price = 2\ntotal_investment = 10\n"
+        for name in ("g39478", "g71367")
+    )
+
+    lines = problems(write(tmp_path, grids))
+
+    assert len(lines) == 1
+    assert (
+        'grid[1] "g71367": name: its order-id tag eb314231 collides with grid[0] "g39478"'
+        in lines[0]
+    )
