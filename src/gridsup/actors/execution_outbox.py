@@ -1,0 +1,159 @@
+"""Durable first: the execution actor's store requests in flight, and the replies and
+updates that wait for them.
+
+:class:`StoreLink` sends store requests, matches the persistence actor's Acks and re-sends
+what is not acknowledged within ``timeout`` (every store request is idempotent, so a
+re-send after a lost Ack or a restarted persistence actor stores nothing twice).
+
+:class:`Outbox` holds what may only leave once records are durable — an order's Ack, the
+OrderUpdate of a fill — in the order it was produced. An entry leaves when every store
+request it waits for is acknowledged; entries never overtake each other, so sequence
+numbers go out without gaps and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from gridsup.messages.store import Ack, StoreReply, StoreRequest
+
+log = structlog.get_logger("gridsup.actors.execution")
+
+# ("publish", topic, OrderUpdate) or ("reply", envelope, OrderReply)
+Action = tuple[str, Any, Any]
+
+
+class StoreLink:
+    """Store requests sent and not yet acknowledged (see the module docstring)."""
+
+    def __init__(
+        self,
+        send: Callable[[StoreRequest], object],
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self.timeout = timeout
+        self._clock = clock
+        self.pending: dict[str, tuple[StoreRequest, float]] = {}
+        self.loads: dict[str, asyncio.Future[StoreReply]] = {}
+        self.resent = 0
+        self.refused = 0
+
+    def submit(self, request: StoreRequest) -> str:
+        self.pending[request.request_id] = (request, self._clock())
+        self._send(request)
+        return request.request_id
+
+    def on_reply(self, reply: StoreReply) -> str | None:
+        """Book a reply; the id of the write it acknowledges (None for anything else)."""
+        future = self.loads.pop(reply.request_id, None)
+        if future is not None:
+            if not future.done():
+                future.set_result(reply)
+            return None
+        entry = self.pending.pop(reply.request_id, None)
+        if entry is None:
+            return None  # the Ack of a re-send whose first Ack already came
+        if isinstance(reply, Ack) and not reply.ok:
+            # A request the store can never take (bad data): waiting forever would stall
+            # every update behind it, so it is logged as an error and let through.
+            self.refused += 1
+            log.error("store_request_refused", request_id=reply.request_id, error=reply.error)
+        return reply.request_id
+
+    def resend_due(self) -> int:
+        """Re-send every request older than ``timeout``; how many were re-sent."""
+        now = self._clock()
+        due = [rid for rid, (_, sent) in self.pending.items() if now - sent >= self.timeout]
+        for rid in due:
+            request, _ = self.pending[rid]
+            self.pending[rid] = (request, now)
+            self._send(request)
+        if due:
+            self.resent += len(due)
+            log.warning("store_requests_resent", count=len(due))
+        return len(due)
+
+    async def load(self, request: StoreRequest, attempts: int = 0) -> StoreReply:
+        """Send a read and wait for its reply, re-sending every ``timeout`` seconds
+        (``attempts`` = 0: forever — without its state the actor must not start).
+
+        Raises:
+            TimeoutError: ``attempts`` re-sends went unanswered.
+        """
+        tries = 0
+        while True:
+            future: asyncio.Future[StoreReply] = asyncio.get_running_loop().create_future()
+            self.loads[request.request_id] = future
+            self._send(request)
+            try:
+                return await asyncio.wait_for(future, self.timeout)
+            except TimeoutError:
+                tries += 1
+                log.warning("store_load_retried", request_id=request.request_id, tries=tries)
+                if attempts and tries >= attempts:
+                    raise
+            finally:
+                self.loads.pop(request.request_id, None)
+
+
+@dataclass(slots=True)
+class Entry:
+    waiting: set[str]
+    actions: list[Action]
+    needs_flush: bool = False  # also waits for the next save of the account state
+
+
+class Outbox:
+    """Actions in production order, each leaving once its records are durable."""
+
+    def __init__(self) -> None:
+        self._entries: deque[Entry] = deque()
+        self._by_request: dict[str, list[Entry]] = {}
+        self._flush_waiters: list[Entry] = []
+
+    def push(self, waiting: list[str], actions: list[Action], needs_flush: bool = False) -> None:
+        entry = Entry(set(waiting), actions, needs_flush)
+        for rid in waiting:
+            self._by_request.setdefault(rid, []).append(entry)
+        if needs_flush:
+            self._flush_waiters.append(entry)
+        self._entries.append(entry)
+
+    @property
+    def wants_flush(self) -> bool:
+        return bool(self._flush_waiters)
+
+    def flushed(self, request_ids: list[str]) -> None:
+        """The account state was just sent as ``request_ids``: the entries waiting for a
+        save now wait for these."""
+        for entry in self._flush_waiters:
+            entry.needs_flush = False
+            entry.waiting.update(request_ids)
+            for rid in request_ids:
+                self._by_request.setdefault(rid, []).append(entry)
+        self._flush_waiters.clear()
+
+    def acked(self, request_id: str) -> None:
+        for entry in self._by_request.pop(request_id, ()):
+            entry.waiting.discard(request_id)
+
+    def ready(self) -> Iterator[Action]:
+        """The actions now free to leave, in order."""
+        while self._entries:
+            head = self._entries[0]
+            if head.waiting or head.needs_flush:
+                return
+            self._entries.popleft()
+            yield from head.actions
+
+    def __len__(self) -> int:
+        return len(self._entries)

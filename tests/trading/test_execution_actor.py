@@ -1,0 +1,322 @@
+"""The execution actor in a real process, with the real persistence actor and a real
+SQLite file: idempotent placement, budgets, durable-first updates, sequence numbers and
+resync snapshots, and a paper account that survives kill -9. The live path (ccxt against
+the loopback Binance exchange) is in test_execution_live.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import zmq
+
+from conftest import ActorHost, Client, Subscriber, make_run, new_id, sqlite_url
+from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, PAPER_ACCOUNT_KEY, topic
+from gridsup.exchange.paper import PaperExchange
+from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
+from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.orders import (
+    ORDER_FEED_CODEC,
+    ORDER_REPLY_CODEC,
+    ORDER_REQUEST_CODEC,
+    CancelOrder,
+    OrderAck,
+    OrderRejected,
+    OrderSnapshot,
+    OrderUpdate,
+    PlaceOrder,
+    QueryOrders,
+)
+from gridsup.store.database import Database
+from gridsup.store.events import OrderEventLog
+from gridsup.store.fills import FillRepository
+from gridsup.store.orders import OrderRepository
+from gridsup.store.state import DatabaseStateStore
+from gridsup.strategy.ids import make_client_order_id
+from helpers import eventually
+
+PERSISTENCE = "gridsup.actors.persistence:build"
+EXECUTION = "gridsup.actors.execution:build"
+GRIDS = (("alpha", "BTC/USDT", Decimal("100")), ("beta", "ETH/USDT", Decimal("1000")))
+
+
+def intent(
+    level: int,
+    price: str,
+    amount: str = "0.001",
+    side: Side = Side.BUY,
+    grid: str = "alpha",
+    symbol: str = "BTC/USDT",
+    cycle: int = 1,
+) -> OrderIntent:
+    return OrderIntent(
+        client_order_id=make_client_order_id(grid, level, side, cycle),
+        symbol=symbol,
+        side=side,
+        type=OrderType.LIMIT,
+        amount=Decimal(amount),
+        price=Decimal(price),
+    )
+
+
+class Rig:
+    """Persistence + execution actors, and the test's sockets to them."""
+
+    def __init__(self, host: ActorHost, db_url: str, ctx: zmq.Context[Any]) -> None:
+        self.host, self.db_url = host, db_url
+        self.run = make_run(host.run_dir, db_url, GRIDS)
+        ep = host.run_dir.endpoint
+        self.market = ctx.socket(zmq.PUB)
+        self.market.setsockopt(zmq.LINGER, 0)
+        self.market.bind(ep(MARKET))
+        host.start("persistence", PERSISTENCE, self.run, kind="persistence", migrate=True)
+        self.start_execution()
+        self.orders = Client(ctx, ep(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC)
+        self.updates = Subscriber(ctx, ep(ORDER_UPDATES), ORDER_FEED_CODEC, ())
+
+    def start_execution(self) -> None:
+        self.host.start("execution", EXECUTION, self.run, kind="execution")
+
+    def place(self, order: OrderIntent, grid: str = "alpha") -> Any:
+        return self.orders.request(PlaceOrder(request_id=new_id(), strategy=grid, intent=order))
+
+    def query(self, grid: str = "alpha", cids: tuple[str, ...] = ()) -> OrderSnapshot:
+        reply = self.orders.request(
+            QueryOrders(request_id=new_id(), strategy=grid, client_order_ids=cids)
+        )
+        assert isinstance(reply, OrderSnapshot)
+        return reply
+
+    def tick(self, symbol: str, price: str) -> None:
+        self.market.send_multipart(
+            [
+                topic(symbol),
+                MARKET_CODEC.encode(Tick(symbol=symbol, timestamp=1, last=Decimal(price))),
+            ]
+        )
+
+    def tick_until(self, symbol: str, price: str, done: Any, message: str) -> Any:
+        """Publish ``price`` until ``done()`` (a SUB may join late: no sleeps, no loss)."""
+
+        def check() -> Any:
+            self.tick(symbol, price)
+            return done()
+
+        return eventually(check, timeout=10, interval=0.05, message=message)
+
+    def updates_of(self, grid: str) -> list[OrderUpdate]:
+        return [u for u in self.updates.drain() if u.strategy == grid]
+
+    def close(self) -> None:
+        self.orders.close()
+        self.updates.close()
+        self.market.close(0)
+
+
+@pytest.fixture
+def rig(actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]) -> Iterator[Rig]:
+    rig = Rig(actor_host, sqlite_url(run_base), zctx)
+    try:
+        yield rig
+    finally:
+        rig.close()
+
+
+def db_read(url: str, fn: Any) -> Any:
+    async def go() -> Any:
+        async with Database(url) as db, db.session() as session:
+            return await fn(session)
+
+    return asyncio.run(go())
+
+
+def fills_in_db(url: str) -> list[Any]:
+    return list(db_read(url, lambda s: FillRepository(s).history()))
+
+
+def test_place_is_idempotent_by_client_id(rig: Rig) -> None:
+    order = intent(10, "40000")
+    first = rig.place(order)
+    # Re-sends, two of them in flight at once, then one more after the replies.
+    requests = [PlaceOrder(request_id=new_id(), strategy="alpha", intent=order) for _ in range(2)]
+    for r in requests:
+        rig.orders.send(r)
+    resent = [rig.orders.reply(r.request_id) for r in requests] + [rig.place(order)]
+
+    assert isinstance(first, OrderAck) and first.status is OrderStatus.OPEN
+    assert {(a.client_order_id, a.exchange_order_id) for a in resent} == {
+        (order.client_order_id, first.exchange_order_id)
+    }
+    snapshot = rig.query()
+    assert [o.intent.client_order_id for o in snapshot.orders] == [order.client_order_id]
+    rows = db_read(rig.db_url, lambda s: OrderRepository(s).history(strategy="alpha"))
+    assert [(r.client_order_id, r.status) for r in rows] == [
+        (order.client_order_id, OrderStatus.OPEN)
+    ]
+
+
+def test_fill_is_durable_before_its_update(rig: Rig) -> None:
+    order = intent(10, "40000")
+    rig.place(order)
+    seen_in_db: list[bool] = []
+
+    def filled() -> bool:
+        trades = [u.fill.trade_id for u in rig.updates_of("alpha") if u.fill is not None]
+        if trades and not seen_in_db:
+            # The moment the update is in our hands, the fill must be in the database.
+            seen_in_db.append(trades[0] in {f.trade_id for f in fills_in_db(rig.db_url)})
+        return bool(trades)
+
+    rig.tick_until("BTC/USDT", "39990", filled, "fill update")
+
+    assert seen_in_db == [True]
+    update = next(u for u in rig.updates.received if u.fill is not None)
+    assert update.status is OrderStatus.CLOSED and update.fill is not None
+    assert update.fill.order_closed and update.filled == Decimal("0.001")
+    # The paper account saved with the fill in it.
+    saved = asyncio.run(_paper_state(rig.db_url))
+    assert saved is not None and any(
+        t.client_order_id == order.client_order_id for t in saved.trades()
+    )
+
+
+async def _paper_state(url: str) -> PaperExchange | None:
+    from gridsup.actors.persistence_records import decode_state
+
+    async with Database(url) as db:
+        saved = await DatabaseStateStore(db).load(PAPER_ACCOUNT_KEY)
+    return None if saved is None else PaperExchange.restore(decode_state(saved)[1])
+
+
+@pytest.mark.parametrize(
+    ("orders", "refused_at"),
+    [
+        # alpha's budget is 100 USDT: 40 + 39 fit, 38 more does not.
+        ((("10", "40000"), ("9", "39000"), ("8", "38000")), 2),
+        # one order above the whole budget
+        ((("10", "200000"),), 0),
+    ],
+    ids=["cumulative", "single"],
+)
+def test_buys_beyond_the_grid_budget_are_refused(
+    rig: Rig, orders: tuple[tuple[str, str], ...], refused_at: int
+) -> None:
+    replies = [rig.place(intent(int(level), price)) for level, price in orders]
+
+    assert all(isinstance(r, OrderAck) for r in replies[:refused_at])
+    refused = replies[refused_at]
+    assert isinstance(refused, OrderRejected) and refused.reason.startswith("budget")
+    assert not refused.retryable
+    # Sells are never refused by the budget, and another grid's budget is its own.
+    assert isinstance(rig.place(intent(20, "90000", side=Side.SELL)), OrderAck)
+    eth = intent(5, "2000", amount="0.1", grid="beta", symbol="ETH/USDT")
+    assert isinstance(rig.place(eth, grid="beta"), OrderAck)
+
+
+def test_held_base_counts_against_the_budget(rig: Rig) -> None:
+    rig.place(intent(10, "40000", amount="0.002"))  # 80 USDT
+    rig.tick_until("BTC/USDT", "39000", lambda: rig.updates_of("alpha"), "the buy filled")
+
+    # 80 (+ fee) is now held at cost: another 30 USDT buy passes the 100 budget.
+    refused = rig.place(intent(9, "30000"))
+
+    assert isinstance(refused, OrderRejected) and refused.reason.startswith("budget")
+    assert isinstance(rig.place(intent(8, "15000")), OrderAck)
+
+
+def test_updates_are_numbered_without_gaps_and_a_snapshot_carries_the_seq(rig: Rig) -> None:
+    buys = [intent(level, str(40000 - 100 * level), amount="0.0002") for level in range(1, 6)]
+    sells = [
+        intent(20 + n, str(41000 + 100 * n), amount="0.0002", side=Side.SELL) for n in range(3)
+    ]
+    for o in buys + sells:
+        assert isinstance(rig.place(o), OrderAck)
+    cancel = rig.orders.request(
+        CancelOrder(
+            request_id=new_id(),
+            strategy="alpha",
+            client_order_id=buys[0].client_order_id,
+            symbol="BTC/USDT",
+        )
+    )
+    assert isinstance(cancel, OrderAck) and cancel.status is OrderStatus.CANCELED
+
+    rig.tick_until("BTC/USDT", "39000", lambda: len(rig.updates_of("alpha")) >= 5, "buys filled")
+    rig.tick_until("BTC/USDT", "42000", lambda: len(rig.updates_of("alpha")) >= 8, "sells filled")
+
+    ups = rig.updates_of("alpha")
+    assert [u.seq for u in ups] == list(range(1, len(ups) + 1))
+    assert len({u.epoch for u in ups}) == 1
+    snapshot = rig.query(cids=tuple(o.client_order_id for o in buys + sells))
+    assert snapshot.seq == ups[-1].seq and snapshot.epoch == ups[0].epoch
+    states = {o.intent.client_order_id: o for o in snapshot.orders}
+    assert states[buys[0].client_order_id].status is OrderStatus.CANCELED
+    assert all(states[o.client_order_id].status is OrderStatus.CLOSED for o in buys[1:] + sells)
+    assert all(len(states[o.client_order_id].fills) == 1 for o in buys[1:] + sells)
+    # Fills in the database equal the paper account's own record.
+    paper = asyncio.run(_paper_state(rig.db_url))
+    assert paper is not None
+    assert sorted(f.trade_id for f in fills_in_db(rig.db_url)) == sorted(
+        t.id for t in paper.trades()
+    )
+
+
+def test_paper_account_continues_after_kill_9(rig: Rig) -> None:
+    resting = intent(10, "30000")
+    filled = intent(11, "40000")
+    rig.place(resting)
+    first = rig.place(filled)
+    rig.tick_until("BTC/USDT", "39000", lambda: rig.updates_of("alpha"), "one fill")
+    epoch = rig.updates.received[0].epoch
+
+    rig.host.kill("execution")
+    rig.start_execution()
+
+    snapshot = rig.query(cids=(resting.client_order_id, filled.client_order_id))
+    assert snapshot.epoch > epoch
+    states = {o.intent.client_order_id: o for o in snapshot.orders}
+    assert states[resting.client_order_id].status is OrderStatus.OPEN
+    assert states[filled.client_order_id].status is OrderStatus.CLOSED
+    assert [f.amount for f in states[filled.client_order_id].fills] == [Decimal("0.001")]
+    # Re-placing either is answered with the same order: nothing is placed twice.
+    again = rig.place(filled)
+    assert isinstance(again, OrderAck) and again.exchange_order_id == first.exchange_order_id
+    # And the restored account trades on: the resting buy fills at the next dip.
+    rig.tick_until(
+        "BTC/USDT",
+        "29000",
+        lambda: any(u.client_order_id == resting.client_order_id for u in rig.updates_of("alpha")),
+        "the resting buy filled after the restart",
+    )
+    assert len(fills_in_db(rig.db_url)) == 2
+
+
+def test_requests_for_another_grid_or_unknown_orders_are_refused(rig: Rig) -> None:
+    wrong_grid = rig.place(intent(1, "40000", grid="beta"), grid="alpha")
+    unknown = rig.orders.request(
+        CancelOrder(
+            request_id=new_id(),
+            strategy="alpha",
+            client_order_id=make_client_order_id("alpha", 3, Side.BUY, 9),
+            symbol="BTC/USDT",
+        )
+    )
+
+    assert isinstance(wrong_grid, OrderRejected) and "does not belong" in wrong_grid.reason
+    assert isinstance(unknown, OrderRejected) and unknown.reason == "unknown order"
+    events = db_read(rig.db_url, lambda s: OrderEventLog(s).read())
+    assert list(events) == []
+
+
+def test_codec_round_trip_of_a_snapshot_with_fills(rig: Rig) -> None:
+    rig.place(intent(10, "40000"))
+    rig.tick_until("BTC/USDT", "39000", lambda: rig.updates_of("alpha"), "fill")
+    snapshot = rig.query(cids=(intent(10, "40000").client_order_id,))
+    frame = ORDER_REPLY_CODEC.encode(snapshot)
+    assert msgspec.msgpack.decode(frame)["type"] == "OrderSnapshot"
+    assert ORDER_REPLY_CODEC.decode(frame) == snapshot
