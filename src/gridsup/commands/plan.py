@@ -53,6 +53,7 @@ class GridPlan:
     price: Decimal
     price_source: str
     spacing: str
+    enabled: bool
     levels: list[Decimal]
     orders: list[PlannedOrder]
     quote_per_grid: Decimal
@@ -151,6 +152,7 @@ def build_plan(grid: GridConfig, price: Decimal, price_source: str) -> GridPlan:
         price=price,
         price_source=price_source,
         spacing=grid.spacing.value,
+        enabled=grid.enabled,
         levels=levels,
         orders=orders,
         quote_per_grid=quote_per_grid(grid),
@@ -207,7 +209,8 @@ def _render(plans: list[GridPlan], path: Path) -> None:
     for plan in plans:
         base, quote = plan.symbol.split("/")
         table = Table(
-            title=f"{plan.name}  {plan.symbol}  {plan.spacing}, {len(plan.levels)} levels, "
+            title=f"{plan.name}{'' if plan.enabled else ' (disabled)'}  {plan.symbol}  "
+            f"{plan.spacing}, {len(plan.levels)} levels, "
             f"price {tidy(plan.price)} ({plan.price_source})",
             title_justify="left",
         )
@@ -254,6 +257,7 @@ def _as_json(plan: GridPlan) -> dict[str, Any]:
         "price": str(plan.price),
         "price_source": plan.price_source,
         "spacing": plan.spacing,
+        "enabled": plan.enabled,
         "levels": [str(p) for p in plan.levels],
         "orders": [
             {
