@@ -145,6 +145,7 @@ def test_data_fetch_fills_the_cache_once(tmp_path: Path) -> None:
         (["BTC/USDT", "1M", "--since", "2024-01-01"], "timeframe"),
         (["BTC/USDT", "1m", "--since", "yesterday"], "not a date"),
         (["BTC/USDT", "1m", "--since", "2024-01-02", "--until", "2024-01-01"], "after"),
+        (["BTC/USDT", "1m", "--since", "2024-01-01", "--exchange", "nosuchex"], "nosuchex"),
     ],
 )
 def test_data_fetch_refuses_bad_input(args: list[str], says: str, tmp_path: Path) -> None:

@@ -92,3 +92,7 @@ def test_fetch_through_ccxt_from_the_loopback_exchange(loopback: str, tmp_path: 
     assert f"{CANDLES} candles from 2024-01-01 00:00 to 2024-01-01 19:59" in result.output
     cached = pd.read_parquet(tmp_path / "binance" / "BTC-USDT" / "1m.parquet")
     pd.testing.assert_frame_equal(cached, frame.reset_index(drop=True))
+    unknown = CliRunner().invoke(
+        cli, ["data", "fetch", "NOPE/USDT", *args[3:]], catch_exceptions=False
+    )
+    assert unknown.exit_code == 2 and "unknown market" in unknown.stderr

@@ -100,7 +100,12 @@ def fetch(
     if end is not None and end <= start:
         raise click.BadParameter("must be after --since", param_hint="--until")
     root = cache_dir if cache_dir is not None else data_dir() / "ohlcv"
-    exchange = build_exchange(exchange_id, exchange_url, exchange_factory)
+    from gridsup.exchange.errors import ExchangeError
+
+    try:
+        exchange = build_exchange(exchange_id, exchange_url, exchange_factory)
+    except ExchangeError as exc:  # e.g. not a ccxt exchange id
+        raise click.BadParameter(str(exc), param_hint="--exchange") from None
     try:
         frame, path = asyncio.run(_fetch(exchange, root, symbol, timeframe, start, end))
     except Exception as exc:
