@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridsup.messages.common import OrderType, Side
+from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
-from strategy.fakes import FakeExchange
+from strategy.fakes import BTC, LOOSE, FakeExchange
 
 D = Decimal
 
@@ -59,17 +60,30 @@ def _check(strategy: GridTradingStrategy, exchange: FakeExchange, settled: bool)
         assert set(strategy.open_orders()) == set(exchange.open)
         bought = sum((f.amount for f in exchange.fills if f.side is Side.BUY), D(0))
         sold = sum((f.amount for f in exchange.fills if f.side is Side.SELL), D(0))
-        assert strategy.base_held == bought - sold
+        base_fees = sum((f.fee for f in exchange.fills if f.fee_currency == "BTC"), D(0))
+        assert strategy.base_held == bought - sold - base_fees
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(extra=configs, start=prices, events=st.lists(ops, max_size=40), sync=st.booleans())
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    extra=configs,
+    start=prices,
+    events=st.lists(ops, max_size=40),
+    sync=st.booleans(),
+    fee_in_base=st.booleans(),
+    market=st.sampled_from([BTC, LOOSE]),
+)
 def test_invariants_hold_after_every_event(
-    extra: dict[str, Any], start: Decimal, events: list[tuple[Any, ...]], sync: bool
+    extra: dict[str, Any],
+    start: Decimal,
+    events: list[tuple[Any, ...]],
+    sync: bool,
+    fee_in_base: bool,
+    market: MarketInfo,
 ) -> None:
     config = _config(extra)
     strategy = GridTradingStrategy(config, "prop")
-    exchange = FakeExchange(price=start, sync=sync)
+    exchange = FakeExchange(market=market, price=start, sync=sync, fee_in_base=fee_in_base)
     exchange.strategy = strategy
     strategy.initialize(exchange)
     exchange.tick(start)
