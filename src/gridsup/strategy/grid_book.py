@@ -42,7 +42,7 @@ class GridBook:
     skipped: dict[int, SkippedLevel] = field(default_factory=dict)  # by slot; -1 = market
     phase: Phase = Phase.WAITING_PRICE
     stop_reason: StopReason | None = None
-    market_seq: int = 0
+    market_seq: int = 0  # market orders placed so far (their ids' cycle)
     entry_slots: list[int] = field(default_factory=list)  # slots waiting for the entry buy
     last_price: Decimal | None = None
     base_held: Decimal = _ZERO  # base owned: bought minus sold, net of base fees
@@ -101,7 +101,7 @@ class GridBook:
             self.completed_cycles += 1
         self.realized_profit += order.quote - cost
 
-    # ---------------------------------------------------------------------- invariant
+    # ------------------------------------------------------------------ reconciliation
 
     def adopt(
         self,
@@ -117,7 +117,7 @@ class GridBook:
         crash between placing it and saving the state).
 
         A sell's cost is unknown, so it is estimated as a buy at the slot's lower level
-        with ``fee_rate``. Its fills so far arrive afterwards as ordinary fills.
+        with ``fee_rate``. What it already filled is for the caller to record.
         """
         if client_order_id in self.orders:
             return AdoptOutcome.ALREADY_TRACKED
@@ -136,6 +136,8 @@ class GridBook:
             self.base_held += amount
             self.slot_cost[slot] = self.levels[slot] * amount * (1 + fee_rate)
         return AdoptOutcome.ADOPTED
+
+    # ---------------------------------------------------------------------- invariant
 
     def violations(self, every_slot_filled: bool) -> list[str]:
         """Breaches of the slot invariant; ``every_slot_filled`` also demands an order (or
