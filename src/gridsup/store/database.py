@@ -233,7 +233,9 @@ class Database:
         if isinstance(exc, NoSuchModuleError | ArgumentError):
             return DatabaseConfigError(f"bad database URL {self.safe_url}: {exc}")
         cause: BaseException | None = exc
-        while cause is not None:
+        seen: set[int] = set()
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
             if getattr(cause, "sqlstate", None) in _CONFIG_SQLSTATES:
                 return DatabaseConfigError(
                     f"database {self.safe_url} refused the URL: {_first_line(cause)}"
