@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
+from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, Side
 from gridsup.messages.orders import OrderState
+from gridsup.strategy.grid_state import AdoptOutcome
 from gridsup.strategy.ids import parse_client_order_id
 
 __all__ = [
@@ -40,8 +41,10 @@ __all__ = [
     "Reconcilable",
     "ReconciliationPlan",
     "ReconciliationResult",
+    "Verdict",
     "apply_reconciliation",
     "plan_reconciliation",
+    "verdict",
 ]
 
 # How many ids of one kind the status line lists (the counts are always exact).
@@ -61,17 +64,34 @@ class Reconcilable(Protocol):
 
     grid_id: str
 
-    def tracked_orders(self) -> Mapping[str, OrderIntent]: ...
+    def tracks(self, client_order_id: str) -> bool: ...
 
-    def adopt_order(self, intent: OrderIntent) -> str | None: ...
+    def tracked_orders(self) -> dict[str, OrderIntent]: ...
 
-    def drop_order(self, client_order_id: str, filled: Decimal, reason: str) -> None: ...
+    def adopt_order(
+        self, client_order_id: str, side: Side, price: Decimal, amount: Decimal, filled: Decimal
+    ) -> AdoptOutcome: ...
 
     def on_order_filled(self, fill: FillReport) -> None: ...
 
     def on_order_cancelled(self, client_order_id: str, filled: Decimal) -> None: ...
 
     def on_order_rejected(self, client_order_id: str, reason: str) -> None: ...
+
+
+class Verdict(enum.Enum):
+    """What a plan's mismatch count means for the grid."""
+
+    PROCEED = "proceed"  # at or below the threshold
+    ALERT = "alert"  # above it: log ``reconciliation_mismatch`` at error level, trade on
+    ABORT = "abort"  # above it with policy abort: change nothing, that grid stops
+
+
+def verdict(mismatches: int, threshold: int, abort: bool) -> Verdict:
+    """Mismatches *above* ``threshold`` alert; with ``abort`` they stop the grid."""
+    if mismatches <= threshold:
+        return Verdict.PROCEED
+    return Verdict.ABORT if abort else Verdict.ALERT
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +218,7 @@ def apply_reconciliation(
     for order in plan.phantoms:
         cid = order.intent.client_order_id
         fills += _apply_fills(strategy, order)
-        still_tracked = cid in strategy.tracked_orders()
+        still_tracked = strategy.tracks(cid)
         match order.status:
             case OrderStatus.CLOSED:
                 filled.append(cid)
@@ -209,14 +229,14 @@ def apply_reconciliation(
                 cancelled.append(cid)
                 if not still_tracked:
                     continue
-                if cancel_policy is CancelPolicy.REPLACE:
+                if cancel_policy is CancelPolicy.REPLACE or order.filled > 0:
+                    # What did fill is real: its counter order goes out either way.
                     replaced.append(cid)
                     strategy.on_order_cancelled(cid, order.filled)
                 else:
                     dropped.append(cid)
-                    strategy.drop_order(
-                        cid, order.filled, f"{order.status.value} while the grid was down"
-                    )
+                    why = f"{order.status.value} while the grid was down (policy drop)"
+                    strategy.on_order_rejected(cid, why)
             case OrderStatus.REJECTED:
                 rejected.append(cid)
                 if still_tracked:
@@ -226,18 +246,13 @@ def apply_reconciliation(
     adopted: list[str] = []
     unadopted: list[str] = []
     for order in plan.orphans:
-        cid = order.intent.client_order_id
-        if cid in strategy.tracked_orders():
-            # A phantom's counter order re-created this very id: it is ours again.
-            fills += _apply_fills(strategy, order)
-            adopted.append(cid)
-            continue
-        refusal = strategy.adopt_order(order.intent)
-        if refusal is None:
-            adopted.append(cid)
+        outcome = _adopt(strategy, order)
+        if outcome is AdoptOutcome.ADOPTED or outcome is AdoptOutcome.ALREADY_TRACKED:
+            # ALREADY_TRACKED: a phantom's counter order re-created this very id.
+            adopted.append(order.intent.client_order_id)
             fills += _apply_fills(strategy, order)
         else:
-            unadopted.append(cid)
+            unadopted.append(order.intent.client_order_id)
     return ReconciliationResult(
         orphans=tuple(adopted),
         unadopted=tuple(unadopted),
@@ -250,4 +265,17 @@ def apply_reconciliation(
         foreign=plan.foreign,
         fills_applied=fills,
         mismatches=plan.mismatches + len(unadopted),
+    )
+
+
+def _adopt(strategy: Reconcilable, order: OrderState) -> AdoptOutcome:
+    intent = order.intent
+    if intent.price is None:
+        return AdoptOutcome.NOT_A_LEVEL  # a market order has no slot to sit in
+    # With the trades at hand, adopt it unfilled and replay them (exact prices and
+    # fees); without, the strategy books what filled at the order's price.
+    known = sum((f.amount for f in order.fills), Decimal(0))
+    filled = Decimal(0) if known >= order.filled else order.filled
+    return strategy.adopt_order(
+        intent.client_order_id, intent.side, intent.price, intent.amount, filled
     )

@@ -1,0 +1,559 @@
+"""``StrategyActor``: one grid, one process, for the grid's whole life.
+
+Start (``on_start``, before Ready): take the grid's lock (held elsewhere: log
+``grid_locked`` and exit :data:`EXIT_LOCKED`), load the last state, ask the execution
+actor for its open orders and the fate of every tracked one, reconcile, save, send what
+reconciliation produced. Then trade: ticks and order updates drive the strategy; after
+every order event the state is saved and its Ack awaited before the orders the event
+produced go out, and before the next event is handled (events queue meanwhile).
+
+Order updates are sequence-numbered per grid (Clone pattern): a gap or a new execution
+epoch triggers a resync -- the same query and reconciliation as a start.
+
+This process imports msgspec, pyzmq, structlog and ``gridsup.strategy`` -- never ccxt,
+pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, assert_never
+
+import msgspec
+import structlog
+import zmq.asyncio
+
+from gridsup.actors.base import Actor, RuntimeInfo, StopReason
+from gridsup.actors.endpoints import RunDir
+from gridsup.actors.run_config import (
+    MARKET,
+    ORDER_UPDATES,
+    ORDERS,
+    STORE,
+    MismatchPolicy,
+    RunConfig,
+    topic,
+)
+from gridsup.actors.sockets import SocketSpec, SocketType
+from gridsup.actors.strategy_context import Action, ActionKind, OutboxContext
+from gridsup.actors.strategy_requests import Requester
+from gridsup.messages.common import OrderIntent, OrderStatus
+from gridsup.messages.control import StatusValue
+from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.orders import (
+    ORDER_FEED_CODEC,
+    ORDER_REPLY_CODEC,
+    ORDER_REQUEST_CODEC,
+    CancelOrder,
+    OrderAck,
+    OrderRejected,
+    OrderReply,
+    OrderSnapshot,
+    OrderUpdate,
+    PlaceOrder,
+    QueryOrders,
+)
+from gridsup.messages.store import (
+    STORE_REPLY_CODEC,
+    STORE_REQUEST_CODEC,
+    Ack,
+    LoadState,
+    SaveState,
+    StateLoaded,
+    StoreReply,
+)
+from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
+from gridsup.strategy.grid import GridTradingStrategy
+from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.reconcile import (
+    CancelPolicy,
+    ReconciliationResult,
+    Verdict,
+    apply_reconciliation,
+    plan_reconciliation,
+    verdict,
+)
+
+log = structlog.get_logger("gridsup.actors.strategy")
+
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
+_MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
+_LOCK_CHECK_S = 5.0
+_RETRY_FIRST_S = 0.5
+_RETRY_MAX_S = 30.0
+
+
+class GridActorState(enum.Enum):
+    STARTING = "starting"
+    LOCKED = "locked"  # refused: the grid runs elsewhere
+    RECONCILING = "reconciling"
+    TRADING = "trading"
+    ABORTED = "aborted"  # reconciliation found too much disagreement (policy abort)
+
+
+class StateLoadError(RuntimeError):
+    """The store could not give us the grid's state (the actor crashes and is restarted)."""
+
+
+class GridLockLost(RuntimeError):
+    """The lock's session died: another copy may start, so this one must not trade on."""
+
+
+def _retry_delay(attempt: int) -> float:
+    return float(min(_RETRY_FIRST_S * 2 ** max(attempt - 1, 0), _RETRY_MAX_S))
+
+
+class StrategyActor(Actor):
+    """The actor of grid ``grid_name`` of ``run``."""
+
+    def __init__(
+        self,
+        run: RunConfig,
+        grid_name: str,
+        *,
+        strategy: GridTradingStrategy | None = None,
+        lock: LightGridLock | None = None,
+    ) -> None:
+        """Raises:
+        KeyError: no grid ``grid_name`` in the run, or no market for its symbol.
+        pydantic.ValidationError: the grid's config does not validate.
+        """
+        super().__init__()
+        self.run_config = run
+        self.spec = run.grid(grid_name)
+        self.market = run.markets[self.spec.symbol]
+        self.strategy = strategy or GridTradingStrategy(
+            GridConfig.model_validate(self.spec.config), grid_id=self.spec.grid_id
+        )
+        self.outbox = OutboxContext(self.market)
+        self.lock = lock
+        self.grid_state = GridActorState.STARTING
+        self.exit_code: int | None = None
+        self.reconciliation: ReconciliationResult | None = None
+        self.state_version = 0
+        self.resyncs = 0
+        self.events_handled = 0
+        self._seq = 0
+        self._epoch: int | None = None
+        self._events: deque[OrderUpdate | OrderRejected] = deque()
+        self._tick: Tick | None = None
+        self._last_tick_at: float | None = None
+        self._resync = False
+        self._wake = asyncio.Event()
+        self._retries: dict[str, int] = {}
+        self._store: Requester[StoreReply] | None = None
+        self._orders: Requester[OrderReply] | None = None
+
+    # ------------------------------------------------------------------------- sockets
+
+    def sockets(self) -> Sequence[SocketSpec]:
+        run = self.run_config
+        base = RunDir.attach(run.run_dir) if run.run_dir else self.run_dir
+        assert base is not None
+        return (
+            SocketSpec(
+                MARKET,
+                SocketType.SUB,
+                base.endpoint(MARKET),
+                recv=MARKET_CODEC,
+                subscribe=(topic(self.spec.symbol),),
+            ),
+            SocketSpec(
+                ORDER_UPDATES,
+                SocketType.SUB,
+                base.endpoint(ORDER_UPDATES),
+                recv=ORDER_FEED_CODEC,
+                subscribe=(topic(self.spec.name),),
+            ),
+            # No recv codec: the Requesters read these two themselves (also during start).
+            SocketSpec(ORDERS, SocketType.DEALER, base.endpoint(ORDERS), send=ORDER_REQUEST_CODEC),
+            SocketSpec(STORE, SocketType.DEALER, base.endpoint(STORE), send=STORE_REQUEST_CODEC),
+        )
+
+    # -------------------------------------------------------------------------- start
+
+    async def run(self, info: RuntimeInfo, ctx: zmq.asyncio.Context) -> int:
+        """The runtime's template, with :data:`EXIT_LOCKED` when the lock was refused."""
+        code = await super().run(info, ctx)
+        return self.exit_code if code == 0 and self.exit_code is not None else code
+
+    async def on_start(self) -> None:
+        structlog.contextvars.bind_contextvars(grid=self.spec.name)
+        if self.lock is None:
+            self.lock = light_grid_lock(self.run_config.db_url, self.spec.grid_id)
+        if not await self.lock.acquire():
+            log.error("grid_locked", grid=self.spec.name, note="another process runs this grid")
+            self.grid_state = GridActorState.LOCKED
+            self.exit_code = EXIT_LOCKED
+            self.request_stop(StopReason.SELF)
+            return
+        timeout = self.run_config.state_timeout_s
+        self._store = Requester(self, STORE, STORE_REPLY_CODEC, prefix="st", timeout=timeout)
+        self._orders = Requester(self, ORDERS, ORDER_REPLY_CODEC, prefix="or", timeout=timeout)
+        for requester in (self._store, self._orders):
+            self.spawn(requester.run())
+            self.spawn(requester.resend_loop())
+        if isinstance(self.lock, AsyncpgAdvisoryLock):
+            self.spawn(self._watch_lock())
+        await self._load_state()
+        self.strategy.initialize(self.outbox)
+        await self._reconcile()
+        self.spawn(self._drive())
+
+    async def _load_state(self) -> None:
+        assert self._store is not None
+        reply = await self._store.request(
+            LoadState(request_id=self._store.next_id(), grid_id=self.spec.grid_id)
+        )
+        match reply:
+            case StateLoaded(version=version, state=state):
+                self.state_version = version
+                if state is not None:
+                    self.strategy.from_state(msgspec.json.decode(state))
+                log.info("grid_state_loaded", grid=self.spec.name, version=version)
+            case Ack(error=error):
+                log.error("grid_state_load_failed", grid=self.spec.name, error=error)
+                raise StateLoadError(f"grid {self.spec.name}: state load failed: {error}")
+            case _ as unreachable:
+                assert_never(unreachable)
+
+    async def _query(self) -> OrderSnapshot:
+        assert self._orders is not None
+        attempt = 0
+        while True:
+            attempt += 1
+            reply = await self._orders.request(
+                QueryOrders(
+                    request_id=self._orders.next_id(),
+                    strategy=self.spec.name,
+                    symbol=self.spec.symbol,
+                    client_order_ids=tuple(self.strategy.open_orders()),
+                )
+            )
+            match reply:
+                case OrderSnapshot():
+                    return reply
+                case OrderRejected() | OrderAck():
+                    # The exchange could not be asked: missing evidence is not an outcome,
+                    # so ask again rather than reconcile on a guess.
+                    reason = reply.reason if isinstance(reply, OrderRejected) else "ack"
+                    log.warning("order_query_failed", grid=self.spec.name, reason=reason)
+                    await asyncio.sleep(_retry_delay(attempt))
+                case _ as unreachable:
+                    assert_never(unreachable)
+
+    async def _reconcile(self) -> None:
+        """Query, compare, apply; a start and every resync go through here."""
+        self.grid_state = GridActorState.RECONCILING
+        snapshot = await self._query()
+        self._seq, self._epoch = snapshot.seq, snapshot.epoch
+        plan = plan_reconciliation(
+            self.spec.grid_id, self.strategy.tracked_orders(), snapshot.orders
+        )
+        run = self.run_config
+        judged = verdict(
+            plan.mismatches, run.mismatch_threshold, run.mismatch_policy is MismatchPolicy.ABORT
+        )
+        if judged is not Verdict.PROCEED:
+            log.error(
+                "reconciliation_mismatch",
+                grid=self.spec.name,
+                mismatches=plan.mismatches,
+                threshold=run.mismatch_threshold,
+                policy=run.mismatch_policy.value,
+                orphans=len(plan.orphans),
+                phantoms=len(plan.phantoms),
+                missing=len(plan.missing),
+            )
+        if judged is Verdict.ABORT:
+            # Nothing applied, nothing saved: a later start sees the same evidence.
+            self.reconciliation = ReconciliationResult(
+                foreign=plan.foreign, mismatches=plan.mismatches, aborted=True
+            )
+            self.grid_state = GridActorState.ABORTED
+            log.error("grid_aborted", grid=self.spec.name, reason="reconciliation_mismatch")
+            return
+        result = apply_reconciliation(self.strategy, plan, CancelPolicy(run.cancel_policy.value))
+        self.reconciliation = result
+        log.info(
+            "grid_reconciled",
+            grid=self.spec.name,
+            **{k: v for k, v in result.status().items() if not k.endswith("_ids")},
+        )
+        await self._commit(result.resent)
+        self.grid_state = GridActorState.TRADING
+
+    # ------------------------------------------------------------------------ trading
+
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+        if self.grid_state is GridActorState.ABORTED:
+            return
+        if socket == MARKET:
+            self._last_tick_at = time.monotonic()
+            band = self.strategy.tick_band()
+            # Inside the band the strategy would do nothing: skip the wake-up.
+            if band is not None and band[0] <= float(message.last) <= band[1]:
+                return
+            self._tick = message
+        elif len(self._events) >= _MAX_QUEUED:
+            log.warning("order_events_overflowed", grid=self.spec.name, queued=_MAX_QUEUED)
+            self._events.clear()
+            self._resync = True
+        else:
+            self._events.append(message)
+        self._wake.set()
+
+    async def _drive(self) -> None:
+        """The one consumer of events: each is applied, saved and answered in turn."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.grid_state is not GridActorState.ABORTED:
+                if self._resync:
+                    self._resync = False
+                    self.resyncs += 1
+                    await self._reconcile()
+                elif self._events:
+                    await self._handle(self._events.popleft())
+                elif self._tick is not None:
+                    tick, self._tick = self._tick, None
+                    self.strategy.on_tick(tick)
+                    if self.outbox.has_actions:
+                        await self._commit()
+                else:
+                    break
+
+    async def _handle(self, event: OrderUpdate | OrderRejected) -> None:
+        match event:
+            case OrderUpdate():
+                if event.epoch != self._epoch or event.seq > self._seq + 1:
+                    log.info(
+                        "order_updates_resynced",
+                        grid=self.spec.name,
+                        seq=event.seq,
+                        expected=self._seq + 1,
+                        epoch=event.epoch,
+                    )
+                    self._events.clear()  # the snapshot will cover them
+                    self._resync = True
+                    return
+                if event.seq <= self._seq:
+                    return  # already in the snapshot
+                self._seq = event.seq
+                changed = self._apply_update(event)
+            case OrderRejected(client_order_id=cid, reason=reason):
+                changed = self.strategy.tracks(cid)
+                if changed:
+                    self.strategy.on_order_rejected(cid, reason)
+            case _ as unreachable:
+                assert_never(unreachable)
+        self.events_handled += 1
+        if changed or self.outbox.has_actions:
+            await self._commit()
+
+    def _apply_update(self, update: OrderUpdate) -> bool:
+        """Hand one update to the strategy; False when it changes nothing."""
+        cid = update.client_order_id
+        strategy = self.strategy
+        if not self.strategy.tracks(cid):
+            return False
+        if update.fill is not None:
+            strategy.on_order_filled(update.fill)
+        match update.status:
+            case OrderStatus.OPEN:
+                return update.fill is not None
+            case OrderStatus.CLOSED | OrderStatus.CANCELED | OrderStatus.EXPIRED:
+                if self.strategy.tracks(cid):
+                    strategy.on_order_cancelled(cid, update.filled)
+            case OrderStatus.REJECTED:
+                strategy.on_order_rejected(cid, update.reason or "rejected")
+            case _ as unreachable:
+                assert_never(unreachable)
+        return True
+
+    async def _commit(self, resend: Sequence[OrderIntent] = ()) -> None:
+        """Save the state, wait for its Ack, then send what the strategy asked for."""
+        actions = self.outbox.take()
+        await self._save_state()
+        for action in actions:
+            self._send_action(action)
+        for intent in resend:
+            self._send_action(Action(ActionKind.PLACE, intent.client_order_id, intent))
+
+    async def _save_state(self) -> None:
+        assert self._store is not None
+        version = self.state_version + 1
+        state = msgspec.json.encode(self.strategy.get_state())
+        attempt = 0
+        while True:
+            attempt += 1
+            reply = await self._store.request(
+                SaveState(
+                    request_id=self._store.next_id(),
+                    grid_id=self.spec.grid_id,
+                    version=version,
+                    state=state,
+                )
+            )
+            if isinstance(reply, Ack) and reply.ok:
+                self.state_version = version
+                return
+            error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+            log.error("grid_state_save_failed", grid=self.spec.name, error=error, attempt=attempt)
+            await asyncio.sleep(_retry_delay(attempt))
+
+    def _send_action(self, action: Action) -> None:
+        assert self._orders is not None
+        orders = self._orders
+        match action.kind:
+            case ActionKind.PLACE:
+                assert action.intent is not None
+                message: PlaceOrder | CancelOrder = PlaceOrder(
+                    request_id=orders.next_id(), strategy=self.spec.name, intent=action.intent
+                )
+            case ActionKind.CANCEL:
+                message = CancelOrder(
+                    request_id=orders.next_id(),
+                    strategy=self.spec.name,
+                    client_order_id=action.client_order_id,
+                    symbol=self.spec.symbol,
+                )
+            case _ as unreachable:
+                assert_never(unreachable)
+        orders.fire(message, lambda reply: self._on_reply(action, reply))
+
+    def _on_reply(self, action: Action, reply: OrderReply) -> None:
+        cid = action.client_order_id
+        match reply:
+            case OrderAck():
+                self._retries.pop(cid, None)
+            case OrderRejected(retryable=True, reason=reason):
+                attempt = self._retries.get(cid, 0) + 1
+                self._retries[cid] = attempt
+                delay = _retry_delay(attempt)
+                log.warning(
+                    "order_request_retried",
+                    grid=self.spec.name,
+                    client_order_id=cid,
+                    reason=reason,
+                    delay_s=delay,
+                )
+                asyncio.get_running_loop().call_later(delay, self._retry, action)
+            case OrderRejected(reason=reason):
+                self._retries.pop(cid, None)
+                if action.kind is ActionKind.PLACE:
+                    self._events.append(reply)
+                    self._wake.set()
+                else:
+                    log.warning(
+                        "order_cancel_refused",
+                        grid=self.spec.name,
+                        client_order_id=cid,
+                        reason=reason,
+                    )
+            case OrderSnapshot():
+                log.warning("order_reply_unexpected", grid=self.spec.name, reply="snapshot")
+            case _ as unreachable:
+                assert_never(unreachable)
+
+    def _retry(self, action: Action) -> None:
+        # Only while the order is still ours to place/cancel (a resync may have settled it).
+        if self.grid_state is GridActorState.TRADING and self.strategy.tracks(
+            action.client_order_id
+        ):
+            self._send_action(action)
+
+    async def _watch_lock(self) -> None:
+        assert self.lock is not None
+        while True:
+            await asyncio.sleep(_LOCK_CHECK_S)
+            if not await self.lock.check():
+                raise GridLockLost(f"grid {self.spec.name}: lock session lost")
+
+    # --------------------------------------------------------------------------- stop
+
+    async def on_stop(self, reason: StopReason) -> None:
+        if (
+            self.cancel_orders
+            and self._orders is not None
+            and self.grid_state
+            in (
+                GridActorState.TRADING,
+                GridActorState.RECONCILING,
+            )
+        ):
+            await self._cancel_all()
+        self.strategy.shutdown()
+        if self.lock is not None:
+            await self.lock.release()
+
+    async def _cancel_all(self) -> None:
+        """``gridsup stop --cancel-orders``: cancel every tracked order, wait (bounded)
+        for the answers. The next start reconciles what the answers said."""
+        assert self._orders is not None
+        orders = self._orders
+        waits = [
+            orders.request(
+                CancelOrder(
+                    request_id=orders.next_id(),
+                    strategy=self.spec.name,
+                    client_order_id=cid,
+                    symbol=self.spec.symbol,
+                )
+            )
+            for cid in self.strategy.open_orders()
+        ]
+        timeout = (self.info.stop_timeout if self.info else 5.0) / 2
+        done, pending = await asyncio.wait(
+            [asyncio.ensure_future(w) for w in waits], timeout=timeout
+        )
+        for task in pending:
+            task.cancel()
+        log.info(
+            "grid_orders_cancelled",
+            grid=self.spec.name,
+            answered=len(done),
+            unanswered=len(pending),
+        )
+
+    # ------------------------------------------------------------------------- status
+
+    def status(self) -> dict[str, StatusValue]:
+        strategy = self.strategy
+        age = None if self._last_tick_at is None else time.monotonic() - self._last_tick_at
+        out: dict[str, StatusValue] = {
+            "grid": self.spec.name,
+            "symbol": self.spec.symbol,
+            "mode": "dry_run" if self.run_config.dry_run else "live",
+            "state": self.grid_state.value,
+            "phase": strategy.phase.value,
+            "stopped": strategy.stopped or self.grid_state is GridActorState.ABORTED,
+            "open_orders": len(strategy.tracked_orders()),
+            "completed_cycles": strategy.completed_cycles,
+            "realized_profit": str(strategy.realized_profit),
+            "last_tick_age_s": None if age is None else round(age, 3),
+            "state_version": self.state_version,
+            "events_queued": len(self._events),
+            "events_handled": self.events_handled,
+            "resyncs": self.resyncs,
+            "order_seq": self._seq,
+        }
+        if self._orders is not None and self._store is not None:
+            out["requests_pending"] = self._orders.pending + self._store.pending
+            out["requests_resent"] = self._orders.resends + self._store.resends
+        if self.reconciliation is not None:
+            out.update(self.reconciliation.status())
+        return out
+
+
+def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:
+    """ChildSpec target ``gridsup.actors.strategy_actor:build``.
+
+    Raises:
+        KeyError: no such grid, or no market for its symbol.
+    """
+    return StrategyActor(run, grid_name)

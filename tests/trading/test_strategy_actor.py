@@ -1,0 +1,237 @@
+"""The strategy actor as a real process: the real persistence actor on a real database,
+a fake execution venue over the real sockets (strategy_venue.py), ``kill -9`` while the
+market moves, a second copy refused by the grid lock, and a process that stays light."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from strategy_venue import FakeVenue
+
+from conftest import PG_URL, ActorHost, make_run, sqlite_url
+from gridsup.actors.base import RuntimeInfo
+from gridsup.actors.entry import Launch, child_main
+from gridsup.actors.run_config import GridSpec, RunConfig, strategy_actor_name
+from gridsup.actors.strategy_actor import EXIT_LOCKED
+from gridsup.messages.common import OrderStatus, OrderType, Side
+from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.ids import parse_client_order_id
+from gridsup.supervisor.runner import make_context
+from helpers import eventually
+
+PERSISTENCE = "gridsup.actors.persistence:build"
+STRATEGY = "strategy_probe:build"  # the real StrategyActor, reporting its sys.modules
+D = Decimal
+START = D("60050")  # levels 59000, 59200 ... 61000: buys at 59000..60000, 60200 empty
+TIMEOUT = 20.0
+
+
+def grid_run(actor_host: ActorHost, db_url: str, **overrides: Any) -> RunConfig:
+    grid_id = f"btc{uuid.uuid4().hex[:8]}"  # advisory locks are server-wide: be unique
+    config = GridConfig.model_validate(
+        {
+            "name": "btc",
+            "symbol": "BTC/USDT",
+            "lower_price": "59000",
+            "upper_price": "61000",
+            "num_grids": 11,
+            "total_investment": "2000",
+        }
+    )
+    spec = GridSpec(
+        name="btc",
+        grid_id=grid_id,
+        symbol="BTC/USDT",
+        config=config.model_dump(mode="json"),
+        budget_quote=D("2000"),
+    )
+    run = make_run(actor_host.run_dir, db_url, **overrides)
+    return msgspec.structs.replace(run, grids=(spec,))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, run_base: Path) -> tuple[str, str | None]:
+    if request.param == "sqlite":
+        return sqlite_url(run_base), None
+    return PG_URL, request.getfixturevalue("pg_schema")
+
+
+def start_strategy(host: ActorHost, run: RunConfig, name: str = "grid-btc") -> None:
+    host.start(name, STRATEGY, run, grid_name="btc", kind="strategy", ready_timeout=TIMEOUT)
+
+
+def status(host: ActorHost, name: str = "grid-btc") -> dict[str, Any]:
+    return host.status(name)
+
+
+def status_when(
+    host: ActorHost, check: Callable[[dict[str, Any]], bool], message: str
+) -> dict[str, Any]:
+    """The grid's status once ``check`` holds for it."""
+
+    def probe() -> dict[str, Any] | None:
+        st = status(host)
+        return st if check(st) else None
+
+    result = eventually(probe, timeout=TIMEOUT, message=message)
+    assert result is not None
+    return result
+
+
+def trading(venue: FakeVenue, host: ActorHost, open_orders: int) -> dict[str, Any]:
+    """Tick until the grid has ``open_orders`` orders on the venue and says so."""
+
+    def check(st: dict[str, Any]) -> bool:
+        venue.tick()  # early ticks may reach no one yet (slow joiner): keep ticking
+        return len(venue.open_orders("btc")) == open_orders and st.get("open_orders") == open_orders
+
+    return status_when(host, check, f"{open_orders} open orders")
+
+
+def test_killed_strategy_comes_back_reconciled_and_a_second_copy_is_refused(
+    database: tuple[str, str | None],
+    actor_host: ActorHost,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    url, schema = database
+    run = grid_run(actor_host, url)
+    actor_host.start(
+        "persistence", PERSISTENCE, run, kind="persistence", schema=schema, migrate=True
+    )
+    venue = FakeVenue(actor_host.run_dir, START)
+    try:
+        start_strategy(actor_host, run)
+        # First price: buys at 59000..60000 (6) + a market buy for the 4 sells above.
+        first = trading(venue, actor_host, 10)
+        assert first["state"] == "trading" and first["phase"] == "running"
+        assert first["heavy_modules"] == ""  # no ccxt, pandas, SQLAlchemy in this process
+
+        # A second copy of the grid is refused while the first holds the lock.
+        assert second_copy_exit_code(actor_host, run) == EXIT_LOCKED
+        assert "grid_locked" in capfd.readouterr().err
+
+        # kill -9; meanwhile the 60000 buy fills and someone cancels the 59000 buy.
+        actor_host.kill("grid-btc")
+        filled = venue.order_at(Side.BUY, "60000")
+        cancelled = venue.order_at(Side.BUY, "59000")
+        venue.fill(filled.client_order_id)
+        venue.cancel(cancelled.client_order_id)
+
+        start_strategy(actor_host, run)
+        back = status_when(
+            actor_host, lambda s: s.get("recon_phantoms_filled") == 1, "reconciliation reported"
+        )
+        assert back["recon_phantoms_cancelled"] == 1 and back["recon_replaced"] == 1
+        assert back["recon_mismatches"] == 1  # the cancel; a fill while down is no mismatch
+        open_now = venue.open_orders("btc")
+        # The fill got its counter sell one level up, the cancelled buy came back
+        # under a new id, and no id was ever made twice on the exchange.
+        counter = [i for i in open_now.values() if i.side is Side.SELL and i.price == D(60200)]
+        assert len(counter) == 1 and counter[0].amount <= filled.amount
+        rebuy = [i for i in open_now.values() if i.side is Side.BUY and i.price == D(59000)]
+        assert len(rebuy) == 1 and rebuy[0].client_order_id != cancelled.client_order_id
+        assert max(venue.created.values()) == 1
+        assert len(open_now) == 10
+        # The venue was asked about every order the saved state tracked.
+        assert filled.client_order_id in venue.queries[-1].client_order_ids
+
+        # Trading goes on: the counter sell fills -> a cycle, and the buy is back.
+        venue.fill(counter[0].client_order_id)
+        cycled = status_when(
+            actor_host, lambda s: s.get("completed_cycles") == 1, "a cycle after the restart"
+        )
+        assert D(cycled["realized_profit"]) > 0
+        eventually(
+            lambda: len(venue.open_orders("btc")) == 10, timeout=TIMEOUT, message="rebuy placed"
+        )
+        buys_at_60000 = [
+            cid
+            for cid, i in venue.open_orders("btc").items()
+            if i.side is Side.BUY and i.price == D(60000)
+        ]
+        assert len(buys_at_60000) == 1
+        assert max(venue.created.values()) == 1
+        assert cycled["heavy_modules"] == ""
+        assert actor_host.stop("grid-btc") == 0
+    finally:
+        venue.close()
+
+
+def second_copy_exit_code(host: ActorHost, run: RunConfig) -> int | None:
+    name = strategy_actor_name("btc") + "-copy"
+    info = RuntimeInfo(name=name, kind="strategy", run_dir=str(host.run_dir.path))
+    launch = Launch(info, STRATEGY, (run,), {"grid_name": "btc"}, log_level="WARNING")
+    # spawn, not the host's forkserver: the child's stderr must be this test's (capfd).
+    proc = make_context("spawn").Process(target=child_main, args=(launch,), name=name)
+    proc.start()
+    proc.join(TIMEOUT)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
+        pytest.fail("the second copy of the grid did not exit")
+    return int(proc.exitcode)
+
+
+def test_an_order_the_venue_never_got_is_sent_again_under_its_id(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    run = grid_run(actor_host, sqlite_url(run_base))
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    venue = FakeVenue(actor_host.run_dir, START)
+    try:
+        start_strategy(actor_host, run)
+        trading(venue, actor_host, 10)
+        actor_host.kill("grid-btc")
+        lost = venue.order_at(Side.BUY, "59400")
+        venue.forget(lost.client_order_id)  # as if the request never reached the exchange
+
+        start_strategy(actor_host, run)
+
+        eventually(
+            lambda: lost.client_order_id in venue.open_orders("btc"),
+            timeout=TIMEOUT,
+            message="the lost order re-sent",
+        )
+        back = status(actor_host)
+        assert back["recon_resent"] == 1 and back["recon_resent_ids"] == lost.client_order_id
+        assert len(venue.open_orders("btc")) == 10
+        parsed = parse_client_order_id(lost.client_order_id)
+        assert parsed is not None and parsed.side is Side.BUY
+    finally:
+        venue.close()
+
+
+def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    from gridsup.actors.run_config import MismatchPolicy
+
+    run = grid_run(
+        actor_host, sqlite_url(run_base), mismatch_threshold=1, mismatch_policy=MismatchPolicy.ABORT
+    )
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    venue = FakeVenue(actor_host.run_dir, START)
+    try:
+        start_strategy(actor_host, run)
+        trading(venue, actor_host, 10)
+        actor_host.kill("grid-btc")
+        buys = [i for i in venue.open_orders("btc").values() if i.type is OrderType.LIMIT]
+        for intent in buys[:3]:
+            venue.cancel(intent.client_order_id)
+        before = dict(venue.created)
+
+        start_strategy(actor_host, run)
+
+        aborted = status_when(actor_host, lambda s: s.get("state") == "aborted", "grid aborted")
+        assert aborted["stopped"] is True and aborted["recon_aborted"] is True
+        assert aborted["recon_mismatches"] == 3
+        assert dict(venue.created) == before  # nothing was placed again
+        assert all(venue.orders[i.client_order_id].status is OrderStatus.CANCELED for i in buys[:3])
+    finally:
+        venue.close()
