@@ -286,13 +286,14 @@ def test_paper_account_continues_after_kill_9(rig: Rig) -> None:
     # Re-placing either is answered with the same order: nothing is placed twice.
     again = rig.place(filled)
     assert isinstance(again, OrderAck) and again.exchange_order_id == first.exchange_order_id
-    # And the restored account trades on: the resting buy fills at the next dip.
-    rig.tick_until(
-        "BTC/USDT",
-        "29000",
-        lambda: any(u.client_order_id == resting.client_order_id for u in rig.updates_of("alpha")),
-        "the resting buy filled after the restart",
-    )
+
+    # And the restored account trades on: the resting buy fills at the next dip. (Our SUB
+    # may still be reconnecting to the new PUB, so ask like a strategy would: a snapshot.)
+    def resting_closed() -> bool:
+        orders = rig.query(cids=(resting.client_order_id,)).orders
+        return any(o.status is OrderStatus.CLOSED for o in orders)
+
+    rig.tick_until("BTC/USDT", "29000", resting_closed, "the resting buy filled after restart")
     assert len(fills_in_db(rig.db_url)) == 2
 
 
@@ -320,3 +321,33 @@ def test_codec_round_trip_of_a_snapshot_with_fills(rig: Rig) -> None:
     frame = ORDER_REPLY_CODEC.encode(snapshot)
     assert msgspec.msgpack.decode(frame)["type"] == "OrderSnapshot"
     assert ORDER_REPLY_CODEC.decode(frame) == snapshot
+
+
+def test_no_update_leaves_while_its_fill_is_not_durable(rig: Rig, run_base: Path) -> None:
+    """Another connection holds SQLite's write lock: the fill happens on the paper
+    account, its records queue at the persistence actor, and no update may leave until
+    the lock is released and they are committed."""
+    import sqlite3
+
+    rig.place(intent(10, "40000"))
+    blocker = sqlite3.connect(run_base / "gridsup.db", isolation_level=None, timeout=10)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        rig.tick_until(
+            "BTC/USDT",
+            "39000",
+            lambda: (
+                rig.host.status("execution").get("fills", 0) >= 1
+                and rig.host.status("persistence").get("committing", 0) >= 1
+            ),
+            "the fill queued behind the lock",
+        )
+        assert rig.updates_of("alpha") == []
+        assert rig.host.status("execution")["pending_store_acks"] >= 1
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    ups = eventually(lambda: rig.updates_of("alpha"), message="update after the commit")
+    assert ups[0].fill is not None
+    assert [f.trade_id for f in fills_in_db(rig.db_url)] == [ups[0].fill.trade_id]

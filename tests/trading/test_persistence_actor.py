@@ -203,7 +203,10 @@ def test_group_commit_stores_what_queued_during_a_commit_in_one_transaction(
             client.send(r)
         # Everything is received and waiting (the first batch is stuck on the lock).
         eventually(
-            lambda: actor_host.status("persistence").get("queued", 0) >= len(requests) - 1,
+            lambda: (
+                (s := actor_host.status("persistence")).get("queued", 0) + s.get("committing", 0)
+                >= len(requests)
+            ),
             timeout=10,
             message="requests queued behind the lock",
         )

@@ -79,6 +79,7 @@ class PersistenceActor(Actor):
         self.failures = 0
         self.last_batch = 0
         self.db_retries = 0
+        self.committing = 0  # requests of the batch being committed now
 
     def sockets(self) -> Sequence[SocketSpec]:
         assert self.run_dir is not None
@@ -114,6 +115,7 @@ class PersistenceActor(Actor):
     def status(self) -> dict[str, StatusValue]:
         return {
             "queued": len(self._queue),
+            "committing": self.committing,
             "batches": self.batches,
             "written": self.written,
             "duplicates": self.duplicates,
@@ -133,6 +135,7 @@ class PersistenceActor(Actor):
 
     async def _commit_next(self) -> None:
         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        self.committing = len(batch)
         delay = RETRY_BASE
         while True:
             try:
@@ -146,6 +149,7 @@ class PersistenceActor(Actor):
                 delay = min(delay * 2, RETRY_MAX)
         for envelope, reply in replies:
             self.send(STORE, reply, envelope=envelope)
+        self.committing = 0
         self.batches += 1
         self.last_batch = len(batch)
 
