@@ -41,6 +41,12 @@ from gridsup.messages.market import MarketInfo
 from gridsup.supervisor.runner import make_context
 from helpers import eventually
 
+# Keys the loopback exchange accepts. Set at import, before any actor process exists:
+# a forkserver's children see the environment the server was started with.
+LIVE_KEY_ENV, LIVE_SECRET_ENV = "GRIDSUP_TEST_API_KEY", "GRIDSUP_TEST_API_SECRET"
+os.environ.setdefault(LIVE_KEY_ENV, "loopback-trading-key-0123456789")
+os.environ.setdefault(LIVE_SECRET_ENV, "loopback-trading-secret-abcdefghij")
+
 PG_URL = os.environ.get("GRIDSUP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 BTC = MarketInfo(
@@ -374,3 +380,82 @@ def pg_schema() -> Iterator[str]:
         yield schema
     finally:
         asyncio.run(execute(f"DROP SCHEMA {schema} CASCADE"))
+
+
+class Loopback:
+    """The loopback Binance exchange as a subprocess (real HTTP on 127.0.0.1)."""
+
+    def __init__(self, *args: str) -> None:
+        import subprocess
+        import sys
+
+        env = {
+            **os.environ,
+            "LOOPBACK_API_KEY": os.environ[LIVE_KEY_ENV],
+            "LOOPBACK_API_SECRET": os.environ[LIVE_SECRET_ENV],
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            self.proc.kill()
+            pytest.fail(f"loopback exchange did not start: {line!r}")
+        self.url = line.split()[-1]
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        import json
+        import urllib.request
+
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def set_price(self, symbol: str, price: str) -> Any:
+        return self.admin("POST", "/admin/price", {"symbol": symbol, "price": price})
+
+    def orders_by_client_id(self) -> dict[str, list[str]]:
+        return dict(self.admin("GET", "/admin/orders")["by_client_id"])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[Loopback]:
+    """One loopback exchange per module (starting one costs a second or two): tests that
+    share it use grids of their own, whose orders are foreign to each other."""
+    server = Loopback("--price", "BTC/USDT=42000", "--balance", "USDT=10000", "--balance", "BTC=1")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def live_overrides(loopback: Loopback, **overrides: Any) -> dict[str, Any]:
+    """RunConfig fields for the live path against ``loopback`` (ccxt ``binance``)."""
+    from gridsup.exchange.loopback.server import binance_url_overrides
+
+    fields: dict[str, Any] = {
+        "exchange_id": "binance",
+        "mode": Mode.LIVE,
+        "api_key_env": LIVE_KEY_ENV,
+        "api_secret_env": LIVE_SECRET_ENV,
+        "url_overrides": binance_url_overrides(loopback.url),
+        "markets": {BTC.symbol: BTC},
+        "poll_interval_ms": 100,
+    }
+    fields.update(overrides)
+    return fields

@@ -1,7 +1,7 @@
 """The execution actor in a real process, with the real persistence actor and a real
 SQLite file: idempotent placement, budgets, durable-first updates, sequence numbers and
-resync snapshots, and a paper account that survives kill -9. The live path (ccxt against
-the loopback Binance exchange) is in test_execution_live.py."""
+resync snapshots, and a paper account that survives kill -9; then the live path: ccxt
+against the loopback Binance exchange (a real HTTP server in a subprocess)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ import msgspec
 import pytest
 import zmq
 
-from conftest import ActorHost, Client, Subscriber, make_run, new_id, sqlite_url
+from conftest import (
+    ActorHost,
+    Client,
+    Loopback,
+    Subscriber,
+    live_overrides,
+    make_run,
+    new_id,
+    sqlite_url,
+)
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, PAPER_ACCOUNT_KEY, topic
 from gridsup.exchange.paper import PaperExchange
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
@@ -67,9 +76,12 @@ def intent(
 class Rig:
     """Persistence + execution actors, and the test's sockets to them."""
 
-    def __init__(self, host: ActorHost, db_url: str, ctx: zmq.Context[Any]) -> None:
+    def __init__(
+        self, host: ActorHost, db_url: str, ctx: zmq.Context[Any], **overrides: Any
+    ) -> None:
         self.host, self.db_url = host, db_url
-        self.run = make_run(host.run_dir, db_url, GRIDS)
+        grids = overrides.pop("grids", GRIDS)
+        self.run = make_run(host.run_dir, db_url, grids, **overrides)
         ep = host.run_dir.endpoint
         self.market = ctx.socket(zmq.PUB)
         self.market.setsockopt(zmq.LINGER, 0)
@@ -82,10 +94,12 @@ class Rig:
     def start_execution(self) -> None:
         self.host.start("execution", EXECUTION, self.run, kind="execution")
 
-    def place(self, order: OrderIntent, grid: str = "alpha") -> Any:
+    def place(self, order: OrderIntent, grid: str | None = None) -> Any:
+        grid = grid or self.run.grids[0].name
         return self.orders.request(PlaceOrder(request_id=new_id(), strategy=grid, intent=order))
 
-    def query(self, grid: str = "alpha", cids: tuple[str, ...] = ()) -> OrderSnapshot:
+    def query(self, grid: str | None = None, cids: tuple[str, ...] = ()) -> OrderSnapshot:
+        grid = grid or self.run.grids[0].name
         reply = self.orders.request(
             QueryOrders(request_id=new_id(), strategy=grid, client_order_ids=cids)
         )
@@ -351,3 +365,78 @@ def test_no_update_leaves_while_its_fill_is_not_durable(rig: Rig, run_base: Path
     ups = eventually(lambda: rig.updates_of("alpha"), message="update after the commit")
     assert ups[0].fill is not None
     assert [f.trade_id for f in fills_in_db(rig.db_url)] == [ups[0].fill.trade_id]
+
+
+# -- live: ccxt against the loopback Binance exchange -------------------------------------
+
+
+def live_intent(rig: Rig, level: int, price: str) -> OrderIntent:
+    return intent(level, price, grid=rig.run.grids[0].name)
+
+
+@pytest.fixture
+def live(
+    actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any], loopback: Loopback
+) -> Iterator[Rig]:
+    loopback.set_price("BTC/USDT", "42000")
+    # A grid of its own per test: the module's tests share one loopback exchange, and
+    # other grids' orders are foreign to this run.
+    grids = ((f"g{new_id()[:8]}", "BTC/USDT", Decimal("1000")),)
+    rig = Rig(actor_host, sqlite_url(run_base), zctx, grids=grids, **live_overrides(loopback))
+    try:
+        yield rig
+    finally:
+        rig.close()
+
+
+def test_live_place_is_idempotent_even_when_the_response_is_lost(
+    live: Rig, loopback: Loopback
+) -> None:
+    order = live_intent(live, 10, "40000")
+    # The exchange places the order and the answer never arrives.
+    loopback.admin(
+        "POST",
+        "/admin/faults",
+        {"kind": "response_lost", "method": "POST", "path": "/api/v3/order"},
+    )
+
+    first = live.place(order)
+    again = [live.place(order) for _ in range(2)]
+
+    assert isinstance(first, OrderAck) and first.status is OrderStatus.OPEN
+    assert {a.exchange_order_id for a in again} == {first.exchange_order_id}
+    assert len(loopback.orders_by_client_id()[order.client_order_id]) == 1
+
+
+def test_live_fill_is_polled_recorded_and_published(live: Rig, loopback: Loopback) -> None:
+    order = live_intent(live, 10, "40000")
+    live.place(order)
+
+    loopback.set_price("BTC/USDT", "39000")
+
+    ups = eventually(
+        lambda: live.updates_of(live.run.grids[0].name), timeout=10, message="polled fill"
+    )
+    assert ups[0].fill is not None and ups[0].status is OrderStatus.CLOSED
+    assert ups[0].fill.amount == Decimal("0.001") and ups[0].seq == 1
+    assert [f.trade_id for f in fills_in_db(live.db_url)] == [ups[0].fill.trade_id]
+
+
+def test_live_fill_while_execution_was_down_reaches_the_database(
+    live: Rig, loopback: Loopback
+) -> None:
+    resting, filled = live_intent(live, 10, "30000"), live_intent(live, 11, "40000")
+    live.place(resting)
+    live.place(filled)
+    live.host.kill("execution")
+
+    loopback.set_price("BTC/USDT", "39000")  # fills while nobody watches
+    live.start_execution()
+    snapshot = live.query(cids=(resting.client_order_id, filled.client_order_id))
+
+    states = {o.intent.client_order_id: o for o in snapshot.orders}
+    assert states[resting.client_order_id].status is OrderStatus.OPEN  # adopted at start
+    closed = states[filled.client_order_id]
+    assert closed.status is OrderStatus.CLOSED and len(closed.fills) == 1
+    assert [f.trade_id for f in fills_in_db(live.db_url)] == [closed.fills[0].trade_id]
+    assert len(loopback.orders_by_client_id()[filled.client_order_id]) == 1
