@@ -43,6 +43,8 @@ log = structlog.get_logger("gridsup.actors")
 # Frames taken from one socket before yielding to the other loops (fairness vs. speed).
 _BATCH = 256
 _COMMAND = "_command"
+# Sockets that both send and receive: a send can consume their receive wake-up.
+_DUPLEX = frozenset({SocketType.DEALER, SocketType.ROUTER, SocketType.REQ, SocketType.REP})
 
 
 class StopReason(enum.Enum):
@@ -61,8 +63,10 @@ class RuntimeInfo:
     kind: str
     run_dir: str
     heartbeat_interval: float = 1.0
-    # Missing supervisor heartbeats tolerated before the actor considers itself orphaned.
-    supervisor_liveness: int = 5
+    # Seconds without a supervisor heartbeat before the actor considers itself orphaned.
+    # Generous: a parent that is gone is noticed at once through getppid(); this catches a
+    # supervisor that is alive but wedged, and must not fire when it is merely starved.
+    supervisor_timeout: float = 10.0
     stop_timeout: float = 5.0
 
 
@@ -149,12 +153,21 @@ class Actor:
 
     def send_frames(self, socket: str, frames: Sequence[bytes]) -> bool:
         """Send raw frames without blocking; False (and a counted drop) if the queue is full."""
+        sock = self._socks[socket]
         try:
-            self._socks[socket].sync_sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            sock.sync_sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
         except zmq.Again:
             self.sends_dropped += 1
             return False
+        finally:
+            if sock.spec.type in _DUPLEX:
+                sock.after_send()  # a send may eat the receive loop's wake-up
         return True
+
+    async def wait_readable(self, socket: str) -> None:
+        """Return once a frame waits on ``socket`` (for actors that read a socket
+        themselves instead of through a ``recv`` codec)."""
+        await self._socks[socket].wait_readable()
 
     def socket(self, name: str) -> zmq.asyncio.Socket:
         """The asyncio socket ``name`` (for awaiting sends or polls)."""
@@ -283,10 +296,9 @@ class Actor:
         codec = sock.spec.recv
         assert codec is not None
         recv = sock.sync_sock.recv_multipart
-        waiter = sock.async_sock
         is_command = name == _COMMAND
         while True:
-            await waiter.poll()
+            await sock.wait_readable()
             for _ in range(_BATCH):
                 try:
                     frames = recv(zmq.NOBLOCK)
@@ -328,7 +340,7 @@ class Actor:
     async def _heartbeat(self) -> None:
         assert self.info is not None
         interval = self.info.heartbeat_interval
-        silence = interval * self.info.supervisor_liveness
+        silence = self.info.supervisor_timeout
         while True:
             if os.getppid() != self._parent:
                 log.warning("supervisor_lost", actor=self.name, why="parent_exited")

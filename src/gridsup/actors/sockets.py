@@ -8,9 +8,10 @@ so that closing never hangs on an absent peer.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import zmq
 import zmq.asyncio
@@ -85,14 +86,46 @@ def open_socket(ctx: zmq.asyncio.Context, spec: SocketSpec) -> zmq.asyncio.Socke
 
 class OpenSocket:
     """An open socket: the asyncio socket for waiting, a synchronous shadow of the same
-    handle for non-blocking draining and sending (no Future per frame on the hot path)."""
+    handle for non-blocking draining and sending (no Future per frame on the hot path).
 
-    __slots__ = ("async_sock", "spec", "sync_sock")
+    The file descriptor zmq gives asyncio is edge-triggered, and any send or ZMQ_EVENTS
+    read on the socket may consume its edge (zmq_getsockopt(3), ZMQ_FD): a ROUTER or
+    DEALER that sends through the shadow while its receive loop waits on the asyncio
+    socket could miss frames that arrived meanwhile and wait forever. So every send
+    re-checks ZMQ_EVENTS and, if frames are waiting, sets ``kick``, which
+    :meth:`wait_readable` also waits on.
+    """
+
+    __slots__ = ("async_sock", "kick", "spec", "sync_sock")
 
     def __init__(self, spec: SocketSpec, sock: zmq.asyncio.Socket) -> None:
         self.spec = spec
         self.async_sock = sock
         self.sync_sock: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
+        self.kick = asyncio.Event()
+
+    def readable(self) -> bool:
+        """A frame is waiting (reading ZMQ_EVENTS also re-arms zmq's notifications)."""
+        events = cast(int, self.sync_sock.getsockopt(zmq.EVENTS))
+        return bool(events & zmq.POLLIN)
+
+    def after_send(self) -> None:
+        """Call after every send through the shadow (see the class docstring)."""
+        if self.readable():
+            self.kick.set()
+
+    async def wait_readable(self) -> None:
+        """Return once a frame is waiting to be read."""
+        if self.readable():
+            return
+        self.kick.clear()
+        poll = asyncio.ensure_future(self.async_sock.poll())
+        kick = asyncio.ensure_future(self.kick.wait())
+        try:
+            await asyncio.wait({poll, kick}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            poll.cancel()
+            kick.cancel()
 
     def close(self, linger_ms: int | None = None) -> None:
         self.async_sock.close(linger=self.spec.linger_ms if linger_ms is None else linger_ms)
