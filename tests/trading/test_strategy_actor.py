@@ -12,14 +12,29 @@ from typing import Any
 
 import msgspec
 import pytest
+import zmq
 from strategy_venue import FakeVenue
 
-from conftest import PG_URL, ActorHost, make_run, sqlite_url
+from conftest import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
 from gridsup.actors.base import RuntimeInfo
 from gridsup.actors.entry import Launch, child_main
-from gridsup.actors.run_config import GridSpec, RunConfig, strategy_actor_name
+from gridsup.actors.run_config import (
+    MARKET,
+    ORDERS,
+    GridSpec,
+    RunConfig,
+    strategy_actor_name,
+    topic,
+)
 from gridsup.actors.strategy_actor import EXIT_LOCKED
 from gridsup.messages.common import OrderStatus, OrderType, Side
+from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.orders import (
+    ORDER_REPLY_CODEC,
+    ORDER_REQUEST_CODEC,
+    OrderSnapshot,
+    QueryOrders,
+)
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.ids import parse_client_order_id
 from gridsup.supervisor.runner import make_context
@@ -235,3 +250,78 @@ def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
         assert all(venue.orders[i.client_order_id].status is OrderStatus.CANCELED for i in buys[:3])
     finally:
         venue.close()
+
+
+# ------------------------------------------------------ against the real execution actor
+
+EXECUTION = "gridsup.actors.execution:build"
+
+
+def slots_of(snapshot: OrderSnapshot) -> list[int]:
+    """The slot of every open order (a buy at level k and a sell at k + 1 share slot k)."""
+    slots = []
+    for order in snapshot.orders:
+        if order.status is not OrderStatus.OPEN:
+            continue
+        parsed = parse_client_order_id(order.intent.client_order_id)
+        assert parsed is not None
+        slots.append(parsed.level if parsed.side is Side.BUY else parsed.level - 1)
+    return slots
+
+
+def test_with_the_real_execution_actor_a_kill_during_fills_loses_nothing(
+    actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
+) -> None:
+    run = grid_run(actor_host, sqlite_url(run_base))
+    ep = actor_host.run_dir.endpoint
+    market = zctx.socket(zmq.PUB)
+    market.setsockopt(zmq.LINGER, 0)
+    market.bind(ep(MARKET))
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    actor_host.start("execution", EXECUTION, run, kind="execution")
+    orders = Client(zctx, ep(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC)
+
+    def tick(price: str) -> None:
+        frame = MARKET_CODEC.encode(Tick(symbol="BTC/USDT", timestamp=1, last=D(price)))
+        market.send_multipart([topic("BTC/USDT"), frame])
+
+    def snapshot() -> OrderSnapshot:
+        reply = orders.request(QueryOrders(request_id=new_id(), strategy="btc"))
+        assert isinstance(reply, OrderSnapshot)
+        return reply
+
+    def open_at(side: Side, price: str) -> list[str]:
+        return [
+            o.intent.client_order_id
+            for o in snapshot().orders
+            if o.status is OrderStatus.OPEN and o.intent.side is side and o.intent.price == D(price)
+        ]
+
+    def tick_until(price: str, done: Callable[[], object], message: str) -> None:
+        def check() -> object:
+            tick(price)
+            return done()
+
+        eventually(check, timeout=TIMEOUT, interval=0.05, message=message)
+
+    try:
+        start_strategy(actor_host, run)
+        tick_until("60050", lambda: len(slots_of(snapshot())) == 10, "the grid placed")
+        tick_until("59950", lambda: open_at(Side.SELL, "60200"), "the 60000 buy filled")
+        status_when(actor_host, lambda s: s.get("open_orders") == 10, "the counter sell")
+
+        actor_host.kill("grid-btc")
+        # While the grid is down the paper account keeps trading: the 60200 sell fills.
+        tick_until("60250", lambda: not open_at(Side.SELL, "60200"), "the sell filled")
+
+        start_strategy(actor_host, run)
+        back = status_when(actor_host, lambda s: s.get("completed_cycles") == 1, "the cycle booked")
+        assert back["recon_phantoms_filled"] == 1 and back["recon_mismatches"] == 0
+        assert D(back["realized_profit"]) > 0
+        tick_until("60250", lambda: open_at(Side.BUY, "60000"), "the 60000 buy re-placed")
+        slots = slots_of(snapshot())
+        assert len(slots) == len(set(slots)) == 10  # one order per slot, none missing
+        assert status(actor_host)["heavy_modules"] == ""
+    finally:
+        orders.close()
+        market.close(0)

@@ -101,15 +101,23 @@ class Requester(Generic[Reply]):
     async def run(self) -> None:
         """Read replies forever (run as an actor task)."""
         sock = self.actor.socket(self.socket)
+        # A shadow for non-blocking drains; waiting goes through the actor, which knows
+        # that its own sends on this socket may eat zmq's wake-up (see OpenSocket).
+        shadow: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
         while True:
-            frames = await sock.recv_multipart()
-            try:
-                reply = self.codec.decode(frames[-1])
-            except msgspec.DecodeError as exc:
-                self.undecodable += 1
-                log.warning("reply_dropped", socket=self.socket, error=str(exc))
-                continue
-            self._resolve(reply)
+            await self.actor.wait_readable(self.socket)
+            while True:
+                try:
+                    frames = shadow.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    reply = self.codec.decode(frames[-1])
+                except msgspec.DecodeError as exc:
+                    self.undecodable += 1
+                    log.warning("reply_dropped", socket=self.socket, error=str(exc))
+                    continue
+                self._resolve(reply)
 
     def _resolve(self, reply: Reply) -> None:
         request_id: str = reply.request_id  # type: ignore[attr-defined]
