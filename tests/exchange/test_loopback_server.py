@@ -184,21 +184,27 @@ async def test_duplicate_client_order_id(client: Client, loopback: LoopbackServe
 
 
 @pytest.mark.parametrize(
-    ("params", "code"),
+    ("params", "code", "message"),
     [
-        ({"quantity": "0.001", "price": "40000.005"}, -1013),  # off the tick
-        ({"quantity": "0.0010001", "price": "40000"}, -1013),  # off the lot step
-        ({"quantity": "0.0001", "price": "40000"}, -1013),  # 4 USDT < NOTIONAL 5
-        ({"quantity": "10", "price": "40000"}, -2010),  # insufficient balance
-        ({"quantity": "0.001", "price": "40000", "type": "STOP_LOSS"}, -1116),
-        ({"quantity": "0.001", "price": "40000", "timeInForce": ""}, -1102),
-        ({"quantity": "abc", "price": "40000"}, -1100),
+        ({"quantity": "0.001", "price": "40000.005"}, -1013, "Filter failure: PRICE_FILTER"),
+        ({"quantity": "0.0010001", "price": "40000"}, -1013, "Filter failure: LOT_SIZE"),
+        ({"quantity": "0.001", "price": "4000000"}, -1013, "Filter failure: PRICE_FILTER"),
+        ({"quantity": "9001", "price": "1"}, -1013, "Filter failure: LOT_SIZE"),  # maxQty
+        ({"quantity": "0.0001", "price": "40000"}, -1013, "Filter failure: NOTIONAL"),
+        ({"quantity": "10", "price": "40000"}, -2010, "insufficient balance"),
+        ({"quantity": "0.001", "price": "40000", "type": "STOP_LOSS"}, -1116, "orderType"),
+        ({"quantity": "0.001", "price": "40000", "timeInForce": ""}, -1102, "timeInForce"),
+        ({"quantity": "abc", "price": "40000"}, -1100, "quantity"),
+        ({"quantity": "0.01", "type": "MARKET", "symbol": "BNBUSDT"}, -2010, "liquidity"),
     ],
 )
-async def test_order_refusals(client: Client, params: dict[str, str], code: int) -> None:
+async def test_order_refusals(
+    client: Client, params: dict[str, str], code: int, message: str
+) -> None:
     status, body = await client.order(**params)
 
     assert (status, body["code"]) == (400, code)
+    assert message in body["msg"]
 
 
 async def test_order_lifecycle_and_admin_record(

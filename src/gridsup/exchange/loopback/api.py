@@ -280,6 +280,11 @@ async def create_order(request: web.Request) -> web.Response:
     amount = _decimal(params, "quantity")
     price = _decimal(params, "price", required=order_type is OrderType.LIMIT)
     assert amount is not None
+    # The paper engine checks steps and minimums; the maxima are Binance's alone.
+    if price is not None and price > spec.max_price:
+        raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
+    if amount > spec.max_qty:
+        raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
     client_id = params.get("newClientOrderId") or f"loopback{uuid.uuid4().hex[:20]}"
     order, fills = state.place(
         spec,

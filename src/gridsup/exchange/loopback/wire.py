@@ -43,14 +43,26 @@ def binance_error_for(exc: errors.ExchangeError) -> BinanceError:
             )
         case errors.BadSymbol():
             return BinanceError(400, -1121, "Invalid symbol.")
-        case errors.BelowMinimum():
-            return BinanceError(400, -1013, f"Filter failure: NOTIONAL ({exc})")
-        case errors.InvalidOrder():
-            return BinanceError(400, -1013, f"Filter failure: {exc}")
+        case errors.InvalidOrder() if "no price known" in str(exc):
+            # a market order before any trade: nothing in the book to fill it
+            return BinanceError(
+                400, -2010, "Order book liquidity is less than LOT_SIZE filter minimum quantity."
+            )
+        case errors.BelowMinimum() | errors.InvalidOrder():
+            return BinanceError(400, -1013, f"Filter failure: {_filter_for(str(exc))}")
         case errors.OrderNotFound():
             return BinanceError(400, -2013, "Order does not exist.")
         case _:
             return BinanceError(500, -1001, "Internal error; unable to process your request.")
+
+
+def _filter_for(message: str) -> str:
+    """The Binance filter a paper-engine refusal corresponds to (its message names it)."""
+    if "notional" in message:
+        return "NOTIONAL"
+    if "tick size" in message or message.startswith("price"):
+        return "PRICE_FILTER"
+    return "LOT_SIZE"  # the lot step, the minimum amount, a non-positive amount
 
 
 def fixed(value: Decimal) -> str:
