@@ -16,31 +16,31 @@ from typing import Any
 
 GRIDSUP = [sys.executable, "-m", "gridsup"]
 
-# Grids that cycle within seconds on a fast synthetic walk: narrow ranges around the
-# start price, several levels, budgets well above Binance's 5 USDT minimum notional.
+# Grids that cycle within seconds on a fast synthetic walk: +-5 % around the start
+# price, levels about 1 % apart, budgets well above Binance's 5 USDT minimum notional.
 FAST_GRIDS: tuple[dict[str, Any], ...] = (
     {
         "name": "btc-fast",
         "symbol": "BTC/USDT",
-        "lower_price": 59000,
-        "upper_price": 61000,
-        "num_grids": 11,
+        "lower_price": 57000,
+        "upper_price": 63000,
+        "num_grids": 13,
         "total_investment": 2000,
     },
     {
         "name": "eth-fast",
         "symbol": "ETH/USDT",
-        "lower_price": 2940,
-        "upper_price": 3060,
-        "num_grids": 9,
+        "lower_price": 2850,
+        "upper_price": 3150,
+        "num_grids": 11,
         "total_investment": 1500,
     },
     {
         "name": "sol-fast",
         "symbol": "SOL/USDT",
-        "lower_price": 147,
-        "upper_price": 153,
-        "num_grids": 7,
+        "lower_price": "142.5",
+        "upper_price": "157.5",
+        "num_grids": 11,
         "total_investment": 1000,
         "initial_position": "none",
     },

@@ -1,0 +1,132 @@
+"""Driving a running `gridsup start` from a test: its status, its actors' pids, waits."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import FAST_GRIDS, START_PRICES, GridsEnv, Run, grids_toml
+
+# A fast synthetic market: a step every 20 ms, 0.1 % per step, so a level (about 1 %
+# away) is crossed within a second or two and the walk needs about a minute to leave
+# a grid's +-5 % range.
+FAST_ARGS = ("--tick-interval-ms", "20", *(a for p in START_PRICES for a in ("--price", p)))
+FAST_MARKET = {"source": "synthetic", "seed": 7, "volatility": 0.001}
+BALANCES = {"USDT": 10000}
+
+
+def fast_grids_file(env: GridsEnv, grids: Sequence[Mapping[str, Any]] = FAST_GRIDS) -> Path:
+    return env.write(grids_toml(grids, balances=BALANCES, market_data=FAST_MARKET))
+
+
+def status(env: GridsEnv) -> dict[str, Any] | None:
+    """`gridsup status --json` of the running supervisor, None when none answers."""
+    done = env.gridsup("status", "--json", "--timeout", "3", timeout=30)
+    if done.returncode != 0:
+        return None
+    reply: dict[str, Any] = json.loads(done.stdout)
+    return reply
+
+
+def actors(reply: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    if reply is None:
+        return {}
+    return {a["name"]: a for a in reply["actors"]}
+
+
+def grid_status(env: GridsEnv) -> dict[str, dict[str, Any]]:
+    """Each running strategy actor's own status fields, by grid name."""
+    return {
+        a["status"]["grid"]: {**a["status"], "pid": a["pid"], "restarts": a["restarts"]}
+        for a in actors(status(env)).values()
+        if a["kind"] == "strategy" and a["state"] == "running" and "grid" in a["status"]
+    }
+
+
+def wait_for(
+    check: Callable[[], Any],
+    timeout: float,
+    what: str,
+    run: Run | None = None,
+    detail: Callable[[], Any] | None = None,
+) -> Any:
+    """Poll ``check`` until truthy (status calls are slow: no tight interval needed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if run is not None and run.proc.poll() is not None:
+            pytest.fail(f"gridsup start exited ({run.proc.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            tail = run.stderr()[-3000:] if run is not None else ""
+            extra = detail() if detail is not None else ""
+            pytest.fail(f"not within {timeout}s: {what}\n{extra}\n{tail}")
+        time.sleep(0.2)
+
+
+def all_trading(env: GridsEnv, names: Sequence[str], min_cycles: int = 0) -> bool:
+    """Every grid runs, has seen a tick, has orders out and ``min_cycles`` cycles done."""
+    grids = grid_status(env)
+    return all(
+        name in grids
+        and grids[name]["last_tick_age_s"] is not None
+        and grids[name]["open_orders"] > 0
+        and grids[name]["completed_cycles"] >= min_cycles
+        and not grids[name]["stopped"]
+        for name in names
+    )
+
+
+def cycles(env: GridsEnv) -> dict[str, int]:
+    return {name: int(s["completed_cycles"]) for name, s in grid_status(env).items()}
+
+
+def profit(env: GridsEnv) -> dict[str, Decimal]:
+    return {name: Decimal(str(s["realized_profit"])) for name, s in grid_status(env).items()}
+
+
+def names(grids: Sequence[Mapping[str, Any]] = FAST_GRIDS) -> list[str]:
+    return [str(g["name"]) for g in grids]
+
+
+def configs(grids: Sequence[Mapping[str, Any]] = FAST_GRIDS) -> dict[str, dict[str, Any]]:
+    """The grids as GridConfig input (for reading their saved states back)."""
+    return {str(g["name"]): dict(g) for g in grids}
+
+
+def actor_pids(env: GridsEnv) -> dict[str, int]:
+    """name -> pid of every actor with a live process."""
+    return {n: a["pid"] for n, a in actors(status(env)).items() if a["pid"] is not None}
+
+
+def running_again(env: GridsEnv, name: str, old_pid: int) -> bool:
+    """``name`` runs in a new process (restarted after ``old_pid`` died)."""
+    actor = actors(status(env)).get(name)
+    return bool(actor and actor["state"] == "running" and actor["pid"] not in (None, old_pid))
+
+
+def total_cycles(env: GridsEnv) -> int:
+    return sum(cycles(env).values())
+
+
+def receiving(env: GridsEnv, grid_names: Sequence[str]) -> bool:
+    """Every grid is running with orders out and its process is receiving messages
+    (ticks, order updates) between two looks."""
+    first = grid_status(env)
+    if not all(n in first and first[n]["open_orders"] > 0 for n in grid_names):
+        return False
+    time.sleep(0.5)
+    second = grid_status(env)
+    return all(
+        n in second
+        and second[n]["pid"] == first[n]["pid"]
+        and second[n]["messages"] > first[n]["messages"]
+        and not second[n]["stopped"]
+        for n in grid_names
+    )

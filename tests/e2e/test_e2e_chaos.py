@@ -1,0 +1,149 @@
+"""Chaos: kill -9 each actor kind in turn mid-run, then the supervisor itself, then start
+again. Afterwards no client order id was placed twice, no fill is missing from the
+database, no orphan order is left, and every grid is trading again.
+
+The short version runs by default; ``-m soak`` runs random kills for minutes
+(``GRIDSUP_SOAK_SECONDS``, default 300).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from decimal import Decimal
+
+import pytest
+from e2e_books import (
+    fill_mismatches,
+    ledger_from_fills,
+    missing_fills,
+    no_client_id_twice,
+    orphans,
+    paper_record,
+    read_database,
+)
+from e2e_run import (
+    BALANCES,
+    FAST_ARGS,
+    actor_pids,
+    actors,
+    all_trading,
+    configs,
+    fast_grids_file,
+    grid_status,
+    names,
+    receiving,
+    running_again,
+    status,
+    total_cycles,
+    wait_for,
+)
+from e2e_support import FAST_GRIDS, GridsEnv, Run, wait_gone
+
+MARKETS = {g["symbol"]: tuple(str(g["symbol"]).split("/")) for g in FAST_GRIDS}
+# One of each kind, in the order the short run kills them.
+VICTIMS = ("grid-btc-fast", "market_data", "execution", "persistence")
+
+
+def kill_and_recover(env: GridsEnv, run: Run, name: str) -> None:
+    """SIGKILL ``name``; wait until it runs again and every grid trades again (ticks
+    flow to each, and some grid completes a new cycle through the whole pipeline)."""
+    pid = actor_pids(env)[name]
+    cycles_before = total_cycles(env)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: running_again(env, name, pid), 60, f"{name} restarted", run)
+    wait_for(
+        lambda: receiving(env, names()),
+        60,
+        f"every grid receiving after {name} was killed",
+        run,
+        detail=lambda: grid_status(env),
+    )
+    wait_for(
+        lambda: total_cycles(env) > cycles_before,
+        90,
+        f"a new cycle after {name} was killed",
+        run,
+        detail=lambda: grid_status(env),
+    )
+
+
+def kill_supervisor(env: GridsEnv, run: Run) -> None:
+    """SIGKILL the supervisor: its actors notice its silence and exit on their own."""
+    pids = list(actor_pids(env).values())
+    assert pids
+    os.kill(run.pid, signal.SIGKILL)
+    run.proc.wait(10)
+    assert wait_gone(pids, 60) == [], "actors outlived their supervisor"
+
+
+def check_books(env: GridsEnv) -> None:
+    db = read_database(env.db_url, names())
+    assert db.paper is not None
+    exchange = paper_record(db.paper)
+    assert no_client_id_twice(exchange) == []
+    assert missing_fills(exchange, db, names()) == []
+    assert fill_mismatches(exchange, db) == []
+    assert orphans(exchange, db, configs()) == []
+    opening = {asset: Decimal(amount) for asset, amount in BALANCES.items()}
+    implied = ledger_from_fills(opening, db.fills, MARKETS)
+    held = {a: exchange.free.get(a, Decimal(0)) + exchange.used.get(a, Decimal(0)) for a in implied}
+    assert implied == held
+
+
+def start_trading(env: GridsEnv) -> Run:
+    run = env.start(str(fast_grids_file(env)), *FAST_ARGS)
+    wait_for(
+        lambda: all_trading(env, names()),
+        90,
+        "every grid trading",
+        run,
+        detail=lambda: grid_status(env),
+    )
+    return run
+
+
+def test_kill_each_actor_kind_then_the_supervisor_then_start_again(env: GridsEnv) -> None:
+    run = start_trading(env)
+
+    for victim in VICTIMS:
+        kill_and_recover(env, run, victim)
+    restarts = {n: a["restarts"] for n, a in actors(status(env)).items()}
+    assert all(restarts[v] >= 1 for v in VICTIMS), restarts
+    kill_supervisor(env, run)
+
+    again = start_trading(env)
+    wait_for(lambda: receiving(env, names()), 60, "every grid receiving after a restart", again)
+    before = total_cycles(env)
+    wait_for(lambda: total_cycles(env) > before, 90, "a cycle after the restart", again)
+    again.interrupt()
+    assert again.wait(90) == 0, again.stderr()[-3000:]
+    check_books(env)
+
+
+@pytest.mark.soak
+def test_soak_random_kills_for_minutes(env: GridsEnv) -> None:
+    seconds = float(os.environ.get("GRIDSUP_SOAK_SECONDS", "300"))
+    rng = random.Random(int(os.environ.get("GRIDSUP_SOAK_SEED", "1")))
+    run = start_trading(env)
+    deadline = time.monotonic() + seconds
+    kills = 0
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.5, 5.0))
+        pids = actor_pids(env)
+        if rng.random() < 0.1:
+            kill_supervisor(env, run)
+            run = start_trading(env)
+        else:
+            name = rng.choice(sorted(pids))
+            os.kill(pids[name], signal.SIGKILL)
+            victim = pids[name]
+            wait_for(lambda: running_again(env, name, victim), 60, f"{name} back", run)  # noqa: B023
+        kills += 1
+    wait_for(lambda: receiving(env, names()), 90, "every grid receiving at the end", run)
+    run.interrupt()
+    assert run.wait(90) == 0, run.stderr()[-3000:]
+    assert kills > 0
+    check_books(env)
