@@ -224,3 +224,48 @@ def test_group_commit_stores_what_queued_during_a_commit_in_one_transaction(
     assert 1 <= status["batches"] - before <= 2
     assert asyncio.run(_db_counts(url, None))[:2] == (100, 30)
     client.close()
+
+
+def test_one_orders_events_in_one_burst_leave_its_most_advanced_row(
+    engine: tuple[str, str | None], actor_host: ActorHost, zctx: zmq.Context[Any]
+) -> None:
+    """Acknowledged, filled and closed events of one order arrive together (one batch):
+    the order row ends closed and filled (PostgreSQL refuses two upserts of one row in
+    a statement, so the batch must carry one)."""
+    url, schema = engine
+    run = make_run(actor_host.run_dir, url)
+    actor_host.start("persistence", TARGET, run, kind="persistence", schema=schema, migrate=True)
+    client = Client(
+        zctx, actor_host.run_dir.endpoint(STORE), STORE_REQUEST_CODEC, STORE_REPLY_CODEC
+    )
+    order = _intent(1)
+    steps = [
+        (OrderStatus.OPEN, Decimal(0), "acknowledged"),
+        (OrderStatus.OPEN, Decimal("0.0005"), "filled"),
+        (OrderStatus.CLOSED, Decimal("0.001"), "filled"),
+        (OrderStatus.OPEN, Decimal("0.0005"), "late"),  # a stale re-send arriving last
+    ]
+    events = [
+        RecordOrderEvent(
+            request_id=new_id(),
+            event_id=f"ev-{n}",
+            grid_id="alpha",
+            exchange="paper",
+            client_order_id=order.client_order_id,
+            status=status,
+            timestamp=1_700_000_000_000 + n,
+            intent=order,
+            exchange_order_id="7",
+            filled=filled,
+            reason=reason,
+        )
+        for n, (status, filled, reason) in enumerate(steps)
+    ]
+
+    acks = _send_all(client, events)
+
+    assert all(a.ok for a in acks)
+    _, logged, orders = asyncio.run(_db_counts(url, schema))
+    assert logged == 4
+    assert [(o.status, o.filled) for o in orders] == [(OrderStatus.CLOSED, Decimal("0.001"))]
+    client.close()

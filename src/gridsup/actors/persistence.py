@@ -23,6 +23,7 @@ from gridsup.actors.persistence_records import (
     decode_state,
     event_records,
     fill_record,
+    merge_order_rows,
     state_record,
 )
 from gridsup.actors.run_config import STORE, RunConfig
@@ -141,10 +142,16 @@ class PersistenceActor(Actor):
             try:
                 replies = await self._commit(batch)
                 break
-            except DatabaseUnavailable as exc:
-                # Nothing was stored and nothing is acked: senders keep their requests.
+            except Exception as exc:
+                # The database is away (or locked, or failing in a way no request's data
+                # explains): nothing was stored and nothing is acked, so senders keep
+                # their requests; try the same batch again.
                 self.db_retries += 1
-                log.warning("store_commit_retried", error=str(exc), delay=delay, size=len(batch))
+                event = "store_commit_retried"
+                if isinstance(exc, DatabaseUnavailable):
+                    log.warning(event, error=str(exc), delay=delay, size=len(batch))
+                else:
+                    log.error(event, error=repr(exc), delay=delay, size=len(batch))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
         for envelope, reply in replies:
@@ -213,7 +220,9 @@ class PersistenceActor(Actor):
         if not writes:
             return []
         try:
-            await self.writer.write_batch(r for _, _, records in writes for r in records)
+            await self.writer.write_batch(
+                merge_order_rows([r for _, _, records in writes for r in records])
+            )
         except DatabaseUnavailable:
             raise
         except (StoreError, TypeError, ValueError) as exc:

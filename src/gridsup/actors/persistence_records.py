@@ -112,3 +112,23 @@ def event_records(msg: RecordOrderEvent) -> list[StoreWrite]:
 def fill_record(msg: RecordFill) -> FillRecord:
     record = FillRecord.from_report(msg.fill, exchange=msg.exchange, strategy=msg.grid_id)
     return msgspec.structs.replace(record, exchange_order_id=msg.exchange_order_id)
+
+
+def merge_order_rows(records: list[StoreWrite]) -> list[StoreWrite]:
+    """One order row per (exchange, client order id) in a batch: PostgreSQL refuses an
+    upsert that touches the same row twice in one statement. The row kept is the most
+    advanced one (final before open, more filled before less; the later one on a tie),
+    which is what applying them in order would have left."""
+    best: dict[tuple[str, str], tuple[int, OrderRecord]] = {}
+    for i, record in enumerate(records):
+        if isinstance(record, OrderRecord):
+            key = (record.exchange, record.client_order_id)
+            seen = best.get(key)
+            if seen is None or _progress(record) >= _progress(seen[1]):
+                best[key] = (i, record)
+    keep = {i for i, _ in best.values()}
+    return [r for i, r in enumerate(records) if not isinstance(r, OrderRecord) or i in keep]
+
+
+def _progress(record: OrderRecord) -> tuple[bool, Any]:
+    return (record.status.is_final, record.filled)
