@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from gridsup.messages.common import Side
 from gridsup.store.database import Database, render_url, resolve_url
@@ -149,3 +149,15 @@ async def test_a_database_busy_past_its_timeout_is_unavailable_not_a_crash(tmp_p
                 exchange="x", strategy="g", symbol="A/B", side=Side.BUY,
                 amount=1, open_price=1, opened_at=1,  # type: ignore[arg-type]
             )  # fmt: skip
+
+
+async def test_a_lost_postgres_connection_is_unavailable_then_recovers(pg_db: Database) -> None:
+    with pytest.raises(DatabaseUnavailable, match="unavailable"):
+        async with pg_db.session() as session:
+            pid = (await session.execute(select(func.pg_backend_pid()))).scalar()
+            async with pg_db.engine.connect() as admin:
+                # The second argument waits (ms) until the backend is really gone.
+                await admin.execute(select(func.pg_terminate_backend(pid, 5000)))
+            await session.execute(select(1))
+    async with pg_db.session() as session:  # the pool replaced the dead connection
+        assert (await session.execute(select(1))).scalar() == 1
