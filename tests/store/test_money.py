@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Context, Decimal, localcontext
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gridsup.messages.common import OrderStatus, OrderType, Side
@@ -90,3 +92,19 @@ async def test_a_value_too_precise_is_refused_not_rounded(db: Database) -> None:
             await OrderRepository(session).upsert(order("c1", price=Decimal("1e-19")))
     async with db.session() as session:
         assert await OrderRepository(session).get("binance", "c1") is None
+
+
+FITS = st.decimals(
+    min_value=Decimal("-99999999999999999999.999999999999999999"),
+    max_value=Decimal("99999999999999999999.999999999999999999"),
+    places=18,
+    allow_nan=False,
+    allow_infinity=False,
+)
+
+
+@given(FITS, FITS)
+def test_text_order_is_number_order(a: Decimal, b: Decimal) -> None:
+    assert decode_money(encode_money(a)) == a
+    assert (encode_money(a) < encode_money(b)) == (a < b)
+    assert (encode_money(a) == encode_money(b)) == (a == b)
