@@ -127,6 +127,19 @@ class FileGridLock:
             log.info("grid_lock_released", grid=self.grid_id, kind="file")
 
 
+def _session_errors() -> tuple[type[BaseException], ...]:
+    """What a dead or killed session raises (asyncpg has three families of them)."""
+    import asyncpg
+
+    return (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    )
+
+
 class AsyncpgAdvisoryLock:
     """Session-level advisory lock on a raw asyncpg connection dedicated to it."""
 
@@ -154,15 +167,15 @@ class AsyncpgAdvisoryLock:
 
         try:
             conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        except _session_errors() as exc:
             log.error("grid_lock_unavailable", grid=self.grid_id, error=type(exc).__name__)
             raise LockUnavailable(
                 f"grid {self.grid_id}: PostgreSQL for its lock unreachable ({type(exc).__name__})"
             ) from exc
         try:
             got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key))
-        except (OSError, asyncpg.PostgresError) as exc:
-            await conn.close()
+        except _session_errors() as exc:
+            conn.terminate()
             log.error("grid_lock_unavailable", grid=self.grid_id, error=repr(exc))
             raise LockUnavailable(f"grid {self.grid_id}: advisory lock query failed") from exc
         if not got:
@@ -177,11 +190,9 @@ class AsyncpgAdvisoryLock:
         """True while the lock's session is alive (so the lock is still ours)."""
         if self._conn is None:
             return False
-        import asyncpg
-
         try:
             await self._conn.fetchval("SELECT 1", timeout=self._timeout)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _session_errors() as exc:
             log.error("grid_lock_lost", grid=self.grid_id, error=repr(exc))
             conn, self._conn = self._conn, None
             conn.terminate()
@@ -191,13 +202,11 @@ class AsyncpgAdvisoryLock:
     async def release(self) -> None:
         if self._conn is None:
             return
-        import asyncpg
-
         conn, self._conn = self._conn, None
         try:
             await conn.fetchval("SELECT pg_advisory_unlock($1)", self.key)
             await conn.close(timeout=self._timeout)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _session_errors() as exc:
             # The session is gone, and with it the lock: nothing left to unlock.
             log.warning("grid_lock_unlock_failed", grid=self.grid_id, error=repr(exc))
             conn.terminate()
