@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from gridsup.exchange.types import Trade as ExchangeTrade
@@ -131,3 +132,15 @@ async def test_order_updates_follow_their_insert_in_one_batch(db: Database) -> N
         "X9",
     )
     assert unknown is None
+
+
+async def test_one_order_several_times_in_one_batch_ends_most_advanced(db: Database) -> None:
+    (placed,) = [r for r in batch(0) if isinstance(r, OrderRecord)]
+    steps = [(OrderStatus.OPEN, "0.0005"), (OrderStatus.CLOSED, "0.001"), (OrderStatus.OPEN, "0")]
+    await StoreWriter(db).write_batch(
+        [placed] + [msgspec.structs.replace(placed, status=s, filled=Decimal(f)) for s, f in steps]
+    )
+    async with db.session() as session:
+        order = await OrderRepository(session).get("binance", placed.client_order_id)
+    assert order is not None
+    assert (order.status, order.filled) == (OrderStatus.CLOSED, Decimal("0.001"))
