@@ -380,3 +380,18 @@ def test_status_reports_each_child() -> None:
     assert row.uptime == 5.0
     assert row.last_heartbeat_age == 1.0
     assert row.status == {"ticks": 5}
+
+
+def test_a_large_group_is_spawned_in_batches_between_ticks() -> None:
+    fx = FakeEffects()
+    sup = Supervision([spec(f"s{i}") for i in range(20)], fx, lambda a: None, spawn_batch=8)
+
+    sup.start()
+    counts = [len(fx.spawned)]
+    while sup.spawning:
+        sup.tick()
+        counts.append(len(fx.spawned))
+    running(sup, fx)
+
+    assert counts == [8, 16, 20]
+    assert sup.state is SupervisorState.RUNNING

@@ -67,7 +67,26 @@ class RuntimeInfo:
     # Generous: a parent that is gone is noticed at once through getppid(); this catches a
     # supervisor that is alive but wedged, and must not fire when it is merely starved.
     supervisor_timeout: float = 10.0
+    supervisor_pid: int | None = None
     stop_timeout: float = 5.0
+
+
+def _alive(pid: int | None) -> bool:
+    """Is ``pid`` a live process (not gone, not a zombie)? None: nothing to watch."""
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        # Field 3 of /proc/<pid>/stat is the state; Z = exited, not yet reaped.
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no procfs: the kill probe is all we have
 
 
 class Actor:
@@ -342,8 +361,11 @@ class Actor:
         interval = self.info.heartbeat_interval
         silence = self.info.supervisor_timeout
         while True:
-            if os.getppid() != self._parent:
-                log.warning("supervisor_lost", actor=self.name, why="parent_exited")
+            # Our parent is the supervisor (spawn, fork) or its forkserver; either way a
+            # change means we were orphaned. The supervisor's own pid is checked too, since
+            # a forkserver may outlive it.
+            if os.getppid() != self._parent or not _alive(self.info.supervisor_pid):
+                log.warning("supervisor_lost", actor=self.name, why="process_gone")
                 self.request_stop(StopReason.ORPHANED)
                 return
             if time.monotonic() - self._supervisor_seen > silence:

@@ -8,6 +8,7 @@ spec (``"module:callable"``) brings in whatever that actor needs, and nothing el
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import signal
@@ -87,6 +88,7 @@ def child_main(launch: Launch) -> None:
     # order (reverse start order). So each actor leads its own process group.
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _release_forkserver()
     configure_logging(launch.log_level, json=launch.log_json)
     structlog.contextvars.bind_contextvars(actor=launch.info.name)
     try:
@@ -95,6 +97,22 @@ def child_main(launch: Launch) -> None:
         log.error("actor_build_failed", target=launch.target, error=repr(exc))
         sys.exit(EXIT_BAD_FACTORY)
     sys.exit(run_actor(actor, launch.info))
+
+
+def _release_forkserver() -> None:
+    """Close the forkserver's "alive" pipe that a forkserver child inherits.
+
+    The forkserver exits when the last write end of that pipe closes; every child holds
+    one (so that it could use the forkserver itself), which would keep the forkserver -
+    our parent - alive after the supervisor died, hiding the death from getppid().
+    """
+    module = sys.modules.get("multiprocess.forkserver")
+    server = getattr(module, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
 def run_actor(actor: Actor, info: RuntimeInfo) -> int:

@@ -69,9 +69,9 @@ class Child:
         self.status, self.ready_at, self.last_heartbeat, self.killing = {}, None, None, None
         try:
             self.handle = self.effects.spawn(self.spec)
-        except OSError as exc:
+        except Exception as exc:  # OSError, or EOFError from a dead forkserver
             # Spawning itself failed: treat it as a crash of an incarnation that never ran.
-            log.error("actor_spawn_failed", actor=self.name, error=str(exc))
+            log.error("actor_spawn_failed", actor=self.name, error=repr(exc))
             self.handle = None
             self._after_exit(None, now)
             return

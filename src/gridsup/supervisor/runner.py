@@ -101,6 +101,8 @@ class ProcessEffects:
             run_dir=str(self.run_dir.path),
             heartbeat_interval=policy.heartbeat_interval,
             stop_timeout=policy.stop_timeout / 2,
+            supervisor_timeout=policy.supervisor_timeout,
+            supervisor_pid=os.getpid(),
         )
         launch = Launch(
             info, spec.target, spec.args, dict(spec.kwargs), self.log_level, self.log_json
@@ -249,7 +251,9 @@ class Supervisor:
                 pub.send_multipart([endpoints.BROADCAST_TOPIC, beat])
                 next_beat = now + self.heartbeat_interval
             sup.tick()
-            await asyncio.sleep(_TICK)
+            # While a large group is being spawned, come back at once (after the loop has
+            # run the report and control tasks) instead of after a full tick.
+            await asyncio.sleep(0 if sup.spawning else _TICK)
 
     async def _reports(self, pull: zmq.asyncio.Socket, sup: Supervision) -> None:
         while True:

@@ -47,6 +47,7 @@ class Policy:
     max_restarts: int = 5  # more than this many restarts ...
     restart_period: float = 60.0  # ... within this many seconds: FAILED
     stop_timeout: float = 10.0  # Stop -> SIGTERM at half of it -> SIGKILL at the end
+    supervisor_timeout: float = 10.0  # the actor exits after this long without our heartbeat
 
     def check(self, name: str) -> None:
         """Raises:
@@ -57,6 +58,7 @@ class Policy:
             "backoff_base",
             "restart_period",
             "stop_timeout",
+            "supervisor_timeout",
         ):
             if getattr(self, attr) <= 0:
                 raise SpecError(f"child {name!r}: {attr} must be > 0")

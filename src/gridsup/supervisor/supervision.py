@@ -6,6 +6,7 @@ seam; the asyncio shell (:mod:`gridsup.supervisor.runner`) feeds it events and t
 from __future__ import annotations
 
 import itertools
+from collections import deque
 
 import structlog
 
@@ -26,7 +27,11 @@ class Supervision:
     """
 
     def __init__(
-        self, specs: list[ChildSpec], effects: Effects, alert: AlertHook = log_alert
+        self,
+        specs: list[ChildSpec],
+        effects: Effects,
+        alert: AlertHook = log_alert,
+        spawn_batch: int = 8,
     ) -> None:
         check_specs(specs)
         self.effects = effects
@@ -42,6 +47,11 @@ class Supervision:
         self._next_group = 0  # index into groups of the next group to start
         self._stop_group: int | None = None  # index of the group being stopped
         self.cancel_orders = False
+        # Children of the current group not spawned yet: spawning is synchronous, so a
+        # group of hundreds is spawned a batch per turn of the event loop, letting the
+        # supervisor's heartbeats and the Ready reports flow in between.
+        self._pending: deque[Child] = deque()
+        self.spawn_batch = spawn_batch
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -55,12 +65,18 @@ class Supervision:
             return
         log.info("supervisor_stopping", cancel_orders=cancel_orders)
         self.state, self.cancel_orders = SupervisorState.STOPPING, cancel_orders
+        self._pending.clear()
         self._stop_group = len(self.groups)
         self._advance_stop()
 
     @property
     def done(self) -> bool:
         return self.state is SupervisorState.STOPPED
+
+    @property
+    def spawning(self) -> bool:
+        """Children wait to be spawned: call :meth:`tick` again soon."""
+        return bool(self._pending)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -88,6 +104,7 @@ class Supervision:
 
     def tick(self) -> None:
         """Act on passed deadlines (backoff over, ready timeout, heartbeats missing ...)."""
+        self._spawn_some()
         now = self.effects.now()
         for child in self.children.values():
             if self.state is SupervisorState.STOPPING and child.state is ChildState.BACKOFF:
@@ -119,11 +136,14 @@ class Supervision:
         group, members = self.groups[self._next_group]
         self._next_group += 1
         log.info("group_starting", group=group.name.lower(), actors=len(members))
-        for child in members:
-            child.start()
-        # A group whose children all exit at once settles immediately.
-        if all(c.state in SETTLED_STATES for c in members):
-            self._start_next_group()
+        self._pending.extend(members)
+        self._spawn_some()
+
+    def _spawn_some(self) -> None:
+        for _ in range(min(self.spawn_batch, len(self._pending))):
+            child = self._pending.popleft()
+            if child.state is ChildState.NEW:
+                child.start()
 
     def _advance_stop(self) -> None:
         assert self._stop_group is not None

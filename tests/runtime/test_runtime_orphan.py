@@ -1,0 +1,70 @@
+"""An actor whose supervisor stops heartbeating (but whose parent lives on) exits on its
+own, without running on_stop: no side effects."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import multiprocess
+import pytest
+import zmq
+
+from gridsup.actors import endpoints
+from gridsup.actors.base import RuntimeInfo
+from gridsup.actors.entry import Launch, child_main
+from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Ready
+
+
+@pytest.fixture
+def run_dir() -> Iterator[endpoints.RunDir]:
+    base = Path(tempfile.mkdtemp(prefix="gso-", dir="/tmp"))
+    try:
+        yield endpoints.RunDir.create(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_an_actor_that_stops_hearing_its_supervisor_exits_without_side_effects(
+    run_dir: endpoints.RunDir,
+) -> None:
+    evidence = run_dir.base / "evidence"
+    evidence.mkdir()
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pub = ctx.socket(zmq.PUB)
+    for sock in (pull, pub):
+        sock.setsockopt(zmq.LINGER, 0)
+    pull.bind(run_dir.endpoint(endpoints.REPORT))
+    pub.bind(run_dir.endpoint(endpoints.COMMAND))
+    info = RuntimeInfo(
+        name="lonely",
+        kind="strategy",
+        run_dir=str(run_dir.path),
+        heartbeat_interval=0.1,
+        supervisor_timeout=1.0,
+    )
+    proc = multiprocess.get_context("spawn").Process(
+        target=child_main, args=(Launch(info, "rt_actors:Steady", (str(evidence),)),)
+    )
+    try:
+        proc.start()
+        assert pull.poll(60_000), "no Ready from the actor"
+        assert isinstance(REPORT_CODEC.decode(pull.recv()), Ready)
+        # A few supervisor heartbeats, then silence (as from a wedged supervisor).
+        beat = COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=0))
+        for _ in range(3):
+            pub.send_multipart([endpoints.BROADCAST_TOPIC, beat])
+
+        proc.join(60)
+
+        assert proc.exitcode == 0
+        events = (evidence / "events.log").read_text().splitlines()
+        assert events == ["start lonely"]  # on_stop never ran
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)
+        ctx.destroy(linger=0)
