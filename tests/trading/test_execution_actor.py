@@ -440,3 +440,41 @@ def test_live_fill_while_execution_was_down_reaches_the_database(
     assert closed.status is OrderStatus.CLOSED and len(closed.fills) == 1
     assert [f.trade_id for f in fills_in_db(live.db_url)] == [closed.fills[0].trade_id]
     assert len(loopback.orders_by_client_id()[filled.client_order_id]) == 1
+
+
+class FakeTime:
+    """A clock that only moves when the bucket sleeps (no wall time in the test)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "requests", "waits", "slept"),
+    [
+        (2.0, 2.0, 2, 0, 0.0),  # the burst passes at once
+        (2.0, 2.0, 5, 3, 1.5),  # then one token every 0.5 s
+        (10.0, 1.0, 4, 3, 0.3),
+    ],
+)
+async def test_token_bucket_makes_callers_wait_for_tokens(
+    rate: float, burst: float, requests: int, waits: int, slept: float
+) -> None:
+    from gridsup.actors.execution_ratelimit import TokenBucket
+
+    fake = FakeTime()
+    bucket = TokenBucket(rate, burst, clock=fake.clock, sleep=fake.sleep)
+
+    for _ in range(requests):
+        await bucket.acquire()
+
+    assert bucket.waits == waits
+    assert sum(fake.slept) == pytest.approx(slept)
