@@ -65,6 +65,7 @@ class FakeVenue:
         self.requests: Counter[str] = Counter()  # PlaceOrder requests, by id
         self.queries: list[QueryOrders] = []
         self._seq: Counter[str] = Counter()
+        self._lost: Counter[str] = Counter()
         self._trades = itertools.count(1)
         self._lock = threading.Lock()
         self._todo: list[Callable[[], object]] = []
@@ -119,6 +120,11 @@ class FakeVenue:
             order.status = OrderStatus.CANCELED
             self._publish(order, None)
 
+    def lose_updates(self, strategy: str, count: int = 1) -> None:
+        """The next ``count`` updates of ``strategy`` are lost on the way (a gap)."""
+        with self._lock:
+            self._lost[strategy] += count
+
     def forget(self, cid: str) -> None:
         """The exchange never got ``cid`` (a request lost on the way)."""
         with self._lock:
@@ -165,6 +171,9 @@ class FakeVenue:
             fill=fill,
             epoch=EPOCH,
         )
+        if self._lost[order.strategy] > 0:
+            self._lost[order.strategy] -= 1
+            return
         self._todo.append(
             lambda: self._updates.send_multipart(
                 [topic(order.strategy), ORDER_FEED_CODEC.encode(update)]

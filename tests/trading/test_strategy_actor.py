@@ -222,6 +222,35 @@ def test_an_order_the_venue_never_got_is_sent_again_under_its_id(
         venue.close()
 
 
+def test_a_lost_update_shows_as_a_gap_and_a_resync_applies_it(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    run = grid_run(actor_host, sqlite_url(run_base))
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    venue = FakeVenue(actor_host.run_dir, START)
+    try:
+        start_strategy(actor_host, run)
+        trading(venue, actor_host, 10)
+        first = venue.order_at(Side.BUY, "60000")
+        second = venue.order_at(Side.BUY, "59800")
+        venue.lose_updates("btc")  # the first fill's update never arrives ...
+
+        venue.fill(first.client_order_id)
+        venue.fill(second.client_order_id)  # ... the second one's shows the gap
+
+        resynced = status_when(
+            actor_host,
+            lambda s: s.get("resyncs") == 1 and s.get("open_orders") == 10,
+            "a resync after the gap",
+        )
+        sells = {i.price for i in venue.open_orders("btc").values() if i.side is Side.SELL}
+        assert {D(60000), D(60200)} <= sells  # both fills got their counter sells
+        assert resynced["recon_phantoms_filled"] >= 1
+        assert max(venue.created.values()) == 1
+    finally:
+        venue.close()
+
+
 def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
     actor_host: ActorHost, run_base: Path
 ) -> None:

@@ -83,6 +83,7 @@ log = structlog.get_logger("gridsup.actors.strategy")
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
 _MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
 _LOCK_CHECK_S = 5.0
+_RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
 _RETRY_FIRST_S = 0.5
 _RETRY_MAX_S = 30.0
 
@@ -145,6 +146,7 @@ class StrategyActor(Actor):
         self._resync = False
         self._wake = asyncio.Event()
         self._retries: dict[str, int] = {}
+        self._saved: bytes | None = None  # the state bytes of the last Ack (or the load)
         self._store: Requester[StoreReply] | None = None
         self._orders: Requester[OrderReply] | None = None
 
@@ -214,6 +216,7 @@ class StrategyActor(Actor):
                 self.state_version = version
                 if state is not None:
                     self.strategy.from_state(msgspec.json.decode(state))
+                    self._saved = state
                 log.info("grid_state_loaded", grid=self.spec.name, version=version)
             case Ack(error=error):
                 log.error("grid_state_load_failed", grid=self.spec.name, error=error)
@@ -278,12 +281,14 @@ class StrategyActor(Actor):
             log.error("grid_aborted", grid=self.spec.name, reason="reconciliation_mismatch")
             return
         result = apply_reconciliation(self.strategy, plan, CancelPolicy(run.cancel_policy.value))
-        self.reconciliation = result
-        log.info(
-            "grid_reconciled",
-            grid=self.spec.name,
-            **{k: v for k, v in result.status().items() if not k.endswith("_ids")},
-        )
+        # The status keeps the start's result, and a later resync's only if it did something.
+        if self.reconciliation is None or result.changed:
+            self.reconciliation = result
+            log.info(
+                "grid_reconciled",
+                grid=self.spec.name,
+                **{k: v for k, v in result.status().items() if not k.endswith("_ids")},
+            )
         await self._commit(result.resent)
         self.grid_state = GridActorState.TRADING
 
@@ -310,7 +315,15 @@ class StrategyActor(Actor):
     async def _drive(self) -> None:
         """The one consumer of events: each is applied, saved and answered in turn."""
         while True:
-            await self._wake.wait()
+            try:
+                await asyncio.wait_for(self._wake.wait(), _RESYNC_IDLE_S)
+            except TimeoutError:
+                # Quiet for a while: check the sequence with a snapshot, in case the one
+                # update that would have shown a gap was lost (a slow-joining SUB).
+                if self.grid_state is GridActorState.TRADING and self.strategy.tracked_orders():
+                    self._resync = True
+                else:
+                    continue
             self._wake.clear()
             while self.grid_state is not GridActorState.ABORTED:
                 if self._resync:
@@ -386,8 +399,10 @@ class StrategyActor(Actor):
 
     async def _save_state(self) -> None:
         assert self._store is not None
-        version = self.state_version + 1
         state = msgspec.json.encode(self.strategy.get_state())
+        if state == self._saved:
+            return  # nothing changed (a resync that found nothing): no new version
+        version = self.state_version + 1
         attempt = 0
         while True:
             attempt += 1
@@ -400,7 +415,7 @@ class StrategyActor(Actor):
                 )
             )
             if isinstance(reply, Ack) and reply.ok:
-                self.state_version = version
+                self.state_version, self._saved = version, state
                 return
             error = reply.error if isinstance(reply, Ack) else type(reply).__name__
             log.error("grid_state_save_failed", grid=self.spec.name, error=error, attempt=attempt)

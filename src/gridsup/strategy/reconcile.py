@@ -130,6 +130,20 @@ class ReconciliationResult:
     mismatches: int = 0
     aborted: bool = False
 
+    @property
+    def changed(self) -> bool:
+        """Whether reconciliation found anything to do (a resync usually finds nothing)."""
+        return bool(
+            self.orphans
+            or self.unadopted
+            or self.phantoms_filled
+            or self.phantoms_cancelled
+            or self.phantoms_rejected
+            or self.resent
+            or self.fills_applied
+            or self.aborted
+        )
+
     def status(self) -> dict[str, str | int | bool]:
         """Flat fields for the actor's status (counts, and the first few ids)."""
         lists: dict[str, Sequence[str]] = {
