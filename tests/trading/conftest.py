@@ -188,11 +188,12 @@ class ActorHost:
             self.statuses.pop(name, None)
         return child.proc.exitcode
 
-    def stop(self, name: str, timeout: float = 10.0) -> int | None:
+    def stop(self, name: str, timeout: float = 10.0, cancel_orders: bool = False) -> int | None:
         """Stop the actor cleanly (a Stop command); SIGKILL if it does not exit in time."""
         child = self.children.pop(name)
+        stop = COMMAND_CODEC.encode(Stop(cancel_orders=cancel_orders))
         with self._lock:
-            self.command.send_multipart([command_topic(name), COMMAND_CODEC.encode(Stop())])
+            self.command.send_multipart([command_topic(name), stop])
         child.proc.join(timeout)
         if child.alive():
             os.kill(child.pid, signal.SIGKILL)

@@ -478,3 +478,19 @@ async def test_token_bucket_makes_callers_wait_for_tokens(
 
     assert bucket.waits == waits
     assert sum(fake.slept) == pytest.approx(slept)
+
+
+@pytest.mark.parametrize("cancel_orders", [False, True], ids=["keep", "cancel"])
+def test_a_clean_stop_keeps_or_cancels_the_open_orders(rig: Rig, cancel_orders: bool) -> None:
+    orders = [intent(10, "30000"), intent(11, "31000")]
+    for o in orders:
+        rig.place(o)
+
+    assert rig.host.stop("execution", cancel_orders=cancel_orders) == 0
+    rig.start_execution()
+
+    snapshot = rig.query(cids=tuple(o.client_order_id for o in orders))
+    expected = OrderStatus.CANCELED if cancel_orders else OrderStatus.OPEN
+    assert [o.status for o in snapshot.orders] == [expected, expected]
+    rows = db_read(rig.db_url, lambda s: OrderRepository(s).history(strategy="alpha"))
+    assert {r.status for r in rows} == {expected}

@@ -23,7 +23,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, assert_never
 
+import msgspec
 import structlog
+import zmq
 
 from gridsup.actors.base import Actor, StopReason
 from gridsup.actors.execution_book import OrderBook
@@ -175,15 +177,22 @@ class ExecutionActor(Actor):
         )
 
     async def _read_store_replies(self) -> None:
+        """Read the store's replies ourselves: before Ready and during on_stop the
+        runtime's receive loops are not running."""
         sock = self.socket(STORE)
         while True:
-            frames = await sock.recv_multipart()
-            try:
-                reply = STORE_REPLY_CODEC.decode(frames[-1])
-            except Exception as exc:  # garbage: logged and dropped like the runtime does
-                log.warning("frame_dropped", socket=STORE, error=str(exc))
-                continue
-            self._on_store_reply(reply)
+            await self.wait_readable(STORE)
+            while True:
+                try:
+                    frames = await sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    reply = STORE_REPLY_CODEC.decode(frames[-1])
+                except msgspec.DecodeError as exc:  # garbage: logged and dropped
+                    log.warning("frame_dropped", socket=STORE, error=str(exc))
+                    continue
+                self._on_store_reply(reply)
 
     async def _drain_before_ready(self) -> None:
         # What adoption recorded must be durable before anyone can ask about it.
@@ -192,22 +201,34 @@ class ExecutionActor(Actor):
             self.link.resend_due()
 
     async def on_stop(self, reason: StopReason) -> None:
-        if self.cancel_orders and self.desk is not None:
-            for tracked in list(self.book.open_orders()):
-                try:
-                    requests, actions = await self.desk.cancel_tracked(tracked)
-                except ExchangeError as exc:
-                    log.error("cancel_on_stop_failed", client_order_id=tracked.cid, error=str(exc))
-                    continue
-                self._commit(requests, actions, flush=True)
-        deadline = time.monotonic() + STOP_DRAIN_S
-        while (len(self.outbox) or self.link.pending) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-            self.link.resend_due()
+        reader = asyncio.ensure_future(self._read_store_replies())
+        try:
+            if self.cancel_orders and self.desk is not None:
+                await self._cancel_all(self.desk)
+            deadline = time.monotonic() + STOP_DRAIN_S
+            while (len(self.outbox) or self.link.pending) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                self.link.resend_due()
+        finally:
+            reader.cancel()
         if self.link.pending:
             log.warning("stopped_with_unacked_records", pending=len(self.link.pending))
         if self.venue is not None:
             await self.venue.close()
+
+    async def _cancel_all(self, desk: Desk) -> None:
+        """``gridsup stop --cancel-orders``: cancel the run's open orders (never foreign
+        ones); each is recorded like any cancel."""
+        for tracked in list(self.book.open_orders()):
+            if not tracked.placed:
+                continue
+            try:
+                requests, actions = await desk.cancel_tracked(tracked)
+            except ExchangeError as exc:
+                log.error("cancel_on_stop_failed", client_order_id=tracked.cid, error=str(exc))
+                continue
+            self._commit(requests, actions, flush=True)
+        log.info("orders_cancelled_on_stop", open_left=len(self.book))
 
     def status(self) -> dict[str, StatusValue]:
         desk = self.desk
