@@ -10,18 +10,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import FAST_GRIDS, START_PRICES, GridsEnv, Run, grids_toml
+from e2e_support import (
+    FAST_GRIDS,
+    START_PRICES,
+    GridsEnv,
+    Run,
+    grids_toml,
+    write_wave_candles,
+)
 
-# A fast synthetic market: a step every 20 ms, 0.1 % per step, so a level (about 1 %
-# away) is crossed within a second or two and the walk needs about a minute to leave
-# a grid's +-5 % range.
+# A fast market: a tick every 20 ms. The replayed wave (see write_wave_candles) swings
+# +-3 % every 160 ticks (about 3 s), so every grid cycles within seconds, every time.
+# The synthetic walk (0.1 % per step) is the README's default: levels about 1 % apart
+# are crossed within a second or two, but where it wanders is up to chance.
 FAST_ARGS = ("--tick-interval-ms", "20", *(a for p in START_PRICES for a in ("--price", p)))
-FAST_MARKET = {"source": "synthetic", "seed": 7, "volatility": 0.001}
+SYNTHETIC_MARKET = {"source": "synthetic", "seed": 7, "volatility": 0.001}
 BALANCES = {"USDT": 10000}
+CENTERS = {"BTC/USDT": Decimal(60000), "ETH/USDT": Decimal(3000), "SOL/USDT": Decimal(150)}
 
 
-def fast_grids_file(env: GridsEnv, grids: Sequence[Mapping[str, Any]] = FAST_GRIDS) -> Path:
-    return env.write(grids_toml(grids, balances=BALANCES, market_data=FAST_MARKET))
+def fast_grids_file(
+    env: GridsEnv, grids: Sequence[Mapping[str, Any]] = FAST_GRIDS, *, synthetic: bool = False
+) -> Path:
+    """A grids file over ``grids`` on the fast replayed wave (or the synthetic walk)."""
+    if synthetic:
+        market: dict[str, Any] = SYNTHETIC_MARKET
+    else:
+        for symbol in {str(g["symbol"]) for g in grids}:
+            write_wave_candles(env.tmp, symbol, CENTERS[symbol])
+        market = {"source": "replay", "file": str(env.tmp / "{symbol}.csv")}
+    return env.write(grids_toml(grids, balances=BALANCES, market_data=market))
 
 
 def status(env: GridsEnv) -> dict[str, Any] | None:

@@ -193,3 +193,29 @@ def wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
         time.sleep(0.05)
         alive = [p for p in alive if pid_alive(p)]
     return alive
+
+
+def write_wave_candles(
+    directory: Path, symbol: str, center: Decimal, count: int = 20_000, period: int = 40
+) -> Path:
+    """A candle file whose close swings +-3 % around ``center`` every ``period`` candles:
+    a market that crosses every level near the middle of a +-5 % grid again and again, so
+    cycles complete deterministically (a random walk may wander off for minutes).
+    Written as ``<BASE>-<QUOTE>.csv``, the ``{symbol}`` name the replay source expects."""
+    import math
+
+    path = directory / f"{symbol.replace('/', '-')}.csv"
+    start_ms = 1_704_067_200_000  # 2024-01-01 UTC
+    amplitude = 0.03
+
+    def price(i: int) -> Decimal:
+        return (center * Decimal(1 + amplitude * math.sin(2 * math.pi * i / period))).quantize(
+            Decimal("0.01")
+        )
+
+    lines = ["timestamp,open,high,low,close,volume"]
+    for i in range(count):
+        o, c = price(i), price(i + 1)
+        lines.append(f"{start_ms + 60_000 * i},{o},{max(o, c)},{min(o, c)},{c},100")
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -23,6 +23,7 @@ from e2e_run import (
     FAST_ARGS,
     all_trading,
     configs,
+    cycles,
     fast_grids_file,
     grid_status,
     names,
@@ -74,3 +75,20 @@ def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: Gri
         state = db.states[name]
         assert int(state["completed_cycles"]) >= last[name]["completed_cycles"] >= 1
         assert Decimal(str(state["realized_profit"])) >= Decimal(str(last[name]["realized_profit"]))
+
+
+def test_the_synthetic_walk_default_trades_and_keeps_the_books(env: GridsEnv) -> None:
+    run = env.start(str(fast_grids_file(env, synthetic=True)), *FAST_ARGS)
+
+    wait_for(lambda: all_trading(env, names()), 90, "every grid trading", run)
+    wait_for(lambda: sum(cycles(env).values()) > 0, 90, "a cycle somewhere", run)
+    run.interrupt()
+    assert run.wait(90) == 0, run.stderr()[-3000:]
+
+    db = read_database(env.db_url, names())
+    assert db.paper is not None
+    exchange = paper_record(db.paper)
+    assert exchange.trades and db.fills
+    assert missing_fills(exchange, db, names()) == []
+    assert fill_mismatches(exchange, db) == []
+    assert orphans(exchange, db, configs()) == []
