@@ -244,6 +244,38 @@ def check_paper_balances(grids: GridsFile) -> None:
         raise StartRefused("\n".join(problems))
 
 
+def replay_file(template: str, symbol: str) -> Path:
+    """The candle file of ``symbol`` for a ``[market_data] file`` that may hold
+    ``{symbol}`` (written ``BTC-USDT``), ``{base}`` or ``{quote}`` (as the market-data
+    actor reads it)."""
+    base, _, quote = symbol.partition("/")
+    return Path(template.format(symbol=symbol.replace("/", "-"), base=base, quote=quote))
+
+
+def check_replay_files(grids: GridsFile) -> None:
+    """A replayed market needs a candle file for every symbol.
+
+    Raises:
+        StartRefused: a file is missing (exit 2), naming the symbol and the path.
+    """
+    from gridsup.config import MarketDataSource
+
+    file = grids.market_data.file
+    if grids.market_source is not MarketDataSource.REPLAY or file is None:
+        return
+    problems = []
+    for symbol in sorted({g.symbol for g in enabled_grids(grids)}):
+        try:
+            path = replay_file(str(file), symbol)
+        except (KeyError, IndexError, ValueError) as exc:
+            problems.append(f"{grids.path}: market_data: file: bad placeholder in {file}: {exc}")
+            break
+        if not path.is_file():
+            problems.append(f"{grids.path}: market_data: file: no candle file {path} for {symbol}")
+    if problems:
+        raise StartRefused("\n".join(problems))
+
+
 def check_credentials(grids: GridsFile, mode: Mode) -> None:
     """Live trading needs its key variables set (their values are never read here).
 

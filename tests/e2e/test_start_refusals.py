@@ -102,6 +102,14 @@ FILE_REFUSALS: list[tuple[str, str, int, tuple[str, ...]]] = [
         ("paper_balances", "USDT 100", "total_investment 2000"),
     ),
     (
+        "replay_file_missing",
+        grids_toml(
+            [BTC_GRID], market_data={"source": "replay", "file": "/nonexistent/{symbol}.csv"}
+        ),
+        2,
+        ("market_data: file", "/nonexistent/BTC-USDT.csv", "BTC/USDT"),
+    ),
+    (
         "live_keys_unset",
         grids_toml(
             [BTC_GRID],
