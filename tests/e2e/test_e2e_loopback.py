@@ -1,0 +1,183 @@
+"""The live path end to end: `gridsup start` in live mode against the loopback Binance
+exchange (a real HTTP server process) through the real ccxt client. Market data polls
+its tickers, the execution actor signs orders with keys from the environment and finds
+fills by polling. Afterwards the server's own record agrees with the database: every
+client id was accepted once, every trade of ours is stored, and a foreign order placed
+by hand was never touched."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+
+import aiohttp
+import pytest
+from e2e_books import ExchangeRecord, ExchangeTrade, missing_fills, ours, read_database
+from e2e_run import actors, all_trading, cycles, grid_status, names, status, wait_for
+from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, write_wave_candles
+
+from gridsup.exchange.ccxt_exchange import CcxtExchange
+from gridsup.exchange.loopback import binance_url_overrides
+from gridsup.messages.common import OrderStatus, OrderType, Side
+
+KEY_ENV, SECRET_ENV = "GSE2E_LOOPBACK_KEY", "GSE2E_LOOPBACK_SECRET"
+KEYS = {KEY_ENV: "e2e-loopback-key", SECRET_ENV: "e2e-loopback-secret"}
+BTC_GRIDS = [
+    dict(FAST_GRIDS[0]),
+    {**FAST_GRIDS[0], "name": "btc-narrow", "lower_price": 58500, "upper_price": 61500},
+]
+FOREIGN_ID = "manualorder1"  # no "gs" prefix: not ours, must never be touched
+
+
+@pytest.fixture
+def loopback(env: GridsEnv) -> Iterator[str]:
+    """The loopback exchange replaying a +-3 % wave on BTC/USDT (a candle every 80 ms)."""
+    wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
+    err = (env.tmp / "loopback.err").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gridsup.exchange.loopback",
+            "--port",
+            "0",
+            "--api-key-env",
+            KEY_ENV,
+            "--secret-env",
+            SECRET_ENV,
+            "--balance",
+            "USDT=10000",
+            "--replay",
+            str(wave),
+            "--symbol",
+            "BTC/USDT",
+            "--speed",
+            "750",
+        ],
+        env={**env.environ, **KEYS},
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the server prints its URL once serving
+        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
+        yield line.split()[-1]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        err.close()
+
+
+def client(url: str) -> CcxtExchange:
+    return CcxtExchange(
+        "binance",
+        api_key=KEYS[KEY_ENV],
+        secret=KEYS[SECRET_ENV],
+        url_overrides=binance_url_overrides(url),
+        rate_limit_ms=1,
+    )
+
+
+async def place_foreign(url: str) -> str:
+    ex = client(url)
+    try:
+        order = await ex.create_order(
+            "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.001"), Decimal("30000"), FOREIGN_ID
+        )
+    finally:
+        await ex.close()
+    return order.id
+
+
+async def exchange_record(url: str) -> tuple[ExchangeRecord, dict[str, list[str]], OrderStatus]:
+    """The server's record: our trades through ccxt, accepted orders per client id from
+    its admin route, and the foreign order's status."""
+    ex = client(url)
+    try:
+        trades = await ex.fetch_my_trades("BTC/USDT", limit=1000)
+        foreign = await ex.fetch_order("BTC/USDT", client_order_id=FOREIGN_ID)
+    finally:
+        await ex.close()
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/admin/orders") as reply:
+        admin = await reply.json()
+    record = ExchangeRecord(
+        orders=[],
+        trades=[
+            ExchangeTrade(
+                id=t.id,
+                order_id=t.order_id,
+                client_order_id=t.client_order_id,
+                symbol=t.symbol,
+                side=t.side.value,
+                price=t.price,
+                amount=t.amount,
+                fee=t.fee,
+            )
+            for t in trades
+        ],
+    )
+    return record, admin["by_client_id"], foreign.status
+
+
+def test_live_mode_against_the_loopback_exchange_through_ccxt(env: GridsEnv, loopback: str) -> None:
+    foreign_id = asyncio.run(place_foreign(loopback))
+    path = env.write(
+        grids_toml(
+            BTC_GRIDS,
+            exchange={
+                "id": "binance",
+                "mode": "live",
+                "api_key_env": KEY_ENV,
+                "api_secret_env": SECRET_ENV,
+            },
+            market_data={"source": "exchange"},
+        )
+    )
+    grid_names = names(BTC_GRIDS)
+    run = env.start(
+        str(path),
+        "--exchange-url",
+        loopback,
+        "--tick-interval-ms",
+        "100",
+        "--poll-interval-ms",
+        "200",
+        extra_env=KEYS,
+    )
+
+    wait_for(
+        lambda: all_trading(env, grid_names, min_cycles=1),
+        120,
+        "both grids cycle on the loopback",
+        run,
+        detail=lambda: grid_status(env),
+    )
+    execution = actors(status(env))["execution"]["status"]
+    assert execution["mode"] == "live"
+    assert execution["foreign_orders"] >= 1
+    done = cycles(env)
+    run.interrupt()
+    assert run.wait(90) == 0, run.stderr()[-3000:]
+    assert "LIVE" in run.stdout()
+    assert KEYS[SECRET_ENV] not in run.stdout() + run.stderr()
+
+    exchange, by_client_id, foreign_status = asyncio.run(exchange_record(loopback))
+    db = read_database(env.db_url, grid_names)
+    ours_ids = [cid for cid in by_client_id if ours(cid, grid_names)]
+    assert ours_ids
+    assert [cid for cid in ours_ids if len(by_client_id[cid]) != 1] == []
+    assert by_client_id[FOREIGN_ID] == [foreign_id]
+    assert foreign_status is OrderStatus.OPEN  # reported, never cancelled
+    assert missing_fills(exchange, db, grid_names) == []
+    assert {f.trade_id for f in db.fills} <= {t.id for t in exchange.trades}
+    for name in grid_names:
+        assert int(db.states[name]["completed_cycles"]) >= done[name] >= 1
