@@ -355,6 +355,7 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer ticks and samples")
+    parser.add_argument("--only", choices=["throughput", "latency"], help="one half of the bench")
     args = parser.parse_args()
     configure_logging("WARNING")
     scale = 0.2 if args.quick else 1.0
@@ -480,7 +481,7 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
         "bare pyzmq+msgspec": bare_fanout,
         "mp.Queue+pickle": queued_fanout,
     }
-    for n, count in ticks_for.items():
+    for n, count in ticks_for.items() if args.only != "latency" else []:
         for label, measure in transports.items():
             r = fanout[label, n] = measure(n, count)
             print(
@@ -491,28 +492,35 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
     print("\nround trip: Tick DEALER -> ROUTER echo -> back (ipc://)", flush=True)
     print(f"{'transport':<22} {'idle actors':>11} {'p50 us':>8} {'p99 us':>8}", flush=True)
     rtt: dict[tuple[str, int], dict[str, Any]] = {}
-    for idle in (0, 100):
-        specs = [
-            spec("echo", "Echo", ep("rpc"), group=Group.EXECUTION),
-            spec("ping", "Ping", ep("rpc"), ep("results"), samples, warmup),
-            *(spec(f"idle{i}", "Idle") for i in range(idle)),
-        ]
-        r = rtt["runtime", idle] = runtime(specs)
-        print(f"{'runtime':<22} {idle:>11} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f}", flush=True)
-    r = rtt["bare", 0] = bare(
-        [(bare_echo, (ep("rpc"),)), (bare_ping, (ep("rpc"), ep("results"), samples, warmup))]
-    )
-    print(f"{'bare pyzmq+msgspec':<22} {0:>11} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f}", flush=True)
-    r = queued_rtt()
-    print(f"{'mp.Queue+pickle':<22} {0:>11} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f}", flush=True)
+    if args.only != "throughput":
+        for idle in (0, 100):
+            specs = [
+                spec("echo", "Echo", ep("rpc"), group=Group.EXECUTION),
+                spec("ping", "Ping", ep("rpc"), ep("results"), samples, warmup),
+                *(spec(f"idle{i}", "Idle") for i in range(idle)),
+            ]
+            r = rtt["runtime", idle] = runtime(specs)
+            print(f"{'runtime':<22} {idle:>11} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f}", flush=True)
+        r = rtt["bare", 0] = bare(
+            [(bare_echo, (ep("rpc"),)), (bare_ping, (ep("rpc"), ep("results"), samples, warmup))]
+        )
+        print(
+            f"{'bare pyzmq+msgspec':<22} {0:>11} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f}",
+            flush=True,
+        )
+        r = queued_rtt()
+        print(
+            f"{'mp.Queue+pickle':<22} {0:>11} {r['p50_us']:>8.0f} {r['p99_us']:>8.0f}", flush=True
+        )
 
     print("\ntargets", flush=True)
-    ratio = (
-        fanout["runtime", 1]["delivered_per_s"] / fanout["bare pyzmq+msgspec", 1]["delivered_per_s"]
-    )
-    print(f"  runtime / bare delivered throughput, 1 subscriber: {ratio:.0%} (target >= 70%)")
-    p99 = rtt["runtime", 100]["p99_us"]
-    print(f"  runtime p99 round trip with 100 idle actors: {p99:.0f} us (target < 500 us)")
+    if fanout:
+        bare_1 = fanout["bare pyzmq+msgspec", 1]["delivered_per_s"]
+        ratio = fanout["runtime", 1]["delivered_per_s"] / bare_1
+        print(f"  runtime / bare delivered throughput, 1 subscriber: {ratio:.0%} (target >= 70%)")
+    if rtt:
+        p99 = rtt["runtime", 100]["p99_us"]
+        print(f"  runtime p99 round trip with 100 idle actors: {p99:.0f} us (target < 500 us)")
     print(f"  load average at the end {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

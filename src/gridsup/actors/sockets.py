@@ -92,17 +92,17 @@ class OpenSocket:
     read on the socket may consume its edge (zmq_getsockopt(3), ZMQ_FD): a ROUTER or
     DEALER that sends through the shadow while its receive loop waits on the asyncio
     socket could miss frames that arrived meanwhile and wait forever. So every send
-    re-checks ZMQ_EVENTS and, if frames are waiting, sets ``kick``, which
-    :meth:`wait_readable` also waits on.
+    re-checks ZMQ_EVENTS and, if frames are waiting, wakes whoever waits in
+    :meth:`wait_readable`.
     """
 
-    __slots__ = ("async_sock", "kick", "spec", "sync_sock")
+    __slots__ = ("_waiters", "async_sock", "spec", "sync_sock")
 
     def __init__(self, spec: SocketSpec, sock: zmq.asyncio.Socket) -> None:
         self.spec = spec
         self.async_sock = sock
         self.sync_sock: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
-        self.kick = asyncio.Event()
+        self._waiters: set[asyncio.Future[None]] = set()
 
     def readable(self) -> bool:
         """A frame is waiting (reading ZMQ_EVENTS also re-arms zmq's notifications)."""
@@ -111,21 +111,30 @@ class OpenSocket:
 
     def after_send(self) -> None:
         """Call after every send through the shadow (see the class docstring)."""
-        if self.readable():
-            self.kick.set()
+        if self._waiters and self.readable():
+            self._wake()
+
+    def _wake(self, *_: object) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def wait_readable(self) -> None:
         """Return once a frame is waiting to be read."""
         if self.readable():
             return
-        self.kick.clear()
-        poll = asyncio.ensure_future(self.async_sock.poll())
-        kick = asyncio.ensure_future(self.kick.wait())
+        # One plain future woken by either zmq's poll or a send's re-check: cheaper per
+        # wake-up than racing two tasks with asyncio.wait (this is the latency path).
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        poll = cast("asyncio.Future[Any]", self.async_sock.poll())
+        poll.add_done_callback(self._wake)
         try:
-            await asyncio.wait({poll, kick}, return_when=asyncio.FIRST_COMPLETED)
+            await waiter
         finally:
-            poll.cancel()
-            kick.cancel()
+            self._waiters.discard(waiter)
+            if not poll.done():
+                poll.cancel()
 
     def close(self, linger_ms: int | None = None) -> None:
         self.async_sock.close(linger=self.spec.linger_ms if linger_ms is None else linger_ms)
