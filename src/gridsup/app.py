@@ -55,6 +55,13 @@ KIND_MARKET_DATA = "market_data"
 KIND_STRATEGY = "strategy"
 INFRA_KINDS = frozenset({KIND_PERSISTENCE, KIND_EXECUTION, KIND_MARKET_DATA})
 
+# Strategy actors restart at once after a crash (recovery is their normal start path and
+# a grid without its actor trades nothing), then back off exponentially; ten restarts
+# cover about 50 s of backoff before the grid is given up on (and alerted).
+STRATEGY_POLICY = Policy(
+    ready_timeout=30.0, backoff_base=0.05, backoff_max=30.0, max_restarts=10, restart_period=120.0
+)
+
 _INTERVAL = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -361,8 +368,9 @@ def child_specs(
     persistence_kwargs: Mapping[str, object] | None = None,
 ) -> list[ChildSpec]:
     """The supervisor's children in start order: persistence, execution, market data,
-    then one strategy actor per grid. ``policies`` (by kind) replace the defaults."""
-    chosen = dict(policies or {})
+    then one strategy actor per grid. ``policies`` (by kind) replace the defaults
+    (``supervisor.spec.DEFAULT_POLICIES``, and :data:`STRATEGY_POLICY` for grids)."""
+    chosen = {KIND_STRATEGY: STRATEGY_POLICY, **(policies or {})}
 
     def spec(
         name: str, kind: str, module: str, group: Group, kwargs: Mapping[str, object]
