@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,25 @@ def test_a_run_dir_and_its_base_are_private(tmp_path: Path) -> None:
 
     assert modes == [0o700, 0o700]
     assert run.endpoint("ticks") == f"ipc://{run.path}/ticks.sock"
+
+
+def test_run_dirs_of_dead_supervisors_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (dead.pid, live.pid):
+            (base / f"run-{pid}").mkdir(parents=True, mode=0o700)
+        os.chmod(base, 0o700)
+
+        RunDir.create(base)
+
+        assert not (base / f"run-{dead.pid}").exists()
+        assert (base / f"run-{live.pid}").exists()
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_a_shared_base_directory_is_refused(tmp_path: Path) -> None:

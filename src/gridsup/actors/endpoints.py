@@ -96,6 +96,7 @@ class RunDir:
                 endpoint paths would be too long for a unix socket.
         """
         root = ensure_private_dir(base if base is not None else default_base())
+        _sweep_stale(root)
         path = root / (name or f"run-{os.getpid()}")
         if path.exists():
             # A leftover of a killed run with our pid number: its sockets are dead.
@@ -137,6 +138,21 @@ class RunDir:
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
+
+
+def _sweep_stale(root: Path) -> None:
+    """Remove ``run-<pid>`` directories whose supervisor is dead (it was SIGKILLed and
+    could not clean up); their sockets have no listener."""
+    for entry in root.glob("run-*"):
+        pid = entry.name.removeprefix("run-")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's: never ours to remove
 
 
 def tcp_endpoint(address: str) -> str:
