@@ -162,9 +162,9 @@ def report(name: str, figures: dict[str, float]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--events", type=int, default=20_000, help="events per batched run")
+    parser.add_argument("--events", type=int, default=10_000, help="events per batched run")
     parser.add_argument("--single", type=int, default=300, help="events per one-commit run")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best kept)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (best kept)")
     args = parser.parse_args()
     configure_logging("WARNING")
 
