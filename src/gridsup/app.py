@@ -56,11 +56,14 @@ KIND_STRATEGY = "strategy"
 INFRA_KINDS = frozenset({KIND_PERSISTENCE, KIND_EXECUTION, KIND_MARKET_DATA})
 
 # Strategy actors restart at once after a crash (recovery is their normal start path and
-# a grid without its actor trades nothing), then back off exponentially; ten restarts
-# cover about 50 s of backoff before the grid is given up on (and alerted).
+# a grid without its actor trades nothing), then back off exponentially; twelve restarts
+# cover about a minute of backoff before the grid is given up on (and alerted).
 STRATEGY_POLICY = Policy(
-    ready_timeout=30.0, backoff_base=0.05, backoff_max=30.0, max_restarts=10, restart_period=120.0
+    ready_timeout=30.0, backoff_base=0.02, backoff_max=30.0, max_restarts=12, restart_period=120.0
 )
+
+# Orders per second the execution actor sends in dry-run (to the paper engine).
+PAPER_RATE_LIMIT = 1000.0
 
 _INTERVAL = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -85,6 +88,7 @@ class StartOptions:
     poll_interval_ms: int = 1000
     url_overrides: Mapping[str, str] | None = None  # ccxt urls['api'] (loopback tests)
     start_prices: Mapping[str, Decimal] = field(default_factory=dict)
+    rate_limit_per_s: float | None = None  # None: 10/s live, PAPER_RATE_LIMIT in dry-run
 
 
 def load(path: str | Path) -> GridsFile:
@@ -359,6 +363,13 @@ def build_run_config(
         speed=md.speed,
         volatility=md.volatility,
         poll_interval_ms=options.poll_interval_ms,
+        # The account-wide order rate limit protects a real account from a ban; the
+        # paper engine has none to respect (dry-run orders never reach the exchange).
+        rate_limit_per_s=(
+            options.rate_limit_per_s
+            if options.rate_limit_per_s is not None
+            else (PAPER_RATE_LIMIT if run_mode(grids, options) is Mode.DRY_RUN else 10.0)
+        ),
     )
 
 

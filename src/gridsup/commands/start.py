@@ -225,6 +225,13 @@ def prepare(
     help="Live: how often the execution actor polls open orders for fills.",
 )
 @click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="PER_SECOND",
+    help="Orders per second for the whole account (default: 10 live, 1000 dry-run).",
+)
+@click.option(
     "--price",
     "prices",
     multiple=True,
@@ -253,6 +260,7 @@ def start(
     duration: float | None,
     tick_interval_ms: int,
     poll_interval_ms: int,
+    rate_limit: float | None,
     prices: tuple[str, ...],
     run_dir: Path | None,
     exchange_url: str | None,
@@ -277,6 +285,7 @@ def start(
         poll_interval_ms=poll_interval_ms,
         url_overrides=overrides,
         start_prices=_parse_prices(prices),
+        rate_limit_per_s=rate_limit,
     )
     base = run_dir if run_dir is not None else default_base()
     # Quiet while checking: the refusals are printed as one clear line each.
