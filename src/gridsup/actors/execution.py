@@ -100,7 +100,6 @@ class ExecutionActor(Actor):
         self._paper_dirty = False
         self._ledger_dirty = False
         self._saves_in_flight: set[str] = set()
-        self._flush_scheduled = False
         self.ticks = 0
 
     # -- sockets and lifecycle ------------------------------------------------------------
@@ -315,9 +314,10 @@ class ExecutionActor(Actor):
         self._emit(self.outbox.ready())
 
     def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        # At once, not on the next loop turn: the save then follows the records it covers
+        # on the wire and usually lands in the same commit. Coalescing comes from the one
+        # save in flight (see _flush), not from waiting.
+        self._flush()
 
     def _flush(self) -> None:
         """Save the account state once for every change made since the last save.
@@ -325,7 +325,6 @@ class ExecutionActor(Actor):
         One save is in flight at a time: changes made meanwhile wait for the next one,
         so the save rate follows the store's commit rate (group commit, here too).
         """
-        self._flush_scheduled = False
         if self._saves_in_flight or not self.outbox.wants_flush:
             return
         ids: list[str] = []

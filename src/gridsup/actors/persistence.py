@@ -92,6 +92,10 @@ class PersistenceActor(Actor):
                 bind=True,
                 recv=STORE_REQUEST_CODEC,
                 send=STORE_REPLY_CODEC,
+                # A ROUTER drops (silently) what passes a peer's high-water mark: keep
+                # room for the Acks of a whole burst, senders would re-send otherwise.
+                sndhwm=100_000,
+                rcvhwm=100_000,
             ),
         )
 
@@ -130,6 +134,9 @@ class PersistenceActor(Actor):
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
+            # One more loop turn for the receive loop: frames sent together (a record and
+            # the save that covers it) then go into the same commit.
+            await asyncio.sleep(0)
             self._wake.clear()
             while self._queue:
                 await self._commit_next()
