@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import zmq
@@ -84,6 +85,11 @@ def open_socket(ctx: zmq.asyncio.Context, spec: SocketSpec) -> zmq.asyncio.Socke
     return sock
 
 
+def _resolve(waiter: asyncio.Future[None], _: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class OpenSocket:
     """An open socket: the asyncio socket for waiting, a synchronous shadow of the same
     handle for non-blocking draining and sending (no Future per frame on the hot path).
@@ -128,7 +134,10 @@ class OpenSocket:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(waiter)
         poll = cast("asyncio.Future[Any]", self.async_sock.poll())
-        poll.add_done_callback(self._wake)
+        # This poll wakes only its own waiter: its callback also runs when it is cancelled
+        # below, by which time the next wait's waiter is registered, and waking that one
+        # would start an endless chain of empty wake-ups (a busy loop at idle).
+        poll.add_done_callback(partial(_resolve, waiter))
         try:
             await waiter
         finally:
