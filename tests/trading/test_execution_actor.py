@@ -494,3 +494,27 @@ def test_a_clean_stop_keeps_or_cancels_the_open_orders(rig: Rig, cancel_orders: 
     assert [o.status for o in snapshot.orders] == [expected, expected]
     rows = db_read(rig.db_url, lambda s: OrderRepository(s).history(strategy="alpha"))
     assert {r.status for r in rows} == {expected}
+
+
+def test_live_fills_of_many_orders_cost_one_trades_request_not_one_per_order(
+    live: Rig, loopback: Loopback
+) -> None:
+    orders = [live_intent(live, level, str(40000 - level)) for level in range(10, 14)]
+    for o in orders:
+        assert isinstance(live.place(o), OrderAck)
+    before = loopback.admin("GET", "/admin/requests")
+    assert before["GET /api/v3/order"] >= 4  # each placement looked its id up first
+
+    loopback.set_price("BTC/USDT", "39000")  # all four fill at once
+
+    ups = eventually(
+        lambda: len(live.updates_of(live.run.grids[0].name)) >= 4 and live.updates.received,
+        timeout=10,
+        message="four polled fills",
+    )
+    after = loopback.admin("GET", "/admin/requests")
+    assert sorted(u.client_order_id for u in ups) == sorted(o.client_order_id for o in orders)
+    assert all(u.status is OrderStatus.CLOSED for u in ups)
+    # No order was looked up one by one: the trades of the symbol told everything.
+    assert after["GET /api/v3/order"] == before["GET /api/v3/order"]
+    assert after["GET /api/v3/myTrades"] - before.get("GET /api/v3/myTrades", 0) <= 2

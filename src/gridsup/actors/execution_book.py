@@ -33,12 +33,18 @@ class TrackedOrder:
     filled: Decimal = Decimal(0)
     exchange_order_id: str | None = None
     placed: bool = False  # the exchange has it (False while the placement is in flight)
+    placed_at: int = 0  # the exchange's timestamp of the order (ms)
+    amount: Decimal | None = None  # as the exchange holds it (rounded), once known
     fills: list[FillReport] = field(default_factory=list)
     trade_ids: set[str] = field(default_factory=set)
 
     @property
     def cid(self) -> str:
         return self.intent.client_order_id
+
+    @property
+    def order_amount(self) -> Decimal:
+        return self.amount if self.amount is not None else self.intent.amount
 
     @property
     def open_buy_notional(self) -> Decimal:
@@ -54,7 +60,7 @@ class TrackedOrder:
             return None
         self.trade_ids.add(trade.id)
         self.filled += trade.amount
-        amount = order_amount if order_amount is not None else self.intent.amount
+        amount = order_amount if order_amount is not None else self.order_amount
         if self.filled >= amount:
             self.status = OrderStatus.CLOSED
         report = FillReport(

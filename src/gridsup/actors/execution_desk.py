@@ -388,6 +388,8 @@ class Desk:
         updates) and a final status. Synchronous on purpose (see the module docstring)."""
         tracked.exchange_order_id = order.id
         tracked.placed = True
+        tracked.placed_at = tracked.placed_at or order.timestamp
+        tracked.amount = order.amount
         requests: list[StoreRequest] = []
         actions: list[Action] = []
         base = self.run.markets[order.symbol].base if order.symbol in self.run.markets else ""

@@ -18,6 +18,9 @@ from gridsup.exchange.paper import PaperExchange
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderIntent
 
+# Trades asked for in one request (Binance answers at most 1000).
+TRADES_LIMIT = 1000
+
 
 class Venue(Protocol):
     """The exchange side of the execution actor. Raises ``gridsup.exchange.errors``."""
@@ -31,6 +34,8 @@ class Venue(Protocol):
     async def lookup(self, client_order_id: str, symbol: str) -> Order | None: ...
 
     async def trades_of(self, order: Order) -> list[Trade]: ...
+
+    async def symbol_trades(self, symbol: str, since: int) -> list[Trade]: ...
 
     async def open_orders(self) -> list[Order]: ...
 
@@ -72,6 +77,9 @@ class PaperVenue:
 
     async def trades_of(self, order: Order) -> list[Trade]:
         return self.paper.order_trades(order.id)
+
+    async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:
+        return self.paper.trades(symbol, since)
 
     async def open_orders(self) -> list[Order]:
         return self.paper.open_orders()
@@ -118,6 +126,12 @@ class LiveVenue:
         await self.limiter.acquire()
         trades = await self.exchange.fetch_my_trades(order.symbol, since=order.timestamp)
         return [t for t in trades if t.order_id == order.id]
+
+    async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:
+        """The account's trades in ``symbol`` from ``since`` on (one request; the
+        exchange caps the answer, callers check that what they expect is there)."""
+        await self.limiter.acquire()
+        return await self.exchange.fetch_my_trades(symbol, since=since, limit=TRADES_LIMIT)
 
     async def open_orders(self) -> list[Order]:
         await self.limiter.acquire()
