@@ -232,3 +232,15 @@ def test_grids_whose_order_id_tags_collide_are_refused(tmp_path: Path) -> None:
         'grid[1] "g71367": name: its order-id tag eb314231 collides with grid[0] "g39478"'
         in lines[0]
     )
+
+
+def test_levels_that_collide_are_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[grid]]\nname = "tight"\nsymbol = "BTC/USDT"\nlower_price = 1\n'
+        'upper_price = "1.0000000000001"\nnum_grids = 200\ntotal_investment = 100\n',
+    )
+
+    (line,) = problems(path)
+
+    assert line.startswith(f'{path}: grid[0] "tight": num_grids: levels ') and "collide" in line

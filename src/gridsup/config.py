@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.ids import grid_tag
+from gridsup.strategy.levels import GridLevelsError, grid_levels
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -383,6 +384,14 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
                     )
                 tags.setdefault(tag, (index, name))
         grid = _validate(GridConfig, table, where, problems)
-        if grid is not None:
-            grids.append(grid)
+        if grid is None:
+            continue
+        try:
+            # Valid fields can still make levels that collide (a very narrow range cut
+            # into many levels); the market's tick size, known later, is checked at start.
+            grid_levels(grid)
+        except GridLevelsError as exc:
+            problems.append(f"{where}: num_grids: {exc}")
+            continue
+        grids.append(grid)
     return grids

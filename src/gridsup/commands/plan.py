@@ -201,6 +201,7 @@ def _replay_price(loaded: GridsFile) -> tuple[Decimal, str] | None:
 
 def _render(plans: list[GridPlan], path: Path) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from gridsup.strategy.levels import first_level_at_or_above, tidy
@@ -211,7 +212,7 @@ def _render(plans: list[GridPlan], path: Path) -> None:
         table = Table(
             title=f"{plan.name}{'' if plan.enabled else ' (disabled)'}  {plan.symbol}  "
             f"{plan.spacing}, {len(plan.levels)} levels, "
-            f"price {tidy(plan.price)} ({plan.price_source})",
+            f"price {tidy(plan.price)} ({escape(plan.price_source)})",
             title_justify="left",
         )
         table.add_column("level", justify="right")
@@ -240,10 +241,10 @@ def _render(plans: list[GridPlan], path: Path) -> None:
             f"bought at market; reserve {tidy(round(plan.reserve, 2))} {quote}"
         )
         for warning in plan.warnings:
-            console.print(f"  [yellow]warning:[/yellow] {warning}")
+            console.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
         console.print()
     if not plans:
-        console.print(f"{path} defines no [[grid]] table.")
+        console.print(f"{path} defines no [[grid]] table.", markup=False)
 
 
 def _pct(value: Decimal) -> str:
