@@ -171,8 +171,9 @@ def test_an_actor_killed_with_sigkill_is_restarted_and_counted(crashes: App) -> 
 
 
 def test_a_hung_actor_is_killed_and_restarted(crashes: App) -> None:
+    # >= 1: on a starved machine a restarted hanger-to-be may be taken for hung again.
     eventually(
-        lambda: (r := crashes.actor("hanger")).restarts == 1 and r.state == "running", TIMEOUT
+        lambda: (r := crashes.actor("hanger")).restarts >= 1 and r.state == "running", TIMEOUT
     )
 
     kills = [e for e in crashes.log_events() if e["event"] == "actor_killed"]
@@ -182,7 +183,7 @@ def test_a_hung_actor_is_killed_and_restarted(crashes: App) -> None:
 
 
 def test_an_actor_not_ready_in_time_is_killed_and_restarted(crashes: App) -> None:
-    eventually(lambda: (r := crashes.actor("slow")).restarts == 1 and r.state == "running", TIMEOUT)
+    eventually(lambda: (r := crashes.actor("slow")).restarts >= 1 and r.state == "running", TIMEOUT)
 
     kills = [e for e in crashes.log_events() if e["event"] == "actor_killed"]
     assert any(e["actor"] == "slow" and e["why"] == "ready_timeout" for e in kills)
