@@ -123,3 +123,16 @@ def test_a_corrupt_state_is_refused() -> None:
     state["base_held"] = "lots"
     with pytest.raises(StateError, match="corrupt"):
         GridTradingStrategy(CONFIG, "eth").from_state(state)
+
+
+def test_a_changed_config_keeps_the_saved_levels(caplog: pytest.LogCaptureFixture) -> None:
+    strategy, exchange = running()
+    wider = CONFIG.model_copy(update={"upper_price": D(80000)})
+    restored = GridTradingStrategy(wider, "eth")
+    restored.from_state(strategy.get_state())
+
+    with caplog.at_level("WARNING", logger="gridsup.strategy.grid"):
+        restored.initialize(exchange)
+
+    assert restored.levels == strategy.levels
+    assert any("grid_config_changed" in r.getMessage() for r in caplog.records)

@@ -109,11 +109,15 @@ class GridTradingStrategy(BookView):
         Raises:
             GridLevelsError: the levels collide at the market's tick size.
         """
+        market = ctx.market
+        levels = grid_levels(self.config, market)
+        amounts = calculate_order_size(self.config, levels, market.amount_step)
         if not self._restored:
-            market = ctx.market
-            levels = grid_levels(self.config, market)
-            amounts = calculate_order_size(self.config, levels, market.amount_step)
             self._book = GridBook.fresh(levels, amounts, self.config.base, self.config.quote)
+        elif (levels, amounts) != (self._book.levels, self._book.amounts):
+            # The open orders sit at the snapshot's levels: keep trading those. A new
+            # range takes effect only for a grid started without a saved state.
+            self._warn("grid_config_changed", kept="levels and amounts of the saved state")
         self._desk = OrderDesk(self._book, ctx, self.grid_id, self._tag, self.config.symbol)
 
     def shutdown(self) -> None:
