@@ -342,6 +342,8 @@ class Desk:
         for change in result.changes:
             if self.book.get(change.tracked.cid) is not change.tracked:
                 continue  # replaced meanwhile
+            if change.tracked.cid in self._inflight:
+                continue  # a cancel of it is under way and books it; the next poll sees the rest
             more, acts = self.absorb(change.tracked, change.order, change.trades)
             requests += more
             actions += acts
