@@ -518,3 +518,85 @@ def test_live_fills_of_many_orders_cost_one_trades_request_not_one_per_order(
     # No order was looked up one by one: the trades of the symbol told everything.
     assert after["GET /api/v3/order"] == before["GET /api/v3/order"]
     assert after["GET /api/v3/myTrades"] - before.get("GET /api/v3/myTrades", 0) <= 2
+
+
+# -- pure parts, with hand-written fakes ---------------------------------------------------
+
+
+def test_outbox_entries_leave_in_order_once_their_records_are_acked() -> None:
+    from gridsup.actors.execution_outbox import Outbox
+
+    box = Outbox()
+    box.push(["a"], [("publish", b"g", 1)])
+    box.push([], [("reply", [b"id"], 2)])  # nothing to wait for, but behind the first
+    box.push(["b"], [("publish", b"g", 3)], needs_flush=True)
+
+    assert list(box.ready()) == []
+    box.acked("a")
+    assert [m for _, _, m in box.ready()] == [1, 2]
+    box.acked("b")
+    assert list(box.ready()) == []  # still waits for the account save
+    box.flushed(["save-1"])
+    assert list(box.ready()) == []
+    box.acked("save-1")
+    assert [m for _, _, m in box.ready()] == [3]
+    assert len(box) == 0
+
+
+def test_store_link_resends_what_is_not_acked_in_time() -> None:
+    from gridsup.actors.execution_outbox import StoreLink
+    from gridsup.messages.store import Ack, SaveState
+
+    sent: list[str] = []
+    now = [0.0]
+    link = StoreLink(lambda r: sent.append(r.request_id), timeout=1.0, clock=lambda: now[0])
+    for rid in ("r1", "r2"):
+        link.submit(SaveState(request_id=rid, grid_id="g", version=1, state=b""))
+
+    assert link.on_reply(Ack(request_id="r1")) == "r1"
+    now[0] = 0.5
+    assert link.resend_due() == 0
+    now[0] = 1.0
+    assert link.resend_due() == 1
+    assert sent == ["r1", "r2", "r2"]
+    assert link.on_reply(Ack(request_id="r2", duplicate=True)) == "r2"
+    assert link.on_reply(Ack(request_id="r2")) is None  # the re-send's Ack: already booked
+    assert link.pending == {}
+
+
+@pytest.mark.parametrize(
+    ("fills", "base", "cost"),
+    [
+        ([(Side.BUY, "0.002", "40000", "0.08")], "0.002", "80.08"),
+        ([(Side.BUY, "0.002", "40000", "0"), (Side.SELL, "0.001", "41000", "0")], "0.001", "40"),
+        ([(Side.BUY, "0.001", "40000", "0"), (Side.SELL, "0.001", "41000", "0")], "0", "0"),
+        ([(Side.SELL, "0.001", "41000", "0")], "0", "0"),  # an initial holding sold
+    ],
+    ids=["buy", "half-sold", "sold", "sell-only"],
+)
+def test_position_follows_fills_at_cost(
+    fills: list[tuple[Side, str, str, str]], base: str, cost: str
+) -> None:
+    from gridsup.actors.execution_budget import Position
+    from gridsup.messages.common import FillReport
+
+    position = Position()
+    for n, (side, amount, price, fee) in enumerate(fills):
+        position.apply(
+            FillReport(
+                client_order_id="c",
+                symbol="BTC/USDT",
+                side=side,
+                price=Decimal(price),
+                amount=Decimal(amount),
+                fee=Decimal(fee),
+                fee_currency="USDT",
+                trade_id=str(n),
+                timestamp=n,
+                order_filled=Decimal(amount),
+                order_closed=True,
+            ),
+            "BTC",
+        )
+
+    assert (position.base, position.cost) == (Decimal(base), Decimal(cost))
