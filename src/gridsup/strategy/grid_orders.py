@@ -9,7 +9,7 @@ and records every refusal as a skipped level (invariant 6: never silently lost).
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from gridsup.messages.common import OrderIntent, OrderType, Side
 from gridsup.strategy.grid_book import GridBook
@@ -42,10 +42,21 @@ class OrderDesk:
         self._tag = tag
         self._symbol = symbol
         self._market = ctx.market
-        self._amount_step = ctx.market.amount_step
+        self._amount_step = step = ctx.market.amount_step
+        # Lot sizes are nearly always powers of ten (0.001): then one quantize rounds,
+        # on the path of every order (the general division is kept for 0.005-like lots).
+        self._quantum: Decimal | None = None
+        if step is not None:
+            unit = step.normalize()
+            exponent = unit.as_tuple().exponent
+            if unit.as_tuple().digits == (1,) and isinstance(exponent, int) and exponent <= 0:
+                self._quantum = unit
 
     def round(self, amount: Decimal) -> Decimal:
         """``amount`` rounded down to the market's lot size."""
+        quantum = self._quantum
+        if quantum is not None:
+            return amount.quantize(quantum, ROUND_DOWN)
         return round_amount(amount, self._amount_step)
 
     def refusal(self, amount: Decimal, price: Decimal | None) -> str | None:
@@ -63,7 +74,7 @@ class OrderDesk:
     def place_limit(self, slot: int, side: Side, amount: Decimal) -> None:
         """The slot's order: a buy at its lower level or a sell at its upper one."""
         book = self.book
-        amount = round_amount(amount, self._amount_step)
+        amount = self.round(amount)
         level = slot if side is Side.BUY else slot + 1
         price = book.levels[level]
         refusal = self.refusal(amount, price)
@@ -92,7 +103,7 @@ class OrderDesk:
         self, role: OrderRole, side: Side, amount: Decimal, price: Decimal | None
     ) -> str | None:
         """A market order (entry buy, exit sell); the refusal if the limits forbid it."""
-        amount = round_amount(amount, self._amount_step)
+        amount = self.round(amount)
         refusal = self.refusal(amount, price)
         if refusal is not None:
             return refusal
