@@ -600,3 +600,41 @@ def test_position_follows_fills_at_cost(
         )
 
     assert (position.base, position.cost) == (Decimal(base), Decimal(cost))
+
+
+def test_live_foreign_orders_are_reported_and_never_touched(live: Rig, loopback: Loopback) -> None:
+    from conftest import LIVE_KEY_ENV, LIVE_SECRET_ENV
+    from gridsup.exchange.ccxt_exchange import CcxtExchange
+    from gridsup.exchange.loopback.server import binance_url_overrides
+
+    async def manual(op: str, cid: str) -> Any:
+        import os
+
+        ex = CcxtExchange(
+            "binance",
+            api_key=os.environ[LIVE_KEY_ENV],
+            secret=os.environ[LIVE_SECRET_ENV],
+            url_overrides=binance_url_overrides(loopback.url),
+        )
+        try:
+            if op == "place":
+                return await ex.create_order(
+                    "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.001"), Decimal("20000"), cid
+                )
+            return await ex.fetch_order("BTC/USDT", client_order_id=cid)
+        finally:
+            await ex.close()
+
+    foreign_cid = f"manual{new_id()[:8]}"
+    asyncio.run(manual("place", foreign_cid))
+    ours = live_intent(live, 10, "30000")
+    live.place(ours)
+
+    eventually(
+        lambda: live.host.status("execution").get("foreign_orders", 0) >= 1,
+        message="foreign order reported",
+    )
+    live.host.stop("execution", cancel_orders=True)
+
+    assert asyncio.run(manual("fetch", foreign_cid)).status is OrderStatus.OPEN
+    assert asyncio.run(manual("fetch", ours.client_order_id)).status is OrderStatus.CANCELED

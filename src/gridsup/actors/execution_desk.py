@@ -328,6 +328,9 @@ class Desk:
 
     async def on_poll(self, result: PollResult) -> Records:
         """Live: book what one poll found (fills, final states, orphans to adopt)."""
+        if len(result.foreign) != self.foreign:
+            # Reported, never touched: a person or another bot trades on this account.
+            log.warning("foreign_orders_seen", count=len(result.foreign))
         self.foreign = len(result.foreign)
         orphans: list[tuple[Order, list[Trade]]] = []
         for order in result.orphans:
