@@ -6,7 +6,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gridsup.messages.market import MarketInfo
@@ -32,6 +32,7 @@ counts = st.integers(3, 200)
 spacings = st.sampled_from(list(GridSpacing))
 
 
+@settings(deadline=None)  # never assert on timing: CI machines are shared
 @given(lowers, widths, counts, spacings)
 def test_levels_run_from_lower_to_upper_strictly_increasing(
     lower: Decimal, width: Decimal, n: int, spacing: GridSpacing
@@ -48,6 +49,7 @@ def test_levels_run_from_lower_to_upper_strictly_increasing(
     assert all(a < b for a, b in itertools.pairwise(levels))
 
 
+@settings(deadline=None)  # never assert on timing: CI machines are shared
 @given(lowers, widths, counts)
 def test_geometric_levels_have_a_constant_ratio(lower: Decimal, width: Decimal, n: int) -> None:
     upper = lower * (1 + width)
@@ -57,6 +59,7 @@ def test_geometric_levels_have_a_constant_ratio(lower: Decimal, width: Decimal, 
     assert max(ratios) - min(ratios) < D("1e-9")
 
 
+@settings(deadline=None)  # never assert on timing: CI machines are shared
 @given(lowers, widths, counts)
 def test_arithmetic_levels_have_a_constant_step(lower: Decimal, width: Decimal, n: int) -> None:
     upper = lower * (1 + width)
@@ -67,6 +70,7 @@ def test_arithmetic_levels_have_a_constant_step(lower: Decimal, width: Decimal, 
     assert max(steps) - min(steps) <= upper * D("1e-10")
 
 
+@settings(deadline=None)  # never assert on timing: CI machines are shared
 @given(
     st.integers(100, 10_000_000),
     st.integers(1, 300),
