@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -571,4 +572,9 @@ def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:
     Raises:
         KeyError: no such grid, or no market for its symbol.
     """
-    return StrategyActor(run, grid_name)
+    actor = StrategyActor(run, grid_name)
+    # Everything so far (the modules a forkserver preloaded, the run) lives as long as the
+    # process: freeze it out of the collector's sight, so that a collection never writes
+    # to those pages and copies the parent's memory into this one (USS per grid).
+    gc.freeze()
+    return actor
