@@ -43,8 +43,6 @@ log = structlog.get_logger("gridsup.actors")
 # Frames taken from one socket before yielding to the other loops (fairness vs. speed).
 _BATCH = 256
 _COMMAND = "_command"
-# Sockets that both send and receive: a send can consume their receive wake-up.
-_DUPLEX = frozenset({SocketType.DEALER, SocketType.ROUTER, SocketType.REQ, SocketType.REP})
 
 
 class StopReason(enum.Enum):
@@ -166,20 +164,28 @@ class Actor:
         codec = sock.spec.send
         if codec is None:
             raise ValueError(f"socket {socket!r} has no send codec")
-        return self.send_frames(
-            socket, [*envelope, *([topic] if topic is not None else []), codec.encode(message)]
-        )
+        payload = codec.encode(message)
+        if topic is None and not envelope:
+            return self._send(sock, payload)
+        return self._send(sock, [*envelope, *((topic,) if topic is not None else ()), payload])
 
     def send_frames(self, socket: str, frames: Sequence[bytes]) -> bool:
         """Send raw frames without blocking; False (and a counted drop) if the queue is full."""
-        sock = self._socks[socket]
+        return self._send(self._socks[socket], frames)
+
+    def _send(self, sock: OpenSocket, frames: bytes | Sequence[bytes]) -> bool:
+        # Copying is faster than zero-copy for frames this small (pyzmq's advice below
+        # ~64 kB), and a single frame skips send_multipart's per-frame loop.
         try:
-            sock.sync_sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            if isinstance(frames, bytes):
+                sock.sync_sock.send(frames, zmq.NOBLOCK)
+            else:
+                sock.sync_sock.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             self.sends_dropped += 1
             return False
         finally:
-            if sock.spec.type in _DUPLEX:
+            if sock.duplex:
                 sock.after_send()  # a send may eat the receive loop's wake-up
         return True
 

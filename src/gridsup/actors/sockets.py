@@ -90,6 +90,9 @@ def _resolve(waiter: asyncio.Future[None], _: object) -> None:
         waiter.set_result(None)
 
 
+_DUPLEX = frozenset({SocketType.DEALER, SocketType.ROUTER, SocketType.REQ, SocketType.REP})
+
+
 class OpenSocket:
     """An open socket: the asyncio socket for waiting, a synchronous shadow of the same
     handle for non-blocking draining and sending (no Future per frame on the hot path).
@@ -102,10 +105,12 @@ class OpenSocket:
     :meth:`wait_readable`.
     """
 
-    __slots__ = ("_waiters", "async_sock", "spec", "sync_sock")
+    __slots__ = ("_waiters", "async_sock", "duplex", "spec", "sync_sock")
 
     def __init__(self, spec: SocketSpec, sock: zmq.asyncio.Socket) -> None:
         self.spec = spec
+        # Sockets that both send and receive: a send can consume their receive wake-up.
+        self.duplex = spec.type in _DUPLEX
         self.async_sock = sock
         self.sync_sock: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
         self._waiters: set[asyncio.Future[None]] = set()
