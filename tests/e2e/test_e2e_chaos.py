@@ -8,6 +8,7 @@ The short version runs by default; ``-m soak`` runs random kills for minutes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -79,6 +80,18 @@ def kill_supervisor(env: GridsEnv, run: Run) -> None:
     assert wait_gone(pids, 60) == [], "actors outlived their supervisor"
 
 
+def describe(pid: int) -> str:
+    """What a surviving process is: its command line and the files it holds open."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        files = [f.path for f in proc.open_files()]
+        return f"{pid} {proc.status()} {' '.join(proc.cmdline())[:120]} files={files}"
+    except psutil.Error as exc:
+        return f"{pid}: {exc!r}"
+
+
 def check_books(env: GridsEnv) -> None:
     db = read_database(env.db_url, names())
     assert db.paper is not None
@@ -147,3 +160,40 @@ def test_soak_random_kills_for_minutes(env: GridsEnv) -> None:
     assert run.wait(90) == 0, run.stderr()[-3000:]
     assert kills > 0
     check_books(env)
+
+
+def test_nothing_outlives_a_supervisor_killed_while_a_grid_is_starting(env: GridsEnv) -> None:
+    # A grid stuck in its start (its state load unanswered: persistence is frozen) when
+    # the supervisor dies must still notice and exit, or it would hold the grid's lock
+    # for ever and every later start would refuse the grid.
+    import psutil
+
+    run = start_trading(env)
+    pids = actor_pids(env)
+    os.kill(pids["persistence"], signal.SIGSTOP)
+    try:
+        os.kill(pids["grid-eth-fast"], signal.SIGKILL)
+        wait_for(
+            lambda: (
+                (a := actors(status(env)).get("grid-eth-fast")) is not None
+                and a["state"] == "starting"
+                and a["pid"] not in (None, pids["grid-eth-fast"])
+            ),
+            30,
+            "grid-eth-fast restarting",
+            run,
+        )
+        tree = [p.pid for p in psutil.Process(run.pid).children(recursive=True)]
+        os.kill(run.pid, signal.SIGKILL)
+        run.proc.wait(10)
+    finally:
+        os.kill(pids["persistence"], signal.SIGCONT)
+    survivors = wait_gone(tree, 60)
+    described = [describe(pid) for pid in survivors]
+    for pid in survivors:  # never leave them behind, whatever the outcome
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not described, "outlived their supervisor:\n" + "\n".join(described)
+    again = start_trading(env)  # and the grid is free to start again
+    again.interrupt()
+    assert again.wait(90) == 0
