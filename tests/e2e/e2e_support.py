@@ -3,6 +3,7 @@ real subprocess (its output kept in files so a pipe can never fill up and block 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -113,9 +114,22 @@ class Run:
             self.proc.send_signal(signal.SIGINT)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        """SIGKILL the run and, after a grace period to exit on their own, whatever it
+        spawned (actors, forkserver): a failed test must not leave a grid locked."""
+        if self.proc.poll() is not None:
+            return
+        import psutil
+
+        try:
+            tree = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
+        self.proc.kill()
+        self.proc.wait(10)
+        _, alive = psutil.wait_procs(tree, timeout=15)
+        for proc in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
 
 
 @dataclass
