@@ -251,6 +251,24 @@ def test_a_lost_update_shows_as_a_gap_and_a_resync_applies_it(
         venue.close()
 
 
+def test_stop_with_cancel_orders_cancels_every_order_of_the_grid(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    run = grid_run(actor_host, sqlite_url(run_base))
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    venue = FakeVenue(actor_host.run_dir, START)
+    try:
+        start_strategy(actor_host, run)
+        trading(venue, actor_host, 10)
+
+        assert actor_host.stop("grid-btc", cancel_orders=True) == 0
+
+        assert venue.open_orders("btc") == {}
+        assert sum(o.status is OrderStatus.CANCELED for o in venue.orders.values()) == 10
+    finally:
+        venue.close()
+
+
 def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
     actor_host: ActorHost, run_base: Path
 ) -> None:

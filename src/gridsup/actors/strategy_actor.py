@@ -524,9 +524,14 @@ class StrategyActor(Actor):
             for cid in self.strategy.open_orders()
         ]
         timeout = (self.info.stop_timeout if self.info else 5.0) / 2
-        done, pending = await asyncio.wait(
-            [asyncio.ensure_future(w) for w in waits], timeout=timeout
-        )
+        # The runtime has cancelled our tasks by now, the reply reader with them.
+        reader = asyncio.ensure_future(orders.run())
+        try:
+            done, pending = await asyncio.wait(
+                [asyncio.ensure_future(w) for w in waits], timeout=timeout
+            )
+        finally:
+            reader.cancel()
         for task in pending:
             task.cancel()
         log.info(
