@@ -90,6 +90,19 @@ def _resolve(waiter: asyncio.Future[None], _: object) -> None:
         waiter.set_result(None)
 
 
+def _poll_in(sock: zmq.asyncio.Socket) -> Any:
+    """A future resolved when ``sock`` is readable.
+
+    pyzmq's public ``poll()`` builds a Poller, a watcher future and callbacks per call
+    (tens of microseconds on the latency path); its socket's own recv-event queue does
+    the same job with one future. Fall back to ``poll()`` if that private API is gone.
+    """
+    add = getattr(sock, "_add_recv_event", None)
+    if add is None:
+        return sock.poll()
+    return add("poll")
+
+
 _DUPLEX = frozenset({SocketType.DEALER, SocketType.ROUTER, SocketType.REQ, SocketType.REP})
 
 
@@ -138,7 +151,7 @@ class OpenSocket:
         # wake-up than racing two tasks with asyncio.wait (this is the latency path).
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(waiter)
-        poll = cast("asyncio.Future[Any]", self.async_sock.poll())
+        poll = cast("asyncio.Future[Any]", _poll_in(self.async_sock))
         # This poll wakes only its own waiter: its callback also runs when it is cancelled
         # below, by which time the next wait's waiter is registered, and waking that one
         # would start an endless chain of empty wake-ups (a busy loop at idle).
