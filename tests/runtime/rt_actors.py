@@ -119,3 +119,14 @@ class LightStrategyHost(Steady):
         import gridsup.strategy  # noqa: F401  (the point: what does it drag in?)
 
         await super().on_start()
+
+
+class Binder(Steady):
+    """Binds a PULL socket at ``endpoint`` (a test may hold it first)."""
+
+    def __init__(self, evidence: str, endpoint: str) -> None:
+        super().__init__(evidence)
+        self.endpoint = endpoint
+
+    def sockets(self) -> list[SocketSpec]:
+        return [SocketSpec("in", SocketType.PULL, self.endpoint, bind=True, recv=MARKET_CODEC)]

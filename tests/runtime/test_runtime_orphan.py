@@ -1,5 +1,5 @@
-"""An actor whose supervisor stops heartbeating (but whose parent lives on) exits on its
-own, without running on_stop: no side effects."""
+"""One actor process started directly (no supervisor): it exits on its own without
+running on_stop when its supervisor goes silent, and a socket it cannot bind is a crash."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import zmq
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
+from gridsup.actors.endpoints import tcp_endpoint
 from gridsup.actors.entry import Launch, child_main
-from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Ready
+from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Failed, Heartbeat, Ready
 
 
 @pytest.fixture
@@ -63,6 +64,43 @@ def test_an_actor_that_stops_hearing_its_supervisor_exits_without_side_effects(
         assert proc.exitcode == 0
         events = (evidence / "events.log").read_text().splitlines()
         assert events == ["start lonely"]  # on_stop never ran
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)
+        ctx.destroy(linger=0)
+
+
+def test_an_actor_that_cannot_bind_its_socket_crashes_and_says_why(
+    run_dir: endpoints.RunDir,
+) -> None:
+    evidence = run_dir.base / "evidence"
+    evidence.mkdir()
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    taken = ctx.socket(zmq.PULL)
+    for sock in (pull, taken):
+        sock.setsockopt(zmq.LINGER, 0)
+    pull.bind(run_dir.endpoint(endpoints.REPORT))
+    # TCP, not ipc: binding an ipc path that is in use silently takes it over.
+    port = taken.bind_to_random_port("tcp://127.0.0.1")
+    info = RuntimeInfo(name="binder", kind="strategy", run_dir=str(run_dir.path))
+    proc = multiprocess.get_context("spawn").Process(
+        target=child_main,
+        args=(
+            Launch(info, "rt_actors:Binder", (str(evidence), tcp_endpoint(f"127.0.0.1:{port}"))),
+        ),
+    )
+    try:
+        proc.start()
+        proc.join(60)
+
+        assert proc.exitcode == 1
+        assert pull.poll(10_000), "no report from the actor"
+        report = REPORT_CODEC.decode(pull.recv())
+        assert isinstance(report, Failed)
+        assert "Address already in use" in report.reason
+        assert not (evidence / "events.log").exists()  # on_start never ran
     finally:
         if proc.is_alive():
             proc.kill()

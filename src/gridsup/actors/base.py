@@ -226,8 +226,12 @@ class Actor:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop, StopReason.SIGNAL)
         try:
-            self._open_sockets()
-            await self._start()
+            try:
+                self._open_sockets()
+            except Exception as exc:  # a bind that fails (address in use ...) is a crash
+                self._crashed(exc)
+            else:
+                await self._start()
             if self._crash is None and not self._stop.is_set():
                 self.lifecycle.fire(ActorTrigger.STARTED)
                 self._report(Ready(actor=self.name, pid=os.getpid()))
@@ -276,10 +280,9 @@ class Actor:
                 self._crash = self._crash or exc
         if self._crash is not None:
             self._report(Failed(actor=self.name, pid=os.getpid(), reason=repr(self._crash)))
-        # Orphaned or crashed: nothing more must leave this process, so drop queued frames.
-        linger = 0 if reason in (StopReason.ORPHANED, StopReason.CRASHED) else None
-        if self._crash is not None:
-            linger = None  # let the Failed report out (bounded by the socket's linger)
+        # Orphaned: nothing more may leave this process, so queued frames are dropped.
+        # Otherwise (a crash too: its Failed report) the socket's bounded linger applies.
+        linger = 0 if reason is StopReason.ORPHANED else None
         for sock in self._socks.values():
             sock.close(linger)
         self._socks.clear()
