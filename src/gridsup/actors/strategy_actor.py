@@ -41,22 +41,17 @@ from gridsup.actors.run_config import (
 )
 from gridsup.actors.sockets import SocketSpec, SocketType
 from gridsup.actors.strategy_context import Action, ActionKind, OutboxContext
+from gridsup.actors.strategy_orders import OrderLink, apply_update, retry_delay
 from gridsup.actors.strategy_requests import Requester
-from gridsup.messages.common import OrderIntent, OrderStatus
+from gridsup.messages.common import OrderIntent
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
     ORDER_REPLY_CODEC,
     ORDER_REQUEST_CODEC,
-    CancelOrder,
-    OrderAck,
     OrderRejected,
-    OrderReply,
-    OrderSnapshot,
     OrderUpdate,
-    PlaceOrder,
-    QueryOrders,
 )
 from gridsup.messages.store import (
     STORE_REPLY_CODEC,
@@ -85,8 +80,6 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
 _MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
 _LOCK_CHECK_S = 5.0
 _RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
-_RETRY_FIRST_S = 0.5
-_RETRY_MAX_S = 30.0
 
 
 class GridActorState(enum.Enum):
@@ -103,10 +96,6 @@ class StateLoadError(RuntimeError):
 
 class GridLockLost(RuntimeError):
     """The lock's session died: another copy may start, so this one must not trade on."""
-
-
-def _retry_delay(attempt: int) -> float:
-    return float(min(_RETRY_FIRST_S * 2 ** max(attempt - 1, 0), _RETRY_MAX_S))
 
 
 class StrategyActor(Actor):
@@ -146,10 +135,9 @@ class StrategyActor(Actor):
         self._last_tick_at: float | None = None
         self._resync = False
         self._wake = asyncio.Event()
-        self._retries: dict[str, int] = {}
         self._saved: bytes | None = None  # the state bytes of the last Ack (or the load)
         self._store: Requester[StoreReply] | None = None
-        self._orders: Requester[OrderReply] | None = None
+        self._orders: OrderLink | None = None
 
     # ------------------------------------------------------------------------- sockets
 
@@ -196,8 +184,17 @@ class StrategyActor(Actor):
             return
         timeout = self.run_config.state_timeout_s
         self._store = Requester(self, STORE, STORE_REPLY_CODEC, prefix="st", timeout=timeout)
-        self._orders = Requester(self, ORDERS, ORDER_REPLY_CODEC, prefix="or", timeout=timeout)
-        for requester in (self._store, self._orders):
+        orders = Requester(self, ORDERS, ORDER_REPLY_CODEC, prefix="or", timeout=timeout)
+        self._orders = OrderLink(
+            orders,
+            self.spec.name,
+            self.spec.symbol,
+            refused=self._refused,
+            wanted=lambda cid: (
+                self.grid_state is GridActorState.TRADING and self.strategy.tracks(cid)
+            ),
+        )
+        for requester in (self._store, orders):
             self.spawn(requester.run())
             self.spawn(requester.resend_loop())
         if isinstance(self.lock, AsyncpgAdvisoryLock):
@@ -225,35 +222,11 @@ class StrategyActor(Actor):
             case _ as unreachable:
                 assert_never(unreachable)
 
-    async def _query(self) -> OrderSnapshot:
-        assert self._orders is not None
-        attempt = 0
-        while True:
-            attempt += 1
-            reply = await self._orders.request(
-                QueryOrders(
-                    request_id=self._orders.next_id(),
-                    strategy=self.spec.name,
-                    symbol=self.spec.symbol,
-                    client_order_ids=tuple(self.strategy.open_orders()),
-                )
-            )
-            match reply:
-                case OrderSnapshot():
-                    return reply
-                case OrderRejected() | OrderAck():
-                    # The exchange could not be asked: missing evidence is not an outcome,
-                    # so ask again rather than reconcile on a guess.
-                    reason = reply.reason if isinstance(reply, OrderRejected) else "ack"
-                    log.warning("order_query_failed", grid=self.spec.name, reason=reason)
-                    await asyncio.sleep(_retry_delay(attempt))
-                case _ as unreachable:
-                    assert_never(unreachable)
-
     async def _reconcile(self) -> None:
         """Query, compare, apply; a start and every resync go through here."""
         self.grid_state = GridActorState.RECONCILING
-        snapshot = await self._query()
+        assert self._orders is not None
+        snapshot = await self._orders.query(tuple(self.strategy.tracked_orders()))
         self._seq, self._epoch = snapshot.seq, snapshot.epoch
         plan = plan_reconciliation(
             self.spec.grid_id, self.strategy.tracked_orders(), snapshot.orders
@@ -358,7 +331,7 @@ class StrategyActor(Actor):
                 if event.seq <= self._seq:
                     return  # already in the snapshot
                 self._seq = event.seq
-                changed = self._apply_update(event)
+                changed = apply_update(self.strategy, event)
             case OrderRejected(client_order_id=cid, reason=reason):
                 changed = self.strategy.tracks(cid)
                 if changed:
@@ -369,34 +342,15 @@ class StrategyActor(Actor):
         if changed or self.outbox.has_actions:
             await self._commit()
 
-    def _apply_update(self, update: OrderUpdate) -> bool:
-        """Hand one update to the strategy; False when it changes nothing."""
-        cid = update.client_order_id
-        strategy = self.strategy
-        if not self.strategy.tracks(cid):
-            return False
-        if update.fill is not None:
-            strategy.on_order_filled(update.fill)
-        match update.status:
-            case OrderStatus.OPEN:
-                return update.fill is not None
-            case OrderStatus.CLOSED | OrderStatus.CANCELED | OrderStatus.EXPIRED:
-                if self.strategy.tracks(cid):
-                    strategy.on_order_cancelled(cid, update.filled)
-            case OrderStatus.REJECTED:
-                strategy.on_order_rejected(cid, update.reason or "rejected")
-            case _ as unreachable:
-                assert_never(unreachable)
-        return True
-
     async def _commit(self, resend: Sequence[OrderIntent] = ()) -> None:
         """Save the state, wait for its Ack, then send what the strategy asked for."""
         actions = self.outbox.take()
         await self._save_state()
+        assert self._orders is not None
         for action in actions:
-            self._send_action(action)
+            self._orders.send(action)
         for intent in resend:
-            self._send_action(Action(ActionKind.PLACE, intent.client_order_id, intent))
+            self._orders.send(Action(ActionKind.PLACE, intent.client_order_id, intent))
 
     async def _save_state(self) -> None:
         assert self._store is not None
@@ -420,68 +374,12 @@ class StrategyActor(Actor):
                 return
             error = reply.error if isinstance(reply, Ack) else type(reply).__name__
             log.error("grid_state_save_failed", grid=self.spec.name, error=error, attempt=attempt)
-            await asyncio.sleep(_retry_delay(attempt))
+            await asyncio.sleep(retry_delay(attempt))
 
-    def _send_action(self, action: Action) -> None:
-        assert self._orders is not None
-        orders = self._orders
-        match action.kind:
-            case ActionKind.PLACE:
-                assert action.intent is not None
-                message: PlaceOrder | CancelOrder = PlaceOrder(
-                    request_id=orders.next_id(), strategy=self.spec.name, intent=action.intent
-                )
-            case ActionKind.CANCEL:
-                message = CancelOrder(
-                    request_id=orders.next_id(),
-                    strategy=self.spec.name,
-                    client_order_id=action.client_order_id,
-                    symbol=self.spec.symbol,
-                )
-            case _ as unreachable:
-                assert_never(unreachable)
-        orders.fire(message, lambda reply: self._on_reply(action, reply))
-
-    def _on_reply(self, action: Action, reply: OrderReply) -> None:
-        cid = action.client_order_id
-        match reply:
-            case OrderAck():
-                self._retries.pop(cid, None)
-            case OrderRejected(retryable=True, reason=reason):
-                attempt = self._retries.get(cid, 0) + 1
-                self._retries[cid] = attempt
-                delay = _retry_delay(attempt)
-                log.warning(
-                    "order_request_retried",
-                    grid=self.spec.name,
-                    client_order_id=cid,
-                    reason=reason,
-                    delay_s=delay,
-                )
-                asyncio.get_running_loop().call_later(delay, self._retry, action)
-            case OrderRejected(reason=reason):
-                self._retries.pop(cid, None)
-                if action.kind is ActionKind.PLACE:
-                    self._events.append(reply)
-                    self._wake.set()
-                else:
-                    log.warning(
-                        "order_cancel_refused",
-                        grid=self.spec.name,
-                        client_order_id=cid,
-                        reason=reason,
-                    )
-            case OrderSnapshot():
-                log.warning("order_reply_unexpected", grid=self.spec.name, reply="snapshot")
-            case _ as unreachable:
-                assert_never(unreachable)
-
-    def _retry(self, action: Action) -> None:
-        # Only while the order is still ours to place/cancel (a resync may have settled it).
-        if self.grid_state is GridActorState.TRADING and self.strategy.tracks(
-            action.client_order_id
-        ):
-            self._send_action(action)
+    def _refused(self, rejection: OrderRejected) -> None:
+        """A placement refused for good: an event for the strategy, in turn."""
+        self._events.append(rejection)
+        self._wake.set()
 
     async def _watch_lock(self) -> None:
         assert self.lock is not None
@@ -502,44 +400,12 @@ class StrategyActor(Actor):
                 GridActorState.RECONCILING,
             )
         ):
-            await self._cancel_all()
+            # The next start reconciles what the answers said.
+            timeout = (self.info.stop_timeout if self.info else 5.0) / 2
+            await self._orders.cancel_all(self.strategy.tracked_orders(), timeout)
         self.strategy.shutdown()
         if self.lock is not None:
             await self.lock.release()
-
-    async def _cancel_all(self) -> None:
-        """``gridsup stop --cancel-orders``: cancel every tracked order, wait (bounded)
-        for the answers. The next start reconciles what the answers said."""
-        assert self._orders is not None
-        orders = self._orders
-        waits = [
-            orders.request(
-                CancelOrder(
-                    request_id=orders.next_id(),
-                    strategy=self.spec.name,
-                    client_order_id=cid,
-                    symbol=self.spec.symbol,
-                )
-            )
-            for cid in self.strategy.open_orders()
-        ]
-        timeout = (self.info.stop_timeout if self.info else 5.0) / 2
-        # The runtime has cancelled our tasks by now, the reply reader with them.
-        reader = asyncio.ensure_future(orders.run())
-        try:
-            done, pending = await asyncio.wait(
-                [asyncio.ensure_future(w) for w in waits], timeout=timeout
-            )
-        finally:
-            reader.cancel()
-        for task in pending:
-            task.cancel()
-        log.info(
-            "grid_orders_cancelled",
-            grid=self.spec.name,
-            answered=len(done),
-            unanswered=len(pending),
-        )
 
     # ------------------------------------------------------------------------- status
 
@@ -564,8 +430,10 @@ class StrategyActor(Actor):
             "order_seq": self._seq,
         }
         if self._orders is not None and self._store is not None:
-            out["requests_pending"] = self._orders.pending + self._store.pending
-            out["requests_resent"] = self._orders.resends + self._store.resends
+            orders = self._orders.requester
+            out["requests_pending"] = orders.pending + self._store.pending
+            out["requests_resent"] = orders.resends + self._store.resends
+            out["orders_retried"] = self._orders.retried
         if self.reconciliation is not None:
             out.update(self.reconciliation.status())
         return out
