@@ -251,6 +251,48 @@ def test_a_lost_update_shows_as_a_gap_and_a_resync_applies_it(
         venue.close()
 
 
+def test_no_order_goes_out_before_the_state_that_names_it_is_durable(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    """The persistence actor dies: a fill still reaches the strategy, but its counter
+    order waits for the state save's Ack, which comes once persistence is back (the
+    save is re-sent, not lost)."""
+    run = grid_run(actor_host, sqlite_url(run_base), state_timeout_s=0.5)
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    venue = FakeVenue(actor_host.run_dir, START)
+    try:
+        start_strategy(actor_host, run)
+        trading(venue, actor_host, 10)
+        actor_host.kill("persistence")
+        buy = venue.order_at(Side.BUY, "60000")
+
+        venue.fill(buy.client_order_id)
+
+        waiting = status_when(
+            actor_host,
+            lambda s: s.get("events_handled", 0) >= 1 and s.get("requests_resent", 0) >= 1,
+            "the save re-sent while persistence is down",
+        )
+        assert waiting["requests_pending"] >= 1
+        assert not [
+            i
+            for i in venue.open_orders("btc").values()
+            if i.side is Side.SELL and i.price == D(60200)
+        ]
+        actor_host.start("persistence", PERSISTENCE, run, kind="persistence")
+        eventually(
+            lambda: [
+                i
+                for i in venue.open_orders("btc").values()
+                if i.side is Side.SELL and i.price == D(60200)
+            ],
+            timeout=TIMEOUT,
+            message="the counter sell after the save's Ack",
+        )
+    finally:
+        venue.close()
+
+
 def test_stop_with_cancel_orders_cancels_every_order_of_the_grid(
     actor_host: ActorHost, run_base: Path
 ) -> None:
