@@ -263,14 +263,20 @@ def replay_file(template: str, symbol: str) -> Path:
     return Path(template.format(symbol=symbol.replace("/", "-"), base=base, quote=quote))
 
 
-def check_replay_files(grids: GridsFile) -> None:
-    """A replayed market needs a candle file for every symbol.
+def check_market_source(grids: GridsFile) -> None:
+    """A replayed market needs a candle file for every symbol; the paper exchange has
+    no prices to poll.
 
     Raises:
-        StartRefused: a file is missing (exit 2), naming the symbol and the path.
+        StartRefused: a file is missing or the source cannot work (exit 2).
     """
     from gridsup.config import MarketDataSource
 
+    if grids.exchange.id == PAPER_EXCHANGE_ID and grids.market_source is MarketDataSource.EXCHANGE:
+        raise StartRefused(
+            f"{grids.path}: market_data: source: the paper exchange publishes no prices "
+            'of its own: use "synthetic" or "replay", or a real exchange id with mode = "dry_run"'
+        )
     file = grids.market_data.file
     if grids.market_source is not MarketDataSource.REPLAY or file is None:
         return

@@ -110,6 +110,12 @@ FILE_REFUSALS: list[tuple[str, str, int, tuple[str, ...]]] = [
         ("market_data: file", "/nonexistent/BTC-USDT.csv", "BTC/USDT"),
     ),
     (
+        "paper_has_no_ticker",
+        grids_toml([BTC_GRID], market_data={"source": "exchange"}),
+        2,
+        ("market_data: source", "paper exchange publishes no prices"),
+    ),
+    (
         "live_keys_unset",
         grids_toml(
             [BTC_GRID],

@@ -162,7 +162,7 @@ def prepare(
     else:
         markets = asyncio.run(app.exchange_markets(grids, options.url_overrides))
     app.check_orders(grids, markets)
-    app.check_replay_files(grids)
+    app.check_market_source(grids)
     if mode is Mode.DRY_RUN:
         app.check_paper_balances(grids)
     db_url, safe_db_url = asyncio.run(app.prepare_database(options.db_url or grids.database_url))
