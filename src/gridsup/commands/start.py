@@ -265,7 +265,12 @@ def start(
     run_dir: Path | None,
     exchange_url: str | None,
 ) -> None:
-    """Run every grid of GRIDS_FILE in the foreground, one process each, supervised."""
+    """Run every grid of the grids file in the foreground, one process each, supervised.
+
+    SIGINT/SIGTERM stop it cleanly (orders stay on the exchange). Exit codes: 0 clean
+    stop, 1 runtime failure (database or exchange unreachable, an infrastructure actor
+    given up on), 2 bad configuration or refused start (a grid running elsewhere).
+    """
     import zmq
 
     from gridsup import app
