@@ -77,7 +77,12 @@ class Rig:
     """Persistence + execution actors, and the test's sockets to them."""
 
     def __init__(
-        self, host: ActorHost, db_url: str, ctx: zmq.Context[Any], **overrides: Any
+        self,
+        host: ActorHost,
+        db_url: str,
+        ctx: zmq.Context[Any],
+        with_persistence: bool = True,
+        **overrides: Any,
     ) -> None:
         self.host, self.db_url = host, db_url
         grids = overrides.pop("grids", GRIDS)
@@ -86,7 +91,8 @@ class Rig:
         self.market = ctx.socket(zmq.PUB)
         self.market.setsockopt(zmq.LINGER, 0)
         self.market.bind(ep(MARKET))
-        host.start("persistence", PERSISTENCE, self.run, kind="persistence", migrate=True)
+        if with_persistence:
+            host.start("persistence", PERSISTENCE, self.run, kind="persistence", migrate=True)
         self.start_execution()
         self.orders = Client(ctx, ep(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC)
         self.updates = Subscriber(ctx, ep(ORDER_UPDATES), ORDER_FEED_CODEC, ())
@@ -638,3 +644,119 @@ def test_live_foreign_orders_are_reported_and_never_touched(live: Rig, loopback:
 
     assert asyncio.run(manual("fetch", foreign_cid)).status is OrderStatus.OPEN
     assert asyncio.run(manual("fetch", ours.client_order_id)).status is OrderStatus.CANCELED
+
+
+# -- the paper account and its records after a kill -9 -------------------------------------
+
+
+class FakeStore:
+    """The test plays the persistence actor (a ROUTER on STORE): it answers every
+    request and keeps them in arrival order."""
+
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str) -> None:
+        from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC
+
+        self.sock = ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(endpoint)
+        self.requests: list[Any] = []
+        self._in, self._out = STORE_REQUEST_CODEC, STORE_REPLY_CODEC
+
+    def serve(self) -> list[Any]:
+        from gridsup.messages.store import Ack, LoadState, StateLoaded
+
+        while self.sock.poll(0):
+            identity, frame = self.sock.recv_multipart()
+            request = self._in.decode(frame)
+            self.requests.append(request)
+            reply: Any = (
+                StateLoaded(request_id=request.request_id, grid_id=request.grid_id, version=0)
+                if isinstance(request, LoadState)
+                else Ack(request_id=request.request_id)
+            )
+            self.sock.send_multipart([identity, self._out.encode(reply)])
+        return self.requests
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+
+def test_a_fills_records_travel_behind_the_snapshot_that_holds_it(
+    actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
+) -> None:
+    """Otherwise a kill -9 could leave the database with a fill that the restored paper
+    account never made (and whose trade id it hands out again)."""
+    import threading
+
+    from gridsup.messages.store import RecordFill, SaveState
+
+    store = FakeStore(zctx, actor_host.run_dir.endpoint("store"))
+    serving = threading.Event()
+
+    def loop() -> None:
+        while not serving.is_set():
+            if store.sock.poll(20):
+                store.serve()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        # The execution actor alone, against the fake store.
+        rig = Rig(actor_host, sqlite_url(run_base), zctx, with_persistence=False)
+        rig.place(intent(10, "40000"))
+
+        rig.tick_until(
+            "BTC/USDT",
+            "39000",
+            lambda: any(isinstance(r, RecordFill) for r in list(store.requests)),
+            "the fill recorded",
+        )
+        eventually(lambda: rig.host.status("execution").get("pending_store_acks") == 0)
+    finally:
+        serving.set()
+        thread.join(5)
+    requests = store.requests
+    fill_at = next(i for i, r in enumerate(requests) if isinstance(r, RecordFill))
+    saves = [
+        r.state
+        for r in requests[:fill_at]
+        if isinstance(r, SaveState) and r.grid_id == PAPER_ACCOUNT_KEY
+    ]
+    trade_id = requests[fill_at].fill.trade_id
+    assert saves, "no snapshot went ahead of the fill's records"
+    assert trade_id in {t.id for t in PaperExchange.restore(saves[-1]).trades()}
+    rig.close()
+    store.close()
+
+
+def test_a_snapshot_whose_records_were_lost_gets_them_at_the_next_start(
+    actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
+) -> None:
+    """The paper account was saved with a fill in it, and then the execution actor died
+    before the fill's own records were committed: the next start records it."""
+    from conftest import paper_markets
+    from gridsup.actors.run_config import STORE
+    from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, SaveState
+
+    run = make_run(actor_host.run_dir, sqlite_url(run_base), GRIDS)
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    paper = PaperExchange(paper_markets(), run.paper_balances, max_history=1000)
+    order = intent(10, "40000")
+    paper.create_order(
+        order.symbol, order.side, order.type, order.amount, order.price, order.client_order_id
+    )
+    trades = paper.on_price("BTC/USDT", Decimal("39000"), 1_700_000_000_000)
+    store = Client(zctx, actor_host.run_dir.endpoint(STORE), STORE_REQUEST_CODEC, STORE_REPLY_CODEC)
+    saved = store.request(
+        SaveState(request_id="s", grid_id=PAPER_ACCOUNT_KEY, version=7, state=paper.snapshot())
+    )
+    assert saved.ok and fills_in_db(run.db_url) == []
+
+    actor_host.start("execution", EXECUTION, run, kind="execution")
+
+    assert [f.trade_id for f in fills_in_db(run.db_url)] == [t.id for t in trades]
+    rows = db_read(run.db_url, lambda s: OrderRepository(s).history(strategy="alpha"))
+    assert [(r.client_order_id, r.status) for r in rows] == [
+        (order.client_order_id, OrderStatus.CLOSED)
+    ]
+    store.close()

@@ -100,6 +100,7 @@ class ExecutionActor(Actor):
         self._paper_dirty = False
         self._ledger_dirty = False
         self._saves_in_flight: set[str] = set()
+        self._held: list[StoreRequest] = []  # records waiting for their snapshot
         self.ticks = 0
 
     # -- sockets and lifecycle ------------------------------------------------------------
@@ -160,7 +161,7 @@ class ExecutionActor(Actor):
                 self.venue = await open_live_venue(self.config, self.limiter)
             self.desk = Desk(self.config, self.book, self.budgets, self.venue, self.epoch)
             requests, actions = await self.desk.adopt_open_orders()
-            self._commit(requests, actions)
+            self._commit(self.desk.rerecord_paper_trades() + requests, actions)
             await self._drain_before_ready()
         finally:
             reader.cancel()
@@ -292,7 +293,7 @@ class ExecutionActor(Actor):
         if rid in self._saves_in_flight:
             self._saves_in_flight.discard(rid)
             if self.outbox.wants_flush:
-                self._schedule_flush()
+                self._flush()
         self._emit(self.outbox.ready())
 
     # -- durable first ------------------------------------------------------------------
@@ -301,36 +302,44 @@ class ExecutionActor(Actor):
         self, requests: list[StoreRequest], actions: list[Action], flush: bool = False
     ) -> None:
         """Send ``requests`` to the store; ``actions`` leave once they are acknowledged
-        (and, with ``flush``, once the account state after them is saved too)."""
-        if flush:
-            self._paper_dirty = self._paper_dirty or self.config.dry_run
+        (and, with ``flush``, once the account state after them is saved too).
+
+        In dry-run, the records of a paper-account change are held back and sent right
+        *behind* the snapshot that contains the change (see :meth:`_flush`): the
+        database may then hold a snapshot whose records are missing after a kill -9
+        (re-recorded at the next start), but never a fill that the restored paper
+        account does not know — that fill would un-happen, and its trade id be reused.
+        """
         if self.desk is not None and self.desk.ledger_changed:
             self._ledger_dirty, self.desk.ledger_changed = True, False
             flush = True
-        ids = [self.link.submit(r) for r in requests]
+        if flush and self.config.dry_run:
+            self._paper_dirty = True
+            self._held.extend(requests)
+            ids: list[str] = []
+        else:
+            ids = [self.link.submit(r) for r in requests]
         self.outbox.push(ids, actions, needs_flush=flush)
         if flush:
-            self._schedule_flush()
+            # At once, not on the next loop turn: the save and the records it covers go
+            # out together and usually land in one commit. Coalescing comes from the one
+            # save in flight (see _flush), not from waiting.
+            self._flush()
         self._emit(self.outbox.ready())
 
-    def _schedule_flush(self) -> None:
-        # At once, not on the next loop turn: the save then follows the records it covers
-        # on the wire and usually lands in the same commit. Coalescing comes from the one
-        # save in flight (see _flush), not from waiting.
-        self._flush()
-
     def _flush(self) -> None:
-        """Save the account state once for every change made since the last save.
+        """Save the account state once for every change made since the last save, then
+        send the records held for it.
 
         One save is in flight at a time: changes made meanwhile wait for the next one,
         so the save rate follows the store's commit rate (group commit, here too).
         """
         if self._saves_in_flight or not self.outbox.wants_flush:
             return
-        ids: list[str] = []
+        saves: list[str] = []
         if self._paper_dirty and isinstance(self.venue, PaperVenue):
             self.paper_version += 1
-            ids.append(
+            saves.append(
                 self.link.submit(
                     SaveState(
                         request_id=f"paper-{self.epoch}-{self.paper_version}",
@@ -340,9 +349,11 @@ class ExecutionActor(Actor):
                     )
                 )
             )
+        records = [self.link.submit(r) for r in self._held]
+        self._held.clear()
         if self._ledger_dirty:
             self.ledger_version += 1
-            ids.append(
+            saves.append(
                 self.link.submit(
                     SaveState(
                         request_id=f"ledger-{self.epoch}-{self.ledger_version}",
@@ -353,8 +364,8 @@ class ExecutionActor(Actor):
                 )
             )
         self._paper_dirty = self._ledger_dirty = False
-        self._saves_in_flight.update(ids)
-        self.outbox.flushed(ids)
+        self._saves_in_flight.update(saves)
+        self.outbox.flushed(saves + records)
         self._emit(self.outbox.ready())
 
     def _emit(self, actions: Any) -> None:

@@ -368,6 +368,66 @@ class Desk:
             log.warning("foreign_orders_seen", count=foreign)
         return self._adopt(found)
 
+    def rerecord_paper_trades(self) -> list[StoreRequest]:
+        """Dry-run start: the records of every trade the restored paper account holds
+        (bounded by its history). A kill -9 between the commit of a snapshot and the
+        commit of the records sent behind it leaves those records missing; sending them
+        all again is idempotent (the store acks the rest as duplicates)."""
+        paper = getattr(self.venue, "paper", None)
+        if paper is None:
+            return []
+        trades = paper.trades()
+        last_trade = {t.order_id: t.id for t in trades}
+        filled: dict[str, Decimal] = defaultdict(Decimal)
+        out: list[StoreRequest] = []
+        for trade in trades:
+            grid = self.grid_of(trade.client_order_id)
+            if grid is None:
+                continue
+            filled[trade.order_id] += trade.amount
+            try:
+                order: Order | None = paper.fetch_order(trade.order_id)
+            except OrderNotFound:
+                order = None  # retired from the account's bounded history
+            closed = (
+                order is not None
+                and order.status.is_final
+                and last_trade[trade.order_id] == trade.id
+            )
+            report = FillReport(
+                client_order_id=trade.client_order_id or "",
+                symbol=trade.symbol,
+                side=trade.side,
+                price=trade.price,
+                amount=trade.amount,
+                fee=trade.fee,
+                fee_currency=trade.fee_currency,
+                trade_id=trade.id,
+                timestamp=trade.timestamp,
+                order_filled=filled[trade.order_id],
+                order_closed=closed,
+            )
+            out.append(
+                RecordFill(
+                    request_id=_rid(),
+                    grid_id=grid,
+                    exchange=self.exchange,
+                    exchange_order_id=trade.order_id,
+                    fill=report,
+                )
+            )
+            if order is not None:
+                status = order.status if closed else OrderStatus.OPEN
+                tracked = TrackedOrder(
+                    grid,
+                    intent_of(order),
+                    status=status,
+                    filled=filled[trade.order_id],
+                    exchange_order_id=order.id,
+                )
+                out.append(self._event(tracked, status, f"fill:{trade.id}", "filled"))
+        return out
+
     def _adopt(self, orders: list[tuple[Order, list[Trade]]]) -> Records:
         requests: list[StoreRequest] = []
         actions: list[Action] = []
