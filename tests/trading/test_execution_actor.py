@@ -395,39 +395,6 @@ def live(
         rig.close()
 
 
-def test_live_place_is_idempotent_even_when_the_response_is_lost(
-    live: Rig, loopback: Loopback
-) -> None:
-    order = live_intent(live, 10, "40000")
-    # The exchange places the order and the answer never arrives.
-    loopback.admin(
-        "POST",
-        "/admin/faults",
-        {"kind": "response_lost", "method": "POST", "path": "/api/v3/order"},
-    )
-
-    first = live.place(order)
-    again = [live.place(order) for _ in range(2)]
-
-    assert isinstance(first, OrderAck) and first.status is OrderStatus.OPEN
-    assert {a.exchange_order_id for a in again} == {first.exchange_order_id}
-    assert len(loopback.orders_by_client_id()[order.client_order_id]) == 1
-
-
-def test_live_fill_is_polled_recorded_and_published(live: Rig, loopback: Loopback) -> None:
-    order = live_intent(live, 10, "40000")
-    live.place(order)
-
-    loopback.set_price("BTC/USDT", "39000")
-
-    ups = eventually(
-        lambda: live.updates_of(live.run.grids[0].name), timeout=10, message="polled fill"
-    )
-    assert ups[0].fill is not None and ups[0].status is OrderStatus.CLOSED
-    assert ups[0].fill.amount == Decimal("0.001") and ups[0].seq == 1
-    assert [f.trade_id for f in fills_in_db(live.db_url)] == [ups[0].fill.trade_id]
-
-
 def test_live_fill_while_execution_was_down_reaches_the_database(
     live: Rig, loopback: Loopback
 ) -> None:
@@ -502,7 +469,7 @@ def test_a_clean_stop_keeps_or_cancels_the_open_orders(rig: Rig, cancel_orders: 
     assert {r.status for r in rows} == {expected}
 
 
-def test_live_fills_of_many_orders_cost_one_trades_request_not_one_per_order(
+def test_live_fills_are_polled_recorded_and_published_in_few_requests(
     live: Rig, loopback: Loopback
 ) -> None:
     orders = [live_intent(live, level, str(40000 - level)) for level in range(10, 14)]
@@ -520,7 +487,11 @@ def test_live_fills_of_many_orders_cost_one_trades_request_not_one_per_order(
     )
     after = loopback.admin("GET", "/admin/requests")
     assert sorted(u.client_order_id for u in ups) == sorted(o.client_order_id for o in orders)
-    assert all(u.status is OrderStatus.CLOSED for u in ups)
+    assert all(u.status is OrderStatus.CLOSED and u.fill is not None for u in ups)
+    assert [u.seq for u in ups] == [1, 2, 3, 4]
+    assert sorted(f.trade_id for f in fills_in_db(live.db_url)) == sorted(
+        u.fill.trade_id for u in ups if u.fill is not None
+    )
     # No order was looked up one by one: the trades of the symbol told everything.
     assert after["GET /api/v3/order"] == before["GET /api/v3/order"]
     assert after["GET /api/v3/myTrades"] - before.get("GET /api/v3/myTrades", 0) <= 2
@@ -608,7 +579,11 @@ def test_position_follows_fills_at_cost(
     assert (position.base, position.cost) == (Decimal(base), Decimal(cost))
 
 
-def test_live_foreign_orders_are_reported_and_never_touched(live: Rig, loopback: Loopback) -> None:
+def test_live_placement_through_a_lost_response_and_foreign_orders_left_alone(
+    live: Rig, loopback: Loopback
+) -> None:
+    """A re-sent PlaceOrder whose first answer was lost gives exactly one order; a foreign
+    order is reported and survives stop --cancel-orders, while ours is cancelled."""
     from conftest import LIVE_KEY_ENV, LIVE_SECRET_ENV
     from gridsup.exchange.ccxt_exchange import CcxtExchange
     from gridsup.exchange.loopback.server import binance_url_overrides
@@ -634,7 +609,17 @@ def test_live_foreign_orders_are_reported_and_never_touched(live: Rig, loopback:
     foreign_cid = f"manual{new_id()[:8]}"
     asyncio.run(manual("place", foreign_cid))
     ours = live_intent(live, 10, "30000")
-    live.place(ours)
+    # The exchange places our order and its answer never arrives.
+    loopback.admin(
+        "POST",
+        "/admin/faults",
+        {"kind": "response_lost", "method": "POST", "path": "/api/v3/order"},
+    )
+    first = live.place(ours)
+    again = [live.place(ours) for _ in range(2)]
+    assert isinstance(first, OrderAck) and first.status is OrderStatus.OPEN
+    assert {a.exchange_order_id for a in again} == {first.exchange_order_id}
+    assert len(loopback.orders_by_client_id()[ours.client_order_id]) == 1
 
     eventually(
         lambda: live.host.status("execution").get("foreign_orders", 0) >= 1,
