@@ -249,16 +249,28 @@ class Actor:
     async def _start(self) -> None:
         start = asyncio.ensure_future(self.on_start())
         stop = asyncio.ensure_future(self._stop.wait())
+        # The heartbeat task (which notices a dead supervisor) starts only after Ready: an
+        # on_start waiting for an answer that never comes must notice it too, or it would
+        # outlive its supervisor holding whatever it took (a grid's lock).
+        orphan = asyncio.ensure_future(self._watch_parent())
         try:
             await asyncio.wait({start, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
+            orphan.cancel()
         if not start.done():  # stopped (SIGTERM) while starting
             start.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await start
         elif start.exception() is not None:
             self._crashed(start.exception())
+
+    async def _watch_parent(self) -> None:
+        interval = self.info.heartbeat_interval if self.info else 1.0
+        while os.getppid() == self._parent:
+            await asyncio.sleep(interval)
+        log.warning("supervisor_lost", actor=self.name, why="parent_exited_while_starting")
+        self.request_stop(StopReason.ORPHANED)
 
     async def _shutdown(self) -> int:
         reason = self.stop_reason or StopReason.SELF
