@@ -13,6 +13,7 @@ import pytest
 from gridsup.actors.base import RuntimeInfo
 from gridsup.actors.endpoints import EndpointError, RunDir, command_topic, tcp_endpoint
 from gridsup.actors.entry import FactoryError, Launch, build, resolve
+from gridsup.actors.liveness import process_alive
 from gridsup.actors.states import (
     TRANSITIONS,
     ActorState,
@@ -152,3 +153,15 @@ def test_a_factory_that_does_not_build_an_actor_is_refused() -> None:
 
     with pytest.raises(FactoryError, match="not an Actor"):
         build(launch)
+
+
+def test_process_alive_tells_live_from_gone_and_zombie() -> None:
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    reaped = subprocess.Popen([sys.executable, "-c", "pass"])
+    reaped.wait()
+
+    verdicts = [process_alive(pid) for pid in (os.getpid(), None, zombie.pid, reaped.pid)]
+    zombie.wait()
+
+    assert verdicts == [True, True, False, False]

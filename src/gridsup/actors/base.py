@@ -26,6 +26,7 @@ import zmq
 import zmq.asyncio
 
 from gridsup.actors import endpoints
+from gridsup.actors.liveness import process_alive
 from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 from gridsup.actors.states import ActorState, ActorTrigger, Lifecycle
 from gridsup.messages.control import (
@@ -67,24 +68,6 @@ class RuntimeInfo:
     supervisor_timeout: float = 10.0
     supervisor_pid: int | None = None
     stop_timeout: float = 5.0
-
-
-def _alive(pid: int | None) -> bool:
-    """Is ``pid`` a live process (not gone, not a zombie)? None: nothing to watch."""
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        # Field 3 of /proc/<pid>/stat is the state; Z = exited, not yet reaped.
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True  # no procfs: the kill probe is all we have
 
 
 class Actor:
@@ -385,7 +368,7 @@ class Actor:
             # Our parent is the supervisor (spawn, fork) or its forkserver; either way a
             # change means we were orphaned. The supervisor's own pid is checked too, since
             # a forkserver may outlive it.
-            if os.getppid() != self._parent or not _alive(self.info.supervisor_pid):
+            if os.getppid() != self._parent or not process_alive(self.info.supervisor_pid):
                 log.warning("supervisor_lost", actor=self.name, why="process_gone")
                 self.request_stop(StopReason.ORPHANED)
                 return
