@@ -129,13 +129,8 @@ class BacktestContext:
         self._by_order_id[order.id] = intent.client_order_id
         if order.filled > 0:
             # Market orders (and any order the paper engine matched on arrival) have
-            # traded already: their trades carry the current candle time.
-            trades = [
-                t
-                for t in self._paper.trades(intent.symbol, since=self._now)
-                if t.order_id == order.id
-            ]
-            self.on_trades(trades)
+            # traded already.
+            self.on_trades(self._paper.order_trades(order.id))
 
     def cancel_order(self, client_order_id: str) -> None:
         """Cancel at the paper exchange; the outcome comes back as ``on_order_cancelled``."""
