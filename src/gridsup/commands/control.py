@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
+
+if TYPE_CHECKING:
+    from gridsup.messages.control import StatusReply
 
 EXIT_NO_SUPERVISOR = 3
 
@@ -47,7 +52,9 @@ def _fmt_age(value: float | None) -> str:
 @_run_dir_option
 @_timeout_option
 def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
-    """Show every actor of the running supervisor: state, pid, uptime, restarts."""
+    """Show every actor of the running supervisor (state, pid, uptime, restarts) and
+    every grid (symbol, state, pid, uptime, restarts, last tick age, open orders,
+    completed cycles, realized profit)."""
     from gridsup.messages.control import StatusQuery, StatusReply
     from gridsup.supervisor.client import NoSupervisor, ask
 
@@ -60,7 +67,9 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
         click.echo(f"gridsup: unexpected reply {type(reply).__name__}", err=True)
         raise SystemExit(EXIT_NO_SUPERVISOR)
     if as_json:
-        click.echo(json.dumps(msgspec.to_builtins(reply), indent=2))
+        out = msgspec.to_builtins(reply)
+        out["grids"] = _grid_rows(reply)  # additive: the per-grid view of the actors
+        click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"supervisor pid {reply.supervisor_pid}  {reply.state}  up {reply.uptime:.0f}s")
     click.echo(
@@ -72,6 +81,73 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
         click.echo(
             f"{a.name:<20} {a.kind:<12} {a.state:<9} {pid:>7} {_fmt_age(a.uptime):>8} "
             f"{a.restarts:>8} {_fmt_age(a.last_heartbeat_age):>9}"
+        )
+    _echo_grids(_grid_rows(reply))
+
+
+# -- per-grid view (strategy actors' own status fields) --------------------------------------
+
+
+def _grid_rows(reply: StatusReply) -> list[dict[str, object]]:
+    """One row per grid: the strategy actor's process facts and its own status fields."""
+    rows: list[dict[str, object]] = []
+    for a in reply.actors:
+        if a.kind != "strategy":
+            continue
+        s = a.status
+        grid_state = s.get("state") if a.state == "running" else None
+        if s.get("stopped"):
+            grid_state = "stopped"
+        rows.append(
+            {
+                "grid": s.get("grid") or a.name.removeprefix("grid-"),
+                "symbol": s.get("symbol"),
+                "state": grid_state or a.state,
+                "mode": s.get("mode"),
+                "pid": a.pid,
+                "uptime": a.uptime,
+                "restarts": a.restarts,
+                "last_tick_age_s": s.get("last_tick_age_s"),
+                "open_orders": s.get("open_orders"),
+                "completed_cycles": s.get("completed_cycles"),
+                "realized_profit": s.get("realized_profit"),
+            }
+        )
+    return rows
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _profit(value: object) -> str:
+    # Exact Decimal text from the actor; four places are plenty for a table.
+    try:
+        return str(Decimal(str(value)).quantize(Decimal("0.0001")))
+    except (InvalidOperation, ValueError):
+        return _cell(value)
+
+
+def _echo_grids(rows: list[dict[str, object]]) -> None:
+    if not rows:
+        return
+    width = max(4, *(len(str(r["grid"])) for r in rows))
+    click.echo("")
+    click.echo(
+        f"{'GRID':<{width}} {'SYMBOL':<10} {'STATE':<9} {'PID':>7} {'UPTIME':>8} "
+        f"{'RESTARTS':>8} {'TICK AGE':>8} {'OPEN':>5} {'CYCLES':>6} {'PROFIT':>14}"
+    )
+    for r in rows:
+        age = r["last_tick_age_s"]
+        uptime = r["uptime"]
+        click.echo(
+            f"{_cell(r['grid']):<{width}} {_cell(r['symbol']):<10} {_cell(r['state']):<9} "
+            f"{_cell(r['pid']):>7} "
+            f"{_fmt_age(uptime if isinstance(uptime, float | int) else None):>8} "
+            f"{_cell(r['restarts']):>8} "
+            f"{_fmt_age(age if isinstance(age, float | int) else None):>8} "
+            f"{_cell(r['open_orders']):>5} {_cell(r['completed_cycles']):>6} "
+            f"{_profit(r['realized_profit']):>14}"
         )
 
 
