@@ -55,6 +55,11 @@ def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: Gri
     assert "already runs" in same_dir.stderr()
     assert all_trading(env, names())  # the refused starts disturbed nothing
     last = grid_status(env)
+    table = env.gridsup("status").stdout
+    assert "GRID" in table and "CYCLES" in table and "PROFIT" in table
+    for grid in FAST_GRIDS:
+        row = next(line for line in table.splitlines() if line.startswith(f"{grid['name']} "))
+        assert str(grid["symbol"]) in row and "trading" in row
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
 
