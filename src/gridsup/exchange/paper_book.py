@@ -2,8 +2,8 @@
 
 Orders rest at price levels: a sorted list of distinct prices per side plus a
 dict from price to the orders at it (oldest first, as exchanges queue them). The
-best buy and sell limits are cached as floats, so "does this candle reach any
-order?" is two comparisons and the backtest can skip candles with numpy.
+best buy and sell limits are the ends of those lists, so "does this candle reach
+any order?" is two comparisons and the backtest can skip candles with numpy.
 """
 
 from __future__ import annotations
@@ -92,13 +92,11 @@ class _Side:
 class Book:
     """Open limit orders of one symbol, indexed by side and price."""
 
-    __slots__ = ("_best_ask", "_best_bid", "_buys", "_sells")
+    __slots__ = ("_buys", "_sells")
 
     def __init__(self) -> None:
         self._buys = _Side()
         self._sells = _Side()
-        self._best_bid: float | None = None
-        self._best_ask: float | None = None
 
     def add(self, order: PaperOrder) -> None:
         """Rest ``order`` (a limit order) at its price, behind older orders."""
@@ -107,7 +105,6 @@ class Book:
             self._buys.add(order.price, order)
         else:
             self._sells.add(order.price, order)
-        self._refresh()
 
     def remove(self, order: PaperOrder) -> None:
         """Take ``order`` out of the book (filled or cancelled)."""
@@ -116,19 +113,18 @@ class Book:
             self._buys.remove(order.price, order)
         else:
             self._sells.remove(order.price, order)
-        self._refresh()
 
-    def _refresh(self) -> None:
-        self._best_bid = float(self._buys.prices[-1]) if self._buys.prices else None
-        self._best_ask = float(self._sells.prices[0]) if self._sells.prices else None
-
+    # Converted when asked (once per candle the backtest walks), not on every add and
+    # remove (twice per fill).
     def best_bid(self) -> float | None:
         """Highest open buy limit, None without buys."""
-        return self._best_bid
+        prices = self._buys.prices
+        return float(prices[-1]) if prices else None
 
     def best_ask(self) -> float | None:
         """Lowest open sell limit, None without sells."""
-        return self._best_ask
+        prices = self._sells.prices
+        return float(prices[0]) if prices else None
 
     def crossed_by(self, low: Decimal, high: Decimal) -> bool:
         """Whether prices spanning [low, high] reach any open order."""
