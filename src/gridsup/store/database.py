@@ -34,26 +34,17 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from gridsup.store.errors import DatabaseConfigError, DatabaseUnavailable, StoreError
+from gridsup.store.paths import data_dir
 
 log = structlog.get_logger(__name__)
 
 ENV_URL = "GRIDSUP_DB_URL"
-ENV_DATA_DIR = "GRIDSUP_DATA_DIR"
 
 # Drivers we run on; a bare backend name gets its async driver.
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 # SQLSTATEs that mean "the URL is wrong", not "the server is away": unknown database,
 # bad password, authorization refused.
 _CONFIG_SQLSTATES = {"3D000", "28P01", "28000"}
-
-
-def data_dir() -> Path:
-    """gridsup's data directory: ``$GRIDSUP_DATA_DIR``, else ``$XDG_DATA_HOME/gridsup``,
-    else ``~/.local/share/gridsup``."""
-    if explicit := os.environ.get(ENV_DATA_DIR):
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "gridsup"
 
 
 def default_url() -> str:

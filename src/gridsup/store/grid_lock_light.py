@@ -8,15 +8,14 @@ SQLAlchemy (hundreds of them share one machine). So the lock comes in a light fo
 * :class:`AsyncpgAdvisoryLock`: ``pg_try_advisory_lock`` on a raw asyncpg connection
   kept open for the lock's life; the server releases it when the session ends.
 
-The key derivation (:func:`advisory_key`, :func:`lock_file_for`) lives here and
-``gridsup.store.locks`` (the SQLAlchemy flavour used by ``gridsup start``'s pre-check)
-imports it, so both flavours always contend for the same lock.
+The lock Protocol and the key derivation (:func:`advisory_key`, :func:`file_grid_lock`)
+live here and ``gridsup.store.locks`` (the SQLAlchemy flavour used by ``gridsup start``'s
+pre-check) imports them, so both flavours always contend for the same lock.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -25,14 +24,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import structlog
 from filelock import FileLock, Timeout
 
+from gridsup.store.paths import data_dir
+
 if TYPE_CHECKING:
     import asyncpg
 
 log = structlog.get_logger(__name__)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-# Equal to gridsup.store.database's variables (a test checks the two agree).
-_ENV_DATA_DIR = "GRIDSUP_DATA_DIR"
+# Where the locks of an in-memory SQLite database go (it has no file to sit next to).
 _MEMORY_DB = "memory.db"
 
 
@@ -46,7 +46,7 @@ class LockUnavailable(ConnectionError):
 
 @runtime_checkable
 class LightGridLock(Protocol):
-    """An exclusive, non-blocking lock on one grid."""
+    """An exclusive, non-blocking lock on one grid (``gridsup.store.locks.GridLock``)."""
 
     grid_id: str
 
@@ -58,7 +58,7 @@ class LightGridLock(Protocol):
         ...
 
     async def check(self) -> bool:
-        """True while the lock is still ours."""
+        """True while the lock is still ours (a holder polls it to learn of a loss)."""
         ...
 
     async def release(self) -> None:
@@ -79,12 +79,10 @@ def lock_file_for(db_file: Path, grid_id: str) -> Path:
     return db_file.parent / f"{db_file.name}.locks" / f"{name}.lock"
 
 
-def data_dir() -> Path:
-    """gridsup's data directory, computed like ``gridsup.store.database.data_dir``."""
-    if explicit := os.environ.get(_ENV_DATA_DIR):
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "gridsup"
+def file_grid_lock(db_file: Path | None, grid_id: str) -> FileGridLock:
+    """The file lock of ``grid_id`` next to ``db_file`` (None: an in-memory database,
+    whose locks live in the data directory)."""
+    return FileGridLock(lock_file_for(db_file or data_dir() / _MEMORY_DB, grid_id), grid_id)
 
 
 class FileGridLock:
@@ -250,6 +248,5 @@ def light_grid_lock(db_url: str, grid_id: str) -> LightGridLock:
     if backend in ("postgresql", "postgres"):
         return AsyncpgAdvisoryLock(postgres_dsn(db_url), grid_id)
     if backend == "sqlite":
-        db_file = sqlite_file(db_url) or data_dir() / _MEMORY_DB
-        return FileGridLock(lock_file_for(db_file, grid_id), grid_id)
+        return file_grid_lock(sqlite_file(db_url), grid_id)
     raise LockUrlError(f"unsupported database {backend!r} for a grid lock")

@@ -12,18 +12,17 @@ False and it must refuse to start. The lock dies with its holder, however it die
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gridsup.store.database import Database, data_dir, sqlite_path
+from gridsup.store.database import Database, sqlite_path
 
-# The key derivation and the file lock live in the SQLAlchemy-free module that strategy
-# actors use (so both flavours contend for the same lock); re-exported from here.
-from gridsup.store.grid_lock_light import FileGridLock, advisory_key, lock_file_for
+# The Protocol, the key derivation and the file lock live in the SQLAlchemy-free module
+# that strategy actors use (so both flavours contend for the same lock); re-exported here.
+from gridsup.store.grid_lock_light import FileGridLock, advisory_key, file_grid_lock, lock_file_for
+from gridsup.store.grid_lock_light import LightGridLock as GridLock
 
 __all__ = [
     "FileGridLock",
@@ -35,28 +34,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-
-@runtime_checkable
-class GridLock(Protocol):
-    """An exclusive, non-blocking lock on one grid."""
-
-    grid_id: str
-
-    @property
-    def held(self) -> bool: ...
-
-    async def acquire(self) -> bool:
-        """Take the lock if it is free; False when another holder has it."""
-        ...
-
-    async def check(self) -> bool:
-        """True while the lock is still ours (a holder polls it to learn of a loss)."""
-        ...
-
-    async def release(self) -> None:
-        """Give the lock back (a no-op when not held)."""
-        ...
 
 
 class PostgresAdvisoryLock:
@@ -133,5 +110,4 @@ def grid_lock(db: Database, grid_id: str) -> GridLock:
     data directory for an in-memory SQLite database)."""
     if db.dialect == "postgresql":
         return PostgresAdvisoryLock(db, grid_id)
-    db_file = sqlite_path(db.url) or data_dir() / "memory.db"
-    return FileGridLock(lock_file_for(db_file, grid_id), grid_id)
+    return file_grid_lock(sqlite_path(db.url), grid_id)
