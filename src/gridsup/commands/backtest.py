@@ -74,24 +74,30 @@ def _decimals(values: Any) -> int:
     return most
 
 
-def infer_market(
-    symbol: str,
-    candles: pd.DataFrame,
-    fee_rate: Decimal,
-    price_step: Decimal | None,
-    amount_step: Decimal | None,
-    min_notional: Decimal | None,
-) -> MarketInfo:
-    """The market's rules: given ones win; else the tick size is the finest price step
+def infer_steps(
+    candles: pd.DataFrame, price_step: Decimal | None, amount_step: Decimal | None
+) -> tuple[Decimal, Decimal]:
+    """Tick and lot size: given ones win; else the tick size is the finest price step
     the file prints and the lot size the finest volume step (what Binance prints)."""
-    from gridsup.messages.market import MarketInfo
-
     sample = candles.iloc[:_SAMPLE_ROWS]
     if price_step is None:
         prices = sample[["open", "high", "low", "close"]].to_numpy().ravel()
         price_step = Decimal(1).scaleb(-_decimals(prices))
     if amount_step is None:
         amount_step = Decimal(1).scaleb(-_decimals(sample["volume"].to_numpy()))
+    return price_step, amount_step
+
+
+def market_for(
+    symbol: str,
+    fee_rate: Decimal,
+    price_step: Decimal,
+    amount_step: Decimal,
+    min_notional: Decimal | None,
+) -> MarketInfo:
+    """The market one grid is backtested on: the file's steps, the grid's fee rate."""
+    from gridsup.messages.market import MarketInfo
+
     base, quote = symbol.split("/", 1)
     return MarketInfo(
         symbol=symbol,
@@ -292,8 +298,11 @@ def backtest(
     grids = _load_grids(strategies)
     candles = _load_candles(data)
     chosen = select_grids(grids, symbol or symbol_from_file_name(data), grid_name, data)
+    # The steps are the file's, not the grid's: inferred once (sampling costs about as
+    # much as a fast backtest), whatever the number of grids.
+    steps = infer_steps(candles, price_step, amount_step)
     results = [
-        _run_one(grid, chosen.symbol, candles, start, price_step, amount_step, min_notional, data)
+        _run_one(grid, chosen.symbol, candles, start, *steps, min_notional, data)
         for grid in chosen.run
     ]
     if plot is not None:
@@ -322,8 +331,8 @@ def _run_one(
     symbol: str,
     candles: pd.DataFrame,
     start: dict[str, Decimal],
-    price_step: Decimal | None,
-    amount_step: Decimal | None,
+    price_step: Decimal,
+    amount_step: Decimal,
     min_notional: Decimal | None,
     data: Path,
 ) -> BacktestResult:
@@ -331,7 +340,7 @@ def _run_one(
     from gridsup.strategy.grid import GridTradingStrategy
     from gridsup.strategy.levels import GridLevelsError
 
-    market = infer_market(symbol, candles, grid.fee_rate, price_step, amount_step, min_notional)
+    market = market_for(symbol, grid.fee_rate, price_step, amount_step, min_notional)
     balances = start or {grid.quote: grid.total_investment}
     try:
         strategy = GridTradingStrategy(grid)
