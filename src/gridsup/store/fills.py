@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,24 +21,9 @@ _TABLE = Fill.__table__
 
 
 def fill_row(record: FillRecord) -> dict[str, Any]:
+    """The row of ``record``: its fields are the table's columns, plus the bookkeeping."""
     now = utcnow()
-    return {
-        "exchange": record.exchange,
-        "trade_id": record.trade_id,
-        "exchange_order_id": record.exchange_order_id,
-        "client_order_id": record.client_order_id,
-        "strategy": record.strategy,
-        "symbol": record.symbol,
-        "side": record.side,
-        "price": record.price,
-        "amount": record.amount,
-        "fee": record.fee,
-        "fee_currency": record.fee_currency,
-        "taker": record.taker,
-        "timestamp": record.timestamp,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return {**msgspec.structs.asdict(record), "created_at": now, "updated_at": now}
 
 
 class FillRepository:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,27 +27,9 @@ _MUTABLE = ("status", "filled", "average", "fee", "fee_currency", "price")
 
 
 def order_row(record: OrderRecord) -> dict[str, Any]:
+    """The row of ``record``: its fields are the table's columns, plus the bookkeeping."""
     now = utcnow()
-    return {
-        "exchange": record.exchange,
-        "strategy": record.strategy,
-        "client_order_id": record.client_order_id,
-        "exchange_order_id": record.exchange_order_id,
-        "symbol": record.symbol,
-        "side": record.side,
-        "type": record.type,
-        "status": record.status,
-        "price": record.price,
-        "amount": record.amount,
-        "filled": record.filled,
-        "average": record.average,
-        "fee": record.fee,
-        "fee_currency": record.fee_currency,
-        "level": record.level,
-        "timestamp": record.timestamp,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return {**msgspec.structs.asdict(record), "created_at": now, "updated_at": now}
 
 
 def _newer(status: Any, filled: Any) -> ColumnElement[bool]:
