@@ -154,10 +154,8 @@ def _load_grids(path: Path) -> list[GridConfig]:
 
     try:
         loaded = load_grids_file(path)
-    except GridsFileError as exc:
+    except GridsFileError as exc:  # an unreadable file too
         _fail(f"{exc}")
-    except OSError as exc:
-        _fail(f"cannot read grids file {path}: {exc.strerror or exc}.")
     grids = list(loaded.grids)
     if not grids:
         _fail(f"{path} defines no [[grid]] table: nothing to backtest.")
