@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import OrderEvent
 from gridsup.store.records import OrderEventRecord
-from gridsup.store.sql import cached_statement, execute_core, insert_for
+from gridsup.store.sql import cached_statement, execute_core, given, insert_for
 
 _TABLE = OrderEvent.__table__
 _ENCODER = msgspec.json.Encoder()  # Decimal -> "1.5": exact, and readable in SQL
@@ -72,12 +72,12 @@ class OrderEventLog:
         limit: int | None = None,
     ) -> Sequence[OrderEvent]:
         """Events in the order they were appended, after ``after_id`` (for paging)."""
-        stmt = select(OrderEvent).where(OrderEvent.id > after_id)
-        if strategy is not None:
-            stmt = stmt.where(OrderEvent.strategy == strategy)
-        if client_order_id is not None:
-            stmt = stmt.where(OrderEvent.client_order_id == client_order_id)
-        stmt = stmt.order_by(OrderEvent.id)
+        stmt = (
+            select(OrderEvent)
+            .where(OrderEvent.id > after_id)
+            .filter_by(**given(strategy=strategy, client_order_id=client_order_id))
+            .order_by(OrderEvent.id)
+        )
         if limit is not None:
             stmt = stmt.limit(limit)
         return (await self.session.execute(stmt)).scalars().all()

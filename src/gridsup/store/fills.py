@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import Fill, utcnow
 from gridsup.store.records import FillRecord
-from gridsup.store.sql import cached_statement, execute_core, insert_for
+from gridsup.store.sql import cached_statement, execute_core, given, insert_for
 
 _TABLE = Fill.__table__
 
@@ -77,11 +77,7 @@ class FillRepository:
         limit: int | None = None,
     ) -> Sequence[Fill]:
         """Fills matching every given filter, newest first."""
-        stmt = select(Fill)
-        if strategy is not None:
-            stmt = stmt.where(Fill.strategy == strategy)
-        if symbol is not None:
-            stmt = stmt.where(Fill.symbol == symbol)
+        stmt = select(Fill).filter_by(**given(strategy=strategy, symbol=symbol))
         if since is not None:
             stmt = stmt.where(Fill.timestamp >= since)
         stmt = stmt.order_by(Fill.timestamp.desc(), Fill.id.desc())

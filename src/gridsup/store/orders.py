@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.messages.common import OrderStatus
 from gridsup.store.models import Order, utcnow
 from gridsup.store.records import OrderRecord
-from gridsup.store.sql import cached_statement, execute_core, insert_for
+from gridsup.store.sql import cached_statement, execute_core, given, insert_for
 
 _TABLE = Order.__table__
 # Fields an update may change; identity (exchange, client id, strategy, symbol, side,
@@ -136,15 +136,9 @@ class OrderRepository:
         newest_first: bool = True,
     ) -> Sequence[Order]:
         """Orders matching every given filter: newest first, or by price when not."""
-        stmt = select(Order)
-        if strategy is not None:
-            stmt = stmt.where(Order.strategy == strategy)
-        if symbol is not None:
-            stmt = stmt.where(Order.symbol == symbol)
-        if exchange is not None:
-            stmt = stmt.where(Order.exchange == exchange)
-        if status is not None:
-            stmt = stmt.where(Order.status == status)
+        stmt = select(Order).filter_by(
+            **given(strategy=strategy, symbol=symbol, exchange=exchange, status=status)
+        )
         if since is not None:
             stmt = stmt.where(Order.timestamp >= since)
         if newest_first:

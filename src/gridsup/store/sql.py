@@ -1,5 +1,6 @@
-"""Small SQL helpers shared by the repositories: the dialect's INSERT (for ON CONFLICT)
-and a Decimal context wide enough that money arithmetic never rounds."""
+"""Small SQL helpers shared by the repositories: the dialect's INSERT (for ON CONFLICT),
+optional query filters, and a Decimal context wide enough that money arithmetic never
+rounds."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # 1e12 amounts times 1e-10 prices, summed over years of trades, stay far below 80 digits.
 MONEY_CONTEXT = Context(prec=80, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def given(**filters: Any) -> dict[str, Any]:
+    """The equality filters that were given (not None), for ``Select.filter_by``."""
+    return {name: value for name, value in filters.items() if value is not None}
 
 
 def dialect_name(session: AsyncSession) -> str:

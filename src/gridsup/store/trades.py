@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal, localcontext
+from typing import TypeVar
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.messages.common import Side
 from gridsup.store.models import Trade
-from gridsup.store.sql import MONEY_CONTEXT
+from gridsup.store.sql import MONEY_CONTEXT, given
 
 
 class TradeNotFound(LookupError):
@@ -49,6 +50,21 @@ def trade_profit(
     with localcontext(MONEY_CONTEXT):
         gross = (close_price - open_price) * amount
         return (gross if side is Side.BUY else -gross) - fee
+
+
+S = TypeVar("S", bound=Select)
+
+
+def _filtered(
+    stmt: S, *, strategy: str | None, symbol: str | None, since: int | None, until: int | None
+) -> S:
+    """``stmt`` narrowed to the given filters (``since``/``until`` on the open time, ms)."""
+    stmt = stmt.filter_by(**given(strategy=strategy, symbol=symbol))
+    if since is not None:
+        stmt = stmt.where(Trade.opened_at >= since)
+    if until is not None:
+        stmt = stmt.where(Trade.opened_at < until)
+    return stmt
 
 
 class TradeRepository:
@@ -138,17 +154,13 @@ class TradeRepository:
     ) -> Sequence[Trade]:
         """Trades matching every given filter (``since``/``until`` on the open time, ms),
         newest first."""
-        stmt = select(Trade)
-        if strategy is not None:
-            stmt = stmt.where(Trade.strategy == strategy)
-        if symbol is not None:
-            stmt = stmt.where(Trade.symbol == symbol)
-        if is_open is not None:
-            stmt = stmt.where(Trade.is_open == is_open)
-        if since is not None:
-            stmt = stmt.where(Trade.opened_at >= since)
-        if until is not None:
-            stmt = stmt.where(Trade.opened_at < until)
+        stmt = _filtered(
+            select(Trade).filter_by(**given(is_open=is_open)),
+            strategy=strategy,
+            symbol=symbol,
+            since=since,
+            until=until,
+        )
         stmt = stmt.order_by(Trade.opened_at.desc(), Trade.id.desc())
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -163,15 +175,13 @@ class TradeRepository:
         until: int | None = None,
     ) -> TradeStats:
         """Count, win rate, total/average profit, best and worst trade, fees."""
-        stmt = select(Trade.is_open, Trade.profit, Trade.fee)
-        if strategy is not None:
-            stmt = stmt.where(Trade.strategy == strategy)
-        if symbol is not None:
-            stmt = stmt.where(Trade.symbol == symbol)
-        if since is not None:
-            stmt = stmt.where(Trade.opened_at >= since)
-        if until is not None:
-            stmt = stmt.where(Trade.opened_at < until)
+        stmt = _filtered(
+            select(Trade.is_open, Trade.profit, Trade.fee),
+            strategy=strategy,
+            symbol=symbol,
+            since=since,
+            until=until,
+        )
         rows = (await self.session.execute(stmt)).all()
         profits = [row.profit for row in rows if not row.is_open and row.profit is not None]
         wins = sum(1 for p in profits if p > 0)
