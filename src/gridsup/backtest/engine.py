@@ -31,6 +31,7 @@ import pandas as pd
 from gridsup.backtest.context import BacktestContext
 from gridsup.backtest.report import BacktestResult, CandleArrays, build_result
 from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.types import candle_path
 from gridsup.messages.market import MarketInfo, Tick
 from gridsup.strategy.protocols import Strategy
 
@@ -209,7 +210,7 @@ class _Run:
         a = self.arrays
         ts = a.timestamp.item(i)
         o, h, lo, c = a.open.item(i), a.high.item(i), a.low.item(i), a.close.item(i)
-        path = (o, lo, h, c) if c >= o else (o, h, lo, c)
+        path = candle_path(o, h, lo, c)
         ctx, paper, strategy, symbol = self.ctx, self.paper, self.strategy, self.symbol
         self._t = ts
         ctx.set_time(ts)

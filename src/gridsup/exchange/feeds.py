@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from gridsup.exchange.types import Candle
+from gridsup.exchange.types import Candle, candle_path
 from gridsup.messages.market import Tick
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ class ReplayFeed:
 
     def _path(self, candle: int) -> tuple[float, float, float, float]:
         o, h, lo, c = (col[candle] for col in self._ohlc)
-        return (o, lo, h, c) if c >= o else (o, h, lo, c)
+        return candle_path(o, h, lo, c)
 
     def __next__(self) -> Tick:
         """The next tick along the path; StopIteration after the last candle."""

@@ -21,7 +21,7 @@ from gridsup.exchange.errors import BadSymbol, DuplicateOrder, InvalidOrder, Ord
 from gridsup.exchange.paper_book import Book, PaperOrder
 from gridsup.exchange.paper_ledger import Ledger
 from gridsup.exchange.paper_rules import check_minimums, check_shape
-from gridsup.exchange.types import Balance, Candle, Order, Trade
+from gridsup.exchange.types import Balance, Candle, Order, Trade, candle_path
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import MarketInfo
 
@@ -325,7 +325,7 @@ class PaperExchange:
             step = self.markets[symbol].amount_step
             if step:
                 cap = (cap // step) * step
-        path = (open, low, high, close) if close >= open else (open, high, low, close)
+        path = candle_path(open, high, low, close)
         out: list[Trade] = []
         touched: set[str] = set()
         prev = path[0]

@@ -4,6 +4,7 @@ loopback alike). Money is ``Decimal``."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypeVar
 
 import msgspec
 
@@ -13,7 +14,9 @@ from gridsup.messages.market import MarketInfo
 # A market's precision and limits are the same record the strategies size with.
 Market = MarketInfo
 
-__all__ = ["Balance", "Candle", "Market", "Order", "Ticker", "Trade"]
+__all__ = ["Balance", "Candle", "Market", "Order", "Ticker", "Trade", "candle_path"]
+
+_P = TypeVar("_P", Decimal, float)
 
 
 class Ticker(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,3 +82,10 @@ class Candle(msgspec.Struct, frozen=True, array_like=True):
     low: Decimal
     close: Decimal
     volume: Decimal
+
+
+def candle_path(open: _P, high: _P, low: _P, close: _P) -> tuple[_P, _P, _P, _P]:
+    """The prices a candle is taken to have traded through, in order: open->low->high->close
+    for an up candle (close >= open), open->high->low->close for a down one. The paper
+    engine, the backtest and the replay feed all walk a candle this way."""
+    return (open, low, high, close) if close >= open else (open, high, low, close)
