@@ -7,16 +7,20 @@ Exit codes as ``gridsup db``: 1 unreachable database, 2 wrong URL or no gridsup 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from gridsup.commands.db import db_option, require_schema, run_with_db
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from gridsup.store.database import Database
+
+T = TypeVar("T")
 
 _STATUSES = ["open", "closed", "canceled", "rejected", "expired"]
 
@@ -24,6 +28,25 @@ _STATUSES = ["open", "closed", "canceled", "rejected", "expired"]
 def money(value: Decimal | None) -> str | None:
     """Plain decimal text (never 1E-10 notation); None stays None."""
     return None if value is None else format(value, "f")
+
+
+def _read(db_url: str | None, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``query`` in one session, on a database that has gridsup's tables (store errors
+    become one line and an exit code, as in ``run_with_db``)."""
+
+    async def action(db: Database) -> T:
+        await require_schema(db)
+        async with db.session() as session:
+            return await query(session)
+
+    return run_with_db(db_url, action)
+
+
+def _show(title: str, columns: Sequence[str], rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        _echo_json(rows)
+    else:
+        _print_table(f"{title} ({len(rows)})", columns, rows)
 
 
 def _echo_json(rows: Any) -> None:
@@ -74,41 +97,36 @@ def orders(
     from gridsup.messages.common import OrderStatus
     from gridsup.store.orders import OrderRepository
 
-    async def action(db: Database) -> list[dict[str, Any]]:
-        await require_schema(db)
-        async with db.session() as session:
-            found = await OrderRepository(session).history(
-                strategy=strategy,
-                symbol=symbol,
-                status=OrderStatus(status) if status else None,
-                limit=limit,
-            )
-        return [
-            {
-                "client_order_id": o.client_order_id,
-                "strategy": o.strategy,
-                "exchange": o.exchange,
-                "symbol": o.symbol,
-                "side": o.side.value,
-                "type": o.type.value,
-                "status": o.status.value,
-                "price": money(o.price),
-                "amount": money(o.amount),
-                "filled": money(o.filled),
-                "fee": money(o.fee),
-                "level": o.level,
-                "timestamp": o.timestamp,
-            }
-            for o in found
-        ]
-
-    rows = run_with_db(db_url, action)
-    if as_json:
-        _echo_json(rows)
-        return
+    found = _read(
+        db_url,
+        lambda session: OrderRepository(session).history(
+            strategy=strategy,
+            symbol=symbol,
+            status=OrderStatus(status) if status else None,
+            limit=limit,
+        ),
+    )
+    rows = [
+        {
+            "client_order_id": o.client_order_id,
+            "strategy": o.strategy,
+            "exchange": o.exchange,
+            "symbol": o.symbol,
+            "side": o.side.value,
+            "type": o.type.value,
+            "status": o.status.value,
+            "price": money(o.price),
+            "amount": money(o.amount),
+            "filled": money(o.filled),
+            "fee": money(o.fee),
+            "level": o.level,
+            "timestamp": o.timestamp,
+        }
+        for o in found
+    ]
     columns = ["client_order_id", "strategy", "symbol", "side", "status", "price", "amount",
                "filled", "fee"]  # fmt: skip
-    _print_table(f"orders ({len(rows)})", columns, rows)
+    _show("orders", columns, rows, as_json)
 
 
 @click.command("trades")
@@ -125,38 +143,33 @@ def trades(
     """Grid round trips, newest first."""
     from gridsup.store.trades import TradeRepository
 
-    async def action(db: Database) -> list[dict[str, Any]]:
-        await require_schema(db)
-        async with db.session() as session:
-            found = await TradeRepository(session).history(
-                strategy=strategy, symbol=symbol, is_open=is_open, limit=limit
-            )
-        return [
-            {
-                "id": t.id,
-                "strategy": t.strategy,
-                "exchange": t.exchange,
-                "symbol": t.symbol,
-                "side": t.side.value,
-                "amount": money(t.amount),
-                "open_price": money(t.open_price),
-                "close_price": money(t.close_price),
-                "fee": money(t.fee),
-                "profit": money(t.profit),
-                "is_open": t.is_open,
-                "opened_at": t.opened_at,
-                "closed_at": t.closed_at,
-            }
-            for t in found
-        ]
-
-    rows = run_with_db(db_url, action)
-    if as_json:
-        _echo_json(rows)
-        return
+    found = _read(
+        db_url,
+        lambda session: TradeRepository(session).history(
+            strategy=strategy, symbol=symbol, is_open=is_open, limit=limit
+        ),
+    )
+    rows = [
+        {
+            "id": t.id,
+            "strategy": t.strategy,
+            "exchange": t.exchange,
+            "symbol": t.symbol,
+            "side": t.side.value,
+            "amount": money(t.amount),
+            "open_price": money(t.open_price),
+            "close_price": money(t.close_price),
+            "fee": money(t.fee),
+            "profit": money(t.profit),
+            "is_open": t.is_open,
+            "opened_at": t.opened_at,
+            "closed_at": t.closed_at,
+        }
+        for t in found
+    ]
     columns = ["id", "strategy", "symbol", "side", "amount", "open_price", "close_price",
                "fee", "profit"]  # fmt: skip
-    _print_table(f"trades ({len(rows)})", columns, rows)
+    _show("trades", columns, rows, as_json)
 
 
 @click.command("stats")
@@ -168,24 +181,22 @@ def stats(strategy: str | None, symbol: str | None, as_json: bool, db_url: str |
     """Trade statistics: count, win rate, profit, best and worst trade, fees."""
     from gridsup.store.trades import TradeRepository
 
-    async def action(db: Database) -> dict[str, Any]:
-        await require_schema(db)
-        async with db.session() as session:
-            figures = await TradeRepository(session).statistics(strategy=strategy, symbol=symbol)
-        return {
-            "trades": figures.trades,
-            "open_trades": figures.open_trades,
-            "wins": figures.wins,
-            "losses": figures.losses,
-            "win_rate": money(figures.win_rate.quantize(Decimal("0.0001"))),
-            "total_profit": money(figures.total_profit),
-            "average_profit": money(figures.average_profit),
-            "max_win": money(figures.max_win),
-            "max_loss": money(figures.max_loss),
-            "fees": money(figures.fees),
-        }
-
-    result = run_with_db(db_url, action)
+    figures = _read(
+        db_url,
+        lambda session: TradeRepository(session).statistics(strategy=strategy, symbol=symbol),
+    )
+    result = {
+        "trades": figures.trades,
+        "open_trades": figures.open_trades,
+        "wins": figures.wins,
+        "losses": figures.losses,
+        "win_rate": money(figures.win_rate.quantize(Decimal("0.0001"))),
+        "total_profit": money(figures.total_profit),
+        "average_profit": money(figures.average_profit),
+        "max_win": money(figures.max_win),
+        "max_loss": money(figures.max_loss),
+        "fees": money(figures.fees),
+    }
     if as_json:
         _echo_json(result)
         return
