@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.messages.common import Side
 from gridsup.store.database import Database, render_url, resolve_url
@@ -19,33 +21,24 @@ from .conftest import PG_URL, require_postgres
 SECRET = "s3cr3t-pw"
 
 
+async def open_a_trade(session: AsyncSession) -> None:
+    await TradeRepository(session).create(
+        exchange="x", strategy="g", symbol="A/B", side=Side.BUY,
+        amount=Decimal(1), open_price=Decimal(1), opened_at=1,
+    )  # fmt: skip
+
+
 async def test_session_commits_on_success_and_rolls_back_on_error(db: Database) -> None:
     class Boom(Exception):
         pass
 
     with pytest.raises(Boom):
         async with db.session() as session:
-            await TradeRepository(session).create(
-                exchange="x",
-                strategy="g",
-                symbol="A/B",
-                side=Side.BUY,
-                amount=1,
-                open_price=1,
-                opened_at=1,  # type: ignore[arg-type]
-            )
+            await open_a_trade(session)
             raise Boom
     async with db.session() as session:
         assert await TradeRepository(session).history() == []
-        await TradeRepository(session).create(
-            exchange="x",
-            strategy="g",
-            symbol="A/B",
-            side=Side.BUY,
-            amount=1,
-            open_price=1,
-            opened_at=1,  # type: ignore[arg-type]
-        )
+        await open_a_trade(session)
     async with db.session() as session:
         assert len(await TradeRepository(session).history()) == 1
 
@@ -137,18 +130,12 @@ async def test_a_database_busy_past_its_timeout_is_unavailable_not_a_crash(tmp_p
         try:
             with pytest.raises(DatabaseUnavailable, match="locked"):
                 async with db.session() as session:
-                    await TradeRepository(session).create(
-                        exchange="x", strategy="g", symbol="A/B", side=Side.BUY,
-                        amount=1, open_price=1, opened_at=1,  # type: ignore[arg-type]
-                    )  # fmt: skip
+                    await open_a_trade(session)
         finally:
             other.execute("ROLLBACK")
             other.close()
         async with db.session() as session:  # and it works again once the writer is done
-            await TradeRepository(session).create(
-                exchange="x", strategy="g", symbol="A/B", side=Side.BUY,
-                amount=1, open_price=1, opened_at=1,  # type: ignore[arg-type]
-            )  # fmt: skip
+            await open_a_trade(session)
 
 
 async def test_a_lost_postgres_connection_is_unavailable_then_recovers(pg_db: Database) -> None:
