@@ -87,23 +87,20 @@ PREPARE: dict[str, Callable[[list[OrderEventRecord]], list[Any]]] = {
 }
 
 
-async def measure(db: Database, case: Case, n: int, repeats: int) -> float:
-    """Best events/s over ``repeats`` runs, each on empty tables."""
-    best = 0.0
-    for _ in range(repeats):
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-            await conn.run_sync(Base.metadata.create_all)
-        recs = records(n, uuid.uuid4().hex[:8])
-        work = PREPARE.get(case.__name__, list)(recs)
-        start = time.perf_counter()
-        await case(db, work)
-        elapsed = time.perf_counter() - start
-        async with db.engine.connect() as conn:
-            stored = (await conn.execute(text("SELECT count(*) FROM order_events"))).scalar()
-        assert stored == n, f"{case.__name__} stored {stored} of {n}"
-        best = max(best, n / elapsed)
-    return best
+async def measure(db: Database, case: Case, n: int) -> float:
+    """Events/s of one run of ``case`` over ``n`` events, on empty tables."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+    recs = records(n, uuid.uuid4().hex[:8])
+    work = PREPARE.get(case.__name__, list)(recs)
+    start = time.perf_counter()
+    await case(db, work)
+    elapsed = time.perf_counter() - start
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT count(*) FROM order_events"))).scalar()
+    assert stored == n, f"{case.__name__} stored {stored} of {n}"
+    return n / elapsed
 
 
 def raw_sqlite(path: Path, n: int, per_transaction: int) -> float:
@@ -145,7 +142,7 @@ async def bench_engine(db: Database, n: int, single: int, rounds: int) -> dict[s
     figures = dict.fromkeys((label for label, _, _ in cases), 0.0)
     for _ in range(rounds):
         for label, case, count in cases:
-            figures[label] = max(figures[label], await measure(db, case, count, 1))
+            figures[label] = max(figures[label], await measure(db, case, count))
     return figures
 
 
