@@ -321,3 +321,20 @@ async def test_pluggable_feeds_move_prices(
         await aeventually(three_prices_seen, timeout=10)
 
     assert len(seen - {"0.00000000"}) >= 3
+
+
+async def test_my_trades_of_one_order(client: Client, loopback: LoopbackServer) -> None:
+    _, first = await client.order(quantity="0.001", price="41000", newClientOrderId="one1")
+    _, second = await client.order(quantity="0.002", price="40950", newClientOrderId="two1")
+    loopback.state.set_price("BTCUSDT", Decimal("40900"))
+
+    def trades_of(order_id: object, symbol: str = "BTCUSDT") -> Any:
+        return client.call("GET", "/api/v3/myTrades", {"symbol": symbol, "orderId": order_id})
+
+    mine = await trades_of(second["orderId"])
+    other_symbol = await trades_of(second["orderId"], "ETHUSDT")
+    unknown = await trades_of("999")
+
+    assert [(t["orderId"], t["qty"]) for t in mine[1]] == [(second["orderId"], "0.00200000")]
+    assert first["orderId"] != second["orderId"]
+    assert other_symbol == (200, []) and unknown == (200, [])

@@ -350,11 +350,15 @@ async def my_trades(request: web.Request) -> web.Response:
     start, end = _int(params, "startTime"), _int(params, "endTime")
     order_id, from_id = params.get("orderId"), _int(params, "fromId")
     limit = min(_int(params, "limit") or 500, 1000)
+    if order_id is None:
+        found = state.paper.trades(spec.symbol)
+    else:  # one order's trades are indexed: no scan of the account's history
+        found = [t for t in state.paper.order_trades(order_id) if t.symbol == spec.symbol]
     trades = [
         t
-        for t in state.paper.trades(spec.symbol, start)
-        if (end is None or t.timestamp <= end)
-        and (order_id is None or t.order_id == order_id)
+        for t in found
+        if (start is None or t.timestamp >= start)
+        and (end is None or t.timestamp <= end)
         and (from_id is None or not t.id.isdigit() or int(t.id) >= from_id)
     ]
     trades = trades[:limit] if start is not None or from_id is not None else trades[-limit:]
