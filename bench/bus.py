@@ -342,6 +342,7 @@ def queue_echo(inbox: Any, outbox: Any) -> None:
 def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
     import argparse
     import os
+    import shutil
     import sys
     import tempfile
     from pathlib import Path
@@ -522,6 +523,7 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
         p99 = rtt["runtime", 100]["p99_us"]
         print(f"  runtime p99 round trip with 100 idle actors: {p99:.0f} us (target < 500 us)")
     print(f"  load average at the end {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

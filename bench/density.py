@@ -31,6 +31,7 @@ class StrategyHost(Actor):
 
 def _measure(method: str, count: int, target: str, preload: tuple[str, ...]) -> dict[str, float]:
     import asyncio
+    import shutil
     import statistics
     import tempfile
     import time
@@ -85,7 +86,10 @@ def _measure(method: str, count: int, target: str, preload: tuple[str, ...]) -> 
         await sup.run()
         await task
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     return out
 
 
