@@ -61,6 +61,8 @@ def configure_logging(level: str = "INFO", json: bool = False, stream: Any = Non
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        # One write per event (PrintLogger writes the newline separately, so lines from
+        # several processes sharing stderr could interleave).
+        logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
