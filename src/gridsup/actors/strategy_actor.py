@@ -125,6 +125,7 @@ class StrategyActor(Actor):
         self.grid_state = GridActorState.STARTING
         self.exit_code: int | None = None
         self.reconciliation: ReconciliationResult | None = None
+        self._recon_status: dict[str, str | int | bool] = {}
         self.state_version = 0
         self.resyncs = 0
         self.events_handled = 0
@@ -248,8 +249,8 @@ class StrategyActor(Actor):
             )
         if judged is Verdict.ABORT:
             # Nothing applied, nothing saved: a later start sees the same evidence.
-            self.reconciliation = ReconciliationResult(
-                foreign=plan.foreign, mismatches=plan.mismatches, aborted=True
+            self._set_reconciliation(
+                ReconciliationResult(foreign=plan.foreign, mismatches=plan.mismatches, aborted=True)
             )
             self.grid_state = GridActorState.ABORTED
             log.error("grid_aborted", grid=self.spec.name, reason="reconciliation_mismatch")
@@ -257,7 +258,7 @@ class StrategyActor(Actor):
         result = apply_reconciliation(self.strategy, plan, CancelPolicy(run.cancel_policy.value))
         # The status keeps the start's result, and a later resync's only if it did something.
         if self.reconciliation is None or result.changed:
-            self.reconciliation = result
+            self._set_reconciliation(result)
             log.info(
                 "grid_reconciled",
                 grid=self.spec.name,
@@ -342,6 +343,10 @@ class StrategyActor(Actor):
         if changed or self.outbox.has_actions:
             await self._commit()
 
+    def _set_reconciliation(self, result: ReconciliationResult) -> None:
+        self.reconciliation = result
+        self._recon_status = result.status()  # immutable: flattened once, not per heartbeat
+
     async def _commit(self, resend: Sequence[OrderIntent] = ()) -> None:
         """Save the state, wait for its Ack, then send what the strategy asked for."""
         actions = self.outbox.take()
@@ -419,7 +424,7 @@ class StrategyActor(Actor):
             "state": self.grid_state.value,
             "phase": strategy.phase.value,
             "stopped": strategy.stopped or self.grid_state is GridActorState.ABORTED,
-            "open_orders": len(strategy.tracked_orders()),
+            "open_orders": len(strategy.open_orders()),
             "completed_cycles": strategy.completed_cycles,
             "realized_profit": str(strategy.realized_profit),
             "last_tick_age_s": None if age is None else round(age, 3),
@@ -434,8 +439,7 @@ class StrategyActor(Actor):
             out["requests_pending"] = orders.pending + self._store.pending
             out["requests_resent"] = orders.resends + self._store.resends
             out["orders_retried"] = self._orders.retried
-        if self.reconciliation is not None:
-            out.update(self.reconciliation.status())
+        out.update(self._recon_status)
         return out
 
 

@@ -64,6 +64,7 @@ class Requester(Generic[Reply]):
         self._prefix = f"{prefix}-{os.getpid()}-"
         self._ids = itertools.count(1)
         self._pending: dict[str, _Pending[Reply]] = {}
+        self._waiting = asyncio.Event()  # set while anything is pending (wakes the resender)
         self.resends = 0
         self.unmatched = 0
         self.undecodable = 0
@@ -95,6 +96,7 @@ class Requester(Generic[Reply]):
     ) -> None:
         request_id: str = message.request_id
         self._pending[request_id] = _Pending(message, time.monotonic(), future, callback)
+        self._waiting.set()
         # A full queue (peer away) is not an error: the resend loop tries again.
         self.actor.send(self.socket, message)
 
@@ -134,6 +136,11 @@ class Requester(Generic[Reply]):
     async def resend_loop(self) -> None:
         """Re-send what has waited longer than ``timeout`` (run as an actor task)."""
         while True:
+            if not self._pending:
+                # Nothing in flight: sleep until something is (hundreds of idle grids
+                # per machine must not wake for nothing).
+                self._waiting.clear()
+                await self._waiting.wait()
             await asyncio.sleep(self.timeout / 4)
             now = time.monotonic()
             for request_id, pending in list(self._pending.items()):
