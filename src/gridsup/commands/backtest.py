@@ -285,9 +285,10 @@ def backtest(
 ) -> None:
     """Run grids over historical candles with simulated fills and report the outcome."""
     from gridsup.logging import configure_logging
+    from gridsup.strategy.base import SYMBOL_PATTERN
 
     configure_logging("ERROR")
-    if symbol is not None and not re.fullmatch(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}", symbol):
+    if symbol is not None and not SYMBOL_PATTERN.fullmatch(symbol):
         _fail(f"--symbol {symbol!r}: expected BASE/QUOTE in capitals, e.g. BTC/USDT.")
     for option, step in (("--price-step", price_step), ("--amount-step", amount_step)):
         if step is not None and (not step.is_finite() or step <= 0):

@@ -9,8 +9,8 @@ from pydantic_core import PydanticCustomError
 
 # A grid name ends up in file names, log lines and (hashed) in order ids: keep it tame.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-# ccxt's unified spot symbol, BASE/QUOTE.
-_SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
+# ccxt's unified spot symbol, BASE/QUOTE (the CLI checks --symbol with it too).
+SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
 
 
 class StrategyConfig(BaseModel):
@@ -42,7 +42,7 @@ class StrategyConfig(BaseModel):
     @field_validator("symbol")
     @classmethod
     def _symbol(cls, value: str) -> str:
-        if not _SYMBOL.fullmatch(value):
+        if not SYMBOL_PATTERN.fullmatch(value):
             raise PydanticCustomError(
                 "symbol",
                 "must be BASE/QUOTE in capitals, e.g. BTC/USDT, got {value!r}",
