@@ -105,6 +105,41 @@ def test_the_replay_files_last_close_is_the_default_price(tmp_path: Path) -> Non
     assert D(plan["price"]) == D(111) and "candles.csv" in plan["price_source"]
 
 
+def test_a_replay_template_gives_each_symbol_its_own_last_close(tmp_path: Path) -> None:
+    header = "timestamp,open,high,low,close,volume\n"
+    (tmp_path / "SOL-USDT.csv").write_text(header + "1704067200000,100,110,95,105,1\n")
+    (tmp_path / "ETH-USDT.csv").write_text(header + "1704067200000,2000,2100,1900,2050,1\n")
+    path = write(
+        tmp_path,
+        """
+        [market_data]
+        source = "replay"
+        file = "{symbol}.csv"
+
+        [[grid]]
+        name = "sol"
+        symbol = "SOL/USDT"
+        lower_price = 90
+        upper_price = 130
+        total_investment = 1000
+
+        [[grid]]
+        name = "eth"
+        symbol = "ETH/USDT"
+        lower_price = 1800
+        upper_price = 2200
+        total_investment = 1000
+        """,
+    )
+
+    code, out, err = run(str(path), "--json")
+
+    assert code == 0, err
+    sol, eth = json.loads(out)["grids"]
+    assert (D(sol["price"]), sol["price_source"]) == (D(105), "last close of SOL-USDT.csv")
+    assert (D(eth["price"]), eth["price_source"]) == (D(2050), "last close of ETH-USDT.csv")
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

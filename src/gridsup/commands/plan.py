@@ -6,8 +6,8 @@ a start would send), order sizes, profit per grid net of fees, the capital it ne
 base and quote, and the warnings of ``validate_grid_config``.
 
 The current price of a grid is, in order: ``--price`` (``60000`` for every grid or
-``BTC/USDT=60000`` for one symbol), the last close of the ``[market_data]`` replay file
-when the grids file names one, else the middle of the grid's range. No network is used,
+``BTC/USDT=60000`` for one symbol), the last close of the symbol's ``[market_data]``
+replay file when the grids file names one, else the middle of the grid's range. No network is used,
 so levels are not rounded to the exchange's tick size (``gridsup start`` does that).
 
 Exit codes: 0 planned, 2 bad input (grids file, --price, a grid whose levels collide).
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -184,19 +184,30 @@ def _parse_prices(values: Sequence[str]) -> tuple[Decimal | None, dict[str, Deci
     return every, per_symbol
 
 
-def _replay_price(loaded: GridsFile) -> tuple[Decimal, str] | None:
+def _replay_prices(loaded: GridsFile, symbols: Iterable[str]) -> dict[str, tuple[Decimal, str]]:
+    """The last close of each symbol's replay file, read as a start reads it: the
+    ``[market_data] file`` may be a template with ``{symbol}``, ``{base}``, ``{quote}``.
+    Empty when the market is not replayed."""
     from gridsup.config import MarketDataSource
 
     md = loaded.market_data
     if md.source is not MarketDataSource.REPLAY or md.file is None:
-        return None
+        return {}
+    from gridsup.app import replay_file
     from gridsup.exchange.candles import CandleFileError, load_candles
 
-    try:
-        candles = load_candles(md.file)
-    except CandleFileError as exc:
-        _fail(f"[market_data] file: {exc}")
-    return Decimal(str(candles["close"].iloc[-1])), f"last close of {md.file.name}"
+    prices: dict[str, tuple[Decimal, str]] = {}
+    for symbol in sorted(set(symbols)):
+        try:
+            path = replay_file(str(md.file), symbol)
+        except (KeyError, IndexError, ValueError) as exc:
+            _fail(f"[market_data] file: bad placeholder in {md.file}: {exc}")
+        try:
+            candles = load_candles(path)
+        except CandleFileError as exc:
+            _fail(f"[market_data] file: {exc}")
+        prices[symbol] = Decimal(str(candles["close"].iloc[-1])), f"last close of {path.name}"
+    return prices
 
 
 def _render(plans: list[GridPlan], path: Path) -> None:
@@ -318,15 +329,16 @@ def plan(grids_file: Path, prices: tuple[str, ...], names: tuple[str, ...], as_j
     unused = sorted(set(per_symbol) - {g.symbol for g in grids})
     if unused:
         _fail(f"--price {', '.join(unused)}: no planned grid trades that symbol.")
-    replay = _replay_price(loaded) if every is None else None
+    unpriced = [] if every is not None else [g.symbol for g in grids if g.symbol not in per_symbol]
+    replay = _replay_prices(loaded, unpriced)
     plans = []
     for grid in grids:
         if grid.symbol in per_symbol:
             price, source = per_symbol[grid.symbol], "--price"
         elif every is not None:
             price, source = every, "--price"
-        elif replay is not None:
-            price, source = replay
+        elif grid.symbol in replay:
+            price, source = replay[grid.symbol]
         else:
             price, source = (grid.lower_price + grid.upper_price) / 2, "middle of the range"
         try:
