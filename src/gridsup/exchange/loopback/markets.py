@@ -1,9 +1,9 @@
 """The loopback exchange's markets: Binance-style symbol records (exchangeInfo) and the
 ``MarketInfo`` the paper engine trades them with, from one table.
 
-Filters are those Binance listed for these spot pairs in 2024 (tick, lot, minimum
-notional). BNBUSDT carries the legacy ``MIN_NOTIONAL`` filter instead of ``NOTIONAL``
-so that both shapes ccxt parses are served.
+The pairs and their filters (tick, lot, minimum notional) are the paper exchange's
+(``gridsup.exchange.markets``), as Binance lists them. BNBUSDT carries the legacy
+``MIN_NOTIONAL`` filter instead of ``NOTIONAL`` so that both shapes ccxt parses are served.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from gridsup.exchange.markets import PAPER_MARKETS
 from gridsup.exchange.types import Market
 
 __all__ = ["DEFAULT_MARKETS", "SymbolSpec", "symbol_info"]
@@ -58,41 +59,24 @@ class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-DEFAULT_MARKETS: tuple[SymbolSpec, ...] = (
-    SymbolSpec(
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        step_size=Decimal("0.00001"),
-        min_qty=Decimal("0.00001"),
-        min_notional=Decimal("5"),
-    ),
-    SymbolSpec(
-        base="ETH",
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        step_size=Decimal("0.0001"),
-        min_qty=Decimal("0.0001"),
-        min_notional=Decimal("5"),
-    ),
-    SymbolSpec(
-        base="SOL",
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        step_size=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        min_notional=Decimal("5"),
-    ),
-    SymbolSpec(
-        base="BNB",
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        step_size=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        min_notional=Decimal("5"),
-        legacy_min_notional=True,
-    ),
-)
+def _spec(market: Market) -> SymbolSpec:
+    assert market.price_step and market.amount_step and market.min_amount
+    assert market.min_notional is not None
+    return SymbolSpec(
+        base=market.base,
+        quote=market.quote,
+        tick_size=market.price_step,
+        step_size=market.amount_step,
+        min_qty=market.min_amount,
+        min_notional=market.min_notional,
+        legacy_min_notional=market.base == "BNB",
+        maker_fee=market.maker_fee,
+        taker_fee=market.taker_fee,
+    )
+
+
+# The paper exchange's table (one list of Binance's figures for both).
+DEFAULT_MARKETS: tuple[SymbolSpec, ...] = tuple(_spec(m) for m in PAPER_MARKETS.values())
 
 
 def _fixed(value: Decimal) -> str:
