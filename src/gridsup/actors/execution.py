@@ -310,8 +310,8 @@ class ExecutionActor(Actor):
         (re-recorded at the next start), but never a fill that the restored paper
         account does not know — that fill would un-happen, and its trade id be reused.
         """
-        if self.desk is not None and self.desk.ledger_changed:
-            self._ledger_dirty, self.desk.ledger_changed = True, False
+        if self.desk is not None and self.desk.booking.ledger_changed:
+            self._ledger_dirty, self.desk.booking.ledger_changed = True, False
             flush = True
         if flush and self.config.dry_run:
             self._paper_dirty = True

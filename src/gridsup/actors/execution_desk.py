@@ -5,15 +5,13 @@ sequence-numbered updates out.
 Every method returns what must be stored and what may be sent once it is (an
 :class:`Outcome`, or a pair of lists); the actor does the sending. Sequence numbers are
 taken when an update is produced and the actor commits it in the same step (no ``await``
-between :meth:`Desk.absorb` and the return of the method that called it), so updates
+between :meth:`Booking.absorb` and the return of the method that called it), so updates
 leave in sequence order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,11 +19,12 @@ from decimal import Decimal
 import structlog
 
 from gridsup.actors.execution_book import OrderBook, TrackedOrder, intent_of
+from gridsup.actors.execution_booking import Booking, Records
 from gridsup.actors.execution_budget import Budgets
 from gridsup.actors.execution_outbox import Action
 from gridsup.actors.execution_poller import PollResult
 from gridsup.actors.execution_venue import Venue
-from gridsup.actors.run_config import GridSpec, RunConfig, topic
+from gridsup.actors.run_config import GridSpec, RunConfig
 from gridsup.exchange.errors import (
     BadSymbol,
     DuplicateOrder,
@@ -34,7 +33,7 @@ from gridsup.exchange.errors import (
     OrderNotFound,
 )
 from gridsup.exchange.types import Order, Trade
-from gridsup.messages.common import FillReport, OrderStatus, OrderType, Side
+from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import Tick
 from gridsup.messages.orders import (
     CancelOrder,
@@ -42,16 +41,12 @@ from gridsup.messages.orders import (
     OrderRejected,
     OrderReply,
     OrderSnapshot,
-    OrderUpdate,
     PlaceOrder,
     QueryOrders,
 )
-from gridsup.messages.store import RecordFill, RecordOrderEvent, StoreRequest
-from gridsup.strategy.ids import grid_tag, parse_client_order_id
+from gridsup.messages.store import StoreRequest
 
 log = structlog.get_logger("gridsup.actors.execution")
-
-Records = tuple[list[StoreRequest], list[Action]]
 
 
 @dataclass(slots=True)
@@ -65,10 +60,6 @@ class Outcome:
     paper_changed: bool = False
 
 
-def _rid() -> str:
-    return uuid.uuid4().hex
-
-
 class Desk:
     """See the module docstring."""
 
@@ -80,20 +71,27 @@ class Desk:
         self.budgets = budgets
         self.venue = venue
         self.epoch = epoch
-        self.exchange = "paper" if venue.dry_run else run.exchange_id
+        self.booking = Booking(
+            run, book, budgets, "paper" if venue.dry_run else run.exchange_id, epoch
+        )
         self.grids: dict[str, GridSpec] = {g.name: g for g in run.grids}
-        self._by_tag = {grid_tag(g.grid_id): g.name for g in run.grids}
-        self.seq: dict[str, int] = defaultdict(int)
         self._inflight: dict[str, asyncio.Future[None]] = {}
-        self.ledger_changed = False
-        self.fills = self.placed = self.rejected = self.foreign = 0
+        self.placed = self.rejected = self.foreign = 0
 
     # -- identities -----------------------------------------------------------------------
 
     def grid_of(self, cid: str | None) -> str | None:
         """The name of the grid that ``cid`` belongs to; None for a foreign order."""
-        parsed = parse_client_order_id(cid)
-        return None if parsed is None else self._by_tag.get(parsed.grid_tag)
+        return self.booking.grid_of(cid)
+
+    @property
+    def fills(self) -> int:
+        return self.booking.fills
+
+    def rerecord_paper_trades(self) -> list[StoreRequest]:
+        """Dry-run start: see :meth:`Booking.rerecord_trades`."""
+        paper = getattr(self.venue, "paper", None)
+        return [] if paper is None else self.booking.rerecord_trades(paper)
 
     def _refusal(self, strategy: str, cid: str, symbol: str | None) -> str | None:
         spec = self.grids.get(strategy)
@@ -155,7 +153,7 @@ class Desk:
             self.book.discard(cid)
             self.rejected += 1
             log.warning("order_rejected", client_order_id=cid, error=str(exc))
-            event = self._event(tracked, OrderStatus.REJECTED, "rejected", reason=str(exc))
+            event = self.booking.event(tracked, OrderStatus.REJECTED, "rejected", reason=str(exc))
             reply = OrderRejected(request_id=msg.request_id, client_order_id=cid, reason=str(exc))
             return Outcome(reply, [event])
         except ExchangeError as exc:  # temporary or ambiguous: the strategy asks again
@@ -165,8 +163,8 @@ class Desk:
         finally:
             self._end(cid, future)
         self.placed += 1
-        requests: list[StoreRequest] = [self._acknowledged(tracked, order)]
-        more, actions = self.absorb(tracked, order, trades)
+        requests: list[StoreRequest] = [self.booking.acknowledged(tracked, order)]
+        more, actions = self.booking.absorb(tracked, order, trades)
         return Outcome(
             self._ack(msg.request_id, tracked),
             requests + more,
@@ -212,8 +210,8 @@ class Desk:
             await self._settled(cid)
             if (tracked := self.book.get(cid)) is None:
                 tracked = self.book.add(TrackedOrder(msg.strategy, intent_of(order)))
-                requests.append(self._acknowledged(tracked, order))
-                more, actions = self.absorb(tracked, order, [])
+                requests.append(self.booking.acknowledged(tracked, order))
+                more, actions = self.booking.absorb(tracked, order, [])
                 requests += more
         if tracked.status.is_final:
             return Outcome(self._ack(msg.request_id, tracked), requests, actions)
@@ -247,7 +245,7 @@ class Desk:
                 raise
             order = found
         trades = await self.venue.trades_of(order) if order.filled > tracked.filled else []
-        return self.absorb(tracked, order, trades)
+        return self.booking.absorb(tracked, order, trades)
 
     async def query(self, msg: QueryOrders) -> Outcome:
         grid = msg.strategy
@@ -273,8 +271,8 @@ class Desk:
             if self.book.get(order.client_order_id or "") is not None:
                 continue  # placed meanwhile
             tracked = self.book.add(TrackedOrder(grid, intent_of(order)))
-            requests.append(self._acknowledged(tracked, order))
-            more, acts = self.absorb(tracked, order, trades)
+            requests.append(self.booking.acknowledged(tracked, order))
+            more, acts = self.booking.absorb(tracked, order, trades)
             requests += more
             actions += acts
         wanted = set(msg.client_order_ids)
@@ -289,7 +287,7 @@ class Desk:
         snapshot = OrderSnapshot(
             request_id=msg.request_id,
             strategy=grid,
-            seq=self.seq[grid],
+            seq=self.booking.seq[grid],
             orders=tuple(t.state() for t in orders),
             epoch=self.epoch,
         )
@@ -320,8 +318,8 @@ class Desk:
                 if grid is None:
                     continue  # not ours: the paper account has no foreign orders, but be safe
                 tracked = self.book.add(TrackedOrder(grid, intent_of(order)))
-                requests.append(self._acknowledged(tracked, order))
-            more, acts = self.absorb(tracked, order, order_trades)
+                requests.append(self.booking.acknowledged(tracked, order))
+            more, acts = self.booking.absorb(tracked, order, order_trades)
             requests += more
             actions += acts
         return requests, actions
@@ -347,7 +345,7 @@ class Desk:
                 continue  # replaced meanwhile
             if change.tracked.cid in self._inflight:
                 continue  # a cancel of it is under way and books it; the next poll sees the rest
-            more, acts = self.absorb(change.tracked, change.order, change.trades)
+            more, acts = self.booking.absorb(change.tracked, change.order, change.trades)
             requests += more
             actions += acts
         more, acts = self._adopt(orphans)
@@ -368,66 +366,6 @@ class Desk:
             log.warning("foreign_orders_seen", count=foreign)
         return self._adopt(found)
 
-    def rerecord_paper_trades(self) -> list[StoreRequest]:
-        """Dry-run start: the records of every trade the restored paper account holds
-        (bounded by its history). A kill -9 between the commit of a snapshot and the
-        commit of the records sent behind it leaves those records missing; sending them
-        all again is idempotent (the store acks the rest as duplicates)."""
-        paper = getattr(self.venue, "paper", None)
-        if paper is None:
-            return []
-        trades = paper.trades()
-        last_trade = {t.order_id: t.id for t in trades}
-        filled: dict[str, Decimal] = defaultdict(Decimal)
-        out: list[StoreRequest] = []
-        for trade in trades:
-            grid = self.grid_of(trade.client_order_id)
-            if grid is None:
-                continue
-            filled[trade.order_id] += trade.amount
-            try:
-                order: Order | None = paper.fetch_order(trade.order_id)
-            except OrderNotFound:
-                order = None  # retired from the account's bounded history
-            closed = (
-                order is not None
-                and order.status.is_final
-                and last_trade[trade.order_id] == trade.id
-            )
-            report = FillReport(
-                client_order_id=trade.client_order_id or "",
-                symbol=trade.symbol,
-                side=trade.side,
-                price=trade.price,
-                amount=trade.amount,
-                fee=trade.fee,
-                fee_currency=trade.fee_currency,
-                trade_id=trade.id,
-                timestamp=trade.timestamp,
-                order_filled=filled[trade.order_id],
-                order_closed=closed,
-            )
-            out.append(
-                RecordFill(
-                    request_id=_rid(),
-                    grid_id=grid,
-                    exchange=self.exchange,
-                    exchange_order_id=trade.order_id,
-                    fill=report,
-                )
-            )
-            if order is not None:
-                status = order.status if closed else OrderStatus.OPEN
-                tracked = TrackedOrder(
-                    grid,
-                    intent_of(order),
-                    status=status,
-                    filled=filled[trade.order_id],
-                    exchange_order_id=order.id,
-                )
-                out.append(self._event(tracked, status, f"fill:{trade.id}", "filled"))
-        return out
-
     def _adopt(self, orders: list[tuple[Order, list[Trade]]]) -> Records:
         requests: list[StoreRequest] = []
         actions: list[Action] = []
@@ -439,84 +377,12 @@ class Desk:
             # Fills before adoption were booked by whoever saw them; count them as known.
             tracked.filled = sum((t.amount for t in trades), Decimal(0))
             tracked.trade_ids = {t.id for t in trades}
-            requests.append(self._acknowledged(tracked, order))
-            more, acts = self.absorb(tracked, order, [])
+            requests.append(self.booking.acknowledged(tracked, order))
+            more, acts = self.booking.absorb(tracked, order, [])
             requests += more
             actions += acts
             log.info("order_adopted", grid=grid, client_order_id=tracked.cid)
         return requests, actions
-
-    # -- booking ----------------------------------------------------------------------------
-
-    def absorb(self, tracked: TrackedOrder, order: Order, trades: list[Trade]) -> Records:
-        """Bring ``tracked`` to what the exchange says: book new trades (fill records and
-        updates) and a final status. Synchronous on purpose (see the module docstring)."""
-        tracked.exchange_order_id = order.id
-        tracked.placed = True
-        tracked.placed_at = tracked.placed_at or order.timestamp
-        tracked.amount = order.amount
-        requests: list[StoreRequest] = []
-        actions: list[Action] = []
-        base = self.run.markets[order.symbol].base if order.symbol in self.run.markets else ""
-        for trade in sorted(trades, key=lambda t: (t.timestamp, t.id)):
-            report = tracked.apply_trade(trade, order.amount)
-            if report is None:
-                continue
-            self.fills += 1
-            self.budgets.on_fill(tracked.grid, report, base)
-            self.ledger_changed = True
-            requests.append(
-                RecordFill(
-                    request_id=_rid(),
-                    grid_id=tracked.grid,
-                    exchange=self.exchange,
-                    exchange_order_id=order.id,
-                    fill=report,
-                )
-            )
-            requests.append(self._event(tracked, tracked.status, f"fill:{trade.id}", "filled"))
-            actions.append(self._update(tracked, fill=report))
-        final = order.status.is_final and tracked.status is OrderStatus.OPEN
-        if final and (order.status is not OrderStatus.CLOSED or tracked.filled >= order.filled):
-            tracked.status = order.status
-            requests.append(self._event(tracked, order.status, order.status.value))
-            actions.append(self._update(tracked))
-        self.book.settle(tracked)
-        return requests, actions
-
-    def _update(self, tracked: TrackedOrder, fill: FillReport | None = None) -> Action:
-        self.seq[tracked.grid] += 1
-        update = OrderUpdate(
-            strategy=tracked.grid,
-            seq=self.seq[tracked.grid],
-            epoch=self.epoch,
-            client_order_id=tracked.cid,
-            status=tracked.status,
-            filled=tracked.filled,
-            fill=fill,
-        )
-        return ("publish", topic(tracked.grid), update)
-
-    def _event(
-        self, tracked: TrackedOrder, status: OrderStatus, key: str, reason: str | None = None
-    ) -> RecordOrderEvent:
-        return RecordOrderEvent(
-            request_id=_rid(),
-            event_id=f"{self.exchange}:{tracked.cid}:{key}",
-            grid_id=tracked.grid,
-            exchange=self.exchange,
-            client_order_id=tracked.cid,
-            status=status,
-            timestamp=int(time.time() * 1000),
-            intent=tracked.intent,
-            exchange_order_id=tracked.exchange_order_id,
-            reason=reason if reason is not None else key,
-            filled=tracked.filled,
-        )
-
-    def _acknowledged(self, tracked: TrackedOrder, order: Order) -> RecordOrderEvent:
-        tracked.exchange_order_id = order.id
-        return self._event(tracked, OrderStatus.OPEN, "acknowledged")
 
     def _ack(self, request_id: str, tracked: TrackedOrder) -> OrderAck:
         return OrderAck(
