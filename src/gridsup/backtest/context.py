@@ -54,7 +54,6 @@ class _Tracked:
     order_id: str
     amount: Decimal
     filled: Decimal = Decimal(0)
-    done: bool = False
 
 
 @dataclass(slots=True)
@@ -168,7 +167,7 @@ class BacktestContext:
                 log.warning("backtest_foreign_trade_ignored", trade_id=trade.id)
                 continue
             tracked.filled += trade.amount
-            tracked.done = tracked.filled >= tracked.amount
+            closed = tracked.filled >= tracked.amount
             self.stats.fills += 1
             report = FillReport(
                 client_order_id=cid,
@@ -181,10 +180,10 @@ class BacktestContext:
                 trade_id=trade.id,
                 timestamp=trade.timestamp,
                 order_filled=tracked.filled,
-                order_closed=tracked.done,
+                order_closed=closed,
             )
             self._queue.append(OrderEvent(EventKind.FILLED, cid, fill=report))
-            if tracked.done:
+            if closed:
                 self._forget(cid, tracked)
 
     def dispatch(self) -> None:
@@ -216,7 +215,6 @@ class BacktestContext:
         if order.status is OrderStatus.CLOSED:
             # It filled before the cancel arrived: the fills tell the whole story.
             return
-        tracked.done = True
         self.stats.cancelled += 1
         self._queue.append(OrderEvent(EventKind.CANCELLED, cid, filled=order.filled))
         self._forget(cid, tracked)
