@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gridsup.actors.base import Actor, StopReason
+import zmq.asyncio
+
+from gridsup.actors.base import Actor, RuntimeInfo, StopReason
 from gridsup.actors.sockets import SocketSpec, SocketType
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
@@ -130,3 +132,16 @@ class Binder(Steady):
 
     def sockets(self) -> list[SocketSpec]:
         return [SocketSpec("in", SocketType.PULL, self.endpoint, bind=True, recv=MARKET_CODEC)]
+
+
+class Locked(Steady):
+    """Refuses to start the way a strategy actor whose grid is locked elsewhere does:
+    stops itself in on_start and exits with 75 (strategy_actor.EXIT_LOCKED)."""
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self.request_stop(StopReason.SELF)
+
+    async def run(self, info: RuntimeInfo, ctx: zmq.asyncio.Context) -> int:
+        code = await super().run(info, ctx)
+        return 75 if code == 0 else code

@@ -67,6 +67,11 @@ def scenario(name: str, evidence: str) -> list[ChildSpec]:
             _spec("exec", "Steady", evidence, group=Group.EXECUTION),
             _spec("store", "Steady", evidence, group=Group.PERSISTENCE),
         ]
+    if name == "locked":
+        return [
+            _spec("locked", "Locked", evidence),
+            _spec("steady", "Steady", evidence),
+        ]
     raise SystemExit(f"unknown scenario {name!r}")
 
 

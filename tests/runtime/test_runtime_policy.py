@@ -127,16 +127,45 @@ def test_restarts_older_than_the_period_are_forgotten_and_backoff_resets() -> No
     assert decision.delay == 1.0
 
 
+@pytest.mark.parametrize("restart", list(Restart))
+def test_a_fatal_exit_code_fails_at_once_whatever_the_restart_kind(restart: Restart) -> None:
+    tracker = RestartTracker(Policy(restart=restart))
+
+    decision = tracker.on_exit(0.0, 75)
+
+    assert decision.verdict is Verdict.FAIL
+    assert "exit code 75" in decision.reason
+    assert "lock" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("fatal", "exitcode", "verdict"),
+    [
+        (frozenset({75}), 1, Verdict.RESTART),
+        (frozenset({75}), None, Verdict.RESTART),  # killed by us: never fatal
+        (frozenset({3}), 3, Verdict.FAIL),
+        (frozenset(), 75, Verdict.RESTART),  # a policy may opt out
+    ],
+)
+def test_only_the_policys_fatal_exit_codes_are_fatal(
+    fatal: frozenset[int], exitcode: int | None, verdict: Verdict
+) -> None:
+    tracker = RestartTracker(Policy(fatal_exit_codes=fatal))
+
+    assert tracker.on_exit(0.0, exitcode).verdict is verdict
+
+
 @pytest.mark.parametrize(
     ("changes", "field_name"),
     [
         ({"ready_timeout": 0}, "ready_timeout"),
         ({"heartbeat_interval": -1}, "heartbeat_interval"),
         ({"backoff_base": 2.0, "backoff_max": 1.0}, "backoff_max"),
+        ({"fatal_exit_codes": frozenset({0})}, "fatal_exit_codes"),
     ],
 )
 def test_impossible_policies_are_refused_naming_the_field(
-    changes: dict[str, float], field_name: str
+    changes: dict[str, object], field_name: str
 ) -> None:
     with pytest.raises(SpecError, match=field_name):
         spec("a", **changes)
@@ -193,6 +222,40 @@ def test_a_crash_looping_child_fails_alerts_once_and_spares_its_sibling() -> Non
     assert sup.children["healthy"].state is ChildState.RUNNING
     assert sup.children["healthy"].pid == healthy_pid
     assert all(pid != healthy_pid for pid, _ in fx.signals)
+
+
+def test_a_child_exiting_with_a_fatal_code_fails_at_once_and_is_never_respawned() -> None:
+    sup, fx, alerts = make(spec("locked"), spec("sibling"))
+    pid = sup.children["locked"].pid
+    assert pid is not None
+
+    sup.on_exit("locked", pid, 75)
+    for _ in range(int(POLICY.backoff_max) + 2):
+        fx.clock += 1.0
+        sup.tick()
+
+    child = sup.children["locked"]
+    assert child.state is ChildState.FAILED
+    assert child.restarts == 0
+    assert [name for name, _ in fx.spawned].count("locked") == 1
+    assert [(a.name, a.exitcode, a.restarts) for a in alerts] == [("locked", 75, 0)]
+    assert "lock is held by another process" in alerts[0].reason
+    assert sup.children["sibling"].state is ChildState.RUNNING
+
+
+def test_a_fatal_exit_before_ready_settles_the_group_so_the_next_one_starts() -> None:
+    fx = FakeEffects()
+    sup = Supervision(
+        [spec("grid", Group.STRATEGY), spec("store", Group.PERSISTENCE)], fx, lambda a: None
+    )
+    sup.start()
+    store = sup.children["store"].pid
+    assert store is not None
+
+    sup.on_exit("store", store, 75)  # never Ready: exits while STARTING
+
+    assert sup.children["store"].state is ChildState.FAILED
+    assert sup.children["grid"].state is ChildState.STARTING
 
 
 def test_a_child_that_stops_heartbeating_is_killed_then_restarted() -> None:

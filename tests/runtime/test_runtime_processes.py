@@ -220,6 +220,25 @@ def test_a_temporary_actor_that_crashes_is_not_restarted(crashes: App) -> None:
     assert crashes.events().count("start once") == 1
 
 
+@pytest.fixture
+def locked() -> Iterator[App]:
+    yield from launch("locked")
+
+
+def test_an_actor_exiting_locked_is_failed_at_once_with_the_reason(locked: App) -> None:
+    row = eventually(lambda: (r := locked.actor("locked")).state == "failed" and r, TIMEOUT)
+    eventually(lambda: locked.actor("steady").state == "running", TIMEOUT)
+
+    assert row.restarts == 0
+    assert row.pid is None
+    assert locked.events().count("start locked") == 1
+    alerts = (locked.evidence / "alerts.log").read_text().splitlines()
+    assert len(alerts) == 1
+    assert alerts[0].startswith("locked strategy 0 exit code 75:")
+    failed = [e for e in locked.log_events() if e["event"] == "actor_failed"]
+    assert [(e["actor"], e["exitcode"], e["level"]) for e in failed] == [("locked", 75, "error")]
+
+
 # -- start order, stop order, control socket, cli ----------------------------------------
 
 

@@ -148,11 +148,10 @@ class Child:
                 restarts=self.restarts,
             )
         elif decision.verdict is Verdict.FAIL:
-            # STARTING/RUNNING -> FAILED: too many restarts in the period; give up, alert.
+            # STARTING/RUNNING -> FAILED: too many restarts in the period, or an exit code
+            # that no restart can cure (a grid locked elsewhere); give up, alert.
             self.deadline = None
-            reason = (
-                f"more than {self.policy.max_restarts} restarts in {self.policy.restart_period:g}s"
-            )
+            reason = decision.reason
             self._set(
                 ChildState.FAILED,
                 "actor_failed",

@@ -12,12 +12,12 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 
-from gridsup.supervisor.spec import Policy
+from gridsup.supervisor.spec import EXIT_MEANINGS, Policy
 
 
 class Verdict(enum.Enum):
     RESTART = "restart"
-    FAIL = "fail"  # intensity exceeded
+    FAIL = "fail"  # intensity exceeded, or a fatal exit code
     DONE = "done"  # the policy does not restart this exit
 
 
@@ -25,6 +25,7 @@ class Verdict(enum.Enum):
 class Decision:
     verdict: Verdict
     delay: float = 0.0  # seconds to wait before restarting
+    reason: str = ""  # why FAIL
 
 
 class RestartTracker:
@@ -49,10 +50,21 @@ class RestartTracker:
         return min(p.backoff_max, p.backoff_base * 2 ** max(restarts - 1, 0))
 
     def on_exit(self, now: float, exitcode: int | None) -> Decision:
-        """Decide what follows an exit with ``exitcode`` (None: unknown, counts as abnormal)."""
-        if not self.policy.restart.wants_restart(exitcode):
+        """Decide what follows an exit with ``exitcode`` (None: unknown, counts as abnormal).
+
+        A fatal exit code fails the child before the restart kind is asked: such an exit
+        says a restart cannot help, and the operator must hear it even from a temporary
+        child."""
+        p = self.policy
+        if exitcode is not None and exitcode in p.fatal_exit_codes:
+            meaning = EXIT_MEANINGS.get(exitcode, "listed in the policy's fatal_exit_codes")
+            return Decision(Verdict.FAIL, reason=f"exit code {exitcode}: {meaning}")
+        if not p.restart.wants_restart(exitcode):
             return Decision(Verdict.DONE)
-        if self.recent(now) >= self.policy.max_restarts:
-            return Decision(Verdict.FAIL)
+        if self.recent(now) >= p.max_restarts:
+            return Decision(
+                Verdict.FAIL,
+                reason=f"more than {p.max_restarts} restarts in {p.restart_period:g}s",
+            )
         self._times.append(now)
         return Decision(Verdict.RESTART, self.backoff(len(self._times)))

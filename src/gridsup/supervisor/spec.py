@@ -30,6 +30,14 @@ class Group(enum.IntEnum):
     STRATEGY = 3
 
 
+# Exit codes that no restart can cure, with what they mean (for the FAILED reason).
+# 75 (EX_TEMPFAIL) is a strategy actor's EXIT_LOCKED: another process holds its grid's
+# lock, so a restart would only find the lock held again - a restart loop that hides
+# the one thing the operator must know (the grid runs elsewhere, or twice is configured).
+EXIT_MEANINGS: dict[int, str] = {75: "the grid's lock is held by another process"}
+DEFAULT_FATAL_EXIT_CODES = frozenset({75})
+
+
 class SpecError(ValueError):
     """A child spec with an impossible value; the message names the child and field."""
 
@@ -48,10 +56,13 @@ class Policy:
     restart_period: float = 60.0  # ... within this many seconds: FAILED
     stop_timeout: float = 10.0  # Stop -> SIGTERM at half of it -> SIGKILL at the end
     supervisor_timeout: float = 10.0  # the actor exits after this long without our heartbeat
+    # An exit with one of these codes is never restarted, whatever ``restart`` says: the
+    # child is FAILED at once (alert raised) with the code's meaning as the reason.
+    fatal_exit_codes: frozenset[int] = DEFAULT_FATAL_EXIT_CODES
 
     def check(self, name: str) -> None:
         """Raises:
-        SpecError: a non-positive time or count."""
+        SpecError: a non-positive time or count, or a fatal exit code outside 1..255."""
         for attr in (
             "ready_timeout",
             "heartbeat_interval",
@@ -66,6 +77,8 @@ class Policy:
             raise SpecError(f"child {name!r}: backoff_max must be >= backoff_base")
         if self.heartbeat_liveness < 1 or self.max_restarts < 0:
             raise SpecError(f"child {name!r}: heartbeat_liveness >= 1 and max_restarts >= 0")
+        if any(not 0 < code < 256 for code in self.fatal_exit_codes):
+            raise SpecError(f"child {name!r}: fatal_exit_codes must lie in 1..255")
 
 
 # Defaults per actor kind; a ChildSpec may carry its own Policy instead.
