@@ -250,7 +250,10 @@ class Actor:
 
     async def _watch_parent(self) -> None:
         interval = self.info.heartbeat_interval if self.info else 1.0
-        while os.getppid() == self._parent:
+        supervisor = self.info.supervisor_pid if self.info else None
+        # Under a forkserver the parent is the forkserver, which lives as long as any of
+        # its children (each holds its alive pipe): the supervisor's pid must be watched.
+        while os.getppid() == self._parent and process_alive(supervisor):
             await asyncio.sleep(interval)
         log.warning("supervisor_lost", actor=self.name, why="parent_exited_while_starting")
         self.request_stop(StopReason.ORPHANED)
