@@ -28,6 +28,7 @@ from gridsup.strategy.grid_config import GridConfig, InitialPosition
 from gridsup.strategy.grid_orders import OrderDesk, log_event
 from gridsup.strategy.grid_state import (
     AdoptOutcome,
+    CycleRecord,
     OrderRole,
     Phase,
     SkippedLevel,
@@ -42,6 +43,7 @@ from gridsup.strategy.protocols import ExecutionContext
 
 __all__ = [
     "AdoptOutcome",
+    "CycleRecord",
     "GridTradingStrategy",
     "OrderRole",
     "Phase",
@@ -147,7 +149,9 @@ class GridTradingStrategy(BookView):
             if fill.order_closed and fill.order_filled == order.filled:
                 self._close(order)
             return
-        self._book.record_fill(order, fill.price, fill.amount, fill.fee, fill.fee_currency)
+        self._book.record_fill(
+            order, fill.price, fill.amount, fill.fee, fill.fee_currency, fill.timestamp
+        )
         if fill.order_closed or order.filled >= order.amount:
             self._close(order)
 
@@ -357,6 +361,7 @@ class GridTradingStrategy(BookView):
         if order.side is Side.BUY:
             if filled > 0:
                 book.slot_cost[k] = order.quote
+                book.open_leg(k, order)
                 if active:
                     desk.place_limit(k, Side.SELL, filled - order.base_fee)
             elif active and not order.cancel_requested:
@@ -385,6 +390,7 @@ class GridTradingStrategy(BookView):
             amount = min(book.amounts[k], desk.round(left))
             left -= amount
             book.slot_cost[k] = amount * unit_cost
+            book.open_leg(k, order, amount / net)
             if book.phase is Phase.RUNNING:
                 desk.place_limit(k, Side.SELL, amount)
 

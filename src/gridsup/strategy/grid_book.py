@@ -8,14 +8,16 @@ the snapshot next to the fields it must list, so a new field cannot be forgotten
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, localcontext
 from typing import Any
 
 from gridsup.messages.common import Side
 from gridsup.strategy.grid_state import (
     STATE_VERSION,
     AdoptOutcome,
+    CycleRecord,
+    OpenLeg,
     OrderRole,
     Phase,
     SkippedLevel,
@@ -25,6 +27,16 @@ from gridsup.strategy.grid_state import (
 )
 
 _ZERO = Decimal(0)
+# Booked cycles waiting for the store's acknowledgement; beyond this the oldest are
+# dropped (counted): a consumer that never drains (a backtest) keeps bounded memory.
+MAX_PENDING_CYCLES = 1000
+_MONEY_QUANTUM = Decimal("1e-18")  # what the store holds exactly
+
+
+def _money(value: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return value.quantize(_MONEY_QUANTUM).normalize()
 
 
 @dataclass(slots=True, eq=False)
@@ -51,6 +63,11 @@ class GridBook:
     other_fees: dict[str, Decimal] = field(default_factory=dict)  # fees in a third currency
     completed_cycles: int = 0
     exit_proceeds: Decimal = _ZERO
+    slot_open: dict[int, OpenLeg] = field(default_factory=dict)  # the buy each sell closes
+    cycles: list[CycleRecord] = field(default_factory=list)  # booked, not yet acked
+    cycle_seq: int = 0  # cycle records made so far (the last one's seq)
+    cycles_dropped: int = 0  # records dropped unacked past MAX_PENDING_CYCLES
+    last_time: int = 0  # latest fill time seen (ms), for fills reported without one
 
     @classmethod
     def fresh(
@@ -62,20 +79,33 @@ class GridBook:
     # ------------------------------------------------------------------------- ledger
 
     def record_fill(
-        self, order: TrackedOrder, price: Decimal, amount: Decimal, fee: Decimal, currency: str
+        self,
+        order: TrackedOrder,
+        price: Decimal,
+        amount: Decimal,
+        fee: Decimal,
+        currency: str,
+        timestamp: int = 0,
     ) -> None:
-        """Count one trade of ``order``: its quote, its fee, the base it moves."""
+        """Count one trade of ``order``: its quote, its fee, the base it moves.
+        ``timestamp`` 0: unknown (the latest fill time seen is used)."""
+        if timestamp:
+            self.last_time = max(self.last_time, timestamp)
+        order.filled_at = timestamp or self.last_time
         notional = price * amount
         fee_quote = fee_base = _ZERO
         if fee:
             if currency == self.quote:
                 fee_quote = fee
                 self.fees_paid += fee
+                order.quote_fee += fee
+                order.fee_value += fee
             elif currency == self.base:
                 # A buy's base fee shrinks what arrives: the counter sell sells less.
                 fee_base = fee
                 order.base_fee += fee
                 self.fees_paid += fee * price
+                order.fee_value += fee * price
             else:
                 self.other_fees[currency] = self.other_fees.get(currency, _ZERO) + fee
         if order.side is Side.BUY:
@@ -93,13 +123,71 @@ class GridBook:
         """
         k = order.slot
         cost = self.slot_cost[k]
-        if order.filled < order.amount:
-            cost = cost * order.filled / order.amount
+        leg = self.slot_open.get(k)
+        buy_fee = _ZERO
+        complete = order.filled >= order.amount
+        if not complete:
+            share = order.filled / order.amount
+            cost = cost * share
             self.slot_cost[k] -= cost
+            if leg is not None:
+                buy_fee = leg.fee * share
+                self.slot_open[k] = replace(leg, fee=leg.fee - buy_fee)
         else:
             self.slot_cost[k] = _ZERO
             self.completed_cycles += 1
-        self.realized_profit += order.quote - cost
+            self.slot_open.pop(k, None)
+            if leg is not None:
+                buy_fee = leg.fee
+        profit = order.quote - cost
+        self.realized_profit += profit
+        self._record_cycle(order, leg, buy_fee, profit, complete)
+
+    def open_leg(self, slot: int, order: TrackedOrder, share: Decimal = Decimal(1)) -> None:
+        """The slot's sell will close (``share`` of) the buy ``order``."""
+        bought = order.filled
+        price = (order.quote - order.quote_fee) / bought if bought else (order.price or _ZERO)
+        self.slot_open[slot] = OpenLeg(
+            order_id=order.client_order_id,
+            price=_money(price),
+            opened_at=order.filled_at or self.last_time,
+            fee=order.fee_value * share,
+        )
+
+    def _record_cycle(
+        self,
+        order: TrackedOrder,
+        leg: OpenLeg | None,
+        buy_fee: Decimal,
+        profit: Decimal,
+        complete: bool,
+    ) -> None:
+        sold = order.filled
+        closed_at = order.filled_at or self.last_time
+        self.cycle_seq += 1
+        self.cycles.append(
+            CycleRecord(
+                seq=self.cycle_seq,
+                slot=order.slot,
+                amount=sold,
+                open_price=self.levels[order.slot] if leg is None else leg.price,
+                open_order_id=None if leg is None else leg.order_id,
+                opened_at=closed_at if leg is None or not leg.opened_at else leg.opened_at,
+                close_price=_money((order.quote + order.quote_fee) / sold),
+                close_order_id=order.client_order_id,
+                closed_at=closed_at,
+                fee=_money(buy_fee + order.fee_value),
+                profit=_money(profit),
+                complete=complete,
+            )
+        )
+        if len(self.cycles) > MAX_PENDING_CYCLES:
+            del self.cycles[0]
+            self.cycles_dropped += 1
+
+    def ack_cycles(self, seqs: set[int]) -> None:
+        """Forget the records ``seqs`` (the store acknowledged them)."""
+        self.cycles = [c for c in self.cycles if c.seq not in seqs]
 
     # ------------------------------------------------------------------ reconciliation
 
@@ -135,6 +223,12 @@ class GridBook:
         if side is Side.SELL:
             self.base_held += amount
             self.slot_cost[slot] = self.levels[slot] * amount * (1 + fee_rate)
+            self.slot_open[slot] = OpenLeg(
+                order_id=None,
+                price=self.levels[slot],
+                opened_at=self.last_time,
+                fee=self.levels[slot] * amount * fee_rate,
+            )
         return AdoptOutcome.ADOPTED
 
     # ---------------------------------------------------------------------- invariant
@@ -188,6 +282,11 @@ class GridBook:
             "other_fees": {k: str(v) for k, v in sorted(self.other_fees.items())},
             "completed_cycles": self.completed_cycles,
             "exit_proceeds": str(self.exit_proceeds),
+            "slot_open": {str(k): v.to_json() for k, v in sorted(self.slot_open.items())},
+            "cycles": [c.to_json() for c in self.cycles],
+            "cycle_seq": self.cycle_seq,
+            "cycles_dropped": self.cycles_dropped,
+            "last_time": self.last_time,
             "skipped": [self.skipped[k].to_json() for k in sorted(self.skipped)],
             "orders": [o.to_json() for o in self.orders.values()],
         }
@@ -236,6 +335,12 @@ class GridBook:
             other_fees={str(k): Decimal(v) for k, v in data["other_fees"].items()},
             completed_cycles=int(data["completed_cycles"]),
             exit_proceeds=Decimal(data["exit_proceeds"]),
+            # Absent from snapshots written before cycles were recorded.
+            slot_open={int(k): OpenLeg.from_json(v) for k, v in data.get("slot_open", {}).items()},
+            cycles=[CycleRecord.from_json(c) for c in data.get("cycles", [])],
+            cycle_seq=int(data.get("cycle_seq", 0)),
+            cycles_dropped=int(data.get("cycles_dropped", 0)),
+            last_time=int(data.get("last_time", 0)),
         )
         for raw in data["skipped"]:
             skipped = SkippedLevel.from_json(raw)
@@ -308,6 +413,26 @@ class BookView:
         """Orders the grid wanted but the exchange or the market's limits refused."""
         skipped = self._book.skipped
         return tuple(skipped[k] for k in sorted(skipped))
+
+    @property
+    def cycles_dropped(self) -> int:
+        """Cycle records dropped unacknowledged (more than MAX_PENDING_CYCLES pending)."""
+        return self._book.cycles_dropped
+
+    def pending_cycles(self) -> tuple[CycleRecord, ...]:
+        """Cycles booked and not yet acknowledged by the store, oldest first. They are
+        part of the state, so a crash before the acknowledgement loses none."""
+        return tuple(self._book.cycles)
+
+    def ack_cycles(self, seqs: set[int]) -> None:
+        """The store holds the records ``seqs``: drop them from the state."""
+        self._book.ack_cycles(seqs)
+
+    def drain_cycles(self) -> list[CycleRecord]:
+        """Take every pending record at once (for a consumer that stores them itself
+        right away, such as a backtest); the actor uses pending/ack instead."""
+        out, self._book.cycles = self._book.cycles, []
+        return out
 
     def open_orders(self) -> dict[str, tuple[int, Side, Decimal, Decimal | None]]:
         """client order id -> (level index, side, amount, price) of every open order."""

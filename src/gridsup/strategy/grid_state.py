@@ -89,6 +89,9 @@ class TrackedOrder:
     base_fee: Decimal = Decimal(0)  # fees charged in the base asset
     quote: Decimal = Decimal(0)  # buys: quote spent incl. fees; sells: quote received net
     cancel_requested: bool = False
+    quote_fee: Decimal = Decimal(0)  # fees charged in the quote asset (inside ``quote``)
+    fee_value: Decimal = Decimal(0)  # every fee valued in quote (base fees at the fill price)
+    filled_at: int = 0  # time of its last fill (ms), 0 before any
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +106,9 @@ class TrackedOrder:
             "base_fee": str(self.base_fee),
             "quote": str(self.quote),
             "cancel_requested": self.cancel_requested,
+            "quote_fee": str(self.quote_fee),
+            "fee_value": str(self.fee_value),
+            "filled_at": self.filled_at,
         }
 
     @classmethod
@@ -120,6 +126,10 @@ class TrackedOrder:
             base_fee=Decimal(data["base_fee"]),
             quote=Decimal(data["quote"]),
             cancel_requested=bool(data["cancel_requested"]),
+            # Absent from snapshots written before cycles were recorded: zero.
+            quote_fee=Decimal(data.get("quote_fee", "0")),
+            fee_value=Decimal(data.get("fee_value", "0")),
+            filled_at=int(data.get("filled_at", 0)),
         )
 
 
@@ -154,6 +164,91 @@ class SkippedLevel:
             amount=Decimal(data["amount"]),
             reason=str(data["reason"]),
             timestamp=int(data["timestamp"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLeg:
+    """What a slot's sell holds: the buy (or the entry's share) that bought its base."""
+
+    order_id: str | None  # client id of the buy; None when unknown (an adopted sell)
+    price: Decimal  # average price paid, fees excluded
+    opened_at: int  # ms
+    fee: Decimal  # the buy's fees for this base, valued in quote
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "price": str(self.price),
+            "opened_at": self.opened_at,
+            "fee": str(self.fee),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OpenLeg:
+        oid = data["order_id"]
+        return cls(
+            order_id=None if oid is None else str(oid),
+            price=Decimal(data["price"]),
+            opened_at=int(data["opened_at"]),
+            fee=Decimal(data["fee"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRecord:
+    """One cycle the grid booked: a sell fill closing the buy of its slot, with its profit
+    net of both legs' fees (exactly what was added to ``realized_profit``). ``seq``
+    numbers a grid's records 1, 2, 3 ...; ``close_order_id`` (the sell's client id) is
+    the store's idempotency key. A partial sell (cancelled after some fills) is a record
+    too (``complete`` False): its profit is booked as well. Money fields are rounded to
+    18 decimals (what the store holds exactly)."""
+
+    seq: int
+    slot: int
+    amount: Decimal  # base sold
+    open_price: Decimal
+    open_order_id: str | None
+    opened_at: int  # ms
+    close_price: Decimal
+    close_order_id: str
+    closed_at: int  # ms
+    fee: Decimal  # both legs, in quote
+    profit: Decimal  # net of fees, in quote
+    complete: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "slot": self.slot,
+            "amount": str(self.amount),
+            "open_price": str(self.open_price),
+            "open_order_id": self.open_order_id,
+            "opened_at": self.opened_at,
+            "close_price": str(self.close_price),
+            "close_order_id": self.close_order_id,
+            "closed_at": self.closed_at,
+            "fee": str(self.fee),
+            "profit": str(self.profit),
+            "complete": self.complete,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CycleRecord:
+        oid = data["open_order_id"]
+        return cls(
+            seq=int(data["seq"]),
+            slot=int(data["slot"]),
+            amount=Decimal(data["amount"]),
+            open_price=Decimal(data["open_price"]),
+            open_order_id=None if oid is None else str(oid),
+            opened_at=int(data["opened_at"]),
+            close_price=Decimal(data["close_price"]),
+            close_order_id=str(data["close_order_id"]),
+            closed_at=int(data["closed_at"]),
+            fee=Decimal(data["fee"]),
+            profit=Decimal(data["profit"]),
+            complete=bool(data["complete"]),
         )
 
 
