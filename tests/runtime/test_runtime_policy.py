@@ -458,3 +458,50 @@ def test_a_large_group_is_spawned_in_batches_between_ticks() -> None:
 
     assert counts == [8, 16, 20]
     assert sup.state is SupervisorState.RUNNING
+
+
+# -- next_deadline: what lets the shell sleep instead of polling ---------------------------
+
+
+def test_next_deadline_follows_each_state_so_the_shell_never_needs_to_poll() -> None:
+    sup, fx, _ = make(spec("a"))
+    pid = sup.children["a"].pid
+    assert pid is not None
+    limit = POLICY.heartbeat_interval * POLICY.heartbeat_liveness
+
+    running_deadline = sup.next_deadline()
+    fx.clock += 1.0
+    sup.on_heartbeat("a", pid, {})
+    after_beat = sup.next_deadline()
+    sup.on_exit("a", pid, 1)
+    in_backoff = sup.next_deadline()
+
+    assert running_deadline == 1000.0 + limit
+    assert after_beat == 1001.0 + limit
+    assert in_backoff == 1001.0 + POLICY.backoff_base
+
+
+def test_ticking_at_the_next_deadline_acts_on_it() -> None:
+    sup, fx, _ = make(spec("hung"))
+    pid = sup.children["hung"].pid
+    assert pid is not None
+
+    deadline = sup.next_deadline()
+    assert deadline is not None
+    fx.clock = deadline + 0.001
+    sup.tick()
+
+    assert fx.signals == [(pid, signal.SIGKILL)]
+    assert sup.next_deadline() is None  # killed: only its exit (an event) comes next
+
+
+def test_next_deadline_covers_a_stop_escalation_and_ignores_settled_children() -> None:
+    sup, fx, _ = make(spec("a"), spec("gone", restart=Restart.TEMPORARY))
+    gone = sup.children["gone"].pid
+    assert gone is not None
+    sup.on_exit("gone", gone, 0)
+
+    sup.stop()
+
+    assert sup.children["gone"].state is ChildState.EXITED
+    assert sup.next_deadline() == fx.clock + POLICY.stop_timeout / 2

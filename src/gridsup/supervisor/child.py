@@ -193,6 +193,23 @@ class Child:
                 log.warning("actor_stop_escalated", actor=self.name, signal="SIGTERM")
                 self.effects.signal(self.handle, signal.SIGTERM)
 
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` may next have something to do (None: only an event can
+        change this child). A deadline that has passed means "tick now"."""
+        if self.state in (ChildState.BACKOFF, ChildState.STARTING):
+            return self.deadline if self.killing is None else None
+        if self.state is ChildState.RUNNING and self.killing is None:
+            assert self.last_heartbeat is not None
+            p = self.policy
+            return self.last_heartbeat + p.heartbeat_interval * p.heartbeat_liveness
+        if self.state is ChildState.STOPPING and self.handle is not None:
+            if self.deadline is None:
+                return None
+            if not self.escalated:
+                return self.deadline - self.policy.stop_timeout / 2
+            return self.deadline if self.killing is None else None
+        return None
+
     def _kill(self, why: str, **fields: object) -> None:
         # The state stays as it is until the sentinel reports the exit (on_exit).
         assert self.handle is not None

@@ -10,10 +10,11 @@ loop, so it is noticed as soon as it happens (not at the next poll).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -26,6 +27,7 @@ import zmq.asyncio
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
 from gridsup.actors.entry import Launch, child_main
+from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType
 from gridsup.messages.control import (
     COMMAND_CODEC,
     CONTROL_REPLY_CODEC,
@@ -50,7 +52,15 @@ log = structlog.get_logger("gridsup.supervisor")
 START_METHODS = ("forkserver", "spawn", "fork")
 # What every forkserver child needs anyway; imported once in the server, shared by COW.
 RUNTIME_PRELOAD = ("gridsup.actors.entry",)
-_TICK = 0.05  # seconds between deadline checks (ready timeouts, heartbeats, backoff)
+# Floor of a sleep to the next deadline: a deadline that has just passed by less than the
+# clock's resolution must not become a busy loop of zero sleeps.
+_MIN_SLEEP = 0.002
+# The supervisor's own heartbeat tells actors that it is alive but not wedged (its death
+# they see at once through their parent pid); a few beats per supervisor_timeout suffice,
+# and each beat wakes every actor of the fleet.
+_BEATS_PER_TIMEOUT = 4
+_MAX_BEAT = 2.5
+_REPORT_BATCH = 256  # reports drained per wake-up before yielding to the other tasks
 
 
 def make_context(method: str, preload: Sequence[str] = ()) -> Any:
@@ -81,8 +91,10 @@ class ProcessEffects:
         *,
         log_level: str = "INFO",
         log_json: bool = False,
+        on_exit: Callable[[], None] = lambda: None,
     ) -> None:
         self.mp = mp_context
+        self._on_exit = on_exit
         self.run_dir = run_dir
         self.command = command
         self.loop = loop
@@ -123,6 +135,7 @@ class ProcessEffects:
         if code is not None:
             proc.close()
         self._supervision[0].on_exit(name, pid, code)
+        self._on_exit()
 
     def signal(self, handle: ProcessHandle, signum: int) -> None:
         send_signal(handle.pid, signum)
@@ -164,8 +177,11 @@ class Supervisor:
         self.log_level, self.log_json = log_level, log_json
         self.supervision: Supervision | None = None
         self.frames_dropped = 0
-        intervals = [s.effective_policy.heartbeat_interval for s in specs]
-        self.heartbeat_interval = min([1.0, *intervals])
+        timeouts = [s.effective_policy.supervisor_timeout for s in specs]
+        self.heartbeat_interval = min([_MAX_BEAT, *(t / _BEATS_PER_TIMEOUT for t in timeouts)])
+        # Set by every event that may bring a deadline forward (an exit, a Ready that
+        # starts the next group, a stop): the ticker sleeps until the next deadline.
+        self._wake = asyncio.Event()
 
     async def run(self) -> int:
         """Start every child in group order, supervise until stopped, clean up.
@@ -201,6 +217,7 @@ class Supervisor:
                 holder,
                 log_level=self.log_level,
                 log_json=self.log_json,
+                on_exit=self._wake.set,
             )
             sup = Supervision(self.specs, effects, self.alert)
             holder.append(sup)
@@ -212,7 +229,7 @@ class Supervisor:
                 ),
             )
             for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, sup.stop)
+                loop.add_signal_handler(signum, self._stop, sup, False)
             log.info(
                 "supervisor_started",
                 pid=os.getpid(),
@@ -241,40 +258,73 @@ class Supervisor:
             run_dir.remove()
             log.info("supervisor_exited", pid=os.getpid())
 
+    def _stop(self, sup: Supervision, cancel_orders: bool) -> None:
+        sup.stop(cancel_orders)
+        self._wake.set()
+
     async def _tick(self, pub: zmq.Socket[bytes], sup: Supervision) -> None:
         beat = COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=os.getpid()))
         next_beat = 0.0
         while not sup.done:
+            self._wake.clear()
             now = time.monotonic()
             if now >= next_beat:
                 # The supervisor's pulse: actors that stop hearing it exit (orphaned).
                 pub.send_multipart([endpoints.BROADCAST_TOPIC, beat])
                 next_beat = now + self.heartbeat_interval
             sup.tick()
-            # While a large group is being spawned, come back at once (after the loop has
-            # run the report and control tasks) instead of after a full tick.
-            await asyncio.sleep(0 if sup.spawning else _TICK)
+            if sup.done:
+                break
+            if sup.spawning:
+                # A large group is being spawned: come back at once, after the loop has
+                # run the report and control tasks.
+                await asyncio.sleep(0)
+                continue
+            # Sleep until the next deadline (a backoff over, a ready or heartbeat
+            # timeout, a stop escalation) or the next beat, whichever is first; events
+            # that bring a deadline forward set _wake. No polling at idle.
+            deadline = sup.next_deadline()
+            until = next_beat if deadline is None else min(deadline, next_beat)
+            delay = max(until - time.monotonic(), _MIN_SLEEP)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def _reports(self, pull: zmq.asyncio.Socket, sup: Supervision) -> None:
+        # One asyncio wake-up per batch of reports, read without a Future per frame (a
+        # hundred actors heartbeat every second).
+        sock = OpenSocket(SocketSpec("report", SocketType.PULL, ""), pull)
+        recv = sock.sync_sock.recv
         while True:
-            frame = await pull.recv()
-            try:
-                report = REPORT_CODEC.decode(frame)
-            except msgspec.DecodeError as exc:
-                self.frames_dropped += 1
-                log.warning(
-                    "frame_dropped", socket="report", error=str(exc), dropped=self.frames_dropped
-                )
-                continue
-            match report:
-                case Ready(actor=name, pid=pid):
-                    sup.on_ready(name, pid)
-                case Heartbeat(actor=name, pid=pid, status=status):
-                    sup.on_heartbeat(name, pid, status)
-                case Failed(actor=name, pid=pid, reason=reason):
-                    sup.on_failed(name, pid, reason)
-                case _:
-                    assert_never(report)
+            await sock.wait_readable()
+            for _ in range(_REPORT_BATCH):
+                try:
+                    frame = recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._report(frame, sup)
+            else:
+                await asyncio.sleep(0)
+
+    def _report(self, frame: bytes, sup: Supervision) -> None:
+        try:
+            report = REPORT_CODEC.decode(frame)
+        except msgspec.DecodeError as exc:
+            self.frames_dropped += 1
+            log.warning(
+                "frame_dropped", socket="report", error=str(exc), dropped=self.frames_dropped
+            )
+            return
+        match report:
+            case Ready(actor=name, pid=pid):
+                sup.on_ready(name, pid)
+                self._wake.set()  # a new group may start: ready deadlines, spawning
+            case Heartbeat(actor=name, pid=pid, status=status):
+                sup.on_heartbeat(name, pid, status)  # only moves a deadline later
+            case Failed(actor=name, pid=pid, reason=reason):
+                sup.on_failed(name, pid, reason)
+            case _:
+                assert_never(report)
 
     async def _control(self, router: zmq.asyncio.Socket, sup: Supervision, started: float) -> None:
         while True:
@@ -299,7 +349,7 @@ class Supervisor:
                 case StopRequest(cancel_orders=cancel):
                     log.info("stop_requested", cancel_orders=cancel)
                     reply = StopAccepted(supervisor_pid=os.getpid())
-                    sup.stop(cancel)
+                    self._stop(sup, cancel)
                 case _:
                     assert_never(request)
             await router.send_multipart([*envelope, CONTROL_REPLY_CODEC.encode(reply)])

@@ -112,6 +112,22 @@ class Supervision:
             child.tick(now)
         self._progress()
 
+    def next_deadline(self) -> float | None:
+        """The earliest time :meth:`tick` has something to do: now while children wait
+        to be spawned, else the earliest child deadline (None: nothing until an event).
+        The shell sleeps until then instead of polling, so an idle fleet costs the
+        supervisor no wake-ups but the reports it receives."""
+        if self._pending:
+            return self.effects.now()
+        stopping = self.state is SupervisorState.STOPPING
+        deadlines = [
+            d
+            for c in self.children.values()
+            if not (stopping and c.state is ChildState.BACKOFF)
+            and (d := c.next_deadline()) is not None
+        ]
+        return min(deadlines, default=None)
+
     # -- status -----------------------------------------------------------------------------
 
     def status(self) -> tuple[ActorStatus, ...]:
