@@ -144,3 +144,45 @@ async def test_one_order_several_times_in_one_batch_ends_most_advanced(db: Datab
         order = await OrderRepository(session).get("binance", placed.client_order_id)
     assert order is not None
     assert (order.status, order.filled) == (OrderStatus.CLOSED, Decimal("0.001"))
+
+
+def closed_trade(close_id: str, profit: str = "0.0123", strategy: str = "g1") -> StoreWrite:
+    from gridsup.store.records import TradeRecord
+
+    return TradeRecord(
+        exchange="paper",
+        strategy=strategy,
+        symbol="BTC/USDT",
+        amount=Decimal("0.001"),
+        open_price=Decimal("100"),
+        open_order_id="gA1b0c1",
+        opened_at=1,
+        close_price=Decimal("110"),
+        close_order_id=close_id,
+        closed_at=2,
+        fee=Decimal("0.00021"),
+        profit=Decimal(profit),
+    )
+
+
+async def test_closed_trades_are_stored_once_by_close_order_id(db: Database) -> None:
+    from gridsup.store.trades import TradeRepository
+
+    writer = StoreWriter(db)
+    counts = await writer.write_batch([closed_trade("gA1s1c1"), closed_trade("gA1s1c2", "-1")])
+    assert counts.trades == 2
+    # A replay, and the same close order id of another grid (a different key).
+    await writer.write_batch(
+        [closed_trade("gA1s1c1", "999"), closed_trade("gA1s1c1", strategy="g2")]
+    )
+    async with db.session() as session:
+        repo = TradeRepository(session)
+        rows = await repo.history(strategy="g1")
+        stats = await repo.statistics(strategy="g1")
+        known = await repo.known_closed(
+            [("paper", "g1", "gA1s1c1"), ("paper", "g1", "nope"), ("paper", "g2", "gA1s1c1")]
+        )
+    assert sorted(r.close_order_id or "" for r in rows) == ["gA1s1c1", "gA1s1c2"]
+    assert all(not r.is_open and r.side is Side.BUY for r in rows)
+    assert stats.trades == 2 and stats.total_profit == Decimal("-0.9877")
+    assert known == {("paper", "g1", "gA1s1c1"), ("paper", "g2", "gA1s1c1")}

@@ -4,8 +4,9 @@ ROUTER (bind STORE) <- DEALERs of the strategy and execution actors. Requests ar
 as they arrive; one writer task drains everything queued, stores it with
 :meth:`StoreWriter.write_batch` in one transaction (group commit) and only then answers
 each request with an :class:`Ack` — so an Ack always means "durable". Every request is
-idempotent: a fill already stored (exchange, symbol, trade id), an order event already logged
-(event id) or a state whose save counter is not newer than the stored one is answered
+idempotent: a fill already stored (exchange, symbol, trade id), an order event already
+logged (event id), a booked cycle already stored (exchange, grid, close order id) or a
+state whose save counter is not newer than the stored one is answered
 ``Ack(duplicate=True)`` and not written again. :class:`LoadState` is answered with
 :class:`StateLoaded` after the writes queued before it, so a reader sees its own saves.
 """
@@ -25,6 +26,7 @@ from gridsup.actors.persistence_records import (
     fill_record,
     merge_order_rows,
     state_record,
+    trade_record,
 )
 from gridsup.actors.run_config import STORE, RunConfig
 from gridsup.actors.sockets import SocketSpec, SocketType
@@ -36,6 +38,7 @@ from gridsup.messages.store import (
     LoadState,
     RecordFill,
     RecordOrderEvent,
+    RecordTrade,
     SaveState,
     StateLoaded,
     StoreReply,
@@ -47,6 +50,7 @@ from gridsup.store.known import known_keys
 from gridsup.store.migrate import upgrade
 from gridsup.store.records import StoreWrite
 from gridsup.store.state import DatabaseStateStore
+from gridsup.store.trades import TradeKey, TradeRepository
 from gridsup.store.writer import StoreWriter
 
 log = structlog.get_logger("gridsup.actors.persistence")
@@ -182,6 +186,13 @@ class PersistenceActor(Actor):
         ]
         events = [m.event_id for _, m in batch if isinstance(m, RecordOrderEvent)]
         known_fills, known_events = await known_keys(self.db, fills=fills, event_keys=events)
+        known_trades = await self._known_trades(
+            [
+                (m.exchange, m.grid_id, m.close_order_id)
+                for _, m in batch
+                if isinstance(m, RecordTrade)
+            ]
+        )
         for _, m in batch:
             if isinstance(m, SaveState) and m.grid_id not in self._versions:
                 self._versions[m.grid_id] = await self._stored_version(m.grid_id)
@@ -205,6 +216,11 @@ class PersistenceActor(Actor):
                     if key not in known_fills:
                         known_fills.add(key)
                         records = [fill_record(msg)]
+                case RecordTrade():
+                    tkey = (msg.exchange, msg.grid_id, msg.close_order_id)
+                    if tkey not in known_trades:
+                        known_trades.add(tkey)
+                        records = [trade_record(msg)]
                 case LoadState():
                     loads.append((envelope, msg))
                     continue
@@ -220,6 +236,13 @@ class PersistenceActor(Actor):
         for envelope, load in loads:
             replies.append((envelope, await self._load(load)))
         return replies
+
+    async def _known_trades(self, keys: list[TradeKey]) -> set[TradeKey]:
+        """Which booked cycles (exchange, grid, close order id) are stored already."""
+        if not keys:
+            return set()
+        async with self.db.session() as session:
+            return await TradeRepository(session).known_closed(keys)
 
     async def _write(
         self, writes: list[tuple[Envelope, StoreRequest, list[StoreWrite]]]

@@ -3,7 +3,8 @@
 The persistence actor's one translation boundary: a :class:`SaveState` becomes a
 :class:`StateRecord` whose JSON holds the sender's save counter and its bytes (base64),
 a :class:`RecordOrderEvent` an :class:`OrderEventRecord` (plus the order's row when the
-intent is known), a :class:`RecordFill` a :class:`FillRecord`.
+intent is known), a :class:`RecordFill` a :class:`FillRecord`, a :class:`RecordTrade`
+a :class:`TradeRecord`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import msgspec
 
 from gridsup.messages.common import OrderStatus
-from gridsup.messages.store import RecordFill, RecordOrderEvent, SaveState
+from gridsup.messages.store import RecordFill, RecordOrderEvent, RecordTrade, SaveState
 from gridsup.store.records import (
     FillRecord,
     OrderEventKind,
@@ -22,6 +23,7 @@ from gridsup.store.records import (
     OrderRecord,
     StateRecord,
     StoreWrite,
+    TradeRecord,
 )
 
 # Schema version of the saved-state wrapper (the store's StateMigrations key).
@@ -112,6 +114,24 @@ def event_records(msg: RecordOrderEvent) -> list[StoreWrite]:
 def fill_record(msg: RecordFill) -> FillRecord:
     record = FillRecord.from_report(msg.fill, exchange=msg.exchange, strategy=msg.grid_id)
     return msgspec.structs.replace(record, exchange_order_id=msg.exchange_order_id)
+
+
+def trade_record(msg: RecordTrade) -> TradeRecord:
+    """A booked grid cycle as a closed trade row (entry side buy)."""
+    return TradeRecord(
+        exchange=msg.exchange,
+        strategy=msg.grid_id,
+        symbol=msg.symbol,
+        amount=msg.amount,
+        open_price=msg.open_price,
+        open_order_id=msg.open_order_id,
+        opened_at=msg.opened_at,
+        close_price=msg.close_price,
+        close_order_id=msg.close_order_id,
+        closed_at=msg.closed_at,
+        fee=msg.fee,
+        profit=msg.profit,
+    )
 
 
 def merge_order_rows(records: list[StoreWrite]) -> list[StoreWrite]:

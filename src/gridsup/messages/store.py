@@ -55,6 +55,26 @@ class RecordFill(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     fill: FillReport
 
 
+class RecordTrade(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Store one booked grid cycle (a sell closing its slot's buy) as a closed trade,
+    exactly once per (exchange, grid_id, close_order_id). ``profit`` is net of ``fee``
+    (both legs, quote); the entry's side is always buy."""
+
+    request_id: str
+    grid_id: str
+    exchange: str
+    symbol: str
+    amount: Decimal
+    open_price: Decimal
+    open_order_id: str | None
+    opened_at: int  # ms since the epoch, UTC
+    close_price: Decimal
+    close_order_id: str
+    closed_at: int  # ms since the epoch, UTC
+    fee: Decimal
+    profit: Decimal
+
+
 class LoadState(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """Read a grid's latest saved state (answered by :class:`StateLoaded`)."""
 
@@ -82,7 +102,7 @@ class StateLoaded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     state: bytes | None = None
 
 
-StoreRequest = SaveState | RecordOrderEvent | RecordFill | LoadState
+StoreRequest = SaveState | RecordOrderEvent | RecordFill | RecordTrade | LoadState
 StoreReply = Ack | StateLoaded
 
 STORE_REQUEST_CODEC: Codec[StoreRequest] = Codec("store_request", StoreRequest)

@@ -104,7 +104,18 @@ class Trade(TimestampMixin, Base):
     """A round trip of a grid: an entry fill and, once closed, the counter order's exit."""
 
     __tablename__ = "trades"
-    __table_args__ = (Index("ix_trades_strategy_is_open", "strategy", "is_open"),)
+    __table_args__ = (
+        Index("ix_trades_strategy_is_open", "strategy", "is_open"),
+        # A booked cycle is stored once (RecordTrade re-sends); open trades (no close
+        # order yet) do not collide: NULLs are distinct in a unique index.
+        Index(
+            "uq_trades_exchange_strategy_close_order_id",
+            "exchange",
+            "strategy",
+            "close_order_id",
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     exchange: Mapped[str] = mapped_column(String(32))

@@ -196,4 +196,26 @@ class StateRecord(msgspec.Struct, frozen=True, kw_only=True):
     state: dict[str, Any]
 
 
-StoreWrite = OrderRecord | OrderUpdateRecord | FillRecord | OrderEventRecord | StateRecord
+class TradeRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A closed grid round trip (a booked cycle); stored once per (exchange, strategy,
+    close_order_id). The entry is a buy; ``profit`` is net of ``fee`` (both legs)."""
+
+    exchange: str
+    strategy: str
+    symbol: str
+    amount: Decimal
+    open_price: Decimal
+    open_order_id: str | None
+    opened_at: int  # ms
+    close_price: Decimal
+    close_order_id: str
+    closed_at: int  # ms
+    fee: Decimal
+    profit: Decimal
+    side: Side = Side.BUY
+    is_open: bool = False
+
+
+StoreWrite = (
+    OrderRecord | OrderUpdateRecord | FillRecord | OrderEventRecord | StateRecord | TradeRecord
+)

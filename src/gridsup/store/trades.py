@@ -7,17 +7,23 @@ Profit and its aggregates are computed with Decimal in Python, never with SQL ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal, localcontext
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.messages.common import Side
-from gridsup.store.models import Trade
-from gridsup.store.sql import MONEY_CONTEXT, given
+from gridsup.store.models import Trade, utcnow
+from gridsup.store.records import TradeRecord
+from gridsup.store.sql import MONEY_CONTEXT, cached_statement, execute_core, given, insert_for
+
+_TABLE = Trade.__table__
+_CHUNK = 500  # bound on IN (...) lists
+# A closed trade's idempotency key: (exchange, strategy, close order's client id).
+TradeKey = tuple[str, str, str]
 
 
 class TradeNotFound(LookupError):
@@ -102,6 +108,44 @@ class TradeRepository:
         self.session.add(trade)
         await self.session.flush()
         return trade
+
+    def _insert_closed(self) -> Any:
+        return cached_statement(
+            self.session,
+            "trades.add_closed",
+            lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
+                index_elements=["exchange", "strategy", "close_order_id"]
+            ),
+        )
+
+    async def add_closed_many(self, records: Iterable[TradeRecord]) -> None:
+        """Store closed round trips (booked grid cycles) in one statement; a record whose
+        (exchange, strategy, close_order_id) is stored already is skipped."""
+        now = utcnow()
+        rows = [
+            {**msgspec.structs.asdict(r), "created_at": now, "updated_at": now} for r in records
+        ]
+        if rows:
+            await execute_core(self.session, self._insert_closed(), rows)
+
+    async def known_closed(self, keys: Collection[TradeKey]) -> set[TradeKey]:
+        """The subset of ``keys`` stored already."""
+        by_grid: dict[tuple[str, str], list[str]] = {}
+        for exchange, strategy, close_order_id in keys:
+            by_grid.setdefault((exchange, strategy), []).append(close_order_id)
+        known: set[TradeKey] = set()
+        for (exchange, strategy), ids in by_grid.items():
+            for i in range(0, len(ids), _CHUNK):
+                stmt = select(Trade.close_order_id).where(
+                    tuple_(Trade.exchange, Trade.strategy) == (exchange, strategy),
+                    Trade.close_order_id.in_(ids[i : i + _CHUNK]),
+                )
+                known.update(
+                    (exchange, strategy, c)
+                    for c in await self.session.scalars(stmt)
+                    if c is not None
+                )
+        return known
 
     async def get(self, trade_id: int) -> Trade | None:
         return await self.session.get(Trade, trade_id)

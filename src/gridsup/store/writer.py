@@ -25,8 +25,10 @@ from gridsup.store.records import (
     OrderUpdateRecord,
     StateRecord,
     StoreWrite,
+    TradeRecord,
 )
 from gridsup.store.state import state_row, upsert_states
+from gridsup.store.trades import TradeRepository
 
 
 class BatchCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +37,7 @@ class BatchCounts(msgspec.Struct, frozen=True, kw_only=True):
     fills: int = 0
     events: int = 0
     states: int = 0
+    trades: int = 0
 
 
 class StoreWriter:
@@ -61,6 +64,7 @@ class StoreWriter:
         events: list[OrderEventRecord] = []
         # The last state of a strategy in the batch wins; earlier ones are superseded.
         states: dict[str, StateRecord] = {}
+        trades: list[TradeRecord] = []
         for record in records:
             match record:
                 case OrderRecord() | OrderUpdateRecord():
@@ -71,11 +75,15 @@ class StoreWriter:
                     events.append(record)
                 case StateRecord():
                     states[record.strategy] = record
+                case TradeRecord():
+                    trades.append(record)
                 case _:
                     assert_never(record)
         state_rows = [state_row(s.strategy, s.state) for s in states.values()]
         async with self.db.session() as session:
             await self._store(session, orders, fills, events, state_rows)
+            if trades:
+                await TradeRepository(session).add_closed_many(trades)
         updates = sum(isinstance(r, OrderUpdateRecord) for r in orders)
         return BatchCounts(
             orders=len(orders) - updates,
@@ -83,6 +91,7 @@ class StoreWriter:
             fills=len(fills),
             events=len(events),
             states=len(state_rows),
+            trades=len(trades),
         )
 
     @staticmethod
