@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, assert_never
 
 import msgspec
@@ -30,7 +30,8 @@ import zmq
 from gridsup.actors.base import Actor, StopReason
 from gridsup.actors.execution_book import OrderBook
 from gridsup.actors.execution_budget import Budgets
-from gridsup.actors.execution_desk import Desk
+from gridsup.actors.execution_catchup import GapFiller
+from gridsup.actors.execution_desk import Desk, Outcome
 from gridsup.actors.execution_outbox import Action, Outbox, StoreLink
 from gridsup.actors.execution_poller import poll
 from gridsup.actors.execution_ratelimit import TokenBucket
@@ -52,7 +53,8 @@ from gridsup.actors.run_config import (
     topic,
 )
 from gridsup.actors.sockets import SocketSpec, SocketType
-from gridsup.exchange.errors import ExchangeError
+from gridsup.exchange.errors import BadSymbol, ExchangeError
+from gridsup.exchange.types import Candle
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.orders import (
@@ -102,6 +104,8 @@ class ExecutionActor(Actor):
         self._saves_in_flight: set[str] = set()
         self._held: list[StoreRequest] = []  # records waiting for their snapshot
         self.ticks = 0
+        self.gaps: GapFiller | None = None  # dry-run: the market missed while down
+        self._grids = {g.name: g for g in run.grids}
 
     # -- sockets and lifecycle ------------------------------------------------------------
 
@@ -157,6 +161,8 @@ class ExecutionActor(Actor):
             if self.config.dry_run:
                 paper, self.paper_version = await load_paper(self.link, self.config, PAPER_HISTORY)
                 self.venue = PaperVenue(paper, self.limiter)
+                last_ts = paper.last_timestamp() if self.paper_version else 0
+                self.gaps = GapFiller(self.config, last_ts, self._replay, self._feed, self.spawn)
             else:
                 self.venue = await open_live_venue(self.config, self.limiter)
             self.desk = Desk(self.config, self.book, self.budgets, self.venue, self.epoch)
@@ -215,6 +221,8 @@ class ExecutionActor(Actor):
             log.warning("stopped_with_unacked_records", pending=len(self.link.pending))
         if self.venue is not None:
             await self.venue.close()
+        if self.gaps is not None:
+            await self.gaps.close()
 
     async def _cancel_all(self, desk: Desk) -> None:
         """``gridsup stop --cancel-orders``: cancel the run's open orders (never foreign
@@ -247,6 +255,7 @@ class ExecutionActor(Actor):
             "rate_limit_waits": self.limiter.waits,
             "rate_limit_waited_s": round(self.limiter.waited_s, 3),
             "ticks": self.ticks,
+            "market_gaps_pending": len(self.gaps.pending) if self.gaps else 0,
         }
 
     # -- messages -------------------------------------------------------------------------
@@ -259,9 +268,11 @@ class ExecutionActor(Actor):
         elif socket == ORDERS:
             match message:
                 case PlaceOrder():
-                    self.spawn(self._serve(self._desk().place(message), envelope))
+                    work = self._after_gap(message.strategy, self._desk().place, message)
+                    self.spawn(self._serve(work, envelope))
                 case CancelOrder():
-                    self.spawn(self._serve(self._desk().cancel(message), envelope))
+                    work = self._after_gap(message.strategy, self._desk().cancel, message)
+                    self.spawn(self._serve(work, envelope))
                 case QueryOrders():
                     self.spawn(self._serve(self._desk().query(message), envelope))
                 case _:
@@ -281,9 +292,35 @@ class ExecutionActor(Actor):
 
     def _on_tick(self, tick: Tick) -> None:
         self.ticks += 1
+        if self.gaps is not None:
+            self.gaps.on_tick(tick)  # after the candles of a restart's gap
+        else:
+            self._feed(tick)
+
+    def _feed(self, tick: Tick) -> None:
         requests, actions = self._desk().on_tick(tick)
         if requests or actions:
             self._commit(requests, actions, flush=True)
+
+    def _replay(self, symbol: str, candles: list[Candle]) -> int:
+        """Dry-run catch-up: the candles of a gap through the paper account, fills
+        booked like a tick's; their count."""
+        try:
+            (requests, actions), fills = self._desk().replay_candles(symbol, candles)
+        except BadSymbol:
+            log.warning("tick_for_unknown_market", symbol=symbol)
+            return 0
+        if requests or actions:
+            self._commit(requests, actions, flush=True)
+        return fills
+
+    async def _after_gap(
+        self, grid: str, work: Callable[[Any], Awaitable[Outcome]], message: Any
+    ) -> Outcome:
+        """``work(message)`` once the gap of ``grid``'s symbol is filled."""
+        if self.gaps is not None and (spec := self._grids.get(grid)) is not None:
+            await self.gaps.wait(spec.symbol)
+        return await work(message)
 
     def _on_store_reply(self, reply: StoreReply) -> None:
         rid = self.link.on_reply(reply)

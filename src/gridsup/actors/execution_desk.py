@@ -32,7 +32,8 @@ from gridsup.exchange.errors import (
     InvalidOrder,
     OrderNotFound,
 )
-from gridsup.exchange.types import Order, Trade
+from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.types import Candle, Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import Tick
 from gridsup.messages.orders import (
@@ -304,6 +305,26 @@ class Desk:
             trades = paper.on_price(tick.symbol, tick.last, tick.timestamp)
         except BadSymbol:
             log.warning("tick_for_unknown_market", symbol=tick.symbol)
+            return [], []
+        return self._book_paper_trades(paper, trades)
+
+    def replay_candles(self, symbol: str, candles: list[Candle]) -> tuple[Records, int]:
+        """Dry-run catch-up: walk each missed candle through the paper account and book
+        the fills, exactly as a tick's (see ``execution_catchup``); and the fill count.
+
+        Raises:
+            BadSymbol: the paper account has no such market.
+        """
+        paper = getattr(self.venue, "paper", None)
+        if paper is None:
+            return ([], []), 0
+        trades: list[Trade] = []
+        for c in candles:
+            trades += paper.on_candle(symbol, c.timestamp, c.open, c.high, c.low, c.close, c.volume)
+        return self._book_paper_trades(paper, trades), len(trades)
+
+    def _book_paper_trades(self, paper: PaperExchange, trades: list[Trade]) -> Records:
+        if not trades:
             return [], []
         by_order: dict[str, list[Trade]] = defaultdict(list)
         for trade in trades:
