@@ -58,12 +58,13 @@ from gridsup.messages.store import (
     STORE_REQUEST_CODEC,
     Ack,
     LoadState,
+    RecordTrade,
     SaveState,
     StateLoaded,
     StoreReply,
 )
 from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
-from gridsup.strategy.grid import GridTradingStrategy
+from gridsup.strategy.grid import CycleRecord, GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.reconcile import (
     CancelPolicy,
@@ -129,6 +130,9 @@ class StrategyActor(Actor):
         self.state_version = 0
         self.resyncs = 0
         self.events_handled = 0
+        self.trades_recorded = 0
+        self.trades_refused = 0
+        self._exchange = "paper" if run.dry_run else run.exchange_id  # as execution records
         self._seq = 0
         self._epoch: int | None = None
         self._events: deque[OrderUpdate | OrderRejected] = deque()
@@ -358,6 +362,18 @@ class StrategyActor(Actor):
             self._orders.send(Action(ActionKind.PLACE, intent.client_order_id, intent))
 
     async def _save_state(self) -> None:
+        """Save the state (if it changed) and record the cycles booked and not yet acked,
+        side by side: the saved state still lists those cycles, so a crash before their
+        Acks loses none (the next start sends them again; the store keeps one of each).
+        A cycle leaves the state only after its Ack, with the next save."""
+        assert self._store is not None
+        cycles = self.strategy.pending_cycles()
+        if cycles:
+            await asyncio.gather(self._save(), self._record_trades(cycles))
+        else:
+            await self._save()
+
+    async def _save(self) -> None:
         assert self._store is not None
         state = msgspec.json.encode(self.strategy.get_state())
         if state == self._saved:
@@ -380,6 +396,46 @@ class StrategyActor(Actor):
             error = reply.error if isinstance(reply, Ack) else type(reply).__name__
             log.error("grid_state_save_failed", grid=self.spec.name, error=error, attempt=attempt)
             await asyncio.sleep(retry_delay(attempt))
+
+    async def _record_trades(self, cycles: Sequence[CycleRecord]) -> None:
+        """One RecordTrade per cycle, all in flight at once; the acked ones (stored, or
+        stored before: a duplicate) leave the strategy's pending list. A cycle the store
+        refuses for its data is logged and dropped: sending it again would not help."""
+        assert self._store is not None
+        replies = await asyncio.gather(*(self._store.request(self._trade(c)) for c in cycles))
+        done: set[int] = set()
+        for cycle, reply in zip(cycles, replies, strict=True):
+            if isinstance(reply, Ack) and reply.ok:
+                self.trades_recorded += not reply.duplicate
+            else:
+                error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+                log.error(
+                    "grid_trade_refused",
+                    grid=self.spec.name,
+                    close_order_id=cycle.close_order_id,
+                    error=error,
+                )
+                self.trades_refused += 1
+            done.add(cycle.seq)
+        self.strategy.ack_cycles(done)
+
+    def _trade(self, cycle: CycleRecord) -> RecordTrade:
+        assert self._store is not None
+        return RecordTrade(
+            request_id=self._store.next_id(),
+            grid_id=self.spec.name,  # the strategy column, as the execution actor's fills
+            exchange=self._exchange,
+            symbol=self.spec.symbol,
+            amount=cycle.amount,
+            open_price=cycle.open_price,
+            open_order_id=cycle.open_order_id,
+            opened_at=cycle.opened_at,
+            close_price=cycle.close_price,
+            close_order_id=cycle.close_order_id,
+            closed_at=cycle.closed_at,
+            fee=cycle.fee,
+            profit=cycle.profit,
+        )
 
     def _refused(self, rejection: OrderRejected) -> None:
         """A placement refused for good: an event for the strategy, in turn."""
@@ -433,6 +489,8 @@ class StrategyActor(Actor):
             "events_handled": self.events_handled,
             "resyncs": self.resyncs,
             "order_seq": self._seq,
+            "trades_recorded": self.trades_recorded,
+            "trades_pending": len(strategy.pending_cycles()),
         }
         if self._orders is not None and self._store is not None:
             orders = self._orders.requester

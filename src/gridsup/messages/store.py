@@ -3,8 +3,8 @@
 DEALER (any actor) -> ROUTER (persistence): :data:`StoreRequest` in, :class:`Ack` back,
 matched by ``request_id`` (:class:`LoadState` is answered by :class:`StateLoaded`). Every
 request is idempotent on the persistence side (fills by exchange + order id + trade id,
-order events by their ``event_id``, states by ``version``), so a sender that misses an Ack
-simply sends the same request again.
+order events by their ``event_id``, booked cycles by exchange + grid + close order id,
+states by ``version``), so a sender that misses an Ack simply sends the same request again.
 """
 
 from __future__ import annotations

@@ -34,9 +34,17 @@ _MONEY_QUANTUM = Decimal("1e-18")  # what the store holds exactly
 
 
 def _money(value: Decimal) -> Decimal:
+    """``value`` rounded to 18 decimals when it has more (an average or a share)."""
     with localcontext() as ctx:
         ctx.prec = 80
-        return value.quantize(_MONEY_QUANTUM).normalize()
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -18:
+            value = value.quantize(_MONEY_QUANTUM)
+        trimmed = value.normalize()  # no trailing zeros, but 5.5E+4 must stay 55000
+        exponent = trimmed.as_tuple().exponent
+        return (
+            trimmed.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else trimmed
+        )
 
 
 @dataclass(slots=True, eq=False)
