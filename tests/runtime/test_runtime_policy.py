@@ -505,3 +505,22 @@ def test_next_deadline_covers_a_stop_escalation_and_ignores_settled_children() -
 
     assert sup.children["gone"].state is ChildState.EXITED
     assert sup.next_deadline() == fx.clock + POLICY.stop_timeout / 2
+
+
+def test_events_that_may_bring_a_deadline_forward_wake_the_shell() -> None:
+    fx = FakeEffects()
+    woken: list[str] = []
+    sup = Supervision([spec("a")], fx, lambda a: None, changed=lambda: woken.append("x"))
+    sup.start()
+    pid = sup.children["a"].pid
+    assert pid is not None
+
+    sup.on_ready("a", pid)
+    after_ready = len(woken)
+    sup.on_heartbeat("a", pid, {})  # only moves a deadline later: no wake-up
+    after_heartbeat = len(woken)
+    sup.stop()
+    after_stop = len(woken)
+    sup.on_exit("a", pid, 0)
+
+    assert (after_ready, after_heartbeat, after_stop, len(woken)) == (1, 1, 2, 3)

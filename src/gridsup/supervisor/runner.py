@@ -14,7 +14,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -91,10 +91,8 @@ class ProcessEffects:
         *,
         log_level: str = "INFO",
         log_json: bool = False,
-        on_exit: Callable[[], None] = lambda: None,
     ) -> None:
         self.mp = mp_context
-        self._on_exit = on_exit
         self.run_dir = run_dir
         self.command = command
         self.loop = loop
@@ -135,7 +133,6 @@ class ProcessEffects:
         if code is not None:
             proc.close()
         self._supervision[0].on_exit(name, pid, code)
-        self._on_exit()
 
     def signal(self, handle: ProcessHandle, signum: int) -> None:
         send_signal(handle.pid, signum)
@@ -179,8 +176,8 @@ class Supervisor:
         self.frames_dropped = 0
         timeouts = [s.effective_policy.supervisor_timeout for s in specs]
         self.heartbeat_interval = min([_MAX_BEAT, *(t / _BEATS_PER_TIMEOUT for t in timeouts)])
-        # Set by every event that may bring a deadline forward (an exit, a Ready that
-        # starts the next group, a stop): the ticker sleeps until the next deadline.
+        # Set by Supervision.changed (an exit, a Ready, a stop): the ticker sleeps until
+        # the next deadline or this.
         self._wake = asyncio.Event()
 
     async def run(self) -> int:
@@ -208,6 +205,7 @@ class Supervisor:
             pub.bind(run_dir.endpoint(endpoints.COMMAND))
             router.bind(run_dir.endpoint(endpoints.CONTROL))
             pub_sync: zmq.Socket[bytes] = zmq.Socket.shadow(pub.underlying)
+            self._wake = asyncio.Event()  # bound to this run's loop
             holder: list[Supervision] = []
             effects = ProcessEffects(
                 self.mp,
@@ -217,9 +215,8 @@ class Supervisor:
                 holder,
                 log_level=self.log_level,
                 log_json=self.log_json,
-                on_exit=self._wake.set,
             )
-            sup = Supervision(self.specs, effects, self.alert)
+            sup = Supervision(self.specs, effects, self.alert, changed=self._wake.set)
             holder.append(sup)
             self.supervision = sup
             discovery.claim(
@@ -229,7 +226,7 @@ class Supervisor:
                 ),
             )
             for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, self._stop, sup, False)
+                loop.add_signal_handler(signum, sup.stop)
             log.info(
                 "supervisor_started",
                 pid=os.getpid(),
@@ -257,10 +254,6 @@ class Supervisor:
             discovery.release(self.base, os.getpid())
             run_dir.remove()
             log.info("supervisor_exited", pid=os.getpid())
-
-    def _stop(self, sup: Supervision, cancel_orders: bool) -> None:
-        sup.stop(cancel_orders)
-        self._wake.set()
 
     async def _tick(self, pub: zmq.Socket[bytes], sup: Supervision) -> None:
         beat = COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=os.getpid()))
@@ -318,7 +311,6 @@ class Supervisor:
         match report:
             case Ready(actor=name, pid=pid):
                 sup.on_ready(name, pid)
-                self._wake.set()  # a new group may start: ready deadlines, spawning
             case Heartbeat(actor=name, pid=pid, status=status):
                 sup.on_heartbeat(name, pid, status)  # only moves a deadline later
             case Failed(actor=name, pid=pid, reason=reason):
@@ -349,7 +341,7 @@ class Supervisor:
                 case StopRequest(cancel_orders=cancel):
                     log.info("stop_requested", cancel_orders=cancel)
                     reply = StopAccepted(supervisor_pid=os.getpid())
-                    self._stop(sup, cancel)
+                    sup.stop(cancel)
                 case _:
                     assert_never(request)
             await router.send_multipart([*envelope, CONTROL_REPLY_CODEC.encode(reply)])

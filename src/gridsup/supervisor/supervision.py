@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable
 
 import structlog
 
@@ -32,9 +33,14 @@ class Supervision:
         effects: Effects,
         alert: AlertHook = log_alert,
         spawn_batch: int = 8,
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         check_specs(specs)
         self.effects = effects
+        # Called after every event that may bring a deadline forward (an exit, a Ready
+        # that starts the next group, a stop), whoever calls it: the shell sleeps until
+        # next_deadline() and this wakes it.
+        self.changed = changed
         self.state = SupervisorState.STARTING
         self.started_at = effects.now()
         # Stable sort: the group decides the order, the spec list order breaks ties.
@@ -68,6 +74,7 @@ class Supervision:
         self._pending.clear()
         self._stop_group = len(self.groups)
         self._advance_stop()
+        self.changed()
 
     @property
     def done(self) -> bool:
@@ -85,6 +92,7 @@ class Supervision:
         if child is not None:
             child.on_ready(pid)
             self._progress()
+            self.changed()
 
     def on_heartbeat(self, name: str, pid: int, status: dict[str, StatusValue]) -> None:
         child = self.children.get(name)
@@ -101,6 +109,7 @@ class Supervision:
         if child is not None:
             child.on_exit(pid, exitcode)
             self._progress()
+            self.changed()
 
     def tick(self) -> None:
         """Act on passed deadlines (backoff over, ready timeout, heartbeats missing ...)."""
