@@ -26,11 +26,12 @@ from gridsup.actors.persistence_records import decode_state
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
 from gridsup.messages.common import OrderStatus, Side
 from gridsup.store.database import Database
-from gridsup.store.models import Fill, Order, OrderEvent
+from gridsup.store.models import Fill, Order, OrderEvent, Trade
 from gridsup.store.state import DatabaseStateStore
 from gridsup.strategy.grid import GridTradingStrategy
+from gridsup.strategy.grid_book import _money as money
 from gridsup.strategy.grid_config import GridConfig
-from gridsup.strategy.ids import grid_tag, parse_client_order_id
+from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class ExchangeRecord:
     trades: list[ExchangeTrade]
     free: dict[str, Decimal] = field(default_factory=dict)
     used: dict[str, Decimal] = field(default_factory=dict)
+    retired: list[str] = field(default_factory=list)  # client ids of forgotten orders
 
     @property
     def open_orders(self) -> list[ExchangeOrder]:
@@ -77,6 +79,10 @@ class DatabaseRecord:
     events: list[OrderEvent]
     states: dict[str, dict[str, Any]]  # grid name -> GridTradingStrategy state
     paper: bytes | None  # the paper account's snapshot (dry-run)
+    trades: list[Trade] = field(default_factory=list)  # booked cycles (closed rows)
+
+    def trades_of(self, grid: str) -> list[Trade]:
+        return [t for t in self.trades if t.strategy == grid]
 
 
 def paper_record(snapshot: bytes) -> ExchangeRecord:
@@ -109,7 +115,8 @@ def paper_record(snapshot: bytes) -> ExchangeRecord:
     ]
     free = {k: Decimal(v) for k, v in raw["free"].items()}
     used = {k: Decimal(v) for k, v in raw["used"].items()}
-    return ExchangeRecord(orders, trades, free, used)
+    retired = list(raw.get("retired_client_ids") or [])
+    return ExchangeRecord(orders, trades, free, used, retired)
 
 
 async def _read(db_url: str, grids: Iterable[str]) -> DatabaseRecord:
@@ -120,6 +127,7 @@ async def _read(db_url: str, grids: Iterable[str]) -> DatabaseRecord:
             fills = list((await session.execute(select(Fill))).scalars())
             orders = list((await session.execute(select(Order))).scalars())
             events = list((await session.execute(select(OrderEvent))).scalars())
+            trades = list((await session.execute(select(Trade).order_by(Trade.id))).scalars())
         store = DatabaseStateStore(db)
         states: dict[str, dict[str, Any]] = {}
         for grid in grids:
@@ -130,7 +138,7 @@ async def _read(db_url: str, grids: Iterable[str]) -> DatabaseRecord:
         paper = decode_state(saved)[1] if saved is not None else None
     finally:
         await db.disconnect()
-    return DatabaseRecord(fills, orders, events, states, paper)
+    return DatabaseRecord(fills, orders, events, states, paper, trades)
 
 
 def read_database(db_url: str, grids: Iterable[str]) -> DatabaseRecord:
@@ -235,3 +243,199 @@ def ledger_from_fills(
         currency = fill.fee_currency or quote
         totals[currency] = totals.get(currency, Decimal(0)) - fill.fee
     return totals
+
+
+# -- booked cycles ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """A cycle as the paper account's record implies it (what a `trades` row must hold)."""
+
+    close_order_id: str
+    open_order_id: str | None
+    amount: Decimal
+    fee: Decimal  # rounded as the row holds it
+    profit: Decimal  # exact, as added to realized_profit
+    complete: bool
+    booked_at: int  # index of the sell's last trade in the exchange's trade list
+
+
+def _quote(trades: list[ExchangeTrade]) -> tuple[Decimal, Decimal]:
+    """(quote, fees) of one order's trades as the strategy counts them (fees in quote):
+    a buy's quote is what it paid, fees included; a sell's what it received, net."""
+    quote = fees = Decimal(0)
+    for t in trades:
+        notional = t.price * t.amount
+        quote += notional + t.fee if t.side == Side.BUY.value else notional - t.fee
+        fees += t.fee
+    return quote, fees
+
+
+def cycles_from_exchange(
+    exchange: ExchangeRecord, grid: str, still_tracked: Iterable[str] = ()
+) -> list[Cycle]:
+    """The cycles ``grid`` booked, recomputed from the exchange's own record alone.
+
+    Each slot's orders (ids numbered by placement within the slot) alternate buy, sell:
+    a sell at level i+1 closing (filled, or cancelled after fills) books its net
+    proceeds minus the cost of the buy at level i that bought its base (price * amount
+    plus the buy's fee). An entry slot's first sell closes its share of the initial
+    market buy instead (``amount * quote / net``, the fee shared alike). Orders the
+    grid's saved state ``still_tracked`` were not booked yet (their close unseen).
+    Mirrors GridTradingStrategy._close_grid/_close_entry and GridBook.book_sell.
+    """
+    tracked = set(still_tracked)
+    position = {t.id: i for i, t in enumerate(exchange.trades)}
+    trades_of: dict[str, list[ExchangeTrade]] = {}
+    for t in exchange.trades:
+        if t.client_order_id is not None:
+            trades_of.setdefault(t.client_order_id, []).append(t)
+    slots: dict[int, list[tuple[int, ExchangeOrder]]] = {}
+    entry_unit: Decimal | None = None
+    entry_fee: Decimal = Decimal(0)
+    entry_net: Decimal = Decimal(0)
+    entry_id: str | None = None
+    for order in exchange.orders:
+        if ours(order.client_order_id, [grid]) is None:
+            continue
+        cid = parse_client_order_id(order.client_order_id)
+        assert cid is not None and order.client_order_id is not None
+        mine = trades_of.get(order.client_order_id, [])
+        assert sum((t.amount for t in mine), Decimal(0)) == order.filled, (
+            f"{order.client_order_id}: the exchange's record lacks some of its trades"
+        )
+        if cid.level == MARKET_LEVEL:
+            if cid.side is Side.BUY and order.filled > 0:  # the entry (exit sells book none)
+                quote, entry_fee = _quote(mine)
+                entry_net = order.filled
+                entry_unit = quote / entry_net
+                entry_id = order.client_order_id
+            continue
+        slot = cid.level if cid.side is Side.BUY else cid.level - 1
+        slots.setdefault(slot, []).append((cid.cycle, order))
+    out: list[Cycle] = []
+    for slot in sorted(slots):
+        cost: Decimal | None = None
+        leg_fee = Decimal(0)
+        leg_id: str | None = None
+        for _, order in sorted(slots[slot], key=lambda pair: pair[0]):
+            cid_text = order.client_order_id
+            assert cid_text is not None
+            closed = order.status != OrderStatus.OPEN.value and cid_text not in tracked
+            if not closed or order.filled == 0:
+                continue
+            quote, fees = _quote(trades_of[cid_text])
+            if order.side == Side.BUY.value:
+                cost, leg_fee, leg_id = quote, fees, cid_text
+                continue
+            if cost is None:  # an entry slot's first sell: its share of the market buy
+                assert entry_unit is not None, f"{cid_text}: a sell with no buy before it"
+                cost = order.amount * entry_unit
+                leg_fee = entry_fee * (order.amount / entry_net)
+                leg_id = entry_id
+            complete = order.filled >= order.amount
+            buy_fee = leg_fee
+            if not complete:
+                share = order.filled / order.amount
+                part = cost * share
+                cost -= part
+                buy_fee = leg_fee * share
+                leg_fee -= buy_fee
+                booked_cost = part
+            else:
+                booked_cost, cost = cost, None
+            last = max(position[t.id] for t in trades_of[cid_text])
+            out.append(
+                Cycle(
+                    close_order_id=cid_text,
+                    open_order_id=leg_id,
+                    amount=order.filled,
+                    fee=money(buy_fee + fees),
+                    profit=quote - booked_cost,
+                    complete=complete,
+                    booked_at=last,
+                )
+            )
+            if complete:
+                leg_id = None
+    return sorted(out, key=lambda c: c.booked_at)
+
+
+def trade_mismatches(
+    exchange: ExchangeRecord,
+    db: DatabaseRecord,
+    grids: Iterable[str],
+    exchange_name: str = "paper",
+) -> list[str]:
+    """Where the `trades` table disagrees with the cycles the exchange's record implies
+    (per row: amount, fee, profit; per grid: count, exact profit and fee sums) or with
+    the grid's saved figures (realized_profit, completed_cycles)."""
+    out: list[str] = []
+    if exchange.retired:
+        out.append(f"the exchange forgot {len(exchange.retired)} orders: no full record")
+    known = set(grids)
+    for row in db.trades:
+        if row.strategy not in known or row.exchange != exchange_name or row.is_open:
+            out.append(f"unexpected trades row {row.id}: {row.exchange}/{row.strategy}")
+    for grid in known:
+        state = db.states.get(grid) or {}
+        tracked = [o["client_order_id"] for o in state.get("orders", [])]
+        expected = cycles_from_exchange(exchange, grid, tracked)
+        rows = [r for r in db.trades if r.strategy == grid]
+        by_close = {r.close_order_id: r for r in rows}
+        if len(by_close) != len(rows):
+            out.append(f"{grid}: a close order id stored twice")
+        for cycle in expected:
+            stored_row = by_close.get(cycle.close_order_id)
+            if stored_row is None:
+                out.append(f"{grid}: no trades row for {cycle.close_order_id}")
+                continue
+            want = (cycle.amount, cycle.fee, money(cycle.profit), cycle.open_order_id)
+            got = (stored_row.amount, stored_row.fee, stored_row.profit, stored_row.open_order_id)
+            if want != got:
+                out.append(f"{grid} {cycle.close_order_id}: exchange {want} != row {got}")
+        extra = set(by_close) - {c.close_order_id for c in expected}
+        out += [f"{grid}: trades row {cid} books no cycle of the exchange's" for cid in extra]
+        sums = (
+            len(expected),
+            sum((money(c.profit) for c in expected), Decimal(0)),
+            sum((c.fee for c in expected), Decimal(0)),
+        )
+        stored = (
+            len(rows),
+            sum((r.profit or Decimal(0) for r in rows), Decimal(0)),
+            sum((r.fee for r in rows), Decimal(0)),
+        )
+        if sums != stored:
+            out.append(f"{grid}: exchange (n, profit, fee) {sums} != trades {stored}")
+        if state:
+            figures = (int(state["completed_cycles"]), Decimal(state["realized_profit"]))
+            implied = (
+                sum(1 for c in expected if c.complete),
+                sum((c.profit for c in expected), Decimal(0)),
+            )
+            if figures != implied:
+                out.append(f"{grid}: saved (cycles, profit) {figures} != exchange {implied}")
+            # Still pending in the state: acked after the last save, or never stored.
+            unstored = [c["close_order_id"] for c in state.get("cycles", [])]
+            out += [f"{grid}: {c} pending, not stored" for c in unstored if c not in by_close]
+    return out
+
+
+def status_is_a_prefix(
+    exchange: ExchangeRecord, db: DatabaseRecord, grid: str, cycles: int, profit: Decimal
+) -> bool:
+    """The figures a grid reported (completed cycles, exact realized profit) at some
+    moment of the run equal those of the first n cycles it booked, for some n."""
+    state = db.states.get(grid) or {}
+    tracked = [o["client_order_id"] for o in state.get("orders", [])]
+    done, total = 0, Decimal(0)
+    if (done, total) == (cycles, profit):
+        return True
+    for cycle in cycles_from_exchange(exchange, grid, tracked):
+        done += int(cycle.complete)
+        total += cycle.profit
+        if (done, total) == (cycles, profit):
+            return True
+    return False

@@ -152,7 +152,7 @@ class GridsEnv:
         path.write_text(text)
         return path
 
-    def start(self, grids_file: Path, *args: str, extra_env: Mapping[str, str] = {}) -> Run:
+    def start(self, grids_file: Path | str, *args: str, extra_env: Mapping[str, str] = {}) -> Run:
         """`gridsup start --strategies grids_file args...` as a subprocess."""
         self._seq += 1
         out = self.tmp / f"start{self._seq}.out"

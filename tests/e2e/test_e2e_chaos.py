@@ -24,6 +24,7 @@ from e2e_books import (
     orphans,
     paper_record,
     read_database,
+    trade_mismatches,
 )
 from e2e_run import (
     BALANCES,
@@ -43,7 +44,10 @@ from e2e_run import (
 )
 from e2e_support import FAST_GRIDS, GridsEnv, Run, wait_gone
 
-MARKETS = {g["symbol"]: tuple(str(g["symbol"]).split("/")) for g in FAST_GRIDS}
+MARKETS = {
+    str(g["symbol"]): (str(g["symbol"]).split("/")[0], str(g["symbol"]).split("/")[1])
+    for g in FAST_GRIDS
+}
 # One of each kind, in the order the short run kills them.
 VICTIMS = ("grid-btc-fast", "market_data", "execution", "persistence")
 
@@ -100,6 +104,8 @@ def check_books(env: GridsEnv) -> None:
     assert missing_fills(exchange, db, names()) == []
     assert fill_mismatches(exchange, db) == []
     assert orphans(exchange, db, configs()) == []
+    # Every booked cycle stored exactly once, as the paper account's trades imply it.
+    assert trade_mismatches(exchange, db, names()) == []
     opening = {asset: Decimal(amount) for asset, amount in BALANCES.items()}
     implied = ledger_from_fills(opening, db.fills, MARKETS)
     held = {a: exchange.free.get(a, Decimal(0)) + exchange.used.get(a, Decimal(0)) for a in implied}

@@ -17,6 +17,8 @@ from e2e_books import (
     orphans,
     paper_record,
     read_database,
+    status_is_a_prefix,
+    trade_mismatches,
 )
 from e2e_run import (
     BALANCES,
@@ -31,7 +33,10 @@ from e2e_run import (
 )
 from e2e_support import FAST_GRIDS, GridsEnv
 
-MARKETS = {g["symbol"]: tuple(str(g["symbol"]).split("/")) for g in FAST_GRIDS}
+MARKETS = {
+    str(g["symbol"]): (str(g["symbol"]).split("/")[0], str(g["symbol"]).split("/")[1])
+    for g in FAST_GRIDS
+}
 
 
 def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: GridsEnv) -> None:
@@ -54,12 +59,12 @@ def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: Gri
     assert same_dir.wait(60) == 2, same_dir.stderr()
     assert "already runs" in same_dir.stderr()
     assert all_trading(env, names())  # the refused starts disturbed nothing
-    last = grid_status(env)
     table = env.gridsup("status").stdout
     assert "GRID" in table and "CYCLES" in table and "PROFIT" in table
     for grid in FAST_GRIDS:
         row = next(line for line in table.splitlines() if line.startswith(f"{grid['name']} "))
         assert str(grid["symbol"]) in row and "trading" in row
+    last = grid_status(env)  # the grids' own figures, just before the stop
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
 
@@ -80,6 +85,14 @@ def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: Gri
         state = db.states[name]
         assert int(state["completed_cycles"]) >= last[name]["completed_cycles"] >= 1
         assert Decimal(str(state["realized_profit"])) >= Decimal(str(last[name]["realized_profit"]))
+    # The booked cycles: every grid's `trades` rows (count, exact profit and fee sums, row
+    # by row) equal the cycles the paper account's own trades imply, and so do the grid's
+    # saved figures; what a grid reported while running is those of its first n cycles.
+    assert all(db.trades_of(name) for name in names())  # every grid booked a cycle
+    assert trade_mismatches(exchange, db, names()) == []
+    for name in names():
+        reported = (last[name]["completed_cycles"], Decimal(str(last[name]["realized_profit"])))
+        assert status_is_a_prefix(exchange, db, name, *reported), (name, reported)
 
 
 def test_the_synthetic_walk_default_trades_and_keeps_the_books(env: GridsEnv) -> None:
@@ -97,3 +110,4 @@ def test_the_synthetic_walk_default_trades_and_keeps_the_books(env: GridsEnv) ->
     assert missing_fills(exchange, db, names()) == []
     assert fill_mismatches(exchange, db) == []
     assert orphans(exchange, db, configs()) == []
+    assert trade_mismatches(exchange, db, names()) == []
