@@ -1,8 +1,9 @@
 """Offline end to end: `gridsup start` as a real process tree (supervisor, persistence,
 execution with the paper exchange, synthetic market data, one strategy actor per grid)
 on a real SQLite file. Orders appear, cycles complete, and at the end the database's
-fills, orders and balances equal the paper exchange's own record; a second start on the
-same grids is refused."""
+fills, orders, balances and booked cycles (the `trades` rows: count, exact profit and fee
+sums) equal the paper exchange's own record and the grids' own figures; a second start on
+the same grids is refused."""
 
 from __future__ import annotations
 
