@@ -54,6 +54,22 @@ class Steady(Actor):
         }
 
 
+class Stubborn(Steady):
+    """Runs a background task that ignores its cancellation (as a retry loop that catches
+    CancelledError would): the actor must still exit when orphaned."""
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self.spawn(self._ignore_cancellation())
+
+    async def _ignore_cancellation(self) -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                _append(self.evidence, "cancellation ignored")
+
+
 class Crasher(Steady):
     """Misbehaves in its first ``times`` incarnations (``mode``: exit, raise, hang),
     then behaves; ``times=-1`` misbehaves forever (a crash loop)."""

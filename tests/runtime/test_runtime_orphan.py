@@ -28,8 +28,17 @@ def run_dir() -> Iterator[endpoints.RunDir]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("rt_actors:Steady", ["start lonely"]),
+        # A task that swallows its cancellation must not keep an orphan alive (holding a
+        # grid's lock, it would block the next supervisor).
+        ("rt_actors:Stubborn", ["start lonely", "cancellation ignored"]),
+    ],
+)
 def test_an_actor_that_stops_hearing_its_supervisor_exits_without_side_effects(
-    run_dir: endpoints.RunDir,
+    run_dir: endpoints.RunDir, target: str, expected: list[str]
 ) -> None:
     evidence = run_dir.base / "evidence"
     evidence.mkdir()
@@ -48,7 +57,7 @@ def test_an_actor_that_stops_hearing_its_supervisor_exits_without_side_effects(
         supervisor_timeout=1.0,
     )
     proc = multiprocess.get_context("spawn").Process(
-        target=child_main, args=(Launch(info, "rt_actors:Steady", (str(evidence),)),)
+        target=child_main, args=(Launch(info, target, (str(evidence),)),)
     )
     try:
         proc.start()
@@ -63,7 +72,7 @@ def test_an_actor_that_stops_hearing_its_supervisor_exits_without_side_effects(
 
         assert proc.exitcode == 0
         events = (evidence / "events.log").read_text().splitlines()
-        assert events == ["start lonely"]  # on_stop never ran
+        assert events == expected  # on_stop never ran
     finally:
         if proc.is_alive():
             proc.kill()

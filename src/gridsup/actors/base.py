@@ -265,9 +265,7 @@ class Actor:
         if self.lifecycle.state is not ActorState.STARTING or reason is not StopReason.CRASHED:
             # A failing on_start leaves the actor visibly STARTING until it exits.
             self.lifecycle.fire(ActorTrigger.STOP)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._cancel_tasks(reason)
         if reason not in (StopReason.ORPHANED, StopReason.CRASHED):
             try:
                 await asyncio.wait_for(
@@ -290,6 +288,30 @@ class Actor:
         return 1 if self._crash is not None else 0
 
     # -- internals ------------------------------------------------------------------------
+
+    async def _cancel_tasks(self, reason: StopReason) -> None:
+        """Cancel the background tasks and wait for them, for a bounded time.
+
+        A task that ignores its cancellation (a retry loop catching it, a ``wait_for`` that
+        swallowed it) must not keep the process alive: an orphaned actor still holding its
+        grid's lock would keep a restarted supervisor from running that grid.
+        """
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        limit = self.info.stop_timeout if self.info else 5.0
+        if reason is StopReason.ORPHANED:
+            limit = min(limit, 1.0)
+        _, stuck = await asyncio.wait(tasks, timeout=limit)
+        if stuck:
+            log.error(
+                "actor_tasks_stuck",
+                actor=self.name,
+                reason=reason.value,
+                tasks=", ".join(sorted(t.get_name() + ":" + repr(t.get_coro()) for t in stuck)),
+            )
 
     def _open_sockets(self) -> None:
         assert self.ctx is not None and self.run_dir is not None

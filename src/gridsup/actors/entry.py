@@ -118,9 +118,14 @@ def _release_forkserver() -> None:
 def run_actor(actor: Actor, info: RuntimeInfo) -> int:
     """Run ``actor`` on a fresh event loop with this process's one zmq Context."""
     ctx = zmq.asyncio.Context()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        return asyncio.run(actor.run(info, ctx))
+        return loop.run_until_complete(actor.run(info, ctx))
     finally:
+        # Not asyncio.run(): it waits for every leftover task, and a task that ignored its
+        # cancellation (the actor logged actor_tasks_stuck) would keep the process alive.
+        loop.close()
         # Every socket was closed with a bounded linger, so term() cannot hang.
         ctx.term()
         sys.stdout.flush()
