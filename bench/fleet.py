@@ -18,6 +18,11 @@ Printed:
   execution actor (after the fill is stored), p50/p99;
 - tick -> order: the move's tick published -> each grid's counter order accepted by the
   exchange and its event stored (order_events.recorded_at), p50/p99.
+- with ``--spans``, where the tick -> order time goes, from the stored rows' own
+  timestamps (order_events.recorded_at, per grid, from the move's tick): the buy's fill
+  stored (first commit of the execution actor's batch; the fill update leaves once the
+  whole batch and the paper snapshot covering it are acked), then the sell acknowledged
+  (the strategy's state save, its PlaceOrder and the execution actor's commit after it).
 Baseline measured in the same run: the same two latencies for one grid alone, before
 the fleet starts.
 Targets (issue 6): <= 1.5 GB total, <= 10 MB USS per strategy actor, tick-to-order p99
@@ -159,22 +164,31 @@ async def fill_updates(endpoint: str, wanted: int, t0_box: list[float]) -> dict[
     return seen
 
 
-def counter_orders(db_file: Path, since: float) -> dict[str, float]:
-    """Each grid's first sell acknowledged after ``since`` (wall time it was stored)."""
+def counter_orders(
+    db_file: Path, since: float, kind: str = "acknowledged", side: str = "s"
+) -> dict[str, float]:
+    """Each grid's first ``kind`` event of a ``side`` order ("s" sell, "b" buy) stored
+    after ``since`` (wall time it was stored); default: the counter sell acknowledged."""
     con = sqlite3.connect(db_file)
     try:
         rows = con.execute(
-            "SELECT strategy, client_order_id, recorded_at FROM order_events "
-            "WHERE kind = 'acknowledged'"
+            "SELECT strategy, client_order_id, recorded_at FROM order_events WHERE kind = ?",
+            (kind,),
         ).fetchall()
     finally:
         con.close()
     out: dict[str, float] = {}
     for strategy, cid, recorded in rows:
         at = dt.datetime.fromisoformat(str(recorded)).replace(tzinfo=dt.UTC).timestamp()
-        if at >= since and cid[10] == "s":  # gs + 8-hex tag, then the side letter
+        if at >= since and cid[10] == side:  # gs + 8-hex tag, then the side letter
             out[strategy] = min(at, out.get(strategy, at))
     return out
+
+
+SPANS = (
+    ("buy fill stored", "filled", "b"),
+    ("sell acknowledged stored", "acknowledged", "s"),
+)
 
 
 async def fleet(
@@ -243,6 +257,10 @@ async def fleet(
             orders = counter_orders(db_file, t0)
         result["tick_to_fill"] = [t - t0 for t in fills.values()]
         result["tick_to_order"] = [t - t0 for t in orders.values()]
+        result["spans"] = {
+            label: [t - t0 for t in counter_orders(db_file, t0, kind, side).values()]
+            for label, kind, side in SPANS
+        }
         result["orders_seen"] = len(orders)
     finally:
         ticker.cancel()
@@ -274,6 +292,9 @@ def main() -> int:
     parser.add_argument("--grids", type=int, default=100)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
     parser.add_argument("--verbose", action="store_true", help="actor logs at INFO")
+    parser.add_argument(
+        "--spans", action="store_true", help="where tick -> order goes (stored timestamps)"
+    )
     args = parser.parse_args()
     from gridsup.logging import configure_logging
 
@@ -298,6 +319,10 @@ def main() -> int:
     print(f"idle CPU (1 tick/s), all processes: {big['idle_cpu'] * 100:.1f} % of one core")
     print(ms_line("tick -> fill update (every grid)", big["tick_to_fill"]))
     print(ms_line(f"tick -> counter order ({big['orders_seen']} grids)", big["tick_to_order"]))
+    if args.spans:
+        for label, values in big["spans"].items():
+            if values:
+                print(ms_line(f"  span: tick -> {label}", values))
     print(ms_line("baseline, one grid: tick -> fill", baseline["tick_to_fill"]))
     print(ms_line("baseline, one grid: tick -> order", baseline["tick_to_order"]))
     checks = [
