@@ -14,8 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 import zmq
-
-from conftest import (
+from trading_support import (
     ActorHost,
     Client,
     Loopback,
@@ -25,6 +24,7 @@ from conftest import (
     new_id,
     sqlite_url,
 )
+
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, PAPER_ACCOUNT_KEY, topic
 from gridsup.exchange.paper import PaperExchange
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
@@ -584,7 +584,8 @@ def test_live_placement_through_a_lost_response_and_foreign_orders_left_alone(
 ) -> None:
     """A re-sent PlaceOrder whose first answer was lost gives exactly one order; a foreign
     order is reported and survives stop --cancel-orders, while ours is cancelled."""
-    from conftest import LIVE_KEY_ENV, LIVE_SECRET_ENV
+    from trading_support import LIVE_KEY_ENV, LIVE_SECRET_ENV
+
     from gridsup.exchange.ccxt_exchange import CcxtExchange
     from gridsup.exchange.loopback.server import binance_url_overrides
 
@@ -719,7 +720,8 @@ def test_a_snapshot_whose_records_were_lost_gets_them_at_the_next_start(
 ) -> None:
     """The paper account was saved with a fill in it, and then the execution actor died
     before the fill's own records were committed: the next start records it."""
-    from conftest import paper_markets
+    from trading_support import paper_markets
+
     from gridsup.actors.run_config import STORE
     from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, SaveState
 

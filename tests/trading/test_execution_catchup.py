@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import zmq
+from trading_support import ActorHost, Client, make_run, new_id, sqlite_url
 from zmq.utils.monitor import recv_monitor_message
 
-from conftest import ActorHost, Client, make_run, new_id, sqlite_url
 from gridsup.actors.execution_catchup import frame_candles, inside
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, PAPER_ACCOUNT_KEY, topic
 from gridsup.exchange.candles import save_candles

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from trading_support import PG_URL, postgres_problem
 
-from conftest import PG_URL, postgres_problem
 from gridsup.store.database import Database, data_dir, resolve_url, sqlite_path
 from gridsup.store.grid_lock_light import (
     AsyncpgAdvisoryLock,

@@ -13,8 +13,8 @@ import msgspec
 import pandas as pd
 import pytest
 import zmq
+from trading_support import ActorHost, Subscriber, make_run, sqlite_url
 
-from conftest import ActorHost, Subscriber, make_run, sqlite_url
 from gridsup.actors.market_data import (
     FeedSource,
     MarketDataError,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import zmq
+from trading_support import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
 
-from conftest import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
 from gridsup.actors.run_config import STORE
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.store import (

@@ -14,8 +14,8 @@ import msgspec
 import pytest
 import zmq
 from strategy_venue import FakeVenue
+from trading_support import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
 
-from conftest import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
 from gridsup.actors.base import RuntimeInfo
 from gridsup.actors.entry import Launch, child_main
 from gridsup.actors.run_config import (

@@ -32,8 +32,8 @@ from test_strategy_actor import (
     status_when,
     trading,
 )
+from trading_support import PG_URL, ActorHost, Client, new_id, sqlite_url
 
-from conftest import PG_URL, ActorHost, Client, new_id, sqlite_url
 from gridsup.actors.run_config import MARKET, ORDERS, STORE, topic
 from gridsup.cli import cli
 from gridsup.messages.common import OrderStatus, Side
