@@ -4,8 +4,9 @@ market moves, a second copy refused by the grid lock, and a process that stays l
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,19 @@ def trading(venue: FakeVenue, host: ActorHost, open_orders: int) -> dict[str, An
     return status_when(host, check, f"{open_orders} open orders")
 
 
+@contextlib.contextmanager
+def trading_grid(host: ActorHost, run: RunConfig) -> Iterator[FakeVenue]:
+    """Persistence, a fake venue and the grid's strategy actor, trading with its 10 orders."""
+    host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    venue = FakeVenue(host.run_dir, START)
+    try:
+        start_strategy(host, run)
+        trading(venue, host, 10)
+        yield venue
+    finally:
+        venue.close()
+
+
 def test_killed_strategy_comes_back_reconciled_and_a_second_copy_is_refused(
     database: tuple[str, str | None],
     actor_host: ActorHost,
@@ -197,11 +211,7 @@ def test_an_order_the_venue_never_got_is_sent_again_under_its_id(
     actor_host: ActorHost, run_base: Path
 ) -> None:
     run = grid_run(actor_host, sqlite_url(run_base))
-    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
-    venue = FakeVenue(actor_host.run_dir, START)
-    try:
-        start_strategy(actor_host, run)
-        trading(venue, actor_host, 10)
+    with trading_grid(actor_host, run) as venue:
         actor_host.kill("grid-btc")
         lost = venue.order_at(Side.BUY, "59400")
         venue.forget(lost.client_order_id)  # as if the request never reached the exchange
@@ -218,19 +228,13 @@ def test_an_order_the_venue_never_got_is_sent_again_under_its_id(
         assert len(venue.open_orders("btc")) == 10
         parsed = parse_client_order_id(lost.client_order_id)
         assert parsed is not None and parsed.side is Side.BUY
-    finally:
-        venue.close()
 
 
 def test_a_lost_update_shows_as_a_gap_and_a_resync_applies_it(
     actor_host: ActorHost, run_base: Path
 ) -> None:
     run = grid_run(actor_host, sqlite_url(run_base))
-    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
-    venue = FakeVenue(actor_host.run_dir, START)
-    try:
-        start_strategy(actor_host, run)
-        trading(venue, actor_host, 10)
+    with trading_grid(actor_host, run) as venue:
         first = venue.order_at(Side.BUY, "60000")
         second = venue.order_at(Side.BUY, "59800")
         venue.lose_updates("btc")  # the first fill's update never arrives ...
@@ -247,8 +251,6 @@ def test_a_lost_update_shows_as_a_gap_and_a_resync_applies_it(
         assert {D(60000), D(60200)} <= sells  # both fills got their counter sells
         assert resynced["recon_phantoms_filled"] >= 1
         assert max(venue.created.values()) == 1
-    finally:
-        venue.close()
 
 
 def test_no_order_goes_out_before_the_state_that_names_it_is_durable(
@@ -258,11 +260,7 @@ def test_no_order_goes_out_before_the_state_that_names_it_is_durable(
     order waits for the state save's Ack, which comes once persistence is back (the
     save is re-sent, not lost)."""
     run = grid_run(actor_host, sqlite_url(run_base), state_timeout_s=0.5)
-    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
-    venue = FakeVenue(actor_host.run_dir, START)
-    try:
-        start_strategy(actor_host, run)
-        trading(venue, actor_host, 10)
+    with trading_grid(actor_host, run) as venue:
         actor_host.kill("persistence")
         buy = venue.order_at(Side.BUY, "60000")
 
@@ -289,26 +287,17 @@ def test_no_order_goes_out_before_the_state_that_names_it_is_durable(
             timeout=TIMEOUT,
             message="the counter sell after the save's Ack",
         )
-    finally:
-        venue.close()
 
 
 def test_stop_with_cancel_orders_cancels_every_order_of_the_grid(
     actor_host: ActorHost, run_base: Path
 ) -> None:
     run = grid_run(actor_host, sqlite_url(run_base))
-    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
-    venue = FakeVenue(actor_host.run_dir, START)
-    try:
-        start_strategy(actor_host, run)
-        trading(venue, actor_host, 10)
-
+    with trading_grid(actor_host, run) as venue:
         assert actor_host.stop("grid-btc", cancel_orders=True) == 0
 
         assert venue.open_orders("btc") == {}
         assert sum(o.status is OrderStatus.CANCELED for o in venue.orders.values()) == 10
-    finally:
-        venue.close()
 
 
 def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
@@ -319,11 +308,7 @@ def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
     run = grid_run(
         actor_host, sqlite_url(run_base), mismatch_threshold=1, mismatch_policy=MismatchPolicy.ABORT
     )
-    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
-    venue = FakeVenue(actor_host.run_dir, START)
-    try:
-        start_strategy(actor_host, run)
-        trading(venue, actor_host, 10)
+    with trading_grid(actor_host, run) as venue:
         actor_host.kill("grid-btc")
         buys = [i for i in venue.open_orders("btc").values() if i.type is OrderType.LIMIT]
         for intent in buys[:3]:
@@ -337,8 +322,6 @@ def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
         assert aborted["recon_mismatches"] == 3
         assert dict(venue.created) == before  # nothing was placed again
         assert all(venue.orders[i.client_order_id].status is OrderStatus.CANCELED for i in buys[:3])
-    finally:
-        venue.close()
 
 
 # ------------------------------------------------------ against the real execution actor
