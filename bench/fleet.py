@@ -36,15 +36,16 @@ import asyncio
 import datetime as dt
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
+
 
 PRICE = Decimal(60000)
 MOVE = Decimal(59400)  # below every grid's 59500 buy, above its 59000 one
@@ -83,6 +84,8 @@ def ms_line(label: str, values: list[float]) -> str:
 
 
 def uss(proc: psutil.Process) -> int:
+    import psutil
+
     try:
         return int(proc.memory_full_info().uss)
     except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -90,6 +93,8 @@ def uss(proc: psutil.Process) -> int:
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> float:
+    import psutil
+
     total = 0.0
     for proc in procs:
         try:
@@ -169,6 +174,8 @@ def counter_orders(
 ) -> dict[str, float]:
     """Each grid's first ``kind`` event of a ``side`` order ("s" sell, "b" buy) stored
     after ``since`` (wall time it was stored); default: the counter sell acknowledged."""
+    import sqlite3
+
     con = sqlite3.connect(db_file)
     try:
         rows = con.execute(
@@ -227,6 +234,8 @@ async def fleet(
                 raise SystemExit("the fleet did not settle within 600 s")
             await asyncio.sleep(0.1)
         result["startup_s"] = time.perf_counter() - started
+        import psutil
+
         me = psutil.Process()
         tree = me.children(recursive=True)
         await asyncio.sleep(2)  # let the first heartbeats and state saves pass

@@ -28,6 +28,8 @@ log = structlog.get_logger("gridsup.actors")
 EXIT_OK = 0
 EXIT_CRASHED = 1
 EXIT_BAD_FACTORY = 2
+# The supervisor's main script, for the forkserver's zygote (gridsup.actors.zygote).
+MAIN_PATH_ENV = "GRIDSUP_FORKSERVER_MAIN"
 
 
 @dataclass(frozen=True, slots=True)

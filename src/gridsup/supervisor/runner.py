@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ import zmq.asyncio
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
-from gridsup.actors.entry import Launch, child_main
+from gridsup.actors.entry import MAIN_PATH_ENV, Launch, child_main
 from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType
 from gridsup.messages.control import (
     COMMAND_CODEC,
@@ -52,6 +53,9 @@ log = structlog.get_logger("gridsup.supervisor")
 START_METHODS = ("forkserver", "spawn", "fork")
 # What every forkserver child needs anyway; imported once in the server, shared by COW.
 RUNTIME_PRELOAD = ("gridsup.actors.entry",)
+# Imported last by a forkserver: freezes the preload out of the collector's sight, and
+# keeps the children from re-running this process's main script (see the module).
+ZYGOTE = "gridsup.actors.zygote"
 # Floor of a sleep to the next deadline: a deadline that has just passed by less than the
 # clock's resolution must not become a busy loop of zero sleeps.
 _MIN_SLEEP = 0.002
@@ -73,8 +77,26 @@ def make_context(method: str, preload: Sequence[str] = ()) -> Any:
         raise ValueError(f"start method {method!r}: want one of {', '.join(START_METHODS)}")
     ctx = multiprocess.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload([*RUNTIME_PRELOAD, *preload])
+        main_path = _main_script()
+        if main_path is not None:
+            # Read by the zygote in the server (started later, with this environment).
+            os.environ[MAIN_PATH_ENV] = main_path
+        ctx.set_forkserver_preload([*RUNTIME_PRELOAD, *preload, ZYGOTE])
     return ctx
+
+
+def _main_script() -> str | None:
+    """The path ``multiprocess`` would make each child re-run as its ``__mp_main__``
+    (a script run by path; None when main was run as a module, which it skips)."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main.__spec__, "name", None) is not None:
+        return None
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str):
+        return None
+    if not os.path.isabs(path):
+        path = os.path.join(multiprocess.process.ORIGINAL_DIR or os.getcwd(), path)
+    return os.path.normpath(path)
 
 
 class ProcessEffects:
