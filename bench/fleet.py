@@ -13,7 +13,8 @@ Printed:
 - memory: USS (memory unique to a process) summed over the whole process tree, and per
   strategy actor (p50/max); the supervisor runs in this script's process, listed apart;
 - idle CPU: all processes over ``--idle`` seconds with one tick per second, in % of one
-  core;
+  core, in total and by kind of process (CPU time from /proc/<pid>/schedstat);
+- the CPU each kind of process spent on the move, in the 0.6 s after its tick;
 - tick -> fill: the move's tick published -> each grid's fill update published by the
   execution actor (after the fill is stored), p50/p99;
 - tick -> order: the move's tick published -> each grid's counter order accepted by the
@@ -92,17 +93,32 @@ def uss(proc: psutil.Process) -> int:
         return 0
 
 
-def cpu_seconds(procs: list[psutil.Process]) -> float:
-    import psutil
+def cpu_ms(pid: int) -> float:
+    """CPU time of ``pid`` so far, in ms: /proc/<pid>/schedstat (nanoseconds) where
+    there is one, else psutil's user + system (10 ms clock ticks)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        import psutil
 
-    total = 0.0
-    for proc in procs:
         try:
-            times = proc.cpu_times()
-            total += times.user + times.system
+            times = psutil.Process(pid).cpu_times()
         except psutil.NoSuchProcess:
-            pass
-    return total
+            return 0.0
+        return (times.user + times.system) * 1000
+
+
+def cpu_by_kind(kinds: dict[int, str]) -> dict[str, float]:
+    """CPU ms so far per actor kind (``kinds``: pid -> kind)."""
+    out: dict[str, float] = {}
+    for pid, kind in kinds.items():
+        out[kind] = out.get(kind, 0.0) + cpu_ms(pid)
+    return out
+
+
+def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {kind: after[kind] - before.get(kind, 0.0) for kind in after}
 
 
 class Market:
@@ -245,9 +261,17 @@ async def fleet(
         result["uss_self"] = uss(me)
         result["uss_strategy"] = per_strategy
         result["processes"] = len(tree) + 1
-        cpu0, t_cpu = cpu_seconds([me, *tree]), time.perf_counter()
+        # This process is the supervisor and the bench's market publisher; the rest of
+        # the tree that is not an actor is the forkserver and the resource tracker.
+        kinds = {p.pid: "other" for p in tree}
+        kinds.update({c.pid: c.spec.kind for c in children.values() if c.pid is not None})
+        kinds[me.pid] = "supervisor"
+        cpu0, t_cpu = cpu_by_kind(kinds), time.perf_counter()
         await asyncio.sleep(idle_s)
-        result["idle_cpu"] = (cpu_seconds([me, *tree]) - cpu0) / (time.perf_counter() - t_cpu)
+        idle = spent(cpu0, cpu_by_kind(kinds))
+        seconds = time.perf_counter() - t_cpu
+        result["idle_cpu"] = sum(idle.values()) / 1000 / seconds
+        result["idle_by_kind"] = {kind: ms / 1000 / seconds for kind, ms in idle.items()}
 
         t0_box: list[float] = []
         listener = loop.create_task(
@@ -255,10 +279,15 @@ async def fleet(
         )
         await asyncio.sleep(0.5)  # the SUB socket joins before the move
         ticker.cancel()
+        cpu0 = cpu_by_kind(kinds)
         t0 = await market.publish(MOVE)
         t0_box.append(t0)
         ticker = loop.create_task(market.run(1.0))
         fills = await asyncio.wait_for(listener, 120)
+        # Everything the move set off is over well within this (the next tick comes at
+        # t0 + 1 s): the CPU each kind of process spent on it, idle cost included.
+        await asyncio.sleep(max(0.0, t0 + 0.6 - time.time()))
+        result["move_by_kind"] = spent(cpu0, cpu_by_kind(kinds))
         deadline = time.time() + 120
         orders: dict[str, float] = {}
         while len(orders) < len(strategies) and time.time() < deadline:
@@ -326,6 +355,15 @@ def main() -> int:
         f"max {max(per) / mb:.1f} MB"
     )
     print(f"idle CPU (1 tick/s), all processes: {big['idle_cpu'] * 100:.1f} % of one core")
+    print(
+        "  by kind: "
+        + ", ".join(f"{kind} {share * 100:.1f} %" for kind, share in big["idle_by_kind"].items())
+    )
+    move = big["move_by_kind"]
+    print(
+        f"CPU spent on the move (0.6 s from its tick): {sum(move.values()):.0f} ms; by kind: "
+        + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in move.items())
+    )
     print(ms_line("tick -> fill update (every grid)", big["tick_to_fill"]))
     print(ms_line(f"tick -> counter order ({big['orders_seen']} grids)", big["tick_to_order"]))
     if args.spans:
