@@ -186,3 +186,68 @@ async def test_closed_trades_are_stored_once_by_close_order_id(db: Database) -> 
     assert all(not r.is_open and r.side is Side.BUY for r in rows)
     assert stats.trades == 2 and stats.total_profit == Decimal("-0.9877")
     assert known == {("paper", "g1", "gA1s1c1"), ("paper", "g2", "gA1s1c1")}
+
+
+def event(key: str, status: OrderStatus = OrderStatus.OPEN, filled: str = "0") -> list[StoreWrite]:
+    """One RecordOrderEvent's records: the log line and the order row it moves forward."""
+    (placed,) = [r for r in batch(0) if isinstance(r, OrderRecord)]
+    return [
+        OrderEventRecord(
+            exchange="binance", strategy="g1", client_order_id=placed.client_order_id,
+            kind=OrderEventKind.UPDATED, timestamp=1, event_key=key,
+        ),
+        msgspec.structs.replace(placed, status=status, filled=Decimal(filled)),
+    ]  # fmt: skip
+
+
+def one_fill(trade_id: str, price: str = "100.1") -> list[StoreWrite]:
+    return [
+        FillRecord(
+            exchange="binance", trade_id=trade_id, symbol="BTC/USDT", side=Side.BUY,
+            price=Decimal(price), amount=Decimal("0.001"), timestamp=1, strategy="g1",
+        )
+    ]  # fmt: skip
+
+
+async def test_requests_stored_before_or_earlier_in_the_batch_are_told_apart(
+    db: Database,
+) -> None:
+    writer = StoreWriter(db)
+    assert await writer.write_requests([event("e1"), one_fill("t1")]) == [True, True]
+
+    outcome = await writer.write_requests(
+        [
+            event("e1", OrderStatus.CLOSED, "0.001"),  # stored by the last transaction
+            one_fill("t1"),  # idem
+            one_fill("t2"),  # new
+            one_fill("t2"),  # the same key earlier in this batch
+            event("e2", OrderStatus.OPEN, "0.0005"),  # new
+            [StateRecord(strategy="g1", state={"version": 1, "n": 7})],  # no key: new
+        ]
+    )
+
+    assert outcome == [False, False, True, False, True, True]
+    assert await stored(db) == (2, 2, 1)
+    async with db.session() as session:
+        order = await OrderRepository(session).get("binance", "gA1b0c1")
+    # The duplicate event's order row (closed) was not written; the new one's was.
+    assert order is not None and (order.status, order.filled) == (
+        OrderStatus.OPEN,
+        Decimal("0.0005"),
+    )
+    assert await DatabaseStateStore(db).load("g1") == {"version": 1, "n": 7}
+
+
+async def test_closed_trades_re_sent_are_told_apart(db: Database) -> None:
+    writer = StoreWriter(db)
+    first = await writer.write_requests([[closed_trade("c1")], [closed_trade("c2")]])
+    again = await writer.write_requests(
+        [[closed_trade("c2")], [closed_trade("c3")], [closed_trade("c2", strategy="g2")]]
+    )
+    assert (first, again) == ([True, True], [False, True, True])
+
+
+async def test_a_bad_request_stores_nothing_of_its_batch(db: Database) -> None:
+    with pytest.raises(MoneyRangeError):
+        await StoreWriter(db).write_requests([event("e1"), one_fill("t1", price="1e-25")])
+    assert await stored(db) == (0, 0, 0)

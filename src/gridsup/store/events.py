@@ -57,6 +57,20 @@ class OrderEventLog:
         result = await execute_core(self.session, self._insert(), event_row(record))
         return bool(getattr(result, "rowcount", 0))
 
+    async def append_new(self, records: Iterable[OrderEventRecord]) -> set[str]:
+        """Append events in the given order; returns the keys appended now, so a key
+        appended before is told apart by the insert itself, with no lookup of its own."""
+        rows = [event_row(r) for r in records]
+        if not rows:
+            return set()
+        stmt = cached_statement(
+            self.session,
+            "order_events.append_new",
+            lambda: self._insert().returning(_TABLE.c.event_key),
+        )
+        result = await execute_core(self.session, stmt, rows)
+        return {key for key in result.scalars() if key is not None}
+
     async def append_many(self, records: Iterable[OrderEventRecord]) -> None:
         """Append events in the given order (redelivered keys are skipped)."""
         rows = [event_row(r) for r in records]

@@ -18,6 +18,7 @@ from gridsup.store.records import FillRecord
 from gridsup.store.sql import cached_statement, execute_core, given, insert_for
 
 _TABLE = Fill.__table__
+FillKey = tuple[str, str, str]  # (exchange, symbol, trade id)
 
 
 def fill_row(record: FillRecord) -> dict[str, Any]:
@@ -46,6 +47,20 @@ class FillRepository:
         """Store the fill; False when it was stored already (a redelivery)."""
         result = await execute_core(self.session, self._insert(), fill_row(record))
         return bool(getattr(result, "rowcount", 0))
+
+    async def add_new(self, records: Iterable[FillRecord]) -> set[FillKey]:
+        """Store fills in one statement; returns the keys stored now (a fill stored
+        before is skipped and not among them: the insert itself tells)."""
+        rows = [fill_row(r) for r in records]
+        if not rows:
+            return set()
+        stmt = cached_statement(
+            self.session,
+            "fills.add_new",
+            lambda: self._insert().returning(_TABLE.c.exchange, _TABLE.c.symbol, _TABLE.c.trade_id),
+        )
+        result = await execute_core(self.session, stmt, rows)
+        return {(exchange, symbol, trade_id) for exchange, symbol, trade_id in result}
 
     async def add_many(self, records: Iterable[FillRecord]) -> None:
         """Store many fills in one statement; the ones already stored are skipped."""

@@ -32,6 +32,24 @@ def order_row(record: OrderRecord) -> dict[str, Any]:
     return {**msgspec.structs.asdict(record), "created_at": now, "updated_at": now}
 
 
+def most_advanced(records: Iterable[OrderRecord]) -> list[OrderRecord]:
+    """One record per (exchange, client order id), in first-seen order: PostgreSQL refuses
+    an upsert that touches the same row twice in one statement. The record kept is the
+    most advanced one (final before open, more filled before less; the later one on a
+    tie), which is what upserting them in order would have left."""
+    best: dict[tuple[str, str], OrderRecord] = {}
+    for record in records:
+        key = (record.exchange, record.client_order_id)
+        seen = best.get(key)
+        if seen is None or _progress(record) >= _progress(seen):
+            best[key] = record
+    return list(best.values())
+
+
+def _progress(record: OrderRecord) -> tuple[bool, Decimal]:
+    return (record.status.is_final, record.filled)
+
+
 def _newer(status: Any, filled: Any) -> ColumnElement[bool]:
     """The guard of every update: it may only move an order forward."""
     return and_(

@@ -61,6 +61,11 @@ def trade_profit(
 S = TypeVar("S", bound=Select)
 
 
+def _closed_rows(records: Iterable[TradeRecord]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [{**msgspec.structs.asdict(r), "created_at": now, "updated_at": now} for r in records]
+
+
 def _filtered(
     stmt: S, *, strategy: str | None, symbol: str | None, since: int | None, until: int | None
 ) -> S:
@@ -121,12 +126,25 @@ class TradeRepository:
     async def add_closed_many(self, records: Iterable[TradeRecord]) -> None:
         """Store closed round trips (booked grid cycles) in one statement; a record whose
         (exchange, strategy, close_order_id) is stored already is skipped."""
-        now = utcnow()
-        rows = [
-            {**msgspec.structs.asdict(r), "created_at": now, "updated_at": now} for r in records
-        ]
+        rows = _closed_rows(records)
         if rows:
             await execute_core(self.session, self._insert_closed(), rows)
+
+    async def add_closed_new(self, records: Iterable[TradeRecord]) -> set[TradeKey]:
+        """As :meth:`add_closed_many`, returning the keys stored now (the insert itself
+        tells a cycle booked before apart)."""
+        rows = _closed_rows(records)
+        if not rows:
+            return set()
+        stmt = cached_statement(
+            self.session,
+            "trades.add_closed_new",
+            lambda: self._insert_closed().returning(
+                _TABLE.c.exchange, _TABLE.c.strategy, _TABLE.c.close_order_id
+            ),
+        )
+        result = await execute_core(self.session, stmt, rows)
+        return {(exchange, strategy, close_id) for exchange, strategy, close_id in result}
 
     async def known_closed(self, keys: Collection[TradeKey]) -> set[TradeKey]:
         """The subset of ``keys`` stored already."""

@@ -1,5 +1,7 @@
 """``StoreWriter``: the persistence actor's way in. ``write_batch`` stores many records in
-one transaction (group commit); ``write`` is the one-commit-per-record path.
+one transaction (group commit); ``write`` is the one-commit-per-record path;
+``write_requests`` stores many requests in one transaction and tells which were stored
+before.
 
 Within a batch, records of one kind keep their order (the order-event log is appended in
 the order given); every write is idempotent, so replaying a batch after a crash stores
@@ -8,7 +10,7 @@ nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, assert_never
 
 import msgspec
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.store.database import Database
 from gridsup.store.events import OrderEventLog
 from gridsup.store.fills import FillRepository
-from gridsup.store.orders import OrderRepository
+from gridsup.store.orders import OrderRepository, most_advanced
 from gridsup.store.records import (
     FillRecord,
     OrderEventRecord,
@@ -94,6 +96,33 @@ class StoreWriter:
             trades=len(trades),
         )
 
+    async def write_requests(self, requests: Sequence[Sequence[StoreWrite]]) -> list[bool]:
+        """Store the records of many requests in one transaction, each request once;
+        returns, per request, False when it was stored before.
+
+        A request's keyed records (order events with an ``event_key``, fills, closed
+        trades) say whether it is new: a key stored by an earlier transaction, or carried
+        by an earlier request of ``requests``, makes it a duplicate, and then its other
+        records (the order row an event moves forward, a state) are not written. The
+        keyed inserts are ``ON CONFLICT DO NOTHING RETURNING`` their keys, so telling a
+        re-send apart needs no lookup of its own; order rows are upserted after them,
+        one per order (the most advanced), then order updates, then states (the last
+        per strategy).
+
+        Raises:
+            DatabaseUnavailable: the database is away; nothing was stored.
+            StoreError/TypeError/ValueError: a record cannot be stored; nothing was.
+        """
+        first = _first_of_their_keys(requests)
+        async with self.db.session() as session:
+            stored = await _insert_keyed(session, _records_of(requests, first))
+            new = [
+                ok and all(key in stored for key in map(_key, request) if key is not None)
+                for request, ok in zip(requests, first, strict=True)
+            ]
+            await _store_unkeyed(session, _records_of(requests, new))
+        return new
+
     @staticmethod
     async def _store(
         session: AsyncSession,
@@ -136,3 +165,58 @@ async def _apply_orders(
         )
     if run:
         await repo.upsert_many(run)
+
+
+def _key(record: StoreWrite) -> Hashable | None:
+    """The idempotency key of a keyed record (None for the others)."""
+    match record:
+        case OrderEventRecord(event_key=str() as key):
+            return ("event", key)
+        case FillRecord():
+            return ("fill", record.exchange, record.symbol, record.trade_id)
+        case TradeRecord():
+            return ("trade", record.exchange, record.strategy, record.close_order_id)
+    return None
+
+
+def _first_of_their_keys(requests: Sequence[Sequence[StoreWrite]]) -> list[bool]:
+    """Per request: False when an earlier request of the batch carries one of its keys."""
+    seen: set[Hashable] = set()
+    out: list[bool] = []
+    for request in requests:
+        keys = {k for k in map(_key, request) if k is not None}
+        out.append(seen.isdisjoint(keys))
+        seen |= keys
+    return out
+
+
+def _records_of(requests: Sequence[Sequence[StoreWrite]], chosen: list[bool]) -> list[StoreWrite]:
+    return [r for request, ok in zip(requests, chosen, strict=True) if ok for r in request]
+
+
+async def _insert_keyed(session: AsyncSession, records: list[StoreWrite]) -> set[Hashable]:
+    """Insert every event, fill and closed trade; the keys of those stored now."""
+    events = [r for r in records if isinstance(r, OrderEventRecord)]
+    fills = [r for r in records if isinstance(r, FillRecord)]
+    trades = [r for r in records if isinstance(r, TradeRecord)]
+    stored: set[Hashable] = set()
+    if events:
+        stored.update(("event", k) for k in await OrderEventLog(session).append_new(events))
+    if fills:
+        stored.update(("fill", *k) for k in await FillRepository(session).add_new(fills))
+    if trades:
+        added = await TradeRepository(session).add_closed_new(trades)
+        stored.update(("trade", *k) for k in added)
+    return stored
+
+
+async def _store_unkeyed(session: AsyncSession, records: list[StoreWrite]) -> None:
+    """Order rows (the most advanced per order), then order updates, then states (the
+    last per strategy)."""
+    orders = most_advanced(r for r in records if isinstance(r, OrderRecord))
+    updates = [r for r in records if isinstance(r, OrderUpdateRecord)]
+    if orders or updates:
+        await _apply_orders(OrderRepository(session), [*orders, *updates])
+    states = {r.strategy: r for r in records if isinstance(r, StateRecord)}
+    if states:
+        await upsert_states(session, [state_row(s.strategy, s.state) for s in states.values()])
