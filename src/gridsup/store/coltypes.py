@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any, TypeVar
 
@@ -87,6 +88,15 @@ def _scaled(value: Decimal) -> int:
     return scaled
 
 
+# The persistence actor binds the same few prices, amounts and fees over and over (grid
+# levels, one order size): equal values encode to equal text, so the encoding of the
+# last few thousand distinct values is kept. Exceptions are not cached (bad values still
+# raise), and only finite Decimals are looked up (a signalling NaN cannot be hashed).
+_MONEY_CACHE = 4096
+_encode_known = functools.lru_cache(maxsize=_MONEY_CACHE)(encode_money)
+_check_known = functools.lru_cache(maxsize=_MONEY_CACHE)(_scaled)
+
+
 def _trim(text: str) -> str:
     """Plain decimal text without leading zeros in the integer part or trailing zeros
     in the fraction: "00012.500" -> "12.5", "0003.000" -> "3"."""
@@ -110,9 +120,13 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        known = type(value) is Decimal and value.is_finite()
         if dialect.name == "sqlite":
-            return encode_money(value)
-        _scaled(value)  # the same exactness check on every engine
+            return _encode_known(value) if known else encode_money(value)
+        if known:  # the same exactness check on every engine
+            _check_known(value)
+        else:
+            _scaled(value)
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
@@ -136,10 +150,14 @@ class EnumValue(TypeDecorator[E]):
     def __init__(self, enum_type: type[E], length: int = 16) -> None:
         super().__init__(length)
         self.enum_type = enum_type
+        # Member -> value without the enum machinery (bound once per row and column).
+        self._values = {member: member.value for member in enum_type}
 
     def process_bind_param(self, value: E | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if type(value) is self.enum_type:
+            return self._values[value]
         return self.enum_type(value).value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
@@ -156,6 +174,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if value.tzinfo is dt.UTC:
+            return value
         if value.tzinfo is None:
             raise ValueError("naive datetime: the store keeps UTC-aware timestamps only")
         return value.astimezone(dt.UTC)
