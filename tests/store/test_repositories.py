@@ -11,7 +11,6 @@ from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.store.database import Database
 from gridsup.store.events import OrderEventLog, decode_payload
 from gridsup.store.fills import FillRepository
-from gridsup.store.known import known_keys
 from gridsup.store.orders import OrderRepository
 from gridsup.store.records import FillRecord, OrderEventKind, OrderEventRecord, OrderRecord
 from gridsup.store.trades import TradeAlreadyClosed, TradeNotFound, TradeRepository
@@ -249,26 +248,3 @@ async def test_the_same_trade_id_on_two_symbols_is_two_fills(db: Database) -> No
     async with db.session() as session:
         stored = await FillRepository(session).get("binance", "ETH/USDT", "t1")
     assert stored is not None and stored.symbol == "ETH/USDT"
-
-
-async def test_known_keys_names_what_is_stored(db: Database) -> None:
-    async with db.session() as session:
-        await FillRepository(session).add(fill("t1"))
-        await OrderEventLog(session).append(
-            OrderEventRecord(
-                exchange="binance", strategy="g1", client_order_id="c1",
-                kind=OrderEventKind.REQUESTED, timestamp=1, event_key="k1",
-            )
-        )  # fmt: skip
-    fills, events = await known_keys(
-        db,
-        fills=[
-            ("binance", "BTC/USDT", "t1"),
-            ("binance", "ETH/USDT", "t1"),
-            ("okx", "BTC/USDT", "t1"),
-        ],
-        event_keys=["k1", "k2"],
-    )
-    assert (fills, events) == ({("binance", "BTC/USDT", "t1")}, {"k1"})
-    with pytest.raises(TypeError, match="symbol"):
-        await known_keys(db, fills=[("binance", "t1")])  # type: ignore[list-item]

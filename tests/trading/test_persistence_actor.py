@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import zmq
 from trading_support import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
@@ -104,8 +105,6 @@ def _send_all(client: Client, requests: list[Any]) -> list[Ack]:
 
 def _resent(requests: list[Any]) -> list[Any]:
     """The same requests under new request ids (what a restarted sender does)."""
-    import msgspec
-
     return [msgspec.structs.replace(r, request_id=new_id()) for r in requests]
 
 
@@ -269,3 +268,65 @@ def test_one_orders_events_in_one_burst_leave_its_most_advanced_row(
     assert logged == 4
     assert [(o.status, o.filled) for o in orders] == [(OrderStatus.CLOSED, Decimal("0.001"))]
     client.close()
+
+
+@pytest.mark.parametrize("with_bad", [False, True], ids=["all_good", "one_bad"])
+async def test_one_commit_tells_new_duplicate_and_bad_requests_apart(
+    engine: tuple[str, str | None], run_base: Path, with_bad: bool
+) -> None:
+    """The actor's group commit, in process: duplicates stored before and duplicates
+    within the batch are acked ``duplicate`` — in one transaction, and in the one by
+    one retry that a bad record forces, which refuses only that record's request — and
+    LoadState sees the batch's save."""
+    from gridsup.actors.persistence import PersistenceActor
+    from gridsup.actors.run_config import Mode, RunConfig
+    from gridsup.store.migrate import upgrade
+
+    url, schema = engine
+    run = RunConfig(
+        run_dir=str(run_base), exchange_id="paper", mode=Mode.DRY_RUN, db_url=url,
+        markets={}, grids=(),
+    )  # fmt: skip
+    actor = PersistenceActor(run, schema=schema)
+    await actor.db.connect()
+    try:
+        await upgrade(actor.db)
+        event, fill_1, fill_2, state_1 = _requests(n_fills=2, n_events=1, n_states=1)
+        first = await actor._commit([([b"peer"], m) for m in (event, fill_1, state_1)])
+        assert all(isinstance(r, Ack) and r.ok and not r.duplicate for _, r in first)
+
+        bad = msgspec.structs.replace(
+            fill_2,
+            request_id=new_id(),
+            fill=msgspec.structs.replace(fill_2.fill, trade_id="t-bad", price=Decimal("1e-25")),
+        )
+        state_2 = SaveState(request_id=new_id(), grid_id="alpha", version=2, state=b"s2")
+        load = LoadState(request_id=new_id(), grid_id="alpha")
+        batch = [
+            *_resent([event, fill_1, fill_2, fill_2, state_1]),
+            *([bad] if with_bad else []),
+            state_2,
+            load,
+        ]
+        replies = {r.request_id: r for _, r in await actor._commit([([b"peer"], m) for m in batch])}
+    finally:
+        await actor.db.disconnect()
+
+    outcome = [
+        (r.ok, r.duplicate) if isinstance(r, Ack) else r.version
+        for r in (replies[m.request_id] for m in batch)
+    ]
+    assert outcome == [
+        (True, True),  # event: stored by the first commit
+        (True, True),  # fill_1: idem
+        (True, False),  # fill_2: new
+        (True, True),  # fill_2 again, within the batch
+        (True, True),  # state 1: not newer than the stored one
+        *([(False, False)] if with_bad else []),  # a price with 25 decimals: refused
+        (True, False),  # state 2
+        2,  # LoadState, answered after the batch's writes
+    ]
+    if with_bad:
+        assert "MoneyRangeError" in (replies[bad.request_id].error or "")
+    fills, events, _ = await _db_counts(url, schema)
+    assert (fills, events) == (2, 1)

@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, assert_never
+from typing import Any
 
 import structlog
 
 from gridsup.actors.base import Actor, StopReason
-from gridsup.actors.persistence_records import (
-    decode_state,
-    event_records,
-    fill_record,
-    merge_order_rows,
-    state_record,
-    trade_record,
-)
+from gridsup.actors.persistence_records import decode_state, request_records
 from gridsup.actors.run_config import STORE, RunConfig
 from gridsup.actors.sockets import SocketSpec, SocketType
 from gridsup.messages.control import StatusValue
@@ -36,9 +29,6 @@ from gridsup.messages.store import (
     STORE_REQUEST_CODEC,
     Ack,
     LoadState,
-    RecordFill,
-    RecordOrderEvent,
-    RecordTrade,
     SaveState,
     StateLoaded,
     StoreReply,
@@ -46,11 +36,9 @@ from gridsup.messages.store import (
 )
 from gridsup.store.database import Database
 from gridsup.store.errors import DatabaseUnavailable, StoreError
-from gridsup.store.known import known_keys
 from gridsup.store.migrate import upgrade
 from gridsup.store.records import StoreWrite
 from gridsup.store.state import DatabaseStateStore
-from gridsup.store.trades import TradeKey, TradeRepository
 from gridsup.store.writer import StoreWriter
 
 log = structlog.get_logger("gridsup.actors.persistence")
@@ -61,6 +49,8 @@ MAX_BATCH = 2000
 RETRY_BASE, RETRY_MAX = 0.1, 2.0
 
 Envelope = list[bytes]
+# A request to write, with the store records it becomes.
+Write = tuple[Envelope, StoreRequest, list[StoreWrite]]
 
 
 class PersistenceActor(Actor):
@@ -179,107 +169,77 @@ class PersistenceActor(Actor):
         Raises:
             DatabaseUnavailable: the database is away; nothing was stored.
         """
-        fills = [
-            (m.exchange, m.fill.symbol, m.fill.trade_id)
-            for _, m in batch
-            if isinstance(m, RecordFill)
-        ]
-        events = [m.event_id for _, m in batch if isinstance(m, RecordOrderEvent)]
-        known_fills, known_events = await known_keys(self.db, fills=fills, event_keys=events)
-        known_trades = await self._known_trades(
-            [
-                (m.exchange, m.grid_id, m.close_order_id)
-                for _, m in batch
-                if isinstance(m, RecordTrade)
-            ]
-        )
-        for _, m in batch:
-            if isinstance(m, SaveState) and m.grid_id not in self._versions:
-                self._versions[m.grid_id] = await self._stored_version(m.grid_id)
-        versions = dict(self._versions)
+        versions = await self._known_versions(batch)
         replies: list[tuple[Envelope, StoreReply]] = []
-        writes: list[tuple[Envelope, StoreRequest, list[StoreWrite]]] = []
+        writes: list[Write] = []
         loads: list[tuple[Envelope, LoadState]] = []
         for envelope, msg in batch:
-            records: list[StoreWrite] | None = None  # None: a duplicate
-            match msg:
-                case SaveState():
-                    if msg.version > versions.get(msg.grid_id, 0):
-                        versions[msg.grid_id] = msg.version
-                        records = [state_record(msg)]
-                case RecordOrderEvent():
-                    if msg.event_id not in known_events:
-                        known_events.add(msg.event_id)
-                        records = event_records(msg)
-                case RecordFill():
-                    key = (msg.exchange, msg.fill.symbol, msg.fill.trade_id)
-                    if key not in known_fills:
-                        known_fills.add(key)
-                        records = [fill_record(msg)]
-                case RecordTrade():
-                    tkey = (msg.exchange, msg.grid_id, msg.close_order_id)
-                    if tkey not in known_trades:
-                        known_trades.add(tkey)
-                        records = [trade_record(msg)]
-                case LoadState():
-                    loads.append((envelope, msg))
-                    continue
-                case _:
-                    assert_never(msg)
-            if records is None:
+            if isinstance(msg, LoadState):
+                loads.append((envelope, msg))
+            elif isinstance(msg, SaveState) and msg.version <= versions.get(msg.grid_id, 0):
                 self.duplicates += 1
                 replies.append((envelope, Ack(request_id=msg.request_id, duplicate=True)))
             else:
-                writes.append((envelope, msg, records))
-        replies.extend(await self._write(writes))
+                if isinstance(msg, SaveState):
+                    versions[msg.grid_id] = msg.version
+                writes.append((envelope, msg, request_records(msg)))
+        replies.extend(await self._write(writes, versions))
         self._versions = versions
         for envelope, load in loads:
             replies.append((envelope, await self._load(load)))
         return replies
 
-    async def _known_trades(self, keys: list[TradeKey]) -> set[TradeKey]:
-        """Which booked cycles (exchange, grid, close order id) are stored already."""
-        if not keys:
-            return set()
-        async with self.db.session() as session:
-            return await TradeRepository(session).known_closed(keys)
+    async def _known_versions(self, batch: list[tuple[Envelope, StoreRequest]]) -> dict[str, int]:
+        """A copy of the save counters, read from the database for the grids of the
+        batch's SaveStates not seen yet (once per grid and actor life)."""
+        for _, m in batch:
+            if isinstance(m, SaveState) and m.grid_id not in self._versions:
+                self._versions[m.grid_id] = await self._stored_version(m.grid_id)
+        return dict(self._versions)
 
     async def _write(
-        self, writes: list[tuple[Envelope, StoreRequest, list[StoreWrite]]]
+        self, writes: list[Write], versions: dict[str, int]
     ) -> list[tuple[Envelope, StoreReply]]:
+        """Store ``writes`` in one transaction: the store's keyed inserts tell which were
+        stored before (``Ack(duplicate=True)``), so no lookup precedes the write."""
         if not writes:
             return []
         try:
-            await self.writer.write_batch(
-                merge_order_rows([r for _, _, records in writes for r in records])
-            )
+            stored = await self.writer.write_requests([records for _, _, records in writes])
         except DatabaseUnavailable:
             raise
         except (StoreError, TypeError, ValueError) as exc:
             # One bad record fails the whole transaction: store the others one by one
             # so that only the bad request is refused.
             log.warning("store_batch_failed", error=repr(exc), size=len(writes))
-            return [
-                await self._write_one(envelope, msg, records) for envelope, msg, records in writes
-            ]
-        self.written += len(writes)
-        return [(envelope, Ack(request_id=msg.request_id)) for envelope, msg, _ in writes]
+            return [await self._write_one(write, versions) for write in writes]
+        return [
+            self._ack(envelope, msg, new)
+            for (envelope, msg, _), new in zip(writes, stored, strict=True)
+        ]
 
     async def _write_one(
-        self, envelope: Envelope, msg: StoreRequest, records: list[StoreWrite]
+        self, write: Write, versions: dict[str, int]
     ) -> tuple[Envelope, StoreReply]:
+        envelope, msg, records = write
         try:
-            await self.writer.write_batch(records)
+            [new] = await self.writer.write_requests([records])
         except DatabaseUnavailable:
             raise
         except (StoreError, TypeError, ValueError) as exc:
             self.failures += 1
             log.error("store_request_refused", request_id=msg.request_id, error=repr(exc))
             if isinstance(msg, SaveState):
-                self._versions.pop(msg.grid_id, None)  # re-read: it was not stored
+                versions.pop(msg.grid_id, None)  # re-read: it was not stored
             return envelope, Ack(request_id=msg.request_id, ok=False, error=repr(exc))
-        self.written += 1
-        return envelope, Ack(request_id=msg.request_id)
+        return self._ack(envelope, msg, new)
+
+    def _ack(self, envelope: Envelope, msg: StoreRequest, new: bool) -> tuple[Envelope, StoreReply]:
+        if new:
+            self.written += 1
+            return envelope, Ack(request_id=msg.request_id)
+        self.duplicates += 1
+        return envelope, Ack(request_id=msg.request_id, duplicate=True)
 
     async def _stored_version(self, grid_id: str) -> int:
         try:

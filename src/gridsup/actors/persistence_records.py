@@ -10,12 +10,19 @@ a :class:`TradeRecord`.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, assert_never
 
 import msgspec
 
 from gridsup.messages.common import OrderStatus
-from gridsup.messages.store import RecordFill, RecordOrderEvent, RecordTrade, SaveState
+from gridsup.messages.store import (
+    LoadState,
+    RecordFill,
+    RecordOrderEvent,
+    RecordTrade,
+    SaveState,
+    StoreRequest,
+)
 from gridsup.store.records import (
     FillRecord,
     OrderEventKind,
@@ -29,6 +36,27 @@ from gridsup.store.records import (
 # Schema version of the saved-state wrapper (the store's StateMigrations key).
 STATE_SCHEMA = 1
 _KINDS = {kind.value: kind for kind in OrderEventKind}
+
+
+def request_records(msg: StoreRequest) -> list[StoreWrite]:
+    """The records one write request becomes (the store's unit of idempotency).
+
+    Raises:
+        TypeError: ``msg`` is a LoadState, which writes nothing.
+    """
+    match msg:
+        case SaveState():
+            return [state_record(msg)]
+        case RecordOrderEvent():
+            return event_records(msg)
+        case RecordFill():
+            return [fill_record(msg)]
+        case RecordTrade():
+            return [trade_record(msg)]
+        case LoadState():
+            raise TypeError("a LoadState writes nothing")
+        case _:
+            assert_never(msg)
 
 
 def state_record(msg: SaveState) -> StateRecord:
@@ -132,23 +160,3 @@ def trade_record(msg: RecordTrade) -> TradeRecord:
         fee=msg.fee,
         profit=msg.profit,
     )
-
-
-def merge_order_rows(records: list[StoreWrite]) -> list[StoreWrite]:
-    """One order row per (exchange, client order id) in a batch: PostgreSQL refuses an
-    upsert that touches the same row twice in one statement. The row kept is the most
-    advanced one (final before open, more filled before less; the later one on a tie),
-    which is what applying them in order would have left."""
-    best: dict[tuple[str, str], tuple[int, OrderRecord]] = {}
-    for i, record in enumerate(records):
-        if isinstance(record, OrderRecord):
-            key = (record.exchange, record.client_order_id)
-            seen = best.get(key)
-            if seen is None or _progress(record) >= _progress(seen[1]):
-                best[key] = (i, record)
-    keep = {i for i, _ in best.values()}
-    return [r for i, r in enumerate(records) if not isinstance(r, OrderRecord) or i in keep]
-
-
-def _progress(record: OrderRecord) -> tuple[bool, Any]:
-    return (record.status.is_final, record.filled)
