@@ -60,14 +60,18 @@ def request_records(msg: StoreRequest) -> list[StoreWrite]:
 
 
 def state_record(msg: SaveState) -> StateRecord:
-    """The row content for one SaveState: the save counter and the opaque bytes."""
+    """The row content for one SaveState: the save counter and the opaque bytes.
+
+    The bytes stay bytes: the store's JSON encoder writes them as standard base64 text
+    in one C pass (the same text as ``base64.b64encode``), where encoding them here
+    would copy a 300 kB paper snapshot twice more per commit."""
     return StateRecord(
         strategy=msg.grid_id,
         state={
             "version": STATE_SCHEMA,
             "save_version": msg.version,
             "encoding": "base64",
-            "data": base64.b64encode(msg.state).decode("ascii"),
+            "data": msg.state,
         },
     )
 

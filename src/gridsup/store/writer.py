@@ -113,13 +113,11 @@ class StoreWriter:
             DatabaseUnavailable: the database is away; nothing was stored.
             StoreError/TypeError/ValueError: a record cannot be stored; nothing was.
         """
-        first = _first_of_their_keys(requests)
+        keys = [{k for k in map(_key, request) if k is not None} for request in requests]
+        first = _first_of_their_keys(keys)
         async with self.db.session() as session:
             stored = await _insert_keyed(session, _records_of(requests, first))
-            new = [
-                ok and all(key in stored for key in map(_key, request) if key is not None)
-                for request, ok in zip(requests, first, strict=True)
-            ]
+            new = [ok and own <= stored for own, ok in zip(keys, first, strict=True)]
             await _store_unkeyed(session, _records_of(requests, new))
         return new
 
@@ -179,14 +177,13 @@ def _key(record: StoreWrite) -> Hashable | None:
     return None
 
 
-def _first_of_their_keys(requests: Sequence[Sequence[StoreWrite]]) -> list[bool]:
-    """Per request: False when an earlier request of the batch carries one of its keys."""
+def _first_of_their_keys(keys: list[set[Hashable]]) -> list[bool]:
+    """Per request (its keys): False when an earlier request carries one of them."""
     seen: set[Hashable] = set()
     out: list[bool] = []
-    for request in requests:
-        keys = {k for k in map(_key, request) if k is not None}
-        out.append(seen.isdisjoint(keys))
-        seen |= keys
+    for own in keys:
+        out.append(seen.isdisjoint(own))
+        seen |= own
     return out
 
 
