@@ -2,12 +2,13 @@
 
 ROUTER (bind STORE) <- DEALERs of the strategy and execution actors. Requests are queued
 as they arrive; one writer task drains everything queued, stores it with
-:meth:`StoreWriter.write_batch` in one transaction (group commit) and only then answers
+:meth:`StoreWriter.write_requests` in one transaction (group commit) and only then answers
 each request with an :class:`Ack` — so an Ack always means "durable". Every request is
 idempotent: a fill already stored (exchange, symbol, trade id), an order event already
-logged (event id), a booked cycle already stored (exchange, grid, close order id) or a
-state whose save counter is not newer than the stored one is answered
-``Ack(duplicate=True)`` and not written again. :class:`LoadState` is answered with
+logged (event id), a booked cycle already stored (exchange, grid, close order id) — the
+store's insert tells, in the same transaction — or a state whose save counter is not
+newer than the stored one (cached per grid) is answered ``Ack(duplicate=True)`` and not
+written again. :class:`LoadState` is answered with
 :class:`StateLoaded` after the writes queued before it, so a reader sees its own saves.
 """
 
