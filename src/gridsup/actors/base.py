@@ -44,6 +44,12 @@ log = structlog.get_logger("gridsup.actors")
 # Frames taken from one socket before yielding to the other loops (fairness vs. speed).
 _BATCH = 256
 _COMMAND = "_command"
+# Heartbeats answer the supervisor's beat; our own timer fires only after this many
+# heartbeat intervals without one (the supervisor starved, wedged or dead).
+_FALLBACK_INTERVALS = 1.5
+# A beat is answered once at least this fraction of an interval has passed since our
+# last heartbeat (beats may come more often than our interval: see the runner).
+_ANSWER_AFTER = 0.5
 
 
 class StopReason(enum.Enum):
@@ -89,6 +95,8 @@ class Actor:
         self._crash: BaseException | None = None
         self._heartbeat_seq = 0
         self._supervisor_seen = time.monotonic()
+        self._heartbeat_sent = 0.0  # monotonic time of our last Heartbeat
+        self._fallback: asyncio.TimerHandle | None = None
         self._parent = os.getppid()
 
     # -- hooks --------------------------------------------------------------------------
@@ -186,9 +194,11 @@ class Actor:
         option = zmq.SUBSCRIBE if on else zmq.UNSUBSCRIBE
         self._socks[socket].sync_sock.setsockopt(option, topic)
 
-    def socket(self, name: str) -> zmq.asyncio.Socket:
-        """The asyncio socket ``name`` (for awaiting sends or polls)."""
-        return self._socks[name].async_sock
+    def socket(self, name: str) -> zmq.Socket[bytes]:
+        """The (synchronous) socket ``name``, for non-blocking reads and sends; wait
+        with :meth:`wait_readable`. Never wrap it in a ``zmq.asyncio.Socket``: that
+        would replace the runtime's reader on its file descriptor (see OpenSocket)."""
+        return self._socks[name].sync_sock
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a background task, cancelled when the actor stops; an
@@ -231,7 +241,8 @@ class Actor:
                 for name, sock in self._socks.items():
                     if sock.spec.recv is not None:
                         self.spawn(self._receive(name, sock))
-                self.spawn(self._heartbeat())
+                self._send_heartbeat()
+                self._arm_fallback(_FALLBACK_INTERVALS * info.heartbeat_interval)
                 self.lifecycle.fire(ActorTrigger.RUN)
                 await self._stop.wait()
         finally:
@@ -274,6 +285,8 @@ class Actor:
         if self.lifecycle.state is not ActorState.STARTING or reason is not StopReason.CRASHED:
             # A failing on_start leaves the actor visibly STARTING until it exits.
             self.lifecycle.fire(ActorTrigger.STOP)
+        if self._fallback is not None:
+            self._fallback.cancel()
         await self._cancel_tasks(reason)
         if reason not in (StopReason.ORPHANED, StopReason.CRASHED):
             try:
@@ -323,7 +336,7 @@ class Actor:
             )
 
     def _open_sockets(self) -> None:
-        assert self.ctx is not None and self.run_dir is not None
+        assert self.ctx is not None and self.run_dir is not None and self.info is not None
         control = (
             SocketSpec(
                 "_report",
@@ -337,7 +350,11 @@ class Actor:
                 SocketType.SUB,
                 self.run_dir.endpoint(endpoints.COMMAND),
                 recv=COMMAND_CODEC,
-                subscribe=(endpoints.BROADCAST_TOPIC, endpoints.command_topic(self.name)),
+                subscribe=(
+                    endpoints.BROADCAST_TOPIC,
+                    endpoints.command_topic(self.name),
+                    endpoints.beat_topic(self.info.heartbeat_interval),
+                ),
             ),
         )
         for spec in (*control, *self.sockets()):
@@ -386,7 +403,7 @@ class Actor:
     def _on_command(self, message: Stop | Heartbeat) -> None:
         match message:
             case Heartbeat():
-                self._supervisor_seen = time.monotonic()
+                self._on_beat()
             case Stop(cancel_orders=cancel):
                 self.cancel_orders = cancel
                 log.info("stop_received", actor=self.name, cancel_orders=cancel)
@@ -394,34 +411,72 @@ class Actor:
             case _:
                 assert_never(message)
 
-    async def _heartbeat(self) -> None:
+    def _on_beat(self) -> None:
+        """The supervisor's beat: it lives, and it is time to heartbeat.
+
+        Answering the beat instead of keeping a timer of our own puts the wake-ups of
+        every actor with this interval in the same instant (one short burst per interval
+        instead of one wake-up per actor at a random phase, each of which delays
+        whatever message happens to arrive then). The fallback timer moves on with each
+        beat and never fires while beats come.
+        """
         assert self.info is not None
         interval = self.info.heartbeat_interval
-        silence = self.info.supervisor_timeout
-        while True:
-            # Our parent is the supervisor (spawn, fork) or its forkserver; either way a
-            # change means we were orphaned. The supervisor's own pid is checked too, since
-            # a forkserver may outlive it.
-            if os.getppid() != self._parent or not process_alive(self.info.supervisor_pid):
-                log.warning("supervisor_lost", actor=self.name, why="process_gone")
-                self.request_stop(StopReason.ORPHANED)
-                return
-            if time.monotonic() - self._supervisor_seen > silence:
-                log.warning("supervisor_lost", actor=self.name, why="heartbeats_stopped")
-                self.request_stop(StopReason.ORPHANED)
-                return
-            self._heartbeat_seq += 1
-            status: dict[str, StatusValue] = {
-                "heartbeats": self._heartbeat_seq,
-                "messages": self.messages_received,
-                "frames_dropped": self.frames_dropped,
-                "sends_dropped": self.sends_dropped,
-            }
+        now = time.monotonic()
+        self._supervisor_seen = now
+        if now - self._heartbeat_sent >= _ANSWER_AFTER * interval:
+            self._send_heartbeat()
+        if not self._stop.is_set():
+            self._arm_fallback(_FALLBACK_INTERVALS * interval)
+
+    def _arm_fallback(self, delay: float) -> None:
+        # A timer handle, not a sleeping task: re-arming costs no wake-up.
+        if self._fallback is not None:
+            self._fallback.cancel()
+        self._fallback = asyncio.get_running_loop().call_later(delay, self._on_fallback)
+
+    def _on_fallback(self) -> None:
+        """No beat for a while: check that the supervisor still exists, heartbeat on our
+        own every interval, and leave once it has been silent for supervisor_timeout."""
+        assert self.info is not None
+        self._fallback = None
+        why = self._supervisor_lost()
+        if why is not None:
+            log.warning("supervisor_lost", actor=self.name, why=why)
+            self.request_stop(StopReason.ORPHANED)
+            return
+        self._send_heartbeat()
+        self._arm_fallback(self.info.heartbeat_interval)
+
+    def _supervisor_lost(self) -> str | None:
+        """Why we count as orphaned, or None while the supervisor seems fine."""
+        assert self.info is not None
+        # Our parent is the supervisor (spawn, fork) or its forkserver; either way a
+        # change means we were orphaned. The supervisor's own pid is checked too, since
+        # a forkserver may outlive it.
+        if os.getppid() != self._parent or not process_alive(self.info.supervisor_pid):
+            return "process_gone"
+        if time.monotonic() - self._supervisor_seen > self.info.supervisor_timeout:
+            return "heartbeats_stopped"
+        return None
+
+    def _send_heartbeat(self) -> None:
+        self._heartbeat_sent = time.monotonic()
+        self._heartbeat_seq += 1
+        status: dict[str, StatusValue] = {
+            "heartbeats": self._heartbeat_seq,
+            "messages": self.messages_received,
+            "frames_dropped": self.frames_dropped,
+            "sends_dropped": self.sends_dropped,
+        }
+        try:
             status.update(self.status())
-            self._report(
-                Heartbeat(actor=self.name, pid=os.getpid(), seq=self._heartbeat_seq, status=status)
-            )
-            await asyncio.sleep(interval)
+        except Exception as exc:  # a hook that raises crashes the actor, from any caller
+            self._crashed(exc)
+            return
+        self._report(
+            Heartbeat(actor=self.name, pid=os.getpid(), seq=self._heartbeat_seq, status=status)
+        )
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

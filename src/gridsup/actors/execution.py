@@ -185,12 +185,14 @@ class ExecutionActor(Actor):
     async def _read_store_replies(self) -> None:
         """Read the store's replies ourselves: before Ready and during on_stop the
         runtime's receive loops are not running."""
-        sock = self.socket(STORE)
+        # A synchronous shadow: the asyncio API of an actor socket would replace the
+        # runtime's reader on its file descriptor (see OpenSocket).
+        sock: zmq.Socket[bytes] = zmq.Socket.shadow(self.socket(STORE).underlying)
         while True:
             await self.wait_readable(STORE)
             while True:
                 try:
-                    frames = await sock.recv_multipart(zmq.NOBLOCK)
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 try:

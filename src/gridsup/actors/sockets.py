@@ -1,7 +1,7 @@
 """Declared sockets: what an actor says it needs, and how the runtime opens it.
 
 An actor lists :class:`SocketSpec` s; the runtime opens them on the process's one
-``zmq.asyncio.Context``, runs one receive loop per socket that has a ``recv`` codec, and
+context, runs one receive loop per socket that has a ``recv`` codec, and
 encodes with the ``send`` codec on :meth:`Actor.send`. Every socket gets a bounded linger
 so that closing never hangs on an absent peer.
 """
@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, cast
 
 import zmq
-import zmq.asyncio
 
 from gridsup.messages.codec import Codec
 
@@ -57,13 +55,17 @@ class SocketSpec:
     linger_ms: int = DEFAULT_LINGER_MS
 
 
-def open_socket(ctx: zmq.asyncio.Context, spec: SocketSpec) -> zmq.asyncio.Socket:
+def open_socket(ctx: zmq.Context[Any], spec: SocketSpec) -> zmq.Socket[bytes]:
     """Create, configure and bind/connect the socket described by ``spec``.
+
+    A plain (synchronous) socket even on an asyncio context: waiting goes through
+    :class:`OpenSocket`, whose reader on the socket's file descriptor would be replaced
+    by pyzmq's own if the asyncio API of the socket were ever used.
 
     Raises:
         zmq.ZMQError: the endpoint cannot be bound or connected (address in use, ...).
     """
-    sock = ctx.socket(spec.type.value)
+    sock: zmq.Socket[bytes] = ctx.socket(spec.type.value, socket_class=zmq.Socket)
     sock.setsockopt(zmq.LINGER, spec.linger_ms)
     if spec.sndhwm is not None:
         sock.setsockopt(zmq.SNDHWM, spec.sndhwm)
@@ -85,48 +87,37 @@ def open_socket(ctx: zmq.asyncio.Context, spec: SocketSpec) -> zmq.asyncio.Socke
     return sock
 
 
-def _resolve(waiter: asyncio.Future[None], _: object) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-def _poll_in(sock: zmq.asyncio.Socket) -> Any:
-    """A future resolved when ``sock`` is readable.
-
-    pyzmq's public ``poll()`` builds a Poller, a watcher future and callbacks per call
-    (tens of microseconds on the latency path); its socket's own recv-event queue does
-    the same job with one future. Fall back to ``poll()`` if that private API is gone.
-    """
-    add = getattr(sock, "_add_recv_event", None)
-    if add is None:
-        return sock.poll()
-    return add("poll")
-
-
 _DUPLEX = frozenset({SocketType.DEALER, SocketType.ROUTER, SocketType.REQ, SocketType.REP})
 
 
 class OpenSocket:
-    """An open socket: the asyncio socket for waiting, a synchronous shadow of the same
-    handle for non-blocking draining and sending (no Future per frame on the hot path).
+    """An open socket, read and written without blocking, and a way to wait until it is
+    readable: one persistent reader on zmq's file descriptor (registered with the event
+    loop on the first wait) resolves plain futures. No pyzmq asyncio future per wait:
+    that machinery was about a third of an actor's CPU per message.
 
-    The file descriptor zmq gives asyncio is edge-triggered, and any send or ZMQ_EVENTS
-    read on the socket may consume its edge (zmq_getsockopt(3), ZMQ_FD): a ROUTER or
-    DEALER that sends through the shadow while its receive loop waits on the asyncio
-    socket could miss frames that arrived meanwhile and wait forever. So every send
-    re-checks ZMQ_EVENTS and, if frames are waiting, wakes whoever waits in
-    :meth:`wait_readable`.
+    asyncio allows one reader per file descriptor, and pyzmq's asyncio socket registers
+    its own on the same one as soon as any of its async methods is used: so nothing may
+    use the asyncio API of these sockets (a shadow ``zmq.Socket`` is fine).
+
+    The file descriptor is edge-triggered: it signals that zmq has *commands* to
+    process, and any send, receive or ZMQ_EVENTS read on the socket may process them
+    (zmq_getsockopt(3), ZMQ_FD). Hence: the reader always reads ZMQ_EVENTS (which also
+    drains the descriptor, else the loop would call it again and again); a wait checks
+    ZMQ_EVENTS before parking; and every send on a ROUTER or DEALER, which may consume
+    the edge of frames that arrived meanwhile, re-checks ZMQ_EVENTS and wakes whoever
+    waits in :meth:`wait_readable` (:meth:`after_send`).
     """
 
-    __slots__ = ("_waiters", "async_sock", "duplex", "spec", "sync_sock")
+    __slots__ = ("_loop", "_waiters", "duplex", "spec", "sync_sock")
 
-    def __init__(self, spec: SocketSpec, sock: zmq.asyncio.Socket) -> None:
+    def __init__(self, spec: SocketSpec, sock: zmq.Socket[bytes]) -> None:
         self.spec = spec
         # Sockets that both send and receive: a send can consume their receive wake-up.
         self.duplex = spec.type in _DUPLEX
-        self.async_sock = sock
-        self.sync_sock: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
-        self._waiters: set[asyncio.Future[None]] = set()
+        self.sync_sock = sock
+        self._waiters: list[asyncio.Future[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # set once the reader is on
 
     def readable(self) -> bool:
         """A frame is waiting (reading ZMQ_EVENTS also re-arms zmq's notifications)."""
@@ -134,12 +125,18 @@ class OpenSocket:
         return bool(events & zmq.POLLIN)
 
     def after_send(self) -> None:
-        """Call after every send through the shadow (see the class docstring)."""
+        """Call after every send on a duplex socket (see the class docstring)."""
         if self._waiters and self.readable():
             self._wake()
 
-    def _wake(self, *_: object) -> None:
-        for waiter in self._waiters:
+    def _on_fd(self) -> None:
+        # Always read ZMQ_EVENTS, waiter or not: it drains the descriptor.
+        if self.readable() and self._waiters:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -147,21 +144,24 @@ class OpenSocket:
         """Return once a frame is waiting to be read."""
         if self.readable():
             return
-        # One plain future woken by either zmq's poll or a send's re-check: cheaper per
-        # wake-up than racing two tasks with asyncio.wait (this is the latency path).
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
-        poll = cast("asyncio.Future[Any]", _poll_in(self.async_sock))
-        # This poll wakes only its own waiter: its callback also runs when it is cancelled
-        # below, by which time the next wait's waiter is registered, and waking that one
-        # would start an endless chain of empty wake-ups (a busy loop at idle).
-        poll.add_done_callback(partial(_resolve, waiter))
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            loop.add_reader(self.sync_sock.FD, self._on_fd)
+            self._loop = loop
+            if self.readable():  # a frame may have come between the check and the reader
+                return
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
         try:
             await waiter
-        finally:
-            self._waiters.discard(waiter)
-            if not poll.done():
-                poll.cancel()
+        except asyncio.CancelledError:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
 
     def close(self, linger_ms: int | None = None) -> None:
-        self.async_sock.close(linger=self.spec.linger_ms if linger_ms is None else linger_ms)
+        """Remove the reader from the event loop, then close the socket."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.sync_sock.FD)
+        self._loop = None
+        self.sync_sock.close(linger=self.spec.linger_ms if linger_ms is None else linger_ms)

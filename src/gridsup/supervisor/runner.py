@@ -28,7 +28,7 @@ import zmq.asyncio
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
 from gridsup.actors.entry import MAIN_PATH_ENV, Launch, child_main
-from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType
+from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 from gridsup.messages.control import (
     COMMAND_CODEC,
     CONTROL_REPLY_CODEC,
@@ -59,11 +59,10 @@ ZYGOTE = "gridsup.actors.zygote"
 # Floor of a sleep to the next deadline: a deadline that has just passed by less than the
 # clock's resolution must not become a busy loop of zero sleeps.
 _MIN_SLEEP = 0.002
-# The supervisor's own heartbeat tells actors that it is alive but not wedged (its death
-# they see at once through their parent pid); a few beats per supervisor_timeout suffice,
-# and each beat wakes every actor of the fleet.
+# The supervisor's beat tells actors that it is alive and not wedged, and it is what they
+# answer with their heartbeats (one beat per heartbeat interval); at least this many
+# beats per supervisor_timeout, so that a beat or two lost is no orphaning.
 _BEATS_PER_TIMEOUT = 4
-_MAX_BEAT = 2.5
 _REPORT_BATCH = 256  # reports drained per wake-up before yielding to the other tasks
 
 
@@ -97,6 +96,19 @@ def _main_script() -> str | None:
     if not os.path.isabs(path):
         path = os.path.join(multiprocess.process.ORIGINAL_DIR or os.getcwd(), path)
     return os.path.normpath(path)
+
+
+def beat_periods(specs: Sequence[ChildSpec]) -> dict[bytes, float]:
+    """Beat topic -> period: one beat stream per distinct heartbeat interval of the
+    children, every interval (what their heartbeats answer), or more often when a
+    child's supervisor_timeout asks for it."""
+    periods: dict[bytes, float] = {}
+    for spec in specs:
+        policy = spec.effective_policy
+        topic = endpoints.beat_topic(policy.heartbeat_interval)
+        period = min(policy.heartbeat_interval, policy.supervisor_timeout / _BEATS_PER_TIMEOUT)
+        periods[topic] = min(period, periods.get(topic, period))
+    return periods
 
 
 class ProcessEffects:
@@ -196,8 +208,7 @@ class Supervisor:
         self.log_level, self.log_json = log_level, log_json
         self.supervision: Supervision | None = None
         self.frames_dropped = 0
-        timeouts = [s.effective_policy.supervisor_timeout for s in specs]
-        self.heartbeat_interval = min([_MAX_BEAT, *(t / _BEATS_PER_TIMEOUT for t in timeouts)])
+        self.beats = beat_periods(specs)
         # Set by Supervision.changed (an exit, a Ready, a stop): the ticker sleeps until
         # the next deadline or this.
         self._wake = asyncio.Event()
@@ -215,15 +226,21 @@ class Supervisor:
         run_dir = endpoints.RunDir.create(self.base)
         ctx = zmq.asyncio.Context()
         socks: list[zmq.asyncio.Socket] = []
+        opened: list[OpenSocket] = []
         loop = asyncio.get_running_loop()
         effects: ProcessEffects | None = None
         started = time.monotonic()
         try:
-            pull, pub, router = (ctx.socket(t) for t in (zmq.PULL, zmq.PUB, zmq.ROUTER))
-            socks += [pull, pub, router]
+            # Reports are waited on through OpenSocket's reader: a plain socket.
+            report_spec = SocketSpec(
+                "report", SocketType.PULL, run_dir.endpoint(endpoints.REPORT), bind=True
+            )
+            reports = OpenSocket(report_spec, open_socket(ctx, report_spec))
+            opened.append(reports)
+            pub, router = (ctx.socket(t) for t in (zmq.PUB, zmq.ROUTER))
+            socks += [pub, router]
             for sock in socks:
                 sock.setsockopt(zmq.LINGER, 0)
-            pull.bind(run_dir.endpoint(endpoints.REPORT))
             pub.bind(run_dir.endpoint(endpoints.COMMAND))
             router.bind(run_dir.endpoint(endpoints.CONTROL))
             pub_sync: zmq.Socket[bytes] = zmq.Socket.shadow(pub.underlying)
@@ -257,7 +274,7 @@ class Supervisor:
             )
             sup.start()
             tasks = [
-                loop.create_task(self._reports(pull, sup)),
+                loop.create_task(self._reports(reports, sup)),
                 loop.create_task(self._control(router, sup, started)),
             ]
             try:
@@ -270,6 +287,8 @@ class Supervisor:
         finally:
             if effects is not None:
                 effects.kill_all()
+            for open_sock in opened:
+                open_sock.close(0)
             for sock in socks:
                 sock.close(linger=0)
             ctx.term()
@@ -279,14 +298,10 @@ class Supervisor:
 
     async def _tick(self, pub: zmq.Socket[bytes], sup: Supervision) -> None:
         beat = COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=os.getpid()))
-        next_beat = 0.0
+        due = dict.fromkeys(self.beats, 0.0)  # beat topic -> when it is next due
         while not sup.done:
             self._wake.clear()
-            now = time.monotonic()
-            if now >= next_beat:
-                # The supervisor's pulse: actors that stop hearing it exit (orphaned).
-                pub.send_multipart([endpoints.BROADCAST_TOPIC, beat])
-                next_beat = now + self.heartbeat_interval
+            self._beat(pub, beat, due)
             sup.tick()
             if sup.done:
                 break
@@ -299,16 +314,25 @@ class Supervisor:
             # timeout, a stop escalation) or the next beat, whichever is first; events
             # that bring a deadline forward set _wake. No polling at idle.
             deadline = sup.next_deadline()
-            until = next_beat if deadline is None else min(deadline, next_beat)
-            delay = max(until - time.monotonic(), _MIN_SLEEP)
+            until = min([*due.values(), *(() if deadline is None else (deadline,))], default=None)
+            delay = None if until is None else max(until - time.monotonic(), _MIN_SLEEP)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    async def _reports(self, pull: zmq.asyncio.Socket, sup: Supervision) -> None:
+    def _beat(self, pub: zmq.Socket[bytes], beat: bytes, due: dict[bytes, float]) -> None:
+        """Publish each beat that is due: the supervisor's pulse (actors that stop
+        hearing it exit, orphaned), and the moment for every actor of that interval to
+        send its heartbeat, all at once."""
+        now = time.monotonic()
+        for topic, at in due.items():
+            if now >= at:
+                pub.send_multipart([topic, beat], zmq.NOBLOCK)
+                due[topic] = now + self.beats[topic]
+
+    async def _reports(self, sock: OpenSocket, sup: Supervision) -> None:
         # One asyncio wake-up per batch of reports, read without a Future per frame (a
-        # hundred actors heartbeat every second).
-        sock = OpenSocket(SocketSpec("report", SocketType.PULL, ""), pull)
+        # hundred actors heartbeat in the same instant, at every beat).
         recv = sock.sync_sock.recv
         while True:
             await sock.wait_readable()

@@ -1,0 +1,205 @@
+"""Heartbeats answer the supervisor's beat; the actor's own timer is only a fallback.
+And the cheap wait (one reader on zmq's file descriptor) never misses a frame."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import multiprocess
+import pytest
+import zmq
+import zmq.asyncio
+
+from gridsup.actors import endpoints
+from gridsup.actors.base import RuntimeInfo
+from gridsup.actors.entry import Launch, child_main
+from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
+from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Ready
+from gridsup.supervisor.runner import beat_periods
+from gridsup.supervisor.spec import ChildSpec, Policy
+
+INTERVAL = 0.4
+# Beats come faster than the interval but more than half of it apart: each is answered,
+# and the fallback (1.5 intervals without a beat) has no reason to fire.
+BEAT_EVERY = 0.3
+BEATS = 8
+
+
+@pytest.fixture
+def base() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="gsh-", dir="/tmp"))  # short: unix socket paths
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _heartbeats(pull: zmq.Socket[bytes], wait_ms: int) -> int:
+    """Heartbeats received until none comes for ``wait_ms``."""
+    count = 0
+    while pull.poll(wait_ms):
+        if isinstance(REPORT_CODEC.decode(pull.recv()), Heartbeat):
+            count += 1
+    return count
+
+
+def test_heartbeats_answer_the_beat_then_fall_back_to_the_timer_then_the_actor_leaves(
+    base: Path,
+) -> None:
+    run_dir = endpoints.RunDir.create(base)
+    evidence = base / "evidence"
+    evidence.mkdir()
+    ctx = zmq.Context()
+    pull, pub = ctx.socket(zmq.PULL), ctx.socket(zmq.PUB)
+    for sock in (pull, pub):
+        sock.setsockopt(zmq.LINGER, 0)
+    pull.bind(run_dir.endpoint(endpoints.REPORT))
+    pub.bind(run_dir.endpoint(endpoints.COMMAND))
+    info = RuntimeInfo(
+        name="beaten",
+        kind="strategy",
+        run_dir=str(run_dir.path),
+        heartbeat_interval=INTERVAL,
+        supervisor_timeout=3 * INTERVAL,
+    )
+    beat = [
+        endpoints.beat_topic(INTERVAL),
+        COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=0)),
+    ]
+    proc = multiprocess.get_context("spawn").Process(
+        target=child_main, args=(Launch(info, "rt_actors:Steady", (str(evidence),)),)
+    )
+    try:
+        proc.start()
+        assert pull.poll(60_000), "no Ready from the actor"
+        assert isinstance(REPORT_CODEC.decode(pull.recv()), Ready)
+        _heartbeats(pull, 200)  # the one sent with Ready
+        while not _heartbeats(pull, 0):  # beat until answered: the subscription is through
+            pub.send_multipart(beat)
+            time.sleep(BEAT_EVERY)
+
+        answered = 0
+        for _ in range(BEATS):
+            pub.send_multipart(beat)
+            time.sleep(BEAT_EVERY)
+            answered += _heartbeats(pull, 0)
+        # A timer of the actor's own would have sent BEATS * BEAT_EVERY / INTERVAL (6).
+        assert answered >= BEATS - 1
+        assert answered <= BEATS  # and nothing between the beats
+
+        # The beat stops (a wedged supervisor): the fallback timer keeps heartbeating
+        # until supervisor_timeout has passed, then the actor leaves without side effects.
+        fallback, deadline = 0, time.monotonic() + 60
+        while (proc.is_alive() or pull.poll(0)) and time.monotonic() < deadline:
+            fallback += _heartbeats(pull, 100)
+        proc.join(10)
+
+        assert fallback >= 1
+        assert proc.exitcode == 0
+        assert (evidence / "events.log").read_text().splitlines() == ["start beaten"]
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)
+        ctx.destroy(linger=0)
+
+
+def test_the_supervisor_beats_once_per_distinct_heartbeat_interval() -> None:
+    def child(name: str, interval: float, timeout: float = 10.0) -> ChildSpec:
+        policy = Policy(heartbeat_interval=interval, supervisor_timeout=timeout)
+        return ChildSpec(name=name, kind="strategy", target="m:f", policy=policy)
+
+    periods = beat_periods(
+        [
+            child("a", 1.0),
+            child("b", 1),
+            child("c", 0.2),
+            # A beat at least every supervisor_timeout / 4, even if that is more often
+            # than the interval.
+            child("d", 5.0, timeout=8.0),
+        ]
+    )
+
+    assert periods == {
+        endpoints.beat_topic(1.0): 1.0,
+        endpoints.beat_topic(0.2): 0.2,
+        endpoints.beat_topic(5.0): 2.0,
+    }
+
+
+def test_beat_topics_reach_no_other_subscriber() -> None:
+    topics = [
+        endpoints.beat_topic(0.2),
+        endpoints.beat_topic(0.25),
+        endpoints.beat_topic(2.0),
+        endpoints.BROADCAST_TOPIC,
+        endpoints.command_topic("beat"),
+    ]
+
+    for topic in topics:
+        # ZeroMQ delivers a message to a subscription that is a prefix of its topic.
+        assert [t for t in topics if topic.startswith(t)] == [topic]
+
+
+def test_a_socket_that_sends_while_its_reader_waits_never_misses_a_frame(base: Path) -> None:
+    """A DEALER sends requests while its own receive loop waits for the replies: a send
+    may consume the descriptor's edge of replies that arrived meanwhile."""
+    frames = 20_000
+    endpoint = f"ipc://{base}/rpc.sock"
+
+    async def scenario() -> int:
+        ctx = zmq.asyncio.Context()
+        specs = (
+            SocketSpec("router", SocketType.ROUTER, endpoint, bind=True, linger_ms=0),
+            SocketSpec("dealer", SocketType.DEALER, endpoint, linger_ms=0),
+        )
+        router, dealer = (OpenSocket(spec, open_socket(ctx, spec)) for spec in specs)
+
+        async def echo() -> None:
+            while True:
+                await router.wait_readable()
+                while True:
+                    try:
+                        request = router.sync_sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    router.sync_sock.send_multipart(request)
+                    router.after_send()
+
+        async def request() -> None:
+            for i in range(frames):
+                dealer.sync_sock.send(b"%d" % i)
+                dealer.after_send()
+                if i % 3 == 0:
+                    await asyncio.sleep(0)  # let the replies' reader wait meanwhile
+
+        async def replies() -> int:
+            got = 0
+            while got < frames:
+                await dealer.wait_readable()
+                while True:
+                    try:
+                        dealer.sync_sock.recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    got += 1
+            return got
+
+        tasks = [asyncio.ensure_future(echo()), asyncio.ensure_future(request())]
+        try:
+            # A missed wake-up would wait forever; the bound only turns that into a failure.
+            return await asyncio.wait_for(replies(), 60)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            router.close(0)
+            dealer.close(0)
+            ctx.term()
+
+    assert asyncio.run(scenario()) == frames
