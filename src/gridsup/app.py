@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
 import structlog
 
 from gridsup.actors.run_config import (
@@ -379,24 +380,39 @@ def build_run_config(
     )
 
 
+def strategy_run(run: RunConfig, grid: GridSpec) -> RunConfig:
+    """The run as the strategy actor of ``grid`` gets it: its own grid and its own
+    symbol's market only. The actor needs nothing of the other grids, and a fleet of a
+    hundred would otherwise unpickle every grid's config in every one of its processes."""
+    return msgspec.structs.replace(
+        run, grids=(grid,), markets={grid.symbol: run.markets[grid.symbol]}
+    )
+
+
 def child_specs(
     run: RunConfig,
     policies: Mapping[str, Policy] | None = None,
     persistence_kwargs: Mapping[str, object] | None = None,
 ) -> list[ChildSpec]:
     """The supervisor's children in start order: persistence, execution, market data,
-    then one strategy actor per grid. ``policies`` (by kind) replace the defaults
-    (``supervisor.spec.DEFAULT_POLICIES``, and :data:`STRATEGY_POLICY` for grids)."""
+    then one strategy actor per grid (given :func:`strategy_run`). ``policies`` (by kind)
+    replace the defaults (``supervisor.spec.DEFAULT_POLICIES``, and
+    :data:`STRATEGY_POLICY` for grids)."""
     chosen = {KIND_STRATEGY: STRATEGY_POLICY, **(policies or {})}
 
     def spec(
-        name: str, kind: str, module: str, group: Group, kwargs: Mapping[str, object]
+        name: str,
+        kind: str,
+        module: str,
+        group: Group,
+        kwargs: Mapping[str, object],
+        child_run: RunConfig = run,
     ) -> ChildSpec:
         return ChildSpec(
             name=name,
             kind=kind,
             target=f"gridsup.actors.{module}:build",
-            args=(run,),
+            args=(child_run,),
             kwargs=dict(kwargs),
             group=group,
             policy=chosen.get(kind),
@@ -420,6 +436,7 @@ def child_specs(
             "strategy_actor",
             Group.STRATEGY,
             {"grid_name": grid.name},
+            strategy_run(run, grid),
         )
         for grid in run.grids
     ]

@@ -107,6 +107,7 @@ def test_child_specs_start_in_group_order_with_one_strategy_per_grid(env: GridsE
     strategy = specs[3]
     assert strategy.target == "gridsup.actors.strategy_actor:build"
     assert strategy.kwargs == {"grid_name": "btc-fast"}
-    assert strategy.args == (run,)
+    assert strategy.args == (app.strategy_run(run, run.grids[0]),)
+    assert strategy.args[0].grids == run.grids[:1] and set(strategy.args[0].markets) == {"BTC/USDT"}
     assert strategy.effective_policy == app.STRATEGY_POLICY
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(run), type=RunConfig) == run

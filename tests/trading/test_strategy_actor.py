@@ -1,6 +1,7 @@
 """The strategy actor as a real process: the real persistence actor on a real database,
 a fake execution venue over the real sockets (strategy_venue.py), ``kill -9`` while the
-market moves, a second copy refused by the grid lock, and a process that stays light."""
+market moves, a second copy refused by the grid lock, a process that stays light, ticks
+listened to only while the strategy can use them, and the trimmed run it is given."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import msgspec
 import pytest
 import zmq
 from strategy_venue import FakeVenue
-from trading_support import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
+from trading_support import PG_URL, ActorHost, Client, Subscriber, make_run, new_id, sqlite_url
 
 from gridsup.actors.base import RuntimeInfo
+from gridsup.actors.endpoints import RunDir
 from gridsup.actors.entry import Launch, child_main
 from gridsup.actors.run_config import (
     MARKET,
@@ -28,6 +30,7 @@ from gridsup.actors.run_config import (
     topic,
 )
 from gridsup.actors.strategy_actor import EXIT_LOCKED
+from gridsup.app import KIND_STRATEGY, child_specs
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.orders import (
@@ -48,7 +51,9 @@ START = D("60050")  # levels 59000, 59200 ... 61000: buys at 59000..60000, 60200
 TIMEOUT = 20.0
 
 
-def grid_run(actor_host: ActorHost, db_url: str, **overrides: Any) -> RunConfig:
+def grid_run(
+    actor_host: ActorHost, db_url: str, stop_loss_pct: str | None = None, **overrides: Any
+) -> RunConfig:
     grid_id = f"btc{uuid.uuid4().hex[:8]}"  # advisory locks are server-wide: be unique
     config = GridConfig.model_validate(
         {
@@ -58,6 +63,7 @@ def grid_run(actor_host: ActorHost, db_url: str, **overrides: Any) -> RunConfig:
             "upper_price": "61000",
             "num_grids": 11,
             "total_investment": "2000",
+            "stop_loss_pct": stop_loss_pct,
         }
     )
     spec = GridSpec(
@@ -78,8 +84,12 @@ def database(request: pytest.FixtureRequest, run_base: Path) -> tuple[str, str |
     return PG_URL, request.getfixturevalue("pg_schema")
 
 
-def start_strategy(host: ActorHost, run: RunConfig, name: str = "grid-btc") -> None:
-    host.start(name, STRATEGY, run, grid_name="btc", kind="strategy", ready_timeout=TIMEOUT)
+def start_strategy(host: ActorHost, run: RunConfig) -> None:
+    """Start grid btc's actor with the arguments the supervisor gives it (the trimmed run)."""
+    (spec,) = [s for s in child_specs(run) if s.name == strategy_actor_name("btc")]
+    host.start(
+        spec.name, STRATEGY, *spec.args, **spec.kwargs, kind="strategy", ready_timeout=TIMEOUT
+    )
 
 
 def status(host: ActorHost, name: str = "grid-btc") -> dict[str, Any]:
@@ -139,6 +149,7 @@ def test_killed_strategy_comes_back_reconciled_and_a_second_copy_is_refused(
         # First price: buys at 59000..60000 (6) + a market buy for the 4 sells above.
         first = trading(venue, actor_host, 10)
         assert first["state"] == "trading" and first["phase"] == "running"
+        status_when(actor_host, lambda s: s.get("ticks") == "off", "ticks off once running")
         assert first["heavy_modules"] == ""  # no ccxt, pandas, SQLAlchemy in this process
 
         # A second copy of the grid is refused while the first holds the lock.
@@ -157,6 +168,7 @@ def test_killed_strategy_comes_back_reconciled_and_a_second_copy_is_refused(
             actor_host, lambda s: s.get("recon_phantoms_filled") == 1, "reconciliation reported"
         )
         assert back["recon_phantoms_cancelled"] == 1 and back["recon_replaced"] == 1
+        assert back["ticks"] == "off"  # a restored running grid unsubscribes before Ready
         assert back["recon_mismatches"] == 1  # the cancel; a fill while down is no mismatch
         open_now = venue.open_orders("btc")
         # The fill got its counter sell one level up, the cancelled buy came back
@@ -322,6 +334,102 @@ def test_a_mismatch_above_the_threshold_with_abort_stops_only_that_grid(
         assert aborted["recon_mismatches"] == 3
         assert dict(venue.created) == before  # nothing was placed again
         assert all(venue.orders[i.client_order_id].status is OrderStatus.CANCELED for i in buys[:3])
+
+
+# ------------------------------------------------------------- ticks only when useful
+
+
+def venue_seq(zctx: zmq.Context[Any], host: ActorHost) -> int:
+    """The last update seq the venue published for grid btc (asked like a resync does)."""
+    client = Client(zctx, host.run_dir.endpoint(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC)
+    try:
+        reply = client.request(QueryOrders(request_id=new_id(), strategy="btc"))
+    finally:
+        client.close()
+    assert isinstance(reply, OrderSnapshot)
+    return reply.seq
+
+
+def test_a_grid_without_stops_listens_to_ticks_only_until_its_orders_are_out(
+    actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
+) -> None:
+    """Waiting for its first price the grid listens; once its orders are out no tick can
+    change anything (fills come from the execution actor), so it unsubscribes and the
+    ticks published after that never reach its process."""
+    run = grid_run(actor_host, sqlite_url(run_base))
+    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
+    venue = FakeVenue(actor_host.run_dir, START)
+    witness = Subscriber(
+        zctx, actor_host.run_dir.endpoint(MARKET), MARKET_CODEC, (topic("BTC/USDT"),)
+    )
+    try:
+        start_strategy(actor_host, run)
+        waiting = status_when(actor_host, lambda s: "ticks" in s, "a first heartbeat")
+        assert waiting["phase"] == "waiting_price" and waiting["ticks"] == "on"
+
+        trading(venue, actor_host, 10)  # the first price it got placed the orders
+        seq = venue_seq(zctx, actor_host)
+        quiet = status_when(
+            actor_host,
+            lambda s: s.get("ticks") == "off" and s.get("order_seq") == seq,
+            "ticks off, every order update handled",
+        )
+        assert quiet["phase"] == "running" and quiet["last_tick_age_s"] is None
+        created = dict(venue.created)
+        seen = len(witness.drain())
+
+        for price in range(50_000, 70_000, 1_000):  # 20 ticks, below and above the grid
+            venue.tick(D(price))
+
+        eventually(
+            lambda: len(witness.drain()) >= seen + 20, timeout=TIMEOUT, message="ticks published"
+        )
+        beat = status(actor_host)["heartbeats"]
+        later = status_when(
+            actor_host, lambda s: s["heartbeats"] >= beat + 2, "two heartbeats after the ticks"
+        )
+        assert later["messages"] == quiet["messages"]  # not one tick reached the process
+        assert later["ticks"] == "off" and later["last_tick_age_s"] is None
+        assert dict(venue.created) == created
+    finally:
+        witness.close()
+        venue.close()
+
+
+def test_a_grid_with_a_stop_loss_keeps_listening_and_stops_below_it(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    run = grid_run(actor_host, sqlite_url(run_base), stop_loss_pct="0.02")  # stop at 57820
+    with trading_grid(actor_host, run) as venue:
+        running = status(actor_host)
+        assert running["phase"] == "running" and running["ticks"] == "on"
+
+        def stopped(st: dict[str, Any]) -> bool:
+            venue.tick(D("57800"))
+            return st.get("phase") == "stopped" and st.get("ticks") == "off"
+
+        done = status_when(actor_host, stopped, "stopped by the stop-loss, ticks off")
+        assert done["stopped"] is True and done["open_orders"] == 0
+        assert venue.open_orders("btc") == {}
+        exits = [o for o in venue.orders.values() if o.intent.type is OrderType.MARKET]
+        assert [o.intent.side for o in exits] == [Side.BUY, Side.SELL]  # entry, then exit
+
+
+def test_each_strategy_actor_is_given_only_its_grid_and_its_market(run_base: Path) -> None:
+    grids = (("alpha", "BTC/USDT", D(1000)), ("beta", "ETH/USDT", D(1000)))
+    run = make_run(RunDir(run_base), sqlite_url(run_base), grids=grids)
+
+    specs = child_specs(run)
+
+    given = {s.kwargs["grid_name"]: s.args for s in specs if s.kind == KIND_STRATEGY}
+    assert set(given) == {"alpha", "beta"}
+    for name, (child_run,) in given.items():
+        spec = run.grid(name)
+        assert child_run.grids == (spec,)
+        assert child_run.markets == {spec.symbol: run.markets[spec.symbol]}
+        # Everything else is the run's own.
+        assert msgspec.structs.replace(child_run, grids=run.grids, markets=run.markets) == run
+    assert all(s.args == (run,) for s in specs if s.kind != KIND_STRATEGY)
 
 
 # ------------------------------------------------------ against the real execution actor

@@ -10,6 +10,11 @@ produced go out, and before the next event is handled (events queue meanwhile).
 Order updates are sequence-numbered per grid (Clone pattern): a gap or a new execution
 epoch triggers a resync -- the same query and reconciliation as a start.
 
+Ticks are listened to only while the strategy can use one: a running grid without
+stop-loss/take-profit (``tick_band()`` is (-inf, +inf)) unsubscribes from its symbol on
+the MARKET socket, so the publisher stops sending it ticks and an idle grid never wakes
+for the market; it subscribes again as soon as the band is finite or None.
+
 This process imports msgspec, pyzmq, structlog and ``gridsup.strategy`` -- never ccxt,
 pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
 """
@@ -81,6 +86,7 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
 _MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
 _LOCK_CHECK_S = 5.0
 _RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
+_EVERY_PRICE = (float("-inf"), float("inf"))  # a tick_band() no tick can leave
 
 
 class GridActorState(enum.Enum):
@@ -138,6 +144,7 @@ class StrategyActor(Actor):
         self._events: deque[OrderUpdate | OrderRejected] = deque()
         self._tick: Tick | None = None
         self._last_tick_at: float | None = None
+        self._ticks_on = True  # sockets() subscribes to the symbol's ticks
         self._resync = False
         self._wake = asyncio.Event()
         self._saved: bytes | None = None  # the state bytes of the last Ack (or the load)
@@ -207,6 +214,7 @@ class StrategyActor(Actor):
         await self._load_state()
         self.strategy.initialize(self.outbox)
         await self._reconcile()
+        self._follow_band()  # a restored running grid stops listening before its first tick
         self.spawn(self._drive())
 
     async def _load_state(self) -> None:
@@ -318,6 +326,28 @@ class StrategyActor(Actor):
                         await self._commit()
                 else:
                     break
+            self._follow_band()
+
+    def _follow_band(self) -> None:
+        """Subscribe to the symbol's ticks only while the strategy can use one.
+
+        Only ticks can leave a finite band (a stop) or start a grid waiting for its first
+        price (band None); a running grid without stops gets its fills from the execution
+        actor, and each tick would cost its process a wake-up for nothing -- a hundred of
+        them at once on a price move, just when the execution actor needs the CPU. Called
+        after the start and after every batch of events (where the strategy's phase
+        changes), it touches the socket only when the wanted subscription changes (ZeroMQ counts
+        subscriptions: two SUBSCRIBEs would need two UNSUBSCRIBEs).
+        """
+        wanted = (
+            self.grid_state is not GridActorState.ABORTED
+            and self.strategy.tick_band() != _EVERY_PRICE
+        )
+        if wanted is self._ticks_on:
+            return
+        self._ticks_on = wanted
+        self.subscribe(MARKET, topic(self.spec.symbol), on=wanted)
+        log.info("grid_ticks", grid=self.spec.name, ticks="on" if wanted else "off")
 
     async def _handle(self, event: OrderUpdate | OrderRejected) -> None:
         match event:
@@ -472,7 +502,13 @@ class StrategyActor(Actor):
 
     def status(self) -> dict[str, StatusValue]:
         strategy = self.strategy
-        age = None if self._last_tick_at is None else time.monotonic() - self._last_tick_at
+        # Unsubscribed, the grid has no tick age of its own: `gridsup status` shows the
+        # market-data actor's age of the symbol instead.
+        age = (
+            None
+            if self._last_tick_at is None or not self._ticks_on
+            else time.monotonic() - self._last_tick_at
+        )
         out: dict[str, StatusValue] = {
             "grid": self.spec.name,
             "symbol": self.spec.symbol,
@@ -483,6 +519,7 @@ class StrategyActor(Actor):
             "open_orders": len(strategy.open_orders()),
             "completed_cycles": strategy.completed_cycles,
             "realized_profit": str(strategy.realized_profit),
+            "ticks": "on" if self._ticks_on else "off",
             "last_tick_age_s": None if age is None else round(age, 3),
             "state_version": self.state_version,
             "events_queued": len(self._events),
