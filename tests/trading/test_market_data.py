@@ -1,6 +1,6 @@
 """The market-data actor: seeded synthetic walks (the same seed, the same prices), replayed
 candles in path order, ticks on the right topics from a real process, staleness in its
-status."""
+status (per symbol too: `gridsup status` shows it for grids that do not listen to ticks)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ from gridsup.actors.market_data import (
     symbol_seed,
 )
 from gridsup.actors.run_config import MARKET, GridSpec, RunConfig, topic
+from gridsup.commands.control import grid_rows
 from gridsup.exchange.candles import save_candles
+from gridsup.messages.control import ActorStatus, StatusReply, StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from helpers import eventually
 
@@ -184,6 +186,7 @@ def test_the_actor_publishes_ticks_by_topic_and_reports_staleness(
         )
         assert fresh["source"] == "replay" and fresh["symbols"] == 2
         assert isinstance(fresh["last_tick_age_s"], float)
+        assert isinstance(fresh["age:BTC/USDT"], float) and isinstance(fresh["age:ETH/USDT"], float)
         stale = eventually(
             lambda: (s := actor_host.status("market_data")).get("stale_symbols") == 2 and s,
             timeout=10,
@@ -196,6 +199,49 @@ def test_the_actor_publishes_ticks_by_topic_and_reports_staleness(
         assert {t.symbol for t in eth.drain()} <= {"ETH/USDT"}
     finally:
         eth.close()
+
+
+def grid_status(symbol: str, ticks: str, age: float | None) -> dict[str, StatusValue]:
+    return {"grid": symbol[:3].lower(), "symbol": symbol, "ticks": ticks, "last_tick_age_s": age}
+
+
+def test_status_shows_a_grid_off_ticks_the_market_data_age_of_its_symbol(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    """A running grid without stops does not listen to ticks and has no tick age of its
+    own: its row takes its symbol's age from the market-data actor's real status."""
+    run = run_of(make_run(actor_host.run_dir, sqlite_url(run_base)), tick_interval_ms=20)
+    actor_host.start("market_data", TARGET, run, kind="market_data")
+    market = eventually(
+        lambda: (s := actor_host.status("market_data")).get("age:ETH/USDT") is not None and s,
+        message="per-symbol ages",
+    )
+    reply = StatusReply(
+        supervisor_pid=1,
+        uptime=1.0,
+        state="running",
+        actors=(
+            ActorStatus(name="market_data", kind="market_data", state="running", status=market),
+            ActorStatus(
+                name="grid-btc",
+                kind="strategy",
+                state="running",
+                status=grid_status("BTC/USDT", "off", None),
+            ),
+            ActorStatus(
+                name="grid-eth",
+                kind="strategy",
+                state="running",
+                status=grid_status("ETH/USDT", "on", 0.5),
+            ),
+        ),
+    )
+
+    rows = {r["grid"]: r for r in grid_rows(reply)}
+
+    assert rows["btc"]["ticks"] == "off"
+    assert rows["btc"]["last_tick_age_s"] == market["age:BTC/USDT"]
+    assert rows["eth"]["ticks"] == "on" and rows["eth"]["last_tick_age_s"] == 0.5  # its own
 
 
 def test_ticks_reach_a_subscriber_in_walk_order(

@@ -12,7 +12,9 @@ Three sources, chosen by ``RunConfig.market_source``:
 
 Offline sources take one step per ``tick_interval_ms / speed`` of wall time, and a step
 is a quarter of ``candle_ms`` of market time (four path points per candle, like the
-replay and the backtest). Staleness (the age of each symbol's last tick) is in the status.
+replay and the backtest). Staleness (the age of each symbol's last tick) is in the status:
+``age:<symbol>`` per symbol, which ``gridsup status`` shows for a grid that does not
+listen to ticks (a running grid without stops).
 """
 
 from __future__ import annotations
@@ -275,6 +277,8 @@ class MarketDataActor(Actor):
             out["replay_finished"] = len(self._source.finished)
         for symbol, price in self._last_price.items():
             out[f"price:{symbol}"] = str(price)
+        for symbol, age in ages.items():
+            out[f"age:{symbol}"] = None if age is None else round(age, 3)
         return out
 
 

@@ -16,9 +16,11 @@ import click
 import msgspec
 
 if TYPE_CHECKING:
-    from gridsup.messages.control import StatusReply
+    from gridsup.messages.control import StatusReply, StatusValue
 
 EXIT_NO_SUPERVISOR = 3
+# The market-data actor's status key prefix for the age of a symbol's last tick.
+MARKET_AGE_PREFIX = "age:"
 
 _run_dir_option = click.option(
     "--run-dir",
@@ -53,8 +55,8 @@ def _fmt_age(value: float | None) -> str:
 @_timeout_option
 def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
     """Show every actor of the running supervisor (state, pid, uptime, restarts) and
-    every grid (symbol, state, pid, uptime, restarts, last tick age, open orders,
-    completed cycles, realized profit)."""
+    every grid (symbol, state, pid, uptime, restarts, last tick age, whether it listens
+    to ticks, open orders, completed cycles, realized profit)."""
     from gridsup.messages.control import StatusQuery, StatusReply
     from gridsup.supervisor.client import NoSupervisor, ask
 
@@ -68,7 +70,7 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
         raise SystemExit(EXIT_NO_SUPERVISOR)
     if as_json:
         out = msgspec.to_builtins(reply)
-        out["grids"] = _grid_rows(reply)  # additive: the per-grid view of the actors
+        out["grids"] = grid_rows(reply)  # additive: the per-grid view of the actors
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"supervisor pid {reply.supervisor_pid}  {reply.state}  up {reply.uptime:.0f}s")
@@ -82,14 +84,31 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
             f"{a.name:<20} {a.kind:<12} {a.state:<9} {pid:>7} {_fmt_age(a.uptime):>8} "
             f"{a.restarts:>8} {_fmt_age(a.last_heartbeat_age):>9}"
         )
-    _echo_grids(_grid_rows(reply))
+    _echo_grids(grid_rows(reply))
 
 
 # -- per-grid view (strategy actors' own status fields) --------------------------------------
 
 
-def _grid_rows(reply: StatusReply) -> list[dict[str, object]]:
-    """One row per grid: the strategy actor's process facts and its own status fields."""
+def market_ages(reply: StatusReply) -> dict[str, StatusValue]:
+    """Symbol -> seconds since its last tick, as the market-data actor reports them."""
+    ages: dict[str, StatusValue] = {}
+    for a in reply.actors:
+        if a.kind == "market_data":
+            for key, value in a.status.items():
+                if key.startswith(MARKET_AGE_PREFIX):
+                    ages[key.removeprefix(MARKET_AGE_PREFIX)] = value
+    return ages
+
+
+def grid_rows(reply: StatusReply) -> list[dict[str, object]]:
+    """One row per grid: the strategy actor's process facts and its own status fields.
+
+    A grid that does not listen to ticks (``ticks`` off: running without stops) has no
+    tick age of its own; its row shows the market-data actor's age of its symbol, which
+    is what an operator asks the column: are prices still coming?
+    """
+    ages = market_ages(reply)
     rows: list[dict[str, object]] = []
     for a in reply.actors:
         if a.kind != "strategy":
@@ -98,6 +117,9 @@ def _grid_rows(reply: StatusReply) -> list[dict[str, object]]:
         grid_state = s.get("state") if a.state == "running" else None
         if s.get("stopped"):
             grid_state = "stopped"
+        age = s.get("last_tick_age_s")
+        if s.get("ticks") == "off":
+            age = ages.get(str(s.get("symbol")))
         rows.append(
             {
                 "grid": s.get("grid") or a.name.removeprefix("grid-"),
@@ -107,7 +129,8 @@ def _grid_rows(reply: StatusReply) -> list[dict[str, object]]:
                 "pid": a.pid,
                 "uptime": a.uptime,
                 "restarts": a.restarts,
-                "last_tick_age_s": s.get("last_tick_age_s"),
+                "last_tick_age_s": age,
+                "ticks": s.get("ticks"),
                 "open_orders": s.get("open_orders"),
                 "completed_cycles": s.get("completed_cycles"),
                 "realized_profit": s.get("realized_profit"),
@@ -135,7 +158,7 @@ def _echo_grids(rows: list[dict[str, object]]) -> None:
     click.echo("")
     click.echo(
         f"{'GRID':<{width}} {'SYMBOL':<10} {'STATE':<9} {'PID':>7} {'UPTIME':>8} "
-        f"{'RESTARTS':>8} {'TICK AGE':>8} {'OPEN':>5} {'CYCLES':>6} {'PROFIT':>14}"
+        f"{'RESTARTS':>8} {'TICK AGE':>8} {'TICKS':>5} {'OPEN':>5} {'CYCLES':>6} {'PROFIT':>14}"
     )
     for r in rows:
         age = r["last_tick_age_s"]
@@ -146,7 +169,8 @@ def _echo_grids(rows: list[dict[str, object]]) -> None:
             f"{_fmt_age(uptime if isinstance(uptime, float | int) else None):>8} "
             f"{_cell(r['restarts']):>8} "
             f"{_fmt_age(age if isinstance(age, float | int) else None):>8} "
-            f"{_cell(r['open_orders']):>5} {_cell(r['completed_cycles']):>6} "
+            f"{_cell(r['ticks']):>5} {_cell(r['open_orders']):>5} "
+            f"{_cell(r['completed_cycles']):>6} "
             f"{_profit(r['realized_profit']):>14}"
         )
 
