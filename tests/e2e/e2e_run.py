@@ -59,9 +59,13 @@ def actors(reply: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
 
 def grid_status(env: GridsEnv) -> dict[str, dict[str, Any]]:
     """Each running strategy actor's own status fields, by grid name."""
+    return own_status(status(env))
+
+
+def own_status(reply: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {
         a["status"]["grid"]: {**a["status"], "pid": a["pid"], "restarts": a["restarts"]}
-        for a in actors(status(env)).values()
+        for a in actors(reply).values()
         if a["kind"] == "strategy" and a["state"] == "running" and "grid" in a["status"]
     }
 
@@ -89,11 +93,15 @@ def wait_for(
 
 
 def all_trading(env: GridsEnv, names: Sequence[str], min_cycles: int = 0) -> bool:
-    """Every grid runs, has seen a tick, has orders out and ``min_cycles`` cycles done."""
-    grids = grid_status(env)
+    """Every grid runs, has orders out and ``min_cycles`` cycles done, and its row in
+    `gridsup status` shows a tick age: its own, or for a grid off ticks (running without
+    stops) its symbol's at the market-data actor."""
+    reply = status(env)
+    grids = own_status(reply)
+    rows = {r["grid"]: r for r in (reply or {}).get("grids", ())}
     return all(
         name in grids
-        and grids[name]["last_tick_age_s"] is not None
+        and rows[name]["last_tick_age_s"] is not None
         and grids[name]["open_orders"] > 0
         and grids[name]["completed_cycles"] >= min_cycles
         and not grids[name]["stopped"]

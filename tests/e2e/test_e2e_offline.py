@@ -65,6 +65,7 @@ def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: Gri
     for grid in FAST_GRIDS:
         row = next(line for line in table.splitlines() if line.startswith(f"{grid['name']} "))
         assert str(grid["symbol"]) in row and "trading" in row
+        assert " off " in row  # running without stops: not listening to ticks
     last = grid_status(env)  # the grids' own figures, just before the stop
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
