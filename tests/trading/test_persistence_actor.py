@@ -270,6 +270,39 @@ def test_one_orders_events_in_one_burst_leave_its_most_advanced_row(
     client.close()
 
 
+@pytest.mark.postgres
+async def test_a_value_postgres_refuses_fails_its_request_only(
+    pg_schema: str, run_base: Path
+) -> None:
+    """A trade id too long for its column is a DataError on PostgreSQL: that request is
+    refused, the rest of the batch is stored, and the commit is not retried forever."""
+    from gridsup.actors.persistence import PersistenceActor
+    from gridsup.actors.run_config import Mode, RunConfig
+    from gridsup.store.migrate import upgrade
+
+    run = RunConfig(
+        run_dir=str(run_base), exchange_id="paper", mode=Mode.DRY_RUN, db_url=PG_URL,
+        markets={}, grids=(),
+    )  # fmt: skip
+    actor = PersistenceActor(run, schema=pg_schema)
+    await actor.db.connect()
+    try:
+        await upgrade(actor.db)
+        _, good, long_id = _requests(n_fills=2, n_events=1, n_states=0)
+        bad = msgspec.structs.replace(
+            long_id, fill=msgspec.structs.replace(long_id.fill, trade_id="t" * 200)
+        )
+        replies = {r.request_id: r for _, r in await actor._commit([([b"p"], good), ([b"p"], bad)])}
+    finally:
+        await actor.db.disconnect()
+    ok, refused = replies[good.request_id], replies[bad.request_id]
+    assert isinstance(ok, Ack) and ok.ok
+    assert isinstance(refused, Ack) and not refused.ok
+    assert "RecordRefused" in (refused.error or "")
+    fills, _, _ = await _db_counts(PG_URL, pg_schema)
+    assert fills == 1
+
+
 @pytest.mark.parametrize("with_bad", [False, True], ids=["all_good", "one_bad"])
 async def test_one_commit_tells_new_duplicate_and_bad_requests_apart(
     engine: tuple[str, str | None], run_base: Path, with_bad: bool

@@ -19,7 +19,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DataError,
     DBAPIError,
+    IntegrityError,
     InterfaceError,
     NoSuchModuleError,
     OperationalError,
@@ -33,7 +35,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from gridsup.store.errors import DatabaseConfigError, DatabaseUnavailable, StoreError
+from gridsup.store.errors import (
+    DatabaseConfigError,
+    DatabaseUnavailable,
+    RecordRefused,
+    StoreError,
+)
 from gridsup.store.paths import data_dir
 
 log = structlog.get_logger(__name__)
@@ -183,6 +190,7 @@ class Database:
 
         Raises:
             DatabaseUnavailable: the connection was lost or refused.
+            RecordRefused: the database refused a value written (too long, a constraint).
             RuntimeError: ``connect()`` was not called.
         """
         if self._sessions is None:
@@ -203,6 +211,10 @@ class Database:
                     # A value our column types refused (MoneyRangeError): the caller's
                     # bug, reported as itself rather than as an SQL error.
                     raise exc.orig from exc
+                if _refused_value(exc):
+                    # A value the database refused (too long for its column ...): as
+                    # above, not a reason to try the same transaction again.
+                    raise RecordRefused(f"database {self.safe_url}: {_first_line(exc)}") from exc
                 raise
 
     async def health_check(self, timeout: float = 5.0) -> bool:
@@ -281,3 +293,19 @@ class Database:
 def _first_line(exc: BaseException) -> str:
     message = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+def _refused_value(exc: BaseException) -> bool:
+    """Did the database refuse the data (SQLSTATE class 22 data exception, 23 integrity
+    constraint), rather than fail? The asyncpg dialect raises a bare DBAPIError for some
+    of these, so the driver's own error (in the cause chain) is asked too."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if str(getattr(cause, "sqlstate", "") or "")[:2] in ("22", "23"):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -24,5 +24,10 @@ class StateVersionError(StoreError):
     """A saved strategy state cannot be migrated to the version the caller expects."""
 
 
+class RecordRefused(StoreError):
+    """The database refused a value of the records written (too long for its column, a
+    constraint broken): the data is bad, and writing it again will not help."""
+
+
 class MoneyRangeError(StoreError, ValueError):
     """A Decimal does not fit a money column exactly (too many digits, NaN or infinite)."""
