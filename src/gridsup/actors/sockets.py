@@ -148,8 +148,6 @@ class OpenSocket:
         if self._loop is None:
             loop.add_reader(self.sync_sock.FD, self._on_fd)
             self._loop = loop
-            if self.readable():  # a frame may have come between the check and the reader
-                return
         waiter = loop.create_future()
         self._waiters.append(waiter)
         try:
