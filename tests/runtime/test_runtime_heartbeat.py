@@ -14,6 +14,7 @@ import multiprocess
 import pytest
 import zmq
 import zmq.asyncio
+from rt_sockets import supervisor_sockets
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
@@ -54,12 +55,7 @@ def test_heartbeats_answer_the_beat_then_fall_back_to_the_timer_then_the_actor_l
     run_dir = endpoints.RunDir.create(base)
     evidence = base / "evidence"
     evidence.mkdir()
-    ctx = zmq.Context()
-    pull, pub = ctx.socket(zmq.PULL), ctx.socket(zmq.PUB)
-    for sock in (pull, pub):
-        sock.setsockopt(zmq.LINGER, 0)
-    pull.bind(run_dir.endpoint(endpoints.REPORT))
-    pub.bind(run_dir.endpoint(endpoints.COMMAND))
+    ctx, pull, pub = supervisor_sockets(run_dir)
     info = RuntimeInfo(
         name="beaten",
         kind="strategy",

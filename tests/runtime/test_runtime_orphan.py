@@ -11,6 +11,7 @@ from pathlib import Path
 import multiprocess
 import pytest
 import zmq
+from rt_sockets import supervisor_sockets
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
@@ -42,13 +43,7 @@ def test_an_actor_that_stops_hearing_its_supervisor_exits_without_side_effects(
 ) -> None:
     evidence = run_dir.base / "evidence"
     evidence.mkdir()
-    ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    pub = ctx.socket(zmq.PUB)
-    for sock in (pull, pub):
-        sock.setsockopt(zmq.LINGER, 0)
-    pull.bind(run_dir.endpoint(endpoints.REPORT))
-    pub.bind(run_dir.endpoint(endpoints.COMMAND))
+    ctx, pull, pub = supervisor_sockets(run_dir)
     info = RuntimeInfo(
         name="lonely",
         kind="strategy",
