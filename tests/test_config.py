@@ -151,6 +151,7 @@ def test_an_unreadable_file_is_a_grids_file_error(tmp_path: Path) -> None:
         ('[exchange]\nmode = "live"\napi_key_env = "K"\napi_secret_env = "S"\n', "not paper"),
         ('[exchange]\napi_key_env = "not a name"\n', "api_key_env"),
         ("[exchange.paper_balances]\nUSDT = -5\n", "must be 0 or more"),
+        ("[exchange]\npaper_history = 0\n", "exchange: paper_history"),
         ('[market_data]\nsource = "replay"\n', "needs a file"),
         ('[market_data]\ninterval = "often"\n', "interval"),
         ('[exchanges]\nid = "paper"\n', "exchanges: unknown table"),

@@ -356,6 +356,7 @@ def build_run_config(
         markets={symbol: markets[symbol] for symbol in sorted({g.symbol for g in specs})},
         grids=specs,
         paper_balances=dict(exchange.paper_balances),
+        paper_history=exchange.paper_history,
         api_key_env=exchange.api_key_env,
         api_secret_env=exchange.api_secret_env,
         password_env=exchange.password_env,

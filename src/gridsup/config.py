@@ -79,6 +79,10 @@ class ExchangeSettings(_Table):
     password_env: str | None = Field(default=None, pattern=ENV_NAME)
     # Starting balances of the paper account (dry_run and the "paper" exchange).
     paper_balances: dict[str, Decimal] = Field(default_factory=lambda: {"USDT": Decimal(10000)})
+    # Finished orders (with their trades) the paper account remembers; older ones are
+    # forgotten, which bounds its memory and the size of each save. The database keeps
+    # every fill regardless.
+    paper_history: int = Field(default=1000, ge=1, le=1_000_000)
 
     @model_validator(mode="before")
     @classmethod

@@ -30,16 +30,24 @@ CENTERS = {"BTC/USDT": Decimal(60000), "ETH/USDT": Decimal(3000), "SOL/USDT": De
 
 
 def fast_grids_file(
-    env: GridsEnv, grids: Sequence[Mapping[str, Any]] = FAST_GRIDS, *, synthetic: bool = False
+    env: GridsEnv,
+    grids: Sequence[Mapping[str, Any]] = FAST_GRIDS,
+    *,
+    synthetic: bool = False,
+    paper_history: int | None = None,
 ) -> Path:
-    """A grids file over ``grids`` on the fast replayed wave (or the synthetic walk)."""
+    """A grids file over ``grids`` on the fast replayed wave (or the synthetic walk);
+    ``paper_history``: finished orders the paper account remembers (its default else)."""
     if synthetic:
         market: dict[str, Any] = SYNTHETIC_MARKET
     else:
         for symbol in {str(g["symbol"]) for g in grids}:
             write_wave_candles(env.tmp, symbol, CENTERS[symbol])
         market = {"source": "replay", "file": str(env.tmp / "{symbol}.csv")}
-    return env.write(grids_toml(grids, balances=BALANCES, market_data=market))
+    exchange: dict[str, Any] = {"id": "paper"}
+    if paper_history is not None:
+        exchange["paper_history"] = paper_history
+    return env.write(grids_toml(grids, exchange=exchange, balances=BALANCES, market_data=market))
 
 
 def status(env: GridsEnv) -> dict[str, Any] | None:

@@ -63,8 +63,9 @@ def test_order_problems(changes: dict[str, Any], needle: str) -> None:
         assert problems == []
 
 
-def resolved(env: GridsEnv, **options: Any) -> RunConfig:
-    grids = app.load(env.write(grids_toml(FAST_GRIDS, balances={"USDT": 10000})))
+def resolved(env: GridsEnv, exchange: dict[str, Any] | None = None, **options: Any) -> RunConfig:
+    text = grids_toml(FAST_GRIDS, exchange=exchange, balances={"USDT": 10000})
+    grids = app.load(env.write(text))
     return app.build_run_config(
         grids,
         app.paper_markets(grids),
@@ -85,6 +86,8 @@ def test_the_run_config_resolves_the_file_and_survives_the_wire(env: GridsEnv) -
     assert run.tick_interval_ms == 20 and run.candle_ms == 60_000
     assert run.rate_limit_per_s == app.PAPER_RATE_LIMIT
     assert run.start_prices == {"BTC/USDT": Decimal(60000)}
+    assert run.paper_history == 1000
+    assert resolved(env, {"id": "paper", "paper_history": 50}).paper_history == 50
     encoder, decoder = RUN_CONFIG_CODEC
     assert decoder.decode(encoder.encode(run)) == run
     again = GridConfig.model_validate(run.grids[2].config)

@@ -50,6 +50,7 @@ MARKETS = {
 }
 # One of each kind, in the order the short run kills them.
 VICTIMS = ("grid-btc-fast", "market_data", "execution", "persistence")
+SOAK_PAPER_HISTORY = 1_000_000
 
 
 def kill_and_recover(env: GridsEnv, run: Run, name: str) -> None:
@@ -112,8 +113,8 @@ def check_books(env: GridsEnv) -> None:
     assert implied == held
 
 
-def start_trading(env: GridsEnv) -> Run:
-    run = env.start(str(fast_grids_file(env)), *FAST_ARGS)
+def start_trading(env: GridsEnv, paper_history: int | None = None) -> Run:
+    run = env.start(str(fast_grids_file(env, paper_history=paper_history)), *FAST_ARGS)
     wait_for(
         lambda: all_trading(env, names()),
         90,
@@ -146,7 +147,10 @@ def test_kill_each_actor_kind_then_the_supervisor_then_start_again(env: GridsEnv
 def test_soak_random_kills_for_minutes(env: GridsEnv) -> None:
     seconds = float(os.environ.get("GRIDSUP_SOAK_SECONDS", "300"))
     rng = random.Random(int(os.environ.get("GRIDSUP_SOAK_SEED", "1")))
-    run = start_trading(env)
+    # The books are checked against the paper account's own record, so it must remember
+    # the whole run: by default it forgets all but its last 1000 finished orders, which
+    # a run of minutes at this market speed passes.
+    run = start_trading(env, paper_history=SOAK_PAPER_HISTORY)
     deadline = time.monotonic() + seconds
     kills = 0
     while time.monotonic() < deadline:
@@ -154,7 +158,7 @@ def test_soak_random_kills_for_minutes(env: GridsEnv) -> None:
         pids = actor_pids(env)
         if rng.random() < 0.1:
             kill_supervisor(env, run)
-            run = start_trading(env)
+            run = start_trading(env, paper_history=SOAK_PAPER_HISTORY)
         else:
             name = rng.choice(sorted(pids))
             os.kill(pids[name], signal.SIGKILL)

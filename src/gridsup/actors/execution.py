@@ -75,10 +75,6 @@ from gridsup.messages.store import (
 
 log = structlog.get_logger("gridsup.actors.execution")
 
-# Bounds of the paper account's history of finished orders and trades (invariant 8): the
-# whole account is saved after every change, so this bounds the size of each save too
-# (about 0.9 MB with 1000 open orders); the database keeps the full history.
-PAPER_HISTORY = 1_000
 # How long a clean stop waits for outstanding store Acks before it gives up (s).
 STOP_DRAIN_S = 3.0
 
@@ -159,7 +155,7 @@ class ExecutionActor(Actor):
             ledger = await load_ledger(self.link, self.budgets)
             self.ledger_version = ledger
             if self.config.dry_run:
-                paper, self.paper_version = await load_paper(self.link, self.config, PAPER_HISTORY)
+                paper, self.paper_version = await load_paper(self.link, self.config)
                 self.venue = PaperVenue(paper, self.limiter)
                 last_ts = paper.last_timestamp() if self.paper_version else 0
                 self.gaps = GapFiller(self.config, last_ts, self._replay, self._feed, self.spawn)

@@ -65,11 +65,10 @@ async def load_ledger(link: StoreLink, budgets: Budgets) -> int:
     return loaded.version
 
 
-async def load_paper(
-    link: StoreLink, run: RunConfig, max_history: int
-) -> tuple[PaperExchange, int]:
+async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, int]:
     """The paper account as last saved (or a new one with the configured balances),
-    and the saved version.
+    and the saved version; either way it remembers ``run.paper_history`` finished
+    orders from now on.
 
     Raises:
         StateUnavailable: the store could not read it.
@@ -80,9 +79,10 @@ async def load_paper(
         log.info(
             "paper_account_opened", balances={k: str(v) for k, v in run.paper_balances.items()}
         )
-        paper = PaperExchange(run.markets, run.paper_balances, max_history=max_history)
+        paper = PaperExchange(run.markets, run.paper_balances, max_history=run.paper_history)
         return paper, 0
     paper = PaperExchange.restore(loaded.state)
+    paper.max_history = run.paper_history
     log.info("paper_account_restored", version=loaded.version, open_orders=len(paper.open_orders()))
     return paper, loaded.version
 

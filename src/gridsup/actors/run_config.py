@@ -80,6 +80,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     markets: dict[str, MarketInfo]  # every grid's symbol, loaded/validated up front
     grids: tuple[GridSpec, ...]
     paper_balances: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    paper_history: int = 1000  # finished orders the paper account remembers
     api_key_env: str | None = None
     api_secret_env: str | None = None
     password_env: str | None = None
