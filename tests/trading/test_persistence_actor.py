@@ -5,7 +5,9 @@ nothing lost across a kill -9."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 import zmq
 from trading_support import PG_URL, ActorHost, Client, make_run, new_id, sqlite_url
 
+from gridsup.actors.persistence import PersistenceActor
 from gridsup.actors.run_config import STORE
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.store import (
@@ -270,31 +273,40 @@ def test_one_orders_events_in_one_burst_leave_its_most_advanced_row(
     client.close()
 
 
+@contextlib.asynccontextmanager
+async def in_process_actor(
+    url: str, schema: str | None, run_base: Path
+) -> AsyncIterator[PersistenceActor]:
+    """A persistence actor of a migrated database, driven by calling its ``_commit``
+    (no process, no sockets: the group commit itself)."""
+    from gridsup.actors.run_config import Mode, RunConfig
+    from gridsup.store.migrate import upgrade
+
+    run = RunConfig(
+        run_dir=str(run_base), exchange_id="paper", mode=Mode.DRY_RUN, db_url=url,
+        markets={}, grids=(),
+    )  # fmt: skip
+    actor = PersistenceActor(run, schema=schema)
+    await actor.db.connect()
+    try:
+        await upgrade(actor.db)
+        yield actor
+    finally:
+        await actor.db.disconnect()
+
+
 @pytest.mark.postgres
 async def test_a_value_postgres_refuses_fails_its_request_only(
     pg_schema: str, run_base: Path
 ) -> None:
     """A trade id too long for its column is a DataError on PostgreSQL: that request is
     refused, the rest of the batch is stored, and the commit is not retried forever."""
-    from gridsup.actors.persistence import PersistenceActor
-    from gridsup.actors.run_config import Mode, RunConfig
-    from gridsup.store.migrate import upgrade
-
-    run = RunConfig(
-        run_dir=str(run_base), exchange_id="paper", mode=Mode.DRY_RUN, db_url=PG_URL,
-        markets={}, grids=(),
-    )  # fmt: skip
-    actor = PersistenceActor(run, schema=pg_schema)
-    await actor.db.connect()
-    try:
-        await upgrade(actor.db)
+    async with in_process_actor(PG_URL, pg_schema, run_base) as actor:
         _, good, long_id = _requests(n_fills=2, n_events=1, n_states=0)
         bad = msgspec.structs.replace(
             long_id, fill=msgspec.structs.replace(long_id.fill, trade_id="t" * 200)
         )
         replies = {r.request_id: r for _, r in await actor._commit([([b"p"], good), ([b"p"], bad)])}
-    finally:
-        await actor.db.disconnect()
     ok, refused = replies[good.request_id], replies[bad.request_id]
     assert isinstance(ok, Ack) and ok.ok
     assert isinstance(refused, Ack) and not refused.ok
@@ -311,19 +323,8 @@ async def test_one_commit_tells_new_duplicate_and_bad_requests_apart(
     within the batch are acked ``duplicate`` — in one transaction, and in the one by
     one retry that a bad record forces, which refuses only that record's request — and
     LoadState sees the batch's save."""
-    from gridsup.actors.persistence import PersistenceActor
-    from gridsup.actors.run_config import Mode, RunConfig
-    from gridsup.store.migrate import upgrade
-
     url, schema = engine
-    run = RunConfig(
-        run_dir=str(run_base), exchange_id="paper", mode=Mode.DRY_RUN, db_url=url,
-        markets={}, grids=(),
-    )  # fmt: skip
-    actor = PersistenceActor(run, schema=schema)
-    await actor.db.connect()
-    try:
-        await upgrade(actor.db)
+    async with in_process_actor(url, schema, run_base) as actor:
         event, fill_1, fill_2, state_1 = _requests(n_fills=2, n_events=1, n_states=1)
         first = await actor._commit([([b"peer"], m) for m in (event, fill_1, state_1)])
         assert all(isinstance(r, Ack) and r.ok and not r.duplicate for _, r in first)
@@ -342,8 +343,6 @@ async def test_one_commit_tells_new_duplicate_and_bad_requests_apart(
             load,
         ]
         replies = {r.request_id: r for _, r in await actor._commit([([b"peer"], m) for m in batch])}
-    finally:
-        await actor.db.disconnect()
 
     outcome = [
         (r.ok, r.duplicate) if isinstance(r, Ack) else r.version
