@@ -226,7 +226,7 @@ class Supervisor:
         run_dir = endpoints.RunDir.create(self.base)
         ctx = zmq.asyncio.Context()
         socks: list[zmq.asyncio.Socket] = []
-        opened: list[OpenSocket] = []
+        reports: OpenSocket | None = None
         loop = asyncio.get_running_loop()
         effects: ProcessEffects | None = None
         started = time.monotonic()
@@ -236,7 +236,6 @@ class Supervisor:
                 "report", SocketType.PULL, run_dir.endpoint(endpoints.REPORT), bind=True
             )
             reports = OpenSocket(report_spec, open_socket(ctx, report_spec))
-            opened.append(reports)
             pub, router = (ctx.socket(t) for t in (zmq.PUB, zmq.ROUTER))
             socks += [pub, router]
             for sock in socks:
@@ -287,8 +286,8 @@ class Supervisor:
         finally:
             if effects is not None:
                 effects.kill_all()
-            for open_sock in opened:
-                open_sock.close(0)
+            if reports is not None:
+                reports.close(0)
             for sock in socks:
                 sock.close(linger=0)
             ctx.term()
