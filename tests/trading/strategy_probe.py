@@ -20,5 +20,9 @@ class ProbedStrategyActor(StrategyActor):
         return out
 
 
-def build(run: RunConfig, grid_name: str, **_: Any) -> ProbedStrategyActor:
-    return ProbedStrategyActor(run, grid_name)
+def build(
+    run: RunConfig, grid_name: str, *, resync_idle_s: float | None = None, **_: Any
+) -> ProbedStrategyActor:
+    if resync_idle_s is None:
+        return ProbedStrategyActor(run, grid_name)
+    return ProbedStrategyActor(run, grid_name, resync_idle_s=resync_idle_s)

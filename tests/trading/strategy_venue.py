@@ -56,10 +56,17 @@ class VenueOrder:
 
 
 class FakeVenue:
-    """Binds ORDERS (ROUTER), ORDER_UPDATES (PUB) and MARKET (PUB) in ``run_dir``."""
+    """Binds ORDERS (ROUTER), ORDER_UPDATES (PUB) and MARKET (PUB) in ``run_dir``.
 
-    def __init__(self, run_dir: RunDir, price: Decimal) -> None:
+    ``journal``, when given, gets ``("place", client id, side, price)`` for every
+    PlaceOrder received, in order (a test may share it with another fake peer).
+    """
+
+    def __init__(
+        self, run_dir: RunDir, price: Decimal, journal: list[tuple[Any, ...]] | None = None
+    ) -> None:
         self.price = price
+        self.journal = journal
         self.orders: dict[str, VenueOrder] = {}
         self.created: Counter[str] = Counter()  # orders made on the "exchange", by id
         self.requests: Counter[str] = Counter()  # PlaceOrder requests, by id
@@ -125,6 +132,11 @@ class FakeVenue:
         with self._lock:
             self._lost[strategy] += count
 
+    def seq(self, strategy: str) -> int:
+        """The last update seq made for ``strategy`` (published or lost)."""
+        with self._lock:
+            return self._seq[strategy]
+
     def forget(self, cid: str) -> None:
         """The exchange never got ``cid`` (a request lost on the way)."""
         with self._lock:
@@ -185,6 +197,8 @@ class FakeVenue:
             case PlaceOrder(request_id=rid, strategy=strategy, intent=intent):
                 cid = intent.client_order_id
                 self.requests[cid] += 1
+                if self.journal is not None:
+                    self.journal.append(("place", cid, intent.side, intent.price))
                 order = self.orders.get(cid)
                 if order is None:
                     order = self.orders[cid] = VenueOrder(strategy, intent)

@@ -5,7 +5,9 @@ Start (``on_start``, before Ready): take the grid's lock (held elsewhere: log
 actor for its open orders and the fate of every tracked one, reconcile, save, send what
 reconciliation produced. Then trade: ticks and order updates drive the strategy; after
 every order event the state is saved and its Ack awaited before the orders the event
-produced go out, and before the next event is handled (events queue meanwhile).
+produced go out, and before the next event is handled (events queue meanwhile). The
+trading path is synchronous, driven by callbacks (the message, the replies, a timer):
+no task, no event, no ``wait_for`` between a price move and its orders.
 
 Order updates are sequence-numbered per grid (Clone pattern): a gap or a new execution
 epoch triggers a resync -- the same query and reconciliation as a start.
@@ -26,7 +28,9 @@ import enum
 import gc
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, assert_never
 
 import msgspec
@@ -89,6 +93,20 @@ _RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
 _EVERY_PRICE = (float("-inf"), float("inf"))  # a tick_band() no tick can leave
 
 
+@dataclass(slots=True)
+class _Commit:
+    """A commit in flight: what goes out once the ``waiting`` replies are in."""
+
+    actions: list[Action]
+    resend: Sequence[OrderIntent]
+    then: Callable[[], None] | None  # None: go on with the queue
+    state: bytes | None = None  # None: unchanged, no save
+    version: int = 0
+    attempt: int = 0  # saves sent
+    waiting: int = 0  # replies still to come (the save's Ack, one per trade record)
+    done: set[int] = field(default_factory=set)  # the cycles whose record was answered
+
+
 class GridActorState(enum.Enum):
     STARTING = "starting"
     LOCKED = "locked"  # refused: the grid runs elsewhere
@@ -115,6 +133,7 @@ class StrategyActor(Actor):
         *,
         strategy: GridTradingStrategy | None = None,
         lock: LightGridLock | None = None,
+        resync_idle_s: float = _RESYNC_IDLE_S,
     ) -> None:
         """Raises:
         KeyError: no grid ``grid_name`` in the run, or no market for its symbol.
@@ -146,7 +165,13 @@ class StrategyActor(Actor):
         self._last_tick_at: float | None = None
         self._ticks_on = True  # sockets() subscribes to the symbol's ticks
         self._resync = False
-        self._wake = asyncio.Event()
+        # Busy: a commit in flight, a resync running, or the start not done; the events
+        # queue meanwhile and are taken in turn once it is not.
+        self._busy = True
+        self._pumping = False
+        self.resync_idle_s = resync_idle_s
+        self._quiet_since = time.monotonic()  # when the queue last went idle
+        self._idle: asyncio.TimerHandle | None = None
         self._saved: bytes | None = None  # the state bytes of the last Ack (or the load)
         self._store: Requester[StoreReply] | None = None
         self._orders: OrderLink | None = None
@@ -215,7 +240,11 @@ class StrategyActor(Actor):
         self.strategy.initialize(self.outbox)
         await self._reconcile()
         self._follow_band()  # a restored running grid stops listening before its first tick
-        self.spawn(self._drive())
+        self._busy = False
+        self._pump()  # what came during the start
+        self._idle = asyncio.get_running_loop().call_later(
+            self.resync_idle_s, self._guarded, self._on_idle
+        )
 
     async def _load_state(self) -> None:
         assert self._store is not None
@@ -276,10 +305,16 @@ class StrategyActor(Actor):
                 grid=self.spec.name,
                 **{k: v for k, v in result.status().items() if not k.endswith("_ids")},
             )
-        await self._commit(result.resent)
+        await self._committed(result.resent)
         self.grid_state = GridActorState.TRADING
 
     # ------------------------------------------------------------------------ trading
+    #
+    # A state machine driven by callbacks, not a task: on_message queues the event and
+    # pumps; the pump applies events one at a time until one needs a commit, which keeps
+    # the actor busy until every reply of its save and trade records is in; the last
+    # reply sends the orders and pumps again. Only a resync (it awaits a query) runs as a
+    # task, the actor busy meanwhile. No asyncio hop between an event and its save.
 
     def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
         if self.grid_state is GridActorState.ABORTED:
@@ -297,36 +332,66 @@ class StrategyActor(Actor):
             self._resync = True
         else:
             self._events.append(message)
-        self._wake.set()
+        self._pump()
 
-    async def _drive(self) -> None:
-        """The one consumer of events: each is applied, saved and answered in turn."""
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), _RESYNC_IDLE_S)
-            except TimeoutError:
-                # Quiet for a while: check the sequence with a snapshot, in case the one
-                # update that would have shown a gap was lost (a slow-joining SUB).
-                if self.grid_state is GridActorState.TRADING and self.strategy.tracked_orders():
-                    self._resync = True
-                else:
-                    continue
-            self._wake.clear()
-            while self.grid_state is not GridActorState.ABORTED:
+    def _pump(self) -> None:
+        """Apply what is queued -- a resync first, then order events in turn, then the
+        latest tick -- until one needs a commit (the actor is busy until its replies are
+        in) or nothing is left; then follow the strategy's tick band.
+
+        Does nothing while busy (a commit in flight, a resync, the start), while stopping,
+        or when called back from inside itself (a commit that had nothing to wait for).
+        """
+        if self._busy or self._pumping or self.stop_reason is not None:
+            return
+        self._pumping = True
+        try:
+            while not self._busy and self.grid_state is not GridActorState.ABORTED:
                 if self._resync:
                     self._resync = False
                     self.resyncs += 1
-                    await self._reconcile()
+                    self._busy = True
+                    self.spawn(self._resynced())
                 elif self._events:
-                    await self._handle(self._events.popleft())
+                    self._handle(self._events.popleft())
                 elif self._tick is not None:
                     tick, self._tick = self._tick, None
                     self.strategy.on_tick(tick)
                     if self.outbox.has_actions:
-                        await self._commit()
+                        self._commit()
                 else:
                     break
+        finally:
+            self._pumping = False
+        if not self._busy:
+            self._quiet_since = time.monotonic()
             self._follow_band()
+
+    async def _resynced(self) -> None:
+        """A resync as a task (it awaits a query); the events wait until it is done."""
+        await self._reconcile()
+        self._busy = False
+        self._pump()
+
+    def _on_idle(self) -> None:
+        """The idle timer. Quiet for ``resync_idle_s``: check the sequence with a snapshot,
+        in case the one update that would have shown a gap was lost (a slow-joining SUB).
+
+        Armed once and moved lazily: an event only sets ``_quiet_since`` (no timer per
+        event); a timer that fires early waits out the rest, one that fires while busy
+        waits a whole period again.
+        """
+        if self.stop_reason is not None:
+            return
+        wait = self.resync_idle_s
+        if not self._busy:
+            left = self._quiet_since + wait - time.monotonic()
+            if left > 0:
+                wait = left
+            elif self.grid_state is GridActorState.TRADING and self.strategy.tracked_orders():
+                self._resync = True
+                self._pump()
+        self._idle = asyncio.get_running_loop().call_later(wait, self._guarded, self._on_idle)
 
     def _follow_band(self) -> None:
         """Subscribe to the symbol's ticks only while the strategy can use one.
@@ -349,7 +414,7 @@ class StrategyActor(Actor):
         self.subscribe(MARKET, topic(self.spec.symbol), on=wanted)
         log.info("grid_ticks", grid=self.spec.name, ticks="on" if wanted else "off")
 
-    async def _handle(self, event: OrderUpdate | OrderRejected) -> None:
+    def _handle(self, event: OrderUpdate | OrderRejected) -> None:
         match event:
             case OrderUpdate():
                 if event.epoch != self._epoch or event.seq > self._seq + 1:
@@ -375,79 +440,133 @@ class StrategyActor(Actor):
                 assert_never(unreachable)
         self.events_handled += 1
         if changed or self.outbox.has_actions:
-            await self._commit()
+            self._commit()
 
     def _set_reconciliation(self, result: ReconciliationResult) -> None:
         self.reconciliation = result
         self._recon_status = result.status()  # immutable: flattened once, not per heartbeat
 
-    async def _commit(self, resend: Sequence[OrderIntent] = ()) -> None:
-        """Save the state, wait for its Ack, then send what the strategy asked for."""
-        actions = self.outbox.take()
-        await self._save_state()
-        assert self._orders is not None
-        for action in actions:
-            self._orders.send(action)
-        for intent in resend:
-            self._orders.send(Action(ActionKind.PLACE, intent.client_order_id, intent))
+    # ------------------------------------------------------------------------- commit
 
-    async def _save_state(self) -> None:
-        """Save the state (if it changed) and record the cycles booked and not yet acked,
-        side by side: the saved state still lists those cycles, so a crash before their
-        Acks loses none (the next start sends them again; the store keeps one of each).
-        A cycle leaves the state only after its Ack, with the next save."""
-        assert self._store is not None
-        cycles = self.strategy.pending_cycles()
-        if cycles:
-            await asyncio.gather(self._save(), self._record_trades(cycles))
-        else:
-            await self._save()
+    async def _committed(self, resend: Sequence[OrderIntent]) -> None:
+        """:meth:`_commit` for the reconcile path: return once its orders are sent."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def _save(self) -> None:
-        assert self._store is not None
+        def sent() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self._commit(resend, then=sent)
+        await done
+
+    def _commit(
+        self, resend: Sequence[OrderIntent] = (), then: Callable[[], None] | None = None
+    ) -> None:
+        """Save the state and record the cycles booked and not yet acked; once every
+        reply is in, send what the strategy asked for (and ``resend``), then call
+        ``then`` -- without one, go on with the queue. The actor is busy meanwhile.
+
+        The cycles are recorded side by side with the save: the saved state still lists
+        them, so a crash before their Acks loses none (the next start sends them again;
+        the store keeps one of each). A cycle leaves the state only after its Ack, with
+        the next save.
+        """
+        store = self._store
+        assert store is not None
+        self._busy = True
+        commit = _Commit(self.outbox.take(), resend, then)
         state = msgspec.json.encode(self.strategy.get_state())
-        if state == self._saved:
-            return  # nothing changed (a resync that found nothing): no new version
-        version = self.state_version + 1
-        attempt = 0
-        while True:
-            attempt += 1
-            reply = await self._store.request(
-                SaveState(
-                    request_id=self._store.next_id(),
-                    grid_id=self.spec.grid_id,
-                    version=version,
-                    state=state,
-                )
+        cycles = self.strategy.pending_cycles()
+        if state != self._saved:  # equal: nothing changed (a resync that found nothing)
+            commit.state, commit.version = state, self.state_version + 1
+        # Counted before anything is sent, so that no early reply can finish it.
+        commit.waiting = (commit.state is not None) + len(cycles)
+        if commit.waiting == 0:
+            self._finish(commit)
+            return
+        if commit.state is not None:
+            self._send_save(commit)
+        for cycle in cycles:
+            store.fire(
+                self._trade(cycle), partial(self._guarded, self._on_trade_reply, commit, cycle)
             )
-            if isinstance(reply, Ack) and reply.ok:
-                self.state_version, self._saved = version, state
-                return
-            error = reply.error if isinstance(reply, Ack) else type(reply).__name__
-            log.error("grid_state_save_failed", grid=self.spec.name, error=error, attempt=attempt)
-            await asyncio.sleep(retry_delay(attempt))
 
-    async def _record_trades(self, cycles: Sequence[CycleRecord]) -> None:
-        """One RecordTrade per cycle, all in flight at once; the acked ones (stored, or
-        stored before: a duplicate) leave the strategy's pending list. A cycle the store
-        refuses for its data is logged and dropped: sending it again would not help."""
-        assert self._store is not None
-        replies = await asyncio.gather(*(self._store.request(self._trade(c)) for c in cycles))
-        done: set[int] = set()
-        for cycle, reply in zip(cycles, replies, strict=True):
-            if isinstance(reply, Ack) and reply.ok:
-                self.trades_recorded += not reply.duplicate
-            else:
-                error = reply.error if isinstance(reply, Ack) else type(reply).__name__
-                log.error(
-                    "grid_trade_refused",
-                    grid=self.spec.name,
-                    close_order_id=cycle.close_order_id,
-                    error=error,
-                )
-                self.trades_refused += 1
-            done.add(cycle.seq)
-        self.strategy.ack_cycles(done)
+    def _send_save(self, commit: _Commit) -> None:
+        store = self._store
+        assert store is not None and commit.state is not None
+        if self.stop_reason is not None:
+            return  # a retry due while stopping: the next start saves again
+        commit.attempt += 1
+        message = SaveState(
+            request_id=store.next_id(),
+            grid_id=self.spec.grid_id,
+            version=commit.version,
+            state=commit.state,
+        )
+        store.fire(message, partial(self._guarded, self._on_save_reply, commit))
+
+    def _on_save_reply(self, commit: _Commit, reply: StoreReply) -> None:
+        if isinstance(reply, Ack) and reply.ok:
+            self.state_version, self._saved = commit.version, commit.state
+            self._replied(commit)
+            return
+        error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+        log.error(
+            "grid_state_save_failed", grid=self.spec.name, error=error, attempt=commit.attempt
+        )
+        # The same version again, later; the next events wait for it.
+        asyncio.get_running_loop().call_later(
+            retry_delay(commit.attempt), self._guarded, self._send_save, commit
+        )
+
+    def _on_trade_reply(self, commit: _Commit, cycle: CycleRecord, reply: StoreReply) -> None:
+        """A cycle acked (stored, or stored before: a duplicate) leaves the strategy's
+        pending list when the commit is done. One the store refuses for its data is
+        logged and dropped too: sending it again would not help."""
+        if isinstance(reply, Ack) and reply.ok:
+            self.trades_recorded += not reply.duplicate
+        else:
+            error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+            log.error(
+                "grid_trade_refused",
+                grid=self.spec.name,
+                close_order_id=cycle.close_order_id,
+                error=error,
+            )
+            self.trades_refused += 1
+        commit.done.add(cycle.seq)
+        self._replied(commit)
+
+    def _replied(self, commit: _Commit) -> None:
+        commit.waiting -= 1
+        if commit.waiting == 0:
+            self._finish(commit)
+
+    def _finish(self, commit: _Commit) -> None:
+        """Every reply is in: the orders go out, then the next event."""
+        if commit.done:
+            self.strategy.ack_cycles(commit.done)
+        if self.stop_reason is not None:
+            return  # stopping: nothing more goes out (the next start reconciles)
+        orders = self._orders
+        assert orders is not None
+        for action in commit.actions:
+            orders.send(action)
+        for intent in commit.resend:
+            orders.send(Action(ActionKind.PLACE, intent.client_order_id, intent))
+        if commit.then is not None:
+            commit.then()
+        else:
+            self._busy = False
+            self._pump()
+
+    def _guarded(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run a reply or timer callback: what it raises crashes the actor, as in a hook
+        (the event loop would only log it and leave the grid stuck busy)."""
+        try:
+            callback(*args)
+        except Exception as exc:
+            self._crashed(exc)
 
     def _trade(self, cycle: CycleRecord) -> RecordTrade:
         assert self._store is not None
@@ -470,7 +589,7 @@ class StrategyActor(Actor):
     def _refused(self, rejection: OrderRejected) -> None:
         """A placement refused for good: an event for the strategy, in turn."""
         self._events.append(rejection)
-        self._wake.set()
+        self._guarded(self._pump)  # called back from a reply
 
     async def _watch_lock(self) -> None:
         assert self.lock is not None
@@ -482,6 +601,8 @@ class StrategyActor(Actor):
     # --------------------------------------------------------------------------- stop
 
     async def on_stop(self, reason: StopReason) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
         if (
             self.cancel_orders
             and self._orders is not None
