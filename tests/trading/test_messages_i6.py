@@ -24,7 +24,10 @@ from gridsup.messages.store import (
     STORE_REPLY_CODEC,
     STORE_REQUEST_CODEC,
     LoadState,
+    RecordFill,
+    SaveState,
     StateLoaded,
+    WriteBatch,
 )
 
 INTENT = OrderIntent(
@@ -54,6 +57,21 @@ FILL = FillReport(
     ("codec", "message"),
     [
         (STORE_REQUEST_CODEC, LoadState(request_id="r1", grid_id="g1")),
+        (
+            STORE_REQUEST_CODEC,
+            WriteBatch(
+                requests=[
+                    SaveState(request_id="s", grid_id="g1", version=3, state=b"\x00snap"),
+                    RecordFill(
+                        request_id="f",
+                        grid_id="g1",
+                        exchange="paper",
+                        exchange_order_id="9",
+                        fill=FILL,
+                    ),
+                ]
+            ),
+        ),
         (STORE_REPLY_CODEC, StateLoaded(request_id="r1", grid_id="g1", version=0)),
         (STORE_REPLY_CODEC, StateLoaded(request_id="r1", grid_id="g1", version=7, state=b"\x00s")),
         (
@@ -117,6 +135,19 @@ def test_frames_without_new_fields_decode_with_defaults() -> None:
     )
     assert isinstance(update, OrderUpdate)
     assert update.epoch == 0
+
+
+def test_a_write_batch_holds_writes_only() -> None:
+    """A read in a batch could not be answered in the batch's order: the codec refuses it."""
+    enc = msgspec.msgpack.Encoder()
+    frame = enc.encode(
+        {
+            "type": "WriteBatch",
+            "requests": [{"type": "LoadState", "request_id": "r", "grid_id": "g"}],
+        }
+    )
+    with pytest.raises(msgspec.DecodeError):
+        STORE_REQUEST_CODEC.decode(frame)
 
 
 def test_load_state_is_a_store_request_not_a_reply() -> None:

@@ -3,7 +3,10 @@
 ROUTER (bind STORE) <- DEALERs of the strategy and execution actors. Requests are queued
 as they arrive; one writer task drains everything queued, stores it with
 :meth:`StoreWriter.write_requests` in one transaction (group commit) and only then answers
-each request with an :class:`Ack` — so an Ack always means "durable". Every request is
+each request with an :class:`Ack` — so an Ack always means "durable". A
+:class:`WriteBatch` is queued as one unit, and a commit takes whole units only: its
+requests are stored in the same transaction, in their order (a snapshot and the records
+it covers land together), and each is acked on its own. Every request is
 idempotent: a fill already stored (exchange, symbol, trade id), an order event already
 logged (event id), a booked cycle already stored (exchange, grid, close order id) — the
 store's insert tells, in the same transaction — or a state whose save counter is not
@@ -15,8 +18,8 @@ written again. :class:`LoadState` is answered with
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 import structlog
 
@@ -32,8 +35,10 @@ from gridsup.messages.store import (
     LoadState,
     SaveState,
     StateLoaded,
+    StoreMessage,
     StoreReply,
     StoreRequest,
+    WriteBatch,
 )
 from gridsup.store.database import Database
 from gridsup.store.errors import DatabaseUnavailable, StoreError
@@ -44,12 +49,17 @@ from gridsup.store.writer import StoreWriter
 
 log = structlog.get_logger("gridsup.actors.persistence")
 
-# Most requests stored in one transaction; the rest wait for the next commit.
+# Most requests stored in one transaction; the rest wait for the next commit. A commit
+# takes whole units (one request, or the requests of one WriteBatch): it stops before a
+# unit that would pass the limit, but always takes at least one, so a WriteBatch larger
+# than MAX_BATCH is committed alone, whole.
 MAX_BATCH = 2000
 # Backoff while the database is away (seconds): requests stay queued, nothing is acked.
 RETRY_BASE, RETRY_MAX = 0.1, 2.0
 
 Envelope = list[bytes]
+# Requests that must be stored in the same transaction: one request, or a WriteBatch's.
+Unit = list[tuple[Envelope, StoreRequest]]
 # A request to write, with the store records it becomes.
 Write = tuple[Envelope, StoreRequest, list[StoreWrite]]
 
@@ -64,7 +74,8 @@ class PersistenceActor(Actor):
         self.migrate = migrate
         self.writer = StoreWriter(self.db)
         self.states = DatabaseStateStore(self.db)
-        self._queue: list[tuple[Envelope, StoreRequest]] = []
+        self._queue: deque[Unit] = deque()
+        self._queued = 0  # requests in _queue
         self._wake = asyncio.Event()
         # Save counter of each grid's stored state (persistence is the only writer, so
         # this stays true); filled lazily from the database.
@@ -102,8 +113,16 @@ class PersistenceActor(Actor):
         self.spawn(self._write_loop())
         log.info("persistence_started", database=self.db.safe_url)
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
-        self._queue.append((envelope, message))
+    def on_message(self, socket: str, message: StoreMessage, envelope: list[bytes]) -> None:
+        unit: Unit
+        if isinstance(message, WriteBatch):
+            unit = [(envelope, request) for request in message.requests]
+        else:
+            unit = [(envelope, message)]
+        if not unit:
+            return  # an empty WriteBatch: nothing to store, nothing to answer
+        self._queue.append(unit)
+        self._queued += len(unit)
         self._wake.set()
 
     async def on_stop(self, reason: StopReason) -> None:
@@ -114,7 +133,7 @@ class PersistenceActor(Actor):
 
     def status(self) -> dict[str, StatusValue]:
         return {
-            "queued": len(self._queue),
+            "queued": self._queued,
             "committing": self.committing,
             "batches": self.batches,
             "written": self.written,
@@ -136,8 +155,17 @@ class PersistenceActor(Actor):
             while self._queue:
                 await self._commit_next()
 
+    def _take_batch(self) -> list[tuple[Envelope, StoreRequest]]:
+        """The next transaction's requests: whole queued units, in arrival order, up to
+        MAX_BATCH requests (or one unit, when it alone is larger)."""
+        batch: list[tuple[Envelope, StoreRequest]] = []
+        while self._queue and (not batch or len(batch) + len(self._queue[0]) <= MAX_BATCH):
+            batch.extend(self._queue.popleft())
+        self._queued -= len(batch)
+        return batch
+
     async def _commit_next(self) -> None:
-        batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        batch = self._take_batch()
         self.committing = len(batch)
         delay = RETRY_BASE
         while True:

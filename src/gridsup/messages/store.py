@@ -1,10 +1,13 @@
 """Store channel: strategy and execution actors -> the persistence actor.
 
 DEALER (any actor) -> ROUTER (persistence): :data:`StoreRequest` in, :class:`Ack` back,
-matched by ``request_id`` (:class:`LoadState` is answered by :class:`StateLoaded`). Every
-request is idempotent on the persistence side (fills by exchange + order id + trade id,
-order events by their ``event_id``, booked cycles by exchange + grid + close order id,
-states by ``version``), so a sender that misses an Ack simply sends the same request again.
+matched by ``request_id`` (:class:`LoadState` is answered by :class:`StateLoaded`).
+Several writes may travel as one :class:`WriteBatch` (:data:`StoreMessage` is what the
+channel carries), stored in one transaction; each of its requests is still answered by
+its own Ack. Every request is idempotent on the persistence side (fills by exchange +
+order id + trade id, order events by their ``event_id``, booked cycles by exchange + grid +
+close order id, states by ``version``), so a sender that misses an Ack simply sends the
+same request again.
 """
 
 from __future__ import annotations
@@ -82,6 +85,21 @@ class LoadState(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     grid_id: str
 
 
+WriteRequest = SaveState | RecordOrderEvent | RecordFill | RecordTrade
+
+
+class WriteBatch(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Write requests stored in one transaction, in order; each request acked by its own
+    :class:`Ack`.
+
+    The batch itself has no ``request_id`` and is never acknowledged: a sender tracks its
+    requests one by one, exactly as if they had been sent alone. (Should the store refuse
+    one of them for its data, the others are stored one by one, still in order.)
+    """
+
+    requests: list[WriteRequest]
+
+
 class Ack(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """The request is durable (``ok``) or failed with ``error``; ``duplicate`` says the
     store already had it (an idempotent re-send)."""
@@ -102,8 +120,11 @@ class StateLoaded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     state: bytes | None = None
 
 
-StoreRequest = SaveState | RecordOrderEvent | RecordFill | RecordTrade | LoadState
+# One request: what a sender tracks and what is acknowledged.
+StoreRequest = WriteRequest | LoadState
+# What travels on the channel: one request, or several writes as one WriteBatch.
+StoreMessage = StoreRequest | WriteBatch
 StoreReply = Ack | StateLoaded
 
-STORE_REQUEST_CODEC: Codec[StoreRequest] = Codec("store_request", StoreRequest)
+STORE_REQUEST_CODEC: Codec[StoreMessage] = Codec("store_request", StoreMessage)
 STORE_REPLY_CODEC: Codec[StoreReply] = Codec("store_reply", StoreReply)
