@@ -6,7 +6,9 @@ against the loopback Binance exchange (a real HTTP server in a subprocess)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -541,6 +543,49 @@ def test_store_link_resends_what_is_not_acked_in_time() -> None:
     assert link.pending == {}
 
 
+def test_store_link_resends_a_batch_as_one_batch_in_its_order() -> None:
+    from gridsup.actors.execution_outbox import StoreLink
+    from gridsup.messages.store import Ack, LoadState, SaveState, WriteBatch
+
+    def save(rid: str) -> SaveState:
+        return SaveState(request_id=rid, grid_id="g", version=1, state=rid.encode())
+
+    sent: list[Any] = []
+    now = [0.0]
+    link = StoreLink(sent.append, timeout=1.0, clock=lambda: now[0])
+    alone = link.submit(save("a"))
+    first = link.submit_batch([save("s1"), save("r1"), save("r2"), save("r3")])
+    second = link.submit_batch([save("s2"), save("r4")])
+    single = link.submit_batch([save("r5")])  # a batch of one travels alone
+
+    assert (alone, first, second, single) == ("a", ["s1", "r1", "r2", "r3"], ["s2", "r4"], ["r5"])
+    assert sent == [
+        save("a"),
+        WriteBatch(requests=[save("s1"), save("r1"), save("r2"), save("r3")]),
+        WriteBatch(requests=[save("s2"), save("r4")]),
+        save("r5"),
+    ]
+    assert link.on_reply(Ack(request_id="r1")) == "r1"
+    assert link.on_reply(Ack(request_id="s2")) == "s2"
+    sent.clear()
+    now[0] = 1.0
+
+    assert link.resend_due() == 6
+
+    assert sent == [
+        save("a"),
+        WriteBatch(requests=[save("s1"), save("r2"), save("r3")]),
+        save("r4"),  # what is left of a batch: one request, alone
+        save("r5"),
+    ]
+    for rid in ("a", "s1", "r2", "r3", "r4", "r5"):
+        assert link.on_reply(Ack(request_id=rid, duplicate=True)) == rid
+    assert link.pending == {}
+    assert link._batch_of == {}
+    with pytest.raises(TypeError):
+        link.submit_batch([save("x"), LoadState(request_id="l", grid_id="g")])
+
+
 @pytest.mark.parametrize(
     ("fills", "base", "cost"),
     [
@@ -637,56 +682,84 @@ def test_live_placement_through_a_lost_response_and_foreign_orders_left_alone(
 
 class FakeStore:
     """The test plays the persistence actor (a ROUTER on STORE): it answers every
-    request and keeps them in arrival order."""
+    request (each one of a WriteBatch too) and keeps them in arrival order; ``messages``
+    keeps what arrived as it travelled (a WriteBatch whole). The first message for which
+    ``lose(message)`` is true is kept but never answered (its Acks lost)."""
 
-    def __init__(self, ctx: zmq.Context[Any], endpoint: str) -> None:
+    def __init__(
+        self, ctx: zmq.Context[Any], endpoint: str, lose: Callable[[Any], bool] | None = None
+    ) -> None:
         from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC
 
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(endpoint)
         self.requests: list[Any] = []
+        self.messages: list[Any] = []
+        self._lose = lose
         self._in, self._out = STORE_REQUEST_CODEC, STORE_REPLY_CODEC
 
     def serve(self) -> list[Any]:
-        from gridsup.messages.store import Ack, LoadState, StateLoaded
+        from gridsup.messages.store import Ack, LoadState, StateLoaded, WriteBatch
 
         while self.sock.poll(0):
             identity, frame = self.sock.recv_multipart()
-            request = self._in.decode(frame)
-            self.requests.append(request)
-            reply: Any = (
-                StateLoaded(request_id=request.request_id, grid_id=request.grid_id, version=0)
-                if isinstance(request, LoadState)
-                else Ack(request_id=request.request_id)
-            )
-            self.sock.send_multipart([identity, self._out.encode(reply)])
+            message = self._in.decode(frame)
+            self.messages.append(message)
+            requests = message.requests if isinstance(message, WriteBatch) else [message]
+            self.requests.extend(requests)
+            if self._lose is not None and self._lose(message):
+                self._lose = None
+                continue
+            for request in requests:
+                reply: Any = (
+                    StateLoaded(request_id=request.request_id, grid_id=request.grid_id, version=0)
+                    if isinstance(request, LoadState)
+                    else Ack(request_id=request.request_id)
+                )
+                self.sock.send_multipart([identity, self._out.encode(reply)])
         return self.requests
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Answer in a thread while the block runs."""
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.is_set():
+                if self.sock.poll(20):
+                    self.serve()
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(5)
 
     def close(self) -> None:
         self.sock.close(0)
+
+
+def _holds_a_fill(message: Any) -> bool:
+    from gridsup.messages.store import RecordFill, WriteBatch
+
+    return isinstance(message, WriteBatch) and any(
+        isinstance(r, RecordFill) for r in message.requests
+    )
 
 
 def test_a_fills_records_travel_behind_the_snapshot_that_holds_it(
     actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
 ) -> None:
     """Otherwise a kill -9 could leave the database with a fill that the restored paper
-    account never made (and whose trade id it hands out again)."""
-    import threading
-
+    account never made (and whose trade id it hands out again). They travel in one
+    WriteBatch, behind the snapshot: one message, stored in one transaction."""
     from gridsup.messages.store import RecordFill, SaveState
 
     store = FakeStore(zctx, actor_host.run_dir.endpoint("store"))
-    serving = threading.Event()
-
-    def loop() -> None:
-        while not serving.is_set():
-            if store.sock.poll(20):
-                store.serve()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
+    with store.serving():
         # The execution actor alone, against the fake store.
         rig = Rig(actor_host, sqlite_url(run_base), zctx, with_persistence=False)
         rig.place(intent(10, "40000"))
@@ -698,9 +771,6 @@ def test_a_fills_records_travel_behind_the_snapshot_that_holds_it(
             "the fill recorded",
         )
         eventually(lambda: rig.host.status("execution").get("pending_store_acks") == 0)
-    finally:
-        serving.set()
-        thread.join(5)
     requests = store.requests
     fill_at = next(i for i, r in enumerate(requests) if isinstance(r, RecordFill))
     saves = [
@@ -711,6 +781,47 @@ def test_a_fills_records_travel_behind_the_snapshot_that_holds_it(
     trade_id = requests[fill_at].fill.trade_id
     assert saves, "no snapshot went ahead of the fill's records"
     assert trade_id in {t.id for t in PaperExchange.restore(saves[-1]).trades()}
+    [batch] = [m for m in store.messages if _holds_a_fill(m)]
+    snapshot = batch.requests[0]
+    assert isinstance(snapshot, SaveState) and snapshot.grid_id == PAPER_ACCOUNT_KEY
+    assert trade_id in {t.id for t in PaperExchange.restore(snapshot.state).trades()}
+    rig.close()
+    store.close()
+
+
+def test_a_flush_whose_acks_are_lost_is_resent_as_one_batch(
+    actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
+) -> None:
+    """The store never answers the batch of a fill's snapshot and records: the execution
+    actor re-sends it as one WriteBatch again — the same requests in the same order, so
+    the snapshot and its records still land in one transaction — and only then lets the
+    fill's update out."""
+    store = FakeStore(zctx, actor_host.run_dir.endpoint("store"), lose=_holds_a_fill)
+    with store.serving():
+        rig = Rig(actor_host, sqlite_url(run_base), zctx, with_persistence=False)
+        rig.place(intent(10, "40000"))
+
+        rig.tick_until(
+            "BTC/USDT",
+            "39000",
+            lambda: any(_holds_a_fill(m) for m in list(store.messages)),
+            "the fill's batch sent",
+        )
+        status = eventually(
+            lambda: (
+                (s := rig.host.status("execution")).get("store_resent", 0) > 0
+                and s.get("pending_store_acks") == 0
+                and s
+            ),
+            message="the lost batch re-sent and acked",
+        )
+    first, again, *_ = [m for m in store.messages if _holds_a_fill(m)]
+    assert again == first
+    assert status["store_resent"] >= len(first.requests)
+    assert eventually(
+        lambda: [u for u in rig.updates_of("alpha") if u.fill is not None],
+        message="the fill's update published",
+    )
     rig.close()
     store.close()
 

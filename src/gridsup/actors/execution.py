@@ -69,6 +69,7 @@ from gridsup.messages.store import (
     STORE_REPLY_CODEC,
     STORE_REQUEST_CODEC,
     SaveState,
+    StoreMessage,
     StoreReply,
     StoreRequest,
 )
@@ -340,10 +341,13 @@ class ExecutionActor(Actor):
         (and, with ``flush``, once the account state after them is saved too).
 
         In dry-run, the records of a paper-account change are held back and sent right
-        *behind* the snapshot that contains the change (see :meth:`_flush`): the
-        database may then hold a snapshot whose records are missing after a kill -9
-        (re-recorded at the next start), but never a fill that the restored paper
-        account does not know — that fill would un-happen, and its trade id be reused.
+        *behind* the snapshot that contains the change, in the same WriteBatch (see
+        :meth:`_flush`), so they are stored in the snapshot's transaction: the database
+        never holds a fill that the restored paper account does not know — that fill
+        would un-happen, and its trade id be reused. (Should the store refuse one
+        request of the batch for its data, it stores the rest one by one, in order:
+        the snapshot still goes first; a snapshot whose records are missing is
+        re-recorded at the next start.) Otherwise several requests go as one batch too.
         """
         if self.desk is not None and self.desk.booking.ledger_changed:
             self._ledger_dirty, self.desk.booking.ledger_changed = True, False
@@ -353,7 +357,7 @@ class ExecutionActor(Actor):
             self._held.extend(requests)
             ids: list[str] = []
         else:
-            ids = [self.link.submit(r) for r in requests]
+            ids = self.link.submit_batch(requests)
         self.outbox.push(ids, actions, needs_flush=flush)
         if flush:
             # At once, not on the next loop turn: the save and the records it covers go
@@ -363,44 +367,43 @@ class ExecutionActor(Actor):
         self._emit(self.outbox.ready())
 
     def _flush(self) -> None:
-        """Save the account state once for every change made since the last save, then
-        send the records held for it.
+        """Save the account state once for every change made since the last save, with
+        the records held for it: [paper snapshot, records..., ledger] as one WriteBatch,
+        stored in one transaction (one message, one commit on the path of a fill).
 
         One save is in flight at a time: changes made meanwhile wait for the next one,
         so the save rate follows the store's commit rate (group commit, here too).
         """
         if self._saves_in_flight or not self.outbox.wants_flush:
             return
+        batch: list[StoreRequest] = []
         saves: list[str] = []
         if self._paper_dirty and isinstance(self.venue, PaperVenue):
             self.paper_version += 1
-            saves.append(
-                self.link.submit(
-                    SaveState(
-                        request_id=f"paper-{self.epoch}-{self.paper_version}",
-                        grid_id=PAPER_ACCOUNT_KEY,
-                        version=self.paper_version,
-                        state=self.venue.paper.snapshot(),
-                    )
-                )
+            paper = SaveState(
+                request_id=f"paper-{self.epoch}-{self.paper_version}",
+                grid_id=PAPER_ACCOUNT_KEY,
+                version=self.paper_version,
+                state=self.venue.paper.snapshot(),
             )
-        records = [self.link.submit(r) for r in self._held]
+            batch.append(paper)
+            saves.append(paper.request_id)
+        batch.extend(self._held)
         self._held.clear()
         if self._ledger_dirty:
             self.ledger_version += 1
-            saves.append(
-                self.link.submit(
-                    SaveState(
-                        request_id=f"ledger-{self.epoch}-{self.ledger_version}",
-                        grid_id=EXECUTION_STATE_KEY,
-                        version=self.ledger_version,
-                        state=encode_ledger(self.budgets),
-                    )
-                )
+            ledger = SaveState(
+                request_id=f"ledger-{self.epoch}-{self.ledger_version}",
+                grid_id=EXECUTION_STATE_KEY,
+                version=self.ledger_version,
+                state=encode_ledger(self.budgets),
             )
+            batch.append(ledger)
+            saves.append(ledger.request_id)
         self._paper_dirty = self._ledger_dirty = False
+        ids = self.link.submit_batch(batch)
         self._saves_in_flight.update(saves)
-        self.outbox.flushed(saves + records)
+        self.outbox.flushed(ids)
         self._emit(self.outbox.ready())
 
     def _emit(self, actions: Any) -> None:
@@ -410,8 +413,8 @@ class ExecutionActor(Actor):
             else:
                 self.send(ORDERS, message, envelope=target)
 
-    def _send_store(self, request: StoreRequest) -> None:
-        self.send(STORE, request)
+    def _send_store(self, message: StoreMessage) -> None:
+        self.send(STORE, message)
 
     # -- background -----------------------------------------------------------------------
 

@@ -3,7 +3,10 @@ updates that wait for them.
 
 :class:`StoreLink` sends store requests, matches the persistence actor's Acks and re-sends
 what is not acknowledged within ``timeout`` (every store request is idempotent, so a
-re-send after a lost Ack or a restarted persistence actor stores nothing twice).
+re-send after a lost Ack or a restarted persistence actor stores nothing twice). Requests
+submitted together (:meth:`StoreLink.submit_batch`) travel as one :class:`WriteBatch`,
+stored in one transaction, and are re-sent together the same way; each is still tracked
+and acknowledged on its own.
 
 :class:`Outbox` holds what may only leave once records are durable — an order's Ack, the
 OrderUpdate of a fill — in the order it was produced. An entry leaves when every store
@@ -16,13 +19,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from gridsup.messages.store import Ack, StoreReply, StoreRequest
+from gridsup.messages.store import (
+    Ack,
+    LoadState,
+    StoreMessage,
+    StoreReply,
+    StoreRequest,
+    WriteBatch,
+    WriteRequest,
+)
 
 log = structlog.get_logger("gridsup.actors.execution")
 
@@ -35,7 +46,7 @@ class StoreLink:
 
     def __init__(
         self,
-        send: Callable[[StoreRequest], object],
+        send: Callable[[StoreMessage], object],
         timeout: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -43,6 +54,9 @@ class StoreLink:
         self.timeout = timeout
         self._clock = clock
         self.pending: dict[str, tuple[StoreRequest, float]] = {}
+        # The batch each pending request of a submit_batch was sent in (by number).
+        self._batch_of: dict[str, int] = {}
+        self._batches = 0
         self.loads: dict[str, asyncio.Future[StoreReply]] = {}
         self.resent = 0
         self.refused = 0
@@ -52,6 +66,27 @@ class StoreLink:
         self._send(request)
         return request.request_id
 
+    def submit_batch(self, requests: Sequence[StoreRequest]) -> list[str]:
+        """Send write requests as one :class:`WriteBatch` (stored in one transaction, in
+        this order), each tracked like :meth:`submit`; their ids, in order. A single
+        request goes alone.
+
+        Raises:
+            TypeError: a request is a read (LoadState): reads go through :meth:`load`.
+        """
+        writes = [_write(r) for r in requests]
+        if len(writes) == 1:
+            return [self.submit(writes[0])]
+        if not writes:
+            return []
+        self._batches += 1
+        now = self._clock()
+        for request in writes:
+            self.pending[request.request_id] = (request, now)
+            self._batch_of[request.request_id] = self._batches
+        self._send(WriteBatch(requests=writes))
+        return [r.request_id for r in writes]
+
     def on_reply(self, reply: StoreReply) -> str | None:
         """Book a reply; the id of the write it acknowledges (None for anything else)."""
         future = self.loads.pop(reply.request_id, None)
@@ -60,6 +95,7 @@ class StoreLink:
                 future.set_result(reply)
             return None
         entry = self.pending.pop(reply.request_id, None)
+        self._batch_of.pop(reply.request_id, None)
         if entry is None:
             return None  # the Ack of a re-send whose first Ack already came
         if isinstance(reply, Ack) and not reply.ok:
@@ -70,13 +106,24 @@ class StoreLink:
         return reply.request_id
 
     def resend_due(self) -> int:
-        """Re-send every request older than ``timeout``; how many were re-sent."""
+        """Re-send every request older than ``timeout``; how many were re-sent. What was
+        sent as one WriteBatch is re-sent as one again (its unacknowledged requests, in
+        their original order), so it still lands in one transaction."""
         now = self._clock()
         due = [rid for rid, (_, sent) in self.pending.items() if now - sent >= self.timeout]
+        # pending keeps submission order (a re-send updates in place), so units go out
+        # in the order they were first sent, a batch's requests in theirs. A unit is
+        # keyed by its batch number, or by its request id when it was sent alone.
+        units: dict[int | str, list[StoreRequest]] = {}
         for rid in due:
             request, _ = self.pending[rid]
             self.pending[rid] = (request, now)
-            self._send(request)
+            units.setdefault(self._batch_of.get(rid, rid), []).append(request)
+        for unit in units.values():
+            if len(unit) == 1:
+                self._send(unit[0])
+            else:
+                self._send(WriteBatch(requests=[_write(r) for r in unit]))
         if due:
             self.resent += len(due)
             log.warning("store_requests_resent", count=len(due))
@@ -103,6 +150,12 @@ class StoreLink:
                     raise
             finally:
                 self.loads.pop(request.request_id, None)
+
+
+def _write(request: StoreRequest) -> WriteRequest:
+    if isinstance(request, LoadState):
+        raise TypeError(f"a LoadState cannot travel in a WriteBatch: {request.request_id}")
+    return request
 
 
 @dataclass(slots=True)
