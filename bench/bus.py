@@ -56,6 +56,7 @@ class Subscriber(Actor):
         self.ticks, self.acks = ticks, acks
         self.received = 0
         self.first = 0.0
+        self.cpu_first = 0.0
         self.greeted = self.done = False
 
     def sockets(self) -> list[SocketSpec]:
@@ -69,6 +70,7 @@ class Subscriber(Actor):
         if ts > 0:
             if not self.received:
                 self.first = time.monotonic()
+                self.cpu_first = time.process_time()
             self.received += 1
         elif ts == HELLO:
             if not self.greeted:
@@ -85,16 +87,19 @@ class Subscriber(Actor):
                         received=self.received,
                         first=self.first,
                         last=time.monotonic(),
+                        cpu=time.process_time() - self.cpu_first,
                     )
                 ],
             )
 
 
 class Publisher(Actor):
-    def __init__(self, ticks: str, acks: str, results: str, subscribers: int, count: int) -> None:
+    def __init__(
+        self, ticks: str, acks: str, results: str, subscribers: int, count: int, pace: float = 0.0
+    ) -> None:
         super().__init__()
         self.endpoints = (ticks, acks, results)
-        self.subscribers, self.count = subscribers, count
+        self.subscribers, self.count, self.pace = subscribers, count, pace
         self.hellos: set[str] = set()
         self.results: dict[str, dict[str, StatusValue]] = {}
 
@@ -122,7 +127,9 @@ class Publisher(Actor):
         t0 = time.monotonic()
         for i in range(1, self.count + 1):
             self.send("ticks", _tick(i), topic=TOPIC)
-            if not i % 2000:
+            if self.pace:
+                await asyncio.sleep(self.pace)
+            elif not i % 2000:
                 await asyncio.sleep(0)  # let the loop breathe (heartbeats)
         t1 = time.monotonic()
         while len(self.results) < self.subscribers:
@@ -144,6 +151,10 @@ def _summary(
         "delivered_per_s": received / (last - t0),
         "drops": count * len(results) - received,
         "expected": count * len(results),
+        # Whole-process CPU (all threads) per message received, mean of the subscribers.
+        "cpu_us_per_msg": 1e6
+        * sum(float(r["cpu"]) / max(1, int(r["received"])) for r in results)
+        / len(results),
     }
 
 
@@ -215,13 +226,14 @@ def bare_subscriber(name: str, ticks: str, acks: str) -> None:
     sub.connect(ticks)
     push = ctx.socket(zmq.PUSH)
     push.connect(acks)
-    received, first, greeted = 0, 0.0, False
+    received, first, cpu_first, greeted = 0, 0.0, 0.0, False
     while True:
         tick = decoder.decode(sub.recv_multipart()[-1])
         ts = tick.timestamp
         if ts > 0:
             if not received:
                 first = time.monotonic()
+                cpu_first = time.process_time()
             received += 1
         elif ts == HELLO:
             if not greeted:
@@ -229,7 +241,14 @@ def bare_subscriber(name: str, ticks: str, acks: str) -> None:
                 push.send(_report(name, kind="hello"))
         else:
             push.send(
-                _report(name, kind="result", received=received, first=first, last=time.monotonic())
+                _report(
+                    name,
+                    kind="result",
+                    received=received,
+                    first=first,
+                    last=time.monotonic(),
+                    cpu=time.process_time() - cpu_first,
+                )
             )
             break
     push.close(linger=1000)
@@ -237,7 +256,9 @@ def bare_subscriber(name: str, ticks: str, acks: str) -> None:
     ctx.term()
 
 
-def bare_publisher(ticks: str, acks: str, results: str, subscribers: int, count: int) -> None:
+def bare_publisher(
+    ticks: str, acks: str, results: str, subscribers: int, count: int, pace: float = 0.0
+) -> None:
     encoder = msgspec.msgpack.Encoder()
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
@@ -254,6 +275,8 @@ def bare_publisher(ticks: str, acks: str, results: str, subscribers: int, count:
     t0 = time.monotonic()
     for i in range(1, count + 1):
         pub.send_multipart([TOPIC, encoder.encode(_tick(i))])
+        if pace:
+            time.sleep(pace)
     t1 = time.monotonic()
     got: list[dict[str, Any]] = []
     while len(got) < subscribers:
@@ -307,15 +330,17 @@ def bare_ping(rpc: str, results: str, samples: int, warmup: int) -> None:
 
 
 def queue_subscriber(name: str, inbox: Any, results: Any) -> None:
-    received, first = 0, 0.0
+    received, first, cpu_first = 0, 0.0, 0.0
     while True:
         tick = inbox.get()
         if tick.timestamp == END:
             break
         if not received:
             first = time.monotonic()
+            cpu_first = time.process_time()
         received += 1
-    results.put({"received": received, "first": first, "last": time.monotonic()})
+    last, cpu = time.monotonic(), time.process_time() - cpu_first
+    results.put({"received": received, "first": first, "last": last, "cpu": cpu})
 
 
 def queue_publisher(inboxes: list[Any], results: Any, count: int, out: Any) -> None:
@@ -357,7 +382,9 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer ticks and samples")
-    parser.add_argument("--only", choices=["throughput", "latency"], help="one half of the bench")
+    parser.add_argument(
+        "--only", choices=["throughput", "latency", "cpu"], help="one part of the bench"
+    )
     args = parser.parse_args()
     configure_logging("WARNING")
     scale = 0.2 if args.quick else 1.0
@@ -468,17 +495,17 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
     )
     fanout: dict[tuple[str, int], dict[str, Any]] = {}
 
-    def runtime_fanout(n: int, count: int) -> dict[str, Any]:
+    def runtime_fanout(n: int, count: int, pace: float = 0.0) -> dict[str, Any]:
         ticks, acks, results = ep("ticks"), ep("acks"), ep("results")
         publisher = spec(
-            "pub", "Publisher", ticks, acks, results, n, count, group=Group.MARKET_DATA
+            "pub", "Publisher", ticks, acks, results, n, count, pace, group=Group.MARKET_DATA
         )
         return runtime([publisher] + [spec(f"sub{i}", "Subscriber", ticks, acks) for i in range(n)])
 
-    def bare_fanout(n: int, count: int) -> dict[str, Any]:
+    def bare_fanout(n: int, count: int, pace: float = 0.0) -> dict[str, Any]:
         ticks, acks, results = ep("ticks"), ep("acks"), ep("results")
         return bare(
-            [(fns.bare_publisher, (ticks, acks, results, n, count))]
+            [(fns.bare_publisher, (ticks, acks, results, n, count, pace))]
             + [(fns.bare_subscriber, (f"s{i}", ticks, acks)) for i in range(n)]
         )
 
@@ -487,7 +514,7 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
         "bare pyzmq+msgspec": bare_fanout,
         "mp.Queue+pickle": queued_fanout,
     }
-    for n, count in ticks_for.items() if args.only != "latency" else []:
+    for n, count in ticks_for.items() if args.only in (None, "throughput") else []:
         for label, measure in transports.items():
             r = fanout[label, n] = measure(n, count)
             print(
@@ -495,10 +522,25 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
                 f"{r['delivered_per_s']:>12,.0f} {r['drops']:>9,}",
                 flush=True,
             )
+    # One tick per millisecond: every message is a wake-up of its own, as for a strategy
+    # actor on a live feed; what matters there is the CPU each message costs the receiver.
+    paced_subs, paced_ticks, pace = 10, int(3_000 * scale), 0.001
+    print(
+        f"\nCPU per received message: {paced_subs} subscribers, one tick every "
+        f"{pace * 1000:g} ms (whole-process CPU time, all threads)",
+        flush=True,
+    )
+    print(f"{'transport':<22} {'subs':>4} {'ticks':>7} {'cpu us/msg':>12}", flush=True)
+    cpu: dict[str, float] = {}
+    paced = {"runtime": runtime_fanout, "bare pyzmq+msgspec": bare_fanout}
+    for label, measure in paced.items() if args.only in (None, "cpu") else []:
+        r = measure(paced_subs, paced_ticks, pace)
+        cpu[label] = r["cpu_us_per_msg"]
+        print(f"{label:<22} {paced_subs:>4} {paced_ticks:>7} {cpu[label]:>12.1f}", flush=True)
     print("\nround trip: Tick DEALER -> ROUTER echo -> back (ipc://)", flush=True)
     print(f"{'transport':<22} {'idle actors':>11} {'p50 us':>8} {'p99 us':>8}", flush=True)
     rtt: dict[tuple[str, int], dict[str, Any]] = {}
-    if args.only != "throughput":
+    if args.only in (None, "latency"):
         for idle in (0, 100):
             specs = [
                 spec("echo", "Echo", ep("rpc"), group=Group.EXECUTION),

@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from gridsup.actors.base import Actor, RuntimeInfo, StopReason
 from gridsup.actors.sockets import SocketSpec, SocketType
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, LoadState
 
 HEAVY = ("ccxt", "pandas", "sqlalchemy")
 
@@ -161,3 +163,120 @@ class Locked(Steady):
     async def run(self, info: RuntimeInfo, ctx: zmq.asyncio.Context) -> int:
         code = await super().run(info, ctx)
         return 75 if code == 0 else code
+
+
+class OrderedSink(Steady):
+    """Binds a PULL socket of ticks (``ticks-<name>``). Its first tick stalls the loop a
+    while (so that the rest piles up: several batches wait at once); a tick with
+    timestamp -1 ends the run: it writes ``got <timestamps in order>`` and stops."""
+
+    def __init__(self, evidence: str) -> None:
+        super().__init__(evidence)
+        self.seen: list[int] = []
+
+    def sockets(self) -> list[SocketSpec]:
+        assert self.run_dir is not None
+        endpoint = self.run_dir.endpoint(f"ticks-{self.name}")
+        return [SocketSpec("ticks", SocketType.PULL, endpoint, bind=True, recv=MARKET_CODEC)]
+
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+        if message.timestamp == -1:
+            _append(self.evidence, f"dropped {self.frames_dropped}")
+            _append(self.evidence, "got " + ",".join(map(str, self.seen)))
+            self.request_stop()
+            return
+        if not self.seen:
+            time.sleep(0.5)  # not a timing assumption: only makes the burst likelier
+        self.seen.append(message.timestamp)
+
+
+class PipelinedPinger(Steady):
+    """A DEALER (to ``endpoint``) that sends from inside ``on_message``: each reply is
+    answered with up to two requests (at most ``WINDOW`` in flight, well under the
+    high-water marks) until ``total`` are sent, so sends keep racing the replies that
+    arrive meanwhile. Writes ``replies <n> dropped <sends dropped>`` and stops when all
+    are back."""
+
+    WINDOW = 200
+
+    def __init__(self, evidence: str, endpoint: str, total: int) -> None:
+        super().__init__(evidence)
+        self.endpoint, self.total = endpoint, total
+        self.sent = self.replies = 0
+
+    def sockets(self) -> list[SocketSpec]:
+        return [
+            SocketSpec(
+                "rpc", SocketType.DEALER, self.endpoint, recv=MARKET_CODEC, send=MARKET_CODEC
+            )
+        ]
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        # The first request goes after Ready (from a task), the rest from on_message.
+        self.spawn(self._first())
+
+    async def _first(self) -> None:
+        self._request()
+
+    def _request(self) -> None:
+        if self.sent < self.total and self.sent - self.replies < self.WINDOW:
+            self.sent += 1
+            self.send("rpc", Tick(symbol="X/Y", timestamp=self.sent, last=Decimal(1)))
+
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+        self.replies += 1
+        self._request()
+        self._request()
+        if self.replies == self.total:
+            _append(self.evidence, f"replies {self.replies} dropped {self.sends_dropped}")
+            self.request_stop()
+
+
+class RaisingSink(Steady):
+    """Binds ``ticks-<name>``; its ``on_message`` raises (``mode`` raise) or returns a
+    coroutine (``mode`` async) -- either must crash the actor."""
+
+    def __init__(self, evidence: str, mode: str) -> None:
+        super().__init__(evidence)
+        self.mode = mode
+
+    def sockets(self) -> list[SocketSpec]:
+        assert self.run_dir is not None
+        endpoint = self.run_dir.endpoint(f"ticks-{self.name}")
+        return [SocketSpec("ticks", SocketType.PULL, endpoint, bind=True, recv=MARKET_CODEC)]
+
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> Any:
+        _append(self.evidence, f"message {message.timestamp}")
+        if self.mode == "raise":
+            raise RuntimeError("on_message raised on purpose")
+        return asyncio.sleep(0)
+
+
+class EarlyRequester(Steady):
+    """Asks ``endpoint`` (a ROUTER) for its state during ``on_start``, with a
+    :class:`Requester` -- one ``request`` and one ``fire`` -- so replies must be read
+    before Ready. Writes what came back, then becomes Ready."""
+
+    def __init__(self, evidence: str, endpoint: str) -> None:
+        super().__init__(evidence)
+        self.endpoint = endpoint
+
+    def sockets(self) -> list[SocketSpec]:
+        return [SocketSpec("store", SocketType.DEALER, self.endpoint, send=STORE_REQUEST_CODEC)]
+
+    async def on_start(self) -> None:
+        from gridsup.actors.strategy_requests import Requester
+
+        await super().on_start()
+        requester = Requester(self, "store", STORE_REPLY_CODEC, prefix="t", timeout=60)
+        self.spawn(requester.run())
+        fired: list[str] = []
+        requester.fire(
+            LoadState(request_id=requester.next_id(), grid_id="fired"),
+            lambda reply: fired.append(reply.request_id),
+        )
+        reply = await requester.request(
+            LoadState(request_id=requester.next_id(), grid_id="awaited")
+        )
+        _append(self.evidence, f"reply {reply.request_id} callback {','.join(fired)}")

@@ -5,6 +5,10 @@ A subclass declares its sockets (:meth:`Actor.sockets`) and fills in the hooks
 template method :meth:`Actor.run` does the rest: open sockets, report ``Ready``, dispatch
 frames, heartbeat to the supervisor, watch for its death, stop cleanly on SIGTERM or a
 ``Stop`` command. Frames that do not decode are logged, counted and dropped.
+
+Frames are dispatched from the socket's file-descriptor callback itself (see
+:class:`~gridsup.actors.sockets.OpenSocket`): ``on_message`` runs in the loop iteration
+that saw the descriptor fire, with no task in between, and so must be synchronous.
 """
 
 from __future__ import annotations
@@ -12,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import inspect
 import os
 import signal
 import time
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never
 
@@ -27,7 +30,7 @@ import zmq.asyncio
 
 from gridsup.actors import endpoints
 from gridsup.actors.liveness import process_alive
-from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
+from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, drain, open_socket
 from gridsup.actors.states import ActorState, ActorTrigger, Lifecycle
 from gridsup.messages.control import (
     COMMAND_CODEC,
@@ -41,7 +44,7 @@ from gridsup.messages.control import (
 
 log = structlog.get_logger("gridsup.actors")
 
-# Frames taken from one socket before yielding to the other loops (fairness vs. speed).
+# Frames taken from one socket before the rest of the loop runs (fairness vs. speed).
 _BATCH = 256
 _COMMAND = "_command"
 # Heartbeats answer the supervisor's beat; our own timer fires only after this many
@@ -108,15 +111,15 @@ class Actor:
     async def on_start(self) -> None:
         """Set up (load state, reconcile ...). Runs before ``Ready`` is reported."""
 
-    def on_message(
-        self, socket: str, message: Any, envelope: list[bytes]
-    ) -> Awaitable[None] | None:
-        """Handle one decoded message from ``socket``; may be sync or async.
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+        """Handle one decoded message from ``socket``, synchronously: it is called from
+        the socket's file-descriptor callback, in order, before the next frame is read.
+        Work that must wait goes to :meth:`spawn`; returning an awaitable crashes the
+        actor (it would never run).
 
         ``envelope`` holds the frames before the payload (topic, ROUTER identity).
         Raising crashes the actor (the supervisor restarts it).
         """
-        return None
 
     async def on_stop(self, reason: StopReason) -> None:
         """Clean up before the sockets close. Not called when orphaned or crashed."""
@@ -185,6 +188,37 @@ class Actor:
         themselves instead of through a ``recv`` codec)."""
         await self._socks[socket].wait_readable()
 
+    def read_with(self, socket: str, reader: Callable[[], bool] | None) -> None:
+        """Have ``reader`` called from ``socket``'s file-descriptor callback whenever
+        frames may wait on it (``None``: stop; a closed socket is ignored then); for
+        sockets that the actor reads itself, before Ready too. No task, no wake-up in
+        between: the cheapest way to read a socket.
+
+        ``reader`` must receive with ``zmq.NOBLOCK`` until ``zmq.Again`` or until
+        ZMQ_EVENTS lacks POLLIN (:func:`gridsup.actors.sockets.drain` does both), or
+        stop early and return True to be called again on the next loop iteration. An
+        exception from it crashes the actor, like one in a hook, and stops the reading.
+
+        Raises:
+            KeyError: no socket called ``socket`` (when installing a reader).
+        """
+        if reader is None:
+            sock = self._socks.get(socket)
+            if sock is not None:
+                sock.read_with(None)
+            return
+        sock = self._socks[socket]
+
+        def guarded() -> bool:
+            try:
+                return reader()
+            except Exception as exc:  # a crash like one in a hook
+                sock.read_with(None)
+                self._crashed(exc)
+                return False
+
+        sock.read_with(guarded)
+
     def subscribe(self, socket: str, topic: bytes, on: bool = True) -> None:
         """Start (``on``) or stop receiving ``topic`` on SUB socket ``socket``.
 
@@ -240,7 +274,7 @@ class Actor:
                 log.info("actor_ready", actor=self.name, kind=info.kind)
                 for name, sock in self._socks.items():
                     if sock.spec.recv is not None:
-                        self.spawn(self._receive(name, sock))
+                        self._dispatch(name, sock)
                 self._send_heartbeat()
                 self._arm_fallback(_FALLBACK_INTERVALS * info.heartbeat_interval)
                 self.lifecycle.fire(ActorTrigger.RUN)
@@ -287,6 +321,9 @@ class Actor:
             self.lifecycle.fire(ActorTrigger.STOP)
         if self._fallback is not None:
             self._fallback.cancel()
+        # No more dispatch, from now on (on_stop may read a socket itself, as before Ready).
+        for sock in self._socks.values():
+            sock.read_with(None)
         await self._cancel_tasks(reason)
         if reason not in (StopReason.ORPHANED, StopReason.CRASHED):
             try:
@@ -366,39 +403,38 @@ class Actor:
         if "_report" in self._socks:
             self.send("_report", message)
 
-    async def _receive(self, name: str, sock: OpenSocket) -> None:
+    def _dispatch(self, name: str, sock: OpenSocket) -> None:
+        """Decode and dispatch ``sock``'s frames from its descriptor's callback."""
         codec = sock.spec.recv
         assert codec is not None
-        recv = sock.sync_sock.recv_multipart
+        decode = codec.decode
         is_command = name == _COMMAND
-        while True:
-            await sock.wait_readable()
-            for _ in range(_BATCH):
-                try:
-                    frames = recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                try:
-                    message = codec.decode(frames[-1])
-                except msgspec.DecodeError as exc:
-                    self.frames_dropped += 1
-                    log.warning(
-                        "frame_dropped",
-                        actor=self.name,
-                        socket=name,
-                        error=str(exc),
-                        dropped=self.frames_dropped,
-                    )
-                    continue
-                if is_command:
-                    self._on_command(message)
-                    continue
-                self.messages_received += 1
-                result = self.on_message(name, message, frames[:-1])
-                if result is not None and inspect.isawaitable(result):
-                    await result
-            else:
-                await asyncio.sleep(0)  # a full batch: let the other loops run
+
+        def handle(frames: list[bytes]) -> None:
+            try:
+                message = decode(frames[-1])
+            except msgspec.DecodeError as exc:
+                self.frames_dropped += 1
+                log.warning(
+                    "frame_dropped",
+                    actor=self.name,
+                    socket=name,
+                    error=str(exc),
+                    dropped=self.frames_dropped,
+                )
+                return
+            if is_command:
+                self._on_command(message)
+                return
+            self.messages_received += 1
+            if self.on_message(name, message, frames[:-1]) is not None:  # type: ignore[func-returns-value]
+                raise TypeError(
+                    f"{type(self).__name__}.on_message returned a value: it must be "
+                    "synchronous (spawn() the work that waits)"
+                )
+
+        sock_ = sock.sync_sock
+        self.read_with(name, lambda: drain(sock_, handle, _BATCH))
 
     def _on_command(self, message: Stop | Heartbeat) -> None:
         match message:

@@ -1,7 +1,8 @@
 """Declared sockets: what an actor says it needs, and how the runtime opens it.
 
 An actor lists :class:`SocketSpec` s; the runtime opens them on the process's one
-context, runs one receive loop per socket that has a ``recv`` codec, and
+context, reads every socket that has a ``recv`` codec from its file descriptor's
+callback (no task per socket), and
 encodes with the ``send`` codec on :meth:`Actor.send`. Every socket gets a bounded linger
 so that closing never hangs on an absent peer.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -91,10 +93,12 @@ _DUPLEX = frozenset({SocketType.DEALER, SocketType.ROUTER, SocketType.REQ, Socke
 
 
 class OpenSocket:
-    """An open socket, read and written without blocking, and a way to wait until it is
-    readable: one persistent reader on zmq's file descriptor (registered with the event
-    loop on the first wait) resolves plain futures. No pyzmq asyncio future per wait:
-    that machinery was about a third of an actor's CPU per message.
+    """An open socket, read and written without blocking, and two ways to learn that it
+    is readable: one persistent reader on zmq's file descriptor (registered with the
+    event loop on first use) calls the socket's *reader* (:meth:`read_with`) right there,
+    in the descriptor's callback, and resolves the plain futures of
+    :meth:`wait_readable`. No task per socket and no pyzmq asyncio future per wait: a
+    message costs one loop iteration, not two (wake the task, then run it).
 
     asyncio allows one reader per file descriptor, and pyzmq's asyncio socket registers
     its own on the same one as soon as any of its async methods is used: so nothing may
@@ -102,14 +106,27 @@ class OpenSocket:
 
     The file descriptor is edge-triggered: it signals that zmq has *commands* to
     process, and any send, receive or ZMQ_EVENTS read on the socket may process them
-    (zmq_getsockopt(3), ZMQ_FD). Hence: the reader always reads ZMQ_EVENTS (which also
-    drains the descriptor, else the loop would call it again and again); a wait checks
-    ZMQ_EVENTS before parking; and every send on a ROUTER or DEALER, which may consume
-    the edge of frames that arrived meanwhile, re-checks ZMQ_EVENTS and wakes whoever
-    waits in :meth:`wait_readable` (:meth:`after_send`).
+    (zmq_getsockopt(3), ZMQ_FD). Hence: the descriptor's callback always reads ZMQ_EVENTS
+    or receives until zmq.Again (either drains the descriptor, else the loop would call
+    it again and again); a reader reads until zmq.Again or until ZMQ_EVENTS lacks
+    POLLIN (:func:`drain`); a wait checks ZMQ_EVENTS before parking; and every send on a
+    ROUTER or DEALER, which may consume the edge of frames that arrived meanwhile,
+    re-checks ZMQ_EVENTS and wakes the waiters and the reader (:meth:`after_send`) --
+    the reader on the next loop iteration, so that a send from inside it never recurses.
+    A send from inside this socket's own reader needs no check: the reader's own last
+    ZMQ_EVENTS read or zmq.Again comes after it.
     """
 
-    __slots__ = ("_loop", "_waiters", "duplex", "spec", "sync_sock")
+    __slots__ = (
+        "_draining",
+        "_loop",
+        "_reader",
+        "_scheduled",
+        "_waiters",
+        "duplex",
+        "spec",
+        "sync_sock",
+    )
 
     def __init__(self, spec: SocketSpec, sock: zmq.Socket[bytes]) -> None:
         self.spec = spec
@@ -117,38 +134,87 @@ class OpenSocket:
         self.duplex = spec.type in _DUPLEX
         self.sync_sock = sock
         self._waiters: list[asyncio.Future[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None  # set once the reader is on
+        self._loop: asyncio.AbstractEventLoop | None = None  # set once the fd reader is on
+        self._reader: Callable[[], bool] | None = None
+        self._draining = False  # inside self._reader (its sends need no check)
+        self._scheduled = False  # a call_soon of self._resume is pending
 
     def readable(self) -> bool:
         """A frame is waiting (reading ZMQ_EVENTS also re-arms zmq's notifications)."""
         events = cast(int, self.sync_sock.getsockopt(zmq.EVENTS))
         return bool(events & zmq.POLLIN)
 
+    def read_with(self, reader: Callable[[], bool] | None) -> None:
+        """Call ``reader`` from the descriptor's callback whenever frames may wait
+        (``None``: stop). It must receive with NOBLOCK until zmq.Again or until
+        ZMQ_EVENTS lacks POLLIN (:func:`drain` does), or stop early and return True to
+        be called again on the next loop iteration (fairness); it must not raise.
+        Frames that are already waiting are read on the next loop iteration.
+        """
+        self._reader = reader
+        if reader is None:
+            return
+        self._ensure_fd_reader()
+        self._schedule()  # what arrived before (its edge may be gone)
+
     def after_send(self) -> None:
         """Call after every send on a duplex socket (see the class docstring)."""
-        if self._waiters and self.readable():
+        if self._draining or not (self._waiters or self._reader is not None):
+            return
+        if self.readable():
             self._wake()
+            self._schedule()
 
     def _on_fd(self) -> None:
-        # Always read ZMQ_EVENTS, waiter or not: it drains the descriptor.
-        if self.readable() and self._waiters:
+        if self._waiters or self._reader is None:
+            # Always read ZMQ_EVENTS, waiter or not: it drains the descriptor.
+            if not self.readable():
+                return
             self._wake()
+        if self._reader is not None and not self._scheduled:
+            self._read()
+
+    def _read(self) -> None:
+        reader = self._reader
+        assert reader is not None
+        self._draining = True
+        try:
+            more = reader()
+        finally:
+            self._draining = False
+        if more:
+            self._schedule()  # a full batch: let the rest of the loop run first
+
+    def _schedule(self) -> None:
+        if not self._scheduled and self._loop is not None and self._reader is not None:
+            self._scheduled = True
+            self._loop.call_soon(self._resume)
+
+    def _resume(self) -> None:
+        self._scheduled = False
+        if self._reader is not None and self._loop is not None:
+            self._read()
 
     def _wake(self) -> None:
+        if not self._waiters:
+            return
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def _ensure_fd_reader(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.get_running_loop()
+            loop.add_reader(self.sync_sock.FD, self._on_fd)
+            self._loop = loop
+        return self._loop
+
     async def wait_readable(self) -> None:
         """Return once a frame is waiting to be read."""
         if self.readable():
             return
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            loop.add_reader(self.sync_sock.FD, self._on_fd)
-            self._loop = loop
-        waiter = loop.create_future()
+        waiter = self._ensure_fd_reader().create_future()
         self._waiters.append(waiter)
         try:
             await waiter
@@ -158,8 +224,34 @@ class OpenSocket:
             raise
 
     def close(self, linger_ms: int | None = None) -> None:
-        """Remove the reader from the event loop, then close the socket."""
+        """Stop reading, remove the reader from the event loop, then close the socket."""
+        self._reader = None
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_reader(self.sync_sock.FD)
         self._loop = None
         self.sync_sock.close(linger=self.spec.linger_ms if linger_ms is None else linger_ms)
+
+
+def drain(sock: zmq.Socket[bytes], handle: Callable[[list[bytes]], None], limit: int) -> bool:
+    """Receive up to ``limit`` messages from ``sock`` without blocking, each handed to
+    ``handle``; True if it stopped at the limit (frames may remain).
+
+    Ends as the descriptor's edge rules want (see :class:`OpenSocket`): on zmq.Again, or
+    on a ZMQ_EVENTS read without POLLIN. ZMQ_EVENTS is read once, after the first
+    message: for a lone message (the common case) that is cheaper than a failing
+    receive, which raises; in a burst, receives from the already active pipe cost no
+    system call, while every ZMQ_EVENTS read costs one.
+
+    Raises:
+        Whatever ``handle`` raises (the messages after it stay queued).
+    """
+    recv = sock.recv_multipart
+    for n in range(limit):
+        try:
+            frames = recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        handle(frames)
+        if not n and not cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            return False
+    return True

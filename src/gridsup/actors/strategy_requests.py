@@ -6,9 +6,11 @@ request or reply -- a peer restarted, a pipe dropped -- is simply to send it aga
 request unanswered after ``timeout`` seconds is re-sent, for as long as it takes. An
 unknown outcome stays unknown until the peer answers (never a guess from a timeout).
 
-The runtime's receive loop is not used for these sockets (their spec has no ``recv``
-codec): :meth:`Requester.run` reads them, so replies are handled during ``on_start``
-too, before the actor reports Ready.
+The runtime's dispatch is not used for these sockets (their spec has no ``recv``
+codec): :meth:`Requester.run` installs a reader of its own on the socket
+(:meth:`Actor.read_with`), so replies are handled during ``on_start`` too, before the
+actor reports Ready -- from the socket's file-descriptor callback, with no task between
+a reply and its future or callback.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ import structlog
 import zmq
 
 from gridsup.actors.base import Actor
+from gridsup.actors.sockets import drain
 from gridsup.messages.codec import Codec
 
 log = structlog.get_logger("gridsup.actors.requests")
+
+# Replies taken in one go before the rest of the loop runs (fairness vs. speed).
+_BATCH = 256
 
 Reply = TypeVar("Reply")
 
@@ -101,25 +107,28 @@ class Requester(Generic[Reply]):
         self.actor.send(self.socket, message)
 
     async def run(self) -> None:
-        """Read replies forever (run as an actor task)."""
-        sock = self.actor.socket(self.socket)
-        # A shadow for non-blocking drains; waiting goes through the actor, which knows
-        # that its own sends on this socket may eat zmq's wake-up (see OpenSocket).
-        shadow: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
-        while True:
-            await self.actor.wait_readable(self.socket)
-            while True:
-                try:
-                    frames = shadow.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                try:
-                    reply = self.codec.decode(frames[-1])
-                except msgspec.DecodeError as exc:
-                    self.undecodable += 1
-                    log.warning("reply_dropped", socket=self.socket, error=str(exc))
-                    continue
-                self._resolve(reply)
+        """Read replies until cancelled (run as an actor task, from ``on_start`` or
+        ``on_stop``): installs :meth:`read` as the socket's reader, waits, and removes
+        it when cancelled."""
+        self.actor.read_with(self.socket, self.read)
+        try:
+            await asyncio.get_running_loop().create_future()  # forever
+        finally:
+            self.actor.read_with(self.socket, None)
+
+    def read(self) -> bool:
+        """Read the waiting replies (up to a batch; True if more may wait), resolving
+        their requests: futures are set, callbacks are called, right here."""
+        return drain(self.actor.socket(self.socket), self._on_frames, _BATCH)
+
+    def _on_frames(self, frames: list[bytes]) -> None:
+        try:
+            reply = self.codec.decode(frames[-1])
+        except msgspec.DecodeError as exc:
+            self.undecodable += 1
+            log.warning("reply_dropped", socket=self.socket, error=str(exc))
+            return
+        self._resolve(reply)
 
     def _resolve(self, reply: Reply) -> None:
         request_id: str = reply.request_id  # type: ignore[attr-defined]
