@@ -409,6 +409,8 @@ class Actor:
         assert codec is not None
         decode = codec.decode
         is_command = name == _COMMAND
+        # Typed as returning anything: an async on_message must be caught, not ignored.
+        on_message: Callable[[str, Any, list[bytes]], object] = self.on_message
 
         def handle(frames: list[bytes]) -> None:
             try:
@@ -427,7 +429,7 @@ class Actor:
                 self._on_command(message)
                 return
             self.messages_received += 1
-            if self.on_message(name, message, frames[:-1]) is not None:  # type: ignore[func-returns-value]
+            if on_message(name, message, frames[:-1]) is not None:
                 raise TypeError(
                     f"{type(self).__name__}.on_message returned a value: it must be "
                     "synchronous (spawn() the work that waits)"
