@@ -477,22 +477,7 @@ def test_max_history_bounds_the_trades_kept() -> None:
     assert all(ex.order_trades(t.order_id) == [t] for t in kept)
 
 
-def test_snapshots_without_the_history_fields_still_restore() -> None:
-    data = paper().snapshot()
-    old = data.replace(b',"max_history":null,"finished":[],"retired_client_ids":[]', b"")
-    assert old != data
-
-    assert PaperExchange.restore(old).snapshot() == data
-
-
 @pytest.mark.parametrize("data", [b"", b"{}", b'{"version": 99}', b"\x00garbage"])
 def test_restore_refuses_what_is_not_a_snapshot(data: bytes) -> None:
     with pytest.raises(ValueError, match="snapshot"):
-        PaperExchange.restore(data)
-
-
-def test_restore_refuses_an_unknown_version() -> None:
-    data = paper().snapshot().replace(b'"version":1', b'"version":7')
-
-    with pytest.raises(ValueError, match="unknown paper snapshot version 7"):
         PaperExchange.restore(data)

@@ -1,0 +1,143 @@
+"""Paper account snapshot: version 1 (JSON, every order and trade an object, as
+gridsup wrote it before) against version 2 (msgpack, orders and trades as arrays),
+in the same run, v1 as the baseline.
+
+Accounts: a dry-run fleet of 100 grids x 12 open orders over 10 markets, without and
+with a full history (max_history=1000: 1,000 finished orders and 1,000-2,000 trades).
+Per version, median of ``--runs``: bytes; ``snapshot`` encode ms; ``restore`` ms; and
+what the persistence actor then stores: the bytes base64 in its JSON row (size, and
+the ms of that JSON encode), once per fill and per placement batch.
+
+Run:  .venv/bin/python bench/paper_snapshot.py [--runs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import msgspec
+
+from gridsup.exchange.paper import PaperExchange, _SnapshotV1
+from gridsup.messages.common import OrderType, Side
+from gridsup.messages.market import MarketInfo
+
+D = Decimal
+LIMIT = OrderType.LIMIT
+
+
+def encode_v1(ex: PaperExchange) -> bytes:
+    """The account as version 1 wrote it."""
+    return msgspec.json.encode(
+        _SnapshotV1(
+            version=1,
+            markets=list(ex.markets.values()),
+            free=ex._ledger.free,
+            used=ex._ledger.used,
+            orders=list(ex._orders.values()),
+            trades=ex._trades,
+            next_order=ex._next_order,
+            next_trade=ex._next_trade,
+            last_prices=ex._last,
+            last_timestamp=ex._last_ts,
+            partial_fills=ex.partial_fills,
+            volume_share=ex.volume_share,
+            id_prefix=ex.id_prefix,
+            max_history=ex.max_history,
+            finished=list(ex._finished),
+            retired_client_ids=list(ex._retired),
+        )
+    )
+
+
+def fleet(history: bool) -> PaperExchange:
+    markets = {
+        f"C{k}/USDT": MarketInfo(
+            symbol=f"C{k}/USDT",
+            base=f"C{k}",
+            quote="USDT",
+            price_step=D("0.01"),
+            amount_step=D("0.00001"),
+            min_amount=D("0.00001"),
+            min_notional=D("5"),
+        )
+        for k in range(10)
+    }
+    history_market = msgspec.structs.replace(markets["C0/USDT"], symbol="H/USDT", base="H")
+    markets[history_market.symbol] = history_market  # its own prices: the grids stay open
+    balances = {"USDT": D(10**9)} | {m.base: D(10**6) for m in markets.values()}
+    ex = PaperExchange(markets, balances, partial_fills=True, max_history=1000)
+    symbols = list(markets)[:10]
+    for g in range(100):
+        centre = D(60_000 + 137 * g)
+        for i in range(12):
+            side = Side.BUY if i < 6 else Side.SELL
+            price = (centre * (1 + (i - 6) * D("0.0075"))).quantize(D("0.01"))
+            client_id = f"g{g:03d}-{i:02d}-{1_712_345_678_901 + g}"
+            ex.create_order(symbols[g % 10], side, LIMIT, D("0.00123"), price, client_id)
+    if history:  # orders that filled in two parts, and cancelled ones
+        symbol = history_market.symbol
+        for n in range(1500):
+            order = ex.create_order(symbol, Side.BUY, LIMIT, D("0.1"), D("100.5"), f"h{n}")
+            ex.on_candle(symbol, n, D(101), D(101), D(100), D(100), D("0.5"))
+            if n % 3:
+                ex.on_price(symbol, D(100), n)
+            else:
+                ex.cancel_order(order.id)
+    return ex
+
+
+def median_ms(runs: int, work: Callable[[], object]) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    row_encoder = msgspec.json.Encoder()  # as the store writes a state row
+
+    def stored(data: bytes) -> bytes:
+        return row_encoder.encode({"version": 1, "encoding": "base64", "data": data})
+
+    print(f"median of {args.runs} runs")
+    for history in (False, True):
+        ex = fleet(history)
+        print(
+            f"{len(ex.open_orders()):,} open orders, {len(ex._orders):,} orders kept,"
+            f" {len(ex.trades()):,} trades:"
+        )
+        encoders = {"v1 (JSON)": lambda e=ex: encode_v1(e), "v2 (msgpack)": ex.snapshot}
+        base: tuple[int, float, float, int, float] | None = None
+        for name, encode in encoders.items():
+            data = encode()
+            assert PaperExchange.restore(data).snapshot() == ex.snapshot()
+            figures = (
+                len(data),
+                median_ms(args.runs, encode),
+                median_ms(max(args.runs // 4, 3), lambda d=data: PaperExchange.restore(d)),
+                len(stored(data)),
+                median_ms(args.runs, lambda d=data: stored(d)),
+            )
+            size, enc, dec, row, row_ms = figures
+            line = (
+                f"  {name:<13} {size:>9,} B  encode {enc:6.3f} ms  restore {dec:6.2f} ms"
+                f"  stored {row:>9,} B in {row_ms:6.3f} ms"
+            )
+            if base is not None:
+                line += f"  (size {size / base[0]:.0%}, encode {enc / base[1]:.2f}x,"
+                line += f" stored {row / base[3]:.0%} in {row_ms / base[4]:.2f}x)"
+            print(line)
+            base = base or figures
+
+
+if __name__ == "__main__":
+    main()
