@@ -12,7 +12,6 @@ by its grid (invariant 3: no orphan left).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from sqlalchemy import select
 
 from gridsup.actors.persistence_records import decode_state
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
+from gridsup.exchange.paper import PaperExchange
 from gridsup.messages.common import OrderStatus, Side
 from gridsup.store.database import Database
 from gridsup.store.models import Fill, Order, OrderEvent, Trade
@@ -86,37 +86,38 @@ class DatabaseRecord:
 
 
 def paper_record(snapshot: bytes) -> ExchangeRecord:
-    """The paper account's own record, from its snapshot."""
-    raw = json.loads(snapshot)
+    """The paper account's own record, from its snapshot (read back by the account
+    itself, whatever the snapshot's version)."""
+    paper = PaperExchange.restore(snapshot)
     orders = [
         ExchangeOrder(
-            id=o["id"],
-            client_order_id=o.get("client_order_id"),
-            symbol=o["symbol"],
-            side=o["side"],
-            status=o.get("status", OrderStatus.OPEN.value),
-            amount=Decimal(o["amount"]),
-            filled=Decimal(o.get("filled", "0")),
+            id=o.id,
+            client_order_id=o.client_order_id,
+            symbol=o.symbol,
+            side=o.side.value,
+            status=o.status.value,
+            amount=o.amount,
+            filled=o.filled,
         )
-        for o in raw["orders"]
+        for o in paper.orders()
     ]
     trades = [
         ExchangeTrade(
-            id=t["id"],
-            order_id=t["order_id"],
-            client_order_id=t.get("client_order_id"),
-            symbol=t["symbol"],
-            side=t["side"],
-            price=Decimal(t["price"]),
-            amount=Decimal(t["amount"]),
-            fee=Decimal(t["fee"]),
+            id=t.id,
+            order_id=t.order_id,
+            client_order_id=t.client_order_id,
+            symbol=t.symbol,
+            side=t.side.value,
+            price=t.price,
+            amount=t.amount,
+            fee=t.fee,
         )
-        for t in raw["trades"]
+        for t in paper.trades()
     ]
-    free = {k: Decimal(v) for k, v in raw["free"].items()}
-    used = {k: Decimal(v) for k, v in raw["used"].items()}
-    retired = list(raw.get("retired_client_ids") or [])
-    return ExchangeRecord(orders, trades, free, used, retired)
+    balance = paper.balance()
+    return ExchangeRecord(
+        orders, trades, dict(balance.free), dict(balance.used), paper.retired_client_ids()
+    )
 
 
 async def _read(db_url: str, grids: Iterable[str]) -> DatabaseRecord:

@@ -463,6 +463,10 @@ def test_max_history_forgets_old_finished_orders_but_refuses_their_client_ids() 
     assert restored.snapshot() == ex.snapshot()
     with pytest.raises(DuplicateOrder):
         limit(restored, BUY, "0.1", "80", "c0")
+    # What the account remembers, oldest first, and what it forgot (the audit's view).
+    assert [o.id for o in restored.orders()] == ids[1:]
+    assert [o.status for o in restored.orders()] == [ex.fetch_order(i).status for i in ids[1:]]
+    assert restored.retired_client_ids() == ["c0"]
 
 
 def test_max_history_bounds_the_trades_kept() -> None:

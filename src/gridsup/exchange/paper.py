@@ -360,6 +360,16 @@ class PaperExchange:
         found.sort(key=lambda o: o.seq)
         return [o.public() for o in found]
 
+    def orders(self) -> list[Order]:
+        """Every order the account remembers -- open ones and finished ones still in its
+        history (``max_history``) -- oldest first."""
+        return [o.public() for o in self._orders.values()]
+
+    def retired_client_ids(self) -> list[str]:
+        """Client ids of finished orders the bounded history has forgotten, oldest first
+        (a re-sent placement under one of them is still refused as a duplicate)."""
+        return list(self._retired)
+
     def trades(self, symbol: str | None = None, since: int | None = None) -> list[Trade]:
         """Executions in time order, optionally of one symbol and from ``since`` (ms) on."""
         return [
