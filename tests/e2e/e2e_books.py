@@ -24,6 +24,7 @@ from sqlalchemy import select
 from gridsup.actors.persistence_records import decode_state
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
 from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.types import Trade as PaperTrade
 from gridsup.messages.common import OrderStatus, Side
 from gridsup.store.database import Database
 from gridsup.store.models import Fill, Order, OrderEvent, Trade
@@ -101,22 +102,24 @@ def paper_record(snapshot: bytes) -> ExchangeRecord:
         )
         for o in paper.orders()
     ]
-    trades = [
-        ExchangeTrade(
-            id=t.id,
-            order_id=t.order_id,
-            client_order_id=t.client_order_id,
-            symbol=t.symbol,
-            side=t.side.value,
-            price=t.price,
-            amount=t.amount,
-            fee=t.fee,
-        )
-        for t in paper.trades()
-    ]
+    trades = [exchange_trade(t) for t in paper.trades()]
     balance = paper.balance()
     return ExchangeRecord(
         orders, trades, dict(balance.free), dict(balance.used), paper.retired_client_ids()
+    )
+
+
+def exchange_trade(trade: PaperTrade) -> ExchangeTrade:
+    """A trade as the exchange reported it (paper account, or ccxt's ``fetch_my_trades``)."""
+    return ExchangeTrade(
+        id=trade.id,
+        order_id=trade.order_id,
+        client_order_id=trade.client_order_id,
+        symbol=trade.symbol,
+        side=trade.side.value,
+        price=trade.price,
+        amount=trade.amount,
+        fee=trade.fee,
     )
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from e2e_books import ExchangeRecord, ExchangeTrade, missing_fills, ours, read_database
+from e2e_books import ExchangeRecord, exchange_trade, missing_fills, ours, read_database
 from e2e_run import actors, all_trading, cycles, grid_status, names, status, wait_for
 from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, write_wave_candles
 
@@ -111,19 +111,7 @@ async def exchange_record(url: str) -> tuple[ExchangeRecord, dict[str, list[str]
         admin = await reply.json()
     record = ExchangeRecord(
         orders=[],
-        trades=[
-            ExchangeTrade(
-                id=t.id,
-                order_id=t.order_id,
-                client_order_id=t.client_order_id,
-                symbol=t.symbol,
-                side=t.side.value,
-                price=t.price,
-                amount=t.amount,
-                fee=t.fee,
-            )
-            for t in trades
-        ],
+        trades=[exchange_trade(t) for t in trades],
     )
     return record, admin["by_client_id"], foreign.status
 
