@@ -21,36 +21,13 @@ from decimal import Decimal
 
 import msgspec
 
-from gridsup.exchange.paper import PaperExchange, _SnapshotV1
+from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper_snapshot import encode_v1
 from gridsup.messages.common import OrderType, Side
 from gridsup.messages.market import MarketInfo
 
 D = Decimal
 LIMIT = OrderType.LIMIT
-
-
-def encode_v1(ex: PaperExchange) -> bytes:
-    """The account as version 1 wrote it."""
-    return msgspec.json.encode(
-        _SnapshotV1(
-            version=1,
-            markets=list(ex.markets.values()),
-            free=ex._ledger.free,
-            used=ex._ledger.used,
-            orders=list(ex._orders.values()),
-            trades=ex._trades,
-            next_order=ex._next_order,
-            next_trade=ex._next_trade,
-            last_prices=ex._last,
-            last_timestamp=ex._last_ts,
-            partial_fills=ex.partial_fills,
-            volume_share=ex.volume_share,
-            id_prefix=ex.id_prefix,
-            max_history=ex.max_history,
-            finished=list(ex._finished),
-            retired_client_ids=list(ex._retired),
-        )
-    )
 
 
 def fleet(history: bool) -> PaperExchange:
@@ -115,7 +92,7 @@ def main() -> None:
             f"{len(ex.open_orders()):,} open orders, {len(ex._orders):,} orders kept,"
             f" {len(ex.trades()):,} trades:"
         )
-        encoders = {"v1 (JSON)": lambda e=ex: encode_v1(e), "v2 (msgpack)": ex.snapshot}
+        encoders = {"v1 (JSON)": lambda e=ex: encode_v1(e._parts()), "v2 (msgpack)": ex.snapshot}
         base: tuple[int, float, float, int, float] | None = None
         for name, encode in encoders.items():
             data = encode()

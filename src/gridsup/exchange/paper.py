@@ -6,7 +6,8 @@ Prices come in through :meth:`~PaperExchange.on_price` (one traded price) and
 wall clock inside. Limit orders fill when the market touches their price, at that
 price, with the maker fee; market orders at the last price with the taker fee;
 fees are in quote. The rules in full: docs/paper.md. Parts: ``paper_book`` (open
-orders by price level), ``paper_ledger`` (free/used funds), ``paper_rules`` (checks).
+orders by price level), ``paper_ledger`` (free/used funds), ``paper_rules`` (checks),
+``paper_snapshot`` (the snapshot wire format).
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
-import msgspec
-from msgspec.structs import astuple
-
 from gridsup.exchange.errors import BadSymbol, DuplicateOrder, InvalidOrder, OrderNotFound
 from gridsup.exchange.paper_book import Book, PaperOrder
 from gridsup.exchange.paper_ledger import Ledger
 from gridsup.exchange.paper_rules import check_minimums, check_shape
+from gridsup.exchange.paper_snapshot import AccountParts, decode, encode
 from gridsup.exchange.types import Balance, Candle, Order, Trade, candle_path
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import MarketInfo
@@ -29,163 +28,9 @@ from gridsup.messages.market import MarketInfo
 __all__ = ["PaperExchange"]
 
 _ZERO = Decimal(0)
-_SNAPSHOT_VERSION = 2
 # Candles fed per symbol that are kept for fetch_ohlcv (bounded: invariant 8).
 CANDLE_HISTORY = 1000
 _CandleRow = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]
-
-# Snapshot version 2 writes each order and trade as a msgpack array of its fields, in
-# the order the Struct declares them (``msgspec.structs.astuple``, one C call): the
-# field names were half of version 1's JSON. Decimals stay strings (exact).
-_OrderRow = tuple[
-    str,  # id
-    int,  # seq
-    str | None,  # client_order_id
-    str,  # symbol
-    Side,
-    OrderType,
-    Decimal | None,  # price
-    Decimal,  # amount
-    int,  # timestamp
-    Decimal,  # locked
-    OrderStatus,
-    Decimal,  # filled
-    Decimal,  # cost
-    Decimal,  # fee
-    str | None,  # fee_currency
-]
-_TradeRow = tuple[
-    str,  # id
-    str,  # order_id
-    str | None,  # client_order_id
-    str,  # symbol
-    Side,
-    Decimal,  # price
-    Decimal,  # amount
-    Decimal,  # fee
-    str,  # fee_currency
-    int,  # timestamp
-    bool,  # taker
-]
-
-
-class _Header(msgspec.Struct):
-    """The one field every snapshot version has; read first to pick the decoder."""
-
-    version: int
-
-
-class _SnapshotV1(msgspec.Struct, kw_only=True):
-    """Version 1 (JSON, orders and trades as objects): still read, no longer written."""
-
-    version: int
-    markets: list[MarketInfo]
-    free: dict[str, Decimal]
-    used: dict[str, Decimal]
-    orders: list[PaperOrder]
-    trades: list[Trade]
-    next_order: int
-    next_trade: int
-    last_prices: dict[str, Decimal]
-    last_timestamp: int
-    partial_fills: bool
-    volume_share: Decimal
-    id_prefix: str
-    # Added with max_history; defaults keep older snapshots readable.
-    max_history: int | None = None
-    finished: list[str] = msgspec.field(default_factory=list)
-    retired_client_ids: list[str] = msgspec.field(default_factory=list)
-
-
-class _SnapshotV2(msgspec.Struct, kw_only=True):
-    """Everything a restarted paper account needs, as one msgpack document."""
-
-    version: int
-    markets: list[MarketInfo]
-    free: dict[str, Decimal]
-    used: dict[str, Decimal]
-    orders: list[_OrderRow]
-    trades: list[_TradeRow]
-    next_order: int
-    next_trade: int
-    last_prices: dict[str, Decimal]
-    last_timestamp: int
-    partial_fills: bool
-    volume_share: Decimal
-    id_prefix: str
-    max_history: int | None
-    finished: list[str]
-    retired_client_ids: list[str]
-
-
-_encoder = msgspec.msgpack.Encoder()
-_header_json = msgspec.json.Decoder(_Header)  # version 1 was JSON: it starts with "{"
-_header_msgpack = msgspec.msgpack.Decoder(_Header)
-_decoder_v1 = msgspec.json.Decoder(_SnapshotV1)
-_decoder_v2 = msgspec.msgpack.Decoder(_SnapshotV2)
-
-
-def _order(row: _OrderRow) -> PaperOrder:
-    """The order a version 2 row holds (unpacked by name: 6x faster than a dict)."""
-    (id_, seq, client_id, symbol, side, type_, price, amount, ts, locked, status, filled, cost, fee,
-     fee_currency) = row  # fmt: skip
-    return PaperOrder(
-        id=id_,
-        seq=seq,
-        client_order_id=client_id,
-        symbol=symbol,
-        side=side,
-        type=type_,
-        price=price,
-        amount=amount,
-        timestamp=ts,
-        locked=locked,
-        status=status,
-        filled=filled,
-        cost=cost,
-        fee=fee,
-        fee_currency=fee_currency,
-    )
-
-
-def _trade(row: _TradeRow) -> Trade:
-    """The trade a version 2 row holds."""
-    id_, order_id, client_id, symbol, side, price, amount, fee, fee_currency, ts, taker = row
-    return Trade(
-        id=id_,
-        order_id=order_id,
-        client_order_id=client_id,
-        symbol=symbol,
-        side=side,
-        price=price,
-        amount=amount,
-        fee=fee,
-        fee_currency=fee_currency,
-        timestamp=ts,
-        taker=taker,
-    )
-
-
-def _decode(data: bytes) -> _SnapshotV1 | _SnapshotV2:
-    """The snapshot in ``data``, of whichever version it is.
-
-    Raises:
-        ValueError: not a snapshot, or a version this code does not know.
-    """
-    json = data[:1] == b"{"
-    try:
-        version = (_header_json if json else _header_msgpack).decode(data).version
-        if json and version == 1:
-            return _decoder_v1.decode(data)
-        if not json and version == _SNAPSHOT_VERSION:
-            return _decoder_v2.decode(data)
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"not a paper exchange snapshot: {exc}") from exc
-    encoding = "JSON" if json else "msgpack"
-    raise ValueError(
-        f"unknown paper snapshot version {version} ({encoding}); "
-        f"this gridsup reads version 1 (JSON) and {_SNAPSHOT_VERSION} (msgpack)"
-    )
 
 
 class PaperExchange:
@@ -481,26 +326,7 @@ class PaperExchange:
     def snapshot(self) -> bytes:
         """The whole account (balances, orders, trades, counters, last prices), as
         version 2: msgpack, orders and trades as arrays of their fields."""
-        return _encoder.encode(
-            _SnapshotV2(
-                version=_SNAPSHOT_VERSION,
-                markets=list(self.markets.values()),
-                free=self._ledger.free,
-                used=self._ledger.used,
-                orders=[astuple(o) for o in self._orders.values()],
-                trades=[astuple(t) for t in self._trades],
-                next_order=self._next_order,
-                next_trade=self._next_trade,
-                last_prices=self._last,
-                last_timestamp=self._last_ts,
-                partial_fills=self.partial_fills,
-                volume_share=self.volume_share,
-                id_prefix=self.id_prefix,
-                max_history=self.max_history,
-                finished=list(self._finished),
-                retired_client_ids=list(self._retired),
-            )
-        )
+        return encode(self._parts())
 
     @classmethod
     def restore(cls, data: bytes, clock: Callable[[], int] | None = None) -> PaperExchange:
@@ -511,36 +337,52 @@ class PaperExchange:
             ValueError: ``data`` is not a paper snapshot (msgspec names the field)
                 or has an unknown version.
         """
-        snap = _decode(data)
-        if isinstance(snap, _SnapshotV1):
-            orders, trades = snap.orders, snap.trades
-        else:
-            orders = [_order(row) for row in snap.orders]
-            trades = [_trade(row) for row in snap.trades]
+        parts = decode(data)
         self = cls(
-            {m.symbol: m for m in snap.markets},
+            {m.symbol: m for m in parts.markets},
             {},
-            partial_fills=snap.partial_fills,
-            volume_share=snap.volume_share,
+            partial_fills=parts.partial_fills,
+            volume_share=parts.volume_share,
             clock=clock,
-            id_prefix=snap.id_prefix,
-            max_history=snap.max_history,
+            id_prefix=parts.id_prefix,
+            max_history=parts.max_history,
         )
-        self._finished = deque(snap.finished)
-        self._retired = dict.fromkeys(snap.retired_client_ids)
-        self._ledger = Ledger(snap.free, snap.used)
-        self._trades = trades
-        for trade in trades:
+        self._finished = deque(parts.finished)
+        self._retired = dict.fromkeys(parts.retired_client_ids)
+        self._ledger = Ledger(parts.free, parts.used)
+        self._trades = parts.trades
+        for trade in parts.trades:
             self._trades_by_order.setdefault(trade.order_id, []).append(trade)
-        self._last, self._last_ts = snap.last_prices, snap.last_timestamp
-        self._next_order, self._next_trade = snap.next_order, snap.next_trade
-        for order in orders:  # creation order, so the indexes rebuild identically
+        self._last, self._last_ts = parts.last_prices, parts.last_timestamp
+        self._next_order, self._next_trade = parts.next_order, parts.next_trade
+        for order in parts.orders:  # creation order, so the indexes rebuild identically
             self._orders[order.id] = order
             if order.client_order_id is not None:
                 self._by_client[order.client_order_id] = order.id
             if order.status is OrderStatus.OPEN and order.type is OrderType.LIMIT:
                 self._books[order.symbol].add(order)
         return self
+
+    def _parts(self) -> AccountParts:
+        """What a snapshot holds; balances, trades and last prices are the account's own
+        (not copied). The tests and the bench also hand it to ``encode_v1``."""
+        return AccountParts(
+            markets=list(self.markets.values()),
+            free=self._ledger.free,
+            used=self._ledger.used,
+            orders=list(self._orders.values()),
+            trades=self._trades,
+            next_order=self._next_order,
+            next_trade=self._next_trade,
+            last_prices=self._last,
+            last_timestamp=self._last_ts,
+            partial_fills=self.partial_fills,
+            volume_share=self.volume_share,
+            id_prefix=self.id_prefix,
+            max_history=self.max_history,
+            finished=list(self._finished),
+            retired_client_ids=list(self._retired),
+        )
 
     # ---------------------------------------------------------------- private
 
