@@ -235,8 +235,9 @@ def test_an_order_the_venue_never_got_is_sent_again_under_its_id(
             timeout=TIMEOUT,
             message="the lost order re-sent",
         )
-        back = status(actor_host)
-        assert back["recon_resent"] == 1 and back["recon_resent_ids"] == lost.client_order_id
+        # The new process's first heartbeat may still be on its way: wait for it.
+        back = status_when(actor_host, lambda s: s.get("recon_resent") == 1, "the resend")
+        assert back["recon_resent_ids"] == lost.client_order_id
         assert len(venue.open_orders("btc")) == 10
         parsed = parse_client_order_id(lost.client_order_id)
         assert parsed is not None and parsed.side is Side.BUY
