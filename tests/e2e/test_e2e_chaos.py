@@ -126,7 +126,8 @@ def start_trading(env: GridsEnv, paper_history: int | None = None) -> Run:
 
 
 def test_kill_each_actor_kind_then_the_supervisor_then_start_again(env: GridsEnv) -> None:
-    run = start_trading(env)
+    # The books are checked against the paper account's whole record (see the soak test).
+    run = start_trading(env, paper_history=SOAK_PAPER_HISTORY)
 
     for victim in VICTIMS:
         kill_and_recover(env, run, victim)
@@ -134,7 +135,7 @@ def test_kill_each_actor_kind_then_the_supervisor_then_start_again(env: GridsEnv
     assert all(restarts[v] >= 1 for v in VICTIMS), restarts
     kill_supervisor(env, run)
 
-    again = start_trading(env)
+    again = start_trading(env, paper_history=SOAK_PAPER_HISTORY)
     wait_for(lambda: receiving(env, names()), 60, "every grid receiving after a restart", again)
     before = total_cycles(env)
     wait_for(lambda: total_cycles(env) > before, 90, "a cycle after the restart", again)
