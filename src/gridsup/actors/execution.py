@@ -25,7 +25,6 @@ from typing import Any, assert_never
 
 import msgspec
 import structlog
-import zmq
 
 from gridsup.actors.base import Actor, StopReason
 from gridsup.actors.execution_book import OrderBook
@@ -52,7 +51,7 @@ from gridsup.actors.run_config import (
     RunConfig,
     topic,
 )
-from gridsup.actors.sockets import SocketSpec, SocketType
+from gridsup.actors.sockets import SocketSpec, SocketType, drain
 from gridsup.exchange.errors import BadSymbol, ExchangeError
 from gridsup.exchange.types import Candle
 from gridsup.messages.control import StatusValue
@@ -78,6 +77,8 @@ log = structlog.get_logger("gridsup.actors.execution")
 
 # How long a clean stop waits for outstanding store Acks before it gives up (s).
 STOP_DRAIN_S = 3.0
+# Store replies read in one go before the rest of the loop runs (before Ready, on_stop).
+_READ_BATCH = 256
 
 
 class ExecutionActor(Actor):
@@ -150,8 +151,8 @@ class ExecutionActor(Actor):
 
     async def on_start(self) -> None:
         self.epoch = int(time.time() * 1000)
-        # The runtime's receive loops start after Ready: read Acks ourselves until then.
-        reader = asyncio.ensure_future(self._read_store_replies())
+        # The runtime's dispatch starts after Ready: read Acks ourselves until then.
+        self._read_store_replies(True)
         try:
             ledger = await load_ledger(self.link, self.budgets)
             self.ledger_version = ledger
@@ -167,7 +168,7 @@ class ExecutionActor(Actor):
             self._commit(self.desk.rerecord_paper_trades() + requests, actions)
             await self._drain_before_ready()
         finally:
-            reader.cancel()
+            self._read_store_replies(False)
         self.spawn(self._resend_loop())
         if not self.config.dry_run:
             self.spawn(self._poll_loop())
@@ -179,25 +180,23 @@ class ExecutionActor(Actor):
             open_orders=len(self.book),
         )
 
-    async def _read_store_replies(self) -> None:
-        """Read the store's replies ourselves: before Ready and during on_stop the
-        runtime's receive loops are not running."""
-        # A synchronous shadow: the asyncio API of an actor socket would replace the
-        # runtime's reader on its file descriptor (see OpenSocket).
-        sock: zmq.Socket[bytes] = zmq.Socket.shadow(self.socket(STORE).underlying)
-        while True:
-            await self.wait_readable(STORE)
-            while True:
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                try:
-                    reply = STORE_REPLY_CODEC.decode(frames[-1])
-                except msgspec.DecodeError as exc:  # garbage: logged and dropped
-                    log.warning("frame_dropped", socket=STORE, error=str(exc))
-                    continue
-                self._on_store_reply(reply)
+    def _read_store_replies(self, on: bool) -> None:
+        """Read the store's replies ourselves (``on``) or stop: before Ready and during
+        on_stop the runtime does not dispatch this socket."""
+        if not on:
+            self.read_with(STORE, None)
+            return
+        sock = self.socket(STORE)
+
+        def handle(frames: list[bytes]) -> None:
+            try:
+                reply = STORE_REPLY_CODEC.decode(frames[-1])
+            except msgspec.DecodeError as exc:  # garbage: logged and dropped
+                log.warning("frame_dropped", socket=STORE, error=str(exc))
+                return
+            self._on_store_reply(reply)
+
+        self.read_with(STORE, lambda: drain(sock, handle, _READ_BATCH))
 
     async def _drain_before_ready(self) -> None:
         # What adoption recorded must be durable before anyone can ask about it.
@@ -206,7 +205,7 @@ class ExecutionActor(Actor):
             self.link.resend_due()
 
     async def on_stop(self, reason: StopReason) -> None:
-        reader = asyncio.ensure_future(self._read_store_replies())
+        self._read_store_replies(True)
         try:
             if self.cancel_orders and self.desk is not None:
                 await self._cancel_all(self.desk)
@@ -215,7 +214,7 @@ class ExecutionActor(Actor):
                 await asyncio.sleep(0.02)
                 self.link.resend_due()
         finally:
-            reader.cancel()
+            self._read_store_replies(False)
         if self.link.pending:
             log.warning("stopped_with_unacked_records", pending=len(self.link.pending))
         if self.venue is not None:
