@@ -5,9 +5,10 @@ Start (``on_start``, before Ready): take the grid's lock (held elsewhere: log
 actor for its open orders and the fate of every tracked one, reconcile, save, send what
 reconciliation produced. Then trade: ticks and order updates drive the strategy; after
 every order event the state is saved and its Ack awaited before the orders the event
-produced go out, and before the next event is handled (events queue meanwhile). The
-trading path is synchronous, driven by callbacks (the message, the replies, a timer):
-no task, no event, no ``wait_for`` between a price move and its orders.
+produced go out, and before the next event is handled (events queue meanwhile) -- the
+commits of :class:`~gridsup.actors.strategy_commit.GridCommitter`. The trading path is
+synchronous, driven by callbacks (the message, the replies, a timer): no task, no
+event, no ``wait_for`` between a price move and its orders.
 
 Order updates are sequence-numbered per grid (Clone pattern): a gap or a new execution
 epoch triggers a resync -- the same query and reconciliation as a start.
@@ -29,8 +30,6 @@ import gc
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, assert_never
 
 import msgspec
@@ -49,8 +48,9 @@ from gridsup.actors.run_config import (
     topic,
 )
 from gridsup.actors.sockets import SocketSpec, SocketType
-from gridsup.actors.strategy_context import Action, ActionKind, OutboxContext
-from gridsup.actors.strategy_orders import OrderLink, apply_update, retry_delay
+from gridsup.actors.strategy_commit import GridCommitter
+from gridsup.actors.strategy_context import OutboxContext
+from gridsup.actors.strategy_orders import OrderLink, apply_update
 from gridsup.actors.strategy_requests import Requester
 from gridsup.messages.common import OrderIntent
 from gridsup.messages.control import StatusValue
@@ -67,13 +67,11 @@ from gridsup.messages.store import (
     STORE_REQUEST_CODEC,
     Ack,
     LoadState,
-    RecordTrade,
-    SaveState,
     StateLoaded,
     StoreReply,
 )
 from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
-from gridsup.strategy.grid import CycleRecord, GridTradingStrategy
+from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.reconcile import (
     CancelPolicy,
@@ -91,20 +89,6 @@ _MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync i
 _LOCK_CHECK_S = 5.0
 _RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
 _EVERY_PRICE = (float("-inf"), float("inf"))  # a tick_band() no tick can leave
-
-
-@dataclass(slots=True)
-class _Commit:
-    """A commit in flight: what goes out once the ``waiting`` replies are in."""
-
-    actions: list[Action]
-    resend: Sequence[OrderIntent]
-    then: Callable[[], None] | None  # None: go on with the queue
-    state: bytes | None = None  # None: unchanged, no save
-    version: int = 0
-    attempt: int = 0  # saves sent
-    waiting: int = 0  # replies still to come (the save's Ack, one per trade record)
-    done: set[int] = field(default_factory=set)  # the cycles whose record was answered
 
 
 class GridActorState(enum.Enum):
@@ -152,12 +136,8 @@ class StrategyActor(Actor):
         self.exit_code: int | None = None
         self.reconciliation: ReconciliationResult | None = None
         self._recon_status: dict[str, str | int | bool] = {}
-        self.state_version = 0
         self.resyncs = 0
         self.events_handled = 0
-        self.trades_recorded = 0
-        self.trades_refused = 0
-        self._exchange = "paper" if run.dry_run else run.exchange_id  # as execution records
         self._seq = 0
         self._epoch: int | None = None
         self._events: deque[OrderUpdate | OrderRejected] = deque()
@@ -172,9 +152,9 @@ class StrategyActor(Actor):
         self.resync_idle_s = resync_idle_s
         self._quiet_since = time.monotonic()  # when the queue last went idle
         self._idle: asyncio.TimerHandle | None = None
-        self._saved: bytes | None = None  # the state bytes of the last Ack (or the load)
         self._store: Requester[StoreReply] | None = None
         self._orders: OrderLink | None = None
+        self._committer: GridCommitter | None = None  # saves, trade records, then orders
 
     # ------------------------------------------------------------------------- sockets
 
@@ -231,6 +211,17 @@ class StrategyActor(Actor):
                 self.grid_state is GridActorState.TRADING and self.strategy.tracks(cid)
             ),
         )
+        run = self.run_config
+        self._committer = GridCommitter(
+            self._store,
+            self._orders,
+            self.strategy,
+            self.spec,
+            "paper" if run.dry_run else run.exchange_id,  # as the execution actor records
+            guarded=self._guarded,
+            stopping=lambda: self.stop_reason is not None,
+            done=self._resume,
+        )
         for requester in (self._store, orders):
             self.spawn(requester.run())
             self.spawn(requester.resend_loop())
@@ -247,16 +238,15 @@ class StrategyActor(Actor):
         )
 
     async def _load_state(self) -> None:
-        assert self._store is not None
+        assert self._store is not None and self._committer is not None
         reply = await self._store.request(
             LoadState(request_id=self._store.next_id(), grid_id=self.spec.grid_id)
         )
         match reply:
             case StateLoaded(version=version, state=state):
-                self.state_version = version
+                self._committer.loaded(version, state)
                 if state is not None:
                     self.strategy.from_state(msgspec.json.decode(state))
-                    self._saved = state
                 log.info("grid_state_loaded", grid=self.spec.name, version=version)
             case Ack(error=error):
                 log.error("grid_state_load_failed", grid=self.spec.name, error=error)
@@ -305,7 +295,9 @@ class StrategyActor(Actor):
                 grid=self.spec.name,
                 **{k: v for k, v in result.status().items() if not k.endswith("_ids")},
             )
-        await self._committed(result.resent)
+        assert self._committer is not None
+        # The actor is busy already (the start, or a resync): no event runs meanwhile.
+        await self._committer.committed(self.outbox.take(), result.resent)
         self.grid_state = GridActorState.TRADING
 
     # ------------------------------------------------------------------------ trading
@@ -370,8 +362,7 @@ class StrategyActor(Actor):
     async def _resynced(self) -> None:
         """A resync as a task (it awaits a query); the events wait until it is done."""
         await self._reconcile()
-        self._busy = False
-        self._pump()
+        self._resume()
 
     def _on_idle(self) -> None:
         """The idle timer. Quiet for ``resync_idle_s``: check the sequence with a snapshot,
@@ -448,117 +439,19 @@ class StrategyActor(Actor):
 
     # ------------------------------------------------------------------------- commit
 
-    async def _committed(self, resend: Sequence[OrderIntent]) -> None:
-        """:meth:`_commit` for the reconcile path: return once its orders are sent."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def sent() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        self._commit(resend, then=sent)
-        await done
-
     def _commit(
         self, resend: Sequence[OrderIntent] = (), then: Callable[[], None] | None = None
     ) -> None:
-        """Save the state and record the cycles booked and not yet acked; once every
-        reply is in, send what the strategy asked for (and ``resend``), then call
-        ``then`` -- without one, go on with the queue. The actor is busy meanwhile.
-
-        The cycles are recorded side by side with the save: the saved state still lists
-        them, so a crash before their Acks loses none (the next start sends them again;
-        the store keeps one of each). A cycle leaves the state only after its Ack, with
-        the next save.
-        """
-        store = self._store
-        assert store is not None
+        """Commit what the strategy asked for (and ``resend``): see
+        :meth:`GridCommitter.commit`. The actor is busy until its replies are in."""
+        assert self._committer is not None
         self._busy = True
-        commit = _Commit(self.outbox.take(), resend, then)
-        state = msgspec.json.encode(self.strategy.get_state())
-        cycles = self.strategy.pending_cycles()
-        if state != self._saved:  # equal: nothing changed (a resync that found nothing)
-            commit.state, commit.version = state, self.state_version + 1
-        # Counted before anything is sent, so that no early reply can finish it.
-        commit.waiting = (commit.state is not None) + len(cycles)
-        if commit.waiting == 0:
-            self._finish(commit)
-            return
-        if commit.state is not None:
-            self._send_save(commit)
-        for cycle in cycles:
-            store.fire(
-                self._trade(cycle), partial(self._guarded, self._on_trade_reply, commit, cycle)
-            )
+        self._committer.commit(self.outbox.take(), resend, then)
 
-    def _send_save(self, commit: _Commit) -> None:
-        store = self._store
-        assert store is not None and commit.state is not None
-        if self.stop_reason is not None:
-            return  # a retry due while stopping: the next start saves again
-        commit.attempt += 1
-        message = SaveState(
-            request_id=store.next_id(),
-            grid_id=self.spec.grid_id,
-            version=commit.version,
-            state=commit.state,
-        )
-        store.fire(message, partial(self._guarded, self._on_save_reply, commit))
-
-    def _on_save_reply(self, commit: _Commit, reply: StoreReply) -> None:
-        if isinstance(reply, Ack) and reply.ok:
-            self.state_version, self._saved = commit.version, commit.state
-            self._replied(commit)
-            return
-        error = reply.error if isinstance(reply, Ack) else type(reply).__name__
-        log.error(
-            "grid_state_save_failed", grid=self.spec.name, error=error, attempt=commit.attempt
-        )
-        # The same version again, later; the next events wait for it.
-        asyncio.get_running_loop().call_later(
-            retry_delay(commit.attempt), self._guarded, self._send_save, commit
-        )
-
-    def _on_trade_reply(self, commit: _Commit, cycle: CycleRecord, reply: StoreReply) -> None:
-        """A cycle acked (stored, or stored before: a duplicate) leaves the strategy's
-        pending list when the commit is done. One the store refuses for its data is
-        logged and dropped too: sending it again would not help."""
-        if isinstance(reply, Ack) and reply.ok:
-            self.trades_recorded += not reply.duplicate
-        else:
-            error = reply.error if isinstance(reply, Ack) else type(reply).__name__
-            log.error(
-                "grid_trade_refused",
-                grid=self.spec.name,
-                close_order_id=cycle.close_order_id,
-                error=error,
-            )
-            self.trades_refused += 1
-        commit.done.add(cycle.seq)
-        self._replied(commit)
-
-    def _replied(self, commit: _Commit) -> None:
-        commit.waiting -= 1
-        if commit.waiting == 0:
-            self._finish(commit)
-
-    def _finish(self, commit: _Commit) -> None:
-        """Every reply is in: the orders go out, then the next event."""
-        if commit.done:
-            self.strategy.ack_cycles(commit.done)
-        if self.stop_reason is not None:
-            return  # stopping: nothing more goes out (the next start reconciles)
-        orders = self._orders
-        assert orders is not None
-        for action in commit.actions:
-            orders.send(action)
-        for intent in commit.resend:
-            orders.send(Action(ActionKind.PLACE, intent.client_order_id, intent))
-        if commit.then is not None:
-            commit.then()
-        else:
-            self._busy = False
-            self._pump()
+    def _resume(self) -> None:
+        """A commit (or a resync) is through: not busy any more, take the next event."""
+        self._busy = False
+        self._pump()
 
     def _guarded(self, callback: Callable[..., None], *args: Any) -> None:
         """Run a reply or timer callback: what it raises crashes the actor, as in a hook
@@ -567,24 +460,6 @@ class StrategyActor(Actor):
             callback(*args)
         except Exception as exc:
             self._crashed(exc)
-
-    def _trade(self, cycle: CycleRecord) -> RecordTrade:
-        assert self._store is not None
-        return RecordTrade(
-            request_id=self._store.next_id(),
-            grid_id=self.spec.name,  # the strategy column, as the execution actor's fills
-            exchange=self._exchange,
-            symbol=self.spec.symbol,
-            amount=cycle.amount,
-            open_price=cycle.open_price,
-            open_order_id=cycle.open_order_id,
-            opened_at=cycle.opened_at,
-            close_price=cycle.close_price,
-            close_order_id=cycle.close_order_id,
-            closed_at=cycle.closed_at,
-            fee=cycle.fee,
-            profit=cycle.profit,
-        )
 
     def _refused(self, rejection: OrderRejected) -> None:
         """A placement refused for good: an event for the strategy, in turn."""
@@ -622,7 +497,7 @@ class StrategyActor(Actor):
     # ------------------------------------------------------------------------- status
 
     def status(self) -> dict[str, StatusValue]:
-        strategy = self.strategy
+        strategy, committer = self.strategy, self._committer
         # Unsubscribed, the grid has no tick age of its own: `gridsup status` shows the
         # market-data actor's age of the symbol instead.
         age = (
@@ -642,12 +517,12 @@ class StrategyActor(Actor):
             "realized_profit": str(strategy.realized_profit),
             "ticks": "on" if self._ticks_on else "off",
             "last_tick_age_s": None if age is None else round(age, 3),
-            "state_version": self.state_version,
+            "state_version": 0 if committer is None else committer.state_version,
             "events_queued": len(self._events),
             "events_handled": self.events_handled,
             "resyncs": self.resyncs,
             "order_seq": self._seq,
-            "trades_recorded": self.trades_recorded,
+            "trades_recorded": 0 if committer is None else committer.trades_recorded,
             "trades_pending": len(strategy.pending_cycles()),
         }
         if self._orders is not None and self._store is not None:
