@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import zmq
+from trading_support import serve_router
 
 from gridsup.actors.endpoints import RunDir
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, topic
@@ -233,23 +234,17 @@ class FakeVenue:
         raise AssertionError(f"unexpected request {request!r}")
 
     def _serve(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._router, zmq.POLLIN)
-        while not self._closing.is_set():
-            with self._lock:
-                todo, self._todo = self._todo, []
-            for send in todo:
-                send()
-            if not poller.poll(10):
-                continue
-            while True:
-                try:
-                    identity, frame = self._router.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                with self._lock:
-                    reply = self._handle(ORDER_REQUEST_CODEC.decode(frame))
-                self._router.send_multipart([identity, ORDER_REPLY_CODEC.encode(reply)])
+        serve_router(self._router, self._closing, self._due, self._answer)
+
+    def _due(self) -> list[Callable[[], object]]:
+        with self._lock:
+            todo, self._todo = self._todo, []
+        return todo
+
+    def _answer(self, identity: bytes, frame: bytes) -> None:
+        with self._lock:
+            reply = self._handle(ORDER_REQUEST_CODEC.decode(frame))
+        self._router.send_multipart([identity, ORDER_REPLY_CODEC.encode(reply)])
 
 
 def grid_of(cid: str) -> str | None:

@@ -750,6 +750,22 @@ def _holds_a_fill(message: Any) -> bool:
     )
 
 
+def _filled_against(
+    store: FakeStore, host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
+) -> Rig:
+    """The execution actor alone against ``store`` (serving): a buy placed, then the
+    price through it until the batch holding its fill has reached the store."""
+    rig = Rig(host, sqlite_url(run_base), zctx, with_persistence=False)
+    rig.place(intent(10, "40000"))
+    rig.tick_until(
+        "BTC/USDT",
+        "39000",
+        lambda: any(_holds_a_fill(m) for m in list(store.messages)),
+        "the fill's batch sent",
+    )
+    return rig
+
+
 def test_a_fills_records_travel_behind_the_snapshot_that_holds_it(
     actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
 ) -> None:
@@ -760,16 +776,7 @@ def test_a_fills_records_travel_behind_the_snapshot_that_holds_it(
 
     store = FakeStore(zctx, actor_host.run_dir.endpoint("store"))
     with store.serving():
-        # The execution actor alone, against the fake store.
-        rig = Rig(actor_host, sqlite_url(run_base), zctx, with_persistence=False)
-        rig.place(intent(10, "40000"))
-
-        rig.tick_until(
-            "BTC/USDT",
-            "39000",
-            lambda: any(isinstance(r, RecordFill) for r in list(store.requests)),
-            "the fill recorded",
-        )
+        rig = _filled_against(store, actor_host, run_base, zctx)
         eventually(lambda: rig.host.status("execution").get("pending_store_acks") == 0)
     requests = store.requests
     fill_at = next(i for i, r in enumerate(requests) if isinstance(r, RecordFill))
@@ -798,15 +805,7 @@ def test_a_flush_whose_acks_are_lost_is_resent_as_one_batch(
     fill's update out."""
     store = FakeStore(zctx, actor_host.run_dir.endpoint("store"), lose=_holds_a_fill)
     with store.serving():
-        rig = Rig(actor_host, sqlite_url(run_base), zctx, with_persistence=False)
-        rig.place(intent(10, "40000"))
-
-        rig.tick_until(
-            "BTC/USDT",
-            "39000",
-            lambda: any(_holds_a_fill(m) for m in list(store.messages)),
-            "the fill's batch sent",
-        )
+        rig = _filled_against(store, actor_host, run_base, zctx)
         status = eventually(
             lambda: (
                 (s := rig.host.status("execution")).get("store_resent", 0) > 0

@@ -21,7 +21,7 @@ from typing import Any
 import zmq
 from strategy_venue import FakeVenue
 from test_strategy_actor import START, STRATEGY, TIMEOUT, grid_run, status_when, trading
-from trading_support import ActorHost, sqlite_url
+from trading_support import ActorHost, serve_router, sqlite_url
 
 from gridsup.actors.base import StopReason
 from gridsup.actors.endpoints import RunDir
@@ -105,31 +105,26 @@ class FakeStore:
         self._router.send_multipart([identity, STORE_REPLY_CODEC.encode(reply)])
 
     def _serve(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._router, zmq.POLLIN)
-        while not self._closing.is_set():
-            with self._lock:
-                if not self._hold:
-                    for identity, save in self._held:
-                        self._answer(identity, save)
-                    self._held.clear()
-            if not poller.poll(10):
-                continue
-            while True:
-                try:
-                    identity, frame = self._router.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                request = STORE_REQUEST_CODEC.decode(frame)
-                with self._lock:
-                    if isinstance(request, SaveState):
-                        self.journal.append(
-                            ("save", request.version, request.request_id, request.state)
-                        )
-                        if self._hold:
-                            self._held.append((identity, request))
-                            continue
-                    self._answer(identity, request)
+        serve_router(self._router, self._closing, self._released, self._receive)
+
+    def _released(self) -> tuple[()]:
+        """Answer the held saves once they are not held any more (nothing else is due)."""
+        with self._lock:
+            if not self._hold:
+                for identity, save in self._held:
+                    self._answer(identity, save)
+                self._held.clear()
+        return ()
+
+    def _receive(self, identity: bytes, frame: bytes) -> None:
+        request = STORE_REQUEST_CODEC.decode(frame)
+        with self._lock:
+            if isinstance(request, SaveState):
+                self.journal.append(("save", request.version, request.request_id, request.state))
+                if self._hold:
+                    self._held.append((identity, request))
+                    return
+            self._answer(identity, request)
 
 
 def start_grid(host: ActorHost, run: RunConfig, **kwargs: Any) -> None:

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -303,6 +303,30 @@ class Subscriber:
 
     def close(self) -> None:
         self.sock.close(0)
+
+
+def serve_router(
+    router: zmq.Socket[bytes],
+    closing: threading.Event,
+    due: Callable[[], Iterable[Callable[[], object]]],
+    handle: Callable[[bytes, bytes], None],
+) -> None:
+    """The thread of a fake peer (a test playing an actor's ROUTER end): until
+    ``closing``, run what ``due()`` says is due (held answers, queued publishes), then
+    hand every request waiting on ``router`` to ``handle(identity, frame)``."""
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    while not closing.is_set():
+        for work in due():
+            work()
+        if not poller.poll(10):
+            continue
+        while True:
+            try:
+                identity, frame = router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            handle(identity, frame)
 
 
 def new_id() -> str:
