@@ -152,7 +152,7 @@ class ExecutionActor(Actor):
     async def on_start(self) -> None:
         self.epoch = int(time.time() * 1000)
         # The runtime's dispatch starts after Ready: read Acks ourselves until then.
-        self._read_store_replies(True)
+        self._read_store_replies()
         try:
             ledger = await load_ledger(self.link, self.budgets)
             self.ledger_version = ledger
@@ -168,7 +168,7 @@ class ExecutionActor(Actor):
             self._commit(self.desk.rerecord_paper_trades() + requests, actions)
             await self._drain_before_ready()
         finally:
-            self._read_store_replies(False)
+            self.read_with(STORE, None)
         self.spawn(self._resend_loop())
         if not self.config.dry_run:
             self.spawn(self._poll_loop())
@@ -180,12 +180,9 @@ class ExecutionActor(Actor):
             open_orders=len(self.book),
         )
 
-    def _read_store_replies(self, on: bool) -> None:
-        """Read the store's replies ourselves (``on``) or stop: before Ready and during
-        on_stop the runtime does not dispatch this socket."""
-        if not on:
-            self.read_with(STORE, None)
-            return
+    def _read_store_replies(self) -> None:
+        """Read the store's replies ourselves, until ``read_with(STORE, None)``: before
+        Ready and during on_stop the runtime does not dispatch this socket."""
         sock = self.socket(STORE)
 
         def handle(frames: list[bytes]) -> None:
@@ -205,7 +202,7 @@ class ExecutionActor(Actor):
             self.link.resend_due()
 
     async def on_stop(self, reason: StopReason) -> None:
-        self._read_store_replies(True)
+        self._read_store_replies()
         try:
             if self.cancel_orders and self.desk is not None:
                 await self._cancel_all(self.desk)
@@ -214,7 +211,7 @@ class ExecutionActor(Actor):
                 await asyncio.sleep(0.02)
                 self.link.resend_due()
         finally:
-            self._read_store_replies(False)
+            self.read_with(STORE, None)
         if self.link.pending:
             log.warning("stopped_with_unacked_records", pending=len(self.link.pending))
         if self.venue is not None:
