@@ -3,9 +3,13 @@ supervisor themselves (no Supervisor: they decide when beats come and when they 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import zmq
 
 from gridsup.actors import endpoints
+from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 
 
 def supervisor_sockets(
@@ -20,3 +24,15 @@ def supervisor_sockets(
     pull.bind(run_dir.endpoint(endpoints.REPORT))
     pub.bind(run_dir.endpoint(endpoints.COMMAND))
     return ctx, pull, pub
+
+
+def rpc_pair(ctx: zmq.Context[Any], base: Path) -> tuple[OpenSocket, OpenSocket]:
+    """A ROUTER and a DEALER connected to it over ``ipc://`` in ``base``, as the
+    runtime opens them (for tests of the runtime's read paths in one process)."""
+    endpoint = f"ipc://{base}/rpc.sock"
+    specs = (
+        SocketSpec("router", SocketType.ROUTER, endpoint, bind=True, linger_ms=0),
+        SocketSpec("dealer", SocketType.DEALER, endpoint, linger_ms=0),
+    )
+    router, dealer = (OpenSocket(spec, open_socket(ctx, spec)) for spec in specs)
+    return router, dealer

@@ -17,12 +17,12 @@ import multiprocess
 import pytest
 import zmq
 import zmq.asyncio
-from rt_sockets import supervisor_sockets
+from rt_sockets import rpc_pair, supervisor_sockets
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import _BATCH, RuntimeInfo
 from gridsup.actors.entry import Launch, child_main
-from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, drain, open_socket
+from gridsup.actors.sockets import drain
 from gridsup.messages.control import REPORT_CODEC, Failed, Ready
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, StateLoaded
@@ -193,15 +193,10 @@ def test_readers_that_send_from_inside_never_miss_a_frame(base: Path) -> None:
     for the replies -- each send may consume the descriptor's edge of frames that came
     meanwhile."""
     frames = 20_000
-    endpoint = f"ipc://{base}/rpc.sock"
 
     async def scenario() -> int:
         ctx = zmq.asyncio.Context()
-        specs = (
-            SocketSpec("router", SocketType.ROUTER, endpoint, bind=True, linger_ms=0),
-            SocketSpec("dealer", SocketType.DEALER, endpoint, linger_ms=0),
-        )
-        router, dealer = (OpenSocket(spec, open_socket(ctx, spec)) for spec in specs)
+        router, dealer = rpc_pair(ctx, base)
         done = asyncio.get_running_loop().create_future()
         got = 0
 

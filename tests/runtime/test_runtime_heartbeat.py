@@ -14,12 +14,11 @@ import multiprocess
 import pytest
 import zmq
 import zmq.asyncio
-from rt_sockets import supervisor_sockets
+from rt_sockets import rpc_pair, supervisor_sockets
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
 from gridsup.actors.entry import Launch, child_main
-from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Ready
 from gridsup.supervisor.runner import beat_periods
 from gridsup.supervisor.spec import ChildSpec, Policy
@@ -146,15 +145,10 @@ def test_a_socket_that_sends_while_its_reader_waits_never_misses_a_frame(base: P
     """A DEALER sends requests while its own receive loop waits for the replies: a send
     may consume the descriptor's edge of replies that arrived meanwhile."""
     frames = 20_000
-    endpoint = f"ipc://{base}/rpc.sock"
 
     async def scenario() -> int:
         ctx = zmq.asyncio.Context()
-        specs = (
-            SocketSpec("router", SocketType.ROUTER, endpoint, bind=True, linger_ms=0),
-            SocketSpec("dealer", SocketType.DEALER, endpoint, linger_ms=0),
-        )
-        router, dealer = (OpenSocket(spec, open_socket(ctx, spec)) for spec in specs)
+        router, dealer = rpc_pair(ctx, base)
 
         async def echo() -> None:
             while True:
