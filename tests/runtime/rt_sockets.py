@@ -3,6 +3,8 @@ supervisor themselves (no Supervisor: they decide when beats come and when they 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +38,29 @@ def rpc_pair(ctx: zmq.Context[Any], base: Path) -> tuple[OpenSocket, OpenSocket]
     )
     router, dealer = (OpenSocket(spec, open_socket(ctx, spec)) for spec in specs)
     return router, dealer
+
+
+# Requests unanswered at most: well under zmq's default high-water mark (1000), since a
+# ROUTER silently drops a reply its full pipe refuses, and a burst the I/O thread has not
+# moved yet can fill it (a lost reply would read as a lost wake-up).
+IN_FLIGHT = 256
+
+
+async def send_requests(dealer: OpenSocket, frames: int, replied: Callable[[], int]) -> None:
+    """Send ``frames`` requests on ``dealer`` as the runtime does (``after_send`` after
+    each), yielding to the loop every third one so that the replies' reader waits
+    meanwhile, and never more than :data:`IN_FLIGHT` ahead of ``replied()``."""
+    for i in range(frames):
+        while i - replied() >= IN_FLIGHT:
+            await asyncio.sleep(0)  # a lost wake-up spins here until the test's bound
+        dealer.sync_sock.send(b"%d" % i)
+        dealer.after_send()
+        if i % 3 == 0:
+            await asyncio.sleep(0)
+
+
+def missing_replies(dealer: OpenSocket, got: int, frames: int) -> str:
+    """The failure message of a bounded wait for the replies, telling a lost wake-up
+    (frames wait unread) from lost frames (nothing waits)."""
+    why = "frames wait unread: a lost wake-up" if dealer.readable() else "nothing waits"
+    return f"{got} of {frames} replies read; {why}"

@@ -17,7 +17,7 @@ import multiprocess
 import pytest
 import zmq
 import zmq.asyncio
-from rt_sockets import rpc_pair, supervisor_sockets
+from rt_sockets import missing_replies, rpc_pair, send_requests, supervisor_sockets
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import _BATCH, RuntimeInfo
@@ -213,17 +213,12 @@ def test_readers_that_send_from_inside_never_miss_a_frame(base: Path) -> None:
         router.read_with(lambda: drain(router.sync_sock, echo, 64))
         dealer.read_with(lambda: drain(dealer.sync_sock, reply, 64))
 
-        async def request() -> None:
-            for i in range(frames):
-                dealer.sync_sock.send(b"%d" % i)
-                dealer.after_send()
-                if i % 3 == 0:
-                    await asyncio.sleep(0)  # let the readers run meanwhile
-
-        task = asyncio.ensure_future(request())
+        task = asyncio.ensure_future(send_requests(dealer, frames, lambda: got))
         try:
             # A missed wake-up would wait forever; the bound only turns that into a failure.
             return await asyncio.wait_for(done, WAIT_MS / 1000)
+        except TimeoutError:
+            pytest.fail(missing_replies(dealer, got, frames))
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

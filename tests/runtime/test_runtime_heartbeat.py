@@ -14,7 +14,7 @@ import multiprocess
 import pytest
 import zmq
 import zmq.asyncio
-from rt_sockets import rpc_pair, supervisor_sockets
+from rt_sockets import missing_replies, rpc_pair, send_requests, supervisor_sockets
 
 from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
@@ -149,6 +149,7 @@ def test_a_socket_that_sends_while_its_reader_waits_never_misses_a_frame(base: P
     async def scenario() -> int:
         ctx = zmq.asyncio.Context()
         router, dealer = rpc_pair(ctx, base)
+        got = 0
 
         async def echo() -> None:
             while True:
@@ -161,15 +162,8 @@ def test_a_socket_that_sends_while_its_reader_waits_never_misses_a_frame(base: P
                     router.sync_sock.send_multipart(request)
                     router.after_send()
 
-        async def request() -> None:
-            for i in range(frames):
-                dealer.sync_sock.send(b"%d" % i)
-                dealer.after_send()
-                if i % 3 == 0:
-                    await asyncio.sleep(0)  # let the replies' reader wait meanwhile
-
-        async def replies() -> int:
-            got = 0
+        async def replies() -> None:
+            nonlocal got
             while got < frames:
                 await dealer.wait_readable()
                 while True:
@@ -178,12 +172,16 @@ def test_a_socket_that_sends_while_its_reader_waits_never_misses_a_frame(base: P
                     except zmq.Again:
                         break
                     got += 1
-            return got
 
-        tasks = [asyncio.ensure_future(echo()), asyncio.ensure_future(request())]
+        tasks = [
+            asyncio.ensure_future(echo()),
+            asyncio.ensure_future(send_requests(dealer, frames, lambda: got)),
+        ]
         try:
             # A missed wake-up would wait forever; the bound only turns that into a failure.
-            return await asyncio.wait_for(replies(), 60)
+            await asyncio.wait_for(replies(), 60)
+        except TimeoutError:
+            pytest.fail(missing_replies(dealer, got, frames))
         finally:
             for task in tasks:
                 task.cancel()
@@ -191,5 +189,6 @@ def test_a_socket_that_sends_while_its_reader_waits_never_misses_a_frame(base: P
             router.close(0)
             dealer.close(0)
             ctx.term()
+        return got
 
     assert asyncio.run(scenario()) == frames
