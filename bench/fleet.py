@@ -1,6 +1,6 @@
 """A fleet of grids on one machine: memory, idle CPU and tick-to-order latency.
 
-    .venv/bin/python bench/fleet.py [--grids 100] [--idle 10]
+    .venv/bin/python bench/fleet.py [--grids 100] [--idle 10] [--cpus N]
 
 Runs ``--grids`` dry-run grids on BTC/USDT (paper exchange, SQLite) with the real
 preflight, child specs, supervisor, forkserver and actors. The market-data actor is
@@ -23,6 +23,8 @@ Printed:
   on the exchange (the event's own ``timestamp``, ms, taken when the exchange accepted
   the order: the tick-to-order latency of the target); tick -> that event stored (the
   commit the order's Ack to the strategy waits for).
+``--cpus N`` pins this script and every process it starts to the first N of its cpus
+(affinity is inherited), to see how the latency follows the cpus.
 Baseline measured in the same run: the same latencies for one grid alone, before the
 fleet starts. The target is checked on every counter order of the five moves.
 Targets (issue 6): <= 1.5 GB total, <= 10 MB USS per strategy actor, tick-to-order p99
@@ -322,7 +324,14 @@ def main() -> int:
     parser.add_argument("--grids", type=int, default=100)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
     parser.add_argument("--verbose", action="store_true", help="actor logs at INFO")
+    parser.add_argument("--cpus", type=int, help="run on the first N cpus only (affinity)")
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.cpus is not None:
+        if not 1 <= args.cpus <= len(cpus):
+            parser.error(f"--cpus must be between 1 and {len(cpus)}")
+        cpus = cpus[: args.cpus]
+        os.sched_setaffinity(0, cpus)  # inherited by the forkserver and every actor
     from gridsup.logging import configure_logging
 
     configure_logging("WARNING")
@@ -331,9 +340,7 @@ def main() -> int:
     big = run_fleet(args.grids, args.idle, args.verbose)
     per = big["uss_strategy"]
     total = big["uss_tree"] + big["uss_self"]
-    print(
-        f"fleet of {args.grids} dry-run grids ({big['processes']} processes), {os.cpu_count()} CPUs"
-    )
+    print(f"fleet of {args.grids} dry-run grids ({big['processes']} processes), {len(cpus)} CPUs")
     print(f"start-up to every grid Ready with orders out: {big['startup_s']:.1f} s")
     print(
         f"memory (USS): total {total / mb:.0f} MB (actors and forkserver {big['uss_tree'] / mb:.0f}"
