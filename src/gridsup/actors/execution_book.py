@@ -110,10 +110,12 @@ def intent_of(order: Order) -> OrderIntent:
 
 
 class OrderBook:
-    """Tracked orders: open ones by client id, final ones in a bounded LRU."""
+    """Tracked orders: open ones by client id (and by grid, so that a grid's budget
+    check reads its own orders, not the account's), final ones in a bounded LRU."""
 
     def __init__(self, keep_final: int = KEEP_FINAL) -> None:
         self._open: dict[str, TrackedOrder] = {}
+        self._open_by_grid: dict[str, dict[str, TrackedOrder]] = {}
         self._final: OrderedDict[str, TrackedOrder] = OrderedDict()
         self.keep_final = keep_final
 
@@ -122,26 +124,41 @@ class OrderBook:
 
     def add(self, order: TrackedOrder) -> TrackedOrder:
         self._final.pop(order.cid, None)
+        known = self._open.get(order.cid)
+        if known is not None and known.grid != order.grid:
+            self._unlist(order.cid)
         self._open[order.cid] = order
+        self._open_by_grid.setdefault(order.grid, {})[order.cid] = order
         self.settle(order)
         return order
 
     def discard(self, cid: str) -> None:
         """Forget an order whose placement failed (it never existed)."""
-        self._open.pop(cid, None)
+        self._unlist(cid)
         self._final.pop(cid, None)
 
     def settle(self, order: TrackedOrder) -> None:
         """Move ``order`` to the final LRU once its status is final."""
-        if order.status.is_final and self._open.pop(order.cid, None) is not None:
+        if order.status.is_final and self._unlist(order.cid) is not None:
             self._final[order.cid] = order
             while len(self._final) > self.keep_final:
                 self._final.popitem(last=False)
 
+    def _unlist(self, cid: str) -> TrackedOrder | None:
+        """Take ``cid`` out of the open orders; the order, if it was open."""
+        order = self._open.pop(cid, None)
+        if order is not None:
+            mine = self._open_by_grid[order.grid]
+            del mine[cid]
+            if not mine:
+                del self._open_by_grid[order.grid]
+        return order
+
     def open_orders(self, grid: str | None = None) -> Iterator[TrackedOrder]:
-        for order in list(self._open.values()):
-            if grid is None or order.grid == grid:
-                yield order
+        """The open orders (of ``grid``, or all), oldest first; a copy, so the book may
+        change meanwhile."""
+        orders = self._open if grid is None else self._open_by_grid.get(grid, {})
+        yield from list(orders.values())
 
     def open_buy_notional(self, grid: str) -> Decimal:
         return sum((o.open_buy_notional for o in self.open_orders(grid)), Decimal(0))

@@ -166,12 +166,21 @@ class Entry:
 
 
 class Outbox:
-    """Actions in production order, each leaving once its records are durable."""
+    """Actions in production order, each leaving once its records are durable.
+
+    The entries waiting for an account save wait for it as a whole (one token per
+    save, freed once every request of its batch is acked), not for each of its requests:
+    a save carries the records of every change since the last one, so per-request waits
+    would cost entries x requests on each save and on its Acks.
+    """
 
     def __init__(self) -> None:
         self._entries: deque[Entry] = deque()
         self._by_request: dict[str, list[Entry]] = {}
         self._flush_waiters: list[Entry] = []
+        self._saves = 0
+        self._save_of: dict[str, str] = {}  # request id -> the save (token) it belongs to
+        self._unacked: dict[str, set[str]] = {}  # save token -> its requests not acked yet
 
     def push(self, waiting: list[str], actions: list[Action], needs_flush: bool = False) -> None:
         entry = Entry(set(waiting), actions, needs_flush)
@@ -187,17 +196,32 @@ class Outbox:
 
     def flushed(self, request_ids: list[str]) -> None:
         """The account state was just sent as ``request_ids``: the entries waiting for a
-        save now wait for these."""
-        for entry in self._flush_waiters:
+        save now wait for all of these to be acked."""
+        waiters, self._flush_waiters = self._flush_waiters, []
+        for entry in waiters:
             entry.needs_flush = False
-            entry.waiting.update(request_ids)
-            for rid in request_ids:
-                self._by_request.setdefault(rid, []).append(entry)
-        self._flush_waiters.clear()
+        unacked = set(request_ids)
+        if not unacked:
+            return
+        self._saves += 1
+        token = f"save#{self._saves}"  # never a request id: those have no '#'
+        self._unacked[token] = unacked
+        for rid in unacked:
+            self._save_of[rid] = token
+        for entry in waiters:
+            entry.waiting.add(token)
+        self._by_request[token] = waiters
 
     def acked(self, request_id: str) -> None:
         for entry in self._by_request.pop(request_id, ()):
             entry.waiting.discard(request_id)
+        token = self._save_of.pop(request_id, None)
+        if token is not None:
+            unacked = self._unacked[token]
+            unacked.discard(request_id)
+            if not unacked:
+                del self._unacked[token]
+                self.acked(token)
 
     def ready(self) -> Iterator[Action]:
         """The actions now free to leave, in order."""
