@@ -12,6 +12,7 @@ from e2e_support import FAST_GRIDS, GridsEnv, grids_toml
 
 from gridsup import app
 from gridsup.actors.run_config import RUN_CONFIG_CODEC, Mode, RunConfig
+from gridsup.commands import preflight
 from gridsup.exchange.markets import PAPER_MARKETS, UnknownMarket, paper_market
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.supervisor.spec import Group
@@ -55,7 +56,7 @@ ORDER_CASES: list[tuple[dict[str, Any], str]] = [
 def test_order_problems(changes: dict[str, Any], needle: str) -> None:
     grid = GridConfig.model_validate({**FAST_GRIDS[0], **changes})
 
-    problems = app.order_problems(grid, paper_market("BTC/USDT"))
+    problems = preflight.order_problems(grid, paper_market("BTC/USDT"))
 
     if needle:
         assert len(problems) == 1 and needle in problems[0]
@@ -68,7 +69,7 @@ def resolved(env: GridsEnv, exchange: dict[str, Any] | None = None, **options: A
     grids = app.load(env.write(text))
     return app.build_run_config(
         grids,
-        app.paper_markets(grids),
+        preflight.paper_markets(grids),
         app.StartOptions(**options),
         run_dir="/tmp/x/run-1",
         db_url="sqlite+aiosqlite:///x.db",

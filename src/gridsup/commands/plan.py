@@ -193,7 +193,7 @@ def _replay_prices(loaded: GridsFile, symbols: Iterable[str]) -> dict[str, tuple
     md = loaded.market_data
     if md.source is not MarketDataSource.REPLAY or md.file is None:
         return {}
-    from gridsup.app import replay_file
+    from gridsup.commands.preflight import replay_file
     from gridsup.exchange.candles import CandleFileError, load_candles
 
     prices: dict[str, tuple[Decimal, str]] = {}

@@ -148,31 +148,35 @@ def prepare(
     """Every preflight check, in order; returns the grids, the run and the safe DB URL.
 
     Raises:
-        StartRefused: see :mod:`gridsup.app` (exit codes 1 and 2).
+        StartRefused: see :mod:`gridsup.app` (exit codes 1 and 2) and
+            :mod:`gridsup.commands.preflight`.
     """
     from gridsup import app
     from gridsup.actors.run_config import Mode
+    from gridsup.commands import preflight
     from gridsup.supervisor.discovery import read_pointer
 
     grids = app.load(grids_file)
     mode = app.run_mode(grids, options)
-    app.check_credentials(grids, mode)
+    preflight.check_credentials(grids, mode)
     if grids.exchange.id == "paper":
-        markets = app.paper_markets(grids)
+        markets = preflight.paper_markets(grids)
     else:
-        markets = asyncio.run(app.exchange_markets(grids, options.url_overrides))
-    app.check_orders(grids, markets)
-    app.check_market_source(grids)
+        markets = asyncio.run(preflight.exchange_markets(grids, options.url_overrides))
+    preflight.check_orders(grids, markets)
+    preflight.check_market_source(grids)
     if mode is Mode.DRY_RUN:
-        app.check_paper_balances(grids)
-    db_url, safe_db_url = asyncio.run(app.prepare_database(options.db_url or grids.database_url))
+        preflight.check_paper_balances(grids)
+    db_url, safe_db_url = asyncio.run(
+        preflight.prepare_database(options.db_url or grids.database_url)
+    )
     pointer = read_pointer(base)
     if pointer is not None:
         raise app.StartRefused(
             f"a supervisor (pid {pointer.pid}) already runs in {base}: "
             "`gridsup stop` it, or give this one another --run-dir"
         )
-    asyncio.run(app.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
+    asyncio.run(preflight.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
     run = app.build_run_config(
         grids, markets, options, run_dir=str(base / f"run-{os.getpid()}"), db_url=db_url
     )
