@@ -4,7 +4,8 @@ A subclass declares its sockets (:meth:`Actor.sockets`) and fills in the hooks
 (:meth:`on_start`, :meth:`on_message`, :meth:`on_stop`, :meth:`status`); the final
 template method :meth:`Actor.run` does the rest: open sockets, report ``Ready``, dispatch
 frames, heartbeat to the supervisor, watch for its death, stop cleanly on SIGTERM or a
-``Stop`` command. Frames that do not decode are logged, counted and dropped.
+``Stop`` command (the supervisor's side: :mod:`gridsup.actors.supervisor_link`). Frames
+that do not decode are logged, counted and dropped.
 
 Frames are dispatched from the socket's file-descriptor callback itself (see
 :class:`~gridsup.actors.sockets.OpenSocket`): ``on_message`` runs in the loop iteration
@@ -18,10 +19,10 @@ import contextlib
 import enum
 import os
 import signal
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, assert_never
+from functools import partial
+from typing import Any
 
 import msgspec
 import structlog
@@ -29,30 +30,15 @@ import zmq
 import zmq.asyncio
 
 from gridsup.actors import endpoints
-from gridsup.actors.liveness import process_alive
-from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, drain, open_socket
+from gridsup.actors.sockets import OpenSocket, SocketSpec, drain, open_socket
 from gridsup.actors.states import ActorState, ActorTrigger, Lifecycle
-from gridsup.messages.control import (
-    COMMAND_CODEC,
-    REPORT_CODEC,
-    Failed,
-    Heartbeat,
-    Ready,
-    StatusValue,
-    Stop,
-)
+from gridsup.actors.supervisor_link import COMMAND, REPORT, SupervisorLink, control_sockets
+from gridsup.messages.control import Failed, Heartbeat, Ready, StatusValue
 
 log = structlog.get_logger("gridsup.actors")
 
 # Frames taken from one socket before the rest of the loop runs (fairness vs. speed).
 _BATCH = 256
-_COMMAND = "_command"
-# Heartbeats answer the supervisor's beat; our own timer fires only after this many
-# heartbeat intervals without one (the supervisor starved, wedged or dead).
-_FALLBACK_INTERVALS = 1.5
-# A beat is answered once at least this fraction of an interval has passed since our
-# last heartbeat (beats may come more often than our interval: see the runner).
-_ANSWER_AFTER = 0.5
 
 
 class StopReason(enum.Enum):
@@ -96,11 +82,11 @@ class Actor:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._crash: BaseException | None = None
-        self._heartbeat_seq = 0
-        self._supervisor_seen = time.monotonic()
-        self._heartbeat_sent = 0.0  # monotonic time of our last Heartbeat
-        self._fallback: asyncio.TimerHandle | None = None
-        self._parent = os.getppid()
+        self._link = SupervisorLink(
+            self,
+            stop_requested=partial(self.request_stop, StopReason.REQUESTED),
+            orphaned=partial(self.request_stop, StopReason.ORPHANED),
+        )
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -258,7 +244,7 @@ class Actor:
         """
         self.info, self.ctx = info, ctx
         self.run_dir = endpoints.RunDir.attach(info.run_dir)
-        self._supervisor_seen = time.monotonic()
+        self._link.reset()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop, StopReason.SIGNAL)
         try:
@@ -275,8 +261,7 @@ class Actor:
                 for name, sock in self._socks.items():
                     if sock.spec.recv is not None:
                         self._dispatch(name, sock)
-                self._send_heartbeat()
-                self._arm_fallback(_FALLBACK_INTERVALS * info.heartbeat_interval)
+                self._link.start()
                 self.lifecycle.fire(ActorTrigger.RUN)
                 await self._stop.wait()
         finally:
@@ -289,7 +274,7 @@ class Actor:
         # The heartbeat task (which notices a dead supervisor) starts only after Ready: an
         # on_start waiting for an answer that never comes must notice it too, or it would
         # outlive its supervisor holding whatever it took (a grid's lock).
-        orphan = asyncio.ensure_future(self._watch_parent())
+        orphan = asyncio.ensure_future(self._link.watch_parent())
         try:
             await asyncio.wait({start, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -302,16 +287,6 @@ class Actor:
         elif start.exception() is not None:
             self._crashed(start.exception())
 
-    async def _watch_parent(self) -> None:
-        interval = self.info.heartbeat_interval if self.info else 1.0
-        supervisor = self.info.supervisor_pid if self.info else None
-        # Under a forkserver the parent is the forkserver, which lives as long as any of
-        # its children (each holds its alive pipe): the supervisor's pid must be watched.
-        while os.getppid() == self._parent and process_alive(supervisor):
-            await asyncio.sleep(interval)
-        log.warning("supervisor_lost", actor=self.name, why="parent_exited_while_starting")
-        self.request_stop(StopReason.ORPHANED)
-
     async def _shutdown(self) -> int:
         reason = self.stop_reason or StopReason.SELF
         if self._crash is not None:
@@ -319,8 +294,7 @@ class Actor:
         if self.lifecycle.state is not ActorState.STARTING or reason is not StopReason.CRASHED:
             # A failing on_start leaves the actor visibly STARTING until it exits.
             self.lifecycle.fire(ActorTrigger.STOP)
-        if self._fallback is not None:
-            self._fallback.cancel()
+        self._link.close()
         # No more dispatch, from now on (on_stop may read a socket itself, as before Ready).
         for sock in self._socks.values():
             sock.read_with(None)
@@ -374,41 +348,23 @@ class Actor:
 
     def _open_sockets(self) -> None:
         assert self.ctx is not None and self.run_dir is not None and self.info is not None
-        control = (
-            SocketSpec(
-                "_report",
-                SocketType.PUSH,
-                self.run_dir.endpoint(endpoints.REPORT),
-                send=REPORT_CODEC,
-                sndhwm=100,
-            ),
-            SocketSpec(
-                _COMMAND,
-                SocketType.SUB,
-                self.run_dir.endpoint(endpoints.COMMAND),
-                recv=COMMAND_CODEC,
-                subscribe=(
-                    endpoints.BROADCAST_TOPIC,
-                    endpoints.command_topic(self.name),
-                    endpoints.beat_topic(self.info.heartbeat_interval),
-                ),
-            ),
-        )
+        control = control_sockets(self.run_dir, self.name, self.info.heartbeat_interval)
         for spec in (*control, *self.sockets()):
             if spec.name in self._socks:
                 raise ValueError(f"actor {self.name}: two sockets named {spec.name!r}")
             self._socks[spec.name] = OpenSocket(spec, open_socket(self.ctx, spec))
 
     def _report(self, message: Ready | Heartbeat | Failed) -> None:
-        if "_report" in self._socks:
-            self.send("_report", message)
+        if REPORT in self._socks:
+            self.send(REPORT, message)
 
     def _dispatch(self, name: str, sock: OpenSocket) -> None:
         """Decode and dispatch ``sock``'s frames from its descriptor's callback."""
         codec = sock.spec.recv
         assert codec is not None
         decode = codec.decode
-        is_command = name == _COMMAND
+        is_command = name == COMMAND
+        on_command = self._link.on_command
         # Typed as returning anything: an async on_message must be caught, not ignored.
         on_message: Callable[[str, Any, list[bytes]], object] = self.on_message
 
@@ -426,7 +382,7 @@ class Actor:
                 )
                 return
             if is_command:
-                self._on_command(message)
+                on_command(message)
                 return
             self.messages_received += 1
             if on_message(name, message, frames[:-1]) is not None:
@@ -437,84 +393,6 @@ class Actor:
 
         sock_ = sock.sync_sock
         self.read_with(name, lambda: drain(sock_, handle, _BATCH))
-
-    def _on_command(self, message: Stop | Heartbeat) -> None:
-        match message:
-            case Heartbeat():
-                self._on_beat()
-            case Stop(cancel_orders=cancel):
-                self.cancel_orders = cancel
-                log.info("stop_received", actor=self.name, cancel_orders=cancel)
-                self.request_stop(StopReason.REQUESTED)
-            case _:
-                assert_never(message)
-
-    def _on_beat(self) -> None:
-        """The supervisor's beat: it lives, and it is time to heartbeat.
-
-        Answering the beat instead of keeping a timer of our own puts the wake-ups of
-        every actor with this interval in the same instant (one short burst per interval
-        instead of one wake-up per actor at a random phase, each of which delays
-        whatever message happens to arrive then). The fallback timer moves on with each
-        beat and never fires while beats come.
-        """
-        assert self.info is not None
-        interval = self.info.heartbeat_interval
-        now = time.monotonic()
-        self._supervisor_seen = now
-        if now - self._heartbeat_sent >= _ANSWER_AFTER * interval:
-            self._send_heartbeat()
-        if not self._stop.is_set():
-            self._arm_fallback(_FALLBACK_INTERVALS * interval)
-
-    def _arm_fallback(self, delay: float) -> None:
-        # A timer handle, not a sleeping task: re-arming costs no wake-up.
-        if self._fallback is not None:
-            self._fallback.cancel()
-        self._fallback = asyncio.get_running_loop().call_later(delay, self._on_fallback)
-
-    def _on_fallback(self) -> None:
-        """No beat for a while: check that the supervisor still exists, heartbeat on our
-        own every interval, and leave once it has been silent for supervisor_timeout."""
-        assert self.info is not None
-        self._fallback = None
-        why = self._supervisor_lost()
-        if why is not None:
-            log.warning("supervisor_lost", actor=self.name, why=why)
-            self.request_stop(StopReason.ORPHANED)
-            return
-        self._send_heartbeat()
-        self._arm_fallback(self.info.heartbeat_interval)
-
-    def _supervisor_lost(self) -> str | None:
-        """Why we count as orphaned, or None while the supervisor seems fine."""
-        assert self.info is not None
-        # Our parent is the supervisor (spawn, fork) or its forkserver; either way a
-        # change means we were orphaned. The supervisor's own pid is checked too, since
-        # a forkserver may outlive it.
-        if os.getppid() != self._parent or not process_alive(self.info.supervisor_pid):
-            return "process_gone"
-        if time.monotonic() - self._supervisor_seen > self.info.supervisor_timeout:
-            return "heartbeats_stopped"
-        return None
-
-    def _send_heartbeat(self) -> None:
-        self._heartbeat_sent = time.monotonic()
-        self._heartbeat_seq += 1
-        status: dict[str, StatusValue] = {
-            "heartbeats": self._heartbeat_seq,
-            "messages": self.messages_received,
-            "frames_dropped": self.frames_dropped,
-            "sends_dropped": self.sends_dropped,
-        }
-        try:
-            status.update(self.status())
-        except Exception as exc:  # a hook that raises crashes the actor, from any caller
-            self._crashed(exc)
-            return
-        self._report(
-            Heartbeat(actor=self.name, pid=os.getpid(), seq=self._heartbeat_seq, status=status)
-        )
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
