@@ -3,20 +3,22 @@
 Start (``on_start``, before Ready): take the grid's lock (held elsewhere: log
 ``grid_locked`` and exit :data:`EXIT_LOCKED`), load the last state, ask the execution
 actor for its open orders and the fate of every tracked one, reconcile, save, send what
-reconciliation produced. Then trade: ticks and order updates drive the strategy; after
-every order event the state is saved and its Ack awaited before the orders the event
-produced go out, and before the next event is handled (events queue meanwhile) -- the
-commits of :class:`~gridsup.actors.strategy_commit.GridCommitter`. The trading path is
-synchronous, driven by callbacks (the message, the replies, a timer): no task, no
-event, no ``wait_for`` between a price move and its orders.
+reconciliation produced (loading and reconciling: :mod:`~gridsup.actors.strategy_start`).
+Then trade: ticks and order updates drive the strategy; after every order event the
+state is saved and its Ack awaited before the orders the event produced go out, and
+before the next event is handled (events queue meanwhile) -- the commits of
+:class:`~gridsup.actors.strategy_commit.GridCommitter`. The trading path is synchronous,
+driven by callbacks (the message, the replies, a timer): no task, no event, no
+``wait_for`` between a price move and its orders.
 
 Order updates are sequence-numbered per grid (Clone pattern): a gap or a new execution
 epoch triggers a resync -- the same query and reconciliation as a start.
 
 Ticks are listened to only while the strategy can use one: a running grid without
-stop-loss/take-profit (``tick_band()`` is (-inf, +inf)) unsubscribes from its symbol on
-the MARKET socket, so the publisher stops sending it ticks and an idle grid never wakes
-for the market; it subscribes again as soon as the band is finite or None.
+stop-loss/take-profit unsubscribes from its symbol on the MARKET socket and subscribes
+again once its band is finite or None (:class:`~gridsup.actors.strategy_ticks.TickGate`).
+States and failures: :mod:`~gridsup.actors.strategy_lifecycle`; the status fields:
+:mod:`~gridsup.actors.strategy_status`.
 
 This process imports msgspec, pyzmq, structlog and ``gridsup.strategy`` -- never ccxt,
 pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
@@ -25,33 +27,27 @@ pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
 from __future__ import annotations
 
 import asyncio
-import enum
 import gc
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, assert_never
 
-import msgspec
 import structlog
 import zmq.asyncio
 
 from gridsup.actors.base import Actor, RuntimeInfo, StopReason
 from gridsup.actors.endpoints import RunDir
-from gridsup.actors.run_config import (
-    MARKET,
-    ORDER_UPDATES,
-    ORDERS,
-    STORE,
-    MismatchPolicy,
-    RunConfig,
-    topic,
-)
+from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
 from gridsup.actors.sockets import SocketSpec, SocketType
 from gridsup.actors.strategy_commit import GridCommitter
 from gridsup.actors.strategy_context import OutboxContext
+from gridsup.actors.strategy_lifecycle import CANCEL_ON_STOP_STATES, GridActorState, GridLockLost
 from gridsup.actors.strategy_orders import OrderLink, apply_update
 from gridsup.actors.strategy_requests import Requester
+from gridsup.actors.strategy_start import load_state, reconcile
+from gridsup.actors.strategy_status import grid_status
+from gridsup.actors.strategy_ticks import TickGate
 from gridsup.messages.common import OrderIntent
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
@@ -62,25 +58,11 @@ from gridsup.messages.orders import (
     OrderRejected,
     OrderUpdate,
 )
-from gridsup.messages.store import (
-    STORE_REPLY_CODEC,
-    STORE_REQUEST_CODEC,
-    Ack,
-    LoadState,
-    StateLoaded,
-    StoreReply,
-)
+from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, StoreReply
 from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
-from gridsup.strategy.reconcile import (
-    CancelPolicy,
-    ReconciliationResult,
-    Verdict,
-    apply_reconciliation,
-    plan_reconciliation,
-    verdict,
-)
+from gridsup.strategy.reconcile import ReconciliationResult
 
 log = structlog.get_logger("gridsup.actors.strategy")
 
@@ -88,23 +70,6 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
 _MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
 _LOCK_CHECK_S = 5.0
 _RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
-_EVERY_PRICE = (float("-inf"), float("inf"))  # a tick_band() no tick can leave
-
-
-class GridActorState(enum.Enum):
-    STARTING = "starting"
-    LOCKED = "locked"  # refused: the grid runs elsewhere
-    RECONCILING = "reconciling"
-    TRADING = "trading"
-    ABORTED = "aborted"  # reconciliation found too much disagreement (policy abort)
-
-
-class StateLoadError(RuntimeError):
-    """The store could not give us the grid's state (the actor crashes and is restarted)."""
-
-
-class GridLockLost(RuntimeError):
-    """The lock's session died: another copy may start, so this one must not trade on."""
 
 
 class StrategyActor(Actor):
@@ -141,9 +106,10 @@ class StrategyActor(Actor):
         self._seq = 0
         self._epoch: int | None = None
         self._events: deque[OrderUpdate | OrderRejected] = deque()
-        self._tick: Tick | None = None
-        self._last_tick_at: float | None = None
-        self._ticks_on = True  # sockets() subscribes to the symbol's ticks
+        self._tick: Tick | None = None  # the latest tick, still to be handled
+        self._ticks = TickGate(
+            lambda on: self.subscribe(MARKET, topic(self.spec.symbol), on=on), self.spec.name
+        )
         self._resync = False
         # Busy: a commit in flight, a resync running, or the start not done; the events
         # queue meanwhile and are taken in turn once it is not.
@@ -227,7 +193,7 @@ class StrategyActor(Actor):
             self.spawn(requester.resend_loop())
         if isinstance(self.lock, AsyncpgAdvisoryLock):
             self.spawn(self._watch_lock())
-        await self._load_state()
+        await load_state(self._store, self._committer, self.strategy, self.spec)
         self.strategy.initialize(self.outbox)
         await self._reconcile()
         self._follow_band()  # a restored running grid stops listening before its first tick
@@ -237,56 +203,19 @@ class StrategyActor(Actor):
             self.resync_idle_s, self._guarded, self._on_idle
         )
 
-    async def _load_state(self) -> None:
-        assert self._store is not None and self._committer is not None
-        reply = await self._store.request(
-            LoadState(request_id=self._store.next_id(), grid_id=self.spec.grid_id)
-        )
-        match reply:
-            case StateLoaded(version=version, state=state):
-                self._committer.loaded(version, state)
-                if state is not None:
-                    self.strategy.from_state(msgspec.json.decode(state))
-                log.info("grid_state_loaded", grid=self.spec.name, version=version)
-            case Ack(error=error):
-                log.error("grid_state_load_failed", grid=self.spec.name, error=error)
-                raise StateLoadError(f"grid {self.spec.name}: state load failed: {error}")
-            case _ as unreachable:
-                assert_never(unreachable)
-
     async def _reconcile(self) -> None:
         """Query, compare, apply; a start and every resync go through here."""
         self.grid_state = GridActorState.RECONCILING
         assert self._orders is not None
         snapshot = await self._orders.query(tuple(self.strategy.tracked_orders()))
         self._seq, self._epoch = snapshot.seq, snapshot.epoch
-        plan = plan_reconciliation(
-            self.spec.grid_id, self.strategy.tracked_orders(), snapshot.orders
-        )
-        run = self.run_config
-        judged = verdict(
-            plan.mismatches, run.mismatch_threshold, run.mismatch_policy is MismatchPolicy.ABORT
-        )
-        if judged is not Verdict.PROCEED:
-            log.error(
-                "reconciliation_mismatch",
-                grid=self.spec.name,
-                mismatches=plan.mismatches,
-                threshold=run.mismatch_threshold,
-                policy=run.mismatch_policy.value,
-                orphans=len(plan.orphans),
-                phantoms=len(plan.phantoms),
-                missing=len(plan.missing),
-            )
-        if judged is Verdict.ABORT:
+        result = reconcile(self.strategy, snapshot, self.spec, self.run_config)
+        if result.aborted:
             # Nothing applied, nothing saved: a later start sees the same evidence.
-            self._set_reconciliation(
-                ReconciliationResult(foreign=plan.foreign, mismatches=plan.mismatches, aborted=True)
-            )
+            self._set_reconciliation(result)
             self.grid_state = GridActorState.ABORTED
             log.error("grid_aborted", grid=self.spec.name, reason="reconciliation_mismatch")
             return
-        result = apply_reconciliation(self.strategy, plan, CancelPolicy(run.cancel_policy.value))
         # The status keeps the start's result, and a later resync's only if it did something.
         if self.reconciliation is None or result.changed:
             self._set_reconciliation(result)
@@ -312,10 +241,7 @@ class StrategyActor(Actor):
         if self.grid_state is GridActorState.ABORTED:
             return
         if socket == MARKET:
-            self._last_tick_at = time.monotonic()
-            band = self.strategy.tick_band()
-            # Inside the band the strategy would do nothing: skip the wake-up.
-            if band is not None and band[0] <= float(message.last) <= band[1]:
+            if not self._ticks.wakes(self.strategy, message):
                 return
             self._tick = message
         elif len(self._events) >= _MAX_QUEUED:
@@ -385,25 +311,8 @@ class StrategyActor(Actor):
         self._idle = asyncio.get_running_loop().call_later(wait, self._guarded, self._on_idle)
 
     def _follow_band(self) -> None:
-        """Subscribe to the symbol's ticks only while the strategy can use one.
-
-        Only ticks can leave a finite band (a stop) or start a grid waiting for its first
-        price (band None); a running grid without stops gets its fills from the execution
-        actor, and each tick would cost its process a wake-up for nothing -- a hundred of
-        them at once on a price move, just when the execution actor needs the CPU. Called
-        after the start and after every batch of events (where the strategy's phase
-        changes), it touches the socket only when the wanted subscription changes (ZeroMQ counts
-        subscriptions: two SUBSCRIBEs would need two UNSUBSCRIBEs).
-        """
-        wanted = (
-            self.grid_state is not GridActorState.ABORTED
-            and self.strategy.tick_band() != _EVERY_PRICE
-        )
-        if wanted is self._ticks_on:
-            return
-        self._ticks_on = wanted
-        self.subscribe(MARKET, topic(self.spec.symbol), on=wanted)
-        log.info("grid_ticks", grid=self.spec.name, ticks="on" if wanted else "off")
+        """Ticks on or off, as the strategy can use them: :meth:`TickGate.follow`."""
+        self._ticks.follow(self.strategy, aborted=self.grid_state is GridActorState.ABORTED)
 
     def _handle(self, event: OrderUpdate | OrderRejected) -> None:
         match event:
@@ -481,11 +390,7 @@ class StrategyActor(Actor):
         if (
             self.cancel_orders
             and self._orders is not None
-            and self.grid_state
-            in (
-                GridActorState.TRADING,
-                GridActorState.RECONCILING,
-            )
+            and self.grid_state in CANCEL_ON_STOP_STATES
         ):
             # The next start reconciles what the answers said.
             timeout = (self.info.stop_timeout if self.info else 5.0) / 2
@@ -497,41 +402,7 @@ class StrategyActor(Actor):
     # ------------------------------------------------------------------------- status
 
     def status(self) -> dict[str, StatusValue]:
-        strategy, committer = self.strategy, self._committer
-        # Unsubscribed, the grid has no tick age of its own: `gridsup status` shows the
-        # market-data actor's age of the symbol instead.
-        age = (
-            None
-            if self._last_tick_at is None or not self._ticks_on
-            else time.monotonic() - self._last_tick_at
-        )
-        out: dict[str, StatusValue] = {
-            "grid": self.spec.name,
-            "symbol": self.spec.symbol,
-            "mode": "dry_run" if self.run_config.dry_run else "live",
-            "state": self.grid_state.value,
-            "phase": strategy.phase.value,
-            "stopped": strategy.stopped or self.grid_state is GridActorState.ABORTED,
-            "open_orders": len(strategy.open_orders()),
-            "completed_cycles": strategy.completed_cycles,
-            "realized_profit": str(strategy.realized_profit),
-            "ticks": "on" if self._ticks_on else "off",
-            "last_tick_age_s": None if age is None else round(age, 3),
-            "state_version": 0 if committer is None else committer.state_version,
-            "events_queued": len(self._events),
-            "events_handled": self.events_handled,
-            "resyncs": self.resyncs,
-            "order_seq": self._seq,
-            "trades_recorded": 0 if committer is None else committer.trades_recorded,
-            "trades_pending": len(strategy.pending_cycles()),
-        }
-        if self._orders is not None and self._store is not None:
-            orders = self._orders.requester
-            out["requests_pending"] = orders.pending + self._store.pending
-            out["requests_resent"] = orders.resends + self._store.resends
-            out["orders_retried"] = self._orders.retried
-        out.update(self._recon_status)
-        return out
+        return grid_status(self)
 
 
 def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:

@@ -1,0 +1,30 @@
+"""A strategy actor's lifecycle vocabulary: the states of its grid (reported in its
+status), the named group of them a stop tests, and the two failures that crash the
+actor, so that it is restarted.
+
+A leaf: the actor and its helper modules import it, it imports nothing of gridsup.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class GridActorState(enum.Enum):
+    STARTING = "starting"
+    LOCKED = "locked"  # refused: the grid runs elsewhere
+    RECONCILING = "reconciling"
+    TRADING = "trading"
+    ABORTED = "aborted"  # reconciliation found too much disagreement (policy abort)
+
+
+# A stop with --cancel-orders cancels the grid's orders only in these states.
+CANCEL_ON_STOP_STATES = (GridActorState.TRADING, GridActorState.RECONCILING)
+
+
+class StateLoadError(RuntimeError):
+    """The store could not give us the grid's state (the actor crashes and is restarted)."""
+
+
+class GridLockLost(RuntimeError):
+    """The lock's session died: another copy may start, so this one must not trade on."""
