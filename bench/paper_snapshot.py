@@ -89,7 +89,7 @@ def main() -> None:
     for history in (False, True):
         ex = fleet(history)
         print(
-            f"{len(ex.open_orders()):,} open orders, {len(ex._orders):,} orders kept,"
+            f"{len(ex.open_orders()):,} open orders, {len(ex._history.orders):,} orders kept,"
             f" {len(ex.trades()):,} trades:"
         )
         encoders = {"v1 (JSON)": lambda e=ex: encode_v1(e._parts()), "v2 (msgpack)": ex.snapshot}

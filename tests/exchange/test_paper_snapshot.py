@@ -146,14 +146,15 @@ def assert_same_account(a: PaperExchange, b: PaperExchange) -> None:
     assert a.open_orders() == b.open_orders()  # creation order
     assert a.trades() == b.trades()
     assert a.balance() == b.balance()
-    assert a._orders == b._orders
-    assert list(a._orders) == list(b._orders)
-    assert a._by_client == b._by_client
-    assert a._trades_by_order == b._trades_by_order
-    assert (a._finished, list(a._retired)) == (b._finished, list(b._retired))
-    assert (a._next_order, a._next_trade, a.max_history) == (
+    ha, hb = a._history, b._history
+    assert ha.orders == hb.orders
+    assert list(ha.orders) == list(hb.orders)
+    assert ha.by_client == hb.by_client
+    assert ha.trades_by_order == hb.trades_by_order
+    assert (ha.finished, list(ha.retired)) == (hb.finished, list(hb.retired))
+    assert (a._next_order, ha.next_trade, a.max_history) == (
         b._next_order,
-        b._next_trade,
+        hb.next_trade,
         b.max_history,
     )
     for symbol in a.markets:
@@ -164,7 +165,7 @@ def assert_same_account(a: PaperExchange, b: PaperExchange) -> None:
 
 def trade_on(ex: PaperExchange) -> PaperExchange:
     """The same moves on any account: fills (partial and full), a refused client id."""
-    next_trade = ex._next_trade
+    next_trade = ex._history.next_trade
     for ts, symbol in enumerate(ex.markets, start=1000):
         ask = ex.best_ask_order_price(symbol)
         if ask is not None:
@@ -172,7 +173,7 @@ def trade_on(ex: PaperExchange) -> PaperExchange:
             ex.on_candle(symbol, ts, top - 1500, top, top - 1600, top - 100, D("0.002"))
     with pytest.raises(DuplicateOrder):  # a client id used before, whatever became of it
         ex.create_order("C0/USDT", BUY, LIMIT, D("0.001"), D("100"), "g000-00-1712345678901")
-    assert ex._next_trade > next_trade  # it traded
+    assert ex._history.next_trade > next_trade  # it traded
     return ex
 
 
@@ -192,8 +193,8 @@ def test_a_v1_snapshot_of_the_previous_release_restores_the_same_account() -> No
 def test_v2_round_trip_equals_the_v1_round_trip_on_a_busy_account() -> None:
     ex = busy()
     assert len(ex.markets) > 1 and len(ex.open_orders()) > 50
-    assert ex._finished and ex._retired and len(ex.trades()) > 15
-    assert any(o.filled and o.status is OrderStatus.OPEN for o in ex._orders.values())
+    assert ex._history.finished and ex._history.retired and len(ex.trades()) > 15
+    assert any(o.filled and o.status is OrderStatus.OPEN for o in ex._history.orders.values())
 
     from_v2 = PaperExchange.restore(ex.snapshot())
     from_v1 = PaperExchange.restore(encode_v1(ex._parts()))
@@ -279,7 +280,7 @@ def test_restore_refuses_garbage(data: bytes) -> None:
 def test_snapshot_rows_follow_the_struct_fields() -> None:
     ex = small_busy()
     raw = msgspec.msgpack.decode(ex.snapshot())
-    order, trade = next(iter(ex._orders.values())), ex.trades()[0]
+    order, trade = next(iter(ex._history.orders.values())), ex.trades()[0]
 
     assert raw["orders"][0] == msgspec.msgpack.decode(
         msgspec.msgpack.encode(msgspec.structs.astuple(order))
