@@ -6,10 +6,7 @@ replies before Ready. Each actor runs in a process of its own, against real sock
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,15 +25,6 @@ from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, StateLoaded
 
 WAIT_MS = 60_000  # a hard bound on every wait: a lost wake-up fails, it does not hang
-
-
-@pytest.fixture
-def base() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="gsd-", dir="/tmp"))  # short: unix socket paths
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _tick(ts: int) -> bytes:

@@ -4,10 +4,7 @@ And the cheap wait (one reader on zmq's file descriptor) never misses a frame.""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import multiprocess
@@ -28,15 +25,6 @@ INTERVAL = 0.4
 # and the fallback (1.5 intervals without a beat) has no reason to fire.
 BEAT_EVERY = 0.3
 BEATS = 8
-
-
-@pytest.fixture
-def base() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="gsh-", dir="/tmp"))  # short: unix socket paths
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _heartbeats(pull: zmq.Socket[bytes], wait_ms: int) -> int:

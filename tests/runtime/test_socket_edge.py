@@ -7,10 +7,7 @@ millisecond), this one hits it every time."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +19,6 @@ from gridsup.actors.sockets import OpenSocket
 
 WAKE_S = 2.0  # a lost wake-up never comes; a kept one comes in the next loop iteration
 ARRIVE_S = 0.02  # for the reply's command to reach the dealer's mailbox
-
-
-@pytest.fixture
-def base() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="gse-", dir="/tmp"))  # short: unix socket paths
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _park(dealer: OpenSocket, how: str, woke: asyncio.Future[None]) -> asyncio.Task[None] | None:
