@@ -29,10 +29,10 @@ from typing import Any
 import msgspec
 import zmq
 
-from gridsup.actors.base import Actor
-from gridsup.actors.sockets import SocketSpec, SocketType
 from gridsup.messages.control import REPORT_CODEC, Heartbeat, StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.runtime.actor import Actor
+from gridsup.runtime.sockets import SocketSpec, SocketType
 
 TOPIC = b"BTC/USDT"
 PRICE = Decimal("64999.99")
@@ -375,8 +375,8 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
 
     import zmq.asyncio
 
-    from gridsup.actors.endpoints import ensure_private_dir
     from gridsup.logging import configure_logging
+    from gridsup.runtime.endpoints import ensure_private_dir
     from gridsup.supervisor.runner import Supervisor, make_context
     from gridsup.supervisor.spec import ChildSpec, Group, Policy
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from gridsup.actors.base import Actor
+from gridsup.runtime.actor import Actor
 
 
 class Idle(Actor):

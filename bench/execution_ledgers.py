@@ -17,8 +17,8 @@ import sys
 import time
 from decimal import Decimal
 
-from gridsup.actors.execution_book import OrderBook, TrackedOrder
-from gridsup.actors.execution_outbox import Outbox
+from gridsup.actors.execution.outbox import Outbox
+from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
 from gridsup.messages.common import OrderIntent, OrderType, Side
 
 FLEETS = (10, 100, 500, 1000)

@@ -231,9 +231,9 @@ async def measure_move(
 async def fleet(
     specs: list[Any], run: Any, base: Path, db_file: Path, idle_s: float, verbose: bool
 ) -> dict[str, Any]:
-    from gridsup.actors.endpoints import RunDir
     from gridsup.actors.run_config import MARKET
     from gridsup.commands.start import _strategy_preload
+    from gridsup.runtime.endpoints import RunDir
     from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 

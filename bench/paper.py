@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gridsup.exchange.candles import decimal_price, load_candles
 from gridsup.exchange.feeds import ReplayFeed, SyntheticWalk
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import MarketInfo
 

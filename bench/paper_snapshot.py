@@ -21,8 +21,8 @@ from decimal import Decimal
 
 import msgspec
 
-from gridsup.exchange.paper import PaperExchange
-from gridsup.exchange.paper_snapshot import encode_v1
+from gridsup.exchange.paper.engine import PaperExchange
+from gridsup.exchange.paper.snapshot import encode_v1
 from gridsup.messages.common import OrderType, Side
 from gridsup.messages.market import MarketInfo
 

@@ -34,8 +34,8 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
-from gridsup.actors.persistence import PersistenceActor
-from gridsup.actors.persistence_records import request_records
+from gridsup.actors.persistence.actor import PersistenceActor
+from gridsup.actors.persistence.records import request_records
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, Mode, RunConfig
 from gridsup.logging import configure_logging
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side

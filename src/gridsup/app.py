@@ -225,7 +225,7 @@ def child_specs(
         return ChildSpec(
             name=name,
             kind=kind,
-            target=f"gridsup.actors.{module}:build",
+            target=f"gridsup.actors.{module}.actor:build",
             args=(child_run,),
             kwargs=dict(kwargs),
             group=group,
@@ -247,7 +247,7 @@ def child_specs(
         spec(
             strategy_actor_name(grid.name),
             KIND_STRATEGY,
-            "strategy_actor",
+            "grid",
             Group.STRATEGY,
             {"grid_name": grid.name},
             strategy_run(run, grid),

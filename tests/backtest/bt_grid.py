@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.messages.common import FillReport, Side
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.ids import MARKET_LEVEL, parse_client_order_id

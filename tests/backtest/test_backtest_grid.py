@@ -11,7 +11,7 @@ from bt_support import BTC_USDT, assert_ledger_consistent
 
 from gridsup.backtest import Mode, run_backtest
 from gridsup.exchange.candles import load_candles
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.strategy.grid import StopReason
 from gridsup.strategy.grid_config import GridConfig
 from helpers import shared_data

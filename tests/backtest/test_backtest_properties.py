@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridsup.backtest import Mode, run_backtest
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid_config import GridConfig
 

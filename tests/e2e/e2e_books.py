@@ -21,9 +21,9 @@ from typing import Any
 import msgspec
 from sqlalchemy import select
 
-from gridsup.actors.persistence_records import decode_state
+from gridsup.actors.persistence.records import decode_state
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Trade as PaperTrade
 from gridsup.messages.common import OrderStatus, Side
 from gridsup.store.database import Database

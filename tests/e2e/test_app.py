@@ -109,7 +109,7 @@ def test_child_specs_start_in_group_order_with_one_strategy_per_grid(env: GridsE
         ("grid-sol-fast", Group.STRATEGY),
     ]
     strategy = specs[3]
-    assert strategy.target == "gridsup.actors.strategy_actor:build"
+    assert strategy.target == "gridsup.actors.grid.actor:build"
     assert strategy.kwargs == {"grid_name": "btc-fast"}
     assert strategy.args == (app.strategy_run(run, run.grids[0]),)
     assert strategy.args[0].grids == run.grids[:1] and set(strategy.args[0].markets) == {"BTC/USDT"}

@@ -19,7 +19,7 @@ from e2e_books import ExchangeRecord, exchange_trade, missing_fills, ours, read_
 from e2e_run import actors, all_trading, cycles, grid_status, names, status, wait_for
 from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, write_wave_candles
 
-from gridsup.exchange.ccxt_exchange import CcxtExchange
+from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import binance_url_overrides
 from gridsup.messages.common import OrderStatus, OrderType, Side
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from gridsup.exchange.ccxt_exchange import CcxtExchange
+from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import LoopbackServer, LoopbackState
 from gridsup.exchange.retry import RetryPolicy
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Trade
 from gridsup.messages.common import OrderType, Side
 from gridsup.messages.market import MarketInfo

@@ -16,11 +16,11 @@ from typing import Any
 
 import zmq.asyncio
 
-from gridsup.actors.base import Actor, RuntimeInfo, StopReason
-from gridsup.actors.sockets import SocketSpec, SocketType
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, LoadState
+from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
+from gridsup.runtime.sockets import SocketSpec, SocketType
 
 HEAVY = ("ccxt", "pandas", "sqlalchemy")
 
@@ -266,7 +266,7 @@ class EarlyRequester(Steady):
         return [SocketSpec("store", SocketType.DEALER, self.endpoint, send=STORE_REQUEST_CODEC)]
 
     async def on_start(self) -> None:
-        from gridsup.actors.strategy_requests import Requester
+        from gridsup.runtime.requests import Requester
 
         await super().on_start()
         requester = Requester(self, "store", STORE_REPLY_CODEC, prefix="t", timeout=60)

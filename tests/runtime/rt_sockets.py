@@ -10,8 +10,8 @@ from typing import Any
 
 import zmq
 
-from gridsup.actors import endpoints
-from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
+from gridsup.runtime import endpoints
+from gridsup.runtime.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 
 
 def supervisor_sockets(

@@ -16,13 +16,13 @@ import zmq
 import zmq.asyncio
 from rt_sockets import missing_replies, rpc_pair, send_requests, supervisor_sockets
 
-from gridsup.actors import endpoints
-from gridsup.actors.base import _BATCH, RuntimeInfo
-from gridsup.actors.entry import Launch, child_main
-from gridsup.actors.sockets import drain
 from gridsup.messages.control import REPORT_CODEC, Failed, Ready
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, StateLoaded
+from gridsup.runtime import endpoints
+from gridsup.runtime.actor import _BATCH, RuntimeInfo
+from gridsup.runtime.entry import Launch, child_main
+from gridsup.runtime.sockets import drain
 
 WAIT_MS = 60_000  # a hard bound on every wait: a lost wake-up fails, it does not hang
 

@@ -13,10 +13,10 @@ import zmq
 import zmq.asyncio
 from rt_sockets import missing_replies, rpc_pair, send_requests, supervisor_sockets
 
-from gridsup.actors import endpoints
-from gridsup.actors.base import RuntimeInfo
-from gridsup.actors.entry import Launch, child_main
 from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Ready
+from gridsup.runtime import endpoints
+from gridsup.runtime.actor import RuntimeInfo
+from gridsup.runtime.entry import Launch, child_main
 from gridsup.supervisor.runner import beat_periods
 from gridsup.supervisor.spec import ChildSpec, Policy
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gridsup.actors.base import RuntimeInfo
-from gridsup.actors.endpoints import EndpointError, RunDir, command_topic, tcp_endpoint
-from gridsup.actors.entry import FactoryError, Launch, build, resolve
-from gridsup.actors.liveness import process_alive
-from gridsup.actors.states import (
+from gridsup.runtime.actor import RuntimeInfo
+from gridsup.runtime.endpoints import EndpointError, RunDir, command_topic, tcp_endpoint
+from gridsup.runtime.entry import FactoryError, Launch, build, resolve
+from gridsup.runtime.liveness import process_alive
+from gridsup.runtime.states import (
     TRANSITIONS,
     ActorState,
     ActorTrigger,
@@ -140,7 +140,7 @@ def test_command_topics_do_not_prefix_match_each_other() -> None:
     [
         ("no_colon", "want 'module:callable'"),
         ("gridsup_no_such_module:f", "cannot import"),
-        ("gridsup.actors.base:NoSuchThing", "has no NoSuchThing"),
+        ("gridsup.runtime.actor:NoSuchThing", "has no NoSuchThing"),
     ],
 )
 def test_bad_factory_targets_are_reported(target: str, message: str) -> None:

@@ -12,7 +12,7 @@ HEAVY = ["ccxt", "pandas", "sqlalchemy"]
 
 CHILD = """
 import json, pkgutil, sys, importlib
-import gridsup.actors.base, gridsup.actors.entry, gridsup.actors.sockets
+import gridsup.runtime.actor, gridsup.runtime.entry, gridsup.runtime.sockets
 import gridsup.messages.control, gridsup.messages.market, gridsup.messages.orders
 import gridsup.messages.store
 import gridsup.strategy

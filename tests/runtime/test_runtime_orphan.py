@@ -13,11 +13,11 @@ import pytest
 import zmq
 from rt_sockets import supervisor_sockets
 
-from gridsup.actors import endpoints
-from gridsup.actors.base import RuntimeInfo
-from gridsup.actors.endpoints import tcp_endpoint
-from gridsup.actors.entry import Launch, child_main
 from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Failed, Heartbeat, Ready
+from gridsup.runtime import endpoints
+from gridsup.runtime.actor import RuntimeInfo
+from gridsup.runtime.endpoints import tcp_endpoint
+from gridsup.runtime.entry import Launch, child_main
 
 
 @pytest.fixture

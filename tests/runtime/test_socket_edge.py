@@ -15,7 +15,7 @@ import zmq
 import zmq.asyncio
 from rt_sockets import rpc_pair
 
-from gridsup.actors.sockets import OpenSocket
+from gridsup.runtime.sockets import OpenSocket
 
 WAKE_S = 2.0  # a lost wake-up never comes; a kept one comes in the next loop iteration
 ARRIVE_S = 0.02  # for the reply's command to reach the dealer's mailbox

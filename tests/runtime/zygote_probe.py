@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from gridsup.actors.base import Actor
+from gridsup.runtime.actor import Actor
 from gridsup.supervisor.spec import ChildSpec, Group
 
 # Set by running this script: in the child, ``__mp_main__`` holds it only if the script

@@ -18,7 +18,7 @@ from typing import assert_never
 import structlog
 
 from gridsup.exchange.errors import ExchangeError
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
 from gridsup.messages.market import MarketInfo

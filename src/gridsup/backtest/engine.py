@@ -30,7 +30,7 @@ import pandas as pd
 
 from gridsup.backtest.context import BacktestContext
 from gridsup.backtest.report import BacktestResult, CandleArrays, build_result
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import candle_path
 from gridsup.messages.market import MarketInfo, Tick
 from gridsup.strategy.protocols import Strategy

@@ -31,7 +31,7 @@ from gridsup.messages.market import MarketInfo
 if TYPE_CHECKING:
     from gridsup.backtest.context import BacktestContext
     from gridsup.backtest.engine import BacktestStrategy
-    from gridsup.exchange.paper import PaperExchange
+    from gridsup.exchange.paper.engine import PaperExchange
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ _timeout_option = click.option(
 
 
 def _base(run_dir: Path | None) -> Path:
-    from gridsup.actors.endpoints import default_base
+    from gridsup.runtime.endpoints import default_base
 
     return run_dir if run_dir is not None else default_base()
 

@@ -46,7 +46,7 @@ def build_exchange(exchange_id: str, exchange_url: str | None, factory: str | No
             exchange_id, exchange_url
         )
         return built
-    from gridsup.exchange.ccxt_exchange import CcxtExchange
+    from gridsup.exchange.ccxt.exchange import CcxtExchange
 
     overrides = None
     if exchange_url:

@@ -65,7 +65,7 @@ async def exchange_markets(
     Raises:
         StartRefused: an unknown symbol (exit 2), or the exchange did not answer (exit 1).
     """
-    from gridsup.exchange.ccxt_exchange import CcxtExchange
+    from gridsup.exchange.ccxt.exchange import CcxtExchange
     from gridsup.exchange.errors import ExchangeError
     from gridsup.exchange.retry import RetryPolicy
 

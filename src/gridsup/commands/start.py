@@ -138,7 +138,7 @@ def _strategy_preload() -> tuple[str, ...]:
     # pages (copy on write), which is most of why a hundred of them fit on one machine.
     import importlib.util
 
-    module = "gridsup.actors.strategy_actor"
+    module = "gridsup.actors.grid.actor"
     return (module,) if importlib.util.find_spec(module) is not None else ()
 
 
@@ -278,8 +278,8 @@ def start(
     import zmq
 
     from gridsup import app
-    from gridsup.actors.endpoints import EndpointError, default_base
     from gridsup.logging import configure_logging
+    from gridsup.runtime.endpoints import EndpointError, default_base
     from gridsup.supervisor.discovery import SupervisorRunning
 
     overrides = None

@@ -1,6 +1,6 @@
 """Control channel: actors <-> supervisor, and ``gridsup status|stop`` -> supervisor.
 
-Three sockets (protocol constants in :mod:`gridsup.actors.endpoints`):
+Three sockets (protocol constants in :mod:`gridsup.runtime.endpoints`):
 
 * reports, PUSH (every actor) -> PULL (supervisor): :data:`ActorReport`;
 * commands, PUB (supervisor, topic = actor name + NUL, or ``*`` + NUL for all) -> SUB

@@ -1,7 +1,7 @@
 """The supervisor process: sockets, sentinels, signals and a ticker around
 :class:`~gridsup.supervisor.supervision.Supervision`.
 
-Sockets (in the run directory, see :mod:`gridsup.actors.endpoints`): PULL for actor
+Sockets (in the run directory, see :mod:`gridsup.runtime.endpoints`): PULL for actor
 reports, PUB for commands and the supervisor's own heartbeat, ROUTER for the control
 endpoint. A child's exit is seen through its process sentinel, registered with the event
 loop, so it is noticed as soon as it happens (not at the next poll).
@@ -25,10 +25,6 @@ import structlog
 import zmq
 import zmq.asyncio
 
-from gridsup.actors import endpoints
-from gridsup.actors.base import RuntimeInfo
-from gridsup.actors.entry import MAIN_PATH_ENV, Launch, child_main
-from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 from gridsup.messages.control import (
     COMMAND_CODEC,
     CONTROL_REPLY_CODEC,
@@ -43,6 +39,10 @@ from gridsup.messages.control import (
     StopAccepted,
     StopRequest,
 )
+from gridsup.runtime import endpoints
+from gridsup.runtime.actor import RuntimeInfo
+from gridsup.runtime.entry import MAIN_PATH_ENV, Launch, child_main
+from gridsup.runtime.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 from gridsup.supervisor import discovery
 from gridsup.supervisor.effects import AlertHook, ProcessHandle, log_alert, send_signal
 from gridsup.supervisor.spec import ChildSpec
@@ -52,10 +52,10 @@ log = structlog.get_logger("gridsup.supervisor")
 
 START_METHODS = ("forkserver", "spawn", "fork")
 # What every forkserver child needs anyway; imported once in the server, shared by COW.
-RUNTIME_PRELOAD = ("gridsup.actors.entry",)
+RUNTIME_PRELOAD = ("gridsup.runtime.entry",)
 # Imported last by a forkserver: freezes the preload out of the collector's sight, and
 # keeps the children from re-running this process's main script (see the module).
-ZYGOTE = "gridsup.actors.zygote"
+ZYGOTE = "gridsup.runtime.zygote"
 # Floor of a sleep to the next deadline: a deadline that has just passed by less than the
 # clock's resolution must not become a busy loop of zero sleeps.
 _MIN_SLEEP = 0.002

@@ -14,7 +14,7 @@ import msgspec
 from gridsup.exchange.loopback.faults import FaultQueue
 from gridsup.exchange.loopback.markets import DEFAULT_MARKETS, SymbolSpec
 from gridsup.exchange.loopback.wire import BinanceError
-from gridsup.exchange.paper import PaperExchange
+from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Candle, Order, Trade
 from gridsup.messages.common import OrderType, Side
 

@@ -1,0 +1,440 @@
+"""The execution actor: the one process that holds the account (API keys, or the paper
+account in dry-run) and places, cancels and watches every grid's orders.
+
+Sockets: ROUTER bind ORDERS (PlaceOrder/CancelOrder/QueryOrders in, replies out), PUB
+bind ORDER_UPDATES (OrderUpdate, topic = grid name), DEALER connect STORE; in dry-run a
+SUB connect MARKET feeds the :class:`PaperExchange` that lives here.
+
+The rules it keeps (docs/actors.md has the whole story):
+
+* idempotent by client order id: a PlaceOrder for an id it tracks, or that the exchange
+  knows (looked up first), is answered with that order — never placed twice;
+* per-grid budgets and one account-wide rate limit (invariant 7);
+* durable first: an order's Ack and a fill's OrderUpdate leave only after the persistence
+  actor acknowledged the order event, the fill and (dry-run) the paper account snapshot;
+* OrderUpdate ``seq`` runs 1, 2, 3 ... per grid within an ``epoch`` (this process's start
+  time in ms); a snapshot (reply to QueryOrders) carries the seq it is current at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, assert_never
+
+import msgspec
+import structlog
+
+from gridsup.actors.execution.budget import Budgets
+from gridsup.actors.execution.catchup import GapFiller
+from gridsup.actors.execution.desk import Desk, Outcome
+from gridsup.actors.execution.outbox import Action, Outbox, StoreLink
+from gridsup.actors.execution.poller import poll
+from gridsup.actors.execution.ratelimit import TokenBucket
+from gridsup.actors.execution.state import (
+    EXECUTION_STATE_KEY,
+    encode_ledger,
+    load_ledger,
+    load_paper,
+    open_live_venue,
+)
+from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.venue import PaperVenue, Venue
+from gridsup.actors.run_config import (
+    MARKET,
+    ORDER_UPDATES,
+    ORDERS,
+    PAPER_ACCOUNT_KEY,
+    STORE,
+    RunConfig,
+    topic,
+)
+from gridsup.exchange.errors import BadSymbol, ExchangeError
+from gridsup.exchange.types import Candle
+from gridsup.messages.control import StatusValue
+from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.orders import (
+    ORDER_FEED_CODEC,
+    ORDER_REPLY_CODEC,
+    ORDER_REQUEST_CODEC,
+    CancelOrder,
+    PlaceOrder,
+    QueryOrders,
+)
+from gridsup.messages.store import (
+    STORE_REPLY_CODEC,
+    STORE_REQUEST_CODEC,
+    SaveState,
+    StoreMessage,
+    StoreReply,
+    StoreRequest,
+)
+from gridsup.runtime.actor import Actor, StopReason
+from gridsup.runtime.sockets import SocketSpec, SocketType, drain
+
+log = structlog.get_logger("gridsup.actors.execution")
+
+# How long a clean stop waits for outstanding store Acks before it gives up (s).
+STOP_DRAIN_S = 3.0
+# Store replies read in one go before the rest of the loop runs (before Ready, on_stop).
+_READ_BATCH = 256
+
+
+class ExecutionActor(Actor):
+    """See the module docstring."""
+
+    def __init__(self, run: RunConfig) -> None:
+        super().__init__()
+        self.config = run
+        self.epoch = 0
+        self.book = OrderBook()
+        self.budgets = Budgets({g.name: g.budget_quote for g in run.grids})
+        self.limiter = TokenBucket(run.rate_limit_per_s)
+        self.outbox = Outbox()
+        self.link = StoreLink(self._send_store, run.state_timeout_s)
+        self.venue: Venue | None = None
+        self.desk: Desk | None = None
+        self.paper_version = 0
+        self.ledger_version = 0
+        self._paper_dirty = False
+        self._ledger_dirty = False
+        self._saves_in_flight: set[str] = set()
+        self._held: list[StoreRequest] = []  # records waiting for their snapshot
+        self.ticks = 0
+        self.gaps: GapFiller | None = None  # dry-run: the market missed while down
+        self._grids = {g.name: g for g in run.grids}
+
+    # -- sockets and lifecycle ------------------------------------------------------------
+
+    def sockets(self) -> Sequence[SocketSpec]:
+        assert self.run_dir is not None
+        ep = self.run_dir.endpoint
+        specs = [
+            SocketSpec(
+                ORDERS,
+                SocketType.ROUTER,
+                ep(ORDERS),
+                bind=True,
+                recv=ORDER_REQUEST_CODEC,
+                send=ORDER_REPLY_CODEC,
+                sndhwm=100_000,
+            ),
+            SocketSpec(
+                ORDER_UPDATES,
+                SocketType.PUB,
+                ep(ORDER_UPDATES),
+                bind=True,
+                send=ORDER_FEED_CODEC,
+                sndhwm=100_000,
+            ),
+            SocketSpec(
+                STORE,
+                SocketType.DEALER,
+                ep(STORE),
+                recv=STORE_REPLY_CODEC,
+                send=STORE_REQUEST_CODEC,
+                sndhwm=100_000,
+            ),
+        ]
+        if self.config.dry_run:
+            specs.append(
+                SocketSpec(
+                    MARKET,
+                    SocketType.SUB,
+                    ep(MARKET),
+                    recv=MARKET_CODEC,
+                    subscribe=tuple(topic(s) for s in sorted(self.config.markets)),
+                )
+            )
+        return specs
+
+    async def on_start(self) -> None:
+        self.epoch = int(time.time() * 1000)
+        # The runtime's dispatch starts after Ready: read Acks ourselves until then.
+        self._read_store_replies()
+        try:
+            ledger = await load_ledger(self.link, self.budgets)
+            self.ledger_version = ledger
+            if self.config.dry_run:
+                paper, self.paper_version = await load_paper(self.link, self.config)
+                self.venue = PaperVenue(paper, self.limiter)
+                last_ts = paper.last_timestamp() if self.paper_version else 0
+                self.gaps = GapFiller(self.config, last_ts, self._replay, self._feed, self.spawn)
+            else:
+                self.venue = await open_live_venue(self.config, self.limiter)
+            self.desk = Desk(self.config, self.book, self.budgets, self.venue, self.epoch)
+            requests, actions = await self.desk.adopt_open_orders()
+            self._commit(self.desk.rerecord_paper_trades() + requests, actions)
+            await self._drain_before_ready()
+        finally:
+            self.read_with(STORE, None)
+        self.spawn(self._resend_loop())
+        if not self.config.dry_run:
+            self.spawn(self._poll_loop())
+        log.info(
+            "execution_started",
+            mode="DRY-RUN" if self.config.dry_run else "LIVE",
+            exchange=self.config.exchange_id,
+            epoch=self.epoch,
+            open_orders=len(self.book),
+        )
+
+    def _read_store_replies(self) -> None:
+        """Read the store's replies ourselves, until ``read_with(STORE, None)``: before
+        Ready and during on_stop the runtime does not dispatch this socket."""
+        sock = self.socket(STORE)
+
+        def handle(frames: list[bytes]) -> None:
+            try:
+                reply = STORE_REPLY_CODEC.decode(frames[-1])
+            except msgspec.DecodeError as exc:  # garbage: logged and dropped
+                log.warning("frame_dropped", socket=STORE, error=str(exc))
+                return
+            self._on_store_reply(reply)
+
+        self.read_with(STORE, lambda: drain(sock, handle, _READ_BATCH))
+
+    async def _drain_before_ready(self) -> None:
+        # What adoption recorded must be durable before anyone can ask about it.
+        while len(self.outbox) or self.link.pending:
+            await asyncio.sleep(0.01)
+            self.link.resend_due()
+
+    async def on_stop(self, reason: StopReason) -> None:
+        self._read_store_replies()
+        try:
+            if self.cancel_orders and self.desk is not None:
+                await self._cancel_all(self.desk)
+            deadline = time.monotonic() + STOP_DRAIN_S
+            while (len(self.outbox) or self.link.pending) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                self.link.resend_due()
+        finally:
+            self.read_with(STORE, None)
+        if self.link.pending:
+            log.warning("stopped_with_unacked_records", pending=len(self.link.pending))
+        if self.venue is not None:
+            await self.venue.close()
+        if self.gaps is not None:
+            await self.gaps.close()
+
+    async def _cancel_all(self, desk: Desk) -> None:
+        """``gridsup stop --cancel-orders``: cancel the run's open orders (never foreign
+        ones); each is recorded like any cancel."""
+        for tracked in list(self.book.open_orders()):
+            if not tracked.placed:
+                continue
+            try:
+                requests, actions = await desk.cancel_tracked(tracked)
+            except ExchangeError as exc:
+                log.error("cancel_on_stop_failed", client_order_id=tracked.cid, error=str(exc))
+                continue
+            self._commit(requests, actions, flush=True)
+        log.info("orders_cancelled_on_stop", open_left=len(self.book))
+
+    def status(self) -> dict[str, StatusValue]:
+        desk = self.desk
+        return {
+            "mode": "dry_run" if self.config.dry_run else "live",
+            "epoch": self.epoch,
+            "orders_open": len(self.book),
+            "fills": desk.fills if desk else 0,
+            "placed": desk.placed if desk else 0,
+            "rejected": desk.rejected if desk else 0,
+            "budget_refusals": self.budgets.refused,
+            "foreign_orders": desk.foreign if desk else 0,
+            "pending_store_acks": len(self.link.pending),
+            "outbox": len(self.outbox),
+            "store_resent": self.link.resent,
+            "rate_limit_waits": self.limiter.waits,
+            "rate_limit_waited_s": round(self.limiter.waited_s, 3),
+            "ticks": self.ticks,
+            "market_gaps_pending": len(self.gaps.pending) if self.gaps else 0,
+        }
+
+    # -- messages -------------------------------------------------------------------------
+
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+        if socket == STORE:
+            self._on_store_reply(message)
+        elif socket == MARKET:
+            self._on_tick(message)
+        elif socket == ORDERS:
+            match message:
+                case PlaceOrder():
+                    work = self._after_gap(message.strategy, self._desk().place, message)
+                    self.spawn(self._serve(work, envelope))
+                case CancelOrder():
+                    work = self._after_gap(message.strategy, self._desk().cancel, message)
+                    self.spawn(self._serve(work, envelope))
+                case QueryOrders():
+                    self.spawn(self._serve(self._desk().query(message), envelope))
+                case _:
+                    assert_never(message)
+
+    def _desk(self) -> Desk:
+        assert self.desk is not None, "messages arrive only after on_start"
+        return self.desk
+
+    async def _serve(self, work: Any, envelope: list[bytes]) -> None:
+        outcome = await work
+        actions: list[Action] = [*outcome.actions, ("reply", envelope, outcome.reply)]
+        if outcome.durable:
+            self._commit(outcome.requests, actions, flush=outcome.paper_changed)
+        else:  # a refusal that changed nothing: answer at once
+            self._emit(actions)
+
+    def _on_tick(self, tick: Tick) -> None:
+        self.ticks += 1
+        if self.gaps is not None:
+            self.gaps.on_tick(tick)  # after the candles of a restart's gap
+        else:
+            self._feed(tick)
+
+    def _feed(self, tick: Tick) -> None:
+        requests, actions = self._desk().on_tick(tick)
+        if requests or actions:
+            self._commit(requests, actions, flush=True)
+
+    def _replay(self, symbol: str, candles: list[Candle]) -> int:
+        """Dry-run catch-up: the candles of a gap through the paper account, fills
+        booked like a tick's; their count."""
+        try:
+            (requests, actions), fills = self._desk().replay_candles(symbol, candles)
+        except BadSymbol:
+            log.warning("tick_for_unknown_market", symbol=symbol)
+            return 0
+        if requests or actions:
+            self._commit(requests, actions, flush=True)
+        return fills
+
+    async def _after_gap(
+        self, grid: str, work: Callable[[Any], Awaitable[Outcome]], message: Any
+    ) -> Outcome:
+        """``work(message)`` once the gap of ``grid``'s symbol is filled."""
+        if self.gaps is not None and (spec := self._grids.get(grid)) is not None:
+            await self.gaps.wait(spec.symbol)
+        return await work(message)
+
+    def _on_store_reply(self, reply: StoreReply) -> None:
+        rid = self.link.on_reply(reply)
+        if rid is None:
+            return
+        self.outbox.acked(rid)
+        if rid in self._saves_in_flight:
+            self._saves_in_flight.discard(rid)
+            if self.outbox.wants_flush:
+                self._flush()
+        self._emit(self.outbox.ready())
+
+    # -- durable first ------------------------------------------------------------------
+
+    def _commit(
+        self, requests: list[StoreRequest], actions: list[Action], flush: bool = False
+    ) -> None:
+        """Send ``requests`` to the store; ``actions`` leave once they are acknowledged
+        (and, with ``flush``, once the account state after them is saved too).
+
+        In dry-run, the records of a paper-account change are held back and sent right
+        *behind* the snapshot that contains the change, in the same WriteBatch (see
+        :meth:`_flush`), so they are stored in the snapshot's transaction: the database
+        never holds a fill that the restored paper account does not know — that fill
+        would un-happen, and its trade id be reused. (Should the store refuse one
+        request of the batch for its data, it stores the rest one by one, in order:
+        the snapshot still goes first; a snapshot whose records are missing is
+        re-recorded at the next start.) Otherwise several requests go as one batch too.
+        """
+        if self.desk is not None and self.desk.booking.ledger_changed:
+            self._ledger_dirty, self.desk.booking.ledger_changed = True, False
+            flush = True
+        if flush and self.config.dry_run:
+            self._paper_dirty = True
+            self._held.extend(requests)
+            ids: list[str] = []
+        else:
+            ids = self.link.submit_batch(requests)
+        self.outbox.push(ids, actions, needs_flush=flush)
+        if flush:
+            # At once, not on the next loop turn: the save and the records it covers go
+            # out together and usually land in one commit. Coalescing comes from the one
+            # save in flight (see _flush), not from waiting.
+            self._flush()
+        self._emit(self.outbox.ready())
+
+    def _flush(self) -> None:
+        """Save the account state once for every change made since the last save, with
+        the records held for it: [paper snapshot, records..., ledger] as one WriteBatch,
+        stored in one transaction (one message, one commit on the path of a fill).
+
+        One save is in flight at a time: changes made meanwhile wait for the next one,
+        so the save rate follows the store's commit rate (group commit, here too).
+        """
+        if self._saves_in_flight or not self.outbox.wants_flush:
+            return
+        batch: list[StoreRequest] = []
+        saves: list[str] = []
+        if self._paper_dirty and isinstance(self.venue, PaperVenue):
+            self.paper_version += 1
+            paper = SaveState(
+                request_id=f"paper-{self.epoch}-{self.paper_version}",
+                grid_id=PAPER_ACCOUNT_KEY,
+                version=self.paper_version,
+                state=self.venue.paper.snapshot(),
+            )
+            batch.append(paper)
+            saves.append(paper.request_id)
+        batch.extend(self._held)
+        self._held.clear()
+        if self._ledger_dirty:
+            self.ledger_version += 1
+            ledger = SaveState(
+                request_id=f"ledger-{self.epoch}-{self.ledger_version}",
+                grid_id=EXECUTION_STATE_KEY,
+                version=self.ledger_version,
+                state=encode_ledger(self.budgets),
+            )
+            batch.append(ledger)
+            saves.append(ledger.request_id)
+        self._paper_dirty = self._ledger_dirty = False
+        ids = self.link.submit_batch(batch)
+        self._saves_in_flight.update(saves)
+        self.outbox.flushed(ids)
+        self._emit(self.outbox.ready())
+
+    def _emit(self, actions: Any) -> None:
+        for kind, target, message in actions:
+            if kind == "publish":
+                self.send(ORDER_UPDATES, message, topic=target)
+            else:
+                self.send(ORDERS, message, envelope=target)
+
+    def _send_store(self, message: StoreMessage) -> None:
+        self.send(STORE, message)
+
+    # -- background -----------------------------------------------------------------------
+
+    async def _resend_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.state_timeout_s / 4)
+            self.link.resend_due()
+
+    async def _poll_loop(self) -> None:
+        desk = self._desk()
+        assert self.venue is not None
+        while True:
+            await asyncio.sleep(self.config.poll_interval_ms / 1000)
+            try:
+                result = await poll(self.venue, self.book, desk.grid_of)
+            except ExchangeError as exc:
+                log.warning("order_poll_failed", error=str(exc))
+                continue
+            requests, actions = await desk.on_poll(result)
+            if requests or actions:
+                self._commit(requests, actions)
+
+
+def build(run: RunConfig) -> ExecutionActor:
+    """The execution actor of ``run``
+    (ChildSpec target ``gridsup.actors.execution.actor:build``)."""
+    return ExecutionActor(run)

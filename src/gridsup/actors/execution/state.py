@@ -1,0 +1,108 @@
+"""What the execution actor keeps across restarts, and how it opens its account.
+
+Two saved states, both through the persistence actor: the paper account's snapshot
+(``PAPER_ACCOUNT_KEY``, dry-run only) and the ledger of grid positions that budgets are
+computed from (``EXECUTION_STATE_KEY``). Both are loaded before the actor reports Ready;
+a state that cannot be read stops the start (never conclude "empty" from an error).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+import structlog
+
+from gridsup.actors.execution.budget import Budgets, Position
+from gridsup.actors.execution.outbox import StoreLink
+from gridsup.actors.execution.ratelimit import TokenBucket
+from gridsup.actors.execution.venue import LiveVenue
+from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, RunConfig
+from gridsup.exchange.paper.engine import PaperExchange
+from gridsup.messages.store import LoadState, StateLoaded
+
+log = structlog.get_logger("gridsup.actors.execution")
+
+EXECUTION_STATE_KEY = "__execution__"
+
+
+class StateUnavailable(RuntimeError):
+    """The store refused to hand over a saved state (the Ack names its error)."""
+
+
+class Ledger(msgspec.Struct, kw_only=True):
+    """The execution actor's own saved state."""
+
+    version: int = 1
+    positions: dict[str, Position] = msgspec.field(default_factory=dict)
+
+
+_ledger_encoder = msgspec.json.Encoder(decimal_format="string")
+_ledger_decoder = msgspec.json.Decoder(Ledger)
+
+
+def encode_ledger(budgets: Budgets) -> bytes:
+    return _ledger_encoder.encode(Ledger(positions=budgets.positions))
+
+
+async def _load(link: StoreLink, key: str) -> StateLoaded:
+    reply = await link.load(LoadState(request_id=uuid.uuid4().hex, grid_id=key))
+    if not isinstance(reply, StateLoaded):
+        raise StateUnavailable(f"state {key!r} could not be loaded: {reply.error}")
+    return reply
+
+
+async def load_ledger(link: StoreLink, budgets: Budgets) -> int:
+    """Restore grid positions into ``budgets``; the saved version (0: none).
+
+    Raises:
+        StateUnavailable: the store could not read it.
+        msgspec.DecodeError: it is not a ledger.
+    """
+    loaded = await _load(link, EXECUTION_STATE_KEY)
+    if loaded.state is not None:
+        budgets.positions.update(_ledger_decoder.decode(loaded.state).positions)
+    return loaded.version
+
+
+async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, int]:
+    """The paper account as last saved (or a new one with the configured balances),
+    and the saved version; either way it remembers ``run.paper_history`` finished
+    orders from now on.
+
+    Raises:
+        StateUnavailable: the store could not read it.
+        ValueError: the saved bytes are not a paper snapshot.
+    """
+    loaded = await _load(link, PAPER_ACCOUNT_KEY)
+    if loaded.state is None:
+        log.info(
+            "paper_account_opened", balances={k: str(v) for k, v in run.paper_balances.items()}
+        )
+        paper = PaperExchange(run.markets, run.paper_balances, max_history=run.paper_history)
+        return paper, 0
+    paper = PaperExchange.restore(loaded.state)
+    paper.max_history = run.paper_history
+    log.info("paper_account_restored", version=loaded.version, open_orders=len(paper.open_orders()))
+    return paper, loaded.version
+
+
+async def open_live_venue(run: RunConfig, limiter: TokenBucket) -> LiveVenue:
+    """Connect to the real exchange with the keys from the environment variables that
+    the run names (the only place keys are read).
+
+    Raises:
+        AuthenticationError: a named variable is unset or empty.
+        ExchangeError: the exchange did not answer the first request.
+    """
+    from gridsup.exchange.ccxt.exchange import CcxtExchange  # only the live path loads ccxt
+
+    exchange = CcxtExchange.from_env(
+        run.exchange_id,
+        run.api_key_env,
+        run.api_secret_env,
+        sandbox=run.sandbox,
+        url_overrides=run.url_overrides,
+    )
+    await exchange.connect()
+    return LiveVenue(exchange, limiter)

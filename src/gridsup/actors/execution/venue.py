@@ -1,0 +1,145 @@
+"""Where the execution actor's orders go: the paper account (dry-run) or a real exchange
+through ccxt (live), behind one small interface.
+
+Every call that is a request to the exchange first takes a token from the account's
+:class:`TokenBucket`; the paper account charges its placements and cancels the same way,
+so a dry run paces like the live account would.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from gridsup.actors.execution.ratelimit import TokenBucket
+from gridsup.exchange.base import Exchange
+from gridsup.exchange.errors import OrderNotFound
+from gridsup.exchange.paper.engine import PaperExchange
+from gridsup.exchange.types import Order, Trade
+from gridsup.messages.common import OrderIntent
+
+# Trades asked for in one request (Binance answers at most 1000).
+TRADES_LIMIT = 1000
+
+
+class Venue(Protocol):
+    """The exchange side of the execution actor. Raises ``gridsup.exchange.errors``."""
+
+    dry_run: bool
+
+    async def place(self, intent: OrderIntent) -> Order: ...
+
+    async def cancel(self, order_id: str, symbol: str) -> Order: ...
+
+    async def lookup(self, client_order_id: str, symbol: str) -> Order | None: ...
+
+    async def trades_of(self, order: Order) -> list[Trade]: ...
+
+    async def symbol_trades(self, symbol: str, since: int) -> list[Trade]: ...
+
+    async def open_orders(self) -> list[Order]: ...
+
+    async def price(self, symbol: str) -> Decimal | None: ...
+
+    async def close(self) -> None: ...
+
+
+class PaperVenue:
+    """The dry-run account: a :class:`PaperExchange` living in the execution actor."""
+
+    dry_run = True
+
+    def __init__(self, paper: PaperExchange, limiter: TokenBucket) -> None:
+        self.paper = paper
+        self.limiter = limiter
+
+    async def place(self, intent: OrderIntent) -> Order:
+        await self.limiter.acquire()
+        return self.paper.create_order(
+            intent.symbol,
+            intent.side,
+            intent.type,
+            intent.amount,
+            intent.price,
+            client_order_id=intent.client_order_id,
+        )
+
+    async def cancel(self, order_id: str, symbol: str) -> Order:
+        await self.limiter.acquire()
+        return self.paper.cancel_order(order_id, symbol)
+
+    async def lookup(self, client_order_id: str, symbol: str) -> Order | None:
+        # The account's own index: a memory look-up, not a request.
+        try:
+            return self.paper.fetch_order(client_order_id=client_order_id)
+        except OrderNotFound:
+            return None
+
+    async def trades_of(self, order: Order) -> list[Trade]:
+        return self.paper.order_trades(order.id)
+
+    async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:
+        return self.paper.trades(symbol, since)
+
+    async def open_orders(self) -> list[Order]:
+        return self.paper.open_orders()
+
+    async def price(self, symbol: str) -> Decimal | None:
+        return self.paper.last_price(symbol)
+
+    async def close(self) -> None:
+        return None
+
+
+class LiveVenue:
+    """A real account through an :class:`Exchange` (``CcxtExchange``)."""
+
+    dry_run = False
+
+    def __init__(self, exchange: Exchange, limiter: TokenBucket) -> None:
+        self.exchange = exchange
+        self.limiter = limiter
+
+    async def place(self, intent: OrderIntent) -> Order:
+        await self.limiter.acquire()
+        return await self.exchange.create_order(
+            intent.symbol,
+            intent.side,
+            intent.type,
+            intent.amount,
+            intent.price,
+            client_order_id=intent.client_order_id,
+        )
+
+    async def cancel(self, order_id: str, symbol: str) -> Order:
+        await self.limiter.acquire()
+        return await self.exchange.cancel_order(order_id, symbol)
+
+    async def lookup(self, client_order_id: str, symbol: str) -> Order | None:
+        await self.limiter.acquire()
+        try:
+            return await self.exchange.fetch_order(symbol, client_order_id=client_order_id)
+        except OrderNotFound:
+            return None
+
+    async def trades_of(self, order: Order) -> list[Trade]:
+        await self.limiter.acquire()
+        trades = await self.exchange.fetch_my_trades(order.symbol, since=order.timestamp)
+        return [t for t in trades if t.order_id == order.id]
+
+    async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:
+        """The account's trades in ``symbol`` from ``since`` on (one request; the
+        exchange caps the answer, callers check that what they expect is there)."""
+        await self.limiter.acquire()
+        return await self.exchange.fetch_my_trades(symbol, since=since, limit=TRADES_LIMIT)
+
+    async def open_orders(self) -> list[Order]:
+        await self.limiter.acquire()
+        return await self.exchange.fetch_open_orders(None)  # every symbol, one request
+
+    async def price(self, symbol: str) -> Decimal | None:
+        await self.limiter.acquire()
+        return (await self.exchange.fetch_ticker(symbol)).last
+
+    async def close(self) -> None:
+        await self.exchange.close()

@@ -1,0 +1,419 @@
+"""``StrategyActor``: one grid, one process, for the grid's whole life.
+
+Start (``on_start``, before Ready): take the grid's lock (held elsewhere: log
+``grid_locked`` and exit :data:`EXIT_LOCKED`), load the last state, ask the execution
+actor for its open orders and the fate of every tracked one, reconcile, save, send what
+reconciliation produced (loading and reconciling: :mod:`~gridsup.actors.grid.start`).
+Then trade: ticks and order updates drive the strategy; after every order event the
+state is saved and its Ack awaited before the orders the event produced go out, and
+before the next event is handled (events queue meanwhile) -- the commits of
+:class:`~gridsup.actors.grid.commit.GridCommitter`. The trading path is synchronous,
+driven by callbacks (the message, the replies, a timer): no task, no event, no
+``wait_for`` between a price move and its orders.
+
+Order updates are sequence-numbered per grid (Clone pattern): a gap or a new execution
+epoch triggers a resync -- the same query and reconciliation as a start.
+
+Ticks are listened to only while the strategy can use one: a running grid without
+stop-loss/take-profit unsubscribes from its symbol on the MARKET socket and subscribes
+again once its band is finite or None (:class:`~gridsup.actors.grid.ticks.TickGate`).
+States and failures: :mod:`~gridsup.actors.grid.lifecycle`; the status fields:
+:mod:`~gridsup.actors.grid.status`.
+
+This process imports msgspec, pyzmq, structlog and ``gridsup.strategy`` -- never ccxt,
+pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, assert_never
+
+import structlog
+import zmq.asyncio
+
+from gridsup.actors.grid.commit import GridCommitter
+from gridsup.actors.grid.context import OutboxContext
+from gridsup.actors.grid.lifecycle import CANCEL_ON_STOP_STATES, GridActorState, GridLockLost
+from gridsup.actors.grid.orders import OrderLink, apply_update
+from gridsup.actors.grid.start import load_state, reconcile
+from gridsup.actors.grid.status import grid_status
+from gridsup.actors.grid.ticks import TickGate
+from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
+from gridsup.messages.common import OrderIntent
+from gridsup.messages.control import StatusValue
+from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.orders import (
+    ORDER_FEED_CODEC,
+    ORDER_REPLY_CODEC,
+    ORDER_REQUEST_CODEC,
+    OrderRejected,
+    OrderUpdate,
+)
+from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, StoreReply
+from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
+from gridsup.runtime.endpoints import RunDir
+from gridsup.runtime.requests import Requester
+from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
+from gridsup.strategy.grid import GridTradingStrategy
+from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.reconcile import ReconciliationResult
+
+log = structlog.get_logger("gridsup.actors.strategy")
+
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
+_MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
+_LOCK_CHECK_S = 5.0
+_RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
+
+
+class StrategyActor(Actor):
+    """The actor of grid ``grid_name`` of ``run``."""
+
+    def __init__(
+        self,
+        run: RunConfig,
+        grid_name: str,
+        *,
+        strategy: GridTradingStrategy | None = None,
+        lock: LightGridLock | None = None,
+        resync_idle_s: float = _RESYNC_IDLE_S,
+    ) -> None:
+        """Raises:
+        KeyError: no grid ``grid_name`` in the run, or no market for its symbol.
+        pydantic.ValidationError: the grid's config does not validate.
+        """
+        super().__init__()
+        self.run_config = run
+        self.spec = run.grid(grid_name)
+        self.market = run.markets[self.spec.symbol]
+        self.strategy = strategy or GridTradingStrategy(
+            GridConfig.model_validate(self.spec.config), grid_id=self.spec.grid_id
+        )
+        self.outbox = OutboxContext(self.market)
+        self.lock = lock
+        self.grid_state = GridActorState.STARTING
+        self.exit_code: int | None = None
+        self.reconciliation: ReconciliationResult | None = None
+        self._recon_status: dict[str, str | int | bool] = {}
+        self.resyncs = 0
+        self.events_handled = 0
+        self._seq = 0
+        self._epoch: int | None = None
+        self._events: deque[OrderUpdate | OrderRejected] = deque()
+        self._tick: Tick | None = None  # the latest tick, still to be handled
+        self._ticks = TickGate(
+            lambda on: self.subscribe(MARKET, topic(self.spec.symbol), on=on), self.spec.name
+        )
+        self._resync = False
+        # Busy: a commit in flight, a resync running, or the start not done; the events
+        # queue meanwhile and are taken in turn once it is not.
+        self._busy = True
+        self._pumping = False
+        self.resync_idle_s = resync_idle_s
+        self._quiet_since = time.monotonic()  # when the queue last went idle
+        self._idle: asyncio.TimerHandle | None = None
+        self._store: Requester[StoreReply] | None = None
+        self._orders: OrderLink | None = None
+        self._committer: GridCommitter | None = None  # saves, trade records, then orders
+
+    # ------------------------------------------------------------------------- sockets
+
+    def sockets(self) -> Sequence[SocketSpec]:
+        run = self.run_config
+        base = RunDir.attach(run.run_dir) if run.run_dir else self.run_dir
+        assert base is not None
+        return (
+            SocketSpec(
+                MARKET,
+                SocketType.SUB,
+                base.endpoint(MARKET),
+                recv=MARKET_CODEC,
+                subscribe=(topic(self.spec.symbol),),
+            ),
+            SocketSpec(
+                ORDER_UPDATES,
+                SocketType.SUB,
+                base.endpoint(ORDER_UPDATES),
+                recv=ORDER_FEED_CODEC,
+                subscribe=(topic(self.spec.name),),
+            ),
+            # No recv codec: the Requesters read these two themselves (also during start).
+            SocketSpec(ORDERS, SocketType.DEALER, base.endpoint(ORDERS), send=ORDER_REQUEST_CODEC),
+            SocketSpec(STORE, SocketType.DEALER, base.endpoint(STORE), send=STORE_REQUEST_CODEC),
+        )
+
+    # -------------------------------------------------------------------------- start
+
+    async def run(self, info: RuntimeInfo, ctx: zmq.asyncio.Context) -> int:
+        """The runtime's template, with :data:`EXIT_LOCKED` when the lock was refused."""
+        code = await super().run(info, ctx)
+        return self.exit_code if code == 0 and self.exit_code is not None else code
+
+    async def on_start(self) -> None:
+        structlog.contextvars.bind_contextvars(grid=self.spec.name)
+        if self.lock is None:
+            self.lock = light_grid_lock(self.run_config.db_url, self.spec.grid_id)
+        if not await self.lock.acquire():
+            log.error("grid_locked", grid=self.spec.name, note="another process runs this grid")
+            self.grid_state = GridActorState.LOCKED
+            self.exit_code = EXIT_LOCKED
+            self.request_stop(StopReason.SELF)
+            return
+        timeout = self.run_config.state_timeout_s
+        self._store = Requester(self, STORE, STORE_REPLY_CODEC, prefix="st", timeout=timeout)
+        orders = Requester(self, ORDERS, ORDER_REPLY_CODEC, prefix="or", timeout=timeout)
+        self._orders = OrderLink(
+            orders,
+            self.spec.name,
+            self.spec.symbol,
+            refused=self._refused,
+            wanted=lambda cid: (
+                self.grid_state is GridActorState.TRADING and self.strategy.tracks(cid)
+            ),
+        )
+        run = self.run_config
+        self._committer = GridCommitter(
+            self._store,
+            self._orders,
+            self.strategy,
+            self.spec,
+            "paper" if run.dry_run else run.exchange_id,  # as the execution actor records
+            guarded=self._guarded,
+            stopping=lambda: self.stop_reason is not None,
+            done=self._resume,
+        )
+        for requester in (self._store, orders):
+            self.spawn(requester.run())
+            self.spawn(requester.resend_loop())
+        if isinstance(self.lock, AsyncpgAdvisoryLock):
+            self.spawn(self._watch_lock())
+        await load_state(self._store, self._committer, self.strategy, self.spec)
+        self.strategy.initialize(self.outbox)
+        await self._reconcile()
+        self._follow_band()  # a restored running grid stops listening before its first tick
+        self._busy = False
+        self._pump()  # what came during the start
+        self._idle = asyncio.get_running_loop().call_later(
+            self.resync_idle_s, self._guarded, self._on_idle
+        )
+
+    async def _reconcile(self) -> None:
+        """Query, compare, apply; a start and every resync go through here."""
+        self.grid_state = GridActorState.RECONCILING
+        assert self._orders is not None
+        snapshot = await self._orders.query(tuple(self.strategy.tracked_orders()))
+        self._seq, self._epoch = snapshot.seq, snapshot.epoch
+        result = reconcile(self.strategy, snapshot, self.spec, self.run_config)
+        if result.aborted:
+            # Nothing applied, nothing saved: a later start sees the same evidence.
+            self._set_reconciliation(result)
+            self.grid_state = GridActorState.ABORTED
+            log.error("grid_aborted", grid=self.spec.name, reason="reconciliation_mismatch")
+            return
+        # The status keeps the start's result, and a later resync's only if it did something.
+        if self.reconciliation is None or result.changed:
+            self._set_reconciliation(result)
+            log.info(
+                "grid_reconciled",
+                grid=self.spec.name,
+                **{k: v for k, v in result.status().items() if not k.endswith("_ids")},
+            )
+        assert self._committer is not None
+        # The actor is busy already (the start, or a resync): no event runs meanwhile.
+        await self._committer.committed(self.outbox.take(), result.resent)
+        self.grid_state = GridActorState.TRADING
+
+    # ------------------------------------------------------------------------ trading
+    #
+    # A state machine driven by callbacks, not a task: on_message queues the event and
+    # pumps; the pump applies events one at a time until one needs a commit, which keeps
+    # the actor busy until every reply of its save and trade records is in; the last
+    # reply sends the orders and pumps again. Only a resync (it awaits a query) runs as a
+    # task, the actor busy meanwhile. No asyncio hop between an event and its save.
+
+    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+        if self.grid_state is GridActorState.ABORTED:
+            return
+        if socket == MARKET:
+            if not self._ticks.wakes(self.strategy, message):
+                return
+            self._tick = message
+        elif len(self._events) >= _MAX_QUEUED:
+            log.warning("order_events_overflowed", grid=self.spec.name, queued=_MAX_QUEUED)
+            self._events.clear()
+            self._resync = True
+        else:
+            self._events.append(message)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Apply what is queued -- a resync first, then order events in turn, then the
+        latest tick -- until one needs a commit (the actor is busy until its replies are
+        in) or nothing is left; then follow the strategy's tick band.
+
+        Does nothing while busy (a commit in flight, a resync, the start), while stopping,
+        or when called back from inside itself (a commit that had nothing to wait for).
+        """
+        if self._busy or self._pumping or self.stop_reason is not None:
+            return
+        self._pumping = True
+        try:
+            while not self._busy and self.grid_state is not GridActorState.ABORTED:
+                if self._resync:
+                    self._resync = False
+                    self.resyncs += 1
+                    self._busy = True
+                    self.spawn(self._resynced())
+                elif self._events:
+                    self._handle(self._events.popleft())
+                elif self._tick is not None:
+                    tick, self._tick = self._tick, None
+                    self.strategy.on_tick(tick)
+                    if self.outbox.has_actions:
+                        self._commit()
+                else:
+                    break
+        finally:
+            self._pumping = False
+        if not self._busy:
+            self._quiet_since = time.monotonic()
+            self._follow_band()
+
+    async def _resynced(self) -> None:
+        """A resync as a task (it awaits a query); the events wait until it is done."""
+        await self._reconcile()
+        self._resume()
+
+    def _on_idle(self) -> None:
+        """The idle timer. Quiet for ``resync_idle_s``: check the sequence with a snapshot,
+        in case the one update that would have shown a gap was lost (a slow-joining SUB).
+
+        Armed once and moved lazily: an event only sets ``_quiet_since`` (no timer per
+        event); a timer that fires early waits out the rest, one that fires while busy
+        waits a whole period again.
+        """
+        if self.stop_reason is not None:
+            return
+        wait = self.resync_idle_s
+        if not self._busy:
+            left = self._quiet_since + wait - time.monotonic()
+            if left > 0:
+                wait = left
+            elif self.grid_state is GridActorState.TRADING and self.strategy.tracked_orders():
+                self._resync = True
+                self._pump()
+        self._idle = asyncio.get_running_loop().call_later(wait, self._guarded, self._on_idle)
+
+    def _follow_band(self) -> None:
+        """Ticks on or off, as the strategy can use them: :meth:`TickGate.follow`."""
+        self._ticks.follow(self.strategy, aborted=self.grid_state is GridActorState.ABORTED)
+
+    def _handle(self, event: OrderUpdate | OrderRejected) -> None:
+        match event:
+            case OrderUpdate():
+                if event.epoch != self._epoch or event.seq > self._seq + 1:
+                    log.info(
+                        "order_updates_resynced",
+                        grid=self.spec.name,
+                        seq=event.seq,
+                        expected=self._seq + 1,
+                        epoch=event.epoch,
+                    )
+                    self._events.clear()  # the snapshot will cover them
+                    self._resync = True
+                    return
+                if event.seq <= self._seq:
+                    return  # already in the snapshot
+                self._seq = event.seq
+                changed = apply_update(self.strategy, event)
+            case OrderRejected(client_order_id=cid, reason=reason):
+                changed = self.strategy.tracks(cid)
+                if changed:
+                    self.strategy.on_order_rejected(cid, reason)
+            case _ as unreachable:
+                assert_never(unreachable)
+        self.events_handled += 1
+        if changed or self.outbox.has_actions:
+            self._commit()
+
+    def _set_reconciliation(self, result: ReconciliationResult) -> None:
+        self.reconciliation = result
+        self._recon_status = result.status()  # immutable: flattened once, not per heartbeat
+
+    # ------------------------------------------------------------------------- commit
+
+    def _commit(
+        self, resend: Sequence[OrderIntent] = (), then: Callable[[], None] | None = None
+    ) -> None:
+        """Commit what the strategy asked for (and ``resend``): see
+        :meth:`GridCommitter.commit`. The actor is busy until its replies are in."""
+        assert self._committer is not None
+        self._busy = True
+        self._committer.commit(self.outbox.take(), resend, then)
+
+    def _resume(self) -> None:
+        """A commit (or a resync) is through: not busy any more, take the next event."""
+        self._busy = False
+        self._pump()
+
+    def _guarded(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run a reply or timer callback: what it raises crashes the actor, as in a hook
+        (the event loop would only log it and leave the grid stuck busy)."""
+        try:
+            callback(*args)
+        except Exception as exc:
+            self._crashed(exc)
+
+    def _refused(self, rejection: OrderRejected) -> None:
+        """A placement refused for good: an event for the strategy, in turn."""
+        self._events.append(rejection)
+        self._guarded(self._pump)  # called back from a reply
+
+    async def _watch_lock(self) -> None:
+        assert self.lock is not None
+        while True:
+            await asyncio.sleep(_LOCK_CHECK_S)
+            if not await self.lock.check():
+                raise GridLockLost(f"grid {self.spec.name}: lock session lost")
+
+    # --------------------------------------------------------------------------- stop
+
+    async def on_stop(self, reason: StopReason) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        if (
+            self.cancel_orders
+            and self._orders is not None
+            and self.grid_state in CANCEL_ON_STOP_STATES
+        ):
+            # The next start reconciles what the answers said.
+            timeout = (self.info.stop_timeout if self.info else 5.0) / 2
+            await self._orders.cancel_all(self.strategy.tracked_orders(), timeout)
+        self.strategy.shutdown()
+        if self.lock is not None:
+            await self.lock.release()
+
+    # ------------------------------------------------------------------------- status
+
+    def status(self) -> dict[str, StatusValue]:
+        return grid_status(self)
+
+
+def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:
+    """ChildSpec target ``gridsup.actors.grid.actor:build``.
+
+    Raises:
+        KeyError: no such grid, or no market for its symbol.
+    """
+    actor = StrategyActor(run, grid_name)
+    # Everything so far (the modules a forkserver preloaded, the run) lives as long as the
+    # process: freeze it out of the collector's sight, so that a collection never writes
+    # to those pages and copies the parent's memory into this one (USS per grid).
+    gc.freeze()
+    return actor

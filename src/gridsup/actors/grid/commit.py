@@ -1,0 +1,209 @@
+"""A grid's commits: save the strategy's state and record its booked cycles; once every
+reply is in, send the orders.
+
+After every order event (and after a reconciliation) the strategy actor commits: the
+state is saved and its Ack awaited before the orders the event produced go out, and
+before the next event is handled (the actor stays busy meanwhile; events queue). Driven
+by callbacks -- the store's replies and a retry timer -- with no task or ``wait_for``
+between an event and its save. A refused save is tried again with the same version,
+later; the next events wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from functools import partial
+
+import msgspec
+import structlog
+
+from gridsup.actors.grid.context import Action, ActionKind
+from gridsup.actors.grid.orders import OrderLink, retry_delay
+from gridsup.actors.run_config import GridSpec
+from gridsup.messages.common import OrderIntent
+from gridsup.messages.store import Ack, RecordTrade, SaveState, StoreReply
+from gridsup.runtime.requests import Requester
+from gridsup.strategy.grid import CycleRecord, GridTradingStrategy
+
+log = structlog.get_logger("gridsup.actors.strategy")
+
+
+@dataclass(slots=True)
+class _Commit:
+    """A commit in flight: what goes out once the ``waiting`` replies are in."""
+
+    actions: list[Action]
+    resend: Sequence[OrderIntent]
+    then: Callable[[], None] | None  # None: go on with the queue
+    state: bytes | None = None  # None: unchanged, no save
+    version: int = 0
+    attempt: int = 0  # saves sent
+    waiting: int = 0  # replies still to come (the save's Ack, one per trade record)
+    done: set[int] = field(default_factory=set)  # the cycles whose record was answered
+
+
+@dataclass(eq=False, slots=True)
+class GridCommitter:
+    """The commits of grid ``spec``'s ``strategy``: saves and trade records through
+    ``store``, orders through ``orders`` (``exchange`` is the trades' exchange column).
+
+    ``guarded`` runs every reply and timer callback (what it raises crashes the actor);
+    ``stopping`` says the actor is stopping (nothing more goes out); ``done`` is called
+    when a commit without its own ``then`` is through (the actor is not busy any more
+    and takes the next event).
+    """
+
+    store: Requester[StoreReply]
+    orders: OrderLink
+    strategy: GridTradingStrategy
+    spec: GridSpec
+    exchange: str
+    _: KW_ONLY
+    guarded: Callable[..., None]
+    stopping: Callable[[], bool]
+    done: Callable[[], None]
+    state_version: int = field(default=0, init=False)
+    trades_recorded: int = field(default=0, init=False)
+    trades_refused: int = field(default=0, init=False)
+    # The state bytes of the last Ack (or the load).
+    _saved: bytes | None = field(default=None, init=False)
+
+    def loaded(self, version: int, state: bytes | None) -> None:
+        """The state the start loaded: its version, and its bytes (None: no state yet)."""
+        self.state_version = version
+        if state is not None:
+            self._saved = state
+
+    async def committed(self, actions: list[Action], resend: Sequence[OrderIntent]) -> None:
+        """:meth:`commit` for the reconcile path: return once its orders are sent."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def sent() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.commit(actions, resend, then=sent)
+        await done
+
+    def commit(
+        self,
+        actions: list[Action],
+        resend: Sequence[OrderIntent] = (),
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Save the state and record the cycles booked and not yet acked; once every
+        reply is in, send ``actions`` (what the strategy asked for) and ``resend``, then
+        call ``then`` -- without one, ``done``: go on with the queue. The actor is busy
+        meanwhile.
+
+        The cycles are recorded side by side with the save: the saved state still lists
+        them, so a crash before their Acks loses none (the next start sends them again;
+        the store keeps one of each). A cycle leaves the state only after its Ack, with
+        the next save.
+        """
+        commit = _Commit(actions, resend, then)
+        state = msgspec.json.encode(self.strategy.get_state())
+        cycles = self.strategy.pending_cycles()
+        if state != self._saved:  # equal: nothing changed (a resync that found nothing)
+            commit.state, commit.version = state, self.state_version + 1
+        # Counted before anything is sent, so that no early reply can finish it.
+        commit.waiting = (commit.state is not None) + len(cycles)
+        if commit.waiting == 0:
+            self._finish(commit)
+            return
+        if commit.state is not None:
+            self._send_save(commit)
+        for cycle in cycles:
+            self.store.fire(
+                self._trade(cycle), partial(self.guarded, self._on_trade_reply, commit, cycle)
+            )
+
+    def _send_save(self, commit: _Commit) -> None:
+        assert commit.state is not None
+        if self.stopping():
+            return  # a retry due while stopping: the next start saves again
+        commit.attempt += 1
+        message = SaveState(
+            request_id=self.store.next_id(),
+            grid_id=self.spec.grid_id,
+            version=commit.version,
+            state=commit.state,
+        )
+        self.store.fire(message, partial(self.guarded, self._on_save_reply, commit))
+
+    def _on_save_reply(self, commit: _Commit, reply: StoreReply) -> None:
+        if isinstance(reply, Ack) and reply.ok:
+            self.state_version, self._saved = commit.version, commit.state
+            self._replied(commit)
+            return
+        error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+        log.error(
+            "grid_state_save_failed", grid=self.spec.name, error=error, attempt=commit.attempt
+        )
+        # The same version again, later; the next events wait for it.
+        asyncio.get_running_loop().call_later(
+            retry_delay(commit.attempt), self.guarded, self._send_save, commit
+        )
+
+    def _on_trade_reply(self, commit: _Commit, cycle: CycleRecord, reply: StoreReply) -> None:
+        """A cycle acked (stored, or stored before: a duplicate) leaves the strategy's
+        pending list when the commit is done. One the store refuses for its data is
+        logged and dropped too: sending it again would not help."""
+        if isinstance(reply, Ack) and reply.ok:
+            self.trades_recorded += not reply.duplicate
+        else:
+            error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+            log.error(
+                "grid_trade_refused",
+                grid=self.spec.name,
+                close_order_id=cycle.close_order_id,
+                error=error,
+            )
+            self.trades_refused += 1
+        commit.done.add(cycle.seq)
+        self._replied(commit)
+
+    def _replied(self, commit: _Commit) -> None:
+        commit.waiting -= 1
+        if commit.waiting == 0:
+            self._finish(commit)
+
+    def _finish(self, commit: _Commit) -> None:
+        """Every reply is in: the orders go out, then the next event."""
+        if commit.done:
+            self.strategy.ack_cycles(commit.done)
+        if self.stopping():
+            return  # stopping: nothing more goes out (the next start reconciles)
+        for action in commit.actions:
+            self.orders.send(action)
+        for intent in commit.resend:
+            self.orders.send(Action(ActionKind.PLACE, intent.client_order_id, intent))
+        if commit.then is not None:
+            commit.then()
+        else:
+            self.done()
+
+    def _trade(self, cycle: CycleRecord) -> RecordTrade:
+        return RecordTrade(
+            request_id=self.store.next_id(),
+            grid_id=self.spec.name,  # the strategy column, as the execution actor's fills
+            exchange=self.exchange,
+            symbol=self.spec.symbol,
+            amount=cycle.amount,
+            open_price=cycle.open_price,
+            open_order_id=cycle.open_order_id,
+            opened_at=cycle.opened_at,
+            close_price=cycle.close_price,
+            close_order_id=cycle.close_order_id,
+            closed_at=cycle.closed_at,
+            fee=cycle.fee,
+            profit=cycle.profit,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<GridCommitter {self.spec.name} version={self.state_version} "
+            f"recorded={self.trades_recorded} refused={self.trades_refused}>"
+        )

@@ -1,0 +1,88 @@
+"""A grid's start path, also taken by every resync: load the last state into the
+strategy, then judge a snapshot of the venue's orders against it and apply the
+reconciliation plan (design invariant 3).
+
+The strategy actor drives both (it takes the lock first, queries the snapshot, keeps the
+result for its status and commits what reconciliation produced); these functions hold
+what a start *decides*. Missing evidence is never an outcome: a state the store cannot
+give crashes the actor, and too much disagreement under policy abort changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+import msgspec
+import structlog
+
+from gridsup.actors.grid.commit import GridCommitter
+from gridsup.actors.grid.lifecycle import StateLoadError
+from gridsup.actors.run_config import GridSpec, MismatchPolicy, RunConfig
+from gridsup.messages.orders import OrderSnapshot
+from gridsup.messages.store import Ack, LoadState, StateLoaded, StoreReply
+from gridsup.runtime.requests import Requester
+from gridsup.strategy.grid import GridTradingStrategy
+from gridsup.strategy.reconcile import (
+    CancelPolicy,
+    ReconciliationResult,
+    Verdict,
+    apply_reconciliation,
+    plan_reconciliation,
+    verdict,
+)
+
+log = structlog.get_logger("gridsup.actors.strategy")
+
+
+async def load_state(
+    store: Requester[StoreReply],
+    committer: GridCommitter,
+    strategy: GridTradingStrategy,
+    spec: GridSpec,
+) -> None:
+    """Restore ``strategy`` from grid ``spec``'s last saved state (none yet: it starts
+    new), and hand the loaded version and bytes to ``committer``.
+
+    Raises:
+        StateLoadError: the store answered with an error.
+    """
+    reply = await store.request(LoadState(request_id=store.next_id(), grid_id=spec.grid_id))
+    match reply:
+        case StateLoaded(version=version, state=state):
+            committer.loaded(version, state)
+            if state is not None:
+                strategy.from_state(msgspec.json.decode(state))
+            log.info("grid_state_loaded", grid=spec.name, version=version)
+        case Ack(error=error):
+            log.error("grid_state_load_failed", grid=spec.name, error=error)
+            raise StateLoadError(f"grid {spec.name}: state load failed: {error}")
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def reconcile(
+    strategy: GridTradingStrategy, snapshot: OrderSnapshot, spec: GridSpec, run: RunConfig
+) -> ReconciliationResult:
+    """Compare what ``strategy`` tracks with ``snapshot`` and apply the plan under the
+    run's cancel policy. More mismatches than the run's threshold log
+    ``reconciliation_mismatch``; under policy abort nothing is applied and the result is
+    ``aborted``.
+    """
+    plan = plan_reconciliation(spec.grid_id, strategy.tracked_orders(), snapshot.orders)
+    judged = verdict(
+        plan.mismatches, run.mismatch_threshold, run.mismatch_policy is MismatchPolicy.ABORT
+    )
+    if judged is not Verdict.PROCEED:
+        log.error(
+            "reconciliation_mismatch",
+            grid=spec.name,
+            mismatches=plan.mismatches,
+            threshold=run.mismatch_threshold,
+            policy=run.mismatch_policy.value,
+            orphans=len(plan.orphans),
+            phantoms=len(plan.phantoms),
+            missing=len(plan.missing),
+        )
+    if judged is Verdict.ABORT:
+        return ReconciliationResult(foreign=plan.foreign, mismatches=plan.mismatches, aborted=True)
+    return apply_reconciliation(strategy, plan, CancelPolicy(run.cancel_policy.value))

@@ -1,0 +1,130 @@
+"""Order creation that never places an order twice.
+
+A create request that times out, loses its connection or gets a 5xx may or may not
+have placed the order. Before any retry the order is looked up by its client order id:
+found, it is the answer; not found, the create is retried with the same client id
+(so the exchange refuses a late duplicate, which is again settled by a look-up); the
+look-up failing too raises ``AmbiguousOrder``: unknown stays unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import ccxt.async_support as ccxt
+import structlog
+
+from gridsup.exchange.ccxt import convert
+from gridsup.exchange.ccxt.errors import TimestampRejected, ambiguous_on_create
+from gridsup.exchange.errors import AmbiguousOrder, DuplicateOrder, ExchangeError, OrderNotFound
+from gridsup.exchange.retry import RetryPolicy, is_temporary
+from gridsup.exchange.types import Order
+
+__all__ = ["CreateAttempts"]
+
+log = structlog.get_logger(__name__)
+
+
+class CreateAttempts:
+    """The attempts of one create request, identified by its client order id.
+
+    ``send`` performs one ccxt create call; ``lookup`` fetches the order by the client
+    id (raising ``OrderNotFound`` when absent); ``map_error`` is the ccxt error
+    boundary; ``resync`` re-reads the exchange's clock after a -1021.
+    """
+
+    def __init__(
+        self,
+        *,
+        exchange_id: str,
+        symbol: str,
+        client_order_id: str,
+        send: Callable[[], Awaitable[Any]],
+        lookup: Callable[[], Awaitable[Order]],
+        map_error: Callable[[Exception], ExchangeError],
+        retry: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]],
+        resync: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._context = {
+            "exchange": exchange_id,
+            "symbol": symbol,
+            "client_order_id": client_order_id,
+        }
+        self._cid = client_order_id
+        self._send = send
+        self._lookup = lookup
+        self._map_error = map_error
+        self._retry = retry
+        self._sleep = sleep
+        self._resync = resync
+
+    async def run(self) -> Order:
+        """Create the order (at most one on the exchange), retrying temporary errors.
+
+        Raises:
+            AmbiguousOrder: the outcome could not be settled by a look-up.
+            DuplicateOrder: the client id was used before this request.
+            ExchangeError: the mapped error of the last attempt (the order was not placed).
+        """
+        uncertain = False  # an earlier attempt may have placed the order
+        retry = 0
+        while True:
+            try:
+                order = convert.to_order(await self._send())
+                log.info("order_placed", **self._context)
+                return order
+            except ccxt.BaseError as exc:
+                error = self._map_error(exc)
+                cause: Exception = exc
+            if isinstance(error, DuplicateOrder) and uncertain:
+                # our own earlier attempt got through: that order is the answer.
+                found = await self._settle(error)
+                if found is not None:
+                    return found
+                raise AmbiguousOrder(str(error), client_order_id=self._cid) from cause
+            if ambiguous_on_create(error):
+                found = await self._settle(error)
+                if found is not None:
+                    log.warning("order_found_after_lost_response", **self._context)
+                    return found
+                uncertain = True
+            retry += 1
+            delay = self._retry.delay(retry, error) if is_temporary(error) else None
+            if delay is None:
+                raise error from cause
+            log.warning(
+                "order_create_retried",
+                retry=retry,
+                delay=delay,
+                error=error.__class__.__name__,
+                **self._context,
+            )
+            if isinstance(error, TimestampRejected):
+                await self._resync()
+            await self._sleep(delay)
+
+    async def _settle(self, error: ExchangeError) -> Order | None:
+        """After a lost create response: the order if it exists, None if it does not.
+
+        Raises:
+            AmbiguousOrder: the look-up itself failed, so the outcome stays unknown.
+        """
+        try:
+            return await self._lookup()
+        except OrderNotFound:
+            log.warning("order_absent_after_lost_response", **self._context)
+            return None
+        except ExchangeError as lookup_error:
+            log.error(
+                "order_outcome_unknown",
+                error=str(error),
+                lookup_error=str(lookup_error),
+                **self._context,
+            )
+            raise AmbiguousOrder(
+                f"{self._context['exchange']} {self._context['symbol']}: create of "
+                f"{self._cid} failed ({error}) and the look-up failed too ({lookup_error})",
+                client_order_id=self._cid,
+            ) from lookup_error

@@ -1,0 +1,360 @@
+"""``CcxtExchange``: the ``Exchange`` Protocol over any ccxt exchange (``ccxt.async_support``).
+
+The only module (with its helpers ``ccxt_client``, ``ccxt_convert``, ``ccxt_errors``,
+``ccxt_create``) that imports ccxt: strategy processes never load it. Every ccxt call
+goes through ``_call``, where ccxt's exceptions become ours and temporary errors are
+retried with backoff; creates go through ``CreateAttempts``, which settles a lost answer
+by the client id before any retry, so a retry never places a second order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import decimal
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt
+import structlog
+
+from gridsup.exchange.ccxt import convert
+from gridsup.exchange.ccxt.client import (
+    RedactFilter,
+    build_client,
+    credentials_from_env,
+    error_response_headers,
+)
+from gridsup.exchange.ccxt.create import CreateAttempts
+from gridsup.exchange.ccxt.errors import TimestampRejected, map_ccxt_error
+from gridsup.exchange.errors import (
+    BadSymbol,
+    ExchangeError,
+    InvalidOrder,
+)
+from gridsup.exchange.precision import prepare_order
+from gridsup.exchange.retry import RetryPolicy, is_temporary
+from gridsup.exchange.types import Balance, Candle, Market, Order, Ticker, Trade
+from gridsup.messages.common import OrderType, Side
+
+__all__ = ["CcxtExchange"]
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+async def _isolated(fn: Callable[[], Awaitable[T]]) -> T:
+    """Await a ccxt call in a private decimal context.
+
+    ccxt's ``decimal_to_precision`` sets the current context's rounding to ROUND_HALF_UP
+    and traps Underflow; without this every Decimal computation of the process would
+    change behaviour after the first order.
+    """
+    with decimal.localcontext():
+        return await fn()
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal as plain text for ccxt (never exponent notation, never a float)."""
+    return format(value, "f")
+
+
+class CcxtExchange:
+    """The ``Exchange`` Protocol over ``ccxt.async_support.<exchange_id>``.
+
+    ``url_overrides`` replace entries of ccxt's ``urls['api']`` (e.g. ``public``,
+    ``private`` for Binance) so the client can be pointed at the loopback exchange.
+    ``rate_limit_ms`` overrides ccxt's per-exchange request spacing; rate limiting itself
+    stays on unless ``enable_rate_limit=False``. ``sleep`` is the backoff's sleep.
+
+    Raises:
+        ExchangeError: ``exchange_id`` is not a ccxt exchange.
+    """
+
+    def __init__(
+        self,
+        exchange_id: str,
+        *,
+        api_key: str | None = None,
+        secret: str | None = None,
+        sandbox: bool = False,
+        url_overrides: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, immutable default
+        timeout_ms: int = 10_000,
+        enable_rate_limit: bool = True,
+        rate_limit_ms: float | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.id = exchange_id
+        self._client: Any = build_client(
+            exchange_id,
+            api_key=api_key,
+            secret=secret,
+            sandbox=sandbox,
+            url_overrides=url_overrides,
+            options=options,
+            timeout_ms=timeout_ms,
+            enable_rate_limit=enable_rate_limit,
+            rate_limit_ms=rate_limit_ms,
+        )
+        self._sandbox = sandbox
+        self._has_keys = bool(api_key and secret)
+        self._redactor = RedactFilter([s for s in (api_key, secret) if s])
+        self._client.logger.addFilter(self._redactor)
+        self._retry = retry
+        self._sleep = sleep
+        self._markets: dict[str, Market] = {}
+
+    @classmethod
+    def from_env(
+        cls,
+        exchange_id: str,
+        api_key_env: str | None,
+        api_secret_env: str | None,
+        environ: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> CcxtExchange:
+        """Build from the environment variables NAMED by the config (never the values).
+
+        Both names None gives a public-only client.
+
+        Raises:
+            AuthenticationError: a named variable is unset or empty (the message names
+                the variable, never a value).
+        """
+        api_key, secret = credentials_from_env(exchange_id, api_key_env, api_secret_env, environ)
+        return cls(exchange_id, api_key=api_key, secret=secret, **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"CcxtExchange(id={self.id!r}, sandbox={self._sandbox}, "
+            f"keys={'set' if self._has_keys else 'none'}, markets={len(self._markets)})"
+        )
+
+    def _map(self, exc: Exception) -> ExchangeError:
+        error = map_ccxt_error(exc, error_response_headers())
+        error.args = (self._redactor.redact(str(error)),)
+        return error
+
+    async def _call(self, op: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run one ccxt request; map its errors; retry temporary ones with backoff.
+
+        Raises:
+            ExchangeError: the mapped error, once retries are spent or if not temporary.
+        """
+        retry = 0
+        while True:
+            try:
+                return await _isolated(fn)
+            except ccxt.BaseError as exc:
+                error = self._map(exc)
+                retry += 1
+                delay = self._retry.delay(retry, error) if is_temporary(error) else None
+                if delay is None:
+                    raise error from exc
+            log.warning(
+                "exchange_call_retried",
+                exchange=self.id,
+                op=op,
+                retry=retry,
+                delay=delay,
+                error=error.__class__.__name__,
+                detail=str(error),
+            )
+            if isinstance(error, TimestampRejected):
+                await self._resync_clock()
+            await self._sleep(delay)
+
+    async def _resync_clock(self) -> None:
+        try:
+            await self._client.load_time_difference()
+        except ccxt.BaseError as exc:
+            log.warning("exchange_clock_sync_failed", exchange=self.id, error=str(exc))
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Load the markets (the first request).
+
+        Raises:
+            ExchangeError: as ``load_markets``.
+        """
+        await self.load_markets()
+
+    async def close(self) -> None:
+        """Close the HTTP session. Safe to call twice."""
+        self._client.logger.removeFilter(self._redactor)
+        await self._client.close()
+
+    # -- public data ----------------------------------------------------------------
+
+    async def load_markets(self, reload: bool = False) -> dict[str, Market]:
+        """Spot markets with their precision and limits, by unified symbol.
+
+        Raises:
+            ExchangeError: the request failed (after retries) or a market is unreadable.
+        """
+        raw: dict[str, Any] = await self._call(
+            "load_markets", lambda: self._client.load_markets(reload)
+        )
+        mode = int(self._client.precisionMode)
+        self._markets = {
+            symbol: convert.to_market(market, mode)
+            for symbol, market in raw.items()
+            if market.get("spot", True) and market.get("active", True) is not False
+        }
+        return dict(self._markets)
+
+    async def market(self, symbol: str) -> Market:
+        """One market's precision and limits (markets are loaded on first use).
+
+        Raises:
+            BadSymbol: the exchange lists no such spot market.
+        """
+        if not self._markets:
+            await self.load_markets()
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise BadSymbol(f"{self.id} lists no spot market {symbol!r}") from None
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        """Raises: BadSymbol, ExchangeError (no last price, or the request failed)."""
+        await self.market(symbol)
+        raw = await self._call("fetch_ticker", lambda: self._client.fetch_ticker(symbol))
+        ticker = convert.to_ticker(raw)
+        if ticker is None:
+            raise ExchangeError(f"{self.id}: no last price for {symbol}")
+        return ticker
+
+    async def fetch_tickers(self, symbols: list[str] | None = None) -> dict[str, Ticker]:
+        """Tickers of ``symbols`` (all spot markets if None) in one request.
+
+        Symbols without a last price are left out.
+
+        Raises:
+            ExchangeError: the request failed.
+        """
+        wanted = None if symbols is None else list(symbols)
+        raw = await self._call("fetch_tickers", lambda: self._client.fetch_tickers(wanted))
+        result: dict[str, Ticker] = {}
+        for symbol, data in raw.items():
+            if wanted is not None and symbol not in wanted:
+                continue
+            ticker = convert.to_ticker(data)
+            if ticker is not None:
+                result[symbol] = ticker
+        return result
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int | None = None
+    ) -> list[Candle]:
+        """Raises: BadSymbol, ExchangeError."""
+        await self.market(symbol)
+        rows = await self._call(
+            "fetch_ohlcv", lambda: self._client.fetch_ohlcv(symbol, timeframe, since, limit)
+        )
+        return [convert.to_candle(row) for row in rows]
+
+    # -- orders ---------------------------------------------------------------------
+
+    async def create_order(
+        self,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        amount: Decimal,
+        price: Decimal | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Place an order, rounded to the market's precision, never twice.
+
+        Without ``client_order_id`` one is generated, so that a lost response can always
+        be settled by a look-up.
+
+        Raises:
+            BadSymbol: unknown market.
+            BelowMinimum: under the minimum amount or notional (nothing is sent).
+            InvalidOrder, InsufficientFunds, DuplicateOrder: refused by the exchange.
+            AmbiguousOrder: the response was lost and the look-up could not settle it.
+            RateLimited, ExchangeUnavailable: still failing after the retries (the order
+                was not placed).
+        """
+        market = await self.market(symbol)
+        if type is OrderType.LIMIT and price is None:
+            raise InvalidOrder(f"{symbol}: a limit order needs a price")
+        reference = price
+        if type is OrderType.MARKET:
+            price = None
+            reference = (await self.fetch_ticker(symbol)).last
+        amount, price = prepare_order(market, amount, price, reference)
+        with decimal.localcontext():  # ccxt's rounding changes the current context
+            if market.amount_step is None:
+                amount = Decimal(self._client.amount_to_precision(symbol, _plain(amount)))
+            if price is not None and market.price_step is None:
+                price = Decimal(self._client.price_to_precision(symbol, _plain(price)))
+        cid = client_order_id or uuid.uuid4().hex
+        params = {"clientOrderId": cid}
+        amount_text, price_text = _plain(amount), None if price is None else _plain(price)
+        attempts = CreateAttempts(
+            exchange_id=self.id,
+            symbol=symbol,
+            client_order_id=cid,
+            send=lambda: _isolated(
+                lambda: self._client.create_order(
+                    symbol, type.value, side.value, amount_text, price_text, params
+                )
+            ),
+            lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
+            map_error=self._map,
+            retry=self._retry,
+            sleep=self._sleep,
+            resync=self._resync_clock,
+        )
+        return await attempts.run()
+
+    async def cancel_order(self, order_id: str, symbol: str) -> Order:
+        """Raises: OrderNotFound (unknown or already final), ExchangeError."""
+        raw = await self._call("cancel_order", lambda: self._client.cancel_order(order_id, symbol))
+        return convert.to_order(raw)
+
+    async def fetch_order(
+        self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """One order, by exchange id or by client order id.
+
+        Raises:
+            OrderNotFound: no such order. ValueError: neither id given. ExchangeError.
+        """
+        if order_id is None and client_order_id is None:
+            raise ValueError("fetch_order needs order_id or client_order_id")
+        params = {} if client_order_id is None else {"clientOrderId": client_order_id}
+        raw = await self._call(
+            "fetch_order", lambda: self._client.fetch_order(order_id, symbol, params)
+        )
+        return convert.to_order(raw)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders of one symbol, or of every symbol in one request (None).
+
+        Raises:
+            ExchangeError: the request failed.
+        """
+        raw = await self._call("fetch_open_orders", lambda: self._client.fetch_open_orders(symbol))
+        return [convert.to_order(o) for o in raw]
+
+    async def fetch_my_trades(
+        self, symbol: str, since: int | None = None, limit: int | None = None
+    ) -> list[Trade]:
+        """Raises: BadSymbol, ExchangeError."""
+        raw = await self._call(
+            "fetch_my_trades", lambda: self._client.fetch_my_trades(symbol, since, limit)
+        )
+        return [convert.to_trade(t) for t in raw]
+
+    async def fetch_balance(self) -> Balance:
+        """Raises: AuthenticationError (no keys), ExchangeError."""
+        raw = await self._call("fetch_balance", lambda: self._client.fetch_balance())
+        return convert.to_balance(raw)

@@ -1,0 +1,98 @@
+"""The paper account's money: free and used (locked) amounts per asset.
+
+Funds move only through these methods, so the rules live in one place: fees are
+in the quote currency; a buy locks ``amount*price*(1+fee)`` quote up front and
+each fill spends its share of that lock; a sell locks its base and each fill
+credits ``cost*(1-fee)`` quote. What an order still locks is recorded on the
+order (``PaperOrder.locked``) and given back when it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from gridsup.exchange.errors import InsufficientFunds
+from gridsup.exchange.paper.book import PaperOrder
+from gridsup.exchange.types import Balance
+from gridsup.messages.common import Side
+from gridsup.messages.market import MarketInfo
+
+__all__ = ["Ledger"]
+
+_ZERO = Decimal(0)
+
+
+class Ledger:
+    """Free and used amount of every asset of one paper account."""
+
+    __slots__ = ("free", "used")
+
+    def __init__(self, free: dict[str, Decimal], used: dict[str, Decimal]) -> None:
+        self.free = free
+        self.used = used
+
+    @classmethod
+    def opening(cls, assets: Iterable[str], balances: Mapping[str, Decimal]) -> Ledger:
+        """A new account: ``balances`` free, every other asset of ``assets`` at zero.
+
+        Raises:
+            ValueError: a balance is negative.
+        """
+        if any(v < 0 for v in balances.values()):
+            raise ValueError("paper balances must not be negative")
+        free = dict.fromkeys(sorted(set(assets) | set(balances)), _ZERO)
+        free.update(balances)
+        return cls(free, dict.fromkeys(free, _ZERO))
+
+    def balance(self) -> Balance:
+        """A copy, as the ``Exchange`` Protocol returns it."""
+        return Balance(free=dict(self.free), used=dict(self.used))
+
+    def lock(
+        self, market: MarketInfo, side: Side, amount: Decimal, price: Decimal, fee: Decimal
+    ) -> Decimal:
+        """Lock what an order of ``amount`` at ``price`` may spend; returns the lock.
+
+        Raises:
+            InsufficientFunds: the free balance does not cover it (amounts named).
+        """
+        if side is Side.BUY:
+            asset, need = market.quote, amount * price * (1 + fee)
+        else:
+            asset, need = market.base, amount
+        free = self.free.get(asset, _ZERO)
+        if free < need:
+            raise InsufficientFunds(
+                f"{side.value} {amount} {market.symbol} needs {need} {asset}, free {free}"
+            )
+        self.free[asset] = free - need
+        self.used[asset] = self.used.get(asset, _ZERO) + need
+        return need
+
+    def settle(
+        self, market: MarketInfo, order: PaperOrder, quantity: Decimal, price: Decimal, fee: Decimal
+    ) -> Decimal:
+        """Move the funds of one fill of ``order``; returns the fee (in quote).
+
+        ``fee`` is the fee rate; the order's lock shrinks by what the fill used.
+        """
+        cost = quantity * price
+        paid = cost * fee
+        if order.side is Side.BUY:
+            spent = cost + paid
+            order.locked -= spent
+            self.used[market.quote] -= spent
+            self.free[market.base] += quantity
+        else:
+            order.locked -= quantity
+            self.used[market.base] -= quantity
+            self.free[market.quote] += cost - paid
+        return paid
+
+    def release(self, market: MarketInfo, order: PaperOrder) -> None:
+        """Give back what ``order`` still locks (it was cancelled or completed)."""
+        asset = market.quote if order.side is Side.BUY else market.base
+        self.used[asset] -= order.locked
+        self.free[asset] += order.locked
+        order.locked = _ZERO
