@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.echo import echo_value
+from gridsup.strategy.grid_config import MAX_BASE_AMOUNT, MAX_DIGITS, GridConfig
 from gridsup.strategy.ids import grid_tag
 from gridsup.strategy.levels import GridLevelsError, grid_levels
 
@@ -103,12 +104,26 @@ class ExchangeSettings(_Table):
     def _balances(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for asset, amount in value.items():
             if not re.fullmatch(r"[A-Z0-9]{1,20}", asset):
-                raise PydanticCustomError("asset", "{asset}: not an asset code", {"asset": asset})
-            if not amount.is_finite() or amount < 0:
+                raise PydanticCustomError(
+                    "asset",
+                    "{asset}: not an asset code (1-20 capitals or digits, e.g. USDT)",
+                    {"asset": echo_value(asset)},
+                )
+            if (
+                not amount.is_finite()
+                or not 0 <= amount <= MAX_BASE_AMOUNT
+                or len(amount.as_tuple().digits) > MAX_DIGITS
+            ):
                 raise PydanticCustomError(
                     "balance",
-                    "{asset}: must be 0 or more, got {amount}",
-                    {"asset": asset, "amount": str(amount)},
+                    "{asset}: must be between 0 and {most} with at most {digits} significant "
+                    "digits, got {amount}",
+                    {
+                        "asset": asset,
+                        "amount": echo_value(amount),
+                        "most": str(MAX_BASE_AMOUNT),
+                        "digits": MAX_DIGITS,
+                    },
                 )
         return value
 
@@ -251,15 +266,29 @@ class GridsFile(BaseModel):
 _TOP_LEVEL = {"exchange", "market_data", "database", "grid"}
 
 
+# Error types whose message says all there is (or whose input must not be echoed).
+_NO_ECHO = frozenset({"extra_forbidden", "missing", "secret_in_file"})
+
+
+def _loc_part(part: str | int) -> str:
+    if isinstance(part, str) and not (part.isidentifier() and part.isascii() and len(part) <= 40):
+        return echo_value(part, 40)
+    return str(part)
+
+
 def _problem_lines(where: str, error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"])
+        loc = ".".join(_loc_part(part) for part in item["loc"])
         msg = item["msg"]
         if item["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see docs/configuration.md)"
         elif item["type"] == "missing":
             msg = "required field is missing"
+        elif item["type"] not in _NO_ECHO and loc and ", got " not in msg:
+            # pydantic's own messages ("Input should be a valid decimal") do not say
+            # what was given; ours end in ", got VALUE" already.
+            msg = f"{msg}, got {echo_value(item.get('input'))}"
         lines.append(f"{where}: {loc}: {msg}" if loc else f"{where}: {msg}")
     return lines
 
@@ -302,7 +331,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     problems: list[str] = []
     for key in sorted(set(raw) - _TOP_LEVEL):
         problems.append(
-            f"{path}: {key}: unknown table or key "
+            f"{path}: {_loc_part(key)}: unknown table or key "
             "(expected [exchange], [market_data], [database], [[grid]])"
         )
 
@@ -367,7 +396,9 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
     for index, table in enumerate(tables):
         name = table.get("name") if isinstance(table, Mapping) else None
         where = (
-            f'{path}: grid[{index}] "{name}"' if isinstance(name, str) else f"{path}: grid[{index}]"
+            f"{path}: grid[{index}] {_quoted(name)}"
+            if isinstance(name, str)
+            else f"{path}: grid[{index}]"
         )
         if not isinstance(table, Mapping):
             problems.append(f"{where}: must be a table")
@@ -384,7 +415,7 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
                     other = tags[tag]
                     problems.append(
                         f"{where}: name: its order-id tag {tag} collides with "
-                        f'grid[{other[0]}] "{other[1]}"; rename one'
+                        f"grid[{other[0]}] {_quoted(other[1])}; rename one"
                     )
                 tags.setdefault(tag, (index, name))
         grid = _validate(GridConfig, table, where, problems)
@@ -399,3 +430,9 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
             continue
         grids.append(grid)
     return grids
+
+
+def _quoted(name: str) -> str:
+    """A grid's name as messages show it: ``"eth"``, or escaped and cut when it is odd."""
+    plain = name.isascii() and name.isprintable() and '"' not in name and len(name) <= 64
+    return f'"{name}"' if plain else echo_value(name, 40)
