@@ -42,6 +42,7 @@ class LazyGroup(click.Group):
                 raise
             failed = getattr(exc, "ctx", None)  # UsageError carries the command's context
             sub = failed.command_path.partition(" ")[2] if failed is not None else ""
+            sub = sub or ctx.invoked_subcommand or ""
             echo_json(error_object(exc.format_message(), exc.exit_code, sub))
             ctx.exit(exc.exit_code)
 

@@ -137,3 +137,19 @@ class DecimalRange(click.ParamType):
         if len(number.as_tuple().digits) > MAX_DIGITS:
             self.fail(f"has more than {MAX_DIGITS} significant digits: {short(value)}", param, ctx)
         return number
+
+
+def print_table(table: Any) -> None:
+    """Print a rich ``Table`` without cutting a value: piped or redirected output gets the
+    table's natural width (not rich's default 80 columns); on a terminal narrower than
+    the table, cells fold onto more lines instead of ending in an ellipsis."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    for column in table.columns:
+        column.overflow = "fold"
+    console = Console()
+    if not console.is_terminal:
+        needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        console = Console(width=max(console.width, needed))
+    console.print(table)

@@ -9,10 +9,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridsup.store.database import Database
+from gridsup.store.errors import DatabaseConfigError
 
 log = structlog.get_logger(__name__)
 
@@ -33,11 +35,20 @@ def head_revision() -> str:
     return head
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` names one of gridsup's migrations (or ``head``)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 async def upgrade(db: Database, revision: str = "head") -> str | None:
     """Migrate ``db`` (connected) to ``revision``; returns the revision it is at after.
 
     Raises:
         DatabaseUnavailable: the database stopped answering.
+        DatabaseConfigError: ``revision`` is not one of gridsup's migrations.
     """
     config = alembic_config()
 
@@ -51,6 +62,8 @@ async def upgrade(db: Database, revision: str = "head") -> str | None:
             current = await conn.run_sync(run)
     except SQLAlchemyError as exc:
         raise db.classify(exc) from exc
+    except CommandError as exc:  # an unknown --revision
+        raise DatabaseConfigError(f"revision {revision[:40]!r}: {exc}") from None
     log.info("database_migrated", url=db.safe_url, revision=current)
     return current
 
