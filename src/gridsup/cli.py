@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from gridsup import __version__
-from gridsup.commands.output import JSON_META, echo_json, error_object
+from gridsup.commands.output import JSON_META, cut_lines, echo_json, error_object
 
 # name -> "module:attribute"; each command module owns its options and exit codes.
 COMMANDS: dict[str, str] = {
@@ -38,6 +38,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
+            exc.message = cut_lines(exc.message)
             if not ctx.meta.get(JSON_META):
                 raise
             failed = getattr(exc, "ctx", None)  # UsageError carries the command's context

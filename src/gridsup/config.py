@@ -174,10 +174,11 @@ class MarketDataSettings(_Table):
 
     source: MarketDataSource | None = None  # None: exchange when live, synthetic when paper
     file: Path | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     interval: str = Field(default="1m", pattern=r"^[1-9][0-9]*[smhdw]$")
     volatility: float = Field(default=0.001, ge=0, le=0.5)  # synthetic: per-step log-return sd
-    speed: float = Field(default=1.0, gt=0)  # replay/synthetic: 2.0 = twice real time
+    # replay/synthetic: 2.0 = twice real time
+    speed: float = Field(default=1.0, gt=0, le=1_000_000, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _replay_needs_file(self) -> MarketDataSettings:

@@ -24,6 +24,7 @@ from gridsup.commands.output import (
     DecimalRange,
     echo_json,
     fail,
+    print_table,
     short,
     strategies_option,
 )
@@ -251,8 +252,8 @@ def _render(result: BacktestResult, data: Path, grid: GridConfig | None = None) 
     ]
     for label, value in rows:
         table.add_row(label, value)
+    print_table(table)
     console = Console()
-    console.print(table)
     if result.skipped_levels:
         first = result.skipped_levels[0]
         console.print(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 import msgspec
 
-from gridsup.commands.output import EXIT_FAILURE, EXIT_NO_SUPERVISOR, echo_json, fail
+from gridsup.commands.output import EXIT_FAILURE, EXIT_NO_SUPERVISOR, Seconds, echo_json, fail
 
 if TYPE_CHECKING:
     from gridsup.messages.control import StatusReply, StatusValue
@@ -32,7 +32,7 @@ _run_dir_option = click.option(
 )
 _timeout_option = click.option(
     "--timeout",
-    type=float,
+    type=Seconds(),
     default=5.0,
     show_default=True,
     help="Seconds to wait for the supervisor.",
@@ -183,7 +183,7 @@ def _echo_grids(rows: list[dict[str, object]]) -> None:
 @_run_dir_option
 @click.option(
     "--timeout",
-    type=float,
+    type=Seconds(),
     default=60.0,
     show_default=True,
     help="Seconds to wait for the supervisor to exit.",

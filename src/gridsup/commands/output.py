@@ -38,6 +38,15 @@ def short(value: Any, limit: int = ECHO_LIMIT) -> str:
     return echo_value(value, limit)
 
 
+def cut_lines(text: str, limit: int = 300) -> str:
+    """``text`` with every line longer than ``limit`` cut (click's own messages echo a
+    value whole: ``'<50 KB>' is not a valid integer``)."""
+    return "\n".join(
+        line if len(line) <= limit else f"{line[:limit]}... ({len(line)} characters)"
+        for line in text.splitlines()
+    )
+
+
 def json_requested(ctx: click.Context | None = None) -> bool:
     """Whether the running command was given ``--json``."""
     ctx = ctx if ctx is not None else click.get_current_context(silent=True)
@@ -126,8 +135,9 @@ class DecimalRange(click.ParamType):
             number = Decimal(str(value).strip())
         except InvalidOperation:
             self.fail(f"{short(value)} is not a number", param, ctx)
-        above_low = number > self.low if self.open_low else number >= self.low
-        if not number.is_finite() or not above_low or number > self.high:
+        finite = number.is_finite()  # NaN cannot even be compared
+        above_low = finite and (number > self.low if self.open_low else number >= self.low)
+        if not above_low or number > self.high:
             bracket = "(" if self.open_low else "["
             self.fail(
                 f"must be a number in {bracket}{self.low}, {self.high}], got {short(value)}",
@@ -153,3 +163,25 @@ def print_table(table: Any) -> None:
         needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
         console = Console(width=max(console.width, needed))
     console.print(table)
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds in ``(0, high]`` (click's FloatRange lets NaN through)."""
+
+    name = "seconds"
+
+    def __init__(self, high: float = 86_400.0) -> None:
+        self.high = high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{short(value)} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not 0 < seconds <= self.high:
+            self.fail(
+                f"must be between 0 and {self.high:g} seconds, got {short(value)}", param, ctx
+            )
+        return seconds

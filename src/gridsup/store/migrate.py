@@ -36,11 +36,10 @@ def head_revision() -> str:
 
 
 def known_revision(revision: str) -> bool:
-    """Whether ``revision`` names one of gridsup's migrations (or ``head``)."""
-    try:
-        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
-    except CommandError:
-        return False
+    """Whether ``revision`` is ``head`` or the id of one of gridsup's migrations (alembic's
+    own look-up accepts partial ids and raises several error types for odd text)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return revision in {"head", *(r.revision for r in script.walk_revisions())}
 
 
 async def upgrade(db: Database, revision: str = "head") -> str | None:
