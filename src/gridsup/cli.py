@@ -38,7 +38,9 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
-            exc.message = cut_lines(exc.message)
+            # click echoes a bad value whole ('<50 KB>' is not a valid integer); its
+            # message is typed Final, hence setattr.
+            setattr(exc, "message", cut_lines(exc.message))  # noqa: B010
             if not ctx.meta.get(JSON_META):
                 raise
             failed = getattr(exc, "ctx", None)  # UsageError carries the command's context
