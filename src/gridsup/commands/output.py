@@ -165,23 +165,29 @@ def print_table(table: Any) -> None:
     console.print(table)
 
 
-class Seconds(click.ParamType):
-    """A finite number of seconds in ``(0, high]`` (click's FloatRange lets NaN through)."""
+class PositiveFloat(click.ParamType):
+    """A finite number in ``(0, high]`` (click's FloatRange lets NaN through)."""
 
-    name = "seconds"
-
-    def __init__(self, high: float = 86_400.0) -> None:
-        self.high = high
+    def __init__(self, high: float, what: str = "number") -> None:
+        self.high, self.what = high, what
+        self.name = what
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         import math
 
         try:
-            seconds = float(value)
+            number = float(value)
         except (TypeError, ValueError):
-            self.fail(f"{short(value)} is not a number of seconds", param, ctx)
-        if not math.isfinite(seconds) or not 0 < seconds <= self.high:
+            self.fail(f"{short(value)} is not a number", param, ctx)
+        if not math.isfinite(number) or not 0 < number <= self.high:
             self.fail(
-                f"must be between 0 and {self.high:g} seconds, got {short(value)}", param, ctx
+                f"must be more than 0 and at most {self.high:g} ({self.what}), got {short(value)}",
+                param,
+                ctx,
             )
-        return seconds
+        return number
+
+
+def Seconds(high: float = 86_400.0) -> PositiveFloat:
+    """Seconds in ``(0, high]``."""
+    return PositiveFloat(high, "seconds")

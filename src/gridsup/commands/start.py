@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from gridsup.commands.output import fail, short, strategies_option
+from gridsup.commands.output import PositiveFloat, Seconds, fail, short, strategies_option
 from gridsup.config import LOG_LEVELS
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ def prepare(
 @click.option("--log-json", is_flag=True, default=False, help="One JSON object per log line.")
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(365 * 86_400.0),
     default=None,
     metavar="SECONDS",
     help="Stop cleanly after this many seconds (demos, tests).",
@@ -246,7 +246,7 @@ def prepare(
 )
 @click.option(
     "--rate-limit",
-    type=click.FloatRange(min=0, min_open=True),
+    type=PositiveFloat(1_000_000, "orders per second"),
     default=None,
     metavar="PER_SECOND",
     help="Orders per second for the whole account (default: 10 live, 1000 dry-run).",
