@@ -188,3 +188,10 @@ def test_an_unknown_revision_is_refused_before_the_database_is_created(data_dir:
 
     assert result.exit_code == 2 and "--revision 'bogus': no such migration" in result.stderr
     assert not data_dir.exists()
+
+
+def test_status_creates_no_run_directory(tmp_path: Path) -> None:
+    result = run("status", "--run-dir", str(tmp_path / "absent"))
+
+    assert result.exit_code == 3 and "no supervisor is running" in result.stderr
+    assert not (tmp_path / "absent").exists()
