@@ -374,7 +374,7 @@ def _run_one(
         strategy = GridTradingStrategy(grid)
         return run_backtest(strategy, candles, market, balances, name=grid.name)
     except GridLevelsError as exc:
-        _fail(f'grid "{grid.name}" cannot run on {symbol} (tick size {market.price_step}): {exc}')
+        _fail(f'grid "{grid.name}" cannot run on {symbol}: {exc}')
     except BacktestError as exc:
         _fail(f"cannot backtest over {data}: {exc}.")
 

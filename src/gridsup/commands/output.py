@@ -95,6 +95,9 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """
     ctx = click.get_current_context(silent=True)
     name = command_name(ctx)
+    # A safety net: a value echoed by code that did not cut it (a store or exchange
+    # message) still ends in a readable line.
+    message = cut_lines(message, 400)
     if json_requested(ctx):
         echo_json(error_object(message, code, name))
     else:
