@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gridsup.strategy.echo import echo_value
+from gridsup.strategy.echo import echo_value, field_name, grid_label, problem_lines
 from gridsup.strategy.grid_config import MAX_BASE_AMOUNT, MAX_DIGITS, GridConfig
 from gridsup.strategy.ids import grid_tag
 from gridsup.strategy.levels import GridLevelsError, grid_levels
@@ -267,33 +267,6 @@ class GridsFile(BaseModel):
 _TOP_LEVEL = {"exchange", "market_data", "database", "grid"}
 
 
-# Error types whose message says all there is (or whose input must not be echoed).
-_NO_ECHO = frozenset({"extra_forbidden", "missing", "secret_in_file"})
-
-
-def _loc_part(part: str | int) -> str:
-    if isinstance(part, str) and not (part.isidentifier() and part.isascii() and len(part) <= 40):
-        return echo_value(part, 40)
-    return str(part)
-
-
-def _problem_lines(where: str, error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        loc = ".".join(_loc_part(part) for part in item["loc"])
-        msg = item["msg"]
-        if item["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see docs/configuration.md)"
-        elif item["type"] == "missing":
-            msg = "required field is missing"
-        elif item["type"] not in _NO_ECHO and loc and ", got " not in msg:
-            # pydantic's own messages ("Input should be a valid decimal") do not say
-            # what was given; ours end in ", got VALUE" already.
-            msg = f"{msg}, got {echo_value(item.get('input'))}"
-        lines.append(f"{where}: {loc}: {msg}" if loc else f"{where}: {msg}")
-    return lines
-
-
 def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> GridsFileError:
     text = str(exc)
     match = re.search(r"\(at line (\d+), column (\d+)\)", text)
@@ -332,7 +305,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     problems: list[str] = []
     for key in sorted(set(raw) - _TOP_LEVEL):
         problems.append(
-            f"{path}: {_loc_part(key)}: unknown table or key "
+            f"{path}: {field_name(key)}: unknown table or key "
             "(expected [exchange], [market_data], [database], [[grid]])"
         )
 
@@ -383,7 +356,7 @@ def _validate(model: type[M], data: Mapping[str, Any], where: str, problems: lis
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        problems.extend(_problem_lines(where, exc))
+        problems.extend(problem_lines(where, exc))
         return None
 
 
@@ -397,7 +370,7 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
     for index, table in enumerate(tables):
         name = table.get("name") if isinstance(table, Mapping) else None
         where = (
-            f"{path}: grid[{index}] {_quoted(name)}"
+            f"{path}: grid[{index}] {grid_label(name)}"
             if isinstance(name, str)
             else f"{path}: grid[{index}]"
         )
@@ -416,7 +389,7 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
                     other = tags[tag]
                     problems.append(
                         f"{where}: name: its order-id tag {tag} collides with "
-                        f"grid[{other[0]}] {_quoted(other[1])}; rename one"
+                        f"grid[{other[0]}] {grid_label(other[1])}; rename one"
                     )
                 tags.setdefault(tag, (index, name))
         grid = _validate(GridConfig, table, where, problems)
@@ -431,9 +404,3 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
             continue
         grids.append(grid)
     return grids
-
-
-def _quoted(name: str) -> str:
-    """A grid's name as messages show it: ``"eth"``, or escaped and cut when it is odd."""
-    plain = name.isascii() and name.isprintable() and '"' not in name and len(name) <= 64
-    return f'"{name}"' if plain else echo_value(name, 40)
