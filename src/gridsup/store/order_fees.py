@@ -2,12 +2,13 @@
 
 Fills and order rows arrive on two channels, in any order, and an order row's own
 update carries the fee the exchange reported on the order (often none). So after every
-write that touched an order or a fill, the fee of each such order that has fills is set
-again from its stored fills: whatever arrived last, the row ends up equal to its fills.
+write that stored a fill or moved a (partly) filled order, the fee of each such order
+is set again from its stored fills: whatever arrived last, the row ends up equal to its
+fills. Fills charged in more than one currency (some in BNB, some in the quote) have no
+single sum: such an order keeps the fee the exchange reported on it.
 
-Money is summed in Python with ``Decimal``: SQLite stores it as text (see ``coltypes``).
-Fills charged in more than one currency (some in BNB, some in the quote) have no single
-sum; such an order keeps its first currency's sum and the fills say the rest.
+PostgreSQL sums in SQL (``NUMERIC`` is exact); SQLite stores money as text (see
+``coltypes``), so there the fills are read and summed in Python with ``Decimal``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, Update, bindparam, distinct, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import Fill, Order
@@ -26,6 +27,7 @@ OrderKey = tuple[str, str]  # (exchange, client order id)
 _CHUNK = 400
 
 _ORDERS = cast(Table, Order.__table__)
+_FILLS = cast(Table, Fill.__table__)
 _SET_FEE = (
     update(_ORDERS)
     .where(
@@ -36,40 +38,65 @@ _SET_FEE = (
 )
 
 
-async def refresh_order_fees(session: AsyncSession, keys: Iterable[OrderKey]) -> int:
-    """Set ``fee``/``fee_currency`` of the orders ``keys`` that have fills to the sum of
-    their fills'; returns how many orders were given a fee.
+async def refresh_order_fees(session: AsyncSession, keys: Iterable[OrderKey]) -> None:
+    """Set ``fee``/``fee_currency`` of the orders ``keys`` that have fills (in one
+    currency) to the sum of their fills'.
 
     Raises:
         DatabaseUnavailable/RecordRefused: as any write of the session.
     """
     wanted = sorted(set(keys))
-    totals: dict[OrderKey, tuple[Decimal, str | None]] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        stmt = (
-            select(Fill.exchange, Fill.client_order_id, Fill.fee, Fill.fee_currency)
-            .where(tuple_(Fill.exchange, Fill.client_order_id).in_(chunk))
-            .order_by(Fill.timestamp, Fill.id)
+        if postgres:
+            await session.execute(_sum_in_sql(chunk))
+        else:
+            await _sum_in_python(session, chunk)
+
+
+def _sum_in_sql(chunk: list[OrderKey]) -> Update:
+    sums = (
+        select(
+            _FILLS.c.exchange,
+            _FILLS.c.client_order_id,
+            func.sum(_FILLS.c.fee).label("fee"),
+            func.min(_FILLS.c.fee_currency).label("currency"),
         )
-        for exchange, client_order_id, fee, currency in await session.execute(stmt):
-            if client_order_id is None:  # not selected (the IN list has no NULL)
-                continue
-            key = (exchange, client_order_id)
-            total, first = totals.get(key, (Decimal(0), currency))
-            if currency == first:
-                totals[key] = (total + fee, first)
-            else:
-                totals[key] = (total, first)
-    if totals:
-        rows = [
-            {
-                "k_exchange": exchange,
-                "k_client_order_id": client_order_id,
-                "k_fee": fee,
-                "k_fee_currency": currency,
-            }
-            for (exchange, client_order_id), (fee, currency) in totals.items()
-        ]
+        .where(tuple_(_FILLS.c.exchange, _FILLS.c.client_order_id).in_(chunk))
+        .group_by(_FILLS.c.exchange, _FILLS.c.client_order_id)
+        .having(func.count(distinct(_FILLS.c.fee_currency)) <= 1)
+        .subquery()
+    )
+    return (
+        update(_ORDERS)
+        .where(
+            _ORDERS.c.exchange == sums.c.exchange,
+            _ORDERS.c.client_order_id == sums.c.client_order_id,
+        )
+        .values(fee=sums.c.fee, fee_currency=sums.c.currency)
+    )
+
+
+async def _sum_in_python(session: AsyncSession, chunk: list[OrderKey]) -> None:
+    totals: dict[OrderKey, tuple[Decimal, set[str]]] = {}
+    stmt = select(
+        _FILLS.c.exchange, _FILLS.c.client_order_id, _FILLS.c.fee, _FILLS.c.fee_currency
+    ).where(tuple_(_FILLS.c.exchange, _FILLS.c.client_order_id).in_(chunk))
+    for exchange, client_order_id, fee, currency in await session.execute(stmt):
+        total, currencies = totals.setdefault((exchange, client_order_id), (Decimal(0), set()))
+        if currency is not None:
+            currencies.add(currency)
+        totals[(exchange, client_order_id)] = (total + fee, currencies)
+    rows = [
+        {
+            "k_exchange": exchange,
+            "k_client_order_id": client_order_id,
+            "k_fee": fee,
+            "k_fee_currency": next(iter(currencies), None),
+        }
+        for (exchange, client_order_id), (fee, currencies) in totals.items()
+        if len(currencies) <= 1
+    ]
+    if rows:
         await session.execute(_SET_FEE, rows)
-    return len(totals)

@@ -173,15 +173,18 @@ async def _apply_orders(
 
 
 def _order_keys(records: Iterable[StoreWrite]) -> set[tuple[str, str]]:
-    """The orders (exchange, client order id) that order rows and fills of ``records``
-    touch: their fee is summed again from their fills."""
+    """The orders (exchange, client order id) whose fee is summed again from their fills:
+    those of the fills in ``records``, and those whose row an order record or update
+    (re)writes once they are (partly) filled; an unfilled order has no fills."""
     keys: set[tuple[str, str]] = set()
     for record in records:
-        if (
-            isinstance(record, OrderRecord | OrderUpdateRecord | FillRecord)
-            and record.client_order_id is not None
-        ):
-            keys.add((record.exchange, record.client_order_id))
+        match record:
+            case FillRecord(client_order_id=str() as cid):
+                keys.add((record.exchange, cid))
+            case OrderRecord() if record.filled > 0:
+                keys.add((record.exchange, record.client_order_id))
+            case OrderUpdateRecord() if (record.filled or 0) > 0 or record.fee is not None:
+                keys.add((record.exchange, record.client_order_id))
     return keys
 
 
