@@ -137,7 +137,12 @@ async def _limits(request: web.Request, handler: Handler) -> web.StreamResponse:
             headers = {"Retry-After": retry_after_text(seconds), _WEIGHT_HEADER: str(limiter.used)}
             response: web.StreamResponse = _error_response(BinanceError(code, -1003, msg), headers)
         else:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:  # e.g. 404 no such route: logged, weighed
+                status = exc.status
+                exc.headers[_WEIGHT_HEADER] = str(limiter.used)
+                raise
             response.headers[_WEIGHT_HEADER] = str(limiter.used)
         status = response.status
         return response
