@@ -209,7 +209,10 @@ class StrategyActor(Actor):
         assert self._orders is not None
         snapshot = await self._orders.query(tuple(self.strategy.tracked_orders()))
         self._seq, self._epoch = snapshot.seq, snapshot.epoch
-        result = reconcile(self.strategy, snapshot, self.spec, self.run_config)
+        assert self._committer is not None
+        result = reconcile(
+            self.strategy, snapshot, self.spec, self.run_config, self._committer.unsent
+        )
         if result.aborted:
             # Nothing applied, nothing saved: a later start sees the same evidence.
             self._set_reconciliation(result)
