@@ -103,6 +103,7 @@ class StrategyActor(Actor):
         self._recon_status: dict[str, str | int | bool] = {}
         self.resyncs = 0
         self.events_handled = 0
+        self.fills_seen = 0  # order updates with a fill handled by this process
         self._seq = 0
         self._epoch: int | None = None
         self._events: deque[OrderUpdate | OrderRejected] = deque()
@@ -335,6 +336,7 @@ class StrategyActor(Actor):
                     return  # already in the snapshot
                 self._seq = event.seq
                 changed = apply_update(self.strategy, event)
+                self.fills_seen += event.fill is not None
             case OrderRejected(client_order_id=cid, reason=reason):
                 changed = self.strategy.tracks(cid)
                 if changed:

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -29,6 +29,7 @@ from gridsup.actors import endpoints
 from gridsup.actors.base import RuntimeInfo
 from gridsup.actors.entry import MAIN_PATH_ENV, Launch, child_main
 from gridsup.actors.sockets import OpenSocket, SocketSpec, SocketType, open_socket
+from gridsup.messages.alerts import AlertRaised
 from gridsup.messages.control import (
     COMMAND_CODEC,
     CONTROL_REPLY_CODEC,
@@ -45,6 +46,7 @@ from gridsup.messages.control import (
 )
 from gridsup.supervisor import discovery
 from gridsup.supervisor.effects import AlertHook, ProcessHandle, log_alert, send_signal
+from gridsup.supervisor.extensions import SupervisorExtension
 from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.supervision import Supervision
 
@@ -199,8 +201,14 @@ class Supervisor:
         alert: AlertHook = log_alert,
         log_level: str = "INFO",
         log_json: bool = False,
+        extensions: Sequence[SupervisorExtension] = (),
     ) -> None:
         self.specs = specs
+        # Metrics, alerts: run beside the children, started once supervision exists.
+        self.extensions = tuple(extensions)
+        # Who hears an actor's AlertRaised (the alerts extension subscribes at start).
+        self.alert_listeners: list[Callable[[AlertRaised], None]] = []
+        self.started_at: float | None = None
         self.base = base if base is not None else endpoints.default_base()
         self.mp = make_context(start_method, preload)
         self.start_method = start_method
@@ -229,7 +237,8 @@ class Supervisor:
         reports: OpenSocket | None = None
         loop = asyncio.get_running_loop()
         effects: ProcessEffects | None = None
-        started = time.monotonic()
+        started = self.started_at = time.monotonic()
+        running: list[SupervisorExtension] = []
         try:
             # Reports are waited on through OpenSocket's reader: a plain socket.
             report_spec = SocketSpec(
@@ -272,6 +281,9 @@ class Supervisor:
                 method=self.start_method,
             )
             sup.start()
+            for extension in self.extensions:
+                await extension.start(self)
+                running.append(extension)
             tasks = [
                 loop.create_task(self._reports(reports, sup)),
                 loop.create_task(self._control(router, sup, started)),
@@ -284,6 +296,8 @@ class Supervisor:
                 await asyncio.gather(*tasks, return_exceptions=True)
             return 0
         finally:
+            for extension in reversed(running):
+                await extension.stop()
             if effects is not None:
                 effects.kill_all()
             if reports is not None:
@@ -360,6 +374,16 @@ class Supervisor:
                 sup.on_heartbeat(name, pid, status)  # only moves a deadline later
             case Failed(actor=name, pid=pid, reason=reason):
                 sup.on_failed(name, pid, reason)
+            case AlertRaised():
+                log.warning(
+                    "alert_reported",
+                    actor=report.actor,
+                    cause=report.cause.value,
+                    subject=report.subject,
+                    active=report.active,
+                )
+                for listener in self.alert_listeners:
+                    listener(report)
             case _:
                 assert_never(report)
 
