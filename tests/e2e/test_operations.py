@@ -128,3 +128,25 @@ def test_a_stopped_grid_degrades_health_and_alerts_once(env: GridsEnv) -> None:
     ]
     assert len(stop_loss) == 1 and "eth-stop" in stop_loss[0]
     assert receiver.url not in run.stderr() + run.stdout()  # URLs carry tokens
+
+
+def test_an_alert_service_that_hangs_does_not_slow_trading(env: GridsEnv) -> None:
+    """Every alert request hangs: the grid that stops raises one, the others trade on
+    and the supervisor keeps answering."""
+    hanging = Receiver(hold=True)
+    run = env.start(
+        fast_grids_file(env, (FAST_GRIDS[0], STOPPED_GRID)),
+        *FAST_ARGS,
+        extra_env={"GRIDSUP_ALERT_URLS": hanging.url},
+    )
+    try:
+        assert hanging.arrived.wait(TIMEOUT), run.stderr()[-3000:]
+        wait_for(lambda: all_trading(env, ["btc-fast"], min_cycles=2), TIMEOUT, "trading on", run)
+        code, body = health(env, "--timeout", "5")
+        assert (code, body["problems"]) == (1, ["grid eth-stop is stopped"])
+        assert not hanging.release.is_set() and len(hanging.messages) == 1
+    finally:
+        run.interrupt()
+        code = run.wait(60)
+        hanging.close()
+    assert code == 0, run.stderr()[-3000:]

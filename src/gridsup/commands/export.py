@@ -19,7 +19,7 @@ import json
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -33,7 +33,15 @@ _TIME_FIELDS = {"timestamp": "time", "opened_at": "opened", "closed_at": "closed
 _SCALE = Decimal(10) ** -18  # Parquet decimal128(38, 18)
 
 
-def _fee_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
+def _refuse(message: str, code: int, as_json: bool) -> NoReturn:
+    """One line on stderr, or with ``--json`` one object on stdout; exit ``code``."""
+    if as_json:
+        click.echo(json.dumps({"error": message, "code": code}))
+        raise SystemExit(code)
+    fail(message, code)
+
+
+def _fee_prices(values: tuple[str, ...], as_json: bool) -> dict[str, Decimal]:
     prices: dict[str, Decimal] = {}
     for text in values:
         asset, sep, price = text.partition("=")
@@ -42,12 +50,13 @@ def _fee_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
         except InvalidOperation:
             value = Decimal(-1)
         if not sep or not asset or not value.is_finite() or value <= 0:
-            fail(f"--fee-price {text[:40]!r}: want ASSET=PRICE in quote, e.g. BNB=600", EXIT_CONFIG)
+            why = f"--fee-price {text[:40]!r}: want ASSET=PRICE in quote, e.g. BNB=600"
+            _refuse(why, EXIT_CONFIG, as_json)
         prices[asset.upper()] = value
     return prices
 
 
-def _require_file(db_url: str | None) -> None:
+def _require_file(db_url: str | None, as_json: bool) -> None:
     """A SQLite database must exist already: reading must not create it."""
     from gridsup.store.database import resolve_url, sqlite_path
     from gridsup.store.errors import DatabaseConfigError
@@ -55,10 +64,11 @@ def _require_file(db_url: str | None) -> None:
     try:
         url = resolve_url(db_url)
     except DatabaseConfigError as exc:
-        fail(str(exc), EXIT_CONFIG)
+        _refuse(str(exc), EXIT_CONFIG, as_json)
     path = sqlite_path(url)
     if path is not None and not path.is_file():
-        fail(f"no database at {path}: nothing to export (run `gridsup start` first)", EXIT_CONFIG)
+        why = f"no database at {path}: nothing to export (run `gridsup start` first)"
+        _refuse(why, EXIT_CONFIG, as_json)
 
 
 def iso(ms: int) -> str:
@@ -165,11 +175,11 @@ def export(
     profit) as CSV or Parquet. Round-trip totals equal `gridsup stats`."""
     from gridsup.store import export as rows_of
 
-    prices = _fee_prices(fee_prices)
+    prices = _fee_prices(fee_prices, as_json)
     parquet = output is not None and output.suffix.lower() == ".parquet"
     if as_json and output is None:
-        fail("--json prints the summary: give the rows a file with --output", EXIT_CONFIG)
-    _require_file(db_url)
+        _refuse("--json prints the summary: give the rows a file with --output", EXIT_CONFIG, True)
+    _require_file(db_url, as_json)
 
     async def action(db: Database) -> tuple[list[Any], dict[str, Any]]:
         await require_schema(db)
@@ -196,7 +206,7 @@ def export(
             with output.open("w", newline="", encoding="utf-8") as out:
                 write_csv(rows, columns, out)
     except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_CONFIG)
+        _refuse(f"cannot write {output}: {exc.strerror or exc}", EXIT_CONFIG, as_json)
     summary = {k: _text(v) if isinstance(v, Decimal) else v for k, v in summary.items()}
     if as_json:
         click.echo(json.dumps({"kind": kind, "output": str(output), **summary}, indent=2))
