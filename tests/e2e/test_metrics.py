@@ -150,6 +150,19 @@ def test_metrics_refuse_a_non_loopback_address_given_on_the_command_line(
     assert "Traceback" not in done.stderr
 
 
+def test_a_metrics_port_in_use_fails_the_start_before_any_grid_runs(env: GridsEnv) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = env.gridsup(
+            "start", "-s", str(fast_grids_file(env)), "--metrics", str(port), timeout=120
+        )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "supervisor failed" in done.stderr and "Traceback" not in done.stderr
+    assert "actor_spawned" not in done.stderr  # nothing was started
+
+
 PROMETHEUS = shutil.which("prometheus")
 
 

@@ -280,10 +280,12 @@ class Supervisor:
                 run_dir=str(run_dir.path),
                 method=self.start_method,
             )
-            sup.start()
+            # Before any child: an extension that cannot start (a metrics port in use)
+            # fails the start with nothing spawned.
             for extension in self.extensions:
                 await extension.start(self)
                 running.append(extension)
+            sup.start()
             tasks = [
                 loop.create_task(self._reports(reports, sup)),
                 loop.create_task(self._control(router, sup, started)),
