@@ -258,7 +258,7 @@ class SupervisorCollector(Collector):
         )
         recon = gauge(
             "gridsup_grid_reconciliation_orders",
-            "Orders per outcome of the grid's last reconciliation.",
+            "Orders per outcome of the grid's last reconciliation (outcomes that occurred).",
             ("outcome",),
         )
         mismatches = gauge(
@@ -304,8 +304,10 @@ class SupervisorCollector(Collector):
                 if status_key.startswith(_FEE_PREFIX) and (value := number(raw)) is not None:
                     fees.add_metric([*key, status_key.removeprefix(_FEE_PREFIX)], value)
             for outcome in RECON_OUTCOMES:
+                # Only the outcomes that happened: nearly all are 0 on nearly every grid,
+                # and ten series per grid would be a third of a scrape.
                 value = number(s.get(f"recon_{outcome}"))
-                if value is not None:
+                if value:
                     recon.add_metric([*key, outcome], value)
         yield from (state, open_orders, fills, cycles, profit, fees, base, quote, tick)
         yield from (restarts, skipped, recon, mismatches, aborted)
