@@ -4,10 +4,10 @@ and, where Debian's ``prometheus`` is installed, the real server scraping us."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
-import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -57,24 +57,29 @@ def by_grid(samples: Samples, name: str, **labels: str) -> dict[str, float]:
 
 
 def database_figures(db: Path) -> dict[str, dict[str, Decimal]]:
-    """Per grid: fills, closed round trips, their profit, quote fees of its fills."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
+    """Per grid: fills, closed round trips, their profit, quote fees of its fills (read
+    through the store: SQLite keeps money as order-preserving text)."""
+    from sqlalchemy import select
+
+    from gridsup.store.database import Database
+    from gridsup.store.models import Fill, Trade
+
+    async def read() -> dict[str, dict[str, Decimal]]:
         out: dict[str, dict[str, Decimal]] = {}
-        for strategy, fee, currency in con.execute("SELECT strategy, fee, fee_currency FROM fills"):
-            row = out.setdefault(strategy, _zero())
-            row["fills"] += 1
-            if currency == "USDT":
-                row["fees"] += Decimal(fee)
-        for strategy, profit in con.execute(
-            "SELECT strategy, profit FROM trades WHERE is_open = 0"
-        ):
-            row = out.setdefault(strategy, _zero())
-            row["cycles"] += 1
-            row["profit"] += Decimal(profit)
+        async with Database(f"sqlite:///{db}") as database, database.session() as session:
+            for fill in (await session.execute(select(Fill))).scalars():
+                row = out.setdefault(str(fill.strategy), _zero())
+                row["fills"] += 1
+                if fill.fee_currency == "USDT":
+                    row["fees"] += fill.fee
+            closed = select(Trade).where(Trade.is_open.is_(False))
+            for trade in (await session.execute(closed)).scalars():
+                row = out.setdefault(trade.strategy, _zero())
+                row["cycles"] += 1
+                row["profit"] += trade.profit or Decimal(0)
         return out
-    finally:
-        con.close()
+
+    return asyncio.run(read())
 
 
 def _zero() -> dict[str, Decimal]:
