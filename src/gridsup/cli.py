@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "orders": "gridsup.commands.history:orders",
     "trades": "gridsup.commands.history:trades",
     "stats": "gridsup.commands.history:stats",
+    "health": "gridsup.commands.health:health",
+    "export": "gridsup.commands.export:export",
     "start": "gridsup.commands.start:start",
 }
 

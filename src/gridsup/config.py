@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridsup.monitoring import AlertSettings, MetricsSettings
 from gridsup.strategy.echo import echo_value, field_name, grid_label, problem_lines
 from gridsup.strategy.grid_config import MAX_BASE_AMOUNT, MAX_DIGITS, GridConfig
 from gridsup.strategy.ids import grid_tag
@@ -228,6 +229,8 @@ class GridsFile(BaseModel):
     market_data: MarketDataSettings
     database: DatabaseSettings
     grids: tuple[GridConfig, ...]
+    metrics: MetricsSettings = MetricsSettings()
+    alerts: AlertSettings = AlertSettings()
     log_level: str = "INFO"
     log_json: bool = False
     data_dir: Path | None = None
@@ -264,7 +267,7 @@ class GridsFile(BaseModel):
         raise KeyError(name)
 
 
-_TOP_LEVEL = {"exchange", "market_data", "database", "grid"}
+_TOP_LEVEL = {"exchange", "market_data", "database", "grid", "metrics", "alerts"}
 
 
 def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> GridsFileError:
@@ -306,7 +309,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     for key in sorted(set(raw) - _TOP_LEVEL):
         problems.append(
             f"{path}: {field_name(key)}: unknown table or key "
-            "(expected [exchange], [market_data], [database], [[grid]])"
+            "(expected [exchange], [market_data], [database], [metrics], [alerts], [[grid]])"
         )
 
     def table(name: str) -> Mapping[str, Any]:
@@ -321,6 +324,8 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         MarketDataSettings, table("market_data"), f"{path}: market_data", problems
     )
     database = _validate(DatabaseSettings, table("database"), f"{path}: database", problems)
+    metrics = _validate(MetricsSettings, table("metrics"), f"{path}: metrics", problems)
+    alerts = _validate(AlertSettings, table("alerts"), f"{path}: alerts", problems)
     grids = _validate_grids(raw.get("grid", []), path, problems)
 
     env = EnvSettings.model_construct()
@@ -334,6 +339,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     if problems:
         raise GridsFileError(path, problems)
     assert exchange is not None and market_data is not None and database is not None
+    assert metrics is not None and alerts is not None
     if env.exchange_mode is not None:
         exchange = exchange.model_copy(update={"mode": env.exchange_mode})
     if env.db_url:
@@ -346,6 +352,8 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         market_data=market_data,
         database=database,
         grids=tuple(grids),
+        metrics=metrics,
+        alerts=alerts,
         log_level=env.log_level,
         log_json=env.log_json,
         data_dir=env.data_dir,

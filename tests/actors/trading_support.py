@@ -137,6 +137,9 @@ class ActorHost:
         self.ready: dict[str, int] = {}  # name -> pid of the last Ready
         self.statuses: dict[str, dict[str, Any]] = {}  # name -> last heartbeat status
         self.failures: list[Failed] = []
+        # Cleared: the supervisor's beat stops, as if it had crashed (actors orphan).
+        self.beating = threading.Event()
+        self.beating.set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._pump, daemon=True, name="actor-host")
@@ -149,6 +152,7 @@ class ActorHost:
         *args: Any,
         kind: str = "test",
         ready_timeout: float = 20.0,
+        supervisor_timeout: float = 10.0,
         **kwargs: Any,
     ) -> Child:
         """Start ``target`` (``module:callable``) as actor ``name``; wait for its Ready.
@@ -157,7 +161,11 @@ class ActorHost:
             pytest.fail: it did not report Ready in time.
         """
         info = RuntimeInfo(
-            name=name, kind=kind, run_dir=str(self.run_dir.path), heartbeat_interval=0.2
+            name=name,
+            kind=kind,
+            run_dir=str(self.run_dir.path),
+            heartbeat_interval=0.2,
+            supervisor_timeout=supervisor_timeout,
         )
         launch = Launch(info, target, args, kwargs, log_level="WARNING")
         proc = self.mp.Process(target=child_main, args=(launch,), name=name)
@@ -220,7 +228,7 @@ class ActorHost:
         next_beat = 0.0
         while not self._closing.is_set():
             now = time.monotonic()
-            if now >= next_beat:
+            if now >= next_beat and self.beating.is_set():
                 with self._lock:
                     self.command.send_multipart([BROADCAST_TOPIC, beat])
                 next_beat = now + 0.2

@@ -385,6 +385,26 @@ def test_a_tracked_order_the_exchange_never_saw_is_sent_again_with_its_id() -> N
     assert exchange.placed == []  # the actor sends ``resent``; the strategy places nothing
 
 
+def test_a_saved_but_unsent_order_is_sent_again_and_is_no_mismatch() -> None:
+    """The actor saves before it sends: a crash in between leaves a tracked order the
+    exchange never saw, which the saved state names as unsent (issue 17)."""
+    strategy, _ = restarted(running())
+    buy = order_at(strategy, Side.BUY, "40000")
+    sent_before = order_at(strategy, Side.BUY, "45000")
+    others = [s for s in untouched(strategy) if s.intent not in (buy, sent_before)]
+
+    plan = plan_reconciliation(
+        strategy.grid_id, strategy.tracked_orders(), others, {buy.client_order_id}
+    )
+    result = apply_reconciliation(strategy, plan)
+
+    assert plan.unsent == (buy,) and plan.missing == (sent_before,)
+    assert plan.mismatches == 1  # only the one a former commit had sent
+    assert set(result.resent) == {buy, sent_before}
+    assert result.unsent == (buy.client_order_id,)
+    assert result.status()["recon_unsent"] == 1
+
+
 def test_foreign_orders_are_reported_and_never_touched() -> None:
     strategy, exchange = restarted(running())
     manual = limit(MANUAL, Side.BUY, "30000")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from gridsup.actors.run_config import RunConfig
     from gridsup.app import StartOptions
     from gridsup.config import GridsFile
+    from gridsup.supervisor.extensions import SupervisorExtension
     from gridsup.supervisor.spec import ChildSpec
 
 # How often the foreground loop looks at the children for an infrastructure failure.
@@ -98,6 +100,7 @@ async def _supervise(
     log_level: str,
     log_json: bool,
     preload: tuple[str, ...],
+    extensions: Sequence[SupervisorExtension] = (),
 ) -> int:
     """Run the supervisor; stop it after ``duration`` seconds, or with exit code 1 when
     an infrastructure actor (persistence, execution, market data) is given up on."""
@@ -109,7 +112,12 @@ async def _supervise(
 
     log = structlog.get_logger("gridsup.start")
     supervisor = Supervisor(
-        specs, base=base, preload=preload, log_level=log_level, log_json=log_json
+        specs,
+        base=base,
+        preload=preload,
+        log_level=log_level,
+        log_json=log_json,
+        extensions=extensions,
     )
     outcome = EXIT_OK
 
@@ -144,6 +152,42 @@ async def _supervise(
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
     return code if code != EXIT_OK else outcome
+
+
+def _monitoring(
+    grids: GridsFile, run: RunConfig, metrics_addr: str | None
+) -> list[SupervisorExtension]:
+    """The metrics endpoint and the alerts of this run (exit 2 on a bad address or
+    alert URL, before anything starts)."""
+    from gridsup.app import EXIT_CONFIG
+    from gridsup.monitoring import MetricsAddressError, metrics_address
+    from gridsup.supervisor.alert_sender import AlertConfigError
+    from gridsup.supervisor.monitoring import monitoring_extensions
+
+    try:
+        address = metrics_address(metrics_addr, grids.metrics.address)
+        return monitoring_extensions(
+            exchange=run.exchange_id,
+            alerts=grids.alerts,
+            metrics=address,
+            mismatch_threshold=run.mismatch_threshold,
+            disk_path=_disk_path(grids),
+        )
+    except MetricsAddressError as exc:
+        _refuse(f"metrics: {exc}", EXIT_CONFIG)
+    except AlertConfigError as exc:
+        _refuse(f"alerts: {exc}", EXIT_CONFIG)
+
+
+def _disk_path(grids: GridsFile) -> Path:
+    """Where free disk matters: the SQLite database's directory, else the data dir."""
+    url = grids.database_url
+    if url.startswith("sqlite") and ":///" in url:
+        path = Path(url.split(":///", 1)[1]).parent
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        return path
+    return grids.data_dir or Path.cwd()
 
 
 def _strategy_preload() -> tuple[str, ...]:
@@ -266,6 +310,15 @@ def prepare(
     help="Base run directory for sockets (default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
 )
 @click.option(
+    "--metrics",
+    "metrics_addr",
+    default=None,
+    metavar="ADDR",
+    help="Serve Prometheus metrics on ADDR (PORT or HOST:PORT; loopback only here, "
+    "other interfaces through [metrics] address in the grids file). Default: off, "
+    "or [metrics] address.",
+)
+@click.option(
     "--exchange-url",
     default=None,
     hidden=True,
@@ -283,6 +336,7 @@ def start(
     rate_limit: float | None,
     prices: tuple[str, ...],
     run_dir: Path | None,
+    metrics_addr: str | None,
     exchange_url: str | None,
 ) -> None:
     """Run every grid of the grids file in the foreground, one process each, supervised.
@@ -319,6 +373,7 @@ def start(
         grids, run, safe_db_url = prepare(grids_file, options, base)
     except app.StartRefused as exc:
         _refuse(str(exc), exc.code)
+    extensions = _monitoring(grids, run, metrics_addr)
     level = (log_level or grids.log_level).upper()
     json_logs = log_json or grids.log_json
     click.echo(banner(grids, run, safe_db_url))
@@ -326,7 +381,9 @@ def start(
     configure_logging(level, json=json_logs)
     specs = app.child_specs(run)
     try:
-        code = asyncio.run(_supervise(specs, base, duration, level, json_logs, _strategy_preload()))
+        code = asyncio.run(
+            _supervise(specs, base, duration, level, json_logs, _strategy_preload(), extensions)
+        )
     except SupervisorRunning as exc:
         _refuse(str(exc), app.EXIT_CONFIG)
     except EndpointError as exc:

@@ -2,7 +2,8 @@
 
 Three sockets (protocol constants in :mod:`gridsup.runtime.endpoints`):
 
-* reports, PUSH (every actor) -> PULL (supervisor): :data:`ActorReport`;
+* reports, PUSH (every actor) -> PULL (supervisor): :data:`ActorReport` (an actor's
+  :class:`~gridsup.messages.alerts.AlertRaised` too);
 * commands, PUB (supervisor, topic = actor name + NUL, or ``*`` + NUL for all) -> SUB
   (every actor): :data:`SupervisorCommand` — ``Stop`` and the supervisor's own
   ``Heartbeat``, whose silence tells an actor that its supervisor is gone;
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import msgspec
 
+from gridsup.messages.alerts import AlertRaised
 from gridsup.messages.codec import Codec
 
 # What an actor may report about itself in a heartbeat: flat scalars only, so that
@@ -91,7 +93,7 @@ class StopAccepted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     supervisor_pid: int
 
 
-ActorReport = Ready | Heartbeat | Failed
+ActorReport = Ready | Heartbeat | Failed | AlertRaised
 SupervisorCommand = Stop | Heartbeat
 ControlRequest = StatusQuery | StopRequest
 ControlReply = StatusReply | StopAccepted

@@ -29,6 +29,7 @@ import structlog
 import zmq
 import zmq.asyncio
 
+from gridsup.messages.alerts import AlertCause, AlertRaised, AlertSeverity
 from gridsup.messages.control import Failed, Heartbeat, Ready, StatusValue
 from gridsup.runtime import endpoints
 from gridsup.runtime.sockets import OpenSocket, SocketSpec, drain, open_socket
@@ -354,7 +355,29 @@ class Actor:
                 raise ValueError(f"actor {self.name}: two sockets named {spec.name!r}")
             self._socks[spec.name] = OpenSocket(spec, open_socket(self.ctx, spec))
 
-    def _report(self, message: Ready | Heartbeat | Failed) -> None:
+    def raise_alert(
+        self,
+        cause: AlertCause,
+        subject: str,
+        detail: str = "",
+        severity: AlertSeverity = AlertSeverity.WARNING,
+        active: bool = True,
+    ) -> None:
+        """Tell the supervisor, which alerts the operator (deduplicated and rate-limited
+        there: call it as often as the condition is seen). ``active=False``: it cleared."""
+        self._report(
+            AlertRaised(
+                actor=self.name,
+                pid=os.getpid(),
+                cause=cause,
+                subject=subject,
+                detail=detail,
+                severity=severity,
+                active=active,
+            )
+        )
+
+    def _report(self, message: Ready | Heartbeat | Failed | AlertRaised) -> None:
         if REPORT in self._socks:
             self.send(REPORT, message)
 

@@ -10,8 +10,11 @@ Pure logic in two steps, so that a mismatch can stop a grid *before* anything ch
    - **phantom**: tracked, no longer open -> what really happened is applied: fills
      (their counter orders placed, profit booked), a cancel re-placed or dropped per
      :class:`CancelPolicy`, a rejection reported;
-   - **missing**: tracked, unknown to the exchange (the state was saved, the request
-     never arrived) -> the same intent is sent again (idempotent by its client id);
+   - **unsent**: tracked, unknown to the exchange, and named by the saved state as
+     about to be sent (the actor saves before it sends, so a crash between the two
+     leaves exactly this) -> sent again; normal operation, not a mismatch;
+   - **missing**: tracked, unknown to the exchange although an earlier commit sent it
+     -> the same intent is sent again (idempotent by its client id), and counted;
    - **foreign**: open, not this grid's id -> reported, never touched.
 
 2. :func:`apply_reconciliation` drives those outcomes through the strategy's own event
@@ -26,7 +29,7 @@ tracked again (and its re-send acknowledged, not duplicated).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -103,12 +106,14 @@ class ReconciliationPlan:
     phantoms: tuple[OrderState, ...] = ()
     missing: tuple[OrderIntent, ...] = ()
     foreign: tuple[str, ...] = ()
+    unsent: tuple[OrderIntent, ...] = ()  # saved, never sent: resent, not a mismatch
 
     @property
     def mismatches(self) -> int:
         """Orders whose state normal trading does not explain: orphans, missing orders
         and phantoms that did not fill. A phantom that filled is the market moving while
-        we were down, not a disagreement."""
+        we were down, not a disagreement; an unsent order is the save-then-send window a
+        crash cut short, not one either."""
         unfilled = sum(1 for o in self.phantoms if o.status is not OrderStatus.CLOSED)
         return len(self.orphans) + len(self.missing) + unfilled
 
@@ -124,8 +129,9 @@ class ReconciliationResult:
     phantoms_rejected: tuple[str, ...] = ()
     replaced: tuple[str, ...] = ()  # cancelled phantoms whose slot got its order again
     dropped: tuple[str, ...] = ()  # cancelled phantoms forgotten (CancelPolicy.DROP)
-    resent: tuple[OrderIntent, ...] = ()  # missing orders: send these again, same ids
+    resent: tuple[OrderIntent, ...] = ()  # unsent and missing orders: again, same ids
     foreign: tuple[str, ...] = ()
+    unsent: tuple[str, ...] = ()  # of ``resent``, those the saved state named unsent
     fills_applied: int = 0
     mismatches: int = 0
     aborted: bool = False
@@ -156,6 +162,7 @@ class ReconciliationResult:
             "dropped": self.dropped,
             "resent": [i.client_order_id for i in self.resent],
             "foreign": self.foreign,
+            "unsent": self.unsent,
         }
         out: dict[str, str | int | bool] = {}
         for name, ids in lists.items():
@@ -170,10 +177,15 @@ class ReconciliationResult:
 
 
 def plan_reconciliation(
-    grid_id: str, tracked: Mapping[str, OrderIntent], snapshot: Iterable[OrderState]
+    grid_id: str,
+    tracked: Mapping[str, OrderIntent],
+    snapshot: Iterable[OrderState],
+    unsent: Collection[str] = (),
 ) -> ReconciliationPlan:
     """Sort the tracked orders and the snapshot's orders into the plan's buckets.
 
+    ``unsent`` are the client ids the last saved state names as about to be sent: a
+    tracked order among them that the exchange does not know is *unsent*, not *missing*.
     A snapshot order of this grid that is final and untracked is history (an order the
     state already closed) and belongs to no bucket.
     """
@@ -194,13 +206,14 @@ def plan_reconciliation(
                 foreign.append(cid)
         elif not order.status.is_final:
             orphans.append(order)
-    missing = tuple(intent for cid, intent in tracked.items() if cid not in seen)
+    absent = [(cid, intent) for cid, intent in tracked.items() if cid not in seen]
     return ReconciliationPlan(
         open_tracked=tuple(open_tracked),
         orphans=tuple(orphans),
         phantoms=tuple(phantoms),
-        missing=missing,
+        missing=tuple(intent for cid, intent in absent if cid not in unsent),
         foreign=tuple(foreign),
+        unsent=tuple(intent for cid, intent in absent if cid in unsent),
     )
 
 
@@ -275,8 +288,9 @@ def apply_reconciliation(
         phantoms_rejected=tuple(rejected),
         replaced=tuple(replaced),
         dropped=tuple(dropped),
-        resent=plan.missing,
+        resent=plan.unsent + plan.missing,
         foreign=plan.foreign,
+        unsent=tuple(i.client_order_id for i in plan.unsent),
         fills_applied=fills,
         mismatches=plan.mismatches + len(unadopted),
     )

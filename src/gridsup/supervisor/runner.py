@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -25,6 +25,7 @@ import structlog
 import zmq
 import zmq.asyncio
 
+from gridsup.messages.alerts import AlertRaised
 from gridsup.messages.control import (
     COMMAND_CODEC,
     CONTROL_REPLY_CODEC,
@@ -45,6 +46,7 @@ from gridsup.runtime.entry import MAIN_PATH_ENV, Launch, child_main
 from gridsup.runtime.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 from gridsup.supervisor import discovery
 from gridsup.supervisor.effects import AlertHook, ProcessHandle, log_alert, send_signal
+from gridsup.supervisor.extensions import SupervisorExtension
 from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.supervision import Supervision
 
@@ -199,8 +201,14 @@ class Supervisor:
         alert: AlertHook = log_alert,
         log_level: str = "INFO",
         log_json: bool = False,
+        extensions: Sequence[SupervisorExtension] = (),
     ) -> None:
         self.specs = specs
+        # Metrics, alerts: run beside the children, started once supervision exists.
+        self.extensions = tuple(extensions)
+        # Who hears an actor's AlertRaised (the alerts extension subscribes at start).
+        self.alert_listeners: list[Callable[[AlertRaised], None]] = []
+        self.started_at: float | None = None
         self.base = base if base is not None else endpoints.default_base()
         self.mp = make_context(start_method, preload)
         self.start_method = start_method
@@ -229,7 +237,8 @@ class Supervisor:
         reports: OpenSocket | None = None
         loop = asyncio.get_running_loop()
         effects: ProcessEffects | None = None
-        started = time.monotonic()
+        started = self.started_at = time.monotonic()
+        running: list[SupervisorExtension] = []
         try:
             # Reports are waited on through OpenSocket's reader: a plain socket.
             report_spec = SocketSpec(
@@ -271,6 +280,11 @@ class Supervisor:
                 run_dir=str(run_dir.path),
                 method=self.start_method,
             )
+            # Before any child: an extension that cannot start (a metrics port in use)
+            # fails the start with nothing spawned.
+            for extension in self.extensions:
+                await extension.start(self)
+                running.append(extension)
             sup.start()
             tasks = [
                 loop.create_task(self._reports(reports, sup)),
@@ -284,6 +298,8 @@ class Supervisor:
                 await asyncio.gather(*tasks, return_exceptions=True)
             return 0
         finally:
+            for extension in reversed(running):
+                await extension.stop()
             if effects is not None:
                 effects.kill_all()
             if reports is not None:
@@ -360,6 +376,16 @@ class Supervisor:
                 sup.on_heartbeat(name, pid, status)  # only moves a deadline later
             case Failed(actor=name, pid=pid, reason=reason):
                 sup.on_failed(name, pid, reason)
+            case AlertRaised():
+                log.warning(
+                    "alert_reported",
+                    actor=report.actor,
+                    cause=report.cause.value,
+                    subject=report.subject,
+                    active=report.active,
+                )
+                for listener in self.alert_listeners:
+                    listener(report)
             case _:
                 assert_never(report)
 

@@ -103,6 +103,7 @@ class StrategyActor(Actor):
         self._recon_status: dict[str, str | int | bool] = {}
         self.resyncs = 0
         self.events_handled = 0
+        self.fills_seen = 0  # order updates with a fill handled by this process
         self._seq = 0
         self._epoch: int | None = None
         self._events: deque[OrderUpdate | OrderRejected] = deque()
@@ -209,7 +210,10 @@ class StrategyActor(Actor):
         assert self._orders is not None
         snapshot = await self._orders.query(tuple(self.strategy.tracked_orders()))
         self._seq, self._epoch = snapshot.seq, snapshot.epoch
-        result = reconcile(self.strategy, snapshot, self.spec, self.run_config)
+        assert self._committer is not None
+        result = reconcile(
+            self.strategy, snapshot, self.spec, self.run_config, self._committer.unsent
+        )
         if result.aborted:
             # Nothing applied, nothing saved: a later start sees the same evidence.
             self._set_reconciliation(result)
@@ -332,6 +336,7 @@ class StrategyActor(Actor):
                     return  # already in the snapshot
                 self._seq = event.seq
                 changed = apply_update(self.strategy, event)
+                self.fills_seen += event.fill is not None
             case OrderRejected(client_order_id=cid, reason=reason):
                 changed = self.strategy.tracks(cid)
                 if changed:

@@ -7,6 +7,11 @@ before the next event is handled (the actor stays busy meanwhile; events queue).
 by callbacks -- the store's replies and a retry timer -- with no task or ``wait_for``
 between an event and its save. A refused save is tried again with the same version,
 later; the next events wait for it.
+
+Each saved state names, under :data:`UNSENT_KEY`, the client ids of the placements its
+commit is about to send: a crash between the save and the send (the supervisor gone, the
+actor stopping) leaves those tracked and unknown to the exchange, and the next start's
+reconciliation re-sends them as the normal outcome they are, not as a mismatch.
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ from gridsup.strategy.grid import CycleRecord, GridTradingStrategy
 
 log = structlog.get_logger("gridsup.actors.strategy")
 
+# The saved state's key (beside the strategy's own) for the placements not sent yet.
+UNSENT_KEY = "unsent"
+
+
+def split_unsent(state: dict[str, object]) -> frozenset[str]:
+    """Take :data:`UNSENT_KEY` out of a decoded saved state; its ids (empty if absent)."""
+    ids = state.pop(UNSENT_KEY, None)
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
+
 
 @dataclass(slots=True)
 class _Commit:
@@ -38,6 +52,7 @@ class _Commit:
     resend: Sequence[OrderIntent]
     then: Callable[[], None] | None  # None: go on with the queue
     state: bytes | None = None  # None: unchanged, no save
+    unsent: frozenset[str] = frozenset()  # the placements this commit will send
     version: int = 0
     attempt: int = 0  # saves sent
     waiting: int = 0  # replies still to come (the save's Ack, one per trade record)
@@ -67,12 +82,16 @@ class GridCommitter:
     state_version: int = field(default=0, init=False)
     trades_recorded: int = field(default=0, init=False)
     trades_refused: int = field(default=0, init=False)
+    # The placements the last durable state names as not sent yet (see UNSENT_KEY).
+    unsent: frozenset[str] = field(default=frozenset(), init=False)
     # The state bytes of the last Ack (or the load).
     _saved: bytes | None = field(default=None, init=False)
 
-    def loaded(self, version: int, state: bytes | None) -> None:
-        """The state the start loaded: its version, and its bytes (None: no state yet)."""
+    def loaded(self, version: int, state: bytes | None, unsent: frozenset[str]) -> None:
+        """The state the start loaded: its version, its bytes (None: no state yet) and
+        the placements it names as not sent yet."""
         self.state_version = version
+        self.unsent = unsent
         if state is not None:
             self._saved = state
 
@@ -104,7 +123,14 @@ class GridCommitter:
         the next save.
         """
         commit = _Commit(actions, resend, then)
-        state = msgspec.json.encode(self.strategy.get_state())
+        snapshot = self.strategy.get_state()
+        commit.unsent = frozenset(
+            [a.client_order_id for a in actions if a.kind is ActionKind.PLACE]
+            + [i.client_order_id for i in resend]
+        )
+        if commit.unsent:
+            snapshot[UNSENT_KEY] = sorted(commit.unsent)
+        state = msgspec.json.encode(snapshot)
         cycles = self.strategy.pending_cycles()
         if state != self._saved:  # equal: nothing changed (a resync that found nothing)
             commit.state, commit.version = state, self.state_version + 1
@@ -136,6 +162,7 @@ class GridCommitter:
     def _on_save_reply(self, commit: _Commit, reply: StoreReply) -> None:
         if isinstance(reply, Ack) and reply.ok:
             self.state_version, self._saved = commit.version, commit.state
+            self.unsent = commit.unsent
             self._replied(commit)
             return
         error = reply.error if isinstance(reply, Ack) else type(reply).__name__

@@ -15,7 +15,7 @@ from typing import assert_never
 import msgspec
 import structlog
 
-from gridsup.actors.grid.commit import GridCommitter
+from gridsup.actors.grid.commit import GridCommitter, split_unsent
 from gridsup.actors.grid.lifecycle import StateLoadError
 from gridsup.actors.run_config import GridSpec, MismatchPolicy, RunConfig
 from gridsup.messages.orders import OrderSnapshot
@@ -49,9 +49,11 @@ async def load_state(
     reply = await store.request(LoadState(request_id=store.next_id(), grid_id=spec.grid_id))
     match reply:
         case StateLoaded(version=version, state=state):
-            committer.loaded(version, state)
-            if state is not None:
-                strategy.from_state(msgspec.json.decode(state))
+            decoded = None if state is None else msgspec.json.decode(state)
+            unsent = split_unsent(decoded) if isinstance(decoded, dict) else frozenset()
+            committer.loaded(version, state, unsent)
+            if decoded is not None:
+                strategy.from_state(decoded)
             log.info("grid_state_loaded", grid=spec.name, version=version)
         case Ack(error=error):
             log.error("grid_state_load_failed", grid=spec.name, error=error)
@@ -61,14 +63,19 @@ async def load_state(
 
 
 def reconcile(
-    strategy: GridTradingStrategy, snapshot: OrderSnapshot, spec: GridSpec, run: RunConfig
+    strategy: GridTradingStrategy,
+    snapshot: OrderSnapshot,
+    spec: GridSpec,
+    run: RunConfig,
+    unsent: frozenset[str] = frozenset(),
 ) -> ReconciliationResult:
     """Compare what ``strategy`` tracks with ``snapshot`` and apply the plan under the
-    run's cancel policy. More mismatches than the run's threshold log
+    run's cancel policy; ``unsent`` are the placements the saved state names as not sent
+    yet (re-sent, never counted as mismatches). More mismatches than the run's threshold log
     ``reconciliation_mismatch``; under policy abort nothing is applied and the result is
     ``aborted``.
     """
-    plan = plan_reconciliation(spec.grid_id, strategy.tracked_orders(), snapshot.orders)
+    plan = plan_reconciliation(spec.grid_id, strategy.tracked_orders(), snapshot.orders, unsent)
     judged = verdict(
         plan.mismatches, run.mismatch_threshold, run.mismatch_policy is MismatchPolicy.ABORT
     )
@@ -82,6 +89,7 @@ def reconcile(
             orphans=len(plan.orphans),
             phantoms=len(plan.phantoms),
             missing=len(plan.missing),
+            unsent=len(plan.unsent),
         )
     if judged is Verdict.ABORT:
         return ReconciliationResult(foreign=plan.foreign, mismatches=plan.mismatches, aborted=True)

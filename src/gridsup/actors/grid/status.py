@@ -8,13 +8,19 @@ A view of the actor, read from its fields (as asyncio's repr helpers read a task
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from gridsup.actors.grid.lifecycle import GridActorState
+from gridsup.messages.common import Side
 from gridsup.messages.control import StatusValue
 
 if TYPE_CHECKING:
     from gridsup.actors.grid.actor import StrategyActor
+    from gridsup.strategy.grid import GridTradingStrategy
+
+# Status key prefix of a fee charged in a third currency: "fee:BNB".
+FEE_PREFIX = "fee:"
 
 
 def grid_status(actor: StrategyActor) -> dict[str, StatusValue]:
@@ -31,6 +37,12 @@ def grid_status(actor: StrategyActor) -> dict[str, StatusValue]:
         "open_orders": len(strategy.open_orders()),
         "completed_cycles": strategy.completed_cycles,
         "realized_profit": str(strategy.realized_profit),
+        "fills": actor.fills_seen,
+        "fees_paid": str(strategy.fees_paid),  # in quote (base fees at their fill price)
+        "base_held": str(strategy.base_held),
+        "quote_in_orders": str(_quote_in_orders(strategy)),
+        "stop_reason": None if strategy.stop_reason is None else strategy.stop_reason.value,
+        "skipped_levels": len(strategy.skipped_levels),
         "ticks": "on" if actor._ticks.on else "off",
         "last_tick_age_s": None if age is None else round(age, 3),
         "state_version": 0 if committer is None else committer.state_version,
@@ -47,4 +59,18 @@ def grid_status(actor: StrategyActor) -> dict[str, StatusValue]:
         out["requests_resent"] = orders.requester.resends + store.resends
         out["orders_retried"] = orders.retried
     out.update(actor._recon_status)
+    for asset, fee in strategy.other_fees.items():  # fees in a third currency (BNB ...)
+        out[f"{FEE_PREFIX}{asset}"] = str(fee)
     return out
+
+
+def _quote_in_orders(strategy: GridTradingStrategy) -> Decimal:
+    """Quote the grid's open limit buys hold on the exchange (amount times price)."""
+    return sum(
+        (
+            amount * price
+            for _level, side, amount, price in strategy.open_orders().values()
+            if side is Side.BUY and price is not None
+        ),
+        Decimal(0),
+    )

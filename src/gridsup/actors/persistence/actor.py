@@ -18,6 +18,7 @@ written again. :class:`LoadState` is answered with
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Sequence
 
@@ -25,6 +26,7 @@ import structlog
 
 from gridsup.actors.persistence.records import decode_state, request_records
 from gridsup.actors.run_config import STORE, RunConfig
+from gridsup.messages import telemetry
 from gridsup.messages.control import StatusValue
 from gridsup.messages.store import (
     STORE_REPLY_CODEC,
@@ -87,6 +89,8 @@ class PersistenceActor(Actor):
         self.last_batch = 0
         self.db_retries = 0
         self.committing = 0  # requests of the batch being committed now
+        self.write_s = 0.0  # time spent in successful commits (metrics: write latency)
+        self.db_failing = False  # the last commit attempt failed (alert: database)
 
     def sockets(self) -> Sequence[SocketSpec]:
         assert self.run_dir is not None
@@ -141,6 +145,9 @@ class PersistenceActor(Actor):
             "failures": self.failures,
             "last_batch": self.last_batch,
             "db_retries": self.db_retries,
+            telemetry.WRITE_SECONDS_SUM: round(self.write_s, 6),
+            telemetry.WRITE_SECONDS_COUNT: self.batches,
+            "db_failing": self.db_failing,
         }
 
     # -- group commit -------------------------------------------------------------------
@@ -169,10 +176,14 @@ class PersistenceActor(Actor):
         self.committing = len(batch)
         delay = RETRY_BASE
         while True:
+            began = time.perf_counter()
             try:
                 replies = await self._commit(batch)
+                self.write_s += time.perf_counter() - began
+                self.db_failing = False
                 break
             except Exception as exc:
+                self.db_failing = True
                 # The database is away (or locked, or failing in a way no request's data
                 # explains): nothing was stored and nothing is acked, so senders keep
                 # their requests; try the same batch again.
