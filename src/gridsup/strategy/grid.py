@@ -150,10 +150,22 @@ class GridTradingStrategy(BookView):
                 self._close(order)
             return
         self._book.record_fill(
-            order, fill.price, fill.amount, fill.fee, fill.fee_currency, fill.timestamp
+            order,
+            fill.price,
+            fill.amount,
+            fill.fee,
+            fill.fee_currency,
+            fill.timestamp,
+            fill.fee_quote,
         )
         if fill.order_closed or order.filled >= order.amount:
             self._close(order)
+        elif self._cut_worthy(order):
+            # The part bought is tradable on its own: cancel the rest and sell it now
+            # rather than hold it until the whole buy fills (docs/strategies.md).
+            order.cancel_requested = True
+            self._warn("partial_fill_cut", client_order_id=order.client_order_id)
+            self._require_desk().ctx.cancel_order(order.client_order_id)
 
     def on_order_cancelled(self, client_order_id: str, filled: Decimal) -> None:
         order = self._book.orders.get(client_order_id)
@@ -360,15 +372,26 @@ class GridTradingStrategy(BookView):
         active = book.phase is Phase.RUNNING or book.phase is Phase.ENTERING
         if order.side is Side.BUY:
             if filled > 0:
-                book.slot_cost[k] = order.quote
                 book.open_leg(k, order)
-                if active:
-                    desk.place_limit(k, Side.SELL, filled - order.base_fee)
+                amount = book.size_counter_sell(order, desk.round)
+                if not active:
+                    return
+                refusal = desk.refusal(amount, book.levels[k + 1])
+                if refusal is None:
+                    desk.place_limit(k, Side.SELL, amount)
+                else:
+                    # Too small to sell alone: it waits in the dust for the slot's next
+                    # buy, whose counter sell will carry it.
+                    book.to_dust(k, amount)
+                    self._warn("counter_sell_pooled", slot=k, amount=amount, why=refusal)
+                    desk.place_limit(k, Side.BUY, book.amounts[k])
             elif active and not order.cancel_requested:
                 desk.place_limit(k, Side.BUY, order.amount)  # cancelled by someone else
             return
         if filled > 0:
             book.book_sell(order)
+            if filled < order.amount:
+                book.to_dust(k, order.amount - filled)  # the unsold rest: a later sell's
             if active:
                 amount = book.amounts[k] if filled >= order.amount else filled
                 desk.place_limit(k, Side.BUY, amount)
@@ -393,6 +416,24 @@ class GridTradingStrategy(BookView):
             book.open_leg(k, order, amount / net)
             if book.phase is Phase.RUNNING:
                 desk.place_limit(k, Side.SELL, amount)
+        if left > 0:  # what rounding to the lot step left: dust, for a later sell
+            book.dust += left
+            book.dust_cost += left * unit_cost
+
+    def _cut_worthy(self, order: TrackedOrder) -> bool:
+        """Whether a still-open, partly filled grid buy should be cut: what it bought
+        (with the grid's dust) already makes a sell the market accepts."""
+        book = self._book
+        if (
+            order.role is not OrderRole.GRID
+            or order.side is not Side.BUY
+            or order.cancel_requested
+            or book.phase not in (Phase.RUNNING, Phase.ENTERING)
+        ):
+            return False
+        desk = self._require_desk()
+        amount = desk.round(order.filled - order.base_fee + book.dust)
+        return desk.refusal(amount, book.levels[order.slot + 1]) is None
 
     def _skip_entry_slots(self, reason: str) -> None:
         book, desk = self._book, self._require_desk()

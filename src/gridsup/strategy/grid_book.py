@@ -7,7 +7,7 @@ the snapshot next to the fields it must list, so a new field cannot be forgotten
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from typing import Any
@@ -76,6 +76,11 @@ class GridBook:
     cycle_seq: int = 0  # cycle records made so far (the last one's seq)
     cycles_dropped: int = 0  # records dropped unacked past MAX_PENDING_CYCLES
     last_time: int = 0  # latest fill time seen (ms), for fills reported without one
+    # Base the grid received but holds in no order: what rounding a counter sell down to
+    # the lot step left over, and the unsold rest of a cancelled partial sell. Folded
+    # into the next counter sell (see size_counter_sell), so it stays under one step.
+    dust: Decimal = _ZERO
+    dust_cost: Decimal = _ZERO  # quote paid for ``dust`` (fees included)
 
     @classmethod
     def fresh(
@@ -94,17 +99,23 @@ class GridBook:
         fee: Decimal,
         currency: str,
         timestamp: int = 0,
+        fee_quote: Decimal | None = None,
     ) -> None:
         """Count one trade of ``order``: its quote, its fee, the base it moves.
-        ``timestamp`` 0: unknown (the latest fill time seen is used)."""
+
+        ``timestamp`` 0: unknown (the latest fill time seen is used). ``fee_quote``
+        values a fee charged in a third asset (BNB) in quote: it then counts in the
+        order's ``quote`` like a quote fee, so every profit is net of it, and in
+        ``third_fee`` apart (the quote balance never paid it). Without it such a fee is
+        counted by asset only (``other_fees``)."""
         if timestamp:
             self.last_time = max(self.last_time, timestamp)
         order.filled_at = timestamp or self.last_time
         notional = price * amount
-        fee_quote = fee_base = _ZERO
+        in_quote = fee_base = _ZERO
         if fee:
             if currency == self.quote:
-                fee_quote = fee
+                in_quote = fee
                 self.fees_paid += fee
                 order.quote_fee += fee
                 order.fee_value += fee
@@ -116,13 +127,45 @@ class GridBook:
                 order.fee_value += fee * price
             else:
                 self.other_fees[currency] = self.other_fees.get(currency, _ZERO) + fee
+                if fee_quote:
+                    in_quote = fee_quote
+                    order.third_fee += fee_quote
+                    self.fees_paid += fee_quote
+                    order.fee_value += fee_quote
         if order.side is Side.BUY:
-            order.quote += notional + fee_quote
+            order.quote += notional + in_quote
             self.base_held += amount - fee_base
         else:
-            order.quote += notional - fee_quote
+            order.quote += notional - in_quote
             self.base_held -= amount + fee_base
         order.filled += amount
+
+    def size_counter_sell(
+        self, order: TrackedOrder, round_down: Callable[[Decimal], Decimal]
+    ) -> Decimal:
+        """The counter sell of the closed buy ``order``: what the account received (filled
+        less a base fee) plus the grid's dust, rounded down to the lot step. The rest
+        becomes the new dust; the sell carries its share of the cost of both (average
+        cost), so no quote is lost from the books. Sets the slot's cost."""
+        pool = order.filled - order.base_fee + self.dust
+        cost = order.quote + self.dust_cost
+        amount = round_down(pool) if pool > 0 else _ZERO
+        if amount == pool:
+            sell_cost = cost
+        else:
+            # Rounded to what the store holds, so the sums stay exact (28 digits).
+            sell_cost = (cost * amount / pool).quantize(_MONEY_QUANTUM) if pool > 0 else _ZERO
+        self.dust, self.dust_cost = pool - amount, cost - sell_cost
+        self.slot_cost[order.slot] = sell_cost
+        return amount
+
+    def to_dust(self, slot: int, amount: Decimal) -> None:
+        """``amount`` of base held for the slot's sell goes back to the dust, with the
+        slot's remaining cost (a sell that will not be placed, or its unsold rest)."""
+        self.dust += amount
+        self.dust_cost += self.slot_cost[slot]
+        self.slot_cost[slot] = _ZERO
+        self.slot_open.pop(slot, None)
 
     def book_sell(self, order: TrackedOrder) -> None:
         """A slot's sell closed with fills: book its profit against the slot's cost.
@@ -295,6 +338,8 @@ class GridBook:
             "cycle_seq": self.cycle_seq,
             "cycles_dropped": self.cycles_dropped,
             "last_time": self.last_time,
+            "dust": str(self.dust),
+            "dust_cost": str(self.dust_cost),
             "skipped": [self.skipped[k].to_json() for k in sorted(self.skipped)],
             "orders": [o.to_json() for o in self.orders.values()],
         }
@@ -349,6 +394,9 @@ class GridBook:
             cycle_seq=int(data.get("cycle_seq", 0)),
             cycles_dropped=int(data.get("cycles_dropped", 0)),
             last_time=int(data.get("last_time", 0)),
+            # Absent from snapshots written before the dust was tracked.
+            dust=Decimal(data.get("dust", "0")),
+            dust_cost=Decimal(data.get("dust_cost", "0")),
         )
         for raw in data["skipped"]:
             skipped = SkippedLevel.from_json(raw)
@@ -415,6 +463,18 @@ class BookView:
     def base_held(self) -> Decimal:
         """Base the grid owns (bought minus sold, net of base fees)."""
         return self._book.base_held
+
+    @property
+    def cost_held(self) -> Decimal:
+        """Quote paid (fees included) for the base the grid holds: its sells' and its dust's.
+        Quote received minus quote spent is ``realized_profit - cost_held`` at any time."""
+        book = self._book
+        return sum(book.slot_cost, _ZERO) + book.dust_cost
+
+    @property
+    def dust(self) -> Decimal:
+        """Base received but in no order yet (under one lot step after each counter sell)."""
+        return self._book.dust
 
     @property
     def skipped_levels(self) -> tuple[SkippedLevel, ...]:
