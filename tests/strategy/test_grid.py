@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from gridsup.messages.alerts import AlertKind
 from gridsup.messages.common import OrderType, Side
 from gridsup.strategy.grid import GridTradingStrategy, Phase, StopReason
 from gridsup.strategy.grid_config import GridConfig, InitialPosition
@@ -247,6 +248,10 @@ def test_rejections_are_recorded_as_skipped_levels() -> None:
     assert (skipped.slot, skipped.level, skipped.side) == (2, 3, Side.SELL)
     assert skipped.reason == "insufficient funds"
     assert strategy.slot_invariant_violations() == []
+    (alert,) = strategy.drain_alerts()  # a permanent refusal raises an alert
+    assert (alert.kind, alert.slot, alert.grid) == (AlertKind.LEVEL_REFUSED, 2, "btc")
+    assert "insufficient funds" in alert.reason
+    assert strategy.drain_alerts() == []
 
 
 def test_orders_below_the_minimum_notional_are_skipped_before_sending() -> None:

@@ -53,6 +53,7 @@ from gridsup.actors.run_config import (
 )
 from gridsup.actors.sockets import SocketSpec, SocketType, drain
 from gridsup.exchange.errors import BadSymbol, ExchangeError
+from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Candle
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
@@ -75,6 +76,8 @@ from gridsup.messages.store import (
 
 log = structlog.get_logger("gridsup.actors.execution")
 
+# Seconds between probes of an account paused for refused keys.
+PAUSED_PROBE_S = 60.0
 # How long a clean stop waits for outstanding store Acks before it gives up (s).
 STOP_DRAIN_S = 3.0
 # Store replies read in one go before the rest of the loop runs (before Ready, on_stop).
@@ -242,6 +245,8 @@ class ExecutionActor(Actor):
             "fills": desk.fills if desk else 0,
             "placed": desk.placed if desk else 0,
             "rejected": desk.rejected if desk else 0,
+            "refused_waiting": desk.waiting if desk else 0,
+            "account_paused": desk.paused if desk else None,
             "budget_refusals": self.budgets.refused,
             "foreign_orders": desk.foreign if desk else 0,
             "pending_store_acks": len(self.link.pending),
@@ -423,12 +428,17 @@ class ExecutionActor(Actor):
         desk = self._desk()
         assert self.venue is not None
         while True:
-            await asyncio.sleep(self.config.poll_interval_ms / 1000)
+            # Paused (keys refused): one probe a minute, not one a poll interval.
+            paused = desk.paused is not None
+            await asyncio.sleep(PAUSED_PROBE_S if paused else self.config.poll_interval_ms / 1000)
             try:
                 result = await poll(self.venue, self.book, desk.grid_of)
             except ExchangeError as exc:
+                if refusal_kind(exc) is RefusalKind.ACCOUNT:
+                    desk.pause(str(exc))
                 log.warning("order_poll_failed", error=str(exc))
                 continue
+            desk.resume()
             requests, actions = await desk.on_poll(result)
             if requests or actions:
                 self._commit(requests, actions)

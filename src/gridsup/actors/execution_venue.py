@@ -123,8 +123,14 @@ class LiveVenue:
             return None
 
     async def trades_of(self, order: Order) -> list[Trade]:
+        """The order's trades, by its id: a cancelled order's ``timestamp`` may be the
+        cancel's time on Binance, so "trades since" it would miss the earlier ones."""
         await self.limiter.acquire()
-        trades = await self.exchange.fetch_my_trades(order.symbol, since=order.timestamp)
+        by_id = getattr(self.exchange, "fetch_order_trades", None)
+        if by_id is not None:
+            trades: list[Trade] = await by_id(order.symbol, order.id)
+            return trades
+        trades = await self.exchange.fetch_my_trades(order.symbol)
         return [t for t in trades if t.order_id == order.id]
 
     async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:

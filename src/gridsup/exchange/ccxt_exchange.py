@@ -354,6 +354,25 @@ class CcxtExchange:
         )
         return [convert.to_trade(t) for t in raw]
 
+    async def fetch_order_trades(
+        self, symbol: str, order_id: str, since: int | None = None
+    ) -> list[Trade]:
+        """The trades of one order, asked for by its id where the exchange can (Binance
+        ``myTrades?orderId=``, weight 5); elsewhere the symbol's trades from ``since``
+        (the order's creation time: never a cancel's timestamp), filtered.
+
+        Raises:
+            BadSymbol, ExchangeError.
+        """
+        if self._client.has.get("fetchOrderTrades"):
+            raw = await self._call(
+                "fetch_order_trades",
+                lambda: self._client.fetch_order_trades(order_id, symbol, None, None),
+            )
+            return [t for t in (convert.to_trade(r) for r in raw) if t.order_id == order_id]
+        trades = await self.fetch_my_trades(symbol, since=since)
+        return [t for t in trades if t.order_id == order_id]
+
     async def fetch_balance(self) -> Balance:
         """Raises: AuthenticationError (no keys), ExchangeError."""
         raw = await self._call("fetch_balance", lambda: self._client.fetch_balance())

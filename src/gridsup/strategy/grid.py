@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, assert_never
 
+from gridsup.messages.alerts import AlertKind, GridAlert
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
 from gridsup.strategy.grid_book import BookView, GridBook
@@ -121,6 +122,15 @@ class GridTradingStrategy(BookView):
             # range takes effect only for a grid started without a saved state.
             self._warn("grid_config_changed", kept="levels and amounts of the saved state")
         self._desk = OrderDesk(self._book, ctx, self.grid_id, self._tag, self.config.symbol)
+
+    def drain_alerts(self) -> list[GridAlert]:
+        """Alerts raised since the last call, oldest first (see ``messages/alerts.py``)."""
+        desk = self._desk
+        if desk is None or not desk.alerts:
+            return []
+        out = list(desk.alerts)
+        desk.alerts.clear()
+        return out
 
     def shutdown(self) -> None:
         """Stop reacting; open orders stay on the exchange for the next start to reconcile."""
@@ -327,6 +337,14 @@ class GridTradingStrategy(BookView):
         book, desk = self._book, self._require_desk()
         book.phase, book.stop_reason, book.last_price = Phase.STOPPING, reason, price
         self._warn("grid_stopping", reason=reason.value, price=price)
+        desk.alerts.append(
+            GridAlert(
+                grid=self.grid_id,
+                kind=AlertKind.GRID_STOPPED,
+                reason=f"{reason.value} at {price}",
+                timestamp=desk.ctx.now_ms(),
+            )
+        )
         for cid, order in list(book.orders.items()):
             # A synchronous context may have closed it while we cancelled another.
             if not order.cancel_requested and cid in book.orders:
