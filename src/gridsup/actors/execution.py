@@ -42,6 +42,7 @@ from gridsup.actors.execution_state import (
     open_live_venue,
 )
 from gridsup.actors.execution_venue import PaperVenue, Venue
+from gridsup.actors.request_budget import PollPlan
 from gridsup.actors.run_config import (
     MARKET,
     ORDER_UPDATES,
@@ -107,6 +108,7 @@ class ExecutionActor(Actor):
         self.ticks = 0
         self.gaps: GapFiller | None = None  # dry-run: the market missed while down
         self._grids = {g.name: g for g in run.grids}
+        self.poll_plan = PollPlan(run)  # live: which open orders to poll, how often
 
     # -- sockets and lifecycle ------------------------------------------------------------
 
@@ -254,6 +256,7 @@ class ExecutionActor(Actor):
             "store_resent": self.link.resent,
             "rate_limit_waits": self.limiter.waits,
             "rate_limit_waited_s": round(self.limiter.waited_s, 3),
+            "poll_round_s": round(self.poll_plan.round_s, 3),
             "ticks": self.ticks,
             "market_gaps_pending": len(self.gaps.pending) if self.gaps else 0,
         }
@@ -427,12 +430,13 @@ class ExecutionActor(Actor):
     async def _poll_loop(self) -> None:
         desk = self._desk()
         assert self.venue is not None
+        plan = self.poll_plan
         while True:
             # Paused (keys refused): one probe a minute, not one a poll interval.
             paused = desk.paused is not None
-            await asyncio.sleep(PAUSED_PROBE_S if paused else self.config.poll_interval_ms / 1000)
+            await asyncio.sleep(PAUSED_PROBE_S if paused else plan.delay)
             try:
-                result = await poll(self.venue, self.book, desk.grid_of)
+                result = await poll(self.venue, self.book, desk.grid_of, plan.next())
             except ExchangeError as exc:
                 if refusal_kind(exc) is RefusalKind.ACCOUNT:
                     desk.pause(str(exc))

@@ -79,6 +79,7 @@ class Desk:
         self.grids: dict[str, GridSpec] = {g.name: g for g in run.grids}
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self.placed = self.rejected = self.foreign = 0
+        self._foreign: dict[str | None, set[str]] = {}  # by symbol polled (None: all)
         self.waiting = 0  # placements refused for a passing reason (retried by the grid)
         self.paused: str | None = None  # why the account is paused (keys refused)
 
@@ -394,10 +395,16 @@ class Desk:
 
     async def on_poll(self, result: PollResult) -> Records:
         """Live: book what one poll found (fills, final states, orphans to adopt)."""
-        if len(result.foreign) != self.foreign:
+        if result.symbol is None:
+            self._foreign = {None: result.foreign}
+        else:
+            self._foreign.pop(None, None)
+            self._foreign[result.symbol] = result.foreign
+        foreign = sum(len(ids) for ids in self._foreign.values())
+        if foreign != self.foreign:
             # Reported, never touched: a person or another bot trades on this account.
-            log.warning("foreign_orders_seen", count=len(result.foreign))
-        self.foreign = len(result.foreign)
+            log.warning("foreign_orders_seen", count=foreign)
+        self.foreign = foreign
         orphans: list[tuple[Order, list[Trade]]] = []
         for order in result.orphans:
             try:
