@@ -415,5 +415,16 @@ class CcxtExchange:
 
     async def fetch_balance(self) -> Balance:
         """Raises: AuthenticationError (no keys), ExchangeError."""
+        return (await self.fetch_account())[0]
+
+    async def fetch_account(self) -> tuple[Balance, bool | None]:
+        """The balances and whether the key may trade (Binance's ``canTrade``; None when
+        the exchange does not say).
+
+        Raises:
+            AuthenticationError: keys missing or refused. ExchangeError.
+        """
         raw = await self._call("fetch_balance", lambda: self._client.fetch_balance())
-        return convert.to_balance(raw)
+        info = raw.get("info") if isinstance(raw, dict) else None
+        can_trade = info.get("canTrade") if isinstance(info, dict) else None
+        return convert.to_balance(raw), None if can_trade is None else bool(can_trade)
