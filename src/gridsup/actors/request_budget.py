@@ -40,13 +40,14 @@ def weight_limit(run: RunConfig) -> int | None:
 
 def run_budget(run: RunConfig) -> RequestBudget | None:
     """This process's handle on the run's shared budget (None: the venue publishes no
-    limit and none is configured).
+    limit and none is configured). A dry run on a real exchange id has one too: its
+    market data still polls the real exchange.
 
     Raises:
         ValueError: the configured limit or share is out of range.
     """
     limit = weight_limit(run)
-    if limit is None or run.dry_run:
+    if limit is None:  # the paper exchange, or a venue without a published limit
         return None
     path = Path(run.run_dir) / f"budget-{run.exchange_id}.json" if run.run_dir else None
     return RequestBudget(limit, run.request_budget_share, path=path)
