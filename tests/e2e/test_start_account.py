@@ -5,6 +5,7 @@ Against the loopback Binance (a real HTTP server process) through the real ccxt 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -83,8 +84,6 @@ async def _orders_placed(url: str) -> int:
 
 
 def test_a_balance_too_small_is_refused_naming_grid_asset_and_numbers(env: GridsEnv) -> None:
-    import asyncio
-
     with loopback(env, "USDT=2100") as url:
         code, output = start_live(env, url, KEYS)
         placed = asyncio.run(_orders_placed(url))
@@ -106,3 +105,31 @@ def test_refused_keys_are_refused_at_start(env: GridsEnv, secret: str) -> None:
     assert f"exchange: api_key_env: binance refused the key in {KEY_ENV}" in output
     assert KEYS[KEY_ENV] not in output and secret not in output
     assert "Traceback" not in output
+
+
+def test_keys_without_trade_permission_are_refused_at_start(env: GridsEnv) -> None:
+    account = {  # Binance's GET /api/v3/account for a read-only key
+        "canTrade": False,
+        "canWithdraw": False,
+        "canDeposit": False,
+        "accountType": "SPOT",
+        "balances": [{"asset": "USDT", "free": "10000.00000000", "locked": "0.00000000"}],
+        "permissions": ["SPOT"],
+    }
+
+    async def read_only(url: str) -> None:
+        fault = {"kind": "canned", "path": "/api/v3/account", "count": 5, "body": account}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{url}/admin/faults", json=fault) as reply,
+        ):
+            assert reply.status == 200
+
+    with loopback(env, "USDT=10000") as url:
+        asyncio.run(read_only(url))
+        code, output = start_live(env, url, KEYS)
+        placed = asyncio.run(_orders_placed(url))
+
+    assert code == 2, output[-2000:]
+    assert f"exchange: api_key_env: the key in {KEY_ENV} may not trade on binance" in output
+    assert placed == 0
