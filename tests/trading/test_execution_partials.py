@@ -5,8 +5,10 @@ the partial fill and of the cancel with the amount that filled."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,7 @@ from gridsup.actors.execution_venue import LiveVenue
 from gridsup.actors.run_config import GridSpec, Mode, RunConfig
 from gridsup.exchange.ccxt_exchange import CcxtExchange
 from gridsup.exchange.loopback import LoopbackServer, LoopbackState
-from gridsup.exchange.types import Candle
+from gridsup.exchange.types import Candle, Order
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.orders import CancelOrder, OrderAck, OrderUpdate, PlaceOrder
 from gridsup.strategy.ids import grid_tag, make_client_order_id_for_tag
@@ -76,9 +78,10 @@ async def test_a_partial_fill_then_its_cancel_books_every_trade_once(
     try:
         placed = await desk.place(PlaceOrder(request_id="p", strategy="g", intent=intent))
         assert isinstance(placed.reply, OrderAck)
-        for ts, volume in ((1, D("0.2")), (2, D("0.1"))):  # 10 % of each: two trades
+        now = int(time.time() * 1000)
+        for ts, volume in ((now, D("0.2")), (now + 1, D("0.1"))):  # 10 % of each: two trades
             server.state.feed_candle(
-                SYMBOL, Candle(ts * 60_000, D(41500), D(41600), D(40900), D(41500), volume)
+                SYMBOL, Candle(ts, D(41500), D(41600), D(40900), D(41500), volume)
             )
         poll_actions: list[tuple[str, object, object]] = []
         if polled_first:
@@ -98,3 +101,38 @@ async def test_a_partial_fill_then_its_cancel_books_every_trade_once(
     final = updates(cancelled.actions)[-1]
     assert final.status is OrderStatus.CANCELED and final.filled == D("0.03")
     assert sum(f.fee for f in fills) == sum(t.fee for t in trades)
+
+
+class OrderTradesOnly:
+    """A fake exchange at the venue's seam: answers trades by order id only."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    async def fetch_order_trades(self, symbol: str, order_id: str) -> list[Any]:
+        self.asked.append((symbol, order_id))
+        return []
+
+    async def fetch_my_trades(self, *args: object, **kwargs: object) -> list[Any]:
+        raise AssertionError("an order's trades are never looked up by time")
+
+
+async def test_an_orders_trades_are_asked_for_by_its_id_never_since_its_timestamp() -> None:
+    exchange = OrderTradesOnly()
+    venue = LiveVenue(exchange, TokenBucket(100))  # type: ignore[arg-type]
+    cancelled = Order(
+        id="42",
+        client_order_id="x",
+        symbol=SYMBOL,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        status=OrderStatus.CANCELED,
+        price=D(41000),
+        amount=D("0.05"),
+        filled=D("0.03"),
+        timestamp=2_000_000_000_000,  # Binance: the cancel's time, after the trades
+    )
+
+    await venue.trades_of(cancelled)
+
+    assert exchange.asked == [(SYMBOL, "42")]
