@@ -11,7 +11,8 @@ first. Every call into the context may call back into the strategy at once (a ba
 fills a market order inside ``place_order``), so the state is always updated *before*
 the context is called (the :class:`OrderDesk` does that).
 
-This module decides; ``grid_book.py`` holds the state, ``grid_orders.py`` places orders.
+This module decides; ``grid_book.py`` holds the state (``grid_view.py`` reads it),
+``grid_counter.py`` answers a closed slot order, ``grid_orders.py`` places orders.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any, ClassVar, assert_never
 from gridsup.messages.alerts import AlertKind, GridAlert
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
-from gridsup.strategy.grid_book import BookView, GridBook
+from gridsup.strategy.grid_book import GridBook
 from gridsup.strategy.grid_config import GridConfig, InitialPosition
+from gridsup.strategy.grid_counter import close_grid_order, cut_worthy
 from gridsup.strategy.grid_orders import OrderDesk, log_event
 from gridsup.strategy.grid_state import (
     AdoptOutcome,
@@ -38,6 +40,7 @@ from gridsup.strategy.grid_state import (
     TrackedOrder,
     migrate_state,
 )
+from gridsup.strategy.grid_view import BookView
 from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
 from gridsup.strategy.levels import calculate_order_size, first_level_at_or_above, grid_levels
 from gridsup.strategy.protocols import ExecutionContext
@@ -170,7 +173,7 @@ class GridTradingStrategy(BookView):
         )
         if fill.order_closed or order.filled >= order.amount:
             self._close(order)
-        elif self._cut_worthy(order):
+        elif self._desk is not None and cut_worthy(self._book, self._desk, order):
             # The part bought is tradable on its own: cancel the rest and sell it now
             # rather than hold it until the whole buy fills (docs/strategies.md).
             order.cancel_requested = True
@@ -372,7 +375,7 @@ class GridTradingStrategy(BookView):
         del self._book.orders[order.client_order_id]
         match order.role:
             case OrderRole.GRID:
-                self._close_grid(order)
+                close_grid_order(self._book, self._require_desk(), order)
             case OrderRole.ENTRY:
                 self._close_entry(order)
             case OrderRole.EXIT:
@@ -382,39 +385,6 @@ class GridTradingStrategy(BookView):
             case _ as unreachable:
                 assert_never(unreachable)
         self._maybe_finish_stop()
-
-    def _close_grid(self, order: TrackedOrder) -> None:
-        book, desk, k, filled = self._book, self._require_desk(), order.slot, order.filled
-        if book.slot_order[k] == order.client_order_id:
-            book.slot_order[k] = None
-        active = book.phase is Phase.RUNNING or book.phase is Phase.ENTERING
-        if order.side is Side.BUY:
-            if filled > 0:
-                book.open_leg(k, order)
-                amount = book.size_counter_sell(order, desk.round)
-                if not active:
-                    return
-                refusal = desk.refusal(amount, book.levels[k + 1])
-                if refusal is None:
-                    desk.place_limit(k, Side.SELL, amount)
-                else:
-                    # Too small to sell alone: it waits in the dust for the slot's next
-                    # buy, whose counter sell will carry it.
-                    book.to_dust(k, amount)
-                    self._warn("counter_sell_pooled", slot=k, amount=amount, why=refusal)
-                    desk.place_limit(k, Side.BUY, book.amounts[k])
-            elif active and not order.cancel_requested:
-                desk.place_limit(k, Side.BUY, order.amount)  # cancelled by someone else
-            return
-        if filled > 0:
-            book.book_sell(order)
-            if filled < order.amount:
-                book.to_dust(k, order.amount - filled)  # the unsold rest: a later sell's
-            if active:
-                amount = book.amounts[k] if filled >= order.amount else filled
-                desk.place_limit(k, Side.BUY, amount)
-        elif active and not order.cancel_requested:
-            desk.place_limit(k, Side.SELL, order.amount)
 
     def _close_entry(self, order: TrackedOrder) -> None:
         book, desk = self._book, self._require_desk()
@@ -437,21 +407,6 @@ class GridTradingStrategy(BookView):
         if left > 0:  # what rounding to the lot step left: dust, for a later sell
             book.dust += left
             book.dust_cost += left * unit_cost
-
-    def _cut_worthy(self, order: TrackedOrder) -> bool:
-        """Whether a still-open, partly filled grid buy should be cut: what it bought
-        (with the grid's dust) already makes a sell the market accepts."""
-        book = self._book
-        if (
-            order.role is not OrderRole.GRID
-            or order.side is not Side.BUY
-            or order.cancel_requested
-            or book.phase not in (Phase.RUNNING, Phase.ENTERING)
-        ):
-            return False
-        desk = self._require_desk()
-        amount = desk.round(order.filled - order.base_fee + book.dust)
-        return desk.refusal(amount, book.levels[order.slot + 1]) is None
 
     def _skip_entry_slots(self, reason: str) -> None:
         book, desk = self._book, self._require_desk()
