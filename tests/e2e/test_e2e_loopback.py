@@ -34,8 +34,24 @@ BTC_GRIDS = [
 FOREIGN_ID = "manualorder1"  # no "gs" prefix: not ours, must never be touched
 
 
+# Realistic loopback fee modes: a buy's commission in the base received, or in BNB.
+FEE_MODES = {
+    "fees-in-asset-received": (),
+    "fees-in-bnb": ("--bnb-fees", "--balance", "BNB=10", "--price", "BNB/USDT=600"),
+}
+START_BALANCES = {
+    "fees-in-asset-received": {"USDT": Decimal(10000)},
+    "fees-in-bnb": {"USDT": Decimal(10000), "BNB": Decimal(10)},
+}
+
+
+@pytest.fixture(params=list(FEE_MODES))
+def fee_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def loopback(env: GridsEnv) -> Iterator[str]:
+def loopback(env: GridsEnv, fee_mode: str) -> Iterator[str]:
     """The loopback exchange replaying a +-3 % wave on BTC/USDT (a candle every 80 ms)."""
     wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
     err = (env.tmp / "loopback.err").open("wb")
@@ -58,6 +74,7 @@ def loopback(env: GridsEnv) -> Iterator[str]:
             "BTC/USDT",
             "--speed",
             "750",
+            *FEE_MODES[fee_mode],
         ],
         env={**env.environ, **KEYS},
         stdout=subprocess.PIPE,
@@ -123,7 +140,9 @@ async def exchange_record(
     return record, admin["by_client_id"], foreign.status, trades
 
 
-def test_live_mode_against_the_loopback_exchange_through_ccxt(env: GridsEnv, loopback: str) -> None:
+def test_live_mode_against_the_loopback_exchange_through_ccxt(
+    env: GridsEnv, loopback: str, fee_mode: str
+) -> None:
     foreign_id = asyncio.run(place_foreign(loopback))
     path = env.write(
         grids_toml(
@@ -169,6 +188,8 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(env: GridsEnv, loo
     db = read_database(env.db_url, grid_names)
     ours_ids = [cid for cid in by_client_id if ours(cid, grid_names)]
     assert ours_ids
+    fee_assets = {f.fee_currency for f in db.fills if f.fee}
+    assert fee_assets == ({"BNB"} if fee_mode == "fees-in-bnb" else {"BTC", "USDT"}), fee_assets
     assert [cid for cid in ours_ids if len(by_client_id[cid]) != 1] == []
     assert by_client_id[FOREIGN_ID] == [foreign_id]
     assert foreign_status is OrderStatus.OPEN  # reported, never cancelled
@@ -181,7 +202,7 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(env: GridsEnv, loo
     stats = env.gridsup("stats", "--db", env.db_url, "--json")
     assert stats.returncode == 0, stats.stderr
     change = {a: Decimal(v) for a, v in json.loads(stats.stdout)["balance_change"].items()}
-    expected = {"USDT": Decimal(10000)}
+    expected = dict(START_BALANCES[fee_mode])
     for asset, amount in change.items():
         expected[asset] = expected.get(asset, Decimal(0)) + amount
     stored = {f.trade_id for f in db.fills}
