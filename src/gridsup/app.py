@@ -191,6 +191,8 @@ def build_run_config(
             if options.rate_limit_per_s is not None
             else (PAPER_RATE_LIMIT if run_mode(grids, options) is Mode.DRY_RUN else 10.0)
         ),
+        request_weight_limit=exchange.weight_limit,
+        request_budget_share=exchange.weight_share,
     )
 
 

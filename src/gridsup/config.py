@@ -85,6 +85,10 @@ class ExchangeSettings(_Table):
     # forgotten, which bounds its memory and the size of each save. The database keeps
     # every fill regardless.
     paper_history: int = Field(default=1000, ge=1, le=1_000_000)
+    # The host's request budget (docs/exchange.md): the venue's weight limit per minute
+    # (None: its published one, 6000 on Binance) and the share gridsup may use of it.
+    weight_limit: int | None = Field(default=None, ge=1)
+    weight_share: float = Field(default=0.5, gt=0, le=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -72,6 +72,9 @@ class FakeVenue:
         self.created: Counter[str] = Counter()  # orders made on the "exchange", by id
         self.requests: Counter[str] = Counter()  # PlaceOrder requests, by id
         self.queries: list[QueryOrders] = []
+        # Set: every placement is refused, retryable, with this reason (the execution
+        # actor's answer to a temporary refusal).
+        self.refuse_places: str | None = None
         self._seq: Counter[str] = Counter()
         self._lost: Counter[str] = Counter()
         self._trades = itertools.count(1)
@@ -198,6 +201,11 @@ class FakeVenue:
             case PlaceOrder(request_id=rid, strategy=strategy, intent=intent):
                 cid = intent.client_order_id
                 self.requests[cid] += 1
+                if self.refuse_places is not None:
+                    return OrderRejected(
+                        request_id=rid, client_order_id=cid, reason=self.refuse_places,
+                        retryable=True,
+                    )  # fmt: skip
                 if self.journal is not None:
                     self.journal.append(("place", cid, intent.side, intent.price))
                 order = self.orders.get(cid)

@@ -8,6 +8,7 @@ by hand was never touched."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, write_wave_candles
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import binance_url_overrides
+from gridsup.exchange.types import Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 
 KEY_ENV, SECRET_ENV = "GSE2E_LOOPBACK_KEY", "GSE2E_LOOPBACK_SECRET"
@@ -32,8 +34,24 @@ BTC_GRIDS = [
 FOREIGN_ID = "manualorder1"  # no "gs" prefix: not ours, must never be touched
 
 
+# Realistic loopback fee modes: a buy's commission in the base received, or in BNB.
+FEE_MODES = {
+    "fees-in-asset-received": (),
+    "fees-in-bnb": ("--bnb-fees", "--balance", "BNB=10", "--price", "BNB/USDT=600"),
+}
+START_BALANCES = {
+    "fees-in-asset-received": {"USDT": Decimal(10000)},
+    "fees-in-bnb": {"USDT": Decimal(10000), "BNB": Decimal(10)},
+}
+
+
+@pytest.fixture(params=list(FEE_MODES))
+def fee_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def loopback(env: GridsEnv) -> Iterator[str]:
+def loopback(env: GridsEnv, fee_mode: str) -> Iterator[str]:
     """The loopback exchange replaying a +-3 % wave on BTC/USDT (a candle every 80 ms)."""
     wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
     err = (env.tmp / "loopback.err").open("wb")
@@ -56,6 +74,7 @@ def loopback(env: GridsEnv) -> Iterator[str]:
             "BTC/USDT",
             "--speed",
             "750",
+            *FEE_MODES[fee_mode],
         ],
         env={**env.environ, **KEYS},
         stdout=subprocess.PIPE,
@@ -98,13 +117,16 @@ async def place_foreign(url: str) -> str:
     return order.id
 
 
-async def exchange_record(url: str) -> tuple[ExchangeRecord, dict[str, list[str]], OrderStatus]:
+async def exchange_record(
+    url: str,
+) -> tuple[ExchangeRecord, dict[str, list[str]], OrderStatus, list[Trade]]:
     """The server's record: our trades through ccxt, accepted orders per client id from
     its admin route, and the foreign order's status."""
     ex = client(url)
     try:
         trades = await ex.fetch_my_trades("BTC/USDT", limit=1000)
         foreign = await ex.fetch_order("BTC/USDT", client_order_id=FOREIGN_ID)
+        balance = await ex.fetch_balance()
     finally:
         await ex.close()
     async with aiohttp.ClientSession() as http, http.get(f"{url}/admin/orders") as reply:
@@ -112,11 +134,15 @@ async def exchange_record(url: str) -> tuple[ExchangeRecord, dict[str, list[str]
     record = ExchangeRecord(
         orders=[],
         trades=[exchange_trade(t) for t in trades],
+        free=dict(balance.free),
+        used=dict(balance.used),
     )
-    return record, admin["by_client_id"], foreign.status
+    return record, admin["by_client_id"], foreign.status, trades
 
 
-def test_live_mode_against_the_loopback_exchange_through_ccxt(env: GridsEnv, loopback: str) -> None:
+def test_live_mode_against_the_loopback_exchange_through_ccxt(
+    env: GridsEnv, loopback: str, fee_mode: str
+) -> None:
     foreign_id = asyncio.run(place_foreign(loopback))
     path = env.write(
         grids_toml(
@@ -158,10 +184,12 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(env: GridsEnv, loo
     assert "LIVE" in run.stdout()
     assert KEYS[SECRET_ENV] not in run.stdout() + run.stderr()
 
-    exchange, by_client_id, foreign_status = asyncio.run(exchange_record(loopback))
+    exchange, by_client_id, foreign_status, trades = asyncio.run(exchange_record(loopback))
     db = read_database(env.db_url, grid_names)
     ours_ids = [cid for cid in by_client_id if ours(cid, grid_names)]
     assert ours_ids
+    fee_assets = {f.fee_currency for f in db.fills if f.fee}
+    assert fee_assets == ({"BNB"} if fee_mode == "fees-in-bnb" else {"BTC", "USDT"}), fee_assets
     assert [cid for cid in ours_ids if len(by_client_id[cid]) != 1] == []
     assert by_client_id[FOREIGN_ID] == [foreign_id]
     assert foreign_status is OrderStatus.OPEN  # reported, never cancelled
@@ -169,3 +197,25 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(env: GridsEnv, loo
     assert {f.trade_id for f in db.fills} <= {t.id for t in exchange.trades}
     for name in grid_names:
         assert int(db.states[name]["completed_cycles"]) >= done[name] >= 1
+    # Money adds up: every asset's balance is the start plus what `gridsup stats` reports
+    # (plus the trades of orders left open that filled after the stop, which no actor saw).
+    stats = env.gridsup("stats", "--db", env.db_url, "--json")
+    assert stats.returncode == 0, stats.stderr
+    change = {a: Decimal(v) for a, v in json.loads(stats.stdout)["balance_change"].items()}
+    expected = dict(START_BALANCES[fee_mode])
+    for asset, amount in change.items():
+        expected[asset] = expected.get(asset, Decimal(0)) + amount
+    stored = {f.trade_id for f in db.fills}
+    for t in after_stop(trades, stored):
+        sign = 1 if t.side is Side.BUY else -1
+        expected["BTC"] = expected.get("BTC", Decimal(0)) + sign * t.amount
+        expected["USDT"] -= sign * t.price * t.amount
+        expected[t.fee_currency] = expected.get(t.fee_currency, Decimal(0)) - t.fee
+    for asset, amount in expected.items():
+        total = exchange.free.get(asset, Decimal(0)) + exchange.used.get(asset, Decimal(0))
+        assert total == amount, asset
+
+
+def after_stop(trades: list[Trade], stored: set[str]) -> list[Trade]:
+    """Our trades the database does not hold: they filled after the run stopped."""
+    return [t for t in trades if t.id not in stored]

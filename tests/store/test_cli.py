@@ -17,9 +17,10 @@ from sqlalchemy import text
 from gridsup.cli import cli
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.store.database import Database
+from gridsup.store.fills import FillRepository
 from gridsup.store.migrate import head_revision
 from gridsup.store.orders import OrderRepository
-from gridsup.store.records import OrderRecord
+from gridsup.store.records import FillRecord, OrderRecord
 from gridsup.store.trades import TradeRepository
 
 from . import cli_fakes
@@ -97,6 +98,47 @@ def test_history_commands_read_the_database(url: str) -> None:
     assert (figures["trades"], figures["wins"], figures["win_rate"]) == (2, 1, "0.5000")
     assert (figures["total_profit"], figures["max_loss"]) == ("-0.2", "-10.1")
     assert table.exit_code == 0 and "gA1" in table.output
+
+
+async def seed_fills(url: str) -> None:
+    """A buy whose fee is in base, a sell whose fee is in BNB, another grid's quote fee."""
+    async with Database(url) as db, db.session() as session:
+        await FillRepository(session).add_many(
+            [
+                FillRecord(
+                    exchange="binance", trade_id="1", symbol="BTC/USDT", side=Side.BUY,
+                    price=Decimal(50000), amount=Decimal("0.01"), timestamp=1,
+                    fee=Decimal("0.00001"), fee_currency="BTC", strategy="g1",
+                ),
+                FillRecord(
+                    exchange="binance", trade_id="2", symbol="BTC/USDT", side=Side.SELL,
+                    price=Decimal(55000), amount=Decimal("0.00999"), timestamp=2,
+                    fee=Decimal("0.0009"), fee_currency="BNB", strategy="g1",
+                ),
+                FillRecord(
+                    exchange="binance", trade_id="3", symbol="ETH/USDT", side=Side.BUY,
+                    price=Decimal(3000), amount=Decimal("0.1"), timestamp=3,
+                    fee=Decimal("0.3"), fee_currency="USDT", strategy="g2",
+                ),
+            ]
+        )  # fmt: skip
+
+
+def test_stats_show_fees_by_asset_and_the_balance_change_they_imply(url: str) -> None:
+    assert run("db", "upgrade", "--db", url).exit_code == 0
+    asyncio.run(seed_fills(url))
+
+    every = json.loads(run("stats", "--db", url, "--json").output)
+    one = json.loads(run("stats", "--db", url, "--json", "--strategy", "g1").output)
+    table = run("stats", "--db", url)
+
+    assert every["fees_by_asset"] == {"BNB": "0.0009", "BTC": "0.00001", "USDT": "0.3"}
+    assert one["balance_change"] == {
+        "BNB": "-0.0009",
+        "BTC": "0",  # 0.01 bought, 0.00001 of it the fee, 0.00999 sold
+        "USDT": "49.45",  # -500 + 549.45
+    }
+    assert table.exit_code == 0 and "fees_by_asset:BNB" in table.output
 
 
 def test_history_on_a_database_never_upgraded_says_what_to_do(tmp_path: Path) -> None:

@@ -37,12 +37,14 @@ class FakeExchange:
         sync: bool = True,
         fee_rate: Decimal = Decimal("0.001"),
         fee_in_base: bool = False,
+        bnb_price: Decimal | None = None,
     ) -> None:
         self._market = market
         self.price = price
         self.sync = sync
         self.fee_rate = fee_rate
         self.fee_in_base = fee_in_base
+        self.bnb_price = bnb_price  # set: every fee is charged in BNB at this BNB/USDT price
         self.strategy: Strategy | None = None
         self.open: dict[str, OrderIntent] = {}
         self.filled: dict[str, Decimal] = {}
@@ -111,8 +113,12 @@ class FakeExchange:
             del self.open[cid]
         fee_currency = "USDT"
         fee = price * amount * self.fee_rate
+        fee_quote = None
         if self.fee_in_base and intent.side is Side.BUY:
             fee, fee_currency = amount * self.fee_rate, "BTC"
+        elif self.bnb_price is not None:
+            fee_quote, fee_currency = fee, "BNB"
+            fee = fee / self.bnb_price
         report = FillReport(
             client_order_id=cid,
             symbol=intent.symbol,
@@ -125,6 +131,7 @@ class FakeExchange:
             timestamp=self.now,
             order_filled=done,
             order_closed=closed,
+            fee_quote=fee_quote,
         )
         self.fills.append(report)
         self._emit(lambda: self._strategy.on_order_filled(report))

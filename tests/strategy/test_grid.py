@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from gridsup.messages.alerts import AlertKind
 from gridsup.messages.common import OrderType, Side
 from gridsup.strategy.grid import GridTradingStrategy, Phase, StopReason
 from gridsup.strategy.grid_config import GridConfig, InitialPosition
@@ -132,18 +133,19 @@ def test_buy_fill_places_the_sell_above_and_the_sell_fill_books_profit() -> None
     assert strategy.slot_invariant_violations() == []
 
 
-def test_partial_fills_wait_for_the_order_to_close() -> None:
+def test_an_untradable_partial_fill_waits_and_a_tradable_one_is_cut() -> None:
     strategy, exchange = start("52000")
     buy_cid = next(c for c, i in exchange.open.items() if i.price == D(50000))
     amount = exchange.open[buy_cid].amount
 
-    exchange.fill(buy_cid, D("0.01"))
+    exchange.fill(buy_cid, D("0.00005"))  # 0.00005 * 55000 = 2.75 < the 5 USDT minimum
     assert not any(i.price == D(55000) for i in exchange.open.values())  # no counter yet
-    exchange.fill(buy_cid, D("0.005"))
-    exchange.cancel_external(buy_cid)  # cancelled after a partial fill
+    assert exchange.cancels == []
+    exchange.fill(buy_cid, D("0.01495"))  # 0.015 bought: a sellable part
 
+    assert exchange.cancels == [buy_cid]  # the rest is cut ...
     sells = [i for i in exchange.open.values() if i.price == D(55000)]
-    assert len(sells) == 1 and sells[0].amount == D("0.015") < amount
+    assert len(sells) == 1 and sells[0].amount == D("0.015") < amount  # ... and sold now
     assert strategy.slot_invariant_violations() == []
 
 
@@ -246,6 +248,10 @@ def test_rejections_are_recorded_as_skipped_levels() -> None:
     assert (skipped.slot, skipped.level, skipped.side) == (2, 3, Side.SELL)
     assert skipped.reason == "insufficient funds"
     assert strategy.slot_invariant_violations() == []
+    (alert,) = strategy.drain_alerts()  # a permanent refusal raises an alert
+    assert (alert.kind, alert.slot, alert.grid) == (AlertKind.LEVEL_REFUSED, 2, "btc")
+    assert "insufficient funds" in alert.reason
+    assert strategy.drain_alerts() == []
 
 
 def test_orders_below_the_minimum_notional_are_skipped_before_sending() -> None:

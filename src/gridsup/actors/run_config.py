@@ -96,6 +96,11 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     volatility: float = 0.001
     poll_interval_ms: int = 1000  # execution actor: open-order/fill polling (live)
     rate_limit_per_s: float = 10.0  # execution actor: one budget for the whole account
+    # The host's request-weight budget (exchange/budget.py, docs/exchange.md): the
+    # venue's weight limit per minute (None: its published one, e.g. 6000 on Binance;
+    # no budget for a venue without one) and the share of it gridsup may use.
+    request_weight_limit: int | None = None
+    request_budget_share: float = 0.5
     cancel_policy: CancelPolicy = CancelPolicy.REPLACE
     mismatch_policy: MismatchPolicy = MismatchPolicy.ALERT
     mismatch_threshold: int = 3

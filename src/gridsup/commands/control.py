@@ -82,6 +82,8 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
             f"{a.name:<20} {a.kind:<12} {a.state:<9} {pid:>7} {_fmt_age(a.uptime):>8} "
             f"{a.restarts:>8} {_fmt_age(a.last_heartbeat_age):>9}"
         )
+        if a.status.get("account_paused"):  # keys refused: every grid of it waits
+            click.echo(f"  account paused: {a.status['account_paused']}")
     _echo_grids(grid_rows(reply))
 
 
@@ -132,6 +134,9 @@ def grid_rows(reply: StatusReply) -> list[dict[str, object]]:
                 "open_orders": s.get("open_orders"),
                 "completed_cycles": s.get("completed_cycles"),
                 "realized_profit": s.get("realized_profit"),
+                # Orders refused for a passing reason, retried (the slot is kept).
+                "orders_waiting": s.get("orders_waiting"),
+                "waiting_reason": s.get("waiting_reason"),
             }
         )
     return rows
@@ -171,6 +176,8 @@ def _echo_grids(rows: list[dict[str, object]]) -> None:
             f"{_cell(r['completed_cycles']):>6} "
             f"{_profit(r['realized_profit']):>14}"
         )
+        if r.get("orders_waiting"):
+            click.echo(f"  waiting: {r['orders_waiting']} order(s): {r['waiting_reason']}")
 
 
 @click.command("stop")

@@ -190,12 +190,15 @@ def trades(
 @db_option
 def stats(strategy: str | None, symbol: str | None, as_json: bool, db_url: str | None) -> None:
     """Trade statistics: count, win rate, profit, best and worst trade, fees."""
+    from gridsup.store.fills import FillRepository
     from gridsup.store.trades import TradeRepository
 
-    figures = _read(
-        db_url,
-        lambda session: TradeRepository(session).statistics(strategy=strategy, symbol=symbol),
-    )
+    async def query(session: Any) -> tuple[Any, Any]:
+        figures = await TradeRepository(session).statistics(strategy=strategy, symbol=symbol)
+        flows = await FillRepository(session).asset_flows(strategy=strategy, symbol=symbol)
+        return figures, flows
+
+    figures, flows = _read(db_url, query)
     result = {
         "trades": figures.trades,
         "open_trades": figures.open_trades,
@@ -208,8 +211,16 @@ def stats(strategy: str | None, symbol: str | None, as_json: bool, db_url: str |
         "max_loss": money(figures.max_loss),
         "fees": money(figures.fees),
     }
+    # From the fills: fees by the asset charged (base, quote, BNB), and what the fills
+    # moved each balance by (the exchange's balance = the start + this, fees included).
+    by_asset = {
+        "fees_by_asset": {a: money(v) for a, v in sorted(flows.fees.items())},
+        "balance_change": {a: money(v) for a, v in sorted(flows.balance_change.items())},
+    }
     if as_json:
-        _echo_json(result)
+        _echo_json({**result, **by_asset})
         return
-    rows = [{"figure": k, "value": v} for k, v in result.items()]
+    rows: list[dict[str, Any]] = [{"figure": k, "value": v} for k, v in result.items()]
+    for name, values in by_asset.items():
+        rows += [{"figure": f"{name}:{asset}", "value": v} for asset, v in values.items()]
     _print_table("trade statistics", ["figure", "value"], rows)

@@ -244,6 +244,10 @@ def prepare(
             "`gridsup stop` it, or give this one another --run-dir"
         )
     asyncio.run(preflight.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
+    if mode is Mode.LIVE:  # keys, trade permission and free balances, before any order
+        from gridsup.commands.preflight_account import check_live_account
+
+        asyncio.run(check_live_account(grids, db_url, options.url_overrides))
     run = app.build_run_config(
         grids, markets, options, run_dir=str(base / f"run-{os.getpid()}"), db_url=db_url
     )

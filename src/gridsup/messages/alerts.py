@@ -6,6 +6,11 @@ heartbeats, and any actor may raise one with :class:`AlertRaised` on its report 
 (PUSH -> the supervisor's PULL, beside Ready/Heartbeat/Failed). The supervisor
 deduplicates and rate-limits by (cause, subject): one message per cause and subject per
 window, and a summary when it clears.
+
+A grid also raises a typed :class:`GridAlert` when it gives something up for good (an
+order refused permanently: the slot stays empty) or stops; the strategy actor turns it
+into an :class:`AlertRaised` for the supervisor. Temporary refusals raise none: they are
+retried and shown as waiting.
 """
 
 from __future__ import annotations
@@ -55,3 +60,16 @@ class AlertRaised(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     detail: str = ""
     severity: AlertSeverity = AlertSeverity.WARNING
     active: bool = True
+
+
+class AlertKind(enum.Enum):
+    LEVEL_REFUSED = "level_refused"  # a slot's order refused for good: the slot is empty
+    GRID_STOPPED = "grid_stopped"  # stop-loss/take-profit, or the exit sell refused
+
+
+class GridAlert(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    grid: str
+    kind: AlertKind
+    reason: str
+    timestamp: int  # ms
+    slot: int | None = None  # -1: a market order

@@ -69,3 +69,8 @@ class FillReport(msgspec.Struct, frozen=True, kw_only=True):
     timestamp: int  # ms since the epoch, UTC
     order_filled: Decimal
     order_closed: bool
+    # The fee valued in the symbol's quote when it was charged in a third asset (BNB):
+    # the execution actor prices it at the fee asset's last known quote price at the
+    # fill (docs/strategies.md, "Fees"). None: not needed (fee in base or quote) or
+    # unknown (the fee is then counted by asset only, outside the profit).
+    fee_quote: Decimal | None = None

@@ -7,15 +7,17 @@ symbol, so the same trade id exists on BTC/USDT and on ETH/USDT.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal, localcontext
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gridsup.messages.common import Side
 from gridsup.store.models import Fill, utcnow
 from gridsup.store.records import FillRecord
-from gridsup.store.sql import cached_statement, execute_core, given, insert_for
+from gridsup.store.sql import MONEY_CONTEXT, cached_statement, execute_core, given, insert_for
 
 _TABLE = Fill.__table__
 FillKey = tuple[str, str, str]  # (exchange, symbol, trade id)
@@ -99,3 +101,47 @@ class FillRepository:
         if limit is not None:
             stmt = stmt.limit(limit)
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def asset_flows(
+        self, *, strategy: str | None = None, symbol: str | None = None
+    ) -> AssetFlows:
+        """What the stored fills moved the account by, per asset, and the fees by the
+        asset they were charged in (a fill without a fee currency pays in quote).
+
+        Exact (80-digit context): summed over a whole run it equals the exchange's own
+        balance change, fees in base and in BNB included.
+        """
+        stmt = select(
+            Fill.symbol, Fill.side, Fill.price, Fill.amount, Fill.fee, Fill.fee_currency
+        ).filter_by(**given(strategy=strategy, symbol=symbol))
+        change: dict[str, Decimal] = {}
+        fees: dict[str, Decimal] = {}
+        zero = Decimal(0)
+        with localcontext(MONEY_CONTEXT):
+            for row in (await self.session.execute(stmt)).all():
+                base, _, quote = row.symbol.partition("/")
+                sign = 1 if row.side is Side.BUY else -1
+                change[base] = change.get(base, zero) + sign * row.amount
+                change[quote] = change.get(quote, zero) - sign * row.price * row.amount
+                if row.fee:
+                    asset = row.fee_currency or quote
+                    change[asset] = change.get(asset, zero) - row.fee
+                    fees[asset] = fees.get(asset, zero) + row.fee
+        return AssetFlows(
+            balance_change={a: _trimmed(v) for a, v in change.items()},
+            fees={a: _trimmed(v) for a, v in fees.items()},
+        )
+
+
+class AssetFlows(msgspec.Struct, frozen=True, kw_only=True):
+    """Per asset: the balance change the fills imply, and the fees paid in it."""
+
+    balance_change: dict[str, Decimal]
+    fees: dict[str, Decimal]
+
+
+def _trimmed(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros (55000 stays 55000, not 5.5E+4)."""
+    trimmed = value.normalize(MONEY_CONTEXT)
+    exponent = trimmed.as_tuple().exponent
+    return trimmed.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else trimmed

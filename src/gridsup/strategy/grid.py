@@ -11,7 +11,8 @@ first. Every call into the context may call back into the strategy at once (a ba
 fills a market order inside ``place_order``), so the state is always updated *before*
 the context is called (the :class:`OrderDesk` does that).
 
-This module decides; ``grid_book.py`` holds the state, ``grid_orders.py`` places orders.
+This module decides; ``grid_book.py`` holds the state (``grid_view.py`` reads it),
+``grid_counter.py`` answers a closed slot order, ``grid_orders.py`` places orders.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, assert_never
 
+from gridsup.messages.alerts import AlertKind, GridAlert
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
-from gridsup.strategy.grid_book import BookView, GridBook
+from gridsup.strategy.grid_book import GridBook
 from gridsup.strategy.grid_config import GridConfig, InitialPosition
+from gridsup.strategy.grid_counter import close_grid_order, cut_worthy
 from gridsup.strategy.grid_orders import OrderDesk, log_event
 from gridsup.strategy.grid_state import (
     AdoptOutcome,
@@ -37,6 +40,7 @@ from gridsup.strategy.grid_state import (
     TrackedOrder,
     migrate_state,
 )
+from gridsup.strategy.grid_view import BookView
 from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
 from gridsup.strategy.levels import calculate_order_size, first_level_at_or_above, grid_levels
 from gridsup.strategy.protocols import ExecutionContext
@@ -122,6 +126,15 @@ class GridTradingStrategy(BookView):
             self._warn("grid_config_changed", kept="levels and amounts of the saved state")
         self._desk = OrderDesk(self._book, ctx, self.grid_id, self._tag, self.config.symbol)
 
+    def drain_alerts(self) -> list[GridAlert]:
+        """Alerts raised since the last call, oldest first (see ``messages/alerts.py``)."""
+        desk = self._desk
+        if desk is None or not desk.alerts:
+            return []
+        out = list(desk.alerts)
+        desk.alerts.clear()
+        return out
+
     def shutdown(self) -> None:
         """Stop reacting; open orders stay on the exchange for the next start to reconcile."""
         self._desk = None
@@ -150,10 +163,22 @@ class GridTradingStrategy(BookView):
                 self._close(order)
             return
         self._book.record_fill(
-            order, fill.price, fill.amount, fill.fee, fill.fee_currency, fill.timestamp
+            order,
+            fill.price,
+            fill.amount,
+            fill.fee,
+            fill.fee_currency,
+            fill.timestamp,
+            fill.fee_quote,
         )
         if fill.order_closed or order.filled >= order.amount:
             self._close(order)
+        elif self._desk is not None and cut_worthy(self._book, self._desk, order):
+            # The part bought is tradable on its own: cancel the rest and sell it now
+            # rather than hold it until the whole buy fills (docs/strategies.md).
+            order.cancel_requested = True
+            self._warn("partial_fill_cut", client_order_id=order.client_order_id)
+            self._require_desk().ctx.cancel_order(order.client_order_id)
 
     def on_order_cancelled(self, client_order_id: str, filled: Decimal) -> None:
         order = self._book.orders.get(client_order_id)
@@ -315,6 +340,14 @@ class GridTradingStrategy(BookView):
         book, desk = self._book, self._require_desk()
         book.phase, book.stop_reason, book.last_price = Phase.STOPPING, reason, price
         self._warn("grid_stopping", reason=reason.value, price=price)
+        desk.alerts.append(
+            GridAlert(
+                grid=self.grid_id,
+                kind=AlertKind.GRID_STOPPED,
+                reason=f"{reason.value} at {price}",
+                timestamp=desk.ctx.now_ms(),
+            )
+        )
         for cid, order in list(book.orders.items()):
             # A synchronous context may have closed it while we cancelled another.
             if not order.cancel_requested and cid in book.orders:
@@ -342,7 +375,7 @@ class GridTradingStrategy(BookView):
         del self._book.orders[order.client_order_id]
         match order.role:
             case OrderRole.GRID:
-                self._close_grid(order)
+                close_grid_order(self._book, self._require_desk(), order)
             case OrderRole.ENTRY:
                 self._close_entry(order)
             case OrderRole.EXIT:
@@ -352,28 +385,6 @@ class GridTradingStrategy(BookView):
             case _ as unreachable:
                 assert_never(unreachable)
         self._maybe_finish_stop()
-
-    def _close_grid(self, order: TrackedOrder) -> None:
-        book, desk, k, filled = self._book, self._require_desk(), order.slot, order.filled
-        if book.slot_order[k] == order.client_order_id:
-            book.slot_order[k] = None
-        active = book.phase is Phase.RUNNING or book.phase is Phase.ENTERING
-        if order.side is Side.BUY:
-            if filled > 0:
-                book.slot_cost[k] = order.quote
-                book.open_leg(k, order)
-                if active:
-                    desk.place_limit(k, Side.SELL, filled - order.base_fee)
-            elif active and not order.cancel_requested:
-                desk.place_limit(k, Side.BUY, order.amount)  # cancelled by someone else
-            return
-        if filled > 0:
-            book.book_sell(order)
-            if active:
-                amount = book.amounts[k] if filled >= order.amount else filled
-                desk.place_limit(k, Side.BUY, amount)
-        elif active and not order.cancel_requested:
-            desk.place_limit(k, Side.SELL, order.amount)
 
     def _close_entry(self, order: TrackedOrder) -> None:
         book, desk = self._book, self._require_desk()
@@ -393,6 +404,9 @@ class GridTradingStrategy(BookView):
             book.open_leg(k, order, amount / net)
             if book.phase is Phase.RUNNING:
                 desk.place_limit(k, Side.SELL, amount)
+        if left > 0:  # what rounding to the lot step left: dust, for a later sell
+            book.dust += left
+            book.dust_cost += left * unit_cost
 
     def _skip_entry_slots(self, reason: str) -> None:
         book, desk = self._book, self._require_desk()

@@ -7,7 +7,7 @@ the snapshot next to the fields it must list, so a new field cannot be forgotten
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from typing import Any
@@ -76,6 +76,11 @@ class GridBook:
     cycle_seq: int = 0  # cycle records made so far (the last one's seq)
     cycles_dropped: int = 0  # records dropped unacked past MAX_PENDING_CYCLES
     last_time: int = 0  # latest fill time seen (ms), for fills reported without one
+    # Base the grid received but holds in no order: what rounding a counter sell down to
+    # the lot step left over, and the unsold rest of a cancelled partial sell. Folded
+    # into the next counter sell (see size_counter_sell), so it stays under one step.
+    dust: Decimal = _ZERO
+    dust_cost: Decimal = _ZERO  # quote paid for ``dust`` (fees included)
 
     @classmethod
     def fresh(
@@ -94,17 +99,23 @@ class GridBook:
         fee: Decimal,
         currency: str,
         timestamp: int = 0,
+        fee_quote: Decimal | None = None,
     ) -> None:
         """Count one trade of ``order``: its quote, its fee, the base it moves.
-        ``timestamp`` 0: unknown (the latest fill time seen is used)."""
+
+        ``timestamp`` 0: unknown (the latest fill time seen is used). ``fee_quote``
+        values a fee charged in a third asset (BNB) in quote: it then counts in the
+        order's ``quote`` like a quote fee, so every profit is net of it, and in
+        ``third_fee`` apart (the quote balance never paid it). Without it such a fee is
+        counted by asset only (``other_fees``)."""
         if timestamp:
             self.last_time = max(self.last_time, timestamp)
         order.filled_at = timestamp or self.last_time
         notional = price * amount
-        fee_quote = fee_base = _ZERO
+        in_quote = fee_base = _ZERO
         if fee:
             if currency == self.quote:
-                fee_quote = fee
+                in_quote = fee
                 self.fees_paid += fee
                 order.quote_fee += fee
                 order.fee_value += fee
@@ -116,13 +127,45 @@ class GridBook:
                 order.fee_value += fee * price
             else:
                 self.other_fees[currency] = self.other_fees.get(currency, _ZERO) + fee
+                if fee_quote:
+                    in_quote = fee_quote
+                    order.third_fee += fee_quote
+                    self.fees_paid += fee_quote
+                    order.fee_value += fee_quote
         if order.side is Side.BUY:
-            order.quote += notional + fee_quote
+            order.quote += notional + in_quote
             self.base_held += amount - fee_base
         else:
-            order.quote += notional - fee_quote
+            order.quote += notional - in_quote
             self.base_held -= amount + fee_base
         order.filled += amount
+
+    def size_counter_sell(
+        self, order: TrackedOrder, round_down: Callable[[Decimal], Decimal]
+    ) -> Decimal:
+        """The counter sell of the closed buy ``order``: what the account received (filled
+        less a base fee) plus the grid's dust, rounded down to the lot step. The rest
+        becomes the new dust; the sell carries its share of the cost of both (average
+        cost), so no quote is lost from the books. Sets the slot's cost."""
+        pool = order.filled - order.base_fee + self.dust
+        cost = order.quote + self.dust_cost
+        amount = round_down(pool) if pool > 0 else _ZERO
+        if amount == pool:
+            sell_cost = cost
+        else:
+            # Rounded to what the store holds, so the sums stay exact (28 digits).
+            sell_cost = (cost * amount / pool).quantize(_MONEY_QUANTUM) if pool > 0 else _ZERO
+        self.dust, self.dust_cost = pool - amount, cost - sell_cost
+        self.slot_cost[order.slot] = sell_cost
+        return amount
+
+    def to_dust(self, slot: int, amount: Decimal) -> None:
+        """``amount`` of base held for the slot's sell goes back to the dust, with the
+        slot's remaining cost (a sell that will not be placed, or its unsold rest)."""
+        self.dust += amount
+        self.dust_cost += self.slot_cost[slot]
+        self.slot_cost[slot] = _ZERO
+        self.slot_open.pop(slot, None)
 
     def book_sell(self, order: TrackedOrder) -> None:
         """A slot's sell closed with fills: book its profit against the slot's cost.
@@ -295,6 +338,8 @@ class GridBook:
             "cycle_seq": self.cycle_seq,
             "cycles_dropped": self.cycles_dropped,
             "last_time": self.last_time,
+            "dust": str(self.dust),
+            "dust_cost": str(self.dust_cost),
             "skipped": [self.skipped[k].to_json() for k in sorted(self.skipped)],
             "orders": [o.to_json() for o in self.orders.values()],
         }
@@ -349,6 +394,9 @@ class GridBook:
             cycle_seq=int(data.get("cycle_seq", 0)),
             cycles_dropped=int(data.get("cycles_dropped", 0)),
             last_time=int(data.get("last_time", 0)),
+            # Absent from snapshots written before the dust was tracked.
+            dust=Decimal(data.get("dust", "0")),
+            dust_cost=Decimal(data.get("dust_cost", "0")),
         )
         for raw in data["skipped"]:
             skipped = SkippedLevel.from_json(raw)
@@ -359,89 +407,3 @@ class GridBook:
             if order.role is OrderRole.GRID:
                 book.slot_order[order.slot] = order.client_order_id
         return book
-
-
-class BookView:
-    """Read-only figures over a :class:`GridBook`, for reports and tests."""
-
-    _book: GridBook
-
-    @property
-    def levels(self) -> tuple[Decimal, ...]:
-        return self._book.levels
-
-    @property
-    def order_amounts(self) -> tuple[Decimal, ...]:
-        """Base amount of each slot's buy."""
-        return self._book.amounts
-
-    @property
-    def phase(self) -> Phase:
-        return self._book.phase
-
-    @property
-    def stopped(self) -> bool:
-        return self._book.phase in (Phase.STOPPING, Phase.STOPPED)
-
-    @property
-    def stop_reason(self) -> StopReason | None:
-        return self._book.stop_reason
-
-    @property
-    def realized_profit(self) -> Decimal:
-        """Sum of the booked cycle profits (quote, net of every fee)."""
-        return self._book.realized_profit
-
-    @property
-    def fees_paid(self) -> Decimal:
-        """Fees in quote (base fees valued at their fill's price); see ``other_fees``."""
-        return self._book.fees_paid
-
-    @property
-    def other_fees(self) -> dict[str, Decimal]:
-        """Fees charged in a third currency (BNB, ...), by currency."""
-        return dict(self._book.other_fees)
-
-    @property
-    def completed_cycles(self) -> int:
-        return self._book.completed_cycles
-
-    @property
-    def exit_proceeds(self) -> Decimal:
-        """Quote received (net) by the market sell after a stop."""
-        return self._book.exit_proceeds
-
-    @property
-    def base_held(self) -> Decimal:
-        """Base the grid owns (bought minus sold, net of base fees)."""
-        return self._book.base_held
-
-    @property
-    def skipped_levels(self) -> tuple[SkippedLevel, ...]:
-        """Orders the grid wanted but the exchange or the market's limits refused."""
-        skipped = self._book.skipped
-        return tuple(skipped[k] for k in sorted(skipped))
-
-    @property
-    def cycles_dropped(self) -> int:
-        """Cycle records dropped unacknowledged (more than MAX_PENDING_CYCLES pending)."""
-        return self._book.cycles_dropped
-
-    def pending_cycles(self) -> tuple[CycleRecord, ...]:
-        """Cycles booked and not yet acknowledged by the store, oldest first. They are
-        part of the state, so a crash before the acknowledgement loses none."""
-        return tuple(self._book.cycles)
-
-    def ack_cycles(self, seqs: set[int]) -> None:
-        """The store holds the records ``seqs``: drop them from the state."""
-        self._book.ack_cycles(seqs)
-
-    def drain_cycles(self) -> list[CycleRecord]:
-        """Take every pending record at once (for a consumer that stores them itself
-        right away, such as a backtest); the actor uses pending/ack instead."""
-        out, self._book.cycles = self._book.cycles, []
-        return out
-
-    def open_orders(self) -> dict[str, tuple[int, Side, Decimal, Decimal | None]]:
-        """client order id -> (level index, side, amount, price) of every open order."""
-        return {c: (o.level, o.side, o.amount, o.price) for c, o in self._book.orders.items()}

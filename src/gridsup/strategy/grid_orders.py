@@ -9,8 +9,10 @@ and records every refusal as a skipped level (invariant 6: never silently lost).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from decimal import ROUND_DOWN, Decimal
 
+from gridsup.messages.alerts import AlertKind, GridAlert
 from gridsup.messages.common import OrderIntent, OrderType, Side
 from gridsup.strategy.grid_book import GridBook
 from gridsup.strategy.grid_state import OrderRole, SkippedLevel, TrackedOrder
@@ -19,6 +21,7 @@ from gridsup.strategy.levels import round_amount
 from gridsup.strategy.protocols import ExecutionContext
 
 _log = logging.getLogger("gridsup.strategy.grid")
+MAX_PENDING_ALERTS = 100
 
 
 def log_event(severity: int, event: str, grid_id: str, /, **fields: object) -> None:
@@ -41,6 +44,8 @@ class OrderDesk:
         self.grid_id = grid_id
         self._tag = tag
         self._symbol = symbol
+        # Raised and not yet taken by the runtime (bounded: oldest dropped).
+        self.alerts: deque[GridAlert] = deque(maxlen=MAX_PENDING_ALERTS)
         self._market = ctx.market
         self._amount_step = step = ctx.market.amount_step
         # Lot sizes are nearly always powers of ten (0.001): then one quantize rounds,
@@ -124,9 +129,19 @@ class OrderDesk:
         return None
 
     def skip(self, slot: int, level: int, side: Side, amount: Decimal, reason: str) -> None:
-        """Record an order the grid wanted and could not have (slot -1: a market order)."""
+        """Record an order the grid wanted and could not have (slot -1: a market order),
+        and raise an alert for it."""
         now = self.ctx.now_ms()
         self.book.skipped[slot] = SkippedLevel(slot, level, side, amount, reason, now)
+        self.alerts.append(
+            GridAlert(
+                grid=self.grid_id,
+                kind=AlertKind.LEVEL_REFUSED,
+                reason=f"{side.value} {amount} at level {level}: {reason}",
+                timestamp=now,
+                slot=slot,
+            )
+        )
         log_event(
             logging.WARNING,
             "level_skipped",

@@ -92,6 +92,7 @@ class TrackedOrder:
     quote_fee: Decimal = Decimal(0)  # fees charged in the quote asset (inside ``quote``)
     fee_value: Decimal = Decimal(0)  # every fee valued in quote (base fees at the fill price)
     filled_at: int = 0  # time of its last fill (ms), 0 before any
+    third_fee: Decimal = Decimal(0)  # fees in a third asset (BNB) valued in quote, in ``quote``
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +110,7 @@ class TrackedOrder:
             "quote_fee": str(self.quote_fee),
             "fee_value": str(self.fee_value),
             "filled_at": self.filled_at,
+            "third_fee": str(self.third_fee),
         }
 
     @classmethod
@@ -130,6 +132,7 @@ class TrackedOrder:
             quote_fee=Decimal(data.get("quote_fee", "0")),
             fee_value=Decimal(data.get("fee_value", "0")),
             filled_at=int(data.get("filled_at", 0)),
+            third_fee=Decimal(data.get("third_fee", "0")),
         )
 
 

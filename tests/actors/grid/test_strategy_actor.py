@@ -243,6 +243,25 @@ def test_an_order_the_venue_never_got_is_sent_again_under_its_id(
         assert parsed is not None and parsed.side is Side.BUY
 
 
+def test_a_temporary_refusal_keeps_the_slot_and_shows_as_waiting_with_its_reason(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    run = grid_run(actor_host, sqlite_url(run_base))
+    reason = "waiting: binance -2010 Account has insufficient balance for requested action."
+    with trading_grid(actor_host, run) as venue:
+        buy = venue.order_at(Side.BUY, "59800")
+        venue.refuse_places = reason
+        venue.fill(buy.client_order_id)  # its counter sell is refused, for now
+
+        waiting = status_when(actor_host, lambda s: s.get("orders_waiting") == 1, "waiting")
+        assert waiting["waiting_reason"] == reason
+        assert waiting["open_orders"] == 10 and waiting["skipped_levels"] == 0  # slot kept
+        venue.refuse_places = None
+
+        status_when(actor_host, lambda s: s.get("orders_waiting") == 0, "the retry placed it")
+        assert venue.order_at(Side.SELL, "60000").client_order_id in venue.open_orders("btc")
+
+
 def test_a_lost_update_shows_as_a_gap_and_a_resync_applies_it(
     actor_host: ActorHost, run_base: Path
 ) -> None:

@@ -41,6 +41,7 @@ from gridsup.actors.execution.state import (
 )
 from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import PaperVenue, Venue
+from gridsup.actors.request_budget import PollPlan
 from gridsup.actors.run_config import (
     MARKET,
     ORDER_UPDATES,
@@ -51,6 +52,7 @@ from gridsup.actors.run_config import (
     topic,
 )
 from gridsup.exchange.errors import BadSymbol, ExchangeError
+from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Candle
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
@@ -75,6 +77,8 @@ from gridsup.runtime.sockets import SocketSpec, SocketType, drain
 
 log = structlog.get_logger("gridsup.actors.execution")
 
+# Seconds between probes of an account paused for refused keys.
+PAUSED_PROBE_S = 60.0
 # How long a clean stop waits for outstanding store Acks before it gives up (s).
 STOP_DRAIN_S = 3.0
 # Store replies read in one go before the rest of the loop runs (before Ready, on_stop).
@@ -104,6 +108,7 @@ class ExecutionActor(Actor):
         self.ticks = 0
         self.gaps: GapFiller | None = None  # dry-run: the market missed while down
         self._grids = {g.name: g for g in run.grids}
+        self.poll_plan = PollPlan(run)  # live: which open orders to poll, how often
 
     # -- sockets and lifecycle ------------------------------------------------------------
 
@@ -242,6 +247,8 @@ class ExecutionActor(Actor):
             "fills": desk.fills if desk else 0,
             "placed": desk.placed if desk else 0,
             "rejected": desk.rejected if desk else 0,
+            "refused_waiting": desk.waiting if desk else 0,
+            "account_paused": desk.paused if desk else None,
             "budget_refusals": self.budgets.refused,
             "foreign_orders": desk.foreign if desk else 0,
             "pending_store_acks": len(self.link.pending),
@@ -249,6 +256,7 @@ class ExecutionActor(Actor):
             "store_resent": self.link.resent,
             "rate_limit_waits": self.limiter.waits,
             "rate_limit_waited_s": round(self.limiter.waited_s, 3),
+            "poll_round_s": round(self.poll_plan.round_s, 3),
             "ticks": self.ticks,
             "market_gaps_pending": len(self.gaps.pending) if self.gaps else 0,
         }
@@ -422,13 +430,19 @@ class ExecutionActor(Actor):
     async def _poll_loop(self) -> None:
         desk = self._desk()
         assert self.venue is not None
+        plan = self.poll_plan
         while True:
-            await asyncio.sleep(self.config.poll_interval_ms / 1000)
+            # Paused (keys refused): one probe a minute, not one a poll interval.
+            paused = desk.paused is not None
+            await asyncio.sleep(PAUSED_PROBE_S if paused else plan.delay)
             try:
-                result = await poll(self.venue, self.book, desk.grid_of)
+                result = await poll(self.venue, self.book, desk.grid_of, plan.next())
             except ExchangeError as exc:
+                if refusal_kind(exc) is RefusalKind.ACCOUNT:
+                    desk.pause(str(exc))
                 log.warning("order_poll_failed", error=str(exc))
                 continue
+            desk.resume()
             requests, actions = await desk.on_poll(result)
             if requests or actions:
                 self._commit(requests, actions)

@@ -11,7 +11,10 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
+import structlog
+
 from gridsup.actors.execution.budget import Budgets
+from gridsup.actors.execution.fees import FeePrices
 from gridsup.actors.execution.outbox import Action
 from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder, intent_of
 from gridsup.actors.run_config import RunConfig, topic
@@ -24,6 +27,7 @@ from gridsup.messages.store import RecordFill, RecordOrderEvent, StoreRequest
 from gridsup.strategy.ids import grid_tag, parse_client_order_id
 
 Records = tuple[list[StoreRequest], list[Action]]
+log = structlog.get_logger("gridsup.actors.execution")
 
 
 def rid() -> str:
@@ -45,6 +49,12 @@ class Booking:
         self.fills = 0
         self.ledger_changed = False  # positions moved since the last save
         self._by_tag = {grid_tag(g.grid_id): g.name for g in run.grids}
+        self.fee_prices = FeePrices()
+
+    def assets_of(self, symbol: str) -> tuple[str, str]:
+        """(base, quote) of ``symbol`` ("" for a market the run does not trade)."""
+        market = self.run.markets.get(symbol)
+        return ("", "") if market is None else (market.base, market.quote)
 
     def grid_of(self, cid: str | None) -> str | None:
         """The name of the grid that ``cid`` belongs to; None for a foreign order."""
@@ -60,9 +70,14 @@ class Booking:
         tracked.amount = order.amount
         requests: list[StoreRequest] = []
         actions: list[Action] = []
-        base = self.run.markets[order.symbol].base if order.symbol in self.run.markets else ""
+        base, quote = self.assets_of(order.symbol)
         for trade in sorted(trades, key=lambda t: (t.timestamp, t.id)):
-            report = tracked.apply_trade(trade, order.amount)
+            fee_quote = None
+            if trade.fee and trade.fee_currency not in (base, quote):
+                fee_quote = self.fee_prices.value(trade.fee, trade.fee_currency, quote)
+                if fee_quote is None:
+                    log.warning("fee_not_valued", trade_id=trade.id, asset=trade.fee_currency)
+            report = tracked.apply_trade(trade, order.amount, fee_quote)
             if report is None:
                 continue
             self.fills += 1

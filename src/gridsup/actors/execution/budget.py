@@ -28,6 +28,8 @@ class Position(msgspec.Struct, kw_only=True):
         """Move the position by one fill (fees in base reduce what is held)."""
         fee_base = fill.fee if fill.fee_currency == base_currency else _ZERO
         fee_quote = fill.fee if fill.fee_currency != base_currency else _ZERO
+        if fill.fee_quote is not None:  # a third asset's fee (BNB), valued in quote
+            fee_quote = fill.fee_quote
         if fill.side is Side.BUY:
             self.base += fill.amount - fee_base
             self.cost += fill.amount * fill.price + fee_quote

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -29,10 +30,10 @@ from gridsup.exchange.errors import (
     BadSymbol,
     DuplicateOrder,
     ExchangeError,
-    InvalidOrder,
     OrderNotFound,
 )
 from gridsup.exchange.paper.engine import PaperExchange
+from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Candle, Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import Tick
@@ -78,6 +79,26 @@ class Desk:
         self.grids: dict[str, GridSpec] = {g.name: g for g in run.grids}
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self.placed = self.rejected = self.foreign = 0
+        self._foreign: dict[str | None, set[str]] = {}  # by symbol polled (None: all)
+        self.waiting = 0  # placements refused for a passing reason (retried by the grid)
+        self.paused: str | None = None  # why the account is paused (keys refused)
+
+    # -- account pause --------------------------------------------------------------------
+
+    def pause(self, reason: str) -> None:
+        """The exchange refused the keys or a permission: stop sending anything for every
+        grid of the account (one status, no retry storm) until :meth:`resume`."""
+        if self.paused is None:
+            log.error("account_paused", exchange=self.run.exchange_id, reason=reason)
+        self.paused = reason
+
+    def resume(self) -> None:
+        if self.paused is not None:
+            log.warning("account_resumed", exchange=self.run.exchange_id)
+        self.paused = None
+
+    def _paused_reason(self) -> str:
+        return f"account paused: {self.paused} (check the API key and its permissions)"
 
     # -- identities -----------------------------------------------------------------------
 
@@ -126,6 +147,8 @@ class Desk:
         refused = self._refusal(msg.strategy, cid, intent.symbol)
         if refused is not None:
             return self._reject(msg.request_id, cid, refused)
+        if self.paused is not None:  # nothing reaches the exchange until a probe succeeds
+            return self._reject(msg.request_id, cid, self._paused_reason(), retryable=True)
         await self._settled(cid)
         known = self.book.get(cid)
         if known is not None and known.placed:  # a re-send: answer with what we have
@@ -150,17 +173,27 @@ class Desk:
         try:
             order = await self._submit(tracked)
             trades = await self.venue.trades_of(order) if order.filled > 0 else []
-        except InvalidOrder as exc:
+            await self._price_fees(trades)
+        except ExchangeError as exc:
             self.book.discard(cid)
-            self.rejected += 1
-            log.warning("order_rejected", client_order_id=cid, error=str(exc))
-            event = self.booking.event(tracked, OrderStatus.REJECTED, "rejected", reason=str(exc))
-            reply = OrderRejected(request_id=msg.request_id, client_order_id=cid, reason=str(exc))
-            return Outcome(reply, [event])
-        except ExchangeError as exc:  # temporary or ambiguous: the strategy asks again
-            self.book.discard(cid)
+            kind = refusal_kind(exc)
+            if kind is RefusalKind.PERMANENT:
+                self.rejected += 1
+                log.warning("order_rejected", client_order_id=cid, error=str(exc))
+                event = self.booking.event(
+                    tracked, OrderStatus.REJECTED, "rejected", reason=str(exc)
+                )
+                reply = OrderRejected(
+                    request_id=msg.request_id, client_order_id=cid, reason=str(exc)
+                )
+                return Outcome(reply, [event])
+            if kind is RefusalKind.ACCOUNT:
+                self.pause(str(exc))
+                return self._reject(msg.request_id, cid, self._paused_reason(), retryable=True)
+            # Temporary or ambiguous: the strategy keeps the slot and asks again later.
+            self.waiting += 1
             log.warning("order_not_placed", client_order_id=cid, error=repr(exc))
-            return self._reject(msg.request_id, cid, repr(exc), retryable=True)
+            return self._reject(msg.request_id, cid, f"waiting: {exc}", retryable=True)
         finally:
             self._end(cid, future)
         self.placed += 1
@@ -197,6 +230,8 @@ class Desk:
         refused = self._refusal(msg.strategy, cid, msg.symbol)
         if refused is not None:
             return self._reject(msg.request_id, cid, refused)
+        if self.paused is not None:
+            return self._reject(msg.request_id, cid, self._paused_reason(), retryable=True)
         await self._settled(cid)
         tracked = self.book.get(cid)
         requests: list[StoreRequest] = []
@@ -220,6 +255,8 @@ class Desk:
         try:
             more, extra = await self.cancel_tracked(tracked)
         except ExchangeError as exc:
+            if refusal_kind(exc) is RefusalKind.ACCOUNT:
+                self.pause(str(exc))
             return self._reject(msg.request_id, cid, repr(exc), retryable=True)
         finally:
             self._end(cid, future)
@@ -246,12 +283,15 @@ class Desk:
                 raise
             order = found
         trades = await self.venue.trades_of(order) if order.filled > tracked.filled else []
+        await self._price_fees(trades)
         return self.booking.absorb(tracked, order, trades)
 
     async def query(self, msg: QueryOrders) -> Outcome:
         grid = msg.strategy
         if grid not in self.grids:
             return self._reject(msg.request_id, "", f"unknown strategy {grid!r}")
+        if self.paused is not None:
+            return self._reject(msg.request_id, "", self._paused_reason(), retryable=True)
         symbol = msg.symbol or self.grids[grid].symbol
         found: list[tuple[Order, list[Trade]]] = []
         for cid in msg.client_order_ids:
@@ -262,6 +302,7 @@ class Desk:
                 order = await self.venue.lookup(cid, symbol)
                 if order is not None:
                     trades = await self.venue.trades_of(order) if order.filled > 0 else []
+                    await self._price_fees(trades)
                     found.append((order, trades))
             except ExchangeError as exc:
                 return self._reject(msg.request_id, cid, repr(exc), retryable=True)
@@ -327,8 +368,15 @@ class Desk:
         if not trades:
             return [], []
         by_order: dict[str, list[Trade]] = defaultdict(list)
+        fee_prices = self.booking.fee_prices
         for trade in trades:
             by_order[trade.order_id].append(trade)
+            assets = self.booking.assets_of(trade.symbol)
+            if trade.fee and trade.fee_currency not in assets:
+                # Dry-run: the paper account's own last price of the pair (no request).
+                pair = f"{trade.fee_currency}/{assets[1]}"
+                if (price := paper.last_price(pair)) is not None:
+                    fee_prices.note(pair, price)
         requests: list[StoreRequest] = []
         actions: list[Action] = []
         for order_id, order_trades in by_order.items():
@@ -347,10 +395,16 @@ class Desk:
 
     async def on_poll(self, result: PollResult) -> Records:
         """Live: book what one poll found (fills, final states, orphans to adopt)."""
-        if len(result.foreign) != self.foreign:
+        if result.symbol is None:
+            self._foreign = {None: result.foreign}
+        else:
+            self._foreign.pop(None, None)
+            self._foreign[result.symbol] = result.foreign
+        foreign = sum(len(ids) for ids in self._foreign.values())
+        if foreign != self.foreign:
             # Reported, never touched: a person or another bot trades on this account.
-            log.warning("foreign_orders_seen", count=len(result.foreign))
-        self.foreign = len(result.foreign)
+            log.warning("foreign_orders_seen", count=foreign)
+        self.foreign = foreign
         orphans: list[tuple[Order, list[Trade]]] = []
         for order in result.orphans:
             try:
@@ -359,6 +413,7 @@ class Desk:
                 log.warning("orphan_trades_unavailable", order_id=order.id, error=str(exc))
                 continue
             orphans.append((order, trades))
+        await self._price_fees(t for change in result.changes for t in change.trades)
         requests: list[StoreRequest] = []
         actions: list[Action] = []
         for change in result.changes:
@@ -404,6 +459,10 @@ class Desk:
             actions += acts
             log.info("order_adopted", grid=grid, client_order_id=tracked.cid)
         return requests, actions
+
+    async def _price_fees(self, trades: Iterable[Trade]) -> None:
+        """Fresh prices for the third-asset fees of ``trades`` (see ``execution_fees``)."""
+        await self.booking.fee_prices.prepare(self.venue, trades, self.booking.assets_of)
 
     def _ack(self, request_id: str, tracked: TrackedOrder) -> OrderAck:
         return OrderAck(

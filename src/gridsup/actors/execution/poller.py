@@ -1,6 +1,8 @@
 """Live fill detection: compare what the exchange says with the orders we track.
 
-A quiet poll is one request: ``fetch_open_orders`` for every symbol. When orders filled
+A quiet poll is one request: ``fetch_open_orders`` of one symbol, or of every symbol
+when that weighs less (the execution actor's ``PollPlan`` chooses, and paces the polls
+within the host's request budget). When orders filled
 (their filled amount grew, or they left the open list), one ``fetch_my_trades`` per
 symbol involved, from the oldest such order's time, brings their trades. An order that
 left the list and whose trades add up to its amount is closed — that is evidence, not a
@@ -41,19 +43,25 @@ class PollResult:
     changes: list[Change] = field(default_factory=list)
     orphans: list[Order] = field(default_factory=list)  # ours, untracked, open
     foreign: set[str] = field(default_factory=set)  # exchange ids of orders not ours
+    symbol: str | None = None  # the symbol polled (None: every symbol)
 
 
-async def poll(venue: Venue, book: OrderBook, grid_of: Callable[[str], str | None]) -> PollResult:
-    """One poll of the account (see the module docstring).
+async def poll(
+    venue: Venue,
+    book: OrderBook,
+    grid_of: Callable[[str], str | None],
+    symbol: str | None = None,
+) -> PollResult:
+    """One poll of the account, or of one ``symbol`` of it (see the module docstring).
 
     ``grid_of`` maps a client order id to its grid's name (None: not one of ours).
 
     Raises:
         ExchangeError: a request failed; nothing was changed.
     """
-    result = PollResult()
+    result = PollResult(symbol=symbol)
     by_cid: dict[str, Order] = {}
-    for order in await venue.open_orders():
+    for order in await venue.open_orders(symbol):
         cid = order.client_order_id
         if cid is None or grid_of(cid) is None:
             result.foreign.add(order.id)
@@ -67,6 +75,7 @@ async def poll(venue: Venue, book: OrderBook, grid_of: Callable[[str], str | Non
         (tracked, by_cid.get(tracked.cid))
         for tracked in book.open_orders()
         if tracked.placed
+        and (symbol is None or tracked.intent.symbol == symbol)
         and ((current := by_cid.get(tracked.cid)) is None or current.filled > tracked.filled)
     ]
     if not moved:

@@ -17,6 +17,7 @@ from gridsup.actors.execution.budget import Budgets, Position
 from gridsup.actors.execution.outbox import StoreLink
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.actors.execution.venue import LiveVenue
+from gridsup.actors.request_budget import run_budget
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, RunConfig
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.messages.store import LoadState, StateLoaded
@@ -103,6 +104,7 @@ async def open_live_venue(run: RunConfig, limiter: TokenBucket) -> LiveVenue:
         run.api_secret_env,
         sandbox=run.sandbox,
         url_overrides=run.url_overrides,
+        budget=run_budget(run),  # shared with the market-data actor (request_budget.py)
     )
     await exchange.connect()
     return LiveVenue(exchange, limiter)

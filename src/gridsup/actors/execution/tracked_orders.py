@@ -54,8 +54,14 @@ class TrackedOrder:
         price = self.intent.price or Decimal(0)
         return (self.intent.amount - self.filled) * price
 
-    def apply_trade(self, trade: Trade, order_amount: Decimal | None = None) -> FillReport | None:
-        """Book one execution; None when it was booked already (a repeat)."""
+    def apply_trade(
+        self,
+        trade: Trade,
+        order_amount: Decimal | None = None,
+        fee_quote: Decimal | None = None,
+    ) -> FillReport | None:
+        """Book one execution; None when it was booked already (a repeat). ``fee_quote``:
+        a third-asset fee's value in quote (see ``execution_fees``)."""
         if trade.id in self.trade_ids:
             return None
         self.trade_ids.add(trade.id)
@@ -75,6 +81,7 @@ class TrackedOrder:
             timestamp=trade.timestamp,
             order_filled=self.filled,
             order_closed=self.status.is_final,
+            fee_quote=fee_quote,
         )
         self.fills.append(report)
         if len(self.fills) > KEEP_FILLS:

@@ -37,7 +37,7 @@ class Venue(Protocol):
 
     async def symbol_trades(self, symbol: str, since: int) -> list[Trade]: ...
 
-    async def open_orders(self) -> list[Order]: ...
+    async def open_orders(self, symbol: str | None = None) -> list[Order]: ...
 
     async def price(self, symbol: str) -> Decimal | None: ...
 
@@ -81,8 +81,8 @@ class PaperVenue:
     async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:
         return self.paper.trades(symbol, since)
 
-    async def open_orders(self) -> list[Order]:
-        return self.paper.open_orders()
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return self.paper.open_orders(symbol)
 
     async def price(self, symbol: str) -> Decimal | None:
         return self.paper.last_price(symbol)
@@ -123,8 +123,14 @@ class LiveVenue:
             return None
 
     async def trades_of(self, order: Order) -> list[Trade]:
+        """The order's trades, by its id: a cancelled order's ``timestamp`` may be the
+        cancel's time on Binance, so "trades since" it would miss the earlier ones."""
         await self.limiter.acquire()
-        trades = await self.exchange.fetch_my_trades(order.symbol, since=order.timestamp)
+        by_id = getattr(self.exchange, "fetch_order_trades", None)
+        if by_id is not None:
+            trades: list[Trade] = await by_id(order.symbol, order.id)
+            return trades
+        trades = await self.exchange.fetch_my_trades(order.symbol)
         return [t for t in trades if t.order_id == order.id]
 
     async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:
@@ -133,9 +139,10 @@ class LiveVenue:
         await self.limiter.acquire()
         return await self.exchange.fetch_my_trades(symbol, since=since, limit=TRADES_LIMIT)
 
-    async def open_orders(self) -> list[Order]:
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """One symbol's open orders, or every symbol's in one request (None)."""
         await self.limiter.acquire()
-        return await self.exchange.fetch_open_orders(None)  # every symbol, one request
+        return await self.exchange.fetch_open_orders(symbol)
 
     async def price(self, symbol: str) -> Decimal | None:
         await self.limiter.acquire()

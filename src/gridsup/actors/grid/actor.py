@@ -44,6 +44,7 @@ from gridsup.actors.grid.start import load_state, reconcile
 from gridsup.actors.grid.status import grid_status
 from gridsup.actors.grid.ticks import TickGate
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
+from gridsup.messages.alerts import AlertCause, AlertKind, AlertSeverity, GridAlert
 from gridsup.messages.common import OrderIntent
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
@@ -122,6 +123,9 @@ class StrategyActor(Actor):
         self._store: Requester[StoreReply] | None = None
         self._orders: OrderLink | None = None
         self._committer: GridCommitter | None = None  # saves, trade records, then orders
+        # Where the grid's alerts go besides the log (the alerting plugs in here).
+        self.alert_hook: Callable[[GridAlert], None] | None = None
+        self.alerts_raised = 0
 
     # ------------------------------------------------------------------------- sockets
 
@@ -360,7 +364,29 @@ class StrategyActor(Actor):
         :meth:`GridCommitter.commit`. The actor is busy until its replies are in."""
         assert self._committer is not None
         self._busy = True
+        self._raise_alerts()
         self._committer.commit(self.outbox.take(), resend, then)
+
+    def _raise_alerts(self) -> None:
+        """Hand the strategy's new alerts to the hook (logged at error either way)."""
+        for alert in self.strategy.drain_alerts():
+            self.alerts_raised += 1
+            log.error(
+                "grid_alert_raised",
+                grid=alert.grid,
+                kind=alert.kind.value,
+                reason=alert.reason,
+                slot=alert.slot,
+            )
+            # One place tells the operator: the supervisor (deduplicated, rate-limited).
+            cause = (
+                AlertCause.SLOT_GIVEN_UP
+                if alert.kind is AlertKind.LEVEL_REFUSED
+                else AlertCause.GRID_STOPPED
+            )
+            self.raise_alert(cause, alert.grid, alert.reason, AlertSeverity.CRITICAL)
+            if self.alert_hook is not None:
+                self.alert_hook(alert)
 
     def _resume(self) -> None:
         """A commit (or a resync) is through: not busy any more, take the next event."""

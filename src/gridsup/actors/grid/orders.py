@@ -86,6 +86,9 @@ class OrderLink:
         self._wanted = wanted
         self._retries: dict[str, int] = {}
         self.retried = 0
+        # Placements refused for a passing reason, retried with backoff: client id ->
+        # the exchange's reason (``gridsup status`` shows them as waiting).
+        self.waiting: dict[str, str] = {}
 
     def send(self, action: Action) -> None:
         """Send a place or cancel; its answer is handled when it comes."""
@@ -115,9 +118,12 @@ class OrderLink:
         match reply:
             case OrderAck():
                 self._retries.pop(cid, None)
+                self.waiting.pop(cid, None)
             case OrderRejected(retryable=True, reason=reason):
                 attempt = self._retries.get(cid, 0) + 1
                 self._retries[cid] = attempt
+                if action.kind is ActionKind.PLACE:
+                    self.waiting[cid] = reason
                 delay = retry_delay(attempt)
                 self.retried += 1
                 log.warning(
@@ -130,6 +136,7 @@ class OrderLink:
                 asyncio.get_running_loop().call_later(delay, self._retry, action)
             case OrderRejected(reason=reason):
                 self._retries.pop(cid, None)
+                self.waiting.pop(cid, None)
                 if action.kind is ActionKind.PLACE:
                     self._refused(reply)
                 else:
@@ -146,6 +153,7 @@ class OrderLink:
             self.send(action)
         else:
             self._retries.pop(action.client_order_id, None)
+            self.waiting.pop(action.client_order_id, None)
 
     async def query(self, client_order_ids: tuple[str, ...]) -> OrderSnapshot:
         """The grid's snapshot, with the fate of ``client_order_ids``. A refused query is

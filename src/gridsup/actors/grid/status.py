@@ -52,12 +52,19 @@ def grid_status(actor: StrategyActor) -> dict[str, StatusValue]:
         "order_seq": actor._seq,
         "trades_recorded": 0 if committer is None else committer.trades_recorded,
         "trades_pending": len(strategy.pending_cycles()),
+        "alerts_raised": actor.alerts_raised,
+        "dust": str(strategy.dust),
     }
     if actor._orders is not None and actor._store is not None:
         orders, store = actor._orders, actor._store
         out["requests_pending"] = orders.requester.pending + store.pending
         out["requests_resent"] = orders.requester.resends + store.resends
         out["orders_retried"] = orders.retried
+        # Orders refused for a passing reason (balance not yet credited, clock skew,
+        # price band, halted symbol, paused account): the slot is kept, retried.
+        out["orders_waiting"] = len(orders.waiting)
+        if orders.waiting:
+            out["waiting_reason"] = next(iter(orders.waiting.values()))[:200]
     out.update(actor._recon_status)
     for asset, fee in strategy.other_fees.items():  # fees in a third currency (BNB ...)
         out[f"{FEE_PREFIX}{asset}"] = str(fee)

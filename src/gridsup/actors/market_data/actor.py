@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from gridsup.actors.request_budget import market_poll_period
 from gridsup.actors.run_config import MARKET, RunConfig, topic
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
@@ -120,8 +121,13 @@ class ExchangeSource:
 
         self.symbols = symbols
         self.errors = 0
+        from gridsup.actors.request_budget import run_budget
+
         self.exchange = CcxtExchange(
-            run.exchange_id, sandbox=run.sandbox, url_overrides=run.url_overrides
+            run.exchange_id,
+            sandbox=run.sandbox,
+            url_overrides=run.url_overrides,
+            budget=run_budget(run),  # the host's one budget, shared with execution
         )
 
     async def step(self) -> list[Tick]:
@@ -207,6 +213,8 @@ class MarketDataActor(Actor):
         self._interval = run.tick_interval_ms / 1000
         if run.market_source != MarketSource.EXCHANGE.value:
             self._interval /= run.speed
+        else:  # paced within the host's request budget: slower with more symbols
+            self._interval = market_poll_period(run, len(self.symbols))
         self._last_tick: dict[str, float] = {}  # symbol -> monotonic time of its last tick
         self._last_price: dict[str, Decimal] = {}
         self.ticks_published = 0

@@ -13,7 +13,13 @@ import ccxt.async_support as ccxt
 
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
 
-__all__ = ["RedactFilter", "build_client", "credentials_from_env", "error_response_headers"]
+__all__ = [
+    "RedactFilter",
+    "build_client",
+    "credentials_from_env",
+    "error_response_headers",
+    "peek_error_headers",
+]
 
 # Headers of the last error response ccxt examined, per asyncio task: a Retry-After
 # must come from the response that raised, not from whichever request of another
@@ -29,6 +35,12 @@ def error_response_headers() -> Mapping[str, Any] | None:
     headers = _ERROR_HEADERS.get()
     _ERROR_HEADERS.set(None)
     return headers
+
+
+def peek_error_headers() -> Mapping[str, Any] | None:
+    """Like :func:`error_response_headers`, without taking them (the request budget
+    reads them before the error is mapped)."""
+    return _ERROR_HEADERS.get()
 
 
 def _capture_error_headers(client: Any) -> None:

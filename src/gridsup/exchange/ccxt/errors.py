@@ -19,6 +19,7 @@ from gridsup.exchange import errors
 __all__ = [
     "TimestampRejected",
     "ambiguous_on_create",
+    "header_value",
     "map_ccxt_error",
     "parse_retry_after",
 ]
@@ -51,7 +52,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(when.timestamp() - current, 0.0)
 
 
-def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """The value of header ``name`` (any case), None if absent."""
     if not headers:
         return None
     wanted = name.lower()
@@ -88,7 +90,7 @@ def map_ccxt_error(
         case ccxt.AuthenticationError():
             return errors.AuthenticationError(message)
         case ccxt.RateLimitExceeded() | ccxt.DDoSProtection():
-            retry_after = parse_retry_after(_header(response_headers, "Retry-After"))
+            retry_after = parse_retry_after(header_value(response_headers, "Retry-After"))
             return errors.RateLimited(message, retry_after=retry_after)
         case ccxt.InvalidNonce():
             return TimestampRejected(message)

@@ -19,15 +19,22 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt
 import structlog
 
+from gridsup.exchange.budget import RequestBudget, binance_weight
 from gridsup.exchange.ccxt import convert
 from gridsup.exchange.ccxt.client import (
     RedactFilter,
     build_client,
     credentials_from_env,
     error_response_headers,
+    peek_error_headers,
 )
 from gridsup.exchange.ccxt.create import CreateAttempts
-from gridsup.exchange.ccxt.errors import TimestampRejected, map_ccxt_error
+from gridsup.exchange.ccxt.errors import (
+    TimestampRejected,
+    header_value,
+    map_ccxt_error,
+    parse_retry_after,
+)
 from gridsup.exchange.errors import (
     BadSymbol,
     ExchangeError,
@@ -86,6 +93,7 @@ class CcxtExchange:
         enable_rate_limit: bool = True,
         rate_limit_ms: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.id = exchange_id
         self._client: Any = build_client(
@@ -106,6 +114,9 @@ class CcxtExchange:
         self._retry = retry
         self._sleep = sleep
         self._markets: dict[str, Market] = {}
+        # The host's shared weight budget (exchange/budget.py); None: none kept here.
+        self.budget = budget
+        self._binance = exchange_id.startswith("binance")
 
     @classmethod
     def from_env(
@@ -138,7 +149,27 @@ class CcxtExchange:
         error.args = (self._redactor.redact(str(error)),)
         return error
 
-    async def _call(self, op: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _send(self, op: str, fn: Callable[[], Awaitable[T]], symbols: int | None = None) -> T:
+        """One ccxt request through the request budget: its weight taken before, the
+        exchange's weight header followed after, a 429/418 pausing every caller of the
+        budget until its Retry-After. Raises what ccxt raises."""
+        budget = self.budget
+        if budget is None:
+            return await _isolated(fn)
+        await budget.acquire(binance_weight(op, symbols) if self._binance else 1)
+        try:
+            result = await _isolated(fn)
+        except ccxt.BaseError as exc:
+            headers = peek_error_headers()
+            budget.observe(headers)
+            if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+                status = "418" if "418" in str(exc) or "banned" in str(exc) else "429"
+                budget.ban(parse_retry_after(header_value(headers, "Retry-After")), status)
+            raise
+        budget.observe(self._client.last_response_headers)
+        return result
+
+    async def _call(self, op: str, fn: Callable[[], Awaitable[T]], symbols: int | None = None) -> T:
         """Run one ccxt request; map its errors; retry temporary ones with backoff.
 
         Raises:
@@ -147,7 +178,7 @@ class CcxtExchange:
         retry = 0
         while True:
             try:
-                return await _isolated(fn)
+                return await self._send(op, fn, symbols)
             except ccxt.BaseError as exc:
                 error = self._map(exc)
                 retry += 1
@@ -169,7 +200,7 @@ class CcxtExchange:
 
     async def _resync_clock(self) -> None:
         try:
-            await self._client.load_time_difference()
+            await self._send("load_time_difference", self._client.load_time_difference)
         except ccxt.BaseError as exc:
             log.warning("exchange_clock_sync_failed", exchange=self.id, error=str(exc))
 
@@ -238,7 +269,11 @@ class CcxtExchange:
             ExchangeError: the request failed.
         """
         wanted = None if symbols is None else list(symbols)
-        raw = await self._call("fetch_tickers", lambda: self._client.fetch_tickers(wanted))
+        raw = await self._call(
+            "fetch_tickers",
+            lambda: self._client.fetch_tickers(wanted),
+            None if wanted is None else len(wanted),
+        )
         result: dict[str, Ticker] = {}
         for symbol, data in raw.items():
             if wanted is not None and symbol not in wanted:
@@ -302,10 +337,11 @@ class CcxtExchange:
             exchange_id=self.id,
             symbol=symbol,
             client_order_id=cid,
-            send=lambda: _isolated(
+            send=lambda: self._send(
+                "create_order",
                 lambda: self._client.create_order(
                     symbol, type.value, side.value, amount_text, price_text, params
-                )
+                ),
             ),
             lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
             map_error=self._map,
@@ -342,7 +378,11 @@ class CcxtExchange:
         Raises:
             ExchangeError: the request failed.
         """
-        raw = await self._call("fetch_open_orders", lambda: self._client.fetch_open_orders(symbol))
+        raw = await self._call(
+            "fetch_open_orders",
+            lambda: self._client.fetch_open_orders(symbol),
+            None if symbol is None else 1,
+        )
         return [convert.to_order(o) for o in raw]
 
     async def fetch_my_trades(
@@ -354,7 +394,37 @@ class CcxtExchange:
         )
         return [convert.to_trade(t) for t in raw]
 
+    async def fetch_order_trades(
+        self, symbol: str, order_id: str, since: int | None = None
+    ) -> list[Trade]:
+        """The trades of one order, asked for by its id where the exchange can (Binance
+        ``myTrades?orderId=``, weight 5); elsewhere the symbol's trades from ``since``
+        (the order's creation time: never a cancel's timestamp), filtered.
+
+        Raises:
+            BadSymbol, ExchangeError.
+        """
+        if self._client.has.get("fetchOrderTrades"):
+            raw = await self._call(
+                "fetch_order_trades",
+                lambda: self._client.fetch_order_trades(order_id, symbol, None, None),
+            )
+            return [t for t in (convert.to_trade(r) for r in raw) if t.order_id == order_id]
+        trades = await self.fetch_my_trades(symbol, since=since)
+        return [t for t in trades if t.order_id == order_id]
+
     async def fetch_balance(self) -> Balance:
         """Raises: AuthenticationError (no keys), ExchangeError."""
+        return (await self.fetch_account())[0]
+
+    async def fetch_account(self) -> tuple[Balance, bool | None]:
+        """The balances and whether the key may trade (Binance's ``canTrade``; None when
+        the exchange does not say).
+
+        Raises:
+            AuthenticationError: keys missing or refused. ExchangeError.
+        """
         raw = await self._call("fetch_balance", lambda: self._client.fetch_balance())
-        return convert.to_balance(raw)
+        info = raw.get("info") if isinstance(raw, dict) else None
+        can_trade = info.get("canTrade") if isinstance(info, dict) else None
+        return convert.to_balance(raw), None if can_trade is None else bool(can_trade)

@@ -1,0 +1,265 @@
+"""One request budget per exchange account and IP on this host (issue 14, design
+invariant 7).
+
+Binance counts request *weight* per IP per minute (6,000) and answers every request
+with the weight used so far in the current minute (``X-MBX-USED-WEIGHT-1M``). Past the
+limit it answers 429 with a Retry-After, and a client that keeps going is banned: 418,
+with a Retry-After that grows with each ban. Every process on the host that talks to
+the exchange (the execution actor, the market-data actor, ``gridsup start``'s checks)
+spends from the same allowance, so they share one budget:
+
+* before a request, :meth:`RequestBudget.acquire` takes its weight, waiting for the next
+  minute when the request would take the minute's use past ``share`` of the limit
+  (default 50 %: the rest is headroom for people and other tools on the IP);
+* after a response, :meth:`RequestBudget.observe` follows the exchange's own count from
+  the header (it counts every request of the IP, ours in other processes and anyone
+  else's), never going below our own count for the minute;
+* on a 429 or 418, :meth:`RequestBudget.ban` stops *every* caller until Retry-After has
+  passed (60 s when the answer names none), then they resume by themselves.
+
+The shared state is a small JSON file in the run directory (``budget-<exchange>.json``)
+read and written under an exclusive ``flock``; a budget without a path keeps it in memory
+(one process, tests). The clock and the sleep are injectable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+__all__ = [
+    "BINANCE_WEIGHTS",
+    "DEFAULT_SHARE",
+    "RequestBudget",
+    "binance_weight",
+    "poll_period",
+    "weight_limit_of",
+]
+
+log = structlog.get_logger("gridsup.exchange.budget")
+
+DEFAULT_SHARE = 0.5
+BAN_WITHOUT_RETRY_AFTER_S = 60.0
+WINDOW_S = 60.0
+_WEIGHT_HEADER = "x-mbx-used-weight-1m"
+
+# Binance spot REST request weights (developers.binance.com, "General API Information"
+# and each endpoint's "Weight"), by the ccxt call that sends the request. Calls whose
+# weight depends on their arguments are in :func:`binance_weight`.
+BINANCE_WEIGHTS: dict[str, int] = {
+    "load_markets": 20,  # GET /api/v3/exchangeInfo
+    "fetch_ticker": 2,  # GET /api/v3/ticker/24hr?symbol=
+    "fetch_ohlcv": 2,  # GET /api/v3/klines
+    "create_order": 1,  # POST /api/v3/order (also counts toward the order-rate limits)
+    "cancel_order": 1,  # DELETE /api/v3/order
+    "fetch_order": 4,  # GET /api/v3/order
+    "fetch_my_trades": 20,  # GET /api/v3/myTrades
+    "fetch_order_trades": 5,  # GET /api/v3/myTrades?orderId=
+    "fetch_balance": 20,  # GET /api/v3/account
+    "load_time_difference": 1,  # GET /api/v3/time
+}
+_BINANCE_LIMIT = 6000  # REQUEST_WEIGHT per minute per IP
+
+
+def binance_weight(op: str, symbols: int | None = None) -> int:
+    """The weight of one ccxt call ``op``; ``symbols`` is the number of symbols asked
+    for by a call that takes several (None: every symbol, or not applicable).
+
+    Unknown calls weigh 1 (and the header corrects the count).
+    """
+    if op == "fetch_open_orders":
+        return 80 if symbols is None else 6
+    if op == "fetch_tickers":  # GET /api/v3/ticker/24hr?symbols=[...]
+        if symbols is None or symbols > 100:
+            return 80
+        return 2 if symbols <= 20 else 40
+    return BINANCE_WEIGHTS.get(op, 1)
+
+
+def weight_limit_of(exchange_id: str) -> int | None:
+    """The venue's published weight limit per minute (None: not known; no budget)."""
+    return _BINANCE_LIMIT if exchange_id.startswith("binance") else None
+
+
+def poll_period(round_weight: int, limit: int, idle_share: float, floor_s: float) -> float:
+    """Seconds between rounds of an idle poll that weighs ``round_weight`` so that it
+    uses at most ``idle_share`` of ``limit`` per minute (never faster than ``floor_s``).
+    This is how the period grows with the number of symbols polled."""
+    per_minute = limit * idle_share
+    return max(floor_s, round_weight * WINDOW_S / per_minute)
+
+
+@dataclass(slots=True)
+class _State:
+    window: int = 0  # index of the current minute (epoch seconds // 60)
+    used: int = 0  # weight used in that minute (ours, or the header's if higher)
+    banned_until: float = 0.0  # epoch seconds
+
+    def roll(self, now: float) -> None:
+        window = int(now // WINDOW_S)
+        if window != self.window:
+            self.window, self.used = window, 0
+
+
+class _MemoryStore:
+    def __init__(self) -> None:
+        self._state = _State()
+
+    def update(self, fn: Callable[[_State], Any]) -> Any:
+        return fn(self._state)
+
+
+class _FileStore:
+    """The state in a JSON file, changed under an exclusive flock (every process on the
+    host that opens the same path shares it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def update(self, fn: Callable[[_State], Any]) -> Any:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.read(fd, 4096)
+            try:
+                data = json.loads(raw) if raw else {}
+                state = _State(
+                    int(data.get("window", 0)),
+                    int(data.get("used", 0)),
+                    float(data.get("banned_until", 0.0)),
+                )
+            except (ValueError, TypeError):
+                state = _State()  # a torn or foreign file: start counting afresh
+            result = fn(state)
+            text = json.dumps(
+                {"window": state.window, "used": state.used, "banned_until": state.banned_until}
+            ).encode()
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, text)
+            return result
+        finally:
+            os.close(fd)  # releases the lock
+
+
+class RequestBudget:
+    """Weight budget of one exchange account and IP; see the module docstring.
+
+    Raises (on construction):
+        ValueError: ``limit`` is not positive or ``share`` is not in (0, 1].
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        share: float = DEFAULT_SHARE,
+        *,
+        path: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if limit <= 0:
+            raise ValueError(f"request weight limit must be > 0, got {limit}")
+        if not 0 < share <= 1:
+            raise ValueError(f"request budget share must be in (0, 1], got {share}")
+        self.limit = limit
+        self.share = share
+        self.cap = max(1, math.floor(limit * share))
+        self._store: _MemoryStore | _FileStore = (
+            _MemoryStore() if path is None else _FileStore(path)
+        )
+        self._clock, self._sleep = clock, sleep
+        self.waits = 0  # acquisitions that had to wait (budget spent or banned)
+        self.waited_s = 0.0
+        self.bans = 0  # 429/418 answers seen by this process
+        self.spent = 0  # weight this process sent
+
+    def _take(self, weight: int) -> float:
+        """Take ``weight`` if allowed now; else the seconds to wait (nothing taken)."""
+        now = self._clock()
+
+        def step(state: _State) -> float:
+            if now < state.banned_until:
+                return state.banned_until - now
+            state.roll(now)
+            if state.used + weight > self.cap and state.used > 0:
+                return (state.window + 1) * WINDOW_S - now  # the next minute
+            state.used += weight
+            return 0.0
+
+        wait: float = self._store.update(step)
+        return wait
+
+    async def acquire(self, weight: int = 1) -> None:
+        """Take ``weight`` from the budget, waiting while the IP is banned or the
+        minute's share is spent."""
+        while (wait := self._take(weight)) > 0:
+            self.waits += 1
+            self.waited_s += wait
+            await self._sleep(wait)
+        self.spent += weight
+
+    def observe(self, headers: Mapping[str, Any] | None) -> None:
+        """Follow the exchange's count of the minute (``X-MBX-USED-WEIGHT-1M``)."""
+        if not headers:
+            return
+        value = next((v for k, v in headers.items() if str(k).lower() == _WEIGHT_HEADER), None)
+        if value is None:
+            return
+        try:
+            used = int(str(value).strip())
+        except ValueError:
+            return
+        now = self._clock()
+
+        def step(state: _State) -> None:
+            state.roll(now)
+            state.used = max(state.used, used)
+
+        self._store.update(step)
+
+    def ban(self, retry_after: float | None, status: str = "429") -> float:
+        """The exchange refused for the rate: nobody sends until Retry-After has
+        passed. Returns the epoch second the pause ends."""
+        seconds = BAN_WITHOUT_RETRY_AFTER_S if retry_after is None else max(retry_after, 0.0)
+        until = self._clock() + seconds
+
+        def step(state: _State) -> float:
+            state.banned_until = max(state.banned_until, until)
+            return state.banned_until
+
+        end: float = self._store.update(step)
+        self.bans += 1
+        log.warning("request_budget_paused", status=status, retry_after_s=seconds, until=end)
+        return end
+
+    def snapshot(self) -> dict[str, float | int]:
+        """The shared figures now (for status): weight used this minute, the cap, and
+        the seconds left of a ban."""
+        now = self._clock()
+
+        def step(state: _State) -> tuple[int, float]:
+            state.roll(now)
+            return state.used, max(0.0, state.banned_until - now)
+
+        used, banned = self._store.update(step)
+        return {
+            "weight_used_1m": used,
+            "weight_cap_1m": self.cap,
+            "weight_limit_1m": self.limit,
+            "banned_s": round(banned, 3),
+        }
+
+    def __repr__(self) -> str:
+        return f"RequestBudget(cap={self.cap}/{self.limit} per min, waits={self.waits})"

@@ -1,0 +1,210 @@
+"""The host's request budget (exchange/budget.py): weights taken before each request, the
+exchange's X-MBX-USED-WEIGHT-1M followed, and a 429/418 pausing every caller of every
+process until its Retry-After — proven with the real ccxt client against the loopback
+exchange, whose requests are logged as they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from conftest import API_KEY, API_SECRET, BALANCES
+from gridsup.exchange.budget import RequestBudget, binance_weight, poll_period
+from gridsup.exchange.ccxt.exchange import CcxtExchange
+from gridsup.exchange.errors import ExchangeError
+from gridsup.exchange.loopback import LoopbackState
+from gridsup.exchange.loopback.faults import Banned, RateLimit
+from gridsup.exchange.loopback.server import binance_url_overrides, create_app
+from gridsup.exchange.retry import RetryPolicy
+
+
+class FakeTime:
+    """Clock and sleep at once: sleeping moves the clock."""
+
+    def __init__(self, now: float = 1_000_040.0) -> None:  # 20 s into a minute
+        self.now = now
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def budget(fake: FakeTime, path: Path | None = None, limit: int = 100) -> RequestBudget:
+    return RequestBudget(limit, 0.5, path=path, clock=fake.clock, sleep=fake.sleep)
+
+
+def test_the_share_of_the_minute_is_never_passed() -> None:
+    fake = FakeTime()
+    b = budget(fake)
+
+    async def spend() -> None:
+        for _ in range(60):
+            await b.acquire(1)
+
+    asyncio.run(spend())
+
+    assert fake.slept == [40.0]  # 50 in the first minute (it began 20 s ago), then the next
+    assert b.snapshot()["weight_used_1m"] == 10
+
+
+def test_the_exchanges_count_is_followed_and_shared_through_the_file(tmp_path: Path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "budget-binance.json"
+    execution, market = budget(fake, path), budget(fake, path)
+
+    execution.observe({"X-MBX-USED-WEIGHT-1M": "49"})  # someone else on the IP used 49
+    asyncio.run(market.acquire(1))
+    asyncio.run(market.acquire(1))
+
+    assert fake.slept == [40.0]  # the second did not fit in this minute
+    assert execution.snapshot()["weight_used_1m"] == 1
+
+
+def test_a_ban_stops_every_process_until_retry_after(tmp_path: Path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "budget-binance.json"
+    execution, market = budget(fake, path), budget(fake, path)
+
+    execution.ban(7.5, "418")
+    asyncio.run(market.acquire(2))
+
+    assert fake.slept == [7.5]
+    assert market.snapshot()["banned_s"] == 0
+
+
+@pytest.mark.parametrize(
+    ("op", "symbols", "weight"),
+    [
+        ("fetch_open_orders", None, 80),
+        ("fetch_open_orders", 1, 6),
+        ("fetch_tickers", 5, 2),
+        ("fetch_tickers", 50, 40),
+        ("fetch_tickers", None, 80),
+        ("fetch_order_trades", None, 5),
+        ("create_order", None, 1),
+    ],
+)
+def test_binance_weights(op: str, symbols: int | None, weight: int) -> None:
+    assert binance_weight(op, symbols) == weight
+
+
+def test_the_poll_period_grows_with_the_weight_of_a_round() -> None:
+    assert poll_period(6, 6000, 0.06, 1.0) == 1.0
+    assert poll_period(60, 6000, 0.06, 1.0) == 10.0
+
+
+# -- the real client against the loopback, with the request log --------------------------
+
+Log = list[tuple[float, str, int]]  # arrival time, path, status answered
+
+
+@pytest.fixture
+async def logged_loopback() -> AsyncIterator[tuple[str, LoopbackState, Log]]:
+    state = LoopbackState(BALANCES, {API_KEY: API_SECRET})
+    from decimal import Decimal
+
+    state.set_price("BTC/USDT", Decimal("42000"))
+    log: Log = []
+
+    @web.middleware
+    async def record(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        arrived = time.monotonic()
+        response = await handler(request)
+        if request.path.startswith("/api/"):
+            log.append((arrived, request.path, response.status))
+        return response
+
+    app = create_app(state)
+    app.middlewares.insert(0, record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", state, log
+    finally:
+        await runner.cleanup()
+
+
+async def test_429_then_418_pause_every_caller_until_retry_after(
+    logged_loopback: tuple[str, LoopbackState, Log], tmp_path: Path
+) -> None:
+    url, state, log = logged_loopback
+    path = tmp_path / "budget-binance.json"
+
+    def client() -> CcxtExchange:
+        return CcxtExchange(
+            "binance",
+            api_key=API_KEY,
+            secret=API_SECRET,
+            url_overrides=binance_url_overrides(url),
+            rate_limit_ms=1,
+            retry=RetryPolicy(attempts=2, base_delay=0.01, max_retry_after=10),
+            budget=RequestBudget(6000, 0.5, path=path),
+        )
+
+    execution, market = client(), client()  # two processes' clients, one budget file
+    await execution.connect()
+    await market.connect()
+    stop = asyncio.Event()
+    served = 0
+
+    async def grid() -> None:  # N grids polling through the one execution client
+        nonlocal served
+        while not stop.is_set():
+            try:
+                await execution.fetch_open_orders("BTC/USDT")
+                served += 1
+            except ExchangeError:
+                pass
+            await asyncio.sleep(0.02)
+
+    async def ticks() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(ExchangeError):
+                await market.fetch_tickers(["BTC/USDT"])
+            await asyncio.sleep(0.02)
+
+    state.faults.add([RateLimit(retry_after=3, path="/api/v3/openOrders")])
+    tasks = [asyncio.create_task(grid()) for _ in range(5)] + [asyncio.create_task(ticks())]
+    try:
+        await _eventually(lambda: any(s == 429 for _, _, s in log))
+        state.faults.add([Banned(retry_after=4, path="/api/v3/openOrders")])
+        await _eventually(lambda: any(s == 418 for _, _, s in log), timeout=30)
+        mark = served
+        await _eventually(lambda: served > mark + 5, timeout=30)  # resumed, no restart
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await execution.close()
+        await market.close()
+
+    for status, retry_after in ((429, 3.0), (418, 4.0)):
+        banned_at = next(t for t, _, s in log if s == status)
+        # Requests already on the wire when the answer left may still land (grace 1 s);
+        # none may start later within the ban.
+        inside = [
+            (t - banned_at, p) for t, p, _ in log if banned_at + 1.0 < t < banned_at + retry_after
+        ]
+        assert inside == [], f"requests during the {status} pause: {inside}"
+    assert execution.budget is not None and execution.budget.bans >= 2
+
+
+async def _eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
