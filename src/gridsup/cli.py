@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "trades": "gridsup.commands.history:trades",
     "stats": "gridsup.commands.history:stats",
     "start": "gridsup.commands.start:start",
+    "pause": "gridsup.commands.grid_control:pause",
+    "resume": "gridsup.commands.grid_control:resume",
+    "stop-grid": "gridsup.commands.grid_control:stop_grid",
 }
 
 

@@ -179,6 +179,15 @@ class DatabaseSettings(_Table):
     url: str | None = None
 
 
+class WebTable(_Table):
+    """``[web]``: the dashboard (docs/web.md). Off unless ``listen`` is set (or
+    ``gridsup start --web ADDR``); the bearer token is read from the environment
+    variable named by ``token_env``, never from this file."""
+
+    listen: str | None = None  # HOST:PORT; loopback unless told otherwise
+    token_env: str = Field(default="GRIDSUP_WEB_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class EnvSettings(BaseSettings):
     """Overrides from the environment (``GRIDSUP_*``); they win over the file."""
 
@@ -212,6 +221,7 @@ class GridsFile(BaseModel):
     market_data: MarketDataSettings
     database: DatabaseSettings
     grids: tuple[GridConfig, ...]
+    web: WebTable = WebTable()
     log_level: str = "INFO"
     log_json: bool = False
     data_dir: Path | None = None
@@ -248,7 +258,7 @@ class GridsFile(BaseModel):
         raise KeyError(name)
 
 
-_TOP_LEVEL = {"exchange", "market_data", "database", "grid"}
+_TOP_LEVEL = {"exchange", "market_data", "database", "web", "grid"}
 
 
 def _problem_lines(where: str, error: ValidationError) -> list[str]:
@@ -303,7 +313,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     for key in sorted(set(raw) - _TOP_LEVEL):
         problems.append(
             f"{path}: {key}: unknown table or key "
-            "(expected [exchange], [market_data], [database], [[grid]])"
+            "(expected [exchange], [market_data], [database], [web], [[grid]])"
         )
 
     def table(name: str) -> Mapping[str, Any]:
@@ -318,6 +328,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         MarketDataSettings, table("market_data"), f"{path}: market_data", problems
     )
     database = _validate(DatabaseSettings, table("database"), f"{path}: database", problems)
+    web = _validate(WebTable, table("web"), f"{path}: web", problems)
     grids = _validate_grids(raw.get("grid", []), path, problems)
 
     env = EnvSettings.model_construct()
@@ -331,6 +342,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     if problems:
         raise GridsFileError(path, problems)
     assert exchange is not None and market_data is not None and database is not None
+    assert web is not None
     if env.exchange_mode is not None:
         exchange = exchange.model_copy(update={"mode": env.exchange_mode})
     if env.db_url:
@@ -343,6 +355,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         market_data=market_data,
         database=database,
         grids=tuple(grids),
+        web=web,
         log_level=env.log_level,
         log_json=env.log_json,
         data_dir=env.data_dir,

@@ -33,7 +33,7 @@ from gridsup.actors import endpoints
 from gridsup.actors.sockets import OpenSocket, SocketSpec, drain, open_socket
 from gridsup.actors.states import ActorState, ActorTrigger, Lifecycle
 from gridsup.actors.supervisor_link import COMMAND, REPORT, SupervisorLink, control_sockets
-from gridsup.messages.control import Failed, Heartbeat, Ready, StatusValue
+from gridsup.messages.control import Failed, Heartbeat, Pause, Ready, Resume, StatusValue
 
 log = structlog.get_logger("gridsup.actors")
 
@@ -109,6 +109,11 @@ class Actor:
 
     async def on_stop(self, reason: StopReason) -> None:
         """Clean up before the sockets close. Not called when orphaned or crashed."""
+
+    def on_control(self, message: Pause | Resume) -> None:
+        """A ``Pause`` or ``Resume`` command from the supervisor; ignored (logged) by
+        actors that have nothing to pause. Raising crashes the actor."""
+        log.warning("control_ignored", actor=self.name, command=type(message).__name__)
 
     def status(self) -> dict[str, StatusValue]:
         """Extra fields for heartbeats and ``gridsup status`` (flat scalars)."""

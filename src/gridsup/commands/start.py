@@ -20,9 +20,12 @@ import click
 from gridsup.config import LOG_LEVELS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from gridsup.actors.run_config import RunConfig
     from gridsup.app import StartOptions
     from gridsup.config import GridsFile
+    from gridsup.supervisor.extensions import Extension
     from gridsup.supervisor.spec import ChildSpec
 
 # How often the foreground loop looks at the children for an infrastructure failure.
@@ -85,6 +88,7 @@ async def _supervise(
     log_level: str,
     log_json: bool,
     preload: tuple[str, ...],
+    extensions: Sequence[Extension] = (),
 ) -> int:
     """Run the supervisor; stop it after ``duration`` seconds, or with exit code 1 when
     an infrastructure actor (persistence, execution, market data) is given up on."""
@@ -96,7 +100,12 @@ async def _supervise(
 
     log = structlog.get_logger("gridsup.start")
     supervisor = Supervisor(
-        specs, base=base, preload=preload, log_level=log_level, log_json=log_json
+        specs,
+        base=base,
+        preload=preload,
+        log_level=log_level,
+        log_json=log_json,
+        extensions=extensions,
     )
     outcome = EXIT_OK
 
@@ -131,6 +140,26 @@ async def _supervise(
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
     return code if code != EXIT_OK else outcome
+
+
+def _extensions(grids: GridsFile, web_listen: str | None, db_url: str) -> list[Extension]:
+    """The audit log of grid actions, always; the web dashboard when asked for.
+    A bad address, or one beyond loopback without a token, is refused (exit 2)."""
+    from gridsup.app import EXIT_CONFIG
+    from gridsup.supervisor.audit import AuditLog
+
+    out: list[Extension] = [AuditLog(db_url)]
+    listen = web_listen or grids.web.listen
+    if listen:
+        from gridsup.web import WebConfigError, web_settings
+        from gridsup.web.server import WebServer
+
+        try:
+            settings = web_settings(listen, grids.web.token_env)
+        except WebConfigError as exc:
+            _refuse(str(exc), EXIT_CONFIG)
+        out.append(WebServer(settings, db_url))
+    return out
 
 
 def _strategy_preload() -> tuple[str, ...]:
@@ -255,6 +284,14 @@ def prepare(
     hidden=True,
     help="Point ccxt's binance class at this base URL (the loopback exchange, for tests).",
 )
+@click.option(
+    "--web",
+    "web_listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve the web dashboard here (default: [web] listen, else off). A non-loopback "
+    "address needs the token in $GRIDSUP_WEB_TOKEN (docs/web.md).",
+)
 def start(
     grids_file: Path,
     dry_run: bool,
@@ -268,6 +305,7 @@ def start(
     prices: tuple[str, ...],
     run_dir: Path | None,
     exchange_url: str | None,
+    web_listen: str | None,
 ) -> None:
     """Run every grid of the grids file in the foreground, one process each, supervised.
 
@@ -309,8 +347,11 @@ def start(
     sys.stdout.flush()
     configure_logging(level, json=json_logs)
     specs = app.child_specs(run)
+    extensions = _extensions(grids, web_listen, run.db_url)
     try:
-        code = asyncio.run(_supervise(specs, base, duration, level, json_logs, _strategy_preload()))
+        code = asyncio.run(
+            _supervise(specs, base, duration, level, json_logs, _strategy_preload(), extensions)
+        )
     except SupervisorRunning as exc:
         _refuse(str(exc), app.EXIT_CONFIG)
     except EndpointError as exc:

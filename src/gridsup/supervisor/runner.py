@@ -34,7 +34,9 @@ from gridsup.messages.control import (
     CONTROL_REPLY_CODEC,
     CONTROL_REQUEST_CODEC,
     REPORT_CODEC,
+    ControlReply,
     Failed,
+    GridAction,
     Heartbeat,
     Ready,
     StatusQuery,
@@ -45,6 +47,8 @@ from gridsup.messages.control import (
 )
 from gridsup.supervisor import discovery
 from gridsup.supervisor.effects import AlertHook, ProcessHandle, log_alert, send_signal
+from gridsup.supervisor.extensions import Extension, command_sender
+from gridsup.supervisor.grid_actions import GridActions
 from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.supervision import Supervision
 
@@ -199,8 +203,14 @@ class Supervisor:
         alert: AlertHook = log_alert,
         log_level: str = "INFO",
         log_json: bool = False,
+        extensions: Sequence[Extension] = (),
     ) -> None:
         self.specs = specs
+        # Started once the sockets are bound, stopped on the way out (the web dashboard).
+        self.extensions = tuple(extensions)
+        self.grid_actions: GridActions | None = None
+        self.run_dir: endpoints.RunDir | None = None
+        self.ctx: zmq.asyncio.Context | None = None
         self.base = base if base is not None else endpoints.default_base()
         self.mp = make_context(start_method, preload)
         self.start_method = start_method
@@ -230,6 +240,8 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         effects: ProcessEffects | None = None
         started = time.monotonic()
+        self.run_dir, self.ctx = run_dir, ctx
+        extensions_started: list[Extension] = []
         try:
             # Reports are waited on through OpenSocket's reader: a plain socket.
             report_spec = SocketSpec(
@@ -257,6 +269,7 @@ class Supervisor:
             sup = Supervision(self.specs, effects, self.alert, changed=self._wake.set)
             holder.append(sup)
             self.supervision = sup
+            self.grid_actions = GridActions(sup, command_sender(pub_sync))
             discovery.claim(
                 self.base,
                 discovery.SupervisorPointer(
@@ -271,6 +284,9 @@ class Supervisor:
                 run_dir=str(run_dir.path),
                 method=self.start_method,
             )
+            for extension in self.extensions:
+                await extension.start(self)
+                extensions_started.append(extension)
             sup.start()
             tasks = [
                 loop.create_task(self._reports(reports, sup)),
@@ -284,6 +300,8 @@ class Supervisor:
                 await asyncio.gather(*tasks, return_exceptions=True)
             return 0
         finally:
+            for extension in reversed(extensions_started):
+                await extension.stop()
             if effects is not None:
                 effects.kill_all()
             if reports is not None:
@@ -356,6 +374,8 @@ class Supervisor:
         match report:
             case Ready(actor=name, pid=pid):
                 sup.on_ready(name, pid)
+                if self.grid_actions is not None:
+                    self.grid_actions.on_ready(name)
             case Heartbeat(actor=name, pid=pid, status=status):
                 sup.on_heartbeat(name, pid, status)  # only moves a deadline later
             case Failed(actor=name, pid=pid, reason=reason):
@@ -377,7 +397,7 @@ class Supervisor:
                 continue
             match request:
                 case StatusQuery():
-                    reply: StatusReply | StopAccepted = StatusReply(
+                    reply: ControlReply = StatusReply(
                         supervisor_pid=os.getpid(),
                         uptime=round(time.monotonic() - started, 3),
                         state=sup.state.value,
@@ -387,6 +407,9 @@ class Supervisor:
                     log.info("stop_requested", cancel_orders=cancel)
                     reply = StopAccepted(supervisor_pid=os.getpid())
                     sup.stop(cancel)
+                case GridAction():
+                    assert self.grid_actions is not None
+                    reply = self.grid_actions.act(request)
                 case _:
                     assert_never(request)
             await router.send_multipart([*envelope, CONTROL_REPLY_CODEC.encode(reply)])
