@@ -133,15 +133,17 @@ async def profit_series(db: Database, grid: str) -> list[dict[str, Any]]:
     async with db.session() as session:
         rows = (
             await session.execute(
-                select(Trade.closed_at, Trade.profit)
+                select(Trade.opened_at, Trade.closed_at, Trade.profit)
                 .where(Trade.strategy == grid, Trade.is_open.is_(False))
                 .order_by(Trade.closed_at.desc(), Trade.id.desc())
                 .limit(MAX_SERIES)
             )
         ).all()
     total = Decimal(0)
-    out = []
-    for closed_at, profit in reversed(rows):
+    out: list[dict[str, Any]] = []
+    for opened_at, closed_at, profit in reversed(rows):
+        if not out:  # the series starts at zero, when its first cycle opened
+            out.append({"timestamp": opened_at, "profit": "0"})
         total += profit or Decimal(0)
         out.append({"timestamp": closed_at, "profit": str(total)})
     return out

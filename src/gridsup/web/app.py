@@ -24,7 +24,7 @@ from gridsup.messages.control import (
     GridActionReply,
 )
 from gridsup.web import charts
-from gridsup.web.auth import ACTOR, SETTINGS, auth_middleware, login, login_page
+from gridsup.web.auth import SETTINGS, auth_middleware, login, login_page, who
 from gridsup.web.events import EventHub
 from gridsup.web.fleet import GridInfo, StatusSource, actor_rows, fleet_rows, totals
 from gridsup.web.openapi import OPENAPI
@@ -99,6 +99,11 @@ class Dashboard:
         except Exception as exc:  # the database away: keep the last sums, say so
             log.warning("dashboard_summaries_failed", error=repr(exc))
 
+    async def first_summaries(self) -> None:
+        """Before the first answer that shows them: the sums read, not just asked for."""
+        if self.db is not None and self._summaries_at == 0.0:
+            await self._read_summaries()
+
     def need_db(self) -> Any:
         if self.db is None:
             raise _error(web.HTTPServiceUnavailable, "no_database", "no database in this run")
@@ -147,6 +152,7 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
 
 async def api_fleet(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
+    await dash.first_summaries()
     rows, total = dash.fleet_now()
     return web.json_response(
         {"supervisor": dash.source.supervisor(), "grids": rows, "totals": total}
@@ -160,6 +166,7 @@ async def api_actors(request: web.Request) -> web.Response:
 async def api_grid(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
     info = dash.grid(request.match_info["grid"])
+    await dash.first_summaries()
     rows, _ = dash.fleet_now()
     row = next(r for r in rows if r["grid"] == info.name)
     actor = next((a for a in dash.source.actors() if a.name == info.actor), None)
@@ -238,7 +245,7 @@ def _action(kind: GridActionKind) -> Callable[[web.Request], Awaitable[web.Respo
         if dash.act is None:
             raise _error(web.HTTPServiceUnavailable, "no_supervisor", "actions need a supervisor")
         grid = request.match_info["grid"]
-        reply = dash.act(GridAction(action=kind, grid=grid, by=str(request[ACTOR])))
+        reply = dash.act(GridAction(action=kind, grid=grid, by=who(request)))
         body = {
             "action": kind.value,
             "grid": grid,
@@ -273,6 +280,7 @@ def make_app(dashboard: Dashboard, settings: WebSettings) -> web.Application:
     r.add_get("/grid/{grid}", _page("grid.html"))
     r.add_get("/actors", _page("actors.html"))
     r.add_get("/login", login_page)
+    r.add_get("/favicon.ico", _no_icon)
     r.add_post("/login", login)
     r.add_get("/api/openapi.json", api_openapi)
     r.add_get("/api/fleet", api_fleet)
@@ -289,6 +297,10 @@ def make_app(dashboard: Dashboard, settings: WebSettings) -> web.Application:
     r.add_static("/static", str(STATIC), follow_symlinks=False)
     app.on_cleanup.append(_close_hub)
     return app
+
+
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 async def _close_hub(app: web.Application) -> None:

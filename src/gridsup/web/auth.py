@@ -14,9 +14,8 @@ from aiohttp import web
 from gridsup.web.settings import WebSettings
 
 COOKIE = "gridsup_token"
-ACTOR = "gridsup.actor"  # request key: who asks, for the audit log
 SETTINGS: web.AppKey[WebSettings] = web.AppKey("settings", WebSettings)
-_OPEN_PATHS = frozenset({"/login"})
+_OPEN_PATHS = frozenset({"/login", "/favicon.ico"})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,7 +46,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     settings = request.app[SETTINGS]
     safe = request.method in _SAFE_METHODS
     if request.path in _OPEN_PATHS or (safe and settings.loopback):
-        request[ACTOR] = "loopback" if settings.loopback else "anonymous"
         return await handler(request)
     if settings.token is None:
         return unauthorized(f"actions need a token: set {settings.token_env} and restart")
@@ -56,8 +54,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         given = request.cookies.get(COOKIE)
     if not _matches(given, settings.token):
         return unauthorized("missing or wrong bearer token")
-    request[ACTOR] = settings.token_id
     return await handler(request)
+
+
+def who(request: web.Request) -> str:
+    """Who asks, for the audit log: the token's id (never the token) when the request
+    carries it, else ``loopback``. Actions always carry it (the middleware saw to that)."""
+    settings = request.app[SETTINGS]
+    if _matches(bearer(request), settings.token):
+        return settings.token_id
+    return "loopback" if settings.loopback else "anonymous"
 
 
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>gridsup sign in</title>

@@ -14,7 +14,8 @@ G.fmtAge = (ms) => {
   if (s < 60) return s.toFixed(0) + "s ago";
   if (s < 3600) return (s / 60).toFixed(0) + "m ago";
   if (s < 86400) return (s / 3600).toFixed(1) + "h ago";
-  return (s / 86400).toFixed(1) + "d ago";
+  // Older (or a replayed market's time): the time itself.
+  return new Date(ms).toISOString().replace("T", " ").slice(0, 16);
 };
 G.esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 G.flash = (text, ok) => {
