@@ -43,18 +43,18 @@ class EventHub:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._produce())
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
     async def _produce(self) -> None:
         while self.watchers:
+            await asyncio.sleep(self.interval)
             try:
                 self._publish()
             except Exception as exc:  # a bad row must not end live updates for everyone
                 log.error("fleet_update_failed", error=repr(exc))
-            await asyncio.sleep(self.interval)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     def _publish(self) -> None:
         rows, totals = self.build()
@@ -89,6 +89,9 @@ class EventHub:
         queue: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE)
         self.watchers.add(queue)
         self._new.add(queue)
+        # The newcomer's first event now, not at the next interval: everyone's diffs are
+        # taken at the same moment, so they stay consistent with the hub's last rows.
+        self._publish()
         self._ensure_running()
         try:
             await response.write(b"retry: 2000\n\n")
