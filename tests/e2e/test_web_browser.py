@@ -100,8 +100,8 @@ def test_the_pages_show_the_fleet_live_chart_a_grid_and_pause_it(
     # Sort by symbol descending, filter to one grid.
     page.click("th[data-key='symbol']")
     page.click("th[data-key='symbol']")
-    order = page.eval_on_selector_all("#fleet tbody tr", "rs => rs.map(r => r.dataset.grid)")
-    assert order == ["sol-fast", "eth-fast", "btc-fast"]
+    order = "[...document.querySelectorAll('#fleet tbody tr')].map(r => r.dataset.grid).join()"
+    page.wait_for_function(f"{order} == 'sol-fast,eth-fast,btc-fast'")  # drawn at the next frame
     page.fill("#filter", "eth")
     page.wait_for_function("document.querySelectorAll('#fleet tbody tr').length == 1")
     page.fill("#filter", "")
