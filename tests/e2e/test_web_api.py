@@ -142,3 +142,10 @@ def test_a_non_loopback_address_without_a_token_is_refused(env: GridsEnv) -> Non
     run = env.start(str(fast_grids_file(env)), *FAST_ARGS, "--web", "0.0.0.0:1")
     assert run.wait(60) == 2
     assert "GRIDSUP_WEB_TOKEN" in run.stderr()
+
+
+def test_grid_commands_without_a_supervisor_exit_3_with_json(env: GridsEnv) -> None:
+    for command in ("pause", "resume", "stop-grid"):
+        done = env.gridsup(command, "btc-fast", "--json", "--timeout", "2")
+        assert done.returncode == 3, done.stderr
+        assert '"outcome": "no_supervisor"' in done.stdout and "Traceback" not in done.stderr
