@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "health": "gridsup.commands.health:health",
     "export": "gridsup.commands.export:export",
     "start": "gridsup.commands.start:start",
+    "pause": "gridsup.commands.grid_control:pause",
+    "resume": "gridsup.commands.grid_control:resume",
+    "stop-grid": "gridsup.commands.grid_control:stop_grid",
 }
 
 

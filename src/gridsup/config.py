@@ -200,6 +200,15 @@ class DatabaseSettings(_Table):
     url: str | None = None
 
 
+class WebTable(_Table):
+    """``[web]``: the dashboard (docs/web.md). Off unless ``listen`` is set (or
+    ``gridsup start --web ADDR``); the bearer token is read from the environment
+    variable named by ``token_env``, never from this file."""
+
+    listen: str | None = None  # HOST:PORT; loopback unless told otherwise
+    token_env: str = Field(default="GRIDSUP_WEB_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class EnvSettings(BaseSettings):
     """Overrides from the environment (``GRIDSUP_*``); they win over the file."""
 
@@ -235,6 +244,7 @@ class GridsFile(BaseModel):
     grids: tuple[GridConfig, ...]
     metrics: MetricsSettings = MetricsSettings()
     alerts: AlertSettings = AlertSettings()
+    web: WebTable = WebTable()
     log_level: str = "INFO"
     log_json: bool = False
     data_dir: Path | None = None
@@ -271,7 +281,7 @@ class GridsFile(BaseModel):
         raise KeyError(name)
 
 
-_TOP_LEVEL = {"exchange", "market_data", "database", "grid", "metrics", "alerts"}
+_TOP_LEVEL = {"exchange", "market_data", "database", "grid", "metrics", "alerts", "web"}
 
 
 def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> GridsFileError:
@@ -313,7 +323,8 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     for key in sorted(set(raw) - _TOP_LEVEL):
         problems.append(
             f"{path}: {field_name(key)}: unknown table or key "
-            "(expected [exchange], [market_data], [database], [metrics], [alerts], [[grid]])"
+            "(expected [exchange], [market_data], [database], [metrics], [alerts], [web], "
+            "[[grid]])"
         )
 
     def table(name: str) -> Mapping[str, Any]:
@@ -330,6 +341,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     database = _validate(DatabaseSettings, table("database"), f"{path}: database", problems)
     metrics = _validate(MetricsSettings, table("metrics"), f"{path}: metrics", problems)
     alerts = _validate(AlertSettings, table("alerts"), f"{path}: alerts", problems)
+    web = _validate(WebTable, table("web"), f"{path}: web", problems)
     grids = _validate_grids(raw.get("grid", []), path, problems)
 
     env = EnvSettings.model_construct()
@@ -343,7 +355,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     if problems:
         raise GridsFileError(path, problems)
     assert exchange is not None and market_data is not None and database is not None
-    assert metrics is not None and alerts is not None
+    assert metrics is not None and alerts is not None and web is not None
     if env.exchange_mode is not None:
         exchange = exchange.model_copy(update={"mode": env.exchange_mode})
     if env.db_url:
@@ -358,6 +370,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         grids=tuple(grids),
         metrics=metrics,
         alerts=alerts,
+        web=web,
         log_level=env.log_level,
         log_json=env.log_json,
         data_dir=env.data_dir,

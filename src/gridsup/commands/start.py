@@ -22,6 +22,8 @@ from gridsup.commands.output import PositiveFloat, Seconds, fail, short, strateg
 from gridsup.config import LOG_LEVELS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from gridsup.actors.run_config import RunConfig
     from gridsup.app import StartOptions
     from gridsup.config import GridsFile
@@ -190,6 +192,26 @@ def _disk_path(grids: GridsFile) -> Path:
     return grids.data_dir or Path.cwd()
 
 
+def _extensions(grids: GridsFile, web_listen: str | None, db_url: str) -> list[SupervisorExtension]:
+    """The audit log of grid actions, always; the web dashboard when asked for.
+    A bad address, or one beyond loopback without a token, is refused (exit 2)."""
+    from gridsup.app import EXIT_CONFIG
+    from gridsup.supervisor.audit import AuditLog
+
+    out: list[SupervisorExtension] = [AuditLog(db_url)]
+    listen = web_listen or grids.web.listen
+    if listen:
+        from gridsup.web import WebConfigError, web_settings
+        from gridsup.web.server import WebServer
+
+        try:
+            settings = web_settings(listen, grids.web.token_env)
+        except WebConfigError as exc:
+            _refuse(str(exc), EXIT_CONFIG)
+        out.append(WebServer(settings, db_url))
+    return out
+
+
 def _strategy_preload() -> tuple[str, ...]:
     # The forkserver imports these once; every strategy actor forked from it shares the
     # pages (copy on write), which is most of why a hundred of them fit on one machine.
@@ -328,6 +350,14 @@ def prepare(
     hidden=True,
     help="Point ccxt's binance class at this base URL (the loopback exchange, for tests).",
 )
+@click.option(
+    "--web",
+    "web_listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve the web dashboard here (default: [web] listen, else off). A non-loopback "
+    "address needs the token in $GRIDSUP_WEB_TOKEN (docs/web.md).",
+)
 def start(
     grids_file: Path,
     dry_run: bool,
@@ -342,6 +372,7 @@ def start(
     run_dir: Path | None,
     metrics_addr: str | None,
     exchange_url: str | None,
+    web_listen: str | None,
 ) -> None:
     """Run every grid of the grids file in the foreground, one process each, supervised.
 
@@ -384,6 +415,7 @@ def start(
     sys.stdout.flush()
     configure_logging(level, json=json_logs)
     specs = app.child_specs(run)
+    extensions += _extensions(grids, web_listen, run.db_url)
     try:
         code = asyncio.run(
             _supervise(specs, base, duration, level, json_logs, _strategy_preload(), extensions)

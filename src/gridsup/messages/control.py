@@ -9,9 +9,16 @@ Three sockets (protocol constants in :mod:`gridsup.runtime.endpoints`):
   ``Heartbeat``, whose silence tells an actor that its supervisor is gone;
 * control, REQ (cli) -> ROUTER (supervisor): :data:`ControlRequest` in,
   :data:`ControlReply` back.
+
+Grid actions (``gridsup pause|resume|stop-grid GRID`` and the web dashboard) are a
+:class:`GridAction` request answered by a :class:`GridActionReply`; the supervisor turns
+a pause or resume into a :class:`Pause` or :class:`Resume` command to the grid's actor,
+and a stop into that actor's ``Stop``.
 """
 
 from __future__ import annotations
+
+import enum
 
 import msgspec
 
@@ -55,6 +62,18 @@ class Stop(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     cancel_orders: bool = False
 
 
+class Pause(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Stop placing new orders; keep the open ones on the exchange (a grid actor)."""
+
+    reason: str = ""
+
+
+class Resume(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Reconcile with the exchange, then trade again (a paused grid actor)."""
+
+    reason: str = ""
+
+
 class StatusQuery(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """Ask the supervisor for the state of every actor."""
 
@@ -93,10 +112,44 @@ class StopAccepted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     supervisor_pid: int
 
 
+class GridActionKind(enum.Enum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+
+class GridActionOutcome(enum.Enum):
+    """What became of a :class:`GridAction`; the CLI's exit code and the web's HTTP
+    status follow from it (:data:`EXIT_CODES`)."""
+
+    DONE = "done"  # the command went out to the grid's actor
+    UNKNOWN_GRID = "unknown_grid"  # no such grid in this run
+    REFUSED = "refused"  # the grid is not in a state the action applies to
+
+
+class GridAction(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Ask the supervisor to pause, resume or stop one grid. ``by`` names who asks (a
+    token id, ``loopback``, ``cli``), for the audit line."""
+
+    action: GridActionKind
+    grid: str
+    by: str = "cli"
+
+
+class GridActionReply(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """The supervisor's answer to :class:`GridAction`: the outcome and why."""
+
+    action: GridActionKind
+    grid: str
+    outcome: GridActionOutcome
+    detail: str = ""
+    state: str | None = None  # the grid's state as the supervisor saw it
+
+
 ActorReport = Ready | Heartbeat | Failed | AlertRaised
-SupervisorCommand = Stop | Heartbeat
-ControlRequest = StatusQuery | StopRequest
-ControlReply = StatusReply | StopAccepted
+SupervisorCommand = Stop | Heartbeat | Pause | Resume
+ControlRequest = StatusQuery | StopRequest | GridAction
+ControlReply = StatusReply | StopAccepted | GridActionReply
 
 REPORT_CODEC: Codec[ActorReport] = Codec("report", ActorReport)
 COMMAND_CODEC: Codec[SupervisorCommand] = Codec("command", SupervisorCommand)

@@ -30,7 +30,7 @@ import zmq
 import zmq.asyncio
 
 from gridsup.messages.alerts import AlertCause, AlertRaised, AlertSeverity
-from gridsup.messages.control import Failed, Heartbeat, Ready, StatusValue
+from gridsup.messages.control import Failed, Heartbeat, Pause, Ready, Resume, StatusValue
 from gridsup.runtime import endpoints
 from gridsup.runtime.sockets import OpenSocket, SocketSpec, drain, open_socket
 from gridsup.runtime.states import ActorState, ActorTrigger, Lifecycle
@@ -110,6 +110,11 @@ class Actor:
 
     async def on_stop(self, reason: StopReason) -> None:
         """Clean up before the sockets close. Not called when orphaned or crashed."""
+
+    def on_control(self, message: Pause | Resume) -> None:
+        """A ``Pause`` or ``Resume`` command from the supervisor; ignored (logged) by
+        actors that have nothing to pause. Raising crashes the actor."""
+        log.warning("control_ignored", actor=self.name, command=type(message).__name__)
 
     def status(self) -> dict[str, StatusValue]:
         """Extra fields for heartbeats and ``gridsup status`` (flat scalars)."""

@@ -22,6 +22,8 @@ from gridsup.messages.control import (
     COMMAND_CODEC,
     REPORT_CODEC,
     Heartbeat,
+    Pause,
+    Resume,
     StatusValue,
     Stop,
 )
@@ -120,8 +122,11 @@ class SupervisorLink:
         log.warning("supervisor_lost", actor=self._actor.name, why="parent_exited_while_starting")
         self._orphaned()
 
-    def on_command(self, message: Stop | Heartbeat) -> None:
+    def on_command(self, message: Stop | Heartbeat | Pause | Resume) -> None:
         match message:
+            case Pause() | Resume():
+                # The actor decides what pausing means (a grid actor: no new orders).
+                self._actor.on_control(message)
             case Heartbeat():
                 self._on_beat()
             case Stop(cancel_orders=cancel):

@@ -183,7 +183,23 @@ class OrderEvent(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class AuditEntry(Base):
+    """One grid action asked of the supervisor (pause, resume, stop), by whom and with
+    what outcome, refused ones included. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # token id, "loopback" or "cli"
+    action: Mapped[str] = mapped_column(String(16))
+    grid: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 __all__ = [
+    "AuditEntry",
     "BalanceSnapshot",
     "Base",
     "Fill",

@@ -31,7 +31,9 @@ from gridsup.messages.control import (
     CONTROL_REPLY_CODEC,
     CONTROL_REQUEST_CODEC,
     REPORT_CODEC,
+    ControlReply,
     Failed,
+    GridAction,
     Heartbeat,
     Ready,
     StatusQuery,
@@ -46,7 +48,8 @@ from gridsup.runtime.entry import MAIN_PATH_ENV, Launch, child_main
 from gridsup.runtime.sockets import OpenSocket, SocketSpec, SocketType, open_socket
 from gridsup.supervisor import discovery
 from gridsup.supervisor.effects import AlertHook, ProcessHandle, log_alert, send_signal
-from gridsup.supervisor.extensions import SupervisorExtension
+from gridsup.supervisor.extensions import SupervisorExtension, command_sender
+from gridsup.supervisor.grid_actions import GridActions
 from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.supervision import Supervision
 
@@ -204,11 +207,15 @@ class Supervisor:
         extensions: Sequence[SupervisorExtension] = (),
     ) -> None:
         self.specs = specs
-        # Metrics, alerts: run beside the children, started once supervision exists.
+        # Metrics, alerts, the web dashboard: run beside the children, started once
+        # supervision exists, stopped on the way out.
         self.extensions = tuple(extensions)
         # Who hears an actor's AlertRaised (the alerts extension subscribes at start).
         self.alert_listeners: list[Callable[[AlertRaised], None]] = []
         self.started_at: float | None = None
+        self.grid_actions: GridActions | None = None
+        self.run_dir: endpoints.RunDir | None = None
+        self.ctx: zmq.asyncio.Context | None = None
         self.base = base if base is not None else endpoints.default_base()
         self.mp = make_context(start_method, preload)
         self.start_method = start_method
@@ -238,6 +245,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         effects: ProcessEffects | None = None
         started = self.started_at = time.monotonic()
+        self.run_dir, self.ctx = run_dir, ctx
         running: list[SupervisorExtension] = []
         try:
             # Reports are waited on through OpenSocket's reader: a plain socket.
@@ -266,6 +274,7 @@ class Supervisor:
             sup = Supervision(self.specs, effects, self.alert, changed=self._wake.set)
             holder.append(sup)
             self.supervision = sup
+            self.grid_actions = GridActions(sup, command_sender(pub_sync))
             discovery.claim(
                 self.base,
                 discovery.SupervisorPointer(
@@ -372,6 +381,8 @@ class Supervisor:
         match report:
             case Ready(actor=name, pid=pid):
                 sup.on_ready(name, pid)
+                if self.grid_actions is not None:
+                    self.grid_actions.on_ready(name)
             case Heartbeat(actor=name, pid=pid, status=status):
                 sup.on_heartbeat(name, pid, status)  # only moves a deadline later
             case Failed(actor=name, pid=pid, reason=reason):
@@ -403,7 +414,7 @@ class Supervisor:
                 continue
             match request:
                 case StatusQuery():
-                    reply: StatusReply | StopAccepted = StatusReply(
+                    reply: ControlReply = StatusReply(
                         supervisor_pid=os.getpid(),
                         uptime=round(time.monotonic() - started, 3),
                         state=sup.state.value,
@@ -413,6 +424,9 @@ class Supervisor:
                     log.info("stop_requested", cancel_orders=cancel)
                     reply = StopAccepted(supervisor_pid=os.getpid())
                     sup.stop(cancel)
+                case GridAction():
+                    assert self.grid_actions is not None
+                    reply = self.grid_actions.act(request)
                 case _:
                     assert_never(request)
             await router.send_multipart([*envelope, CONTROL_REPLY_CODEC.encode(reply)])

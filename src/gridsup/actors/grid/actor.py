@@ -46,7 +46,7 @@ from gridsup.actors.grid.ticks import TickGate
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
 from gridsup.messages.alerts import AlertCause, AlertKind, AlertSeverity, GridAlert
 from gridsup.messages.common import OrderIntent
-from gridsup.messages.control import StatusValue
+from gridsup.messages.control import Pause, Resume, StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
@@ -113,6 +113,9 @@ class StrategyActor(Actor):
             lambda on: self.subscribe(MARKET, topic(self.spec.symbol), on=on), self.spec.name
         )
         self._resync = False
+        # Paused (a Pause command): nothing is applied or placed; ticks and order
+        # events wait, and a Resume reconciles first (docs/web.md, "Actions").
+        self.paused = False
         # Busy: a commit in flight, a resync running, or the start not done; the events
         # queue meanwhile and are taken in turn once it is not.
         self._busy = True
@@ -268,7 +271,7 @@ class StrategyActor(Actor):
         Does nothing while busy (a commit in flight, a resync, the start), while stopping,
         or when called back from inside itself (a commit that had nothing to wait for).
         """
-        if self._busy or self._pumping or self.stop_reason is not None:
+        if self._busy or self._pumping or self.stop_reason is not None or self.paused:
             return
         self._pumping = True
         try:
@@ -317,6 +320,24 @@ class StrategyActor(Actor):
                 self._resync = True
                 self._pump()
         self._idle = asyncio.get_running_loop().call_later(wait, self._guarded, self._on_idle)
+
+    def on_control(self, message: Pause | Resume) -> None:
+        """Pause: apply nothing and place nothing more (open orders stay on the exchange;
+        a commit in flight completes). Resume: reconcile (what filled meanwhile gets its
+        counter orders and profit) and trade again."""
+        match message:
+            case Pause():
+                if not self.paused:
+                    self.paused = True
+                    log.info("grid_paused", grid=self.spec.name, reason=message.reason)
+            case Resume():
+                if self.paused:
+                    self.paused = False
+                    log.info("grid_resumed", grid=self.spec.name, reason=message.reason)
+                    self._resync = True
+                    self._pump()
+            case _ as unreachable:
+                assert_never(unreachable)
 
     def _follow_band(self) -> None:
         """Ticks on or off, as the strategy can use them: :meth:`TickGate.follow`."""

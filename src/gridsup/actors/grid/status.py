@@ -31,7 +31,10 @@ def grid_status(actor: StrategyActor) -> dict[str, StatusValue]:
         "grid": actor.spec.name,
         "symbol": actor.spec.symbol,
         "mode": "dry_run" if actor.run_config.dry_run else "live",
-        "state": actor.grid_state.value,
+        "state": "paused"
+        if actor.paused and actor.grid_state is GridActorState.TRADING
+        else actor.grid_state.value,
+        "paused": actor.paused,
         "phase": strategy.phase.value,
         "stopped": strategy.stopped or actor.grid_state is GridActorState.ABORTED,
         "open_orders": len(strategy.open_orders()),
