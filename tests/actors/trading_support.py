@@ -159,7 +159,13 @@ class ActorHost:
         info = RuntimeInfo(
             name=name, kind=kind, run_dir=str(self.run_dir.path), heartbeat_interval=0.2
         )
-        launch = Launch(info, target, args, kwargs, log_level="WARNING")
+        launch = Launch(
+            info,
+            target,
+            args,
+            kwargs,
+            log_level=os.environ.get("GRIDSUP_TEST_LOG_LEVEL", "WARNING"),
+        )
         proc = self.mp.Process(target=child_main, args=(launch,), name=name)
         proc.start()
         child = Child(name, proc)

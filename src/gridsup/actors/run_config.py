@@ -95,6 +95,11 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     speed: float = 1.0  # synthetic/replay pacing: candles per tick_interval relative speed
     volatility: float = 0.001
     poll_interval_ms: int = 1000  # execution actor: open-order/fill polling (live)
+    # Live fills by the exchange's user-data stream; polling only as its fallback.
+    user_stream: bool = True
+    stream_keepalive_ms: int = 10_000  # ping interval; silent longer than this: a gap
+    stream_fallback_after: int = 3  # failed (re)connects in a row before polling takes over
+    stream_retry_s: float = 30.0  # while polling: how often the stream is tried again
     rate_limit_per_s: float = 10.0  # execution actor: one budget for the whole account
     cancel_policy: CancelPolicy = CancelPolicy.REPLACE
     mismatch_policy: MismatchPolicy = MismatchPolicy.ALERT

@@ -38,7 +38,9 @@ from gridsup.actors.execution.state import (
     load_ledger,
     load_paper,
     open_live_venue,
+    open_user_stream,
 )
+from gridsup.actors.execution.stream import StreamFollower
 from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import PaperVenue, Venue
 from gridsup.actors.run_config import (
@@ -104,6 +106,7 @@ class ExecutionActor(Actor):
         self.ticks = 0
         self.gaps: GapFiller | None = None  # dry-run: the market missed while down
         self._grids = {g.name: g for g in run.grids}
+        self.follower: StreamFollower | None = None  # live: fills by the user-data stream
 
     # -- sockets and lifecycle ------------------------------------------------------------
 
@@ -170,7 +173,21 @@ class ExecutionActor(Actor):
         finally:
             self.read_with(STORE, None)
         self.spawn(self._resend_loop())
-        if not self.config.dry_run:
+        if not self.config.dry_run and self.config.user_stream:
+            run = self.config
+            self.follower = StreamFollower(
+                open_user_stream(run),
+                self.desk,
+                self.venue,
+                self.book,
+                lambda records: self._commit(*records) if records[0] or records[1] else None,
+                keepalive_ms=run.stream_keepalive_ms,
+                poll_interval_ms=run.poll_interval_ms,
+                fallback_after=run.stream_fallback_after,
+                retry_s=run.stream_retry_s,
+            )
+            self.spawn(self.follower.run())
+        elif not self.config.dry_run:
             self.spawn(self._poll_loop())
         log.info(
             "execution_started",
@@ -251,7 +268,15 @@ class ExecutionActor(Actor):
             "rate_limit_waited_s": round(self.limiter.waited_s, 3),
             "ticks": self.ticks,
             "market_gaps_pending": len(self.gaps.pending) if self.gaps else 0,
+            **self._feed_status(),
         }
+
+    def _feed_status(self) -> dict[str, StatusValue]:
+        """Where fills come from: the paper account, the stream, or polling (and since)."""
+        if self.follower is not None:
+            return dict(self.follower.status())
+        feed = "paper" if self.config.dry_run else "polling"
+        return {"order_feed": feed, "order_feed_since": self.epoch}
 
     # -- messages -------------------------------------------------------------------------
 
