@@ -100,6 +100,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     stream_keepalive_ms: int = 10_000  # ping interval; silent longer than this: a gap
     stream_fallback_after: int = 3  # failed (re)connects in a row before polling takes over
     stream_retry_s: float = 30.0  # while polling: how often the stream is tried again
+    stream_audit_s: float = 60.0  # on the stream: a REST reconcile this often all the same
     rate_limit_per_s: float = 10.0  # execution actor: one budget for the whole account
     cancel_policy: CancelPolicy = CancelPolicy.REPLACE
     mismatch_policy: MismatchPolicy = MismatchPolicy.ALERT

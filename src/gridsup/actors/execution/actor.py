@@ -185,6 +185,7 @@ class ExecutionActor(Actor):
                 poll_interval_ms=run.poll_interval_ms,
                 fallback_after=run.stream_fallback_after,
                 retry_s=run.stream_retry_s,
+                audit_s=run.stream_audit_s,
             )
             self.spawn(self.follower.run())
         elif not self.config.dry_run:

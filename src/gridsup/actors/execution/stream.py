@@ -10,7 +10,9 @@ older event arriving after a newer one books its trade and changes no final stat
 A gap — the connection dropped, the subscription ended (``eventStreamTerminated``), or
 nothing at all (no event, no pong) came for longer than the keepalive — makes it
 subscribe again and reconcile again, so a fill made while the stream was down is booked
-exactly once. After ``stream_fallback_after`` failed subscriptions in a row the account
+exactly once. An event lost without any gap (the exchange dropped it) is found by the
+audit: a reconcile every ``stream_audit_s`` while on the stream (one request when
+nothing moved). After ``stream_fallback_after`` failed subscriptions in a row the account
 is **polled** (``poll_interval_ms``) and the stream tried again every
 ``stream_retry_s``; ``status`` shows which (``order_feed``) and since when.
 
@@ -65,6 +67,7 @@ class StreamFollower:
         poll_interval_ms: int,
         fallback_after: int,
         retry_s: float,
+        audit_s: float = 60.0,
     ) -> None:
         self.stream = stream
         self.desk = desk
@@ -75,10 +78,16 @@ class StreamFollower:
         self.poll_interval_s = poll_interval_ms / 1000
         self.fallback_after = max(1, fallback_after)
         self.retry_s = retry_s
+        self.audit_s = audit_s
+        self._reconciled_at = 0.0
         self.mode = FeedMode.CONNECTING
         self.since_ms = int(time.time() * 1000)
         self.events = self.gaps = self.reconciles = self.polls = 0
         self.last_event_ms = 0
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return max(5.0, 2 * self.keepalive_ms / 1000)
 
     @property
     def silence_limit_ms(self) -> int:
@@ -97,8 +106,11 @@ class StreamFollower:
         try:
             while True:
                 try:
-                    await self.stream.connect()
-                except (StreamBroken, AuthenticationError, ExchangeError) as exc:
+                    # A subscription whose answer never comes (a silent server) is a failure.
+                    await asyncio.wait_for(self.stream.connect(), self.connect_timeout_s)
+                except (TimeoutError, StreamBroken, AuthenticationError, ExchangeError) as exc:
+                    if isinstance(exc, TimeoutError):
+                        await self.stream.reset("subscription unanswered")
                     failures += 1
                     log.warning("user_stream_connect_failed", failures=failures, error=str(exc))
                     if failures >= self.fallback_after:
@@ -127,8 +139,10 @@ class StreamFollower:
         Raises:
             StreamBroken: the stream ended or was silent past the keepalive.
         """
-        wait_s = max(0.05, self.keepalive_ms / 2000)
+        wait_s = max(0.05, min(self.keepalive_ms / 2000, self.audit_s))
         while True:
+            if time.monotonic() - self._reconciled_at > self.audit_s:
+                await self._reconcile("audit")  # an event lost without a gap: found here
             try:
                 events = await asyncio.wait_for(self.stream.next_events(), wait_s)
             except TimeoutError:
@@ -178,6 +192,7 @@ class StreamFollower:
             log.warning("order_reconcile_failed", reason=why, error=str(exc))
             return False
         self.reconciles += 1
+        self._reconciled_at = time.monotonic()
         records = await self.desk.on_poll(result)
         if records[0] or records[1]:
             log.info("order_reconcile_booked", reason=why, changes=len(result.changes))

@@ -190,12 +190,24 @@ class CcxtUserStream(_Pro):
             handle(ws, message)
 
         client.handle_order_update = handle_order_update
+        self._terminated = False
+        terminated = getattr(client, "handle_event_stream_terminated", None)
+        if terminated is not None:
+            # The subscription ended (eventStreamTerminated) on a live connection: ccxt
+            # rejects only its subscription's future, the watches would wait for ever.
+            def handle_terminated(ws: Any, message: Any) -> None:
+                self._terminated = True
+                self._reports.put_nowait({})  # wakes next_events
+                terminated(ws, message)
+
+            client.handle_event_stream_terminated = handle_terminated
 
     def __repr__(self) -> str:
         return f"CcxtUserStream(id={self.id!r})"
 
     async def connect(self) -> None:
         await self._cancel_tasks()
+        self._terminated = False
         try:
             if not self._client.markets:
                 await self._client.load_markets()
@@ -227,21 +239,27 @@ class CcxtUserStream(_Pro):
                 getter.cancel()
         while not self._reports.empty():
             reports.append(self._reports.get_nowait())
-        events = [e for e in map(self._event, reports) if e is not None]
+        events = [e for e in map(self._event, reports if not self._terminated else []) if e]
         failure = next(
             (t.exception() for t in self._tasks.values() if t.done() and t.exception()), None
         )
         for name, task in list(self._tasks.items()):
             if task.done():
                 del self._tasks[name]  # answered: re-armed on the next call
-        if failure is not None:
+        if failure is not None or self._terminated:
+            # Whatever came with the failure is left to the reconcile that follows.
             await self._cancel_tasks()
             self._connections = {}
-            if not events:
-                raise _broken(failure, self._redactor)
+            if self._terminated:
+                self._terminated = False
+                raise StreamBroken("the user-data subscription was terminated")
+            assert failure is not None
+            raise _broken(failure, self._redactor)
         return events
 
     def _event(self, report: dict[str, Any]) -> OrderEvent | None:
+        if not report:
+            return None
         try:
             order = convert.to_order(self._client.parse_ws_order(report))
             if report.get("x") != "TRADE":

@@ -389,6 +389,12 @@ async def _get_streams(request: web.Request) -> web.Response:
     )
 
 
+async def _open_orders(request: web.Request) -> web.Response:
+    """The client ids of the account's open orders (tests check for orphans with it)."""
+    state = request.app[WS_HUB].state
+    return web.json_response([o.client_order_id for o in state.paper.open_orders()])
+
+
 def add_ws_routes(app: web.Application, state: LoopbackState) -> None:
     """Register the websocket endpoints and their admin routes on ``app``."""
     app[WS_HUB] = WsHub(state)
@@ -398,3 +404,4 @@ def add_ws_routes(app: web.Application, state: LoopbackState) -> None:
     app.router.add_post("/admin/ws-faults", _post_faults)
     app.router.add_delete("/admin/ws-faults", _delete_faults)
     app.router.add_get("/admin/streams", _get_streams)
+    app.router.add_get("/admin/open-orders", _open_orders)
