@@ -90,6 +90,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     market_file: str | None = None
     start_prices: dict[str, Decimal] = msgspec.field(default_factory=dict)  # synthetic walk
     seed: int = 0
+    market_stream: bool = True  # market_source "exchange": by the ticker stream, REST fallback
     tick_interval_ms: int = 1000  # market data publish interval (exchange polling, synthetic)
     candle_ms: int = 60_000  # synthetic/replay: market time per candle
     speed: float = 1.0  # synthetic/replay pacing: candles per tick_interval relative speed

@@ -232,3 +232,40 @@ def test_steady_state_on_the_stream_costs_no_polling(make_rig: Any) -> None:
     assert {k: v for k, v in after.items() if before.get(k) != v} == {}
     assert rig.host.status("execution")["stream_events"] >= 3
     assert_books_balance(rig, [i.client_order_id for i in buys])
+
+
+def test_status_shows_per_account_whether_it_streams_or_polls_and_since_when() -> None:
+    from gridsup.commands.control import feed_rows
+    from gridsup.messages.control import ActorStatus, StatusReply
+
+    since = 1_796_500_000_000
+    reply = StatusReply(
+        supervisor_pid=1,
+        uptime=1.0,
+        state="running",
+        actors=(
+            ActorStatus(
+                name="execution",
+                kind="execution",
+                state="running",
+                status={"order_feed": "polling", "order_feed_since": since},
+            ),
+            ActorStatus(
+                name="market_data",
+                kind="market_data",
+                state="running",
+                status={"market_feed": "stream", "market_feed_since": since},
+            ),
+            ActorStatus(name="grid-a", kind="strategy", state="running", status={}),
+        ),
+    )
+
+    assert feed_rows(reply) == [
+        {"actor": "execution", "what": "fills", "feed": "polling", "since": "2026-12-05 21:46:40"},
+        {
+            "actor": "market_data",
+            "what": "prices",
+            "feed": "stream",
+            "since": "2026-12-05 21:46:40",
+        },
+    ]

@@ -285,8 +285,26 @@ class WsHub:
             return
         if session.kind is StreamKind.MARKET:
             session.offer(_dumps(self._market_request(session, request_id, method, params)))
+            if method == "SUBSCRIBE" and isinstance(params, list):
+                self._ticker_snapshot(session, [str(p) for p in params])
         else:
             session.offer(_dumps(self._api_request(session, request_id, method, params)))
+
+    def _ticker_snapshot(self, session: _Session, names: list[str]) -> None:
+        """The current ticker of each ticker stream just subscribed, at once (Binance
+        pushes a ticker every second on a live market; the loopback's prices move only
+        when told, so a new subscriber would otherwise wait for the next move)."""
+        now = self.state.clock()
+        for spec in self.state.specs.values():
+            last = self.state.paper.last_price(spec.symbol)
+            if last is None:
+                continue
+            lower = spec.id.lower()
+            for name in names:
+                if name.endswith("Ticker") or name.endswith("ticker"):
+                    payload = self._market_payload(name, lower, spec, last, now, 0, now)
+                    if payload is not None:
+                        session.offer(payload)
 
     def _market_request(self, session: _Session, request_id: Any, method: str, params: Any) -> Any:
         names = [str(p) for p in params] if isinstance(params, list) else []
