@@ -261,11 +261,11 @@ def test_status_shows_per_account_whether_it_streams_or_polls_and_since_when() -
     )
 
     assert feed_rows(reply) == [
-        {"actor": "execution", "what": "fills", "feed": "polling", "since": "2026-12-05 21:46:40"},
+        {"actor": "execution", "what": "fills", "feed": "polling", "since": "2026-12-05 19:46:40"},
         {
             "actor": "market_data",
             "what": "prices",
             "feed": "stream",
-            "since": "2026-12-05 21:46:40",
+            "since": "2026-12-05 19:46:40",
         },
     ]
