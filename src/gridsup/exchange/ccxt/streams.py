@@ -182,6 +182,7 @@ class CcxtUserStream(_Pro):
         super().__init__(client, redactor)
         self.id = exchange_id
         self._reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._getter: asyncio.Future[dict[str, Any]] | None = None
         handle = client.handle_order_update
 
         def handle_order_update(ws: Any, message: Any) -> None:
@@ -230,13 +231,16 @@ class CcxtUserStream(_Pro):
         self._check_connections()
         self._arm()
         reports: list[dict[str, Any]] = []
-        if self._reports.empty():
-            getter = asyncio.ensure_future(self._reports.get())
-            await asyncio.wait([*self._tasks.values(), getter], return_when=asyncio.FIRST_COMPLETED)
-            if getter.done():
-                reports.append(getter.result())
-            else:
-                getter.cancel()
+        if self._reports.empty() and self._getter is None:
+            # Kept across calls: a caller's timeout cancels this call, not the getter,
+            # whose report would otherwise be taken and lost.
+            self._getter = asyncio.ensure_future(self._reports.get())
+        if self._getter is not None:
+            waiting = [*self._tasks.values(), self._getter]
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if self._getter.done():
+                reports.append(self._getter.result())
+                self._getter = None
         while not self._reports.empty():
             reports.append(self._reports.get_nowait())
         events = [e for e in map(self._event, reports if not self._terminated else []) if e]
