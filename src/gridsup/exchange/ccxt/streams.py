@@ -206,6 +206,12 @@ class CcxtUserStream(_Pro):
     def __repr__(self) -> str:
         return f"CcxtUserStream(id={self.id!r})"
 
+    async def close(self) -> None:
+        if self._getter is not None:
+            self._getter.cancel()
+            self._getter = None
+        await super().close()
+
     async def connect(self) -> None:
         await self._cancel_tasks()
         self._terminated = False
