@@ -272,3 +272,38 @@ def test_status_shows_per_account_whether_it_streams_or_polls_and_since_when() -
             "since": "2026-12-05 19:46:40",
         },
     ]
+
+
+def test_a_chaos_run_with_faults_at_random_books_every_fill_once(make_rig: Any) -> None:
+    """Three rounds of fills (buys down, then their sells up), each with a fault drawn
+    at random (seeded: a failure can be replayed) injected between two fills."""
+    import random
+
+    rng = random.Random(15)
+    rig = make_rig()
+    eventually(lambda: rig.feed() == "stream", timeout=20, message="on the stream")
+    cids: list[str] = []
+    expected = 0
+    for round_ in range(3):
+        base = 41000 - 1000 * round_
+        buys = [rig.intent(10 * round_ + i, str(base - 100 * i)) for i in range(1, 4)]
+        for intent in buys:
+            assert isinstance(rig.place(intent), OrderAck)
+        rig.loopback.admin("POST", "/admin/ws-faults", FAULTS[rng.choice(sorted(FAULTS))])
+        rig.loopback.set_price("BTC/USDT", str(base - 150))  # the first buy fills
+        rig.loopback.admin("POST", "/admin/ws-faults", FAULTS[rng.choice(sorted(FAULTS))])
+        rig.loopback.set_price("BTC/USDT", str(base - 400))  # the other two
+        sells = [rig.intent(10 * round_ + i, str(base + 100 * i), Side.SELL) for i in (1, 2)]
+        for intent in sells:
+            assert isinstance(rig.place(intent), OrderAck)
+        rig.loopback.set_price("BTC/USDT", str(base + 300))  # both sells fill
+        cids += [i.client_order_id for i in [*buys, *sells]]
+        expected += 5
+        eventually(
+            lambda n=expected: len(rig.fill_updates()) >= n,
+            timeout=40,
+            message=f"round {round_}: every fill booked",
+        )
+        rig.loopback.admin("DELETE", "/admin/ws-faults")
+    eventually(lambda: rig.feed() == "stream", timeout=20, message="back on the stream")
+    assert_books_balance(rig, cids)
