@@ -250,9 +250,9 @@ class CcxtUserStream(_Pro):
         while not self._reports.empty():
             reports.append(self._reports.get_nowait())
         events = [e for e in map(self._event, reports if not self._terminated else []) if e]
-        failure = next(
-            (t.exception() for t in self._tasks.values() if t.done() and t.exception()), None
-        )
+        # Every failed watch's exception is read (none is left "never retrieved").
+        failures = [t.exception() for t in self._tasks.values() if t.done()]
+        failure = next((f for f in failures if f is not None), None)
         for name, task in list(self._tasks.items()):
             if task.done():
                 del self._tasks[name]  # answered: re-armed on the next call
