@@ -35,6 +35,10 @@ class BadSymbol(InvalidOrder):
     """The exchange lists no such market."""
 
 
+class OrderWouldTake(InvalidOrder):
+    """A post-only (``LIMIT_MAKER``) order would match at once: refused, not placed."""
+
+
 class RateLimited(ExchangeError):
     """Too many requests: back off (``retry_after`` seconds if the exchange said so)."""
 

@@ -52,7 +52,7 @@ async def test_full_grid_cycle(exchange: CcxtExchange, loopback: LoopbackServer)
     )
     assert {o.client_order_id for o in await exchange.fetch_open_orders(BTC)} == {"g1b1", "g1s2"}
     balance = await exchange.fetch_balance()
-    assert balance.used["USDT"] == D("415") * D("1.001")  # cost plus the maker fee, locked
+    assert balance.used["USDT"] == D("415")  # the cost locked: the fee comes out of the BTC
     assert balance.used["BTC"] == D("0.01")
 
     # Act: the price falls through the buy; its counter sell goes one level up.
@@ -63,7 +63,8 @@ async def test_full_grid_cycle(exchange: CcxtExchange, loopback: LoopbackServer)
     )
     loopback.state.set_price(BTC, D("42600"))  # rises through both sells
 
-    # Assert: every order settled at its limit, fees in quote, balances add up.
+    # Assert: every order settled at its limit, fees in the asset received (Binance),
+    # balances add up.
     assert filled.status is OrderStatus.CLOSED and filled.filled == D("0.01")
     assert (await exchange.fetch_order(BTC, order_id=counter.id)).status is OrderStatus.CLOSED
     assert (await exchange.fetch_order(BTC, order_id=sell.id)).status is OrderStatus.CLOSED
@@ -74,14 +75,15 @@ async def test_full_grid_cycle(exchange: CcxtExchange, loopback: LoopbackServer)
         (counter.id, Side.SELL, D("42000"), D("0.01")),
         (sell.id, Side.SELL, D("42500"), D("0.01")),
     ]
-    assert all(
-        t.fee == t.price * t.amount * D("0.001") and t.fee_currency == "USDT" for t in trades
-    )
+    assert [(t.fee, t.fee_currency) for t in trades] == [
+        (D("0.00001"), "BTC"),  # the buy: 0.1 % of the 0.01 BTC received
+        (D("0.42"), "USDT"),  # the sells: 0.1 % of the USDT received
+        (D("0.425"), "USDT"),
+    ]
     final = await exchange.fetch_balance()
-    spent = D("415") * D("1.001")
     received = (D("420") + D("425")) * D("0.999")
-    assert final.total("USDT") == D("10000") - spent + received
-    assert final.total("BTC") == D("0.5") + D("0.01") - D("0.02")
+    assert final.total("USDT") == D("10000") - D("415") + received
+    assert final.total("BTC") == D("0.5") + D("0.01") - D("0.00001") - D("0.02")
     assert final.used.get("USDT", D(0)) == 0
 
 

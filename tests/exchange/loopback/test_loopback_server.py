@@ -189,7 +189,7 @@ async def test_duplicate_client_order_id(client: Client, loopback: LoopbackServe
         ({"quantity": "0.001", "price": "40000.005"}, -1013, "Filter failure: PRICE_FILTER"),
         ({"quantity": "0.0010001", "price": "40000"}, -1013, "Filter failure: LOT_SIZE"),
         ({"quantity": "0.001", "price": "4000000"}, -1013, "Filter failure: PRICE_FILTER"),
-        ({"quantity": "9001", "price": "1"}, -1013, "Filter failure: LOT_SIZE"),  # maxQty
+        ({"quantity": "9001", "price": "40000"}, -1013, "Filter failure: LOT_SIZE"),  # maxQty
         ({"quantity": "0.0001", "price": "40000"}, -1013, "Filter failure: NOTIONAL"),
         ({"quantity": "10", "price": "40000"}, -2010, "insufficient balance"),
         ({"quantity": "0.001", "price": "40000", "type": "STOP_LOSS"}, -1116, "orderType"),

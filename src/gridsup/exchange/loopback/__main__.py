@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, help="--walk seed")
     parser.add_argument("--volatility", type=float, default=0.001, help="--walk volatility")
     parser.add_argument("--speed", type=float, default=1.0, help="market time per real time")
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="the earlier, kinder exchange (fees in quote, crossing orders rest, no weight limit)",
+    )
+    parser.add_argument("--bnb-fees", action="store_true", help="pay commissions in BNB")
     return parser
 
 
@@ -119,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"set the API key and secret in ${args.api_key_env} and ${args.secret_env}"
             )
         balances = _pairs(args.balance or DEFAULT_BALANCES, "--balance")
-        state = LoopbackState(balances, {key: secret})
+        state = LoopbackState(balances, {key: secret}, lenient=args.lenient, bnb_fees=args.bnb_fees)
         for symbol, price in _pairs(args.price, "--price").items():
             state.set_price(symbol, price)
         feed = _feed(args, state)

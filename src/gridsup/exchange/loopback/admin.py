@@ -8,6 +8,11 @@ server's record of accepted orders. For tests and demos on 127.0.0.1 only.
 - ``GET /admin/orders``   every order ever accepted, and order ids per client id.
 - ``GET /admin/balance``  the paper account's free/used balances.
 - ``GET /admin/requests`` how many requests each ``METHOD /api/path`` received.
+- ``GET /admin/request_log`` every /api request in order: method, path, time_ms,
+  status (0: dropped unanswered), weight, used_weight; and the limiter's state.
+- ``POST /admin/config``  any of ``{"bnb_fees": bool, "clock_offset_ms": int,
+  "fill_pieces": int, "fill_cap": "0.001"|null, "weight_limit": int|null,
+  "status": {"BTC/USDT": "HALT"}}``; answers the resulting settings.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from aiohttp import web
 
 from gridsup.exchange.loopback.api import STATE
 from gridsup.exchange.loopback.faults import decode_faults
+from gridsup.exchange.loopback.filters import SymbolStatus
+from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.wire import BinanceError
 from gridsup.exchange.types import Candle
 
 __all__ = ["add_admin_routes"]
@@ -40,6 +48,18 @@ class CandleUpdate(msgspec.Struct, frozen=True, kw_only=True):
     volume: Decimal = Decimal(0)
 
 
+class ConfigUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Settings a test may change while the exchange runs (unset: unchanged)."""
+
+    bnb_fees: bool | None = None
+    clock_offset_ms: int | None = None
+    fill_pieces: int | None = None
+    fill_cap: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    weight_limit: int | msgspec.UnsetType | None = msgspec.UNSET
+    status: dict[str, SymbolStatus] = msgspec.field(default_factory=dict)
+
+
+_config_decoder = msgspec.json.Decoder(ConfigUpdate)
 _price_decoder = msgspec.json.Decoder(PriceUpdate)
 _candle_decoder = msgspec.json.Decoder(CandleUpdate)
 _encoder = msgspec.json.Encoder()
@@ -108,6 +128,59 @@ async def requests(request: web.Request) -> web.Response:
     return _json(dict(request.app[STATE].requests))
 
 
+async def request_log(request: web.Request) -> web.Response:
+    limiter = request.app[STATE].limiter
+    return _json(
+        {
+            "requests": list(limiter.log),
+            "limit": limiter.limit,
+            "used_weight": limiter.used,
+            "banned_until": limiter.banned_until,
+            "bans": limiter.bans,
+        }
+    )
+
+
+def _settings(state: LoopbackState) -> dict[str, object]:
+    return {
+        "lenient": state.lenient,
+        "bnb_fees": state.bnb_fees,
+        "clock_offset_ms": state.clock_offset_ms,
+        "fill_pieces": state.paper.fill_pieces,
+        "fill_cap": state.paper.fill_cap,
+        "weight_limit": state.limiter.limit,
+        "status": {spec.symbol: state.status[spec.id] for spec in state.specs.values()},
+    }
+
+
+async def _settings_response(request: web.Request) -> web.Response:
+    return _json(_settings(request.app[STATE]))
+
+
+async def configure(request: web.Request) -> web.Response:
+    try:
+        update = _config_decoder.decode(await request.read())
+    except msgspec.DecodeError as exc:
+        return _bad_request(exc)
+    state = request.app[STATE]
+    try:
+        ids = {state.spec(symbol).id: status for symbol, status in update.status.items()}
+    except BinanceError as exc:
+        return _bad_request(ValueError(f"{exc.msg} - at `$.status`"))
+    state.status.update(ids)
+    if update.bnb_fees is not None:
+        state.bnb_fees = update.bnb_fees
+    if update.clock_offset_ms is not None:
+        state.clock_offset_ms = update.clock_offset_ms
+    if update.fill_pieces is not None:
+        state.paper.fill_pieces = max(1, update.fill_pieces)
+    if not isinstance(update.fill_cap, msgspec.UnsetType):
+        state.paper.fill_cap = update.fill_cap
+    if not isinstance(update.weight_limit, msgspec.UnsetType):
+        state.limiter.limit = update.weight_limit
+    return _json(_settings(state))
+
+
 def add_admin_routes(app: web.Application) -> None:
     """Register the /admin routes on ``app``."""
     app.router.add_post("/admin/price", set_price)
@@ -118,3 +191,6 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/admin/orders", orders)
     app.router.add_get("/admin/balance", balance)
     app.router.add_get("/admin/requests", requests)
+    app.router.add_get("/admin/request_log", request_log)
+    app.router.add_post("/admin/config", configure)
+    app.router.add_get("/admin/config", _settings_response)

@@ -17,6 +17,7 @@ from aiohttp import web
 from gridsup.exchange.errors import OrderNotFound
 from gridsup.exchange.loopback.auth import verify_signed
 from gridsup.exchange.loopback.events import OrderChanged
+from gridsup.exchange.loopback.filters import check_filters, check_status
 from gridsup.exchange.loopback.markets import SymbolSpec, symbol_info
 from gridsup.exchange.loopback.state import INTERVALS_MS, LoopbackState
 from gridsup.exchange.loopback.wire import (
@@ -75,7 +76,9 @@ def _int(params: dict[str, str], name: str) -> int | None:
 async def _signed(request: web.Request) -> dict[str, str]:
     body = await request.text() if request.can_read_body else ""
     state = _state(request)
-    return verify_signed(request.headers, request.query_string, body, state.keys, state.clock())
+    return verify_signed(
+        request.headers, request.query_string, body, state.keys, state.server_time()
+    )
 
 
 def _symbols_param(request: web.Request) -> list[SymbolSpec]:
@@ -102,7 +105,7 @@ async def ping(request: web.Request) -> web.Response:
 
 
 async def server_time(request: web.Request) -> web.Response:
-    return _ok({"serverTime": _state(request).clock()})
+    return _ok({"serverTime": _state(request).server_time()})
 
 
 async def exchange_info(request: web.Request) -> web.Response:
@@ -127,7 +130,9 @@ async def exchange_info(request: web.Request) -> web.Response:
                 },
             ],
             "exchangeFilters": [],
-            "symbols": [symbol_info(spec) for spec in _symbols_param(request)],
+            "symbols": [
+                symbol_info(spec, state.status[spec.id].value) for spec in _symbols_param(request)
+            ],
         }
     )
 
@@ -269,10 +274,11 @@ async def create_order(request: web.Request) -> web.Response:
         raise BinanceError(
             400, -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed."
         )
-    if type_text not in ("LIMIT", "MARKET"):
+    if type_text not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
         raise BinanceError(400, -1116, "Invalid orderType.")
-    order_type = OrderType.LIMIT if type_text == "LIMIT" else OrderType.MARKET
-    if order_type is OrderType.LIMIT and params.get("timeInForce", "").upper() != "GTC":
+    post_only = type_text == "LIMIT_MAKER"
+    order_type = OrderType.MARKET if type_text == "MARKET" else OrderType.LIMIT
+    if type_text == "LIMIT" and params.get("timeInForce", "").upper() != "GTC":
         raise BinanceError(
             400,
             -1102,
@@ -281,11 +287,24 @@ async def create_order(request: web.Request) -> web.Response:
     amount = _decimal(params, "quantity")
     price = _decimal(params, "price", required=order_type is OrderType.LIMIT)
     assert amount is not None
-    # The paper engine checks steps and minimums; the maxima are Binance's alone.
-    if price is not None and price > spec.max_price:
-        raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
-    if amount > spec.max_qty:
-        raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
+    if state.lenient:
+        # The paper engine checks steps and minimums; the maxima are Binance's alone.
+        if price is not None and price > spec.max_price:
+            raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
+        if amount > spec.max_qty:
+            raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
+    else:
+        side = Side(side_text.lower())
+        check_status(state.status[spec.id])
+        check_filters(
+            spec,
+            side,
+            order_type,
+            amount,
+            price if order_type is OrderType.LIMIT else None,
+            state.paper.last_price(spec.symbol),
+            len(state.paper.open_orders(spec.symbol)),
+        )
     client_id = params.get("newClientOrderId") or f"loopback{uuid.uuid4().hex[:20]}"
     order, fills = state.place(
         spec,
@@ -294,6 +313,7 @@ async def create_order(request: web.Request) -> web.Response:
         amount,
         price if order_type is OrderType.LIMIT else None,
         client_id,
+        post_only=post_only,
     )
     request[PLACED_ORDER] = order.id
     response_type = params.get("newOrderRespType", "FULL").upper()

@@ -33,6 +33,11 @@ class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):
     legacy_min_notional: bool = False
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
+    market_max_qty: Decimal = Decimal("100")
+    # PERCENT_PRICE_BY_SIDE: a limit price within [last*down, last*up] (both sides).
+    percent_up: Decimal = Decimal("5")
+    percent_down: Decimal = Decimal("0.2")
+    max_num_orders: int = 200
 
     @property
     def id(self) -> str:
@@ -84,7 +89,7 @@ def _fixed(value: Decimal) -> str:
     return f"{value:.8f}"
 
 
-def symbol_info(spec: SymbolSpec) -> dict[str, Any]:
+def symbol_info(spec: SymbolSpec, status: str = "TRADING") -> dict[str, Any]:
     """The symbol's record in ``GET /api/v3/exchangeInfo``."""
     notional: dict[str, Any]
     if spec.legacy_min_notional:
@@ -105,7 +110,7 @@ def symbol_info(spec: SymbolSpec) -> dict[str, Any]:
         }
     return {
         "symbol": spec.id,
-        "status": "TRADING",
+        "status": status,
         "baseAsset": spec.base,
         "baseAssetPrecision": 8,
         "quoteAsset": spec.quote,
@@ -136,8 +141,29 @@ def symbol_info(spec: SymbolSpec) -> dict[str, Any]:
                 "stepSize": _fixed(spec.step_size),
             },
             {"filterType": "ICEBERG_PARTS", "limit": 10},
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": "0.00000000",
+                "maxQty": _fixed(spec.market_max_qty),
+                "stepSize": "0.00000000",
+            },
+            {
+                "filterType": "TRAILING_DELTA",
+                "minTrailingAboveDelta": 10,
+                "maxTrailingAboveDelta": 2000,
+                "minTrailingBelowDelta": 10,
+                "maxTrailingBelowDelta": 2000,
+            },
+            {
+                "filterType": "PERCENT_PRICE_BY_SIDE",
+                "bidMultiplierUp": str(spec.percent_up),
+                "bidMultiplierDown": str(spec.percent_down),
+                "askMultiplierUp": str(spec.percent_up),
+                "askMultiplierDown": str(spec.percent_down),
+                "avgPriceMins": 5,
+            },
             notional,
-            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": spec.max_num_orders},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
         ],
         "permissions": [],

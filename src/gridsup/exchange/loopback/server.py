@@ -25,6 +25,7 @@ from gridsup.exchange.loopback.faults import (
     ServerError,
     TimestampError,
 )
+from gridsup.exchange.loopback.limits import retry_after_text, weight
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.wire import BinanceError, binance_error_for
 from gridsup.exchange.loopback.ws import add_ws_routes
@@ -105,9 +106,54 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
             assert_never(fault)
 
 
+_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+
+
+@web.middleware
+async def _limits(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Charge the request's weight, refuse it past the limit or during a ban (429/418
+    with Retry-After), send the used weight on every answer, and log the request."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    limiter = request.app[STATE].limiter
+    cost = weight(request.method, request.path, request.query)
+    when = limiter.clock()
+    status = 0  # 0 in the log: the connection was dropped with no answer
+    try:
+        refused = limiter.admit(cost)
+        if refused is not None:
+            code, seconds = refused
+            if code == 429:
+                msg = (
+                    f"Too much request weight used; current limit is {limiter.limit} "
+                    "request weight per 1 MINUTE. Please use WebSocket Streams for live "
+                    "updates to avoid polling the API."
+                )
+            else:
+                msg = (
+                    f"Way too much request weight used; IP banned until "
+                    f"{limiter.banned_until}. Please use WebSocket Streams for live updates "
+                    "to avoid bans."
+                )
+            headers = {"Retry-After": retry_after_text(seconds), _WEIGHT_HEADER: str(limiter.used)}
+            response: web.StreamResponse = _error_response(BinanceError(code, -1003, msg), headers)
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:  # e.g. 404 no such route: logged, weighed
+                status = exc.status
+                exc.headers[_WEIGHT_HEADER] = str(limiter.used)
+                raise
+            response.headers[_WEIGHT_HEADER] = str(limiter.used)
+        status = response.status
+        return response
+    finally:
+        limiter.record(request.method, request.path, status, cost, when)
+
+
 def create_app(state: LoopbackState) -> web.Application:
     """The aiohttp application serving ``state``."""
-    app = web.Application(middlewares=[_faults, _errors])
+    app = web.Application(middlewares=[_limits, _faults, _errors])
     app[STATE] = state
     add_api_routes(app)
     add_admin_routes(app)

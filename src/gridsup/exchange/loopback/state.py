@@ -13,9 +13,12 @@ import msgspec
 
 from gridsup.exchange.loopback.events import MarketEvent, OrderChanged, PriceChanged
 from gridsup.exchange.loopback.faults import FaultQueue
+from gridsup.exchange.loopback.filters import SymbolStatus
+from gridsup.exchange.loopback.limits import BAN_LADDER_S, RateLimiter
 from gridsup.exchange.loopback.markets import DEFAULT_MARKETS, SymbolSpec
 from gridsup.exchange.loopback.wire import BinanceError
 from gridsup.exchange.paper.engine import PaperExchange
+from gridsup.exchange.paper.fees import FeeMode, FeePolicy
 from gridsup.exchange.types import Candle, Order, Trade
 from gridsup.messages.common import OrderType, Side
 
@@ -62,7 +65,19 @@ def wall_clock_ms() -> int:
 
 
 class LoopbackState:
-    """Everything one loopback exchange holds."""
+    """Everything one loopback exchange holds.
+
+    Realistic (Binance's rules, docs/exchange.md) unless ``lenient``: commissions in the
+    asset received (or BNB with ``bnb_fees``), a crossing limit order filled at once as
+    taker, every symbol filter and the symbol status checked, the request weight limit
+    (``weight_limit`` per minute, 429 then 418 bans along ``ban_ladder``, every duration
+    times ``time_scale``) enforced. ``lenient`` keeps the earlier, kinder exchange: fees
+    in quote, crossing orders rest, only tick/lot/notional/maxima checked, weight counted
+    and sent but never refused. ``clock_offset_ms`` shifts the server's clock (signed
+    requests and /time): a client that does not follow gets -1021. ``fill_pieces``
+    splits each resting order's fill into that many trades; ``paper.fill_cap`` bounds
+    what one price fills of an order.
+    """
 
     def __init__(
         self,
@@ -72,8 +87,18 @@ class LoopbackState:
         specs: Iterable[SymbolSpec] = DEFAULT_MARKETS,
         clock: Callable[[], int] = wall_clock_ms,
         partial_fills: bool = False,
+        lenient: bool = False,
+        bnb_fees: bool = False,
+        fill_pieces: int = 1,
+        weight_limit: int | None = 6000,
+        time_scale: float = 1.0,
+        ban_ladder: Iterable[float] = BAN_LADDER_S,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.specs = {spec.id: spec for spec in specs}
+        self.lenient = lenient
+        self.clock_offset_ms = clock_offset_ms
+        self.status: dict[str, SymbolStatus] = dict.fromkeys(self.specs, SymbolStatus.TRADING)
         self._by_symbol = {spec.symbol: spec for spec in self.specs.values()}
         self.clock = clock
         self.keys = dict(keys)
@@ -82,6 +107,15 @@ class LoopbackState:
             balances,
             partial_fills=partial_fills,
             clock=clock,
+            fees=FeePolicy(mode=FeeMode.QUOTE if lenient else FeeMode.RECEIVED, bnb_fees=bnb_fees),
+            taker_on_cross=not lenient,
+            fill_pieces=fill_pieces,
+        )
+        self.limiter = RateLimiter(
+            clock,
+            limit=None if lenient else weight_limit,
+            time_scale=time_scale,
+            ban_ladder=tuple(ban_ladder),
         )
         self.faults = FaultQueue()
         # Requests served per "METHOD /path" (so tests can count round trips).
@@ -118,6 +152,19 @@ class LoopbackState:
         if spec is None:
             raise BinanceError(400, -1121, "Invalid symbol.")
         return spec
+
+    def server_time(self) -> int:
+        """The server's clock as it answers /time and checks timestamps (with offset)."""
+        return self.clock() + self.clock_offset_ms
+
+    @property
+    def bnb_fees(self) -> bool:
+        """Whether the account pays commissions in BNB (when it holds enough); settable."""
+        return self.paper.fees.bnb_fees
+
+    @bnb_fees.setter
+    def bnb_fees(self, on: bool) -> None:
+        self.paper.fees = msgspec.structs.replace(self.paper.fees, bnb_fees=on)
 
     # -- prices ---------------------------------------------------------------------
 
@@ -206,13 +253,17 @@ class LoopbackState:
         amount: Decimal,
         price: Decimal | None,
         client_order_id: str,
+        *,
+        post_only: bool = False,
     ) -> tuple[Order, list[Trade]]:
         """Place an order in the paper book and record it; return it and its fills.
 
         Raises:
             ExchangeError: as ``PaperExchange.create_order``.
         """
-        order = self.paper.create_order(spec.symbol, side, type, amount, price, client_order_id)
+        order = self.paper.create_order(
+            spec.symbol, side, type, amount, price, client_order_id, post_only=post_only
+        )
         self.accepted.append(
             AcceptedOrder(
                 order_id=order.id,

@@ -41,6 +41,8 @@ def binance_error_for(exc: errors.ExchangeError) -> BinanceError:
             return BinanceError(
                 400, -2010, "Account has insufficient balance for requested action."
             )
+        case errors.OrderWouldTake():
+            return BinanceError(400, -2010, "Order would immediately match and take.")
         case errors.BadSymbol():
             return BinanceError(400, -1121, "Invalid symbol.")
         case errors.InvalidOrder() if "no price known" in str(exc):

@@ -4,9 +4,12 @@ Used by the backtest, the loopback exchange and the execution actor in dry-run.
 Prices come in through :meth:`~PaperExchange.on_price` (one traded price) and
 :meth:`~PaperExchange.on_candle` (a candle walked along its intra-candle path); no
 wall clock inside. Limit orders fill when the market touches their price, at that
-price, with the maker fee; market orders at the last price with the taker fee;
-fees are in quote. The rules in full: docs/paper.md. Parts: ``paper_book`` (open
-orders by price level), ``paper_match`` (what a price move fills, what a fill does),
+price, with the maker fee; market orders at the last price with the taker fee.
+Lenient by default (fees in quote, a crossing limit order rests); ``fees`` (FeeMode.RECEIVED:
+in the asset received or BNB, ``paper_fees``) and ``taker_on_cross`` (a crossing limit
+order fills at once at the last price as taker) give Binance's rules.
+The rules in full: docs/paper.md. Parts: ``paper_book`` (open orders by price level),
+``paper_match`` (what a price move fills, what a fill does),
 ``paper_ledger`` (free/used funds), ``paper_history`` (the orders and trades
 remembered, bounded), ``paper_rules`` (checks), ``paper_snapshot`` (the wire format).
 """
@@ -16,11 +19,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-from gridsup.exchange.errors import BadSymbol, DuplicateOrder, InvalidOrder, OrderNotFound
+from gridsup.exchange.errors import (
+    BadSymbol,
+    DuplicateOrder,
+    InvalidOrder,
+    OrderNotFound,
+    OrderWouldTake,
+)
 from gridsup.exchange.paper.book import Book, PaperOrder
+from gridsup.exchange.paper.fees import FeeMode, FeePolicy, commission
 from gridsup.exchange.paper.history import History
 from gridsup.exchange.paper.ledger import Ledger
-from gridsup.exchange.paper.match import fill, walk
+from gridsup.exchange.paper.match import Charge, fill, walk
 from gridsup.exchange.paper.rules import check_minimums, check_shape
 from gridsup.exchange.paper.snapshot import AccountParts, decode, encode
 from gridsup.exchange.types import Balance, Candle, Order, Trade, candle_path
@@ -48,8 +58,17 @@ class PaperExchange:
         clock: Callable[[], int] | None = None,
         id_prefix: str = "",
         max_history: int | None = None,
+        fees: FeePolicy | None = None,
+        taker_on_cross: bool = False,
+        fill_pieces: int = 1,
     ) -> None:
         """Open an account on ``markets`` holding ``balances`` (all free).
+
+        ``fees`` says which asset commissions are charged in (default: quote, lenient);
+        ``taker_on_cross`` fills a limit order that crosses the last price at once, at
+        that price, as taker; ``fill_pieces`` splits each resting order's fill into that
+        many trades; ``fill_cap`` (attribute, None: no cap) bounds what one
+        :meth:`on_price` fills of each order, leaving the rest open.
 
         ``max_history`` bounds memory for long runs (design invariant 8): only
         that many finished orders and (about) twice as many trades are kept; an
@@ -67,6 +86,10 @@ class PaperExchange:
         self.partial_fills = partial_fills
         self.volume_share = volume_share
         self.id_prefix = id_prefix
+        self.fees = fees if fees is not None else FeePolicy()
+        self.taker_on_cross = taker_on_cross
+        self.fill_pieces = max(1, fill_pieces)
+        self.fill_cap: Decimal | None = None
         self._clock = clock
         assets = [a for m in self.markets.values() for a in (m.base, m.quote)]
         self._ledger = Ledger.opening(assets, balances)
@@ -103,8 +126,11 @@ class PaperExchange:
         amount: Decimal,
         price: Decimal | None = None,
         client_order_id: str | None = None,
+        *,
+        post_only: bool = False,
     ) -> Order:
-        """Place an order; a market order fills at once at the last price fed.
+        """Place an order; a market order fills at once at the last price fed, so does
+        a crossing limit order with ``taker_on_cross`` (``post_only`` refuses it instead).
 
         Raises:
             BadSymbol: no such market.
@@ -113,6 +139,7 @@ class PaperExchange:
                 limit order without a price, a market order before any price.
             BelowMinimum: amount or notional under the market's minimum (named).
             InsufficientFunds: the free balance does not cover the order.
+            OrderWouldTake: a ``post_only`` order would match at once.
         """
         market = self._market(symbol)
         if client_order_id is not None and self._history.used(client_order_id):
@@ -128,7 +155,18 @@ class PaperExchange:
             fill_price = price
         check_shape(market, amount, price)
         check_minimums(market, amount, fill_price)
-        fee_rate = market.taker_fee if type is OrderType.MARKET else market.maker_fee
+        last = self._last.get(symbol)
+        crosses = (
+            type is OrderType.LIMIT
+            and last is not None
+            and (price >= last if side is Side.BUY else price <= last)  # type: ignore[operator]
+        )
+        if crosses and post_only:
+            raise OrderWouldTake(f"{side.value} limit {price} crosses the last price {last}")
+        taker = type is OrderType.MARKET or (crosses and self.taker_on_cross)
+        fee_rate = market.taker_fee if taker else market.maker_fee
+        if self.fees.mode is FeeMode.RECEIVED:
+            fee_rate = Decimal(0)  # the fee comes out of what the fill credits
         lock = self._ledger.lock(market, side, amount, fill_price, fee_rate)
         order = PaperOrder(
             id=f"{self.id_prefix}{self._next_order}",
@@ -145,17 +183,20 @@ class PaperExchange:
         )
         self._next_order += 1
         self._history.add(order)
-        if type is OrderType.MARKET:
+        if taker:
             fill(
                 self._ledger,
                 self._history,
                 order,
                 market,
-                fill_price,
+                last if last is not None else fill_price,
                 amount,
                 order.timestamp,
                 taker=True,
+                charge=self._charge(),
             )
+            if order.status is not OrderStatus.CLOSED:  # pragma: no cover - fills whole
+                self._books[symbol].add(order)
         else:
             self._books[symbol].add(order)
         return order.public()
@@ -263,7 +304,22 @@ class PaperExchange:
             return []
         out: list[Trade] = []
         market = self.markets[symbol]
-        walk(self._ledger, self._history, market, book, price, price, timestamp, None, out)
+        cap = self.fill_cap
+        if cap is not None and market.amount_step:
+            cap = max((cap // market.amount_step) * market.amount_step, market.amount_step)
+        walk(
+            self._ledger,
+            self._history,
+            market,
+            book,
+            price,
+            price,
+            timestamp,
+            cap,
+            out,
+            charge=self._charge(),
+            pieces=self.fill_pieces,
+        )
         return out
 
     def on_candle(
@@ -303,12 +359,52 @@ class PaperExchange:
         out: list[Trade] = []
         touched: set[str] = set()
         prev = path[0]
-        walk(ledger, history, market, book, prev, prev, timestamp, cap, out, touched)
+        charge, pieces = self._charge(), self.fill_pieces
+        walk(
+            ledger,
+            history,
+            market,
+            book,
+            prev,
+            prev,
+            timestamp,
+            cap,
+            out,
+            touched,
+            charge=charge,
+            pieces=pieces,
+        )
         for point in path[1:]:
             if point < prev:
-                walk(ledger, history, market, book, point, None, timestamp, cap, out, touched)
+                walk(
+                    ledger,
+                    history,
+                    market,
+                    book,
+                    point,
+                    None,
+                    timestamp,
+                    cap,
+                    out,
+                    touched,
+                    charge=charge,
+                    pieces=pieces,
+                )
             elif point > prev:
-                walk(ledger, history, market, book, None, point, timestamp, cap, out, touched)
+                walk(
+                    ledger,
+                    history,
+                    market,
+                    book,
+                    None,
+                    point,
+                    timestamp,
+                    cap,
+                    out,
+                    touched,
+                    charge=charge,
+                    pieces=pieces,
+                )
             prev = point
         return out
 
@@ -337,6 +433,13 @@ class PaperExchange:
             clock=clock,
             id_prefix=parts.id_prefix,
             max_history=parts.max_history,
+            fees=FeePolicy(
+                mode=FeeMode(parts.fee_mode),
+                bnb_fees=parts.bnb_fees,
+                bnb_discount=parts.bnb_discount,
+            ),
+            taker_on_cross=parts.taker_on_cross,
+            fill_pieces=parts.fill_pieces,
         )
         self._ledger = Ledger(parts.free, parts.used)
         self._history = History.restored(parts)
@@ -366,6 +469,11 @@ class PaperExchange:
             max_history=self.max_history,
             finished=list(self._history.finished),
             retired_client_ids=list(self._history.retired),
+            fee_mode=self.fees.mode.value,
+            bnb_fees=self.fees.bnb_fees,
+            bnb_discount=self.fees.bnb_discount,
+            taker_on_cross=self.taker_on_cross,
+            fill_pieces=self.fill_pieces,
         )
 
     # ---------------------------------------------------------------- private
@@ -381,6 +489,30 @@ class PaperExchange:
         if book is None:
             self._market(symbol)  # raises BadSymbol
         return self._books[symbol]
+
+    def _charge(self) -> Charge | None:
+        """The commission rule of a fill (None: the lenient fees in quote)."""
+        if self.fees.mode is FeeMode.QUOTE:
+            return None
+        policy, ledger = self.fees, self._ledger
+
+        def charge(
+            order: PaperOrder, quantity: Decimal, price: Decimal, taker: bool
+        ) -> tuple[Decimal, str]:
+            market = self.markets[order.symbol]
+            rate = market.taker_fee if taker else market.maker_fee
+            return commission(
+                policy,
+                market,
+                order.side,
+                quantity,
+                price,
+                rate,
+                lambda asset: ledger.free.get(asset, Decimal(0)),
+                self._last.get,
+            )
+
+        return charge
 
     def _now(self) -> int:
         return self._clock() if self._clock is not None else self._last_ts

@@ -1,10 +1,12 @@
 """The paper account's money: free and used (locked) amounts per asset.
 
-Funds move only through these methods, so the rules live in one place: fees are
-in the quote currency; a buy locks ``amount*price*(1+fee)`` quote up front and
+Funds move only through these methods, so the rules live in one place. With fees in
+quote (``settle``, the lenient mode): a buy locks ``amount*price*(1+fee)`` quote up front and
 each fill spends its share of that lock; a sell locks its base and each fill
 credits ``cost*(1-fee)`` quote. What an order still locks is recorded on the
-order (``PaperOrder.locked``) and given back when it ends.
+order (``PaperOrder.locked``) and given back when it ends. With fees in the asset
+received (``settle_received``, Binance's rule) a buy locks ``amount*price`` only and the
+fee is taken from what the fill credits, or from free BNB (``paper_fees``).
 """
 
 from __future__ import annotations
@@ -89,6 +91,29 @@ class Ledger:
             self.used[market.base] -= quantity
             self.free[market.quote] += cost - paid
         return paid
+
+    def settle_received(
+        self,
+        market: MarketInfo,
+        order: PaperOrder,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        fee_asset: str,
+    ) -> None:
+        """Move the funds of one fill of ``order`` whose commission ``fee`` is charged
+        in ``fee_asset`` (the asset received, or BNB; ``paper_fees.commission``)."""
+        cost = quantity * price
+        if order.side is Side.BUY:
+            order.locked -= cost
+            self.used[market.quote] -= cost
+            self.free[market.base] += quantity
+        else:
+            order.locked -= quantity
+            self.used[market.base] -= quantity
+            self.free[market.quote] += cost
+        self.free[fee_asset] = self.free.get(fee_asset, _ZERO) - fee
+        self.used.setdefault(fee_asset, _ZERO)
 
     def release(self, market: MarketInfo, order: PaperOrder) -> None:
         """Give back what ``order`` still locks (it was cancelled or completed)."""

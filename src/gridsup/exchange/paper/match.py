@@ -9,7 +9,7 @@ market order at the last price with the taker fee. The rules: docs/paper.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from gridsup.exchange.paper.book import Book, PaperOrder
@@ -19,7 +19,11 @@ from gridsup.exchange.types import Trade
 from gridsup.messages.common import OrderStatus
 from gridsup.messages.market import MarketInfo
 
-__all__ = ["fill", "walk"]
+__all__ = ["Charge", "fill", "walk"]
+
+# (order, quantity, price, taker) -> (commission, asset): the fees-in-the-asset-received
+# rule (``paper_fees``); None keeps the lenient fees-in-quote rule of ``Ledger.settle``.
+Charge = Callable[[PaperOrder, Decimal, Decimal, bool], tuple[Decimal, str]]
 
 
 def walk(
@@ -33,11 +37,16 @@ def walk(
     cap: Decimal | None,
     out: list[Trade],
     touched: set[str] | None = None,
+    *,
+    charge: Charge | None = None,
+    pieces: int = 1,
 ) -> None:
     """Fill what a move reaches: buys priced >= ``down_to`` (best first), then
     sells priced <= ``up_to`` (best first), appending the trades to ``out``. ``cap``
     bounds each order's fill in this candle; ``touched`` holds the orders that
-    already used it."""
+    already used it. ``pieces`` > 1 splits each order's fill into that many trades
+    (on the lot step, the last one taking the rest), as a real book's several
+    counterparties would."""
     reached: Iterable[PaperOrder] = ()
     if down_to is not None:
         reached = book.buys_at_or_above(down_to)
@@ -54,9 +63,20 @@ def walk(
         if quantity <= 0:
             continue
         assert order.price is not None  # only limit orders rest in a book
-        out.append(
-            fill(ledger, history, order, market, order.price, quantity, timestamp, taker=False)
-        )
+        for part in _split(quantity, pieces, market.amount_step):
+            out.append(
+                fill(
+                    ledger,
+                    history,
+                    order,
+                    market,
+                    order.price,
+                    part,
+                    timestamp,
+                    taker=False,
+                    charge=charge,
+                )
+            )
         if order.status is not OrderStatus.OPEN:
             book.remove(order)
 
@@ -71,11 +91,19 @@ def fill(
     timestamp: int,
     *,
     taker: bool,
+    charge: Charge | None = None,
 ) -> Trade:
     """Book one execution: move funds, update the order, record the trade."""
-    fee = ledger.settle(
-        market, order, quantity, price, market.taker_fee if taker else market.maker_fee
-    )
+    if charge is None:
+        fee_asset = market.quote
+        fee = ledger.settle(
+            market, order, quantity, price, market.taker_fee if taker else market.maker_fee
+        )
+    else:
+        fee, fee_asset = charge(order, quantity, price, taker)
+        ledger.settle_received(market, order, quantity, price, fee, fee_asset)
+        if not order.fee:  # the order's fee is named after its first commission's asset
+            order.fee_currency = fee_asset
     order.filled += quantity
     order.cost += quantity * price
     order.fee += fee
@@ -84,4 +112,16 @@ def fill(
         # A market buy locked at the last price; what was not spent goes back.
         ledger.release(market, order)
         history.finish(order)
-    return history.record(order, price, quantity, fee, market.quote, timestamp, taker)
+    return history.record(order, price, quantity, fee, fee_asset, timestamp, taker)
+
+
+def _split(quantity: Decimal, pieces: int, step: Decimal | None) -> list[Decimal]:
+    """``quantity`` in up to ``pieces`` parts on ``step``, the last taking the rest."""
+    if pieces <= 1:
+        return [quantity]
+    part = quantity / pieces
+    if step:
+        part = (part // step) * step
+    if part <= 0:
+        return [quantity]
+    return [part] * (pieces - 1) + [quantity - part * (pieces - 1)]

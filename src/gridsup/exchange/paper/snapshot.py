@@ -79,6 +79,17 @@ class AccountParts(msgspec.Struct, kw_only=True):
     max_history: int | None = None
     finished: list[str] = msgspec.field(default_factory=list)
     retired_client_ids: list[str] = msgspec.field(default_factory=list)
+    # Added to version 2 with Binance's fee and crossing rules (issue 14); the defaults
+    # (the lenient rules) keep snapshots written before them readable, as they were.
+    fee_mode: str = "quote"
+    bnb_fees: bool = False
+    bnb_discount: Decimal = Decimal("0.25")
+    taker_on_cross: bool = False
+    fill_pieces: int = 1
+
+
+# Fields version 1 never wrote (its decoder takes their defaults).
+_ADDED_IN_V2 = frozenset({"fee_mode", "bnb_fees", "bnb_discount", "taker_on_cross", "fill_pieces"})
 
 
 class _Header(msgspec.Struct):
@@ -111,6 +122,11 @@ class _SnapshotV2(msgspec.Struct, kw_only=True):
     max_history: int | None
     finished: list[str]
     retired_client_ids: list[str]
+    fee_mode: str = "quote"
+    bnb_fees: bool = False
+    bnb_discount: Decimal = Decimal("0.25")
+    taker_on_cross: bool = False
+    fill_pieces: int = 1
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -134,7 +150,8 @@ def encode_v1(parts: AccountParts) -> bytes:
     The exchange no longer writes version 1; this encoder is kept so that the tests
     and the bench can produce what the previous release wrote.
     """
-    return msgspec.json.encode(_SnapshotV1(**asdict(parts)))
+    fields = {k: v for k, v in asdict(parts).items() if k not in _ADDED_IN_V2}
+    return msgspec.json.encode({"version": 1, **fields})
 
 
 def decode(data: bytes) -> AccountParts:
