@@ -167,7 +167,13 @@ class ActorHost:
             heartbeat_interval=0.2,
             supervisor_timeout=supervisor_timeout,
         )
-        launch = Launch(info, target, args, kwargs, log_level="WARNING")
+        launch = Launch(
+            info,
+            target,
+            args,
+            kwargs,
+            log_level=os.environ.get("GRIDSUP_TEST_LOG_LEVEL", "WARNING"),
+        )
         proc = self.mp.Process(target=child_main, args=(launch,), name=name)
         proc.start()
         child = Child(name, proc)

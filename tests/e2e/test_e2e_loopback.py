@@ -1,9 +1,9 @@
 """The live path end to end: `gridsup start` in live mode against the loopback Binance
-exchange (a real HTTP server process) through the real ccxt client. Market data polls
-its tickers, the execution actor signs orders with keys from the environment and finds
-fills by polling. Afterwards the server's own record agrees with the database: every
-client id was accepted once, every trade of ours is stored, and a foreign order placed
-by hand was never touched."""
+exchange (a real HTTP + websocket server process) through the real ccxt client. Market
+data follows the ticker stream, the execution actor signs orders with keys from the
+environment and follows its fills on the user-data stream (ccxt.pro). Afterwards the
+server's own record agrees with the database: every client id was accepted once, every
+trade of ours is stored, and a foreign order placed by hand was never touched."""
 
 from __future__ import annotations
 
@@ -178,6 +178,8 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(
     execution = actors(status(env))["execution"]["status"]
     assert execution["mode"] == "live"
     assert execution["foreign_orders"] >= 1
+    assert execution["order_feed"] == "stream" and execution["stream_events"] > 0
+    assert actors(status(env))["market_data"]["status"]["market_feed"] == "stream"
     done = cycles(env)
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]

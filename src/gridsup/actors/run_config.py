@@ -90,11 +90,18 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     market_file: str | None = None
     start_prices: dict[str, Decimal] = msgspec.field(default_factory=dict)  # synthetic walk
     seed: int = 0
+    market_stream: bool = True  # market_source "exchange": by the ticker stream, REST fallback
     tick_interval_ms: int = 1000  # market data publish interval (exchange polling, synthetic)
     candle_ms: int = 60_000  # synthetic/replay: market time per candle
     speed: float = 1.0  # synthetic/replay pacing: candles per tick_interval relative speed
     volatility: float = 0.001
     poll_interval_ms: int = 1000  # execution actor: open-order/fill polling (live)
+    # Live fills by the exchange's user-data stream; polling only as its fallback.
+    user_stream: bool = True
+    stream_keepalive_ms: int = 10_000  # ping interval; silent longer than this: a gap
+    stream_fallback_after: int = 3  # failed (re)connects in a row before polling takes over
+    stream_retry_s: float = 30.0  # while polling: how often the stream is tried again
+    stream_audit_s: float = 60.0  # on the stream: a REST reconcile this often all the same
     rate_limit_per_s: float = 10.0  # execution actor: one budget for the whole account
     # The host's request-weight budget (exchange/budget.py, docs/exchange.md): the
     # venue's weight limit per minute (None: its published one, e.g. 6000 on Binance;

@@ -7,6 +7,7 @@ was accepted but the supervisor did not exit within ``--timeout``.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +70,7 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
     if as_json:
         out = msgspec.to_builtins(reply)
         out["grids"] = grid_rows(reply)  # additive: the per-grid view of the actors
+        out["feeds"] = feed_rows(reply)
         echo_json(out)
         return
     click.echo(f"supervisor pid {reply.supervisor_pid}  {reply.state}  up {reply.uptime:.0f}s")
@@ -84,7 +86,29 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
         )
         if a.status.get("account_paused"):  # keys refused: every grid of it waits
             click.echo(f"  account paused: {a.status['account_paused']}")
+    for row in feed_rows(reply):
+        click.echo(f"{row['actor']}: {row['what']} by {row['feed']} since {row['since']}")
     _echo_grids(grid_rows(reply))
+
+
+def feed_rows(reply: StatusReply) -> list[dict[str, object]]:
+    """Per account (execution actor) where its fills come from — ``stream``,
+    ``polling`` (the stream's fallback), ``connecting``, ``paper`` — and, per market-data
+    actor on an exchange, where its prices come from; each with since when (UTC)."""
+    rows: list[dict[str, object]] = []
+    for a in reply.actors:
+        for key, what in (("order_feed", "fills"), ("market_feed", "prices")):
+            feed = a.status.get(key)
+            if feed is None:
+                continue
+            since = a.status.get(f"{key}_since")
+            when = (
+                datetime.fromtimestamp(since / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+                if isinstance(since, int) and since > 0
+                else "-"
+            )
+            rows.append({"actor": a.name, "what": what, "feed": feed, "since": when})
+    return rows
 
 
 # -- per-grid view (strategy actors' own status fields) --------------------------------------

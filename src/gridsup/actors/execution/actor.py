@@ -38,7 +38,9 @@ from gridsup.actors.execution.state import (
     load_ledger,
     load_paper,
     open_live_venue,
+    open_user_stream,
 )
+from gridsup.actors.execution.stream import StreamFollower
 from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import PaperVenue, Venue
 from gridsup.actors.request_budget import PollPlan
@@ -109,6 +111,7 @@ class ExecutionActor(Actor):
         self.gaps: GapFiller | None = None  # dry-run: the market missed while down
         self._grids = {g.name: g for g in run.grids}
         self.poll_plan = PollPlan(run)  # live: which open orders to poll, how often
+        self.follower: StreamFollower | None = None  # live: fills by the user-data stream
 
     # -- sockets and lifecycle ------------------------------------------------------------
 
@@ -175,7 +178,22 @@ class ExecutionActor(Actor):
         finally:
             self.read_with(STORE, None)
         self.spawn(self._resend_loop())
-        if not self.config.dry_run:
+        if not self.config.dry_run and self.config.user_stream:
+            run = self.config
+            self.follower = StreamFollower(
+                open_user_stream(run),
+                self.desk,
+                self.venue,
+                self.book,
+                lambda records: self._commit(*records) if records[0] or records[1] else None,
+                keepalive_ms=run.stream_keepalive_ms,
+                poll_interval_ms=run.poll_interval_ms,
+                fallback_after=run.stream_fallback_after,
+                retry_s=run.stream_retry_s,
+                audit_s=run.stream_audit_s,
+            )
+            self.spawn(self.follower.run())
+        elif not self.config.dry_run:
             self.spawn(self._poll_loop())
         log.info(
             "execution_started",
@@ -259,7 +277,15 @@ class ExecutionActor(Actor):
             "poll_round_s": round(self.poll_plan.round_s, 3),
             "ticks": self.ticks,
             "market_gaps_pending": len(self.gaps.pending) if self.gaps else 0,
+            **self._feed_status(),
         }
+
+    def _feed_status(self) -> dict[str, StatusValue]:
+        """Where fills come from: the paper account, the stream, or polling (and since)."""
+        if self.follower is not None:
+            return dict(self.follower.status())
+        feed = "paper" if self.config.dry_run else "polling"
+        return {"order_feed": feed, "order_feed_since": self.epoch}
 
     # -- messages -------------------------------------------------------------------------
 

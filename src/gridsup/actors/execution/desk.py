@@ -125,6 +125,14 @@ class Desk:
             return f"grid {strategy!r} trades {spec.symbol}, not {symbol}"
         return None
 
+    def in_flight(self, cid: str) -> bool:
+        """A placement or cancel of ``cid`` is under way (it books its own outcome)."""
+        return cid in self._inflight
+
+    async def settled(self, cid: str) -> None:
+        """Wait until no placement or cancel of ``cid`` is in flight."""
+        await self._settled(cid)
+
     async def _settled(self, cid: str) -> None:
         """Wait until no placement or cancel of ``cid`` is in flight."""
         while (future := self._inflight.get(cid)) is not None:

@@ -20,6 +20,7 @@ from gridsup.actors.execution.venue import LiveVenue
 from gridsup.actors.request_budget import run_budget
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, RunConfig
 from gridsup.exchange.paper.engine import PaperExchange
+from gridsup.exchange.streams import UserStream
 from gridsup.messages.store import LoadState, StateLoaded
 
 log = structlog.get_logger("gridsup.actors.execution")
@@ -108,3 +109,24 @@ async def open_live_venue(run: RunConfig, limiter: TokenBucket) -> LiveVenue:
     )
     await exchange.connect()
     return LiveVenue(exchange, limiter)
+
+
+def open_user_stream(run: RunConfig) -> UserStream:
+    """The account's user-data stream (ccxt.pro), keys from the environment as for
+    :func:`open_live_venue`; it connects when followed.
+
+    Raises:
+        AuthenticationError: a named variable is unset or empty.
+    """
+    from gridsup.exchange.ccxt.client import credentials_from_env
+    from gridsup.exchange.ccxt.streams import CcxtUserStream  # only the live path
+
+    api_key, secret = credentials_from_env(run.exchange_id, run.api_key_env, run.api_secret_env)
+    return CcxtUserStream(
+        run.exchange_id,
+        api_key=api_key,
+        secret=secret,
+        sandbox=run.sandbox,
+        url_overrides=run.url_overrides,
+        keepalive_ms=run.stream_keepalive_ms,
+    )

@@ -8,7 +8,9 @@ Three sources, chosen by ``RunConfig.market_source``:
 - ``replay``: a :class:`ReplayFeed` per symbol over ``run.market_file`` (a path, or a
   template with ``{symbol}`` / ``{base}`` / ``{quote}``; ``BTC/USDT`` is written
   ``BTC-USDT`` inside a file name); a finished replay stops publishing that symbol;
-- ``exchange``: ``fetch_tickers`` of every symbol in one public request (no keys).
+- ``exchange``: by the exchange's ticker stream (``run.market_stream``, the default;
+  ``stream_source.py``: one connection, a stale-stream watchdog, REST as fallback), or
+  ``fetch_tickers`` of every symbol in one public request per step (no keys).
 
 Offline sources take one step per ``tick_interval_ms / speed`` of wall time, and a step
 is a quarter of ``candle_ms`` of market time (four path points per candle, like the
@@ -199,7 +201,25 @@ def build_source(run: RunConfig, symbols: list[str]) -> TickSource:
             ]
             return FeedSource(feeds)
         case MarketSource.EXCHANGE:
+            if run.market_stream:
+                return _stream_source(run, symbols)
             return ExchangeSource(run, symbols)
+
+
+def _stream_source(run: RunConfig, symbols: list[str]) -> TickSource:
+    from gridsup.actors.market_data.stream_source import StreamSource
+    from gridsup.exchange.ccxt.exchange import CcxtExchange  # only this source needs ccxt
+    from gridsup.exchange.ccxt.streams import CcxtMarketStream
+
+    stream = CcxtMarketStream(
+        run.exchange_id,
+        symbols,
+        sandbox=run.sandbox,
+        url_overrides=run.url_overrides,
+        keepalive_ms=run.stream_keepalive_ms,
+    )
+    rest = CcxtExchange(run.exchange_id, sandbox=run.sandbox, url_overrides=run.url_overrides)
+    return StreamSource(stream, rest, symbols, run.stream_keepalive_ms)
 
 
 class MarketDataActor(Actor):
@@ -283,6 +303,9 @@ class MarketDataActor(Actor):
             out["fetch_errors"] = self._source.errors
         if isinstance(self._source, FeedSource):
             out["replay_finished"] = len(self._source.finished)
+        source_status = getattr(self._source, "status", None)
+        if source_status is not None:  # the stream source: stream or polling, since when
+            out.update(source_status())
         for symbol, price in self._last_price.items():
             out[f"price:{symbol}"] = str(price)
         for symbol, age in ages.items():

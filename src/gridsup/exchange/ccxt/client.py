@@ -3,6 +3,7 @@ environment, and keeping the credentials out of every log line."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -89,6 +90,10 @@ class RedactFilter(logging.Filter):
         return True
 
 
+# url_overrides keys that name websocket URLs (ccxt.pro's urls['api']['ws'] entries).
+WS_URL_KEYS = ("ws", "ws-api")
+
+
 def build_client(
     exchange_id: str,
     *,
@@ -100,13 +105,20 @@ def build_client(
     timeout_ms: int,
     enable_rate_limit: bool,
     rate_limit_ms: float | None,
+    pro: bool = False,
 ) -> Any:
-    """A configured ``ccxt.async_support`` client (untyped: ccxt is).
+    """A configured ``ccxt.async_support`` client (untyped: ccxt is); with ``pro``, the
+    ``ccxt.pro`` class of the exchange (REST and the ``watch_*`` streams).
+
+    ``url_overrides`` entries ``ws`` (spot market streams) and ``ws-api`` (the spot
+    WebSocket API) go into ``urls['api']['ws']``; the others into ``urls['api']``.
 
     Raises:
         ExchangeError: ``exchange_id`` is not a ccxt exchange.
     """
-    klass = getattr(ccxt, exchange_id, None)
+    # ccxt.pro is loaded only by a client that streams.
+    module: Any = importlib.import_module("ccxt.pro") if pro else ccxt
+    klass = getattr(module, exchange_id, None)
     if exchange_id not in ccxt.exchanges or klass is None:
         raise ExchangeError(f"unknown ccxt exchange id {exchange_id!r}")
     merged: dict[str, Any] = {**DEFAULT_OPTIONS, **EXCHANGE_OPTIONS.get(exchange_id, {})}
@@ -129,8 +141,15 @@ def build_client(
     if sandbox:
         client.set_sandbox_mode(True)
     if url_overrides:
+        rest = {k: v for k, v in url_overrides.items() if k not in WS_URL_KEYS}
         api_urls = client.urls.get("api")
-        client.urls["api"] = {**(api_urls if isinstance(api_urls, dict) else {}), **url_overrides}
+        client.urls["api"] = {**(api_urls if isinstance(api_urls, dict) else {}), **rest}
+        ws_urls = client.urls["api"].get("ws")
+        if pro and isinstance(ws_urls, dict):
+            if "ws" in url_overrides:
+                ws_urls["spot"] = url_overrides["ws"]
+            if "ws-api" in url_overrides and isinstance(ws_urls.get("ws-api"), dict):
+                ws_urls["ws-api"]["spot"] = url_overrides["ws-api"]
     return client
 
 

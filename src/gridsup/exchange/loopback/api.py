@@ -16,6 +16,7 @@ from aiohttp import web
 
 from gridsup.exchange.errors import OrderNotFound
 from gridsup.exchange.loopback.auth import verify_signed
+from gridsup.exchange.loopback.events import OrderChanged
 from gridsup.exchange.loopback.filters import check_filters, check_status
 from gridsup.exchange.loopback.markets import SymbolSpec, symbol_info
 from gridsup.exchange.loopback.state import INTERVALS_MS, LoopbackState
@@ -348,6 +349,7 @@ async def cancel_order(request: web.Request) -> web.Response:
         if isinstance(exc, BinanceError) and exc.code != -2013:
             raise
         raise BinanceError(400, -2011, "Unknown order sent.") from exc
+    state.notify(OrderChanged(canceled, None))
     data = order_json(canceled, spec.id)
     data["origClientOrderId"] = data["clientOrderId"]
     data["clientOrderId"] = f"cancel{uuid.uuid4().hex[:20]}"

@@ -28,6 +28,7 @@ from gridsup.exchange.loopback.faults import (
 from gridsup.exchange.loopback.limits import retry_after_text, weight
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.wire import BinanceError, binance_error_for
+from gridsup.exchange.loopback.ws import add_ws_routes
 from gridsup.messages.market import Tick
 
 __all__ = ["LoopbackServer", "binance_url_overrides", "create_app"]
@@ -156,13 +157,22 @@ def create_app(state: LoopbackState) -> web.Application:
     app[STATE] = state
     add_api_routes(app)
     add_admin_routes(app)
+    add_ws_routes(app, state)
     return app
 
 
 def binance_url_overrides(base_url: str) -> dict[str, str]:
     """ccxt ``urls['api']`` entries that point its ``binance`` class at ``base_url``."""
     base = base_url.rstrip("/")
-    return {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1"}
+    ws = "ws" + base[len("http") :] if base.startswith("http") else base
+    return {
+        "public": f"{base}/api/v3",
+        "private": f"{base}/api/v3",
+        "v1": f"{base}/api/v1",
+        # ccxt.pro's urls['api']['ws']: spot market streams and the WebSocket API
+        "ws": f"{ws}/ws",
+        "ws-api": f"{ws}/ws-api/v3",
+    }
 
 
 class LoopbackServer:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
+from gridsup.exchange.loopback.events import MarketEvent, OrderChanged, PriceChanged
 from gridsup.exchange.loopback.faults import FaultQueue
 from gridsup.exchange.loopback.filters import SymbolStatus
 from gridsup.exchange.loopback.limits import BAN_LADDER_S, RateLimiter
@@ -123,6 +124,17 @@ class LoopbackState:
         self._history: dict[str, deque[tuple[int, Decimal, Decimal]]] = {
             s: deque(maxlen=HISTORY_POINTS) for s in self.specs
         }
+        # Called on every order change and every market trade (the websocket streams).
+        self.observers: list[Callable[[MarketEvent], None]] = []
+
+    def notify(self, event: MarketEvent) -> None:
+        """Tell the observers (the websocket hub) what just happened."""
+        for observer in self.observers:
+            observer(event)
+
+    def _notify_trades(self, trades: list[Trade]) -> None:
+        for trade in trades:
+            self.notify(OrderChanged(self.paper.fetch_order(trade.order_id), trade))
 
     def spec(self, symbol: str | None) -> SymbolSpec:
         """The market by Binance id (``BTCUSDT``) or unified symbol (``BTC/USDT``).
@@ -165,7 +177,10 @@ class LoopbackState:
         spec = self.spec(symbol)
         ts = self.clock() if timestamp is None else timestamp
         self._history[spec.id].append((ts, price, Decimal(0)))
-        return self.paper.on_price(spec.symbol, price, ts)
+        trades = self.paper.on_price(spec.symbol, price, ts)
+        self.notify(PriceChanged(spec.symbol, price, ts))
+        self._notify_trades(trades)
+        return trades
 
     def feed_candle(self, symbol: str, candle: Candle) -> list[Trade]:
         """One candle walked through the paper engine (open, extremes, close).
@@ -178,7 +193,7 @@ class LoopbackState:
         for price in (candle.open, candle.high, candle.low):
             history.append((candle.timestamp, price, Decimal(0)))
         history.append((candle.timestamp, candle.close, candle.volume))
-        return self.paper.on_candle(
+        trades = self.paper.on_candle(
             spec.symbol,
             candle.timestamp,
             candle.open,
@@ -187,6 +202,9 @@ class LoopbackState:
             candle.close,
             candle.volume,
         )
+        self.notify(PriceChanged(spec.symbol, candle.close, candle.timestamp))
+        self._notify_trades(trades)
+        return trades
 
     def klines(
         self, symbol_id: str, interval: str, start: int | None, end: int | None, limit: int
@@ -258,7 +276,10 @@ class LoopbackState:
                 timestamp=order.timestamp,
             )
         )
-        return order, self.paper.order_trades(order.id)
+        trades = self.paper.order_trades(order.id)
+        self.notify(OrderChanged(order, None))
+        self._notify_trades(trades)
+        return order, trades
 
     def mark_response_lost(self, order_id: str) -> None:
         """Note in the record that the answer to this order's create request was lost."""

@@ -1,0 +1,425 @@
+"""The loopback exchange's websocket side, as the pinned ccxt's ``binance`` pro class
+uses it for spot:
+
+* ``/ws-api/v3`` — the WebSocket API. ``userDataStream.subscribe.signature`` (params
+  ``apiKey``, ``timestamp``, ``signature`` = HMAC-SHA256 of the sorted, url-encoded
+  params) subscribes the connection to the account's user data; events arrive wrapped as
+  ``{"subscriptionId": n, "event": {...executionReport...}}``.
+* ``/ws`` and ``/ws/<n>`` — market streams: ``{"method": "SUBSCRIBE", "params":
+  ["btcusdt@ticker", ...], "id": n}``; ``<symbol>@ticker`` (24hrTicker),
+  ``@miniTicker``, ``@trade``, ``!ticker@arr`` / ``!miniTicker@arr``.
+
+Pings are answered by hand (not aiohttp's autoping), so that a silent stream can stop
+answering them too. Faults: :mod:`gridsup.exchange.loopback.ws_faults`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, assert_never
+from urllib.parse import urlencode
+
+import msgspec
+import structlog
+from aiohttp import WSMsgType, web
+
+from gridsup.exchange.loopback.auth import DEFAULT_RECV_WINDOW, MAX_AHEAD_MS
+from gridsup.exchange.loopback.events import MarketEvent, OrderChanged, PriceChanged
+from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.ws_faults import (
+    Disconnect,
+    Drop,
+    Duplicate,
+    Expire,
+    Outage,
+    Reorder,
+    Silence,
+    StreamKind,
+    WsFault,
+    decode_ws_faults,
+)
+from gridsup.exchange.loopback.ws_wire import (
+    execution_report,
+    mini_ticker_json,
+    public_trade_json,
+    ticker_json,
+    ws_api_error,
+    ws_api_result,
+)
+
+__all__ = ["WS_HUB", "WsHub", "add_ws_routes"]
+
+log = structlog.get_logger(__name__)
+_dumps: Callable[[Any], str] = lambda d: json.dumps(d, separators=(",", ":"))  # noqa: E731
+
+
+class _Session:
+    """One websocket connection and the writer task that sends its queue in order."""
+
+    def __init__(self, hub: WsHub, kind: StreamKind, ws: web.WebSocketResponse) -> None:
+        self.hub = hub
+        self.kind = kind
+        self.ws = ws
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.subscription: int | None = None  # user data: the subscription id
+        self.streams: set[str] = set()  # market: the stream names subscribed
+        self.writer = asyncio.create_task(self._write())
+
+    def offer(self, text: str) -> None:
+        self.queue.put_nowait(text)
+
+    async def _write(self) -> None:
+        while True:
+            text = await self.queue.get()
+            if self.hub.silent(self.kind):
+                continue  # a half-open connection: the event never arrives
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+    def abort(self) -> None:
+        """Drop the connection without a close frame (the client sees it die)."""
+        transport = self.ws._req.transport if self.ws._req is not None else None
+        if transport is not None:
+            transport.abort()
+
+
+class _Pipeline:
+    """The ordering faults of one stream kind: drop, duplicate, reorder."""
+
+    def __init__(self) -> None:
+        self.drop = self.duplicate = self.reorder = 0
+        self.held: list[Any] = []
+
+    def pass_(self, item: Any) -> list[Any]:
+        """What leaves now for ``item`` (nothing, it once or twice, or a held batch)."""
+        if self.drop > 0:
+            self.drop -= 1
+            return []
+        if self.reorder > 0:
+            self.reorder -= 1
+            self.held.append(item)
+            if self.reorder > 0:
+                return []
+            out, self.held = list(reversed(self.held)), []
+            return out
+        if self.duplicate > 0:
+            self.duplicate -= 1
+            return [item, item]
+        return [item]
+
+
+class WsHub:
+    """Every websocket session of one loopback exchange, and what is sent to them."""
+
+    def __init__(self, state: LoopbackState) -> None:
+        self.state = state
+        self.sessions: set[_Session] = set()
+        self.pipelines = {StreamKind.USER: _Pipeline(), StreamKind.MARKET: _Pipeline()}
+        self._silent_until: dict[StreamKind, float] = {}
+        self._down_until: dict[StreamKind, float] = {}
+        self._subscription_ids = itertools.count()
+        self._trade_ids = itertools.count(1)
+        self.sent: dict[str, int] = {"user": 0, "market": 0}  # events fanned out
+        state.observers.append(self.on_event)
+
+    # -- faults ---------------------------------------------------------------------
+
+    def silent(self, kind: StreamKind) -> bool:
+        return self._silent_until.get(kind, 0.0) > time.monotonic()
+
+    def down(self, kind: StreamKind) -> bool:
+        return self._down_until.get(kind, 0.0) > time.monotonic()
+
+    def apply(self, fault: WsFault) -> None:
+        kinds = [k for k in (StreamKind.USER, StreamKind.MARKET) if fault.stream.covers(k)]
+        log.info(
+            "loopback_ws_fault_injected", fault=type(fault).__name__, stream=fault.stream.value
+        )
+        for kind in kinds:
+            match fault:
+                case Disconnect():
+                    self._abort(kind)
+                case Outage(seconds=seconds):
+                    self._down_until[kind] = _until(seconds)
+                    self._abort(kind)
+                case Silence(seconds=seconds):
+                    self._silent_until[kind] = _until(seconds)
+                case Expire():
+                    self._expire(kind)
+                case Drop(count=count):
+                    self.pipelines[kind].drop += count
+                case Reorder(count=count):
+                    self.pipelines[kind].reorder += count
+                case Duplicate(count=count):
+                    self.pipelines[kind].duplicate += count
+                case _:
+                    assert_never(fault)
+
+    def clear(self) -> None:
+        """End every fault (a held reorder batch is delivered)."""
+        self._silent_until.clear()
+        self._down_until.clear()
+        for kind, pipeline in self.pipelines.items():
+            held, pipeline.held = pipeline.held, []
+            pipeline.drop = pipeline.duplicate = pipeline.reorder = 0
+            for item in reversed(held):
+                self._fan_out(kind, item)
+
+    def _abort(self, kind: StreamKind) -> None:
+        for session in [s for s in self.sessions if s.kind is kind]:
+            session.abort()
+
+    def _expire(self, kind: StreamKind) -> None:
+        if kind is not StreamKind.USER:
+            return
+        for session in self.sessions:
+            if session.kind is StreamKind.USER and session.subscription is not None:
+                terminated = {"e": "eventStreamTerminated", "E": self.state.clock()}
+                session.offer(_dumps({"subscriptionId": session.subscription, "event": terminated}))
+                session.subscription = None
+
+    # -- events ---------------------------------------------------------------------
+
+    def on_event(self, event: MarketEvent) -> None:
+        """A state observer: turn ``event`` into stream payloads, through the faults."""
+        match event:
+            case OrderChanged(order=order, trade=trade):
+                spec = self.state.spec(order.symbol)
+                trades = self.state.paper.order_trades(order.id) if order.filled or trade else []
+                report = execution_report(order, spec.id, trade, trades, self.state.clock())
+                kind = StreamKind.USER
+                item: Any = report
+            case PriceChanged(symbol=symbol, price=price, timestamp=ts):
+                kind = StreamKind.MARKET
+                item = (symbol, price, ts, next(self._trade_ids))
+            case _:
+                assert_never(event)
+        for out in self.pipelines[kind].pass_(item):
+            self._fan_out(kind, out)
+
+    def _fan_out(self, kind: StreamKind, item: Any) -> None:
+        if kind is StreamKind.USER:
+            for session in self.sessions:
+                if session.kind is kind and session.subscription is not None:
+                    session.offer(_dumps({"subscriptionId": session.subscription, "event": item}))
+                    self.sent["user"] += 1
+            return
+        symbol, price, ts, trade_id = item
+        spec = self.state.spec(symbol)
+        now = self.state.clock()
+        lower = spec.id.lower()
+        payloads: dict[str, Any] = {}
+        for session in self.sessions:
+            if session.kind is not kind:
+                continue
+            for name in session.streams:
+                if name not in payloads:
+                    payloads[name] = self._market_payload(
+                        name, lower, spec, price, ts, trade_id, now
+                    )
+                if payloads[name] is not None:
+                    session.offer(payloads[name])
+                    self.sent["market"] += 1
+
+    def _market_payload(
+        self, name: str, lower: str, spec: Any, price: Any, ts: int, trade_id: int, now: int
+    ) -> str | None:
+        stats = self.state.day_stats(spec.id)
+        match name.split("@", 1):
+            case [sym, "trade"] if sym == lower:
+                return _dumps(public_trade_json(spec.id, trade_id, price, ts, now))
+            case [sym, "ticker"] if sym == lower:
+                return _dumps(ticker_json(spec.id, price, stats, spec.tick_size, now))
+            case [sym, "miniTicker"] if sym == lower:
+                return _dumps(mini_ticker_json(spec.id, price, stats, now))
+            case ["!ticker", "arr"]:
+                return _dumps([ticker_json(spec.id, price, stats, spec.tick_size, now)])
+            case ["!miniTicker", "arr"]:
+                return _dumps([mini_ticker_json(spec.id, price, stats, now)])
+        return None
+
+    # -- connections ----------------------------------------------------------------
+
+    async def serve(self, request: web.Request, kind: StreamKind) -> web.StreamResponse:
+        if self.down(kind):
+            return web.Response(status=503, text="Service Unavailable")
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        session = _Session(self, kind, ws)
+        self.sessions.add(session)
+        log.info("loopback_ws_connected", stream=kind.value, path=request.path)
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.PING:
+                    if not self.silent(kind):
+                        await ws.pong(msg.data)
+                elif msg.type is WSMsgType.TEXT:
+                    self._on_text(session, msg.data)
+                elif msg.type is WSMsgType.CLOSE:
+                    break
+        finally:
+            self.sessions.discard(session)
+            session.writer.cancel()
+            with suppress(asyncio.CancelledError):
+                await session.writer
+            log.info("loopback_ws_closed", stream=kind.value)
+        return ws
+
+    def _on_text(self, session: _Session, text: str) -> None:
+        try:
+            message = json.loads(text)
+            request_id = message.get("id")
+            method = message["method"]
+            params = message.get("params")
+        except (ValueError, KeyError, AttributeError, TypeError):
+            session.offer(_dumps(ws_api_error(None, 400, -1100, "Illegal characters found.")))
+            return
+        if session.kind is StreamKind.MARKET:
+            session.offer(_dumps(self._market_request(session, request_id, method, params)))
+            if method == "SUBSCRIBE" and isinstance(params, list):
+                self._ticker_snapshot(session, [str(p) for p in params])
+        else:
+            session.offer(_dumps(self._api_request(session, request_id, method, params)))
+
+    def _ticker_snapshot(self, session: _Session, names: list[str]) -> None:
+        """The current ticker of each ticker stream just subscribed, at once (Binance
+        pushes a ticker every second on a live market; the loopback's prices move only
+        when told, so a new subscriber would otherwise wait for the next move)."""
+        now = self.state.clock()
+        for spec in self.state.specs.values():
+            last = self.state.paper.last_price(spec.symbol)
+            if last is None:
+                continue
+            lower = spec.id.lower()
+            for name in names:
+                if name.endswith("Ticker") or name.endswith("ticker"):
+                    payload = self._market_payload(name, lower, spec, last, now, 0, now)
+                    if payload is not None:
+                        session.offer(payload)
+
+    def _market_request(self, session: _Session, request_id: Any, method: str, params: Any) -> Any:
+        names = [str(p) for p in params] if isinstance(params, list) else []
+        if method == "SUBSCRIBE":
+            session.streams.update(names)
+        elif method == "UNSUBSCRIBE":
+            session.streams.difference_update(names)
+        elif method == "LIST_SUBSCRIPTIONS":
+            return {"result": sorted(session.streams), "id": request_id}
+        else:
+            return {
+                "error": {"code": 2, "msg": "Invalid request: unknown method"},
+                "id": request_id,
+            }
+        return {"result": None, "id": request_id}
+
+    def _api_request(self, session: _Session, request_id: Any, method: str, params: Any) -> Any:
+        if method == "userDataStream.subscribe.signature":
+            error = self._check_signature(params if isinstance(params, dict) else {})
+            if error is not None:
+                return ws_api_error(request_id, error[0], error[1], error[2])
+            session.subscription = next(self._subscription_ids)
+            return ws_api_result(request_id, {"subscriptionId": session.subscription})
+        if method == "userDataStream.unsubscribe":
+            session.subscription = None
+            return ws_api_result(request_id, {})
+        if method == "ping":
+            return ws_api_result(request_id, {})
+        return ws_api_error(request_id, 400, -1100, f"Unknown method '{method}'.")
+
+    def _check_signature(self, params: dict[str, Any]) -> tuple[int, int, str] | None:
+        """Binance's checks of a signed WebSocket API request (None: it passes)."""
+        secret = self.state.keys.get(str(params.get("apiKey", "")))
+        if secret is None:
+            return 401, -2015, "Invalid API-key, IP, or permissions for action."
+        signature = str(params.get("signature", ""))
+        unsigned = {k: v for k, v in sorted(params.items()) if k != "signature"}
+        payload = urlencode({k: _text(v) for k, v in unsigned.items()})
+        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            return 400, -1022, "Signature for this request is not valid."
+        now = self.state.clock()
+        timestamp = int(params.get("timestamp", 0))
+        window = int(params.get("recvWindow", DEFAULT_RECV_WINDOW))
+        if timestamp > now + MAX_AHEAD_MS or now - timestamp > window:
+            return 400, -1021, "Timestamp for this request is outside of the recvWindow."
+        return None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _until(seconds: float) -> float:
+    return float("inf") if seconds < 0 else time.monotonic() + seconds
+
+
+WS_HUB: web.AppKey[WsHub] = web.AppKey("loopback_ws_hub", WsHub)
+
+
+async def _user(request: web.Request) -> web.StreamResponse:
+    return await request.app[WS_HUB].serve(request, StreamKind.USER)
+
+
+async def _market(request: web.Request) -> web.StreamResponse:
+    return await request.app[WS_HUB].serve(request, StreamKind.MARKET)
+
+
+async def _post_faults(request: web.Request) -> web.Response:
+    try:
+        faults = decode_ws_faults(await request.read())
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    hub = request.app[WS_HUB]
+    for fault in faults:
+        hub.apply(fault)
+    return web.json_response({"applied": len(faults)})
+
+
+async def _delete_faults(request: web.Request) -> web.Response:
+    request.app[WS_HUB].clear()
+    return web.json_response({"cleared": True})
+
+
+async def _get_streams(request: web.Request) -> web.Response:
+    hub = request.app[WS_HUB]
+    return web.json_response(
+        {
+            "sessions": [
+                {
+                    "stream": s.kind.value,
+                    "subscribed": s.subscription is not None or bool(s.streams),
+                }
+                for s in hub.sessions
+            ],
+            "sent": hub.sent,
+        }
+    )
+
+
+async def _open_orders(request: web.Request) -> web.Response:
+    """The client ids of the account's open orders (tests check for orphans with it)."""
+    state = request.app[WS_HUB].state
+    return web.json_response([o.client_order_id for o in state.paper.open_orders()])
+
+
+def add_ws_routes(app: web.Application, state: LoopbackState) -> None:
+    """Register the websocket endpoints and their admin routes on ``app``."""
+    app[WS_HUB] = WsHub(state)
+    app.router.add_get("/ws-api/v3", _user)
+    app.router.add_get("/ws", _market)
+    app.router.add_get("/ws/{stream}", _market)
+    app.router.add_post("/admin/ws-faults", _post_faults)
+    app.router.add_delete("/admin/ws-faults", _delete_faults)
+    app.router.add_get("/admin/streams", _get_streams)
+    app.router.add_get("/admin/open-orders", _open_orders)
