@@ -100,6 +100,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     mismatch_policy: MismatchPolicy = MismatchPolicy.ALERT
     mismatch_threshold: int = 3
     state_timeout_s: float = 5.0  # how long an actor waits for a store Ack before resending
+    member: str | None = None  # this supervisor's cluster member name (start --cluster)
 
     @property
     def dry_run(self) -> bool:
