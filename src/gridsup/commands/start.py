@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from gridsup.actors.run_config import RunConfig
     from gridsup.app import StartOptions
     from gridsup.config import GridsFile
+    from gridsup.supervisor.runner import Service
     from gridsup.supervisor.spec import ChildSpec
 
 # How often the foreground loop looks at the children for an infrastructure failure.
@@ -32,6 +34,19 @@ _WATCH_INTERVAL = 0.25
 def _refuse(message: str, code: int) -> NoReturn:
     click.echo(f"gridsup start: {message}", err=True)
     sys.exit(code)
+
+
+def _member_name(name: str | None) -> str:
+    """The cluster member's name: given, or the host name; letters, digits, ``.-_``."""
+    import re
+    import socket
+
+    chosen = name if name is not None else socket.gethostname()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", chosen):
+        raise click.BadParameter(
+            f"{chosen[:80]!r}: 1 to 64 letters, digits, '.', '-' or '_'", param_hint="--member"
+        )
+    return chosen
 
 
 def _parse_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -85,6 +100,7 @@ async def _supervise(
     log_level: str,
     log_json: bool,
     preload: tuple[str, ...],
+    services: Sequence[Service] = (),
 ) -> int:
     """Run the supervisor; stop it after ``duration`` seconds, or with exit code 1 when
     an infrastructure actor (persistence, execution, market data) is given up on."""
@@ -96,7 +112,12 @@ async def _supervise(
 
     log = structlog.get_logger("gridsup.start")
     supervisor = Supervisor(
-        specs, base=base, preload=preload, log_level=log_level, log_json=log_json
+        specs,
+        base=base,
+        preload=preload,
+        log_level=log_level,
+        log_json=log_json,
+        services=services,
     )
     outcome = EXIT_OK
 
@@ -176,7 +197,15 @@ def prepare(
             f"a supervisor (pid {pointer.pid}) already runs in {base}: "
             "`gridsup stop` it, or give this one another --run-dir"
         )
-    asyncio.run(preflight.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
+    if options.member is None:
+        asyncio.run(preflight.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
+    elif not db_url.startswith(("postgresql", "postgres")):
+        # Members on several hosts share grids through PostgreSQL's session locks and
+        # lease rows: a SQLite file cannot be that meeting point.
+        raise app.StartRefused(
+            f"--cluster needs a PostgreSQL database (got {safe_db_url}): the members "
+            "share grids through its locks and lease rows"
+        )
     run = app.build_run_config(
         grids, markets, options, run_dir=str(base / f"run-{os.getpid()}"), db_url=db_url
     )
@@ -250,6 +279,19 @@ def prepare(
     help="Base run directory for sockets (default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
 )
 @click.option(
+    "--cluster",
+    is_flag=True,
+    default=False,
+    help="Run as one member of a cluster sharing this grids file and PostgreSQL database.",
+)
+@click.option(
+    "--member",
+    default=None,
+    envvar="GRIDSUP_MEMBER",
+    metavar="NAME",
+    help="This member's name in the cluster (default: $GRIDSUP_MEMBER or the host name).",
+)
+@click.option(
     "--exchange-url",
     default=None,
     hidden=True,
@@ -267,6 +309,8 @@ def start(
     rate_limit: float | None,
     prices: tuple[str, ...],
     run_dir: Path | None,
+    cluster: bool,
+    member: str | None,
     exchange_url: str | None,
 ) -> None:
     """Run every grid of the grids file in the foreground, one process each, supervised.
@@ -295,6 +339,7 @@ def start(
         url_overrides=overrides,
         start_prices=_parse_prices(prices),
         rate_limit_per_s=rate_limit,
+        member=_member_name(member) if cluster else None,
     )
     base = run_dir if run_dir is not None else default_base()
     # Quiet while checking: the refusals are printed as one clear line each.
@@ -308,9 +353,22 @@ def start(
     click.echo(banner(grids, run, safe_db_url))
     sys.stdout.flush()
     configure_logging(level, json=json_logs)
-    specs = app.child_specs(run)
+    specs = app.child_specs(run, strategies=run.member is None)
+    services: list[Service] = []
+    if run.member is not None:
+        from gridsup.supervisor.cluster import ClusterMember
+
+        member_loop = ClusterMember(
+            run.db_url,
+            run.member,
+            app.cluster_strategy_specs(run),
+            {g.name: g.grid_id for g in run.grids},
+        )
+        services.append(member_loop.run)
     try:
-        code = asyncio.run(_supervise(specs, base, duration, level, json_logs, _strategy_preload()))
+        code = asyncio.run(
+            _supervise(specs, base, duration, level, json_logs, _strategy_preload(), services)
+        )
     except SupervisorRunning as exc:
         _refuse(str(exc), app.EXIT_CONFIG)
     except EndpointError as exc:

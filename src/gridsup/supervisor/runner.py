@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -49,6 +49,9 @@ from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.supervision import Supervision
 
 log = structlog.get_logger("gridsup.supervisor")
+
+# Something that runs beside supervision for the run's life (see Supervisor.services).
+Service = Callable[[Supervision], Coroutine[Any, Any, None]]
 
 START_METHODS = ("forkserver", "spawn", "fork")
 # What every forkserver child needs anyway; imported once in the server, shared by COW.
@@ -199,8 +202,12 @@ class Supervisor:
         alert: AlertHook = log_alert,
         log_level: str = "INFO",
         log_json: bool = False,
+        services: Sequence[Service] = (),
     ) -> None:
         self.specs = specs
+        # Tasks that run beside supervision for the run's life, each handed the
+        # Supervision (a cluster member's placement loop); cancelled at the end.
+        self.services = tuple(services)
         self.base = base if base is not None else endpoints.default_base()
         self.mp = make_context(start_method, preload)
         self.start_method = start_method
@@ -275,6 +282,7 @@ class Supervisor:
             tasks = [
                 loop.create_task(self._reports(reports, sup)),
                 loop.create_task(self._control(router, sup, started)),
+                *(loop.create_task(service(sup)) for service in self.services),
             ]
             try:
                 await self._tick(pub_sync, sup)
