@@ -100,8 +100,11 @@ def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
 
     lines = problems(path)
 
-    assert f"{path}: exchange: mode: Input should be 'live' or 'dry_run'" in lines
-    assert f'{path}: grid[1] "eth": upper_price: must be greater than lower_price (2000)' in lines
+    assert f"{path}: exchange: mode: Input should be 'live' or 'dry_run', got 'sometimes'" in lines
+    assert (
+        f'{path}: grid[1] "eth": upper_price: must be greater than lower_price (2000), got 1500'
+        in lines
+    )
     assert any(
         line.startswith(f'{path}: grid[1] "eth": num_grids: must be between 3 and 200')
         for line in lines
@@ -150,7 +153,7 @@ def test_an_unreadable_file_is_a_grids_file_error(tmp_path: Path) -> None:
         ('[exchange]\nid = "binance"\nmode = "live"\n', "needs api_key_env and api_secret_env"),
         ('[exchange]\nmode = "live"\napi_key_env = "K"\napi_secret_env = "S"\n', "not paper"),
         ('[exchange]\napi_key_env = "not a name"\n', "api_key_env"),
-        ("[exchange.paper_balances]\nUSDT = -5\n", "must be 0 or more"),
+        ("[exchange.paper_balances]\nUSDT = -5\n", "must be between 0 and 1E+18"),
         ("[exchange]\npaper_history = 0\n", "exchange: paper_history"),
         ('[market_data]\nsource = "replay"\n', "needs a file"),
         ('[market_data]\ninterval = "often"\n', "interval"),

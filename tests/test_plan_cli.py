@@ -145,8 +145,8 @@ def test_a_replay_template_gives_each_symbol_its_own_last_close(tmp_path: Path) 
     [
         (["--price", "cheap"], "--price 'cheap': expected a positive price"),
         (["--price", "-5"], "expected a positive price"),
-        (["--grid", "doge"], "--grid doge: no such grid"),
-        (["--price", "DOGE/USDT=0.1"], "--price DOGE/USDT: no planned grid trades that symbol"),
+        (["--grid", "doge"], "--grid 'doge': no such grid"),
+        (["--price", "DOGE/USDT=0.1"], "--price 'DOGE/USDT': no planned grid trades that symbol"),
     ],
 )
 def test_bad_options_exit_2(args: list[str], expected: str) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import click
 
 from gridsup import __version__
+from gridsup.commands.output import JSON_META, cut_lines, echo_json, error_object
 
 # name -> "module:attribute"; each command module owns its options and exit codes.
 COMMANDS: dict[str, str] = {
@@ -26,6 +28,27 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Known before any subcommand parses its options, so that a usage error of a
+        # `--json` invocation is printed as JSON too (gridsup.commands.output).
+        ctx.meta[JSON_META] = "--json" in (args[: args.index("--")] if "--" in args else args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            # click echoes a bad value whole ('<50 KB>' is not a valid integer); its
+            # message is typed Final, hence setattr.
+            setattr(exc, "message", cut_lines(exc.message))  # noqa: B010
+            if not ctx.meta.get(JSON_META):
+                raise
+            failed = getattr(exc, "ctx", None)  # UsageError carries the command's context
+            sub = failed.command_path.partition(" ")[2] if failed is not None else ""
+            sub = sub or ctx.invoked_subcommand or ""
+            echo_json(error_object(exc.format_message(), exc.exit_code, sub))
+            ctx.exit(exc.exit_code)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.echo import echo_value, field_name, grid_label, problem_lines
+from gridsup.strategy.grid_config import MAX_BASE_AMOUNT, MAX_DIGITS, GridConfig
 from gridsup.strategy.ids import grid_tag
 from gridsup.strategy.levels import GridLevelsError, grid_levels
 
@@ -103,12 +104,26 @@ class ExchangeSettings(_Table):
     def _balances(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for asset, amount in value.items():
             if not re.fullmatch(r"[A-Z0-9]{1,20}", asset):
-                raise PydanticCustomError("asset", "{asset}: not an asset code", {"asset": asset})
-            if not amount.is_finite() or amount < 0:
+                raise PydanticCustomError(
+                    "asset",
+                    "{asset}: not an asset code (1-20 capitals or digits, e.g. USDT)",
+                    {"asset": echo_value(asset)},
+                )
+            if (
+                not amount.is_finite()
+                or not 0 <= amount <= MAX_BASE_AMOUNT
+                or len(amount.as_tuple().digits) > MAX_DIGITS
+            ):
                 raise PydanticCustomError(
                     "balance",
-                    "{asset}: must be 0 or more, got {amount}",
-                    {"asset": asset, "amount": str(amount)},
+                    "{asset}: must be between 0 and {most} with at most {digits} significant "
+                    "digits, got {amount}",
+                    {
+                        "asset": asset,
+                        "amount": echo_value(amount),
+                        "most": str(MAX_BASE_AMOUNT),
+                        "digits": MAX_DIGITS,
+                    },
                 )
         return value
 
@@ -159,10 +174,11 @@ class MarketDataSettings(_Table):
 
     source: MarketDataSource | None = None  # None: exchange when live, synthetic when paper
     file: Path | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     interval: str = Field(default="1m", pattern=r"^[1-9][0-9]*[smhdw]$")
     volatility: float = Field(default=0.001, ge=0, le=0.5)  # synthetic: per-step log-return sd
-    speed: float = Field(default=1.0, gt=0)  # replay/synthetic: 2.0 = twice real time
+    # replay/synthetic: 2.0 = twice real time
+    speed: float = Field(default=1.0, gt=0, le=1_000_000, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _replay_needs_file(self) -> MarketDataSettings:
@@ -251,19 +267,6 @@ class GridsFile(BaseModel):
 _TOP_LEVEL = {"exchange", "market_data", "database", "grid"}
 
 
-def _problem_lines(where: str, error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"])
-        msg = item["msg"]
-        if item["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see docs/configuration.md)"
-        elif item["type"] == "missing":
-            msg = "required field is missing"
-        lines.append(f"{where}: {loc}: {msg}" if loc else f"{where}: {msg}")
-    return lines
-
-
 def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> GridsFileError:
     text = str(exc)
     match = re.search(r"\(at line (\d+), column (\d+)\)", text)
@@ -302,7 +305,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     problems: list[str] = []
     for key in sorted(set(raw) - _TOP_LEVEL):
         problems.append(
-            f"{path}: {key}: unknown table or key "
+            f"{path}: {field_name(key)}: unknown table or key "
             "(expected [exchange], [market_data], [database], [[grid]])"
         )
 
@@ -353,7 +356,7 @@ def _validate(model: type[M], data: Mapping[str, Any], where: str, problems: lis
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        problems.extend(_problem_lines(where, exc))
+        problems.extend(problem_lines(where, exc))
         return None
 
 
@@ -367,7 +370,9 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
     for index, table in enumerate(tables):
         name = table.get("name") if isinstance(table, Mapping) else None
         where = (
-            f'{path}: grid[{index}] "{name}"' if isinstance(name, str) else f"{path}: grid[{index}]"
+            f"{path}: grid[{index}] {grid_label(name)}"
+            if isinstance(name, str)
+            else f"{path}: grid[{index}]"
         )
         if not isinstance(table, Mapping):
             problems.append(f"{where}: must be a table")
@@ -384,7 +389,7 @@ def _validate_grids(tables: Any, path: Path, problems: list[str]) -> list[GridCo
                     other = tags[tag]
                     problems.append(
                         f"{where}: name: its order-id tag {tag} collides with "
-                        f'grid[{other[0]}] "{other[1]}"; rename one'
+                        f"grid[{other[0]}] {grid_label(other[1])}; rename one"
                     )
                 tags.setdefault(tag, (index, name))
         grid = _validate(GridConfig, table, where, problems)

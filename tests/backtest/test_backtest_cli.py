@@ -251,3 +251,30 @@ def test_refused_orders_are_reported_not_dropped(grids_file: Path) -> None:
     assert all("InsufficientFunds" in r["reason"] for r in btc["rejections"])
     assert btc["skipped_levels"]
     assert min(float(v) for v in btc["final_balances"].values()) >= 0
+
+
+STOPPING_GRID = """
+[[grid]]
+name = "too-high"
+symbol = "BTC/USDT"
+lower_price = "90000"
+upper_price = "99000"
+num_grids = 10
+total_investment = "1000"
+stop_loss_pct = "0.05"
+"""
+
+
+def test_a_stopped_backtest_says_why(tmp_path: Path) -> None:
+    data = shared_data("binance_BTC-USDT_1d.csv.gz")
+    path = tmp_path / "grids.toml"
+    path.write_text(STOPPING_GRID)
+
+    code, out, _ = invoke("-s", path, "--data", data)
+    json_code, json_out, _ = invoke("-s", path, "--data", data, "--json")
+
+    # Every close in the file is below 90000 x 0.95: the grid stops on its first price.
+    assert code == 0 and json_code == 0
+    assert "yes: stop-loss, the price fell below 85500.00" in out
+    result = json.loads(json_out)["results"][0]
+    assert (result["stopped"], result["stop_reason"]) == (True, "stop_loss")

@@ -355,5 +355,10 @@ def test_without_a_supervisor_status_and_stop_say_so_and_exit_3(
     result = run_cli(base, *command)
 
     assert result.returncode == 3
-    assert "no supervisor is running" in result.stderr
+    if "--json" in command:  # docs/cli.md: under --json, errors are JSON on stdout
+        error = json.loads(result.stdout)["error"]
+        assert (error["exit_code"], error["command"]) == (3, "status")
+        assert "no supervisor is running" in error["message"]
+    else:
+        assert "no supervisor is running" in result.stderr
     assert "Traceback" not in result.stderr

@@ -152,3 +152,15 @@ def test_data_fetch_refuses_bad_input(args: list[str], says: str, tmp_path: Path
     result = run("data", "fetch", *args, "--cache-dir", str(tmp_path))
     assert result.exit_code == 2
     assert says in result.output + result.stderr
+
+
+def test_data_fetch_offline_says_the_network_is_the_cause(tmp_path: Path) -> None:
+    # The real ccxt client, pointed at a port nobody listens on (it retries, then gives up).
+    result = run(
+        "data", "fetch", "BTC/USDT", "1m", "--since", "2024-01-01", "--cache-dir",
+        str(tmp_path / "cache"), "--exchange-url", "http://127.0.0.1:1",
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "cannot reach the exchange: the network (or the exchange) is down" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -77,6 +77,8 @@ class BacktestResult:
     buy_and_hold_pnl: Decimal
     stopped: bool
     levels: tuple[Decimal, ...]
+    # Why the grid stopped: "stop_loss", "take_profit" (None while it runs).
+    stop_reason: str | None = None
     rejections: list[tuple[int, str, str]] = field(default_factory=list)  # first 100
     # Levels the strategy holds as skipped at the end (refused, below minimums), as JSON.
     skipped_levels: list[dict[str, Any]] = field(default_factory=list)
@@ -124,6 +126,7 @@ class BacktestResult:
             "buy_and_hold_equity": money(self.buy_and_hold_equity),
             "buy_and_hold_pnl": money(self.buy_and_hold_pnl),
             "stopped": self.stopped,
+            "stop_reason": self.stop_reason,
             "levels": [money(level) for level in self.levels],
             "rejections": [
                 {"timestamp": ts, "client_order_id": cid, "reason": reason}
@@ -218,6 +221,7 @@ def build_result(
         buy_and_hold_equity=hold_equity,
         buy_and_hold_pnl=hold_equity - initial_equity,
         stopped=strategy.stopped,
+        stop_reason=_stop_reason(strategy),
         levels=tuple(strategy.levels),
         rejections=list(ctx.stats.rejections),
         # Optional in the protocol: the grid strategy reports the slots it left empty.
@@ -228,3 +232,9 @@ def build_result(
         base_held=base,
         fills=fills,
     )
+
+
+def _stop_reason(strategy: Any) -> str | None:
+    # Optional in the protocol, like skipped_levels: the grid strategy says why it stopped.
+    reason = getattr(strategy, "stop_reason", None)
+    return None if reason is None else str(getattr(reason, "value", reason))

@@ -9,9 +9,7 @@ options), with a one-paragraph message and no traceback.
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,14 +19,22 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from gridsup.commands.output import (
+    EXIT_BAD_INPUT,
+    DecimalRange,
+    echo_json,
+    fail,
+    print_table,
+    short,
+    strategies_option,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from gridsup.backtest.report import BacktestResult
     from gridsup.messages.market import MarketInfo
     from gridsup.strategy.grid_config import GridConfig
-
-EXIT_BAD_INPUT = 2
 
 # BASE-QUOTE or BASE_QUOTE in a file name: binance_BTC-USDT_1m.csv.gz, BTC_USDT-5m.feather
 _PAIR_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([A-Z0-9]{2,20})[-_]([A-Z0-9]{2,20})(?![A-Za-z])")
@@ -37,8 +43,7 @@ _SAMPLE_ROWS = 5000
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"gridsup backtest: {message}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+    fail(message, EXIT_BAD_INPUT)
 
 
 def symbol_from_file_name(path: Path) -> str | None:
@@ -48,6 +53,8 @@ def symbol_from_file_name(path: Path) -> str | None:
 
 
 def _parse_balances(values: Sequence[str]) -> dict[str, Decimal]:
+    from gridsup.strategy.grid_config import MAX_BASE_AMOUNT, MAX_DIGITS
+
     balances: dict[str, Decimal] = {}
     for text in values:
         asset, sep, amount = text.partition("=")
@@ -55,8 +62,17 @@ def _parse_balances(values: Sequence[str]) -> dict[str, Decimal]:
             value = Decimal(amount)
         except InvalidOperation:
             value = Decimal("NaN")
-        if not sep or not asset.strip() or not value.is_finite() or value < 0:
-            _fail(f"--balance {text!r}: expected ASSET=AMOUNT with AMOUNT >= 0, e.g. USDT=10000")
+        if (
+            not sep
+            or not re.fullmatch(r"[A-Za-z0-9]{1,20}", asset.strip())
+            or not value.is_finite()
+            or not 0 <= value <= MAX_BASE_AMOUNT
+            or len(value.as_tuple().digits) > MAX_DIGITS
+        ):
+            _fail(
+                f"--balance {short(text)}: expected ASSET=AMOUNT with 0 <= AMOUNT <= "
+                f"{MAX_BASE_AMOUNT}, e.g. USDT=10000"
+            )
         balances[asset.strip().upper()] = value
     return balances
 
@@ -126,11 +142,11 @@ def select_grids(
         named = [g for g in grids if g.name == name]
         if not named:
             known = ", ".join(g.name for g in grids) or "none"
-            _fail(f"--grid {name!r}: no such grid in the grids file (grids: {known}).")
+            _fail(f"--grid {short(name, 40)}: no such grid in the grids file (grids: {known}).")
         grid = named[0]
         if symbol is not None and grid.symbol != symbol:
             _fail(
-                f"grid {name!r} trades {grid.symbol}, but {data} holds {symbol} candles "
+                f"grid {short(name, 40)} trades {grid.symbol}, but {data} holds {symbol} candles "
                 "(pass --symbol if the file name is misleading)."
             )
         return Selection(grid.symbol, [grid], [g for g in grids if g is not grid])
@@ -182,7 +198,20 @@ def _fmt_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _render(result: BacktestResult, data: Path) -> None:
+def _stopped(result: BacktestResult, grid: GridConfig | None) -> str:
+    """``no``, or why the grid stopped and at which price it was set to."""
+    if not result.stopped:
+        return "no"
+    if result.stop_reason == "stop_loss":
+        at = f" below {grid.stop_loss_price}" if grid and grid.stop_loss_price else ""
+        return f"yes: stop-loss, the price fell{at}"
+    if result.stop_reason == "take_profit":
+        at = f" above {grid.take_profit_price}" if grid and grid.take_profit_price else ""
+        return f"yes: take-profit, the price rose{at}"
+    return f"yes ({result.stop_reason or 'reason unknown'})"
+
+
+def _render(result: BacktestResult, data: Path, grid: GridConfig | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -219,12 +248,12 @@ def _render(result: BacktestResult, data: Path) -> None:
             ", ".join(f"{v.normalize():f} {k}" for k, v in result.final_balances.items()),
         ),
         ("orders placed / refused", f"{result.orders_placed:,} / {result.orders_rejected:,}"),
-        ("stopped", "yes" if result.stopped else "no"),
+        ("stopped", _stopped(result, grid)),
     ]
     for label, value in rows:
         table.add_row(label, value)
+    print_table(table)
     console = Console()
-    console.print(table)
     if result.skipped_levels:
         first = result.skipped_levels[0]
         console.print(
@@ -234,18 +263,16 @@ def _render(result: BacktestResult, data: Path) -> None:
         )
 
 
+# Tick and lot sizes: positive, and within the bounds of a grids file's prices.
+_STEP = DecimalRange(Decimal(0), Decimal("1e12"), open_low=True)
+
+
 def _plot_path(base: Path, name: str, several: bool) -> Path:
     return base.with_name(f"{base.stem}-{name}{base.suffix}") if several else base
 
 
 @click.command("backtest")
-@click.option(
-    "--strategies",
-    "strategies",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="grids.toml holding the [[grid]] tables.",
-)
+@strategies_option(help_text="grids.toml holding the [[grid]] tables.")
 @click.option(
     "--data",
     required=True,
@@ -262,9 +289,13 @@ def _plot_path(base: Path, name: str, several: bool) -> Path:
     help="Starting balance of each grid's paper account (repeatable; "
     "default: the grid's total_investment in quote).",
 )
-@click.option("--price-step", type=Decimal, help="Tick size (default: finest step in the file).")
-@click.option("--amount-step", type=Decimal, help="Lot size (default: finest volume step).")
-@click.option("--min-notional", type=Decimal, help="Smallest order value in quote (default: none).")
+@click.option("--price-step", type=_STEP, help="Tick size (default: finest step in the file).")
+@click.option("--amount-step", type=_STEP, help="Lot size (default: finest volume step).")
+@click.option(
+    "--min-notional",
+    type=DecimalRange(Decimal(0), Decimal("1e12")),
+    help="Smallest order value in quote (default: none).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option(
     "--plot",
@@ -272,7 +303,7 @@ def _plot_path(base: Path, name: str, several: bool) -> Path:
     help="Write a PNG of the equity curve and the levels over price (needs matplotlib).",
 )
 def backtest(
-    strategies: Path,
+    grids_file: Path,
     data: Path,
     grid_name: str | None,
     symbol: str | None,
@@ -289,12 +320,9 @@ def backtest(
 
     configure_logging("ERROR")
     if symbol is not None and not SYMBOL_PATTERN.fullmatch(symbol):
-        _fail(f"--symbol {symbol!r}: expected BASE/QUOTE in capitals, e.g. BTC/USDT.")
-    for option, step in (("--price-step", price_step), ("--amount-step", amount_step)):
-        if step is not None and (not step.is_finite() or step <= 0):
-            _fail(f"{option} must be a positive number, got {step}.")
+        _fail(f"--symbol {short(symbol)}: expected BASE/QUOTE in capitals, e.g. BTC/USDT.")
     start = _parse_balances(balances)
-    grids = _load_grids(strategies)
+    grids = _load_grids(grids_file)
     candles = _load_candles(data)
     chosen = select_grids(grids, symbol or symbol_from_file_name(data), grid_name, data)
     # The steps are the file's, not the grid's: inferred once (sampling costs about as
@@ -314,15 +342,16 @@ def backtest(
             "not_run": [{"name": g.name, "symbol": g.symbol} for g in chosen.skipped],
             "results": [r.to_dict() for r in results],
         }
-        click.echo(json.dumps(out, indent=2))
+        echo_json(out)
         return
     ran = ", ".join(g.name for g in chosen.run)
     click.echo(f"{data} holds {chosen.symbol}: ran grid(s) {ran}")
     if chosen.skipped:
         others = ", ".join(f"{g.name} ({g.symbol})" for g in chosen.skipped)
         click.echo(f"not run (other symbol or not selected): {others}")
+    by_name = {g.name: g for g in chosen.run}
     for result in results:
-        _render(result, data)
+        _render(result, data, by_name.get(result.name))
 
 
 def _run_one(
@@ -345,7 +374,7 @@ def _run_one(
         strategy = GridTradingStrategy(grid)
         return run_backtest(strategy, candles, market, balances, name=grid.name)
     except GridLevelsError as exc:
-        _fail(f"grid {grid.name!r} cannot run on {symbol} (tick size {market.price_step}): {exc}")
+        _fail(f'grid "{grid.name}" cannot run on {symbol}: {exc}')
     except BacktestError as exc:
         _fail(f"cannot backtest over {data}: {exc}.")
 

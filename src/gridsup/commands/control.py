@@ -6,7 +6,6 @@ was accepted but the supervisor did not exit within ``--timeout``.
 
 from __future__ import annotations
 
-import json
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -15,10 +14,11 @@ from typing import TYPE_CHECKING
 import click
 import msgspec
 
+from gridsup.commands.output import EXIT_FAILURE, EXIT_NO_SUPERVISOR, Seconds, echo_json, fail
+
 if TYPE_CHECKING:
     from gridsup.messages.control import StatusReply, StatusValue
 
-EXIT_NO_SUPERVISOR = 3
 # The market-data actor's status key prefix for the age of a symbol's last tick.
 MARKET_AGE_PREFIX = "age:"
 
@@ -32,7 +32,7 @@ _run_dir_option = click.option(
 )
 _timeout_option = click.option(
     "--timeout",
-    type=float,
+    type=Seconds(),
     default=5.0,
     show_default=True,
     help="Seconds to wait for the supervisor.",
@@ -63,15 +63,13 @@ def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
     try:
         reply = ask(_base(run_dir), StatusQuery(), timeout)
     except NoSupervisor as exc:
-        click.echo(f"gridsup: {exc}", err=True)
-        raise SystemExit(EXIT_NO_SUPERVISOR) from None
+        fail(str(exc), EXIT_NO_SUPERVISOR)
     if not isinstance(reply, StatusReply):
-        click.echo(f"gridsup: unexpected reply {type(reply).__name__}", err=True)
-        raise SystemExit(EXIT_NO_SUPERVISOR)
+        fail(f"unexpected reply {type(reply).__name__}", EXIT_NO_SUPERVISOR)
     if as_json:
         out = msgspec.to_builtins(reply)
         out["grids"] = grid_rows(reply)  # additive: the per-grid view of the actors
-        click.echo(json.dumps(out, indent=2))
+        echo_json(out)
         return
     click.echo(f"supervisor pid {reply.supervisor_pid}  {reply.state}  up {reply.uptime:.0f}s")
     click.echo(
@@ -185,7 +183,7 @@ def _echo_grids(rows: list[dict[str, object]]) -> None:
 @_run_dir_option
 @click.option(
     "--timeout",
-    type=float,
+    type=Seconds(),
     default=60.0,
     show_default=True,
     help="Seconds to wait for the supervisor to exit.",
@@ -199,11 +197,9 @@ def stop(cancel_orders: bool, no_wait: bool, run_dir: Path | None, timeout: floa
     try:
         reply = ask(_base(run_dir), StopRequest(cancel_orders=cancel_orders), min(timeout, 5.0))
     except NoSupervisor as exc:
-        click.echo(f"gridsup: {exc}", err=True)
-        raise SystemExit(EXIT_NO_SUPERVISOR) from None
+        fail(str(exc), EXIT_NO_SUPERVISOR)
     if not isinstance(reply, StopAccepted):
-        click.echo(f"gridsup: unexpected reply {type(reply).__name__}", err=True)
-        raise SystemExit(EXIT_NO_SUPERVISOR)
+        fail(f"unexpected reply {type(reply).__name__}", EXIT_NO_SUPERVISOR)
     click.echo(
         f"stopping supervisor pid {reply.supervisor_pid}"
         + (" (cancelling orders)" if cancel_orders else "")
@@ -215,10 +211,9 @@ def stop(cancel_orders: bool, no_wait: bool, run_dir: Path | None, timeout: floa
     # The supervisor removes its pointer as the last step of a clean exit.
     while (pointer := read_pointer(base)) is not None and pointer.pid == reply.supervisor_pid:
         if time.monotonic() > deadline:
-            click.echo(
-                f"gridsup: supervisor pid {reply.supervisor_pid} still running after {timeout:g}s",
-                err=True,
+            fail(
+                f"supervisor pid {reply.supervisor_pid} still running after {timeout:g}s",
+                EXIT_FAILURE,
             )
-            raise SystemExit(1)
         time.sleep(0.1)
     click.echo("stopped")

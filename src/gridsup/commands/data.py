@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from gridsup.commands.db import EXIT_CONFIG, EXIT_UNAVAILABLE, fail
+from gridsup.commands.output import short
 
 if TYPE_CHECKING:
     from gridsup.exchange.base import Exchange
@@ -30,7 +31,7 @@ def parse_date(value: str, option: str) -> int:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM", param_hint=option
+            f"{short(value)} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM", param_hint=option
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
@@ -89,12 +90,23 @@ def fetch(
     from gridsup.logging import configure_logging
     from gridsup.store.database import data_dir
     from gridsup.store.ohlcv import timeframe_ms
+    from gridsup.strategy.base import SYMBOL_PATTERN
 
     configure_logging("WARNING")
+    if not SYMBOL_PATTERN.fullmatch(symbol):
+        raise click.BadParameter(
+            f"{short(symbol)}: expected BASE/QUOTE in capitals, e.g. BTC/USDT", param_hint="SYMBOL"
+        )
     try:
-        timeframe_ms(timeframe)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="TIMEFRAME") from None
+        step = timeframe_ms(timeframe)
+    except ValueError:
+        step = 0
+    if not 0 < step <= 31 * 86_400_000:
+        raise click.BadParameter(
+            f"{short(timeframe)} is not a fixed-length timeframe of at most a month: want a "
+            "number and one of s, m, h, d, w, e.g. 1m, 4h, 1d",
+            param_hint="TIMEFRAME",
+        ) from None
     start = parse_date(since, "--since")
     end = parse_date(until, "--until") if until else None
     if end is not None and end <= start:
@@ -146,10 +158,16 @@ async def _fetch(
 
 def _exit_for(exc: Exception) -> NoReturn:
     """One line and an exit code per failure class; anything unknown propagates."""
-    from gridsup.exchange.errors import BadSymbol, ExchangeError
+    from gridsup.exchange.errors import BadSymbol, ExchangeError, ExchangeUnavailable
 
     if isinstance(exc, BadSymbol):
         fail(f"unknown market: {exc}", EXIT_CONFIG)
+    if isinstance(exc, ExchangeUnavailable):
+        fail(
+            f"cannot reach the exchange: the network (or the exchange) is down: {exc} "
+            "(candles fetched before are kept; run the same command again to resume)",
+            EXIT_UNAVAILABLE,
+        )
     if isinstance(exc, ExchangeError):
         fail(f"exchange failed: {exc} (candles fetched before are kept)", EXIT_UNAVAILABLE)
     if isinstance(exc, OSError):

@@ -6,14 +6,14 @@ Exit codes as ``gridsup db``: 1 unreachable database, 2 wrong URL or no gridsup 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from gridsup.commands.db import db_option, require_schema, run_with_db
+from gridsup.commands.output import echo_json, print_table
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,15 @@ _STATUSES = ["open", "closed", "canceled", "rejected", "expired"]
 def money(value: Decimal | None) -> str | None:
     """Plain decimal text (never 1E-10 notation); None stays None."""
     return None if value is None else format(value, "f")
+
+
+def _quantized(value: Decimal | None) -> Decimal | None:
+    """An average, which division leaves with 28 digits, to the store's 18 decimals."""
+    if value is None:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 60  # 20 integer digits + 18 decimals fit
+        return value.quantize(Decimal(1).scaleb(-18)).normalize() if value else Decimal(0)
 
 
 def _read(db_url: str | None, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -50,19 +59,19 @@ def _show(title: str, columns: Sequence[str], rows: list[dict[str, Any]], as_jso
 
 
 def _echo_json(rows: Any) -> None:
-    click.echo(json.dumps(rows, indent=2))
+    echo_json(rows)
 
 
 def _print_table(title: str, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
     for name in columns:
         table.add_column(name, justify="right" if name in _NUMERIC else "left")
     for row in rows:
-        table.add_row(*("-" if row[c] is None else str(row[c]) for c in columns))
-    Console().print(table)
+        table.add_row(*("-" if row[c] is None else escape(str(row[c])) for c in columns))
+    print_table(table)
 
 
 _NUMERIC = {"price", "amount", "filled", "fee", "profit", "open_price", "close_price", "value"}
@@ -70,7 +79,9 @@ _NUMERIC = {"price", "amount", "filled", "fee", "profit", "open_price", "close_p
 filters = [
     click.option("--strategy", default=None, help="Only this grid."),
     click.option("--symbol", default=None, help="Only this market, e.g. BTC/USDT."),
-    click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1)),
+    click.option(
+        "--limit", default=50, show_default=True, type=click.IntRange(min=1, max=1_000_000)
+    ),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
     db_option,
 ]
@@ -192,7 +203,7 @@ def stats(strategy: str | None, symbol: str | None, as_json: bool, db_url: str |
         "losses": figures.losses,
         "win_rate": money(figures.win_rate.quantize(Decimal("0.0001"))),
         "total_profit": money(figures.total_profit),
-        "average_profit": money(figures.average_profit),
+        "average_profit": money(_quantized(figures.average_profit)),
         "max_win": money(figures.max_win),
         "max_loss": money(figures.max_loss),
         "fees": money(figures.fees),

@@ -1,4 +1,5 @@
-"""``gridsup plan GRIDS_FILE``: what each grid would do, without trading.
+"""``gridsup plan -s GRIDS_FILE`` (or ``gridsup plan GRIDS_FILE``): what each grid would
+do, without trading.
 
 For every grid: its levels, the order it would place at each (the real
 ``GridTradingStrategy`` is run against a recording context, so the plan is exactly what
@@ -15,8 +16,6 @@ Exit codes: 0 planned, 2 bad input (grids file, --price, a grid whose levels col
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -25,17 +24,16 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from gridsup.commands.output import EXIT_BAD_INPUT, echo_json, fail, short, strategies_option
+
 if TYPE_CHECKING:
     from gridsup.config import GridsFile
     from gridsup.messages.common import OrderIntent
     from gridsup.strategy.grid_config import GridConfig
 
-EXIT_BAD_INPUT = 2
-
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"gridsup plan: {message}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+    fail(message, EXIT_BAD_INPUT)
 
 
 @dataclass
@@ -167,6 +165,8 @@ def build_plan(grid: GridConfig, price: Decimal, price_source: str) -> GridPlan:
 
 
 def _parse_prices(values: Sequence[str]) -> tuple[Decimal | None, dict[str, Decimal]]:
+    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+
     every: Decimal | None = None
     per_symbol: dict[str, Decimal] = {}
     for text in values:
@@ -176,7 +176,14 @@ def _parse_prices(values: Sequence[str]) -> tuple[Decimal | None, dict[str, Deci
         except InvalidOperation:
             value = Decimal("NaN")
         if not value.is_finite() or value <= 0 or (sep and not symbol.strip()):
-            _fail(f"--price {text!r}: expected a positive price, e.g. 60000 or BTC/USDT=60000.")
+            _fail(
+                f"--price {short(text)}: expected a positive price, e.g. 60000 or BTC/USDT=60000."
+            )
+        if not MIN_PRICE <= value <= MAX_PRICE or len(value.as_tuple().digits) > MAX_DIGITS:
+            _fail(
+                f"--price {short(text)}: must be between {MIN_PRICE} and {MAX_PRICE} with at "
+                f"most {MAX_DIGITS} significant digits."
+            )
         if sep:
             per_symbol[symbol.strip().upper()] = value
         else:
@@ -294,7 +301,8 @@ def _as_json(plan: GridPlan) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("grids_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("positional_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@strategies_option(required=False)
 @click.option(
     "--price",
     "prices",
@@ -305,8 +313,17 @@ def _as_json(plan: GridPlan) -> dict[str, Any]:
 )
 @click.option("--grid", "names", multiple=True, metavar="NAME", help="Plan only these grids.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (Decimals as strings).")
-def plan(grids_file: Path, prices: tuple[str, ...], names: tuple[str, ...], as_json: bool) -> None:
-    """Show each grid's levels, order sizes, profit per grid and capital; place nothing."""
+def plan(
+    positional_file: Path | None,
+    grids_file: Path | None,
+    prices: tuple[str, ...],
+    names: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Show each grid's levels, order sizes, profit per grid and capital; place nothing.
+
+    The grids file is -s/--strategies FILE, or FILE as an argument.
+    """
     from gridsup.config import GridsFileError, load_grids_file
     from gridsup.logging import configure_logging
     from gridsup.strategy.levels import GridLevelsError
@@ -314,6 +331,7 @@ def plan(grids_file: Path, prices: tuple[str, ...], names: tuple[str, ...], as_j
     # The strategy logs what it would do; a plan prints it instead.
     configure_logging("ERROR")
 
+    grids_file = _one_file(positional_file, grids_file)
     every, per_symbol = _parse_prices(prices)
     try:
         loaded = load_grids_file(grids_file)
@@ -324,11 +342,13 @@ def plan(grids_file: Path, prices: tuple[str, ...], names: tuple[str, ...], as_j
         unknown = sorted(set(names) - {g.name for g in grids})
         if unknown:
             known = ", ".join(g.name for g in grids) or "none"
-            _fail(f"--grid {', '.join(unknown)}: no such grid in {grids_file} (grids: {known}).")
+            wanted = ", ".join(short(n, 40) for n in unknown)
+            _fail(f"--grid {wanted}: no such grid in {grids_file} (grids: {known}).")
         grids = [g for g in grids if g.name in names]
     unused = sorted(set(per_symbol) - {g.symbol for g in grids})
     if unused:
-        _fail(f"--price {', '.join(unused)}: no planned grid trades that symbol.")
+        listed = ", ".join(short(u, 40) for u in unused)
+        _fail(f"--price {listed}: no planned grid trades that symbol.")
     unpriced = [] if every is not None else [g.symbol for g in grids if g.symbol not in per_symbol]
     replay = _replay_prices(loaded, unpriced)
     plans = []
@@ -346,8 +366,16 @@ def plan(grids_file: Path, prices: tuple[str, ...], names: tuple[str, ...], as_j
         except GridLevelsError as exc:
             _fail(f'{grids_file}: grid "{grid.name}": {exc}.')
     if as_json:
-        click.echo(
-            json.dumps({"file": str(grids_file), "grids": [_as_json(p) for p in plans]}, indent=2)
-        )
+        echo_json({"file": str(grids_file), "grids": [_as_json(p) for p in plans]})
     else:
         _render(plans, grids_file)
+
+
+def _one_file(positional: Path | None, option: Path | None) -> Path:
+    """The grids file, given as ``-s/--strategies`` or as the argument (not both)."""
+    if positional is not None and option is not None and positional != option:
+        _fail(f"two grids files: {positional} and -s {option}; give one.")
+    chosen = option or positional
+    if chosen is None:
+        _fail("no grids file: give -s/--strategies FILE (or FILE).")
+    return chosen

@@ -225,23 +225,31 @@ def check_credentials(grids: GridsFile, mode: Mode) -> None:
 # -- the database and the locks -----------------------------------------------------------
 
 
-async def prepare_database(url: str) -> tuple[str, str]:
-    """Connect, migrate to the newest schema, disconnect.
+async def prepare_database(url: str, source: str = "", explicit: bool = True) -> tuple[str, str]:
+    """Connect, migrate to the newest schema, disconnect. A SQLite database is created
+    when missing, its directory only when it is gridsup's data directory (``explicit``
+    false: nobody wrote the URL); ``source`` names where the URL came from.
 
     Returns (the URL the actors use, the same without its password).
 
     Raises:
-        StartRefused: a bad URL (exit 2) or a database that does not answer (exit 1).
+        StartRefused: a bad URL or a missing directory (exit 2), or a database that does
+            not answer (exit 1).
     """
+    from gridsup.commands.db import DatabaseTargetError, check_target
     from gridsup.store.database import Database
     from gridsup.store.errors import DatabaseConfigError, DatabaseUnavailable
     from gridsup.store.migrate import upgrade
 
     try:
+        check_target(url, creates=True, explicit=explicit, source=source)
+    except DatabaseTargetError as exc:
+        raise StartRefused(str(exc), EXIT_CONFIG) from None
+    try:
         db = Database(url)
         await db.connect()
     except DatabaseConfigError as exc:
-        raise StartRefused(f"database: {exc}", EXIT_CONFIG) from None
+        raise StartRefused(f"{source or 'database'}: {exc}", EXIT_CONFIG) from None
     except DatabaseUnavailable as exc:
         raise StartRefused(f"database: {exc}", EXIT_RUNTIME) from None
     try:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from gridsup.commands.output import PositiveFloat, Seconds, fail, short, strategies_option
 from gridsup.config import LOG_LEVELS
 
 if TYPE_CHECKING:
@@ -32,8 +33,7 @@ _WATCH_INTERVAL = 0.25
 
 
 def _refuse(message: str, code: int) -> NoReturn:
-    click.echo(f"gridsup start: {message}", err=True)
-    sys.exit(code)
+    fail(message, code)
 
 
 def _member_name(name: str | None) -> str:
@@ -50,6 +50,9 @@ def _member_name(name: str | None) -> str:
 
 
 def _parse_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
+    from gridsup.strategy.base import SYMBOL_PATTERN
+    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+
     prices: dict[str, Decimal] = {}
     for text in values:
         symbol, sep, price = text.partition("=")
@@ -57,8 +60,18 @@ def _parse_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
             value = Decimal(price)
         except InvalidOperation:
             value = Decimal(-1)
-        if not sep or "/" not in symbol or not value.is_finite() or value <= 0:
-            raise click.BadParameter(f"{text!r}: want SYMBOL=PRICE, e.g. BTC/USDT=64000")
+        if (
+            not sep
+            or not SYMBOL_PATTERN.fullmatch(symbol)
+            or not value.is_finite()
+            or not MIN_PRICE <= value <= MAX_PRICE
+            or len(value.as_tuple().digits) > MAX_DIGITS
+        ):
+            raise click.BadParameter(
+                f"{short(text)}: want SYMBOL=PRICE with a price between {MIN_PRICE} and "
+                f"{MAX_PRICE}, e.g. BTC/USDT=64000",
+                param_hint="--price",
+            )
         prices[symbol] = value
     return prices
 
@@ -188,8 +201,18 @@ def prepare(
     preflight.check_market_source(grids)
     if mode is Mode.DRY_RUN:
         preflight.check_paper_balances(grids)
+    if options.db_url:
+        source = "--db"
+    elif grids.database.url:
+        source = f"{grids.path}: database: url (or GRIDSUP_DB_URL)"
+    else:
+        source = ""  # gridsup's default SQLite in the data directory
     db_url, safe_db_url = asyncio.run(
-        preflight.prepare_database(options.db_url or grids.database_url)
+        preflight.prepare_database(
+            options.db_url or grids.database_url,
+            source,
+            explicit=bool(options.db_url or grids.database.url),
+        )
     )
     pointer = read_pointer(base)
     if pointer is not None:
@@ -213,14 +236,7 @@ def prepare(
 
 
 @click.command("start")
-@click.option(
-    "--strategies",
-    "-s",
-    "grids_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The grids file (grids.toml) to run.",
-)
+@strategies_option(help_text="The grids file (grids.toml) to run.")
 @click.option("--dry-run", is_flag=True, help="Paper fills whatever [exchange] mode says.")
 @click.option(
     "--db",
@@ -238,7 +254,7 @@ def prepare(
 @click.option("--log-json", is_flag=True, default=False, help="One JSON object per log line.")
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(365 * 86_400.0),
     default=None,
     metavar="SECONDS",
     help="Stop cleanly after this many seconds (demos, tests).",
@@ -259,7 +275,7 @@ def prepare(
 )
 @click.option(
     "--rate-limit",
-    type=click.FloatRange(min=0, min_open=True),
+    type=PositiveFloat(1_000_000, "orders per second"),
     default=None,
     metavar="PER_SECOND",
     help="Orders per second for the whole account (default: 10 live, 1000 dry-run).",

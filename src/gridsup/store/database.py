@@ -69,9 +69,13 @@ def resolve_url(url: str | URL | None = None) -> URL:
     raw = url if url is not None else (os.environ.get(ENV_URL) or default_url())
     try:
         parsed = make_url(raw)
-    except (ArgumentError, ValueError) as exc:
+    except (ArgumentError, ValueError):
         # The raw text may hold a password: never echo it.
-        raise DatabaseConfigError(f"malformed database URL: {exc.__class__.__name__}") from None
+        raise DatabaseConfigError(
+            "malformed database URL: want DIALECT+DRIVER://..., e.g. "
+            "sqlite+aiosqlite:////var/lib/gridsup/gridsup.db or "
+            "postgresql+asyncpg://user@host:5432/gridsup"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "postgres":
         backend = "postgresql"

@@ -9,10 +9,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridsup.store.database import Database
+from gridsup.store.errors import DatabaseConfigError
 
 log = structlog.get_logger(__name__)
 
@@ -33,11 +35,19 @@ def head_revision() -> str:
     return head
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is ``head`` or the id of one of gridsup's migrations (alembic's
+    own look-up accepts partial ids and raises several error types for odd text)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return revision in {"head", *(r.revision for r in script.walk_revisions())}
+
+
 async def upgrade(db: Database, revision: str = "head") -> str | None:
     """Migrate ``db`` (connected) to ``revision``; returns the revision it is at after.
 
     Raises:
         DatabaseUnavailable: the database stopped answering.
+        DatabaseConfigError: ``revision`` is not one of gridsup's migrations.
     """
     config = alembic_config()
 
@@ -51,6 +61,8 @@ async def upgrade(db: Database, revision: str = "head") -> str | None:
             current = await conn.run_sync(run)
     except SQLAlchemyError as exc:
         raise db.classify(exc) from exc
+    except CommandError as exc:  # an unknown --revision
+        raise DatabaseConfigError(f"revision {revision[:40]!r}: {exc}") from None
     log.info("database_migrated", url=db.safe_url, revision=current)
     return current
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.messages.common import OrderStatus
@@ -78,6 +78,11 @@ class OrderRepository:
         stmt = insert_for(self.session, _TABLE)
         excluded = stmt.excluded
         values: dict[str, Any] = {name: excluded[name] for name in _MUTABLE}
+        # A row that says no fee (most do: the exchange reports fees on the fills) keeps
+        # the one stored, the sum of the order's fills (store/order_fees.py).
+        no_fee = excluded.fee == Decimal(0)
+        values["fee"] = case((no_fee, Order.fee), else_=excluded.fee)
+        values["fee_currency"] = case((no_fee, Order.fee_currency), else_=excluded.fee_currency)
         values["exchange_order_id"] = func.coalesce(
             excluded.exchange_order_id, Order.exchange_order_id
         )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.store.database import Database
 from gridsup.store.events import OrderEventLog
 from gridsup.store.fills import FillRepository
+from gridsup.store.order_fees import refresh_order_fees
 from gridsup.store.orders import OrderRepository, most_advanced
 from gridsup.store.records import (
     FillRecord,
@@ -118,7 +119,11 @@ class StoreWriter:
         async with self.db.session() as session:
             stored = await _insert_keyed(session, _records_of(requests, first))
             new = [ok and own <= stored for own, ok in zip(keys, first, strict=True)]
-            await _store_unkeyed(session, _records_of(requests, new))
+            written = _records_of(requests, new)
+            await _store_unkeyed(session, written)
+            touched = _order_keys(written)
+            if touched:
+                await refresh_order_fees(session, touched)
         return new
 
     @staticmethod
@@ -136,6 +141,8 @@ class StoreWriter:
             await _apply_orders(OrderRepository(session), orders)
         if fills:
             await FillRepository(session).add_many(fills)
+        if fills or orders:
+            await refresh_order_fees(session, _order_keys([*orders, *fills]))
         if state_rows:
             await upsert_states(session, state_rows)
 
@@ -163,6 +170,22 @@ async def _apply_orders(
         )
     if run:
         await repo.upsert_many(run)
+
+
+def _order_keys(records: Iterable[StoreWrite]) -> set[tuple[str, str]]:
+    """The orders (exchange, client order id) whose fee is summed again from their fills:
+    those of the fills in ``records``, and those whose row an order record or update
+    (re)writes once they are (partly) filled; an unfilled order has no fills."""
+    keys: set[tuple[str, str]] = set()
+    for record in records:
+        match record:
+            case FillRecord(client_order_id=str() as cid):
+                keys.add((record.exchange, cid))
+            case OrderRecord() if record.filled > 0:
+                keys.add((record.exchange, record.client_order_id))
+            case OrderUpdateRecord() if (record.filled or 0) > 0 or record.fee is not None:
+                keys.add((record.exchange, record.client_order_id))
+    return keys
 
 
 def _key(record: StoreWrite) -> Hashable | None:

@@ -7,6 +7,8 @@ import re
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
+from gridsup.strategy.echo import echo_value
+
 # A grid name ends up in file names, log lines and (hashed) in order ids: keep it tame.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # ccxt's unified spot symbol, BASE/QUOTE (the CLI checks --symbol with it too).
@@ -34,8 +36,8 @@ class StrategyConfig(BaseModel):
             raise PydanticCustomError(
                 "grid_name",
                 "must be 1-64 characters of letters, digits, '_', '.', '-', starting with a "
-                "letter or digit, got {value!r}",
-                {"value": value},
+                "letter or digit, got {value}",
+                {"value": echo_value(value)},
             )
         return value
 
@@ -45,8 +47,8 @@ class StrategyConfig(BaseModel):
         if not SYMBOL_PATTERN.fullmatch(value):
             raise PydanticCustomError(
                 "symbol",
-                "must be BASE/QUOTE in capitals, e.g. BTC/USDT, got {value!r}",
-                {"value": value},
+                "must be BASE/QUOTE in capitals, e.g. BTC/USDT, got {value}",
+                {"value": echo_value(value)},
             )
         return value
 

@@ -72,7 +72,7 @@ def calculate_grid_levels(
     Raises:
         GridLevelsError: fewer than 2 levels, ``lower >= upper``, a non-positive price, or
             two levels equal after rounding to ``price_step`` (the range is too narrow for
-            that many levels at that tick size).
+            that many levels at that tick size), or the lowest level rounding to 0.
     """
     if num_grids < 2:
         raise GridLevelsError(f"a grid needs at least 2 levels, got {num_grids}")
@@ -91,11 +91,20 @@ def calculate_grid_levels(
             levels = tuple(round_to_step(p, price_step) for p in raw)
         else:
             levels = tuple(round_significant(p) for p in raw)
+    rounding = (
+        f"the tick size {price_step}"
+        if price_step is not None
+        else f"{SIGNIFICANT_DIGITS} significant digits"
+    )
+    if levels[0] <= 0:
+        raise GridLevelsError(
+            f"the lowest level {lower} rounds to 0 on {rounding}: raise lower_price"
+        )
     for i in range(gaps):
         if levels[i + 1] <= levels[i]:
             raise GridLevelsError(
-                f"levels {i} and {i + 1} collide at {levels[i]} after rounding to the tick "
-                f"size {price_step}: use fewer levels or a wider range"
+                f"levels {i} and {i + 1} collide at {levels[i]} after rounding to "
+                f"{rounding}: use fewer levels or a wider range"
             )
     return levels
 
