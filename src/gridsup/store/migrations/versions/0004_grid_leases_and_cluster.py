@@ -1,7 +1,7 @@
 """grid leases with a fencing epoch, cluster members, grid pins; strategy_states.epoch
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003_audit_log
 Create Date: 2026-12-06 00:40:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from gridsup.store.coltypes import UTCDateTime
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003_audit_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
