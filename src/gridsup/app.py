@@ -61,6 +61,21 @@ INFRA_KINDS = frozenset({KIND_PERSISTENCE, KIND_EXECUTION, KIND_MARKET_DATA})
 STRATEGY_POLICY = Policy(
     ready_timeout=30.0, backoff_base=0.02, backoff_max=30.0, max_restarts=12, restart_period=120.0
 )
+# In a cluster a grid's new owner may start its copy while the old owner still holds the
+# grid's lock (a handover, or a dead member's sessions not ended yet): EXIT_LOCKED (75)
+# is then the normal answer, retried with backoff (capped at 2 s) until the lock is free,
+# not a reason to give up. The placement loop starts a fresh copy if this one fails.
+CLUSTER_STRATEGY_POLICY = Policy(
+    ready_timeout=30.0,
+    backoff_base=0.1,
+    backoff_max=2.0,
+    max_restarts=60,
+    restart_period=120.0,
+    fatal_exit_codes=frozenset(),
+)
+# A cluster member's lock timings (see RunConfig.lock_*): a check every second that may
+# take 2 s, and the server frees a silent member's locks after 10 s idle.
+CLUSTER_LOCK_CHECK_S, CLUSTER_LOCK_TIMEOUT_S, CLUSTER_LOCK_IDLE_S = 1.0, 2.0, 10.0
 
 # Orders per second the execution actor sends in dry-run (to the paper engine).
 PAPER_RATE_LIMIT = 1000.0
@@ -89,6 +104,7 @@ class StartOptions:
     url_overrides: Mapping[str, str] | None = None  # ccxt urls['api'] (loopback tests)
     start_prices: Mapping[str, Decimal] = field(default_factory=dict)
     rate_limit_per_s: float | None = None  # None: 10/s live, PAPER_RATE_LIMIT in dry-run
+    member: str | None = None  # start --cluster: this member's name
 
 
 def load(path: str | Path) -> GridsFile:
@@ -161,7 +177,7 @@ def build_run_config(
         )
         for grid in enabled_grids(grids)
     )
-    return RunConfig(
+    run = RunConfig(
         run_dir=run_dir,
         exchange_id=exchange.id,
         mode=run_mode(grids, options),
@@ -194,6 +210,15 @@ def build_run_config(
         request_weight_limit=exchange.weight_limit,
         request_budget_share=exchange.weight_share,
     )
+    if options.member is None:
+        return run
+    return msgspec.structs.replace(
+        run,
+        member=options.member,
+        lock_check_s=CLUSTER_LOCK_CHECK_S,
+        lock_timeout_s=CLUSTER_LOCK_TIMEOUT_S,
+        lock_idle_timeout_s=CLUSTER_LOCK_IDLE_S,
+    )
 
 
 def strategy_run(run: RunConfig, grid: GridSpec) -> RunConfig:
@@ -209,6 +234,8 @@ def child_specs(
     run: RunConfig,
     policies: Mapping[str, Policy] | None = None,
     persistence_kwargs: Mapping[str, object] | None = None,
+    *,
+    strategies: bool = True,
 ) -> list[ChildSpec]:
     """The supervisor's children in start order: persistence, execution, market data,
     then one strategy actor per grid (given :func:`strategy_run`). ``policies`` (by kind)
@@ -255,5 +282,14 @@ def child_specs(
             strategy_run(run, grid),
         )
         for grid in run.grids
+        if strategies
     ]
     return specs
+
+
+def cluster_strategy_specs(run: RunConfig) -> dict[str, ChildSpec]:
+    """grid name -> its strategy actor's spec, for a cluster member's placement loop
+    (the member starts only the grids placed on it, with :data:`CLUSTER_STRATEGY_POLICY`)."""
+    specs = child_specs(run, {KIND_STRATEGY: CLUSTER_STRATEGY_POLICY})
+    strategies = [spec for spec in specs if spec.kind == KIND_STRATEGY]
+    return {grid.name: spec for grid, spec in zip(run.grids, strategies, strict=True)}

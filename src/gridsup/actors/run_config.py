@@ -112,6 +112,14 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     mismatch_policy: MismatchPolicy = MismatchPolicy.ALERT
     mismatch_threshold: int = 3
     state_timeout_s: float = 5.0  # how long an actor waits for a store Ack before resending
+    member: str | None = None  # this supervisor's cluster member name (start --cluster)
+    # How often a strategy actor checks its grid lock's session, how long a check may
+    # take, and (PostgreSQL) after how long idle the server ends a lock's session. A
+    # cluster checks every second (a cut-off member stops within ~2 s) and lets the server
+    # free a silent member's locks after 10 s (its grids move then, never before).
+    lock_check_s: float = 5.0
+    lock_timeout_s: float = 10.0
+    lock_idle_timeout_s: float | None = None
 
     @property
     def dry_run(self) -> bool:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gridsup.app import StartOptions
     from gridsup.config import GridsFile
     from gridsup.supervisor.extensions import SupervisorExtension
+    from gridsup.supervisor.runner import Service
     from gridsup.supervisor.spec import ChildSpec
 
 # How often the foreground loop looks at the children for an infrastructure failure.
@@ -36,6 +37,19 @@ _WATCH_INTERVAL = 0.25
 
 def _refuse(message: str, code: int) -> NoReturn:
     fail(message, code)
+
+
+def _member_name(name: str | None) -> str:
+    """The cluster member's name: given, or the host name; letters, digits, ``.-_``."""
+    import re
+    import socket
+
+    chosen = name if name is not None else socket.gethostname()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", chosen):
+        raise click.BadParameter(
+            f"{chosen[:80]!r}: 1 to 64 letters, digits, '.', '-' or '_'", param_hint="--member"
+        )
+    return chosen
 
 
 def _parse_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -103,6 +117,7 @@ async def _supervise(
     log_json: bool,
     preload: tuple[str, ...],
     extensions: Sequence[SupervisorExtension] = (),
+    services: Sequence[Service] = (),
 ) -> int:
     """Run the supervisor; stop it after ``duration`` seconds, or with exit code 1 when
     an infrastructure actor (persistence, execution, market data) is given up on."""
@@ -120,6 +135,7 @@ async def _supervise(
         log_level=log_level,
         log_json=log_json,
         extensions=extensions,
+        services=services,
     )
     outcome = EXIT_OK
 
@@ -265,7 +281,15 @@ def prepare(
             f"a supervisor (pid {pointer.pid}) already runs in {base}: "
             "`gridsup stop` it, or give this one another --run-dir"
         )
-    asyncio.run(preflight.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
+    if options.member is None:
+        asyncio.run(preflight.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
+    elif not db_url.startswith(("postgresql", "postgres")):
+        # Members on several hosts share grids through PostgreSQL's session locks and
+        # lease rows: a SQLite file cannot be that meeting point.
+        raise app.StartRefused(
+            f"--cluster needs a PostgreSQL database (got {safe_db_url}): the members "
+            "share grids through its locks and lease rows"
+        )
     if mode is Mode.LIVE:  # keys, trade permission and free balances, before any order
         from gridsup.commands.preflight_account import check_live_account
 
@@ -345,6 +369,19 @@ def prepare(
     "or [metrics] address.",
 )
 @click.option(
+    "--cluster",
+    is_flag=True,
+    default=False,
+    help="Run as one member of a cluster sharing this grids file and PostgreSQL database.",
+)
+@click.option(
+    "--member",
+    default=None,
+    envvar="GRIDSUP_MEMBER",
+    metavar="NAME",
+    help="This member's name in the cluster (default: $GRIDSUP_MEMBER or the host name).",
+)
+@click.option(
     "--exchange-url",
     default=None,
     hidden=True,
@@ -371,6 +408,8 @@ def start(
     prices: tuple[str, ...],
     run_dir: Path | None,
     metrics_addr: str | None,
+    cluster: bool,
+    member: str | None,
     exchange_url: str | None,
     web_listen: str | None,
 ) -> None:
@@ -400,6 +439,7 @@ def start(
         url_overrides=overrides,
         start_prices=_parse_prices(prices),
         rate_limit_per_s=rate_limit,
+        member=_member_name(member) if cluster else None,
     )
     base = run_dir if run_dir is not None else default_base()
     # Quiet while checking: the refusals are printed as one clear line each.
@@ -414,11 +454,24 @@ def start(
     click.echo(banner(grids, run, safe_db_url))
     sys.stdout.flush()
     configure_logging(level, json=json_logs)
-    specs = app.child_specs(run)
+    specs = app.child_specs(run, strategies=run.member is None)
     extensions += _extensions(grids, web_listen, run.db_url)
+    services: list[Service] = []
+    if run.member is not None:
+        from gridsup.supervisor.cluster import ClusterMember
+
+        member_loop = ClusterMember(
+            run.db_url,
+            run.member,
+            app.cluster_strategy_specs(run),
+            {g.name: g.grid_id for g in run.grids},
+        )
+        services.append(member_loop.run)
     try:
         code = asyncio.run(
-            _supervise(specs, base, duration, level, json_logs, _strategy_preload(), extensions)
+            _supervise(
+                specs, base, duration, level, json_logs, _strategy_preload(), extensions, services
+            )
         )
     except SupervisorRunning as exc:
         _refuse(str(exc), app.EXIT_CONFIG)

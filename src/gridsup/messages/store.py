@@ -28,6 +28,10 @@ class SaveState(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     grid_id: str
     version: int
     state: bytes
+    # The fencing token of the saving incarnation (its grid lease's epoch, from the
+    # StateLoaded that answered its claim); 0 for states no lease guards. A save with an
+    # epoch below the stored one is refused: it is a dead incarnation's late write.
+    epoch: int = 0
 
 
 class RecordOrderEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -79,10 +83,15 @@ class RecordTrade(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 
 
 class LoadState(msgspec.Struct, frozen=True, kw_only=True, tag=True):
-    """Read a grid's latest saved state (answered by :class:`StateLoaded`)."""
+    """Read a grid's latest saved state (answered by :class:`StateLoaded`).
+
+    ``claim``: a new incarnation of the grid's strategy actor (holding the grid's lock)
+    takes the grid's lease: its epoch goes up by one and is returned in the reply, the
+    fencing token of every save this incarnation makes."""
 
     request_id: str
     grid_id: str
+    claim: bool = False
 
 
 WriteRequest = SaveState | RecordOrderEvent | RecordFill | RecordTrade
@@ -118,6 +127,7 @@ class StateLoaded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     grid_id: str
     version: int
     state: bytes | None = None
+    epoch: int = 0  # the lease epoch of a claim (0 without one)
 
 
 # One request: what a sender tracks and what is acknowledged.

@@ -31,3 +31,9 @@ class RecordRefused(StoreError):
 
 class MoneyRangeError(StoreError, ValueError):
     """A Decimal does not fit a money column exactly (too many digits, NaN or infinite)."""
+
+
+class StateFenced(StoreError):
+    """A state save carries an older fencing epoch than the stored state: it comes from a
+    dead incarnation of the grid (a killed process's late write, or a partitioned cluster
+    member), and storing it would overwrite its successor's state. Never retried."""

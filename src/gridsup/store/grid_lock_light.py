@@ -141,11 +141,27 @@ def _session_errors() -> tuple[type[BaseException], ...]:
 class AsyncpgAdvisoryLock:
     """Session-level advisory lock on a raw asyncpg connection dedicated to it."""
 
-    def __init__(self, dsn: str, grid_id: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        grid_id: str,
+        *,
+        timeout: float = 10.0,
+        idle_session_timeout_s: float | None = None,
+    ) -> None:
         self._dsn = dsn  # may hold a password: never logged, never in repr
         self.grid_id = grid_id
         self.key = advisory_key(grid_id)
         self._timeout = timeout
+        # The server ends the lock's session (and so frees the lock) when it has been idle
+        # this long: a holder cut off from the database by a partition loses the grid
+        # after this, not after TCP's own hours. The holder checks its session more often
+        # than this, and stops trading when a check fails (well before this runs out).
+        self._server_settings = (
+            {"idle_session_timeout": str(int(idle_session_timeout_s * 1000))}
+            if idle_session_timeout_s
+            else None
+        )
         self._conn: asyncpg.Connection | None = None
 
     def __repr__(self) -> str:
@@ -164,7 +180,9 @@ class AsyncpgAdvisoryLock:
         import asyncpg  # only a PostgreSQL run pays for it
 
         try:
-            conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+            conn = await asyncpg.connect(
+                self._dsn, timeout=self._timeout, server_settings=self._server_settings
+            )
         except _session_errors() as exc:
             log.error("grid_lock_unavailable", grid=self.grid_id, error=type(exc).__name__)
             raise LockUnavailable(
@@ -237,7 +255,13 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path).expanduser()
 
 
-def light_grid_lock(db_url: str, grid_id: str) -> LightGridLock:
+def light_grid_lock(
+    db_url: str,
+    grid_id: str,
+    *,
+    check_timeout_s: float = 10.0,
+    idle_session_timeout_s: float | None = None,
+) -> LightGridLock:
     """The lock of ``grid_id`` for the database at ``db_url``: an advisory lock on
     PostgreSQL, a file next to a SQLite file (in the data directory for in-memory SQLite).
 
@@ -246,7 +270,12 @@ def light_grid_lock(db_url: str, grid_id: str) -> LightGridLock:
     """
     backend, _ = _scheme(db_url)
     if backend in ("postgresql", "postgres"):
-        return AsyncpgAdvisoryLock(postgres_dsn(db_url), grid_id)
+        return AsyncpgAdvisoryLock(
+            postgres_dsn(db_url),
+            grid_id,
+            timeout=check_timeout_s,
+            idle_session_timeout_s=idle_session_timeout_s,
+        )
     if backend == "sqlite":
         return file_grid_lock(sqlite_file(db_url), grid_id)
     raise LockUrlError(f"unsupported database {backend!r} for a grid lock")

@@ -143,6 +143,46 @@ class StrategyState(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer)  # the state's schema version
     revision: Mapped[int] = mapped_column(BigInteger)  # +1 on every save
     state: Mapped[str] = mapped_column(Text)  # JSON
+    # The fencing token of the incarnation that wrote it (its grid lease's epoch): a save
+    # with a lower epoch is a dead incarnation's late write and is refused.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class GridLease(Base):
+    """Who runs a grid now: one row per grid, its ``epoch`` +1 at every (re)start of its
+    strategy actor (the fencing token of that incarnation's writes)."""
+
+    __tablename__ = "grid_leases"
+
+    grid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(64))  # cluster member, or the host alone
+    host: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    renewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ClusterMember(Base):
+    """A supervisor of a cluster (``gridsup start --cluster``) and its last heartbeat."""
+
+    __tablename__ = "cluster_members"
+
+    member: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    leaving: Mapped[bool] = mapped_column(Boolean, default=False)  # graceful stop under way
+
+
+class GridPin(Base):
+    """``gridsup move GRID MEMBER``: the grid runs on that member while it is live."""
+
+    __tablename__ = "grid_pins"
+
+    grid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member: Mapped[str] = mapped_column(String(64))
+    pinned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class BalanceSnapshot(TimestampMixin, Base):
@@ -202,7 +242,10 @@ __all__ = [
     "AuditEntry",
     "BalanceSnapshot",
     "Base",
+    "ClusterMember",
     "Fill",
+    "GridLease",
+    "GridPin",
     "Order",
     "OrderEvent",
     "OrderEventKind",

@@ -194,6 +194,8 @@ class StateRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     strategy: str
     state: dict[str, Any]
+    # The writer's fencing token (its grid lease's epoch); 0 for states no lease guards.
+    epoch: int = 0
 
 
 class TradeRecord(msgspec.Struct, frozen=True, kw_only=True):

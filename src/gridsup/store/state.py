@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.database import Database
-from gridsup.store.errors import StateVersionError
+from gridsup.store.errors import StateFenced, StateVersionError
 from gridsup.store.models import StrategyState, utcnow
 from gridsup.store.sql import cached_statement, execute_core, insert_for
 
@@ -86,7 +86,7 @@ class StateMigrations:
         return state
 
 
-def state_row(strategy: str, state: Mapping[str, Any]) -> dict[str, Any]:
+def state_row(strategy: str, state: Mapping[str, Any], epoch: int = 0) -> dict[str, Any]:
     """The row for ``state``; encodes first so a bad state fails before any SQL.
 
     Raises:
@@ -101,6 +101,7 @@ def state_row(strategy: str, state: Mapping[str, Any]) -> dict[str, Any]:
         "strategy": strategy,
         "version": version,
         "revision": 1,
+        "epoch": epoch,
         "state": _ENCODER.encode(dict(state)).decode(),
         "created_at": now,
         "updated_at": now,
@@ -108,10 +109,26 @@ def state_row(strategy: str, state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def upsert_states(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace states, each in one statement (revision += 1 on replace)."""
-    if rows:
-        stmt = cached_statement(session, "strategy_states.upsert", lambda: _upsert(session))
-        await execute_core(session, stmt, rows)
+    """Insert or replace states, each in one statement (revision += 1 on replace).
+
+    A row whose ``epoch`` is below the stored one is not written (a fenced, dead
+    incarnation's late save) and the whole call fails, so that its transaction stores
+    nothing and the caller can refuse that save alone.
+
+    Raises:
+        StateFenced: a row's epoch is below the stored state's epoch.
+    """
+    if not rows:
+        return
+    stmt = cached_statement(session, "strategy_states.upsert", lambda: _upsert(session))
+    result = await execute_core(session, stmt, rows)
+    written = {row[0] for row in result.all()}
+    fenced = [row["strategy"] for row in rows if row["strategy"] not in written]
+    if fenced:
+        raise StateFenced(
+            f"state save refused for {', '.join(sorted(fenced))}: a newer incarnation "
+            "(higher epoch) owns it"
+        )
 
 
 def _upsert(session: AsyncSession) -> Any:
@@ -123,9 +140,11 @@ def _upsert(session: AsyncSession) -> Any:
             "version": excluded.version,
             "state": excluded.state,
             "revision": StrategyState.revision + 1,
+            "epoch": excluded.epoch,
             "updated_at": excluded.updated_at,
         },
-    )
+        where=StrategyState.epoch <= excluded.epoch,
+    ).returning(StrategyState.strategy)
 
 
 class DatabaseStateStore:
@@ -155,6 +174,20 @@ class DatabaseStateStore:
         state = msgspec.json.decode(saved.state)
         assert isinstance(state, dict)
         return self.migrations.migrate(strategy, saved.version, state)
+
+    async def load_with_epoch(self, strategy: str) -> tuple[dict[str, Any], int] | None:
+        """The saved state (migrated) and the fencing epoch it was written or claimed at.
+
+        Raises:
+            StateVersionError: the saved state cannot be brought to the current version.
+        """
+        async with self.db.session() as session:
+            saved = await session.get(StrategyState, strategy)
+        if saved is None:
+            return None
+        state = msgspec.json.decode(saved.state)
+        assert isinstance(state, dict)
+        return self.migrations.migrate(strategy, saved.version, state), saved.epoch
 
     async def revision(self, strategy: str) -> int | None:
         """How many times the state was replaced (None when there is none)."""

@@ -82,7 +82,7 @@ class StoreWriter:
                     trades.append(record)
                 case _:
                     assert_never(record)
-        state_rows = [state_row(s.strategy, s.state) for s in states.values()]
+        state_rows = [state_row(s.strategy, s.state, s.epoch) for s in states.values()]
         async with self.db.session() as session:
             await self._store(session, orders, fills, events, state_rows)
             if trades:
@@ -239,4 +239,6 @@ async def _store_unkeyed(session: AsyncSession, records: list[StoreWrite]) -> No
         await _apply_orders(OrderRepository(session), [*orders, *updates])
     states = {r.strategy: r for r in records if isinstance(r, StateRecord)}
     if states:
-        await upsert_states(session, [state_row(s.strategy, s.state) for s in states.values()])
+        await upsert_states(
+            session, [state_row(s.strategy, s.state, s.epoch) for s in states.values()]
+        )

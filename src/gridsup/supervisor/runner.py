@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -54,6 +54,9 @@ from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.supervision import Supervision
 
 log = structlog.get_logger("gridsup.supervisor")
+
+# Something that runs beside supervision for the run's life (see Supervisor.services).
+Service = Callable[[Supervision], Coroutine[Any, Any, None]]
 
 START_METHODS = ("forkserver", "spawn", "fork")
 # What every forkserver child needs anyway; imported once in the server, shared by COW.
@@ -205,6 +208,7 @@ class Supervisor:
         log_level: str = "INFO",
         log_json: bool = False,
         extensions: Sequence[SupervisorExtension] = (),
+        services: Sequence[Service] = (),
     ) -> None:
         self.specs = specs
         # Metrics, alerts, the web dashboard: run beside the children, started once
@@ -216,6 +220,9 @@ class Supervisor:
         self.grid_actions: GridActions | None = None
         self.run_dir: endpoints.RunDir | None = None
         self.ctx: zmq.asyncio.Context | None = None
+        # Tasks that run beside supervision for the run's life, each handed the
+        # Supervision (a cluster member's placement loop); cancelled at the end.
+        self.services = tuple(services)
         self.base = base if base is not None else endpoints.default_base()
         self.mp = make_context(start_method, preload)
         self.start_method = start_method
@@ -298,6 +305,7 @@ class Supervisor:
             tasks = [
                 loop.create_task(self._reports(reports, sup)),
                 loop.create_task(self._control(router, sup, started)),
+                *(loop.create_task(service(sup)) for service in self.services),
             ]
             try:
                 await self._tick(pub_sync, sup)

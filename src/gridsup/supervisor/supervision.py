@@ -45,6 +45,7 @@ class Supervision:
         self.started_at = effects.now()
         # Stable sort: the group decides the order, the spec list order breaks ties.
         ordered = sorted(specs, key=lambda s: s.group)
+        self._alert = alert
         self.children = {s.name: Child(s, effects, alert) for s in ordered}
         self.groups: list[tuple[Group, list[Child]]] = [
             (group, [self.children[s.name] for s in members])
@@ -58,6 +59,9 @@ class Supervision:
         # supervisor's heartbeats and the Ready reports flow in between.
         self._pending: deque[Child] = deque()
         self.spawn_batch = spawn_batch
+        # Children asked to stop for good (a grid handed to another cluster member):
+        # forgotten once their process is gone.
+        self._retiring: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -84,6 +88,61 @@ class Supervision:
     def spawning(self) -> bool:
         """Children wait to be spawned: call :meth:`tick` again soon."""
         return bool(self._pending)
+
+    # -- children that come and go (cluster placement) ----------------------------------------
+
+    def add(self, spec: ChildSpec) -> bool:
+        """Start supervising ``spec`` now (a grid this member has just been given).
+
+        A child of that name still alive is left alone (False); one that ended (stopped,
+        exited, failed: e.g. its grid's lock was still held by the previous owner) is
+        replaced by a fresh one, with fresh restart intensity. Only while running: during
+        the start the group order decides, during a stop nothing new starts.
+        """
+        if self.state is not SupervisorState.RUNNING:
+            return False
+        old = self.children.get(spec.name)
+        if old is not None and old.state not in TERMINAL_STATES:
+            self._retiring.discard(spec.name)  # wanted again before it went: keep it
+            return False
+        if old is not None:
+            self._forget(spec.name)
+        check_specs([spec])
+        child = Child(spec, self.effects, self._alert)
+        self.children[spec.name] = child
+        for group, members in self.groups:
+            if group == spec.group:
+                members.append(child)
+                break
+        else:
+            self.groups.append((spec.group, [child]))
+            self.groups.sort(key=lambda entry: entry[0])
+            self._next_group = len(self.groups)
+        log.info("actor_added", actor=spec.name)
+        child.start()
+        self.changed()
+        return True
+
+    def retire(self, name: str) -> bool:
+        """Stop ``name`` gracefully for good (orders stay on the exchange) and forget it
+        once its process is gone; False when there is no such child."""
+        child = self.children.get(name)
+        if child is None:
+            return False
+        log.info("actor_retiring", actor=name)
+        self._retiring.add(name)
+        child.stop(cancel_orders=False)
+        self._progress()
+        self.changed()
+        return True
+
+    def _forget(self, name: str) -> None:
+        child = self.children.pop(name)
+        self._retiring.discard(name)
+        for _, members in self.groups:
+            if child in members:
+                members.remove(child)
+        log.info("actor_removed", actor=name)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -146,6 +205,8 @@ class Supervision:
     # -- internals --------------------------------------------------------------------------
 
     def _progress(self) -> None:
+        for name in [n for n in self._retiring if self.children[n].state in TERMINAL_STATES]:
+            self._forget(name)
         if self.state is SupervisorState.STARTING:
             _, current = self.groups[self._next_group - 1] if self._next_group else (None, [])
             if all(c.state in SETTLED_STATES for c in current):

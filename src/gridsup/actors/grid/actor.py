@@ -69,7 +69,6 @@ log = structlog.get_logger("gridsup.actors.strategy")
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
 _MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
-_LOCK_CHECK_S = 5.0
 _RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
 
 
@@ -166,7 +165,12 @@ class StrategyActor(Actor):
     async def on_start(self) -> None:
         structlog.contextvars.bind_contextvars(grid=self.spec.name)
         if self.lock is None:
-            self.lock = light_grid_lock(self.run_config.db_url, self.spec.grid_id)
+            self.lock = light_grid_lock(
+                self.run_config.db_url,
+                self.spec.grid_id,
+                check_timeout_s=self.run_config.lock_timeout_s,
+                idle_session_timeout_s=self.run_config.lock_idle_timeout_s,
+            )
         if not await self.lock.acquire():
             log.error("grid_locked", grid=self.spec.name, note="another process runs this grid")
             self.grid_state = GridActorState.LOCKED
@@ -430,7 +434,7 @@ class StrategyActor(Actor):
     async def _watch_lock(self) -> None:
         assert self.lock is not None
         while True:
-            await asyncio.sleep(_LOCK_CHECK_S)
+            await asyncio.sleep(self.run_config.lock_check_s)
             if not await self.lock.check():
                 raise GridLockLost(f"grid {self.spec.name}: lock session lost")
 

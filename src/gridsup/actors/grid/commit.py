@@ -25,6 +25,7 @@ import msgspec
 import structlog
 
 from gridsup.actors.grid.context import Action, ActionKind
+from gridsup.actors.grid.lifecycle import GridFenced
 from gridsup.actors.grid.orders import OrderLink, retry_delay
 from gridsup.actors.run_config import GridSpec
 from gridsup.messages.common import OrderIntent
@@ -80,6 +81,7 @@ class GridCommitter:
     stopping: Callable[[], bool]
     done: Callable[[], None]
     state_version: int = field(default=0, init=False)
+    epoch: int = field(default=0, init=False)  # this incarnation's fencing token
     trades_recorded: int = field(default=0, init=False)
     trades_refused: int = field(default=0, init=False)
     # The placements the last durable state names as not sent yet (see UNSENT_KEY).
@@ -87,11 +89,14 @@ class GridCommitter:
     # The state bytes of the last Ack (or the load).
     _saved: bytes | None = field(default=None, init=False)
 
-    def loaded(self, version: int, state: bytes | None, unsent: frozenset[str]) -> None:
-        """The state the start loaded: its version, its bytes (None: no state yet) and
-        the placements it names as not sent yet."""
+    def loaded(
+        self, version: int, state: bytes | None, unsent: frozenset[str], epoch: int = 0
+    ) -> None:
+        """The state the start loaded: its version, its bytes (None: no state yet), the
+        placements it names as not sent yet, and this incarnation's fencing epoch."""
         self.state_version = version
         self.unsent = unsent
+        self.epoch = epoch
         if state is not None:
             self._saved = state
 
@@ -156,6 +161,7 @@ class GridCommitter:
             grid_id=self.spec.grid_id,
             version=commit.version,
             state=commit.state,
+            epoch=self.epoch,
         )
         self.store.fire(message, partial(self.guarded, self._on_save_reply, commit))
 
@@ -169,6 +175,10 @@ class GridCommitter:
         log.error(
             "grid_state_save_failed", grid=self.spec.name, error=error, attempt=commit.attempt
         )
+        if error is not None and error.startswith("fenced:"):
+            # A newer incarnation owns the grid: retrying could never succeed, and no
+            # order of ours may follow this save. Crash; the supervisor decides.
+            raise GridFenced(f"grid {self.spec.name}: {error}")
         # The same version again, later; the next events wait for it.
         asyncio.get_running_loop().call_later(
             retry_delay(commit.attempt), self.guarded, self._send_save, commit

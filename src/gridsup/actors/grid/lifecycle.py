@@ -28,3 +28,8 @@ class StateLoadError(RuntimeError):
 
 class GridLockLost(RuntimeError):
     """The lock's session died: another copy may start, so this one must not trade on."""
+
+
+class GridFenced(RuntimeError):
+    """The store refused a save of ours as fenced: a newer incarnation of the grid (on
+    this host or another cluster member) has claimed it, so this one must not trade on."""

@@ -46,15 +46,18 @@ async def load_state(
     Raises:
         StateLoadError: the store answered with an error.
     """
-    reply = await store.request(LoadState(request_id=store.next_id(), grid_id=spec.grid_id))
+    # The claim makes this incarnation the grid's lessee with a new fencing epoch (the
+    # caller holds the grid's lock): a late save of a dead predecessor is refused.
+    request = LoadState(request_id=store.next_id(), grid_id=spec.grid_id, claim=True)
+    reply = await store.request(request)
     match reply:
-        case StateLoaded(version=version, state=state):
+        case StateLoaded(version=version, state=state, epoch=epoch):
             decoded = None if state is None else msgspec.json.decode(state)
             unsent = split_unsent(decoded) if isinstance(decoded, dict) else frozenset()
-            committer.loaded(version, state, unsent)
+            committer.loaded(version, state, unsent, epoch)
             if decoded is not None:
                 strategy.from_state(decoded)
-            log.info("grid_state_loaded", grid=spec.name, version=version)
+            log.info("grid_state_loaded", grid=spec.name, version=version, epoch=epoch)
         case Ack(error=error):
             log.error("grid_state_load_failed", grid=spec.name, error=error)
             raise StateLoadError(f"grid {spec.name}: state load failed: {error}")

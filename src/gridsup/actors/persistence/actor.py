@@ -18,6 +18,7 @@ written again. :class:`LoadState` is answered with
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -42,13 +43,15 @@ from gridsup.messages.store import (
 )
 from gridsup.runtime.actor import Actor, StopReason
 from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.store import leases
 from gridsup.store.database import Database
-from gridsup.store.errors import DatabaseUnavailable, StoreError
+from gridsup.store.errors import DatabaseUnavailable, StateFenced, StoreError
 from gridsup.store.migrate import upgrade
 from gridsup.store.records import StoreWrite
 from gridsup.store.state import DatabaseStateStore
 from gridsup.store.writer import StoreWriter
 
+_HOST = socket.gethostname()
 log = structlog.get_logger("gridsup.actors.persistence")
 
 # Most requests stored in one transaction; the rest wait for the next commit. A commit
@@ -79,9 +82,11 @@ class PersistenceActor(Actor):
         self._queue: deque[Unit] = deque()
         self._queued = 0  # requests in _queue
         self._wake = asyncio.Event()
-        # Save counter of each grid's stored state (persistence is the only writer, so
-        # this stays true); filled lazily from the database.
-        self._versions: dict[str, int] = {}
+        # (fencing epoch, save counter) of each grid's stored state (persistence is the
+        # only writer on this host, so this stays true; across cluster members the
+        # database's epoch check is the last word); filled lazily from the database.
+        self._versions: dict[str, tuple[int, int]] = {}
+        self.fenced = 0
         self.batches = 0
         self.written = 0
         self.duplicates = 0
@@ -142,6 +147,7 @@ class PersistenceActor(Actor):
             "batches": self.batches,
             "written": self.written,
             "duplicates": self.duplicates,
+            "fenced": self.fenced,
             "failures": self.failures,
             "last_batch": self.last_batch,
             "db_retries": self.db_retries,
@@ -216,12 +222,11 @@ class PersistenceActor(Actor):
         for envelope, msg in batch:
             if isinstance(msg, LoadState):
                 loads.append((envelope, msg))
-            elif isinstance(msg, SaveState) and msg.version <= versions.get(msg.grid_id, 0):
-                self.duplicates += 1
-                replies.append((envelope, Ack(request_id=msg.request_id, duplicate=True)))
+            elif isinstance(msg, SaveState) and (fence := self._fence(msg, versions)) is not None:
+                replies.append((envelope, fence))
             else:
                 if isinstance(msg, SaveState):
-                    versions[msg.grid_id] = msg.version
+                    versions[msg.grid_id] = (msg.epoch, msg.version)
                 writes.append((envelope, msg, request_records(msg)))
         replies.extend(await self._write(writes, versions))
         self._versions = versions
@@ -229,16 +234,35 @@ class PersistenceActor(Actor):
             replies.append((envelope, await self._load(load)))
         return replies
 
-    async def _known_versions(self, batch: list[tuple[Envelope, StoreRequest]]) -> dict[str, int]:
-        """A copy of the save counters, read from the database for the grids of the
-        batch's SaveStates not seen yet (once per grid and actor life)."""
+    def _fence(self, msg: SaveState, versions: dict[str, tuple[int, int]]) -> StoreReply | None:
+        """The answer to a save that must not be written: a duplicate of this incarnation
+        (same epoch, not a newer version), or a dead incarnation's late save (an older
+        epoch than the grid's stored or claimed one: fenced). None: write it."""
+        epoch, version = versions.get(msg.grid_id, (0, 0))
+        if msg.epoch < epoch:
+            self.fenced += 1
+            log.warning(
+                "state_save_fenced", grid_id=msg.grid_id, epoch=msg.epoch, current_epoch=epoch
+            )
+            error = f"fenced: epoch {msg.epoch} < current epoch {epoch} of {msg.grid_id}"
+            return Ack(request_id=msg.request_id, ok=False, error=error)
+        if msg.epoch == epoch and msg.version <= version:
+            self.duplicates += 1
+            return Ack(request_id=msg.request_id, duplicate=True)
+        return None
+
+    async def _known_versions(
+        self, batch: list[tuple[Envelope, StoreRequest]]
+    ) -> dict[str, tuple[int, int]]:
+        """A copy of the (epoch, save counter) pairs, read from the database for the
+        grids of the batch's SaveStates not seen yet (once per grid and actor life)."""
         for _, m in batch:
             if isinstance(m, SaveState) and m.grid_id not in self._versions:
                 self._versions[m.grid_id] = await self._stored_version(m.grid_id)
         return dict(self._versions)
 
     async def _write(
-        self, writes: list[Write], versions: dict[str, int]
+        self, writes: list[Write], versions: dict[str, tuple[int, int]]
     ) -> list[tuple[Envelope, StoreReply]]:
         """Store ``writes`` in one transaction: the store's keyed inserts tell which were
         stored before (``Ack(duplicate=True)``), so no lookup precedes the write."""
@@ -259,7 +283,7 @@ class PersistenceActor(Actor):
         ]
 
     async def _write_one(
-        self, write: Write, versions: dict[str, int]
+        self, write: Write, versions: dict[str, tuple[int, int]]
     ) -> tuple[Envelope, StoreReply]:
         envelope, msg, records = write
         try:
@@ -271,6 +295,9 @@ class PersistenceActor(Actor):
             log.error("store_request_refused", request_id=msg.request_id, error=repr(exc))
             if isinstance(msg, SaveState):
                 versions.pop(msg.grid_id, None)  # re-read: it was not stored
+            if isinstance(exc, StateFenced):  # a newer incarnation claimed it elsewhere
+                self.fenced += 1
+                return envelope, Ack(request_id=msg.request_id, ok=False, error=f"fenced: {exc}")
             return envelope, Ack(request_id=msg.request_id, ok=False, error=repr(exc))
         return self._ack(envelope, msg, new)
 
@@ -281,27 +308,33 @@ class PersistenceActor(Actor):
         self.duplicates += 1
         return envelope, Ack(request_id=msg.request_id, duplicate=True)
 
-    async def _stored_version(self, grid_id: str) -> int:
+    async def _stored_version(self, grid_id: str) -> tuple[int, int]:
         try:
-            saved = await self.states.load(grid_id)
+            saved = await self.states.load_with_epoch(grid_id)
         except DatabaseUnavailable:
             raise
         except StoreError as exc:  # a state this code cannot migrate: the next save replaces it
             log.warning("state_unreadable", grid_id=grid_id, error=repr(exc))
-            return 0
+            return 0, 0
         if saved is None:
-            return 0
+            return 0, 0
+        state, epoch = saved
         try:
-            return decode_state(saved)[0]
+            return epoch, decode_state(state)[0]
         except ValueError as exc:
             log.warning("state_unreadable", grid_id=grid_id, error=str(exc))
-            return 0
+            return epoch, 0
 
     async def _load(self, msg: LoadState) -> StoreReply:
         try:
+            epoch = await self._claim(msg.grid_id) if msg.claim else 0
             saved = await self.states.load(msg.grid_id)
             if saved is None:
-                return StateLoaded(request_id=msg.request_id, grid_id=msg.grid_id, version=0)
+                if msg.claim:
+                    self._versions[msg.grid_id] = (epoch, 0)
+                return StateLoaded(
+                    request_id=msg.request_id, grid_id=msg.grid_id, version=0, epoch=epoch
+                )
             version, data = decode_state(saved)
         except DatabaseUnavailable:
             raise
@@ -310,9 +343,20 @@ class PersistenceActor(Actor):
             self.failures += 1
             log.error("state_load_failed", grid_id=msg.grid_id, error=repr(exc))
             return Ack(request_id=msg.request_id, ok=False, error=repr(exc))
+        if msg.claim:
+            self._versions[msg.grid_id] = (epoch, version)
         return StateLoaded(
-            request_id=msg.request_id, grid_id=msg.grid_id, version=version, state=data
+            request_id=msg.request_id, grid_id=msg.grid_id, version=version, state=data, epoch=epoch
         )
+
+    async def _claim(self, grid_id: str) -> int:
+        """Take the grid's lease for the incarnation that asks (it holds the grid's lock):
+        a new fencing epoch, stamped on the stored state too (see ``store/leases.py``)."""
+        owner = self.config.member or _HOST
+        async with self.db.session() as session:
+            epoch = await leases.claim(session, grid_id, owner, _HOST)
+        log.info("grid_lease_claimed", grid_id=grid_id, epoch=epoch, owner=owner)
+        return epoch
 
 
 def build(run: RunConfig, *, schema: str | None = None, migrate: bool = False) -> PersistenceActor:

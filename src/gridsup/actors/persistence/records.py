@@ -67,6 +67,7 @@ def state_record(msg: SaveState) -> StateRecord:
     would copy a 300 kB paper snapshot twice more per commit."""
     return StateRecord(
         strategy=msg.grid_id,
+        epoch=msg.epoch,
         state={
             "version": STATE_SCHEMA,
             "save_version": msg.version,
