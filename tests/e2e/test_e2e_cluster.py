@@ -95,7 +95,11 @@ def market(env: GridsEnv) -> Iterator[Market]:
         if walker is not None:
             walker.halt()
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
         err.close()
 
 
@@ -185,7 +189,13 @@ def test_members_hand_over_and_adopt_a_killed_members_grids(
     )
     assert 0 < len(moved) < len(NAMES)
     kept = [g for g in NAMES if g not in moved]
-    wait_for(lambda: set(grid_status(env)) == set(kept), 60, "the first keeps the rest", first)
+    wait_for(
+        lambda: set(grid_status(env)) == set(kept),
+        60,
+        "the first keeps the rest",
+        first,
+        detail=lambda: (sorted(grid_status(env)), kept, leases(pg_url)),
+    )
 
     # kill -9 the second member's whole process tree: the first adopts its grids.
     before = leases(pg_url)

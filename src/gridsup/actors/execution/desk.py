@@ -82,6 +82,11 @@ class Desk:
         self._foreign: dict[str | None, set[str]] = {}  # by symbol polled (None: all)
         self.waiting = 0  # placements refused for a passing reason (retried by the grid)
         self.paused: str | None = None  # why the account is paused (keys refused)
+        # A cluster member's execution actor shares the account with the other members:
+        # only the grids whose strategy actors talk to it are its own (placement moves
+        # the rest elsewhere), so another member's orders are never adopted here.
+        self.cluster = run.member is not None
+        self.served: set[str] = set()
 
     # -- account pause --------------------------------------------------------------------
 
@@ -103,8 +108,12 @@ class Desk:
     # -- identities -----------------------------------------------------------------------
 
     def grid_of(self, cid: str | None) -> str | None:
-        """The name of the grid that ``cid`` belongs to; None for a foreign order."""
-        return self.booking.grid_of(cid)
+        """The name of the grid that ``cid`` belongs to; None for a foreign order (in a
+        cluster, also for a grid no strategy actor of this member has asked about)."""
+        grid = self.booking.grid_of(cid)
+        if self.cluster and grid not in self.served:
+            return None
+        return grid
 
     @property
     def fills(self) -> int:
@@ -298,6 +307,7 @@ class Desk:
         grid = msg.strategy
         if grid not in self.grids:
             return self._reject(msg.request_id, "", f"unknown strategy {grid!r}")
+        self.served.add(grid)  # a grid's start and every resync begin with a query
         if self.paused is not None:
             return self._reject(msg.request_id, "", self._paused_reason(), retryable=True)
         symbol = msg.symbol or self.grids[grid].symbol

@@ -162,14 +162,6 @@ class StreamFollower:
             self.last_event_ms = int(time.time() * 1000)
             order = event.order
             cid = order.client_order_id or ""
-            log.info(
-                "DEBUG_event",
-                cid=cid,
-                status=order.status.value,
-                trade=event.trade is not None,
-                grid=self.desk.grid_of(cid),
-                tracked=self.book.get(cid) is not None,
-            )
             if self.desk.grid_of(cid) is None:
                 continue  # foreign: the polls and reconciles count them
             if self.desk.in_flight(cid):
