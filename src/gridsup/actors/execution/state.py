@@ -101,6 +101,7 @@ async def open_live_venue(run: RunConfig, limiter: TokenBucket) -> LiveVenue:
         run.exchange_id,
         run.api_key_env,
         run.api_secret_env,
+        password_env=run.password_env,
         sandbox=run.sandbox,
         url_overrides=run.url_overrides,
     )

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt
+import msgspec
 import structlog
 
 from gridsup.exchange.ccxt import convert
@@ -27,7 +28,9 @@ from gridsup.exchange.ccxt.client import (
     error_response_headers,
 )
 from gridsup.exchange.ccxt.create import CreateAttempts
+from gridsup.exchange.ccxt.dialects import dialect_for
 from gridsup.exchange.ccxt.errors import TimestampRejected, map_ccxt_error
+from gridsup.exchange.ccxt.lookup import fetch_by_client_id, fetch_by_id
 from gridsup.exchange.errors import (
     BadSymbol,
     ExchangeError,
@@ -78,6 +81,7 @@ class CcxtExchange:
         *,
         api_key: str | None = None,
         secret: str | None = None,
+        password: str | None = None,
         sandbox: bool = False,
         url_overrides: Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
@@ -88,10 +92,12 @@ class CcxtExchange:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.id = exchange_id
+        self.dialect = dialect_for(exchange_id)
         self._client: Any = build_client(
             exchange_id,
             api_key=api_key,
             secret=secret,
+            password=password,
             sandbox=sandbox,
             url_overrides=url_overrides,
             options=options,
@@ -101,7 +107,7 @@ class CcxtExchange:
         )
         self._sandbox = sandbox
         self._has_keys = bool(api_key and secret)
-        self._redactor = RedactFilter([s for s in (api_key, secret) if s])
+        self._redactor = RedactFilter([s for s in (api_key, secret, password) if s])
         self._client.logger.addFilter(self._redactor)
         self._retry = retry
         self._sleep = sleep
@@ -114,18 +120,22 @@ class CcxtExchange:
         api_key_env: str | None,
         api_secret_env: str | None,
         environ: Mapping[str, str] | None = None,
+        password_env: str | None = None,
         **kwargs: Any,
     ) -> CcxtExchange:
         """Build from the environment variables NAMED by the config (never the values).
 
-        Both names None gives a public-only client.
+        Both names None gives a public-only client; ``password_env`` names the API
+        passphrase (OKX).
 
         Raises:
             AuthenticationError: a named variable is unset or empty (the message names
                 the variable, never a value).
         """
-        api_key, secret = credentials_from_env(exchange_id, api_key_env, api_secret_env, environ)
-        return cls(exchange_id, api_key=api_key, secret=secret, **kwargs)
+        api_key, secret, password = credentials_from_env(
+            exchange_id, api_key_env, api_secret_env, environ, password_env
+        )
+        return cls(exchange_id, api_key=api_key, secret=secret, password=password, **kwargs)
 
     def __repr__(self) -> str:
         return (
@@ -134,7 +144,7 @@ class CcxtExchange:
         )
 
     def _map(self, exc: Exception) -> ExchangeError:
-        error = map_ccxt_error(exc, error_response_headers())
+        error = map_ccxt_error(exc, error_response_headers(), self.dialect)
         error.args = (self._redactor.redact(str(error)),)
         return error
 
@@ -187,6 +197,50 @@ class CcxtExchange:
         """Close the HTTP session. Safe to call twice."""
         self._client.logger.removeFilter(self._redactor)
         await self._client.close()
+
+    def capabilities(self) -> dict[str, Any]:
+        """ccxt's ``has`` table of this exchange (what its ccxt class can do)."""
+        return dict(self._client.has)
+
+    def _order(self, raw: Mapping[str, Any]) -> Order:
+        """ccxt's order as ours, its client id back in our form (see the dialect)."""
+        order = convert.to_order(raw)
+        decoded = self.dialect.decode_client_id(order.client_order_id)
+        if decoded != order.client_order_id:
+            order = msgspec.structs.replace(order, client_order_id=decoded)
+        return order
+
+    def _created(
+        self,
+        raw: Mapping[str, Any],
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        amount: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+    ) -> Order:
+        """A create answer as our order. Bybit answers with the ids alone and Kraken
+        with the ids and a description: what is missing is what was sent (the order is
+        open until a poll says otherwise), and the client id is the one sent."""
+        if raw.get("amount") is None or raw.get("side") is None or raw.get("symbol") is None:
+            raw = {
+                **raw,
+                "symbol": symbol,
+                "side": side.value,
+                "type": type.value,
+                "amount": _plain(amount),
+                "price": None if price is None else _plain(price),
+                "status": None,
+                "filled": "0",
+                "timestamp": raw.get("timestamp") or self._client.milliseconds(),
+            }
+        elif not raw.get("timestamp"):
+            raw = {**raw, "timestamp": self._client.milliseconds()}
+        order = self._order(raw)
+        if order.client_order_id is None:
+            order = msgspec.structs.replace(order, client_order_id=client_order_id)
+        return order
 
     # -- public data ----------------------------------------------------------------
 
@@ -296,7 +350,10 @@ class CcxtExchange:
             if price is not None and market.price_step is None:
                 price = Decimal(self._client.price_to_precision(symbol, _plain(price)))
         cid = client_order_id or uuid.uuid4().hex
-        params = {"clientOrderId": cid}
+        problem = self.dialect.client_id_problem(cid)
+        if problem is not None:
+            raise InvalidOrder(f"{symbol}: client order id refused before sending: {problem}")
+        params = {"clientOrderId": self.dialect.encode_client_id(cid)}
         amount_text, price_text = _plain(amount), None if price is None else _plain(price)
         attempts = CreateAttempts(
             exchange_id=self.id,
@@ -304,9 +361,10 @@ class CcxtExchange:
             client_order_id=cid,
             send=lambda: _isolated(
                 lambda: self._client.create_order(
-                    symbol, type.value, side.value, amount_text, price_text, params
+                    symbol, type.value, side.value, amount_text, price_text, dict(params)
                 )
             ),
+            to_order=lambda raw: self._created(raw, symbol, side, type, amount, price, cid),
             lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
             map_error=self._map,
             retry=self._retry,
@@ -318,7 +376,10 @@ class CcxtExchange:
     async def cancel_order(self, order_id: str, symbol: str) -> Order:
         """Raises: OrderNotFound (unknown or already final), ExchangeError."""
         raw = await self._call("cancel_order", lambda: self._client.cancel_order(order_id, symbol))
-        return convert.to_order(raw)
+        if raw.get("id") is None or raw.get("amount") is None:
+            # Bybit and Kraken answer a cancel with the id alone: read the order back.
+            return await self.fetch_order(symbol, order_id=order_id)
+        return self._order(raw)
 
     async def fetch_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -330,11 +391,19 @@ class CcxtExchange:
         """
         if order_id is None and client_order_id is None:
             raise ValueError("fetch_order needs order_id or client_order_id")
-        params = {} if client_order_id is None else {"clientOrderId": client_order_id}
-        raw = await self._call(
-            "fetch_order", lambda: self._client.fetch_order(order_id, symbol, params)
-        )
-        return convert.to_order(raw)
+        if client_order_id is not None:
+            venue_id = self.dialect.encode_client_id(client_order_id)
+            raw = await self._call(
+                "fetch_order",
+                lambda: fetch_by_client_id(self._client, self.dialect, symbol, venue_id),
+            )
+        else:
+            assert order_id is not None
+            by_id = order_id
+            raw = await self._call(
+                "fetch_order", lambda: fetch_by_id(self._client, self.dialect, symbol, by_id)
+            )
+        return self._order(raw)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         """Open orders of one symbol, or of every symbol in one request (None).
@@ -343,7 +412,7 @@ class CcxtExchange:
             ExchangeError: the request failed.
         """
         raw = await self._call("fetch_open_orders", lambda: self._client.fetch_open_orders(symbol))
-        return [convert.to_order(o) for o in raw]
+        return [self._order(o) for o in raw]
 
     async def fetch_my_trades(
         self, symbol: str, since: int | None = None, limit: int | None = None
