@@ -84,6 +84,15 @@ async def exchange_markets(
         )
     except ExchangeError as exc:
         raise StartRefused(f"{grids.path}: exchange: id: {exc}") from None
+    if mode is not None:
+        # refused before any request when no dialect exists (ccxt's flags are static)
+        from gridsup.commands.venue_check import check_venue
+
+        try:
+            check_venue(grids, mode, exchange.capabilities(), {})
+        except StartRefused:
+            await exchange.close()
+            raise
     try:
         listed = await exchange.load_markets()
     except ExchangeError as exc:
