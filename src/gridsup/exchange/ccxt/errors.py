@@ -71,7 +71,7 @@ def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
 def _names_code(message: str, codes: tuple[str, ...]) -> bool:
     """Whether the venue's answer in ``message`` carries one of ``codes`` (a whole code:
     50011 is not 500110)."""
-    return any(re.search(rf"(?<![\w:-]){re.escape(code)}(?![\w])", message) for code in codes)
+    return any(re.search(rf"(?<![\w-]){re.escape(code)}(?![\w])", message) for code in codes)
 
 
 def _venue_error(
