@@ -127,8 +127,10 @@ def to_market(market: Mapping[str, Any], precision_mode: int) -> Market:
     )
 
 
-def to_ticker(ticker: Mapping[str, Any]) -> Ticker | None:
+def to_ticker(ticker: Mapping[str, Any], received_ms: int = 0) -> Ticker | None:
     """Our ``Ticker``; None when the exchange reports no last price for the symbol.
+
+    ``received_ms`` stamps a ticker the venue sends without a time (Kraken's has none).
 
     Raises:
         ExchangeError: a number is unreadable.
@@ -141,7 +143,7 @@ def to_ticker(ticker: Mapping[str, Any]) -> Ticker | None:
         return None
     return Ticker(
         symbol=symbol,
-        timestamp=_int(ticker.get("timestamp")),
+        timestamp=_int(ticker.get("timestamp")) or received_ms,
         last=last,
         bid=to_decimal(ticker.get("bid"), f"{symbol}.bid"),
         ask=to_decimal(ticker.get("ask"), f"{symbol}.ask"),

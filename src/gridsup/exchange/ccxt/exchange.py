@@ -278,7 +278,7 @@ class CcxtExchange:
         """Raises: BadSymbol, ExchangeError (no last price, or the request failed)."""
         await self.market(symbol)
         raw = await self._call("fetch_ticker", lambda: self._client.fetch_ticker(symbol))
-        ticker = convert.to_ticker(raw)
+        ticker = convert.to_ticker(raw, self._client.milliseconds())
         if ticker is None:
             raise ExchangeError(f"{self.id}: no last price for {symbol}")
         return ticker
@@ -297,7 +297,7 @@ class CcxtExchange:
         for symbol, data in raw.items():
             if wanted is not None and symbol not in wanted:
                 continue
-            ticker = convert.to_ticker(data)
+            ticker = convert.to_ticker(data, self._client.milliseconds())
             if ticker is not None:
                 result[symbol] = ticker
         return result
