@@ -18,6 +18,7 @@ from gridsup.exchange.types import Balance, Candle, Market, Order, Ticker, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 
 __all__ = [
+    "completed_ack",
     "to_balance",
     "to_candle",
     "to_decimal",
@@ -220,6 +221,29 @@ def to_order(order: Mapping[str, Any]) -> Order:
         fee=fee,
         fee_currency=fee_currency,
     )
+
+
+def completed_ack(
+    raw: Mapping[str, Any], sent: Mapping[str, Any], now_ms: int
+) -> Mapping[str, Any]:
+    """A create answer with what the venue left out filled in from the request.
+
+    Bybit answers a create with the ids alone and Kraken with the ids and a
+    description: the symbol, side, type, amount and price are what was ``sent``, the
+    order counts as open with nothing filled until a poll says otherwise, and an
+    answer without a time is stamped ``now_ms``.
+    """
+    if raw.get("amount") is None or raw.get("side") is None or raw.get("symbol") is None:
+        return {
+            **raw,
+            **sent,
+            "status": None,
+            "filled": "0",
+            "timestamp": raw.get("timestamp") or now_ms,
+        }
+    if not raw.get("timestamp"):
+        return {**raw, "timestamp": now_ms}
+    return raw
 
 
 def to_trade(trade: Mapping[str, Any], client_order_id: str | None = None) -> Trade:

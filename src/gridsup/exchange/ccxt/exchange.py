@@ -210,36 +210,12 @@ class CcxtExchange:
             order = msgspec.structs.replace(order, client_order_id=decoded)
         return order
 
-    def _created(
-        self,
-        raw: Mapping[str, Any],
-        symbol: str,
-        side: Side,
-        type: OrderType,
-        amount: Decimal,
-        price: Decimal | None,
-        client_order_id: str,
-    ) -> Order:
-        """A create answer as our order. Bybit answers with the ids alone and Kraken
-        with the ids and a description: what is missing is what was sent (the order is
-        open until a poll says otherwise), and the client id is the one sent."""
-        if raw.get("amount") is None or raw.get("side") is None or raw.get("symbol") is None:
-            raw = {
-                **raw,
-                "symbol": symbol,
-                "side": side.value,
-                "type": type.value,
-                "amount": _plain(amount),
-                "price": None if price is None else _plain(price),
-                "status": None,
-                "filled": "0",
-                "timestamp": raw.get("timestamp") or self._client.milliseconds(),
-            }
-        elif not raw.get("timestamp"):
-            raw = {**raw, "timestamp": self._client.milliseconds()}
-        order = self._order(raw)
+    def _created(self, raw: Mapping[str, Any], sent: Mapping[str, Any], cid: str) -> Order:
+        """A create answer as our order (see ``convert.completed_ack``), its client id
+        the one sent when the venue does not echo it."""
+        order = self._order(convert.completed_ack(raw, sent, self._client.milliseconds()))
         if order.client_order_id is None:
-            order = msgspec.structs.replace(order, client_order_id=client_order_id)
+            order = msgspec.structs.replace(order, client_order_id=cid)
         return order
 
     # -- public data ----------------------------------------------------------------
@@ -355,6 +331,13 @@ class CcxtExchange:
             raise InvalidOrder(f"{symbol}: client order id refused before sending: {problem}")
         params = {"clientOrderId": self.dialect.encode_client_id(cid)}
         amount_text, price_text = _plain(amount), None if price is None else _plain(price)
+        sent = {
+            "symbol": symbol,
+            "side": side.value,
+            "type": type.value,
+            "amount": amount_text,
+            "price": price_text,
+        }
         attempts = CreateAttempts(
             exchange_id=self.id,
             symbol=symbol,
@@ -364,7 +347,7 @@ class CcxtExchange:
                     symbol, type.value, side.value, amount_text, price_text, dict(params)
                 )
             ),
-            to_order=lambda raw: self._created(raw, symbol, side, type, amount, price, cid),
+            to_order=lambda raw: self._created(raw, sent, cid),
             lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
             map_error=self._map,
             retry=self._retry,
