@@ -102,6 +102,7 @@ class StartOptions:
     tick_interval_ms: int = 1000
     poll_interval_ms: int = 1000
     url_overrides: Mapping[str, str] | None = None  # ccxt urls['api'] (loopback tests)
+    exchange_url: str | None = None  # the loopback's base URL: overrides per venue
     start_prices: Mapping[str, Decimal] = field(default_factory=dict)
     rate_limit_per_s: float | None = None  # None: 10/s live, PAPER_RATE_LIMIT in dry-run
     member: str | None = None  # start --cluster: this member's name

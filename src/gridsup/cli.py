@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "stop": "gridsup.commands.control:stop",
     "db": "gridsup.commands.db:db",
     "data": "gridsup.commands.data:data",
+    "exchanges": "gridsup.commands.exchanges:exchanges",
     "orders": "gridsup.commands.history:orders",
     "trades": "gridsup.commands.history:trades",
     "stats": "gridsup.commands.history:stats",

@@ -58,9 +58,14 @@ def paper_markets(grids: GridsFile) -> dict[str, MarketInfo]:
 
 
 async def exchange_markets(
-    grids: GridsFile, url_overrides: Mapping[str, str] | None = None
+    grids: GridsFile,
+    url_overrides: Mapping[str, str] | None = None,
+    mode: Mode | None = None,
 ) -> dict[str, MarketInfo]:
     """Every enabled grid's market from the exchange (ccxt public ``load_markets``, no keys).
+
+    Live (``mode``), the venue must also be one gridsup can trade on safely
+    (:func:`gridsup.commands.venue_check.check_venue`).
 
     Raises:
         StartRefused: an unknown symbol (exit 2), or the exchange did not answer (exit 1).
@@ -79,6 +84,15 @@ async def exchange_markets(
         )
     except ExchangeError as exc:
         raise StartRefused(f"{grids.path}: exchange: id: {exc}") from None
+    if mode is not None:
+        # refused before any request when no dialect exists (ccxt's flags are static)
+        from gridsup.commands.venue_check import check_venue
+
+        try:
+            check_venue(grids, mode, exchange.capabilities(), {})
+        except StartRefused:
+            await exchange.close()
+            raise
     try:
         listed = await exchange.load_markets()
     except ExchangeError as exc:
@@ -88,6 +102,7 @@ async def exchange_markets(
         ) from None
     finally:
         await exchange.close()
+    has = exchange.capabilities()
     markets: dict[str, MarketInfo] = {}
     problems: list[str] = []
     for grid in enabled_grids(grids):
@@ -100,6 +115,10 @@ async def exchange_markets(
             )
     if problems:
         raise StartRefused("\n".join(problems))
+    if mode is not None:
+        from gridsup.commands.venue_check import check_venue
+
+        check_venue(grids, mode, has, markets)
     return markets
 
 

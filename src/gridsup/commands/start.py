@@ -9,6 +9,7 @@ lock is held elsewhere, another supervisor runs in the same run directory).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -257,7 +258,13 @@ def prepare(
     if grids.exchange.id == "paper":
         markets = preflight.paper_markets(grids)
     else:
-        markets = asyncio.run(preflight.exchange_markets(grids, options.url_overrides))
+        if options.exchange_url:  # the loopback exchange, speaking this venue's dialect
+            from gridsup.exchange.loopback.venues import url_overrides
+
+            options = dataclasses.replace(
+                options, url_overrides=url_overrides(grids.exchange.id, options.exchange_url)
+            )
+        markets = asyncio.run(preflight.exchange_markets(grids, options.url_overrides, mode))
     preflight.check_orders(grids, markets)
     preflight.check_market_source(grids)
     if mode is Mode.DRY_RUN:
@@ -385,7 +392,8 @@ def prepare(
     "--exchange-url",
     default=None,
     hidden=True,
-    help="Point ccxt's binance class at this base URL (the loopback exchange, for tests).",
+    help="Point ccxt's class of the grids file's exchange at this base URL (the loopback "
+    "exchange, for tests).",
 )
 @click.option(
     "--web",
@@ -426,17 +434,12 @@ def start(
     from gridsup.runtime.endpoints import EndpointError, default_base
     from gridsup.supervisor.discovery import SupervisorRunning
 
-    overrides = None
-    if exchange_url:
-        from gridsup.exchange.loopback.server import binance_url_overrides
-
-        overrides = binance_url_overrides(exchange_url)
     options = app.StartOptions(
         dry_run=dry_run,
         db_url=db_url,
         tick_interval_ms=tick_interval_ms,
         poll_interval_ms=poll_interval_ms,
-        url_overrides=overrides,
+        exchange_url=exchange_url,
         start_prices=_parse_prices(prices),
         rate_limit_per_s=rate_limit,
         member=_member_name(member) if cluster else None,

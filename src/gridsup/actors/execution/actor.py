@@ -77,6 +77,8 @@ from gridsup.messages.store import (
 from gridsup.runtime.actor import Actor, StopReason
 from gridsup.runtime.sockets import SocketSpec, SocketType, drain
 
+STREAM_VENUES = frozenset({"binance"})
+
 log = structlog.get_logger("gridsup.actors.execution")
 
 # Seconds between probes of an account paused for refused keys.
@@ -178,7 +180,10 @@ class ExecutionActor(Actor):
         finally:
             self.read_with(STORE, None)
         self.spawn(self._resend_loop())
-        if not self.config.dry_run and self.config.user_stream:
+        # Streams are verified for Binance only (its loopback serves them); the other
+        # venues' dialects poll until theirs are (docs/exchange.md, "Venue dialects").
+        streams = self.config.user_stream and self.config.exchange_id in STREAM_VENUES
+        if not self.config.dry_run and streams:
             run = self.config
             self.follower = StreamFollower(
                 open_user_stream(run),

@@ -103,6 +103,7 @@ async def open_live_venue(run: RunConfig, limiter: TokenBucket) -> LiveVenue:
         run.exchange_id,
         run.api_key_env,
         run.api_secret_env,
+        password_env=run.password_env,
         sandbox=run.sandbox,
         url_overrides=run.url_overrides,
         budget=run_budget(run),  # shared with the market-data actor (request_budget.py)
@@ -121,7 +122,7 @@ def open_user_stream(run: RunConfig) -> UserStream:
     from gridsup.exchange.ccxt.client import credentials_from_env
     from gridsup.exchange.ccxt.streams import CcxtUserStream  # only the live path
 
-    api_key, secret = credentials_from_env(run.exchange_id, run.api_key_env, run.api_secret_env)
+    api_key, secret, _ = credentials_from_env(run.exchange_id, run.api_key_env, run.api_secret_env)
     return CcxtUserStream(
         run.exchange_id,
         api_key=api_key,

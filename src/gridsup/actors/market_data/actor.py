@@ -201,7 +201,8 @@ def build_source(run: RunConfig, symbols: list[str]) -> TickSource:
             ]
             return FeedSource(feeds)
         case MarketSource.EXCHANGE:
-            if run.market_stream:
+            # Ticker streams are verified for Binance only (its loopback serves them).
+            if run.market_stream and run.exchange_id == "binance":
                 return _stream_source(run, symbols)
             return ExchangeSource(run, symbols)
 

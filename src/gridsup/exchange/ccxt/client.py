@@ -12,6 +12,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
+from gridsup.exchange.ccxt.dialects import dialect_for
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
 
 __all__ = [
@@ -65,10 +66,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "warnOnFetchOpenOrdersWithoutSymbol": False,
     "defaultType": "spot",
 }
-# gridsup trades spot: Binance would otherwise also load futures and margin markets.
-EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False},
-}
+# Per venue (spot markets only, ...) the options come from its dialect.
 
 
 class RedactFilter(logging.Filter):
@@ -100,6 +98,7 @@ def build_client(
     api_key: str | None,
     secret: str | None,
     sandbox: bool,
+    password: str | None = None,
     url_overrides: Mapping[str, str] | None,
     options: Mapping[str, Any] | None,
     timeout_ms: int,
@@ -121,7 +120,7 @@ def build_client(
     klass = getattr(module, exchange_id, None)
     if exchange_id not in ccxt.exchanges or klass is None:
         raise ExchangeError(f"unknown ccxt exchange id {exchange_id!r}")
-    merged: dict[str, Any] = {**DEFAULT_OPTIONS, **EXCHANGE_OPTIONS.get(exchange_id, {})}
+    merged: dict[str, Any] = {**DEFAULT_OPTIONS, **dialect_for(exchange_id).ccxt_options}
     merged.update(options or {})
     config: dict[str, Any] = {
         "enableRateLimit": enable_rate_limit,
@@ -134,7 +133,12 @@ def build_client(
         config["apiKey"] = api_key
     if secret:
         config["secret"] = secret
+    if password:
+        config["password"] = password  # OKX's API passphrase
     client = klass(config)
+    # gridsup needs no currency list: no extra (and for some venues private) request
+    # at load time.
+    client.has = {**client.has, "fetchCurrencies": False}
     _capture_error_headers(client)
     # ccxt supports number=str: parsed prices and amounts arrive as the exchange's text.
     client.number = str
@@ -158,10 +162,11 @@ def credentials_from_env(
     api_key_env: str | None,
     api_secret_env: str | None,
     environ: Mapping[str, str] | None = None,
-) -> tuple[str | None, str | None]:
-    """Key and secret from the environment variables NAMED by the config.
+    password_env: str | None = None,
+) -> tuple[str | None, str | None, str | None]:
+    """Key, secret and passphrase from the environment variables NAMED by the config.
 
-    A None name gives None (a public-only client).
+    A None name gives None (a public-only client; no passphrase).
 
     Raises:
         AuthenticationError: a named variable is unset or empty (the message names the
@@ -169,11 +174,11 @@ def credentials_from_env(
     """
     env = os.environ if environ is None else environ
     values: list[str | None] = []
-    for name in (api_key_env, api_secret_env):
+    for name in (api_key_env, api_secret_env, password_env):
         value = None if name is None else env.get(name)
         if name is not None and not value:
             raise AuthenticationError(
                 f"{exchange_id}: environment variable {name} is not set (API credentials)"
             )
         values.append(value)
-    return values[0], values[1]
+    return values[0], values[1], values[2]

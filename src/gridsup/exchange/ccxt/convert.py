@@ -18,6 +18,7 @@ from gridsup.exchange.types import Balance, Candle, Market, Order, Ticker, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 
 __all__ = [
+    "completed_ack",
     "to_balance",
     "to_candle",
     "to_decimal",
@@ -127,8 +128,10 @@ def to_market(market: Mapping[str, Any], precision_mode: int) -> Market:
     )
 
 
-def to_ticker(ticker: Mapping[str, Any]) -> Ticker | None:
+def to_ticker(ticker: Mapping[str, Any], received_ms: int = 0) -> Ticker | None:
     """Our ``Ticker``; None when the exchange reports no last price for the symbol.
+
+    ``received_ms`` stamps a ticker the venue sends without a time (Kraken's has none).
 
     Raises:
         ExchangeError: a number is unreadable.
@@ -141,7 +144,7 @@ def to_ticker(ticker: Mapping[str, Any]) -> Ticker | None:
         return None
     return Ticker(
         symbol=symbol,
-        timestamp=_int(ticker.get("timestamp")),
+        timestamp=_int(ticker.get("timestamp")) or received_ms,
         last=last,
         bid=to_decimal(ticker.get("bid"), f"{symbol}.bid"),
         ask=to_decimal(ticker.get("ask"), f"{symbol}.ask"),
@@ -218,6 +221,29 @@ def to_order(order: Mapping[str, Any]) -> Order:
         fee=fee,
         fee_currency=fee_currency,
     )
+
+
+def completed_ack(
+    raw: Mapping[str, Any], sent: Mapping[str, Any], now_ms: int
+) -> Mapping[str, Any]:
+    """A create answer with what the venue left out filled in from the request.
+
+    Bybit answers a create with the ids alone and Kraken with the ids and a
+    description: the symbol, side, type, amount and price are what was ``sent``, the
+    order counts as open with nothing filled until a poll says otherwise, and an
+    answer without a time is stamped ``now_ms``.
+    """
+    if raw.get("amount") is None or raw.get("side") is None or raw.get("symbol") is None:
+        return {
+            **raw,
+            **sent,
+            "status": None,
+            "filled": "0",
+            "timestamp": raw.get("timestamp") or now_ms,
+        }
+    if not raw.get("timestamp"):
+        return {**raw, "timestamp": now_ms}
+    return raw
 
 
 def to_trade(trade: Mapping[str, Any], client_order_id: str | None = None) -> Trade:

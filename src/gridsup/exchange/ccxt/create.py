@@ -46,6 +46,7 @@ class CreateAttempts:
         retry: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]],
         resync: Callable[[], Awaitable[None]],
+        to_order: Callable[[Any], Order] = convert.to_order,
     ) -> None:
         self._context = {
             "exchange": exchange_id,
@@ -59,6 +60,7 @@ class CreateAttempts:
         self._retry = retry
         self._sleep = sleep
         self._resync = resync
+        self._convert = to_order
 
     async def run(self) -> Order:
         """Create the order (at most one on the exchange), retrying temporary errors.
@@ -72,7 +74,7 @@ class CreateAttempts:
         retry = 0
         while True:
             try:
-                order = convert.to_order(await self._send())
+                order = self._convert(await self._send())
                 log.info("order_placed", **self._context)
                 return order
             except ccxt.BaseError as exc:

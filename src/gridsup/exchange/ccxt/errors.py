@@ -8,6 +8,7 @@ operational (keys refused: stop and alert).
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 
 from gridsup.exchange import errors
+from gridsup.exchange.ccxt.dialects import Dialect
 
 __all__ = [
     "TimestampRejected",
@@ -26,7 +28,12 @@ __all__ = [
 
 # Binance answers a duplicate client order id with -2010 "Duplicate order sent.", which
 # ccxt raises as a plain InvalidOrder; other exchanges raise ccxt.DuplicateOrderId.
-_DUPLICATE_MESSAGES = ("Duplicate order sent", "Duplicate clientOrderId", "duplicate client")
+_DUPLICATE_MESSAGES = (
+    "Duplicate order sent",
+    "Duplicate clientOrderId",
+    "duplicate client",
+    "Duplicated clOrdId",  # OKX 51016
+)
 
 
 class TimestampRejected(errors.ExchangeUnavailable):
@@ -63,17 +70,50 @@ def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
     return None
 
 
+def _names_code(message: str, codes: tuple[str, ...]) -> bool:
+    """Whether the venue's answer in ``message`` carries one of ``codes`` (a whole code:
+    50011 is not 500110)."""
+    return any(re.search(rf"(?<![\w-]){re.escape(code)}(?![\w])", message) for code in codes)
+
+
+def _venue_error(
+    exc: Exception, dialect: Dialect, response_headers: Mapping[str, Any] | None
+) -> errors.ExchangeError | None:
+    """The class a venue's own code says, where ccxt's class is less precise (a venue
+    code ccxt leaves as a plain ExchangeError or a BadRequest); None: ccxt's class."""
+    message = str(exc)
+    if isinstance(exc, ccxt.DuplicateOrderId | ccxt.OrderNotFound):
+        return None
+    if _names_code(message, dialect.duplicate_codes):
+        return errors.DuplicateOrder(message)
+    if _names_code(message, dialect.rate_limit_codes):
+        retry_after = parse_retry_after(header_value(response_headers, "Retry-After"))
+        return errors.RateLimited(message, retry_after=retry_after)
+    if _names_code(message, dialect.temporary_codes) and not isinstance(
+        exc, ccxt.AuthenticationError
+    ):
+        return errors.ExchangeUnavailable(message)
+    return None
+
+
 def map_ccxt_error(
-    exc: Exception, response_headers: Mapping[str, Any] | None = None
+    exc: Exception,
+    response_headers: Mapping[str, Any] | None = None,
+    dialect: Dialect | None = None,
 ) -> errors.ExchangeError:
     """Our error type for a ccxt exception (most specific ccxt class first).
 
     ``response_headers`` are the headers of the response that raised it (see
     ``ccxt_client.error_response_headers``); a Retry-After there becomes
-    ``RateLimited.retry_after``.
+    ``RateLimited.retry_after``. ``dialect`` (the venue's) names the codes that are
+    duplicates, rate limits or temporary whatever class ccxt gave them.
     Anything unknown becomes a plain ``ExchangeError`` (never swallowed).
     """
     message = str(exc)
+    if dialect is not None:
+        venue = _venue_error(exc, dialect, response_headers)
+        if venue is not None:
+            return venue
     match exc:
         case ccxt.DuplicateOrderId():
             return errors.DuplicateOrder(message)
@@ -83,7 +123,9 @@ def map_ccxt_error(
             return errors.InsufficientFunds(message)
         case ccxt.BadSymbol():
             return errors.BadSymbol(message)
-        case ccxt.InvalidOrder() if any(m in message for m in _DUPLICATE_MESSAGES):
+        case ccxt.InvalidOrder() | ccxt.BadRequest() if any(
+            m in message for m in _DUPLICATE_MESSAGES
+        ):
             return errors.DuplicateOrder(message)
         case ccxt.InvalidOrder() | ccxt.BadRequest() | ccxt.OperationRejected():
             return errors.InvalidOrder(message)

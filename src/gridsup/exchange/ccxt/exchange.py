@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt
+import msgspec
 import structlog
 
 from gridsup.exchange.budget import RequestBudget, binance_weight
@@ -29,12 +30,14 @@ from gridsup.exchange.ccxt.client import (
     peek_error_headers,
 )
 from gridsup.exchange.ccxt.create import CreateAttempts
+from gridsup.exchange.ccxt.dialects import dialect_for
 from gridsup.exchange.ccxt.errors import (
     TimestampRejected,
     header_value,
     map_ccxt_error,
     parse_retry_after,
 )
+from gridsup.exchange.ccxt.lookup import fetch_by_client_id, fetch_by_id
 from gridsup.exchange.errors import (
     BadSymbol,
     ExchangeError,
@@ -85,6 +88,7 @@ class CcxtExchange:
         *,
         api_key: str | None = None,
         secret: str | None = None,
+        password: str | None = None,
         sandbox: bool = False,
         url_overrides: Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
@@ -96,10 +100,12 @@ class CcxtExchange:
         budget: RequestBudget | None = None,
     ) -> None:
         self.id = exchange_id
+        self.dialect = dialect_for(exchange_id)
         self._client: Any = build_client(
             exchange_id,
             api_key=api_key,
             secret=secret,
+            password=password,
             sandbox=sandbox,
             url_overrides=url_overrides,
             options=options,
@@ -109,7 +115,7 @@ class CcxtExchange:
         )
         self._sandbox = sandbox
         self._has_keys = bool(api_key and secret)
-        self._redactor = RedactFilter([s for s in (api_key, secret) if s])
+        self._redactor = RedactFilter([s for s in (api_key, secret, password) if s])
         self._client.logger.addFilter(self._redactor)
         self._retry = retry
         self._sleep = sleep
@@ -125,18 +131,22 @@ class CcxtExchange:
         api_key_env: str | None,
         api_secret_env: str | None,
         environ: Mapping[str, str] | None = None,
+        password_env: str | None = None,
         **kwargs: Any,
     ) -> CcxtExchange:
         """Build from the environment variables NAMED by the config (never the values).
 
-        Both names None gives a public-only client.
+        Both names None gives a public-only client; ``password_env`` names the API
+        passphrase (OKX).
 
         Raises:
             AuthenticationError: a named variable is unset or empty (the message names
                 the variable, never a value).
         """
-        api_key, secret = credentials_from_env(exchange_id, api_key_env, api_secret_env, environ)
-        return cls(exchange_id, api_key=api_key, secret=secret, **kwargs)
+        api_key, secret, password = credentials_from_env(
+            exchange_id, api_key_env, api_secret_env, environ, password_env
+        )
+        return cls(exchange_id, api_key=api_key, secret=secret, password=password, **kwargs)
 
     def __repr__(self) -> str:
         return (
@@ -145,7 +155,7 @@ class CcxtExchange:
         )
 
     def _map(self, exc: Exception) -> ExchangeError:
-        error = map_ccxt_error(exc, error_response_headers())
+        error = map_ccxt_error(exc, error_response_headers(), self.dialect)
         error.args = (self._redactor.redact(str(error)),)
         return error
 
@@ -219,6 +229,26 @@ class CcxtExchange:
         self._client.logger.removeFilter(self._redactor)
         await self._client.close()
 
+    def capabilities(self) -> dict[str, Any]:
+        """ccxt's ``has`` table of this exchange (what its ccxt class can do)."""
+        return dict(self._client.has)
+
+    def _order(self, raw: Mapping[str, Any]) -> Order:
+        """ccxt's order as ours, its client id back in our form (see the dialect)."""
+        order = convert.to_order(raw)
+        decoded = self.dialect.decode_client_id(order.client_order_id)
+        if decoded != order.client_order_id:
+            order = msgspec.structs.replace(order, client_order_id=decoded)
+        return order
+
+    def _created(self, raw: Mapping[str, Any], sent: Mapping[str, Any], cid: str) -> Order:
+        """A create answer as our order (see ``convert.completed_ack``), its client id
+        the one sent when the venue does not echo it."""
+        order = self._order(convert.completed_ack(raw, sent, self._client.milliseconds()))
+        if order.client_order_id is None:
+            order = msgspec.structs.replace(order, client_order_id=cid)
+        return order
+
     # -- public data ----------------------------------------------------------------
 
     async def load_markets(self, reload: bool = False) -> dict[str, Market]:
@@ -255,7 +285,7 @@ class CcxtExchange:
         """Raises: BadSymbol, ExchangeError (no last price, or the request failed)."""
         await self.market(symbol)
         raw = await self._call("fetch_ticker", lambda: self._client.fetch_ticker(symbol))
-        ticker = convert.to_ticker(raw)
+        ticker = convert.to_ticker(raw, self._client.milliseconds())
         if ticker is None:
             raise ExchangeError(f"{self.id}: no last price for {symbol}")
         return ticker
@@ -278,7 +308,7 @@ class CcxtExchange:
         for symbol, data in raw.items():
             if wanted is not None and symbol not in wanted:
                 continue
-            ticker = convert.to_ticker(data)
+            ticker = convert.to_ticker(data, self._client.milliseconds())
             if ticker is not None:
                 result[symbol] = ticker
         return result
@@ -331,8 +361,18 @@ class CcxtExchange:
             if price is not None and market.price_step is None:
                 price = Decimal(self._client.price_to_precision(symbol, _plain(price)))
         cid = client_order_id or uuid.uuid4().hex
-        params = {"clientOrderId": cid}
+        problem = self.dialect.client_id_problem(cid)
+        if problem is not None:
+            raise InvalidOrder(f"{symbol}: client order id refused before sending: {problem}")
+        params = {"clientOrderId": self.dialect.encode_client_id(cid)}
         amount_text, price_text = _plain(amount), None if price is None else _plain(price)
+        sent = {
+            "symbol": symbol,
+            "side": side.value,
+            "type": type.value,
+            "amount": amount_text,
+            "price": price_text,
+        }
         attempts = CreateAttempts(
             exchange_id=self.id,
             symbol=symbol,
@@ -340,9 +380,10 @@ class CcxtExchange:
             send=lambda: self._send(
                 "create_order",
                 lambda: self._client.create_order(
-                    symbol, type.value, side.value, amount_text, price_text, params
+                    symbol, type.value, side.value, amount_text, price_text, dict(params)
                 ),
             ),
+            to_order=lambda raw: self._created(raw, sent, cid),
             lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
             map_error=self._map,
             retry=self._retry,
@@ -354,7 +395,10 @@ class CcxtExchange:
     async def cancel_order(self, order_id: str, symbol: str) -> Order:
         """Raises: OrderNotFound (unknown or already final), ExchangeError."""
         raw = await self._call("cancel_order", lambda: self._client.cancel_order(order_id, symbol))
-        return convert.to_order(raw)
+        if raw.get("id") is None or raw.get("amount") is None:
+            # Bybit and Kraken answer a cancel with the id alone: read the order back.
+            return await self.fetch_order(symbol, order_id=order_id)
+        return self._order(raw)
 
     async def fetch_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -366,11 +410,19 @@ class CcxtExchange:
         """
         if order_id is None and client_order_id is None:
             raise ValueError("fetch_order needs order_id or client_order_id")
-        params = {} if client_order_id is None else {"clientOrderId": client_order_id}
-        raw = await self._call(
-            "fetch_order", lambda: self._client.fetch_order(order_id, symbol, params)
-        )
-        return convert.to_order(raw)
+        if client_order_id is not None:
+            venue_id = self.dialect.encode_client_id(client_order_id)
+            raw = await self._call(
+                "fetch_order",
+                lambda: fetch_by_client_id(self._client, self.dialect, symbol, venue_id),
+            )
+        else:
+            assert order_id is not None
+            by_id = order_id
+            raw = await self._call(
+                "fetch_order", lambda: fetch_by_id(self._client, self.dialect, symbol, by_id)
+            )
+        return self._order(raw)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         """Open orders of one symbol, or of every symbol in one request (None).
@@ -383,7 +435,7 @@ class CcxtExchange:
             lambda: self._client.fetch_open_orders(symbol),
             None if symbol is None else 1,
         )
-        return [convert.to_order(o) for o in raw]
+        return [self._order(o) for o in raw]
 
     async def fetch_my_trades(
         self, symbol: str, since: int | None = None, limit: int | None = None

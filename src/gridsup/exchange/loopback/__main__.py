@@ -77,12 +77,16 @@ def _feed(args: argparse.Namespace, state: LoopbackState) -> PriceFeed | None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gridsup.exchange.loopback",
-        description="A local Binance-compatible spot exchange backed by the paper engine.",
+        description="A local spot exchange speaking Binance, OKX, Bybit and Kraken, "
+        "backed by the paper engine.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
     parser.add_argument("--api-key-env", default="LOOPBACK_API_KEY")
     parser.add_argument("--secret-env", default="LOOPBACK_API_SECRET")
+    parser.add_argument(
+        "--passphrase-env", default=None, help="variable holding the OKX passphrase to accept"
+    )
     parser.add_argument("--balance", action="append", default=None, help="ASSET=AMOUNT, repeatable")
     parser.add_argument("--price", action="append", default=[], help="SYMBOL=PRICE, repeatable")
     feed = parser.add_mutually_exclusive_group()
@@ -102,7 +106,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace, state: LoopbackState, feed: PriceFeed | None) -> None:
-    server = LoopbackServer(state, host=args.host, port=args.port, feed=feed)
+    passphrases = None
+    if args.passphrase_env is not None:
+        passphrases = {key: os.environ.get(args.passphrase_env, "") for key in state.keys}
+    server = LoopbackServer(
+        state, host=args.host, port=args.port, feed=feed, passphrases=passphrases
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,6 +27,7 @@ from gridsup.exchange.loopback.faults import (
 )
 from gridsup.exchange.loopback.limits import retry_after_text, weight
 from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.venues import FAULT_PREFIXES, add_venue_routes, venue_fault_answer
 from gridsup.exchange.loopback.wire import BinanceError, binance_error_for
 from gridsup.exchange.loopback.ws import add_ws_routes
 from gridsup.messages.market import Tick
@@ -74,7 +75,7 @@ async def _lose_response(
 @web.middleware
 async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Apply the first pending fault that matches this /api request."""
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(FAULT_PREFIXES):
         return await handler(request)
     state = request.app[STATE]
     state.requests[f"{request.method} {request.path}"] += 1
@@ -82,6 +83,9 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     if fault is None:
         return await handler(request)
     log.info("loopback_fault_injected", fault=type(fault).__name__, path=request.path)
+    venue_answer = venue_fault_answer(request.path, fault)  # OKX, Bybit, Kraken shapes
+    if venue_answer is not None:
+        return venue_answer
     match fault:
         case RateLimit(retry_after=seconds):
             error = BinanceError(429, -1003, "Too many requests; current limit is exceeded.")
@@ -151,11 +155,13 @@ async def _limits(request: web.Request, handler: Handler) -> web.StreamResponse:
         limiter.record(request.method, request.path, status, cost, when)
 
 
-def create_app(state: LoopbackState) -> web.Application:
-    """The aiohttp application serving ``state``."""
+def create_app(state: LoopbackState, passphrases: dict[str, str] | None = None) -> web.Application:
+    """The aiohttp application serving ``state`` (``passphrases``: API key -> the OKX
+    passphrase its private routes accept)."""
     app = web.Application(middlewares=[_limits, _faults, _errors])
     app[STATE] = state
     add_api_routes(app)
+    add_venue_routes(app, passphrases)
     add_admin_routes(app)
     add_ws_routes(app, state)
     return app
@@ -193,6 +199,7 @@ class LoopbackServer:
         host: str = "127.0.0.1",
         port: int = 0,
         feed: PriceFeed | None = None,
+        passphrases: dict[str, str] | None = None,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the loopback exchange binds to a loopback address only, not {host}")
@@ -200,6 +207,7 @@ class LoopbackServer:
         self._host = host
         self._port = port
         self._feed = feed
+        self._passphrases = passphrases
         self._runner: web.AppRunner | None = None
         self._feed_task: asyncio.Task[None] | None = None
         self.port = 0
@@ -213,7 +221,7 @@ class LoopbackServer:
 
     async def start(self) -> None:
         """Bind and serve (``port`` then holds the bound port)."""
-        self._runner = web.AppRunner(create_app(self.state), access_log=None)
+        self._runner = web.AppRunner(create_app(self.state, self._passphrases), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
