@@ -7,14 +7,11 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+from loopback_keys import API_KEY, API_SECRET, BALANCES
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import LoopbackServer, LoopbackState
 from gridsup.exchange.retry import RetryPolicy
-
-API_KEY = "loopback-test-key-0123456789"
-API_SECRET = "loopback-test-secret-abcdefghij"
-BALANCES = {"USDT": Decimal("10000"), "BTC": Decimal("0.5"), "ETH": Decimal("2")}
 
 
 class RecordingSleep:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from loopback_keys import API_KEY, API_SECRET, BALANCES
 
-from conftest import API_KEY, API_SECRET, BALANCES
 from gridsup.exchange.budget import RequestBudget, binance_weight, poll_period
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.errors import ExchangeError

@@ -65,6 +65,7 @@ async def check_live_account(
         settings.id,
         settings.api_key_env,
         settings.api_secret_env,
+        password_env=settings.password_env,
         sandbox=settings.sandbox,
         url_overrides=url_overrides,
         retry=RetryPolicy(attempts=3, base_delay=0.5),

@@ -16,7 +16,8 @@ import ccxt.async_support as ccxt_async
 import pytest
 from test_loopback_server import Client
 
-from gridsup.exchange.ccxt.client import DEFAULT_OPTIONS, EXCHANGE_OPTIONS
+from gridsup.exchange.ccxt.client import DEFAULT_OPTIONS
+from gridsup.exchange.ccxt.dialects import dialect_for
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import DEFAULT_MARKETS, LoopbackServer, LoopbackState
 from gridsup.exchange.retry import RetryPolicy
@@ -137,7 +138,7 @@ async def test_fills_in_several_trades_then_cancel_of_the_partial() -> None:
             {
                 "apiKey": KEY,
                 "secret": SECRET,
-                "options": {**DEFAULT_OPTIONS, **EXCHANGE_OPTIONS["binance"]},
+                "options": {**DEFAULT_OPTIONS, **dialect_for("binance").ccxt_options},
             }
         )
         client.urls["api"].update(

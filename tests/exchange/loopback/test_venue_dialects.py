@@ -56,7 +56,16 @@ def holdings_from_trades(trades: list[Trade]) -> dict[str, Decimal]:
     return held
 
 
+KRAKEN_FEES = (
+    "the loopback's one paper engine charges a buy's fee in the asset received (Binance, "
+    "OKX, Bybit), but Kraken charges quote and its answers say so: a per-venue fee rule "
+    "in the loopback is not built yet (docs/exchange.md, Venue dialects)"
+)
+
+
 async def test_a_grid_cycle_adds_up(venue: str, server: LoopbackServer) -> None:
+    if venue == "kraken":
+        pytest.xfail(KRAKEN_FEES)
     ex = venue_client(venue, server)
     try:
         await ex.connect()
@@ -90,7 +99,8 @@ async def test_a_grid_cycle_adds_up(venue: str, server: LoopbackServer) -> None:
     expected = holdings_from_trades(trades)
     for asset in ("BTC", "USDT"):
         assert balance.total(asset) == expected[asset], asset
-    assert balance.total("USDT") - OPENING["USDT"] == D("20") - sum(t.fee for t in trades)
+    quote_fees = sum(t.fee for t in trades if t.fee_currency == "USDT")
+    assert balance.total("USDT") - OPENING["USDT"] == D("20") - quote_fees
 
 
 async def test_a_restarted_client_finds_its_orders_by_client_id(
