@@ -56,6 +56,7 @@ from gridsup.actors.run_config import (
 from gridsup.exchange.errors import BadSymbol, ExchangeError
 from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Candle
+from gridsup.messages import telemetry
 from gridsup.messages.control import StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.orders import (
@@ -272,6 +273,7 @@ class ExecutionActor(Actor):
             "rejected": desk.rejected if desk else 0,
             "refused_waiting": desk.waiting if desk else 0,
             "account_paused": desk.paused if desk else None,
+            telemetry.AUTH_REFUSED: bool(desk and desk.paused is not None),
             "budget_refusals": self.budgets.refused,
             "foreign_orders": desk.foreign if desk else 0,
             "pending_store_acks": len(self.link.pending),

@@ -36,6 +36,7 @@ from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import Venue
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
 from gridsup.exchange.streams import OrderEvent, StreamBroken, UserStream
+from gridsup.messages import telemetry
 from gridsup.messages.common import OrderStatus
 
 __all__ = ["FeedMode", "StreamFollower"]
@@ -202,8 +203,9 @@ class StreamFollower:
             if await self._reconcile("poll"):
                 self.polls += 1
 
-    def status(self) -> dict[str, str | int]:
+    def status(self) -> dict[str, str | int | bool]:
         return {
+            telemetry.STREAM_CONNECTED: self.mode is FeedMode.STREAM,
             "order_feed": self.mode.value,
             "order_feed_since": self.since_ms,
             "stream_events": self.events,
