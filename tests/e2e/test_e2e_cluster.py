@@ -216,16 +216,20 @@ def test_members_hand_over_and_adopt_a_killed_members_grids(
         assert after[grid][1] > before[grid][1]  # a new incarnation, a new fencing epoch
     assert failover_s < 45  # generous: the measured figure is printed (target 15 s)
 
-    # The market stops; once every trade of the account is stored, the member stops.
+    # The market stops; once every trade of the account is stored and no new one has come
+    # for 3 s (a counter order placed as the market stopped may still fill at once, as a
+    # taker), the member stops.
     market.halt()
-    wait_for(
-        lambda: (
-            len(asyncio.run(exchange_state(loopback))[0]) == len(read_database(pg_url, NAMES).fills)
-        ),
-        60,
-        "every trade on the exchange is stored",
-        first,
-    )
+    counts: list[tuple[int, int]] = []
+
+    def settled() -> bool:
+        trades = len(asyncio.run(exchange_state(loopback))[0])
+        counts.append((trades, len(read_database(pg_url, NAMES).fills)))
+        time.sleep(3)
+        again = (len(asyncio.run(exchange_state(loopback))[0]), counts[-1][1])
+        return counts[-1][0] == counts[-1][1] == again[0]
+
+    wait_for(settled, 90, "every trade on the exchange is stored", first, detail=lambda: counts)
     first.interrupt()
     assert first.wait(90) == 0, first.stderr()[-3000:]
     assert KEYS[SECRET_ENV] not in first.stdout() + first.stderr()
