@@ -32,8 +32,10 @@ def url_overrides(exchange_id: str, base_url: str) -> dict[str, str]:
     """
     base = base_url.rstrip("/")
     match exchange_id:
-        case "binance":
-            return {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1"}
+        case "binance":  # REST and the websocket streams (issue 15)
+            from gridsup.exchange.loopback.server import binance_url_overrides
+
+            return binance_url_overrides(base)
         case "okx":
             return {"rest": base}
         case "bybit" | "kraken":
