@@ -151,9 +151,8 @@ async def exchange_state(
     return trades, open_orders, by_client_id, balance
 
 
-# Out of the default run for now: it passed 5 of 6 runs here, and failed once on a loaded
-# machine after the second member's adoption (cause not found yet). `scripts/test -m soak`
-# runs it.
+# Out of the default run until its fix for a race of its own (it read the second member's
+# share while that share was still moving) has passed CI: `scripts/test -m soak` runs it.
 @pytest.mark.soak
 def test_members_hand_over_and_adopt_a_killed_members_grids(
     env: GridsEnv, market: Market, pg_url: str
@@ -192,14 +191,22 @@ def test_members_hand_over_and_adopt_a_killed_members_grids(
         detail=lambda: leases(pg_url),
     )
     assert 0 < len(moved) < len(NAMES)
-    kept = [g for g in NAMES if g not in moved]
+
+    def settled_split() -> bool:
+        # The share moves one grid at a time: read it again until the first member runs
+        # exactly the grids leased to it and the second holds the rest.
+        owners = leases(pg_url)
+        mine = {g for g, (owner, _) in owners.items() if owner == "alpha"}
+        return 0 < len(mine) < len(NAMES) and set(grid_status(env)) == mine
+
     wait_for(
-        lambda: set(grid_status(env)) == set(kept),
+        settled_split,
         60,
         "the first keeps the rest",
         first,
-        detail=lambda: (sorted(grid_status(env)), kept, leases(pg_url)),
+        detail=lambda: (sorted(grid_status(env)), leases(pg_url)),
     )
+    moved = [g for g, (owner, _) in leases(pg_url).items() if owner == "beta"]
 
     # kill -9 the second member's whole process tree: the first adopts its grids.
     before = leases(pg_url)
