@@ -135,7 +135,10 @@ class ActorHost:
         self.command.bind(self.run_dir.endpoint(COMMAND))
         self.children: dict[str, Child] = {}
         self.ready: dict[str, int] = {}  # name -> pid of the last Ready
-        self.statuses: dict[str, dict[str, Any]] = {}  # name -> last heartbeat status
+        # name -> (pid, last heartbeat status): a status is the current incarnation's only
+        # (a restarted actor's predecessor may still have beats queued, or its last one
+        # kept, which a test waiting for the new one's status must not read).
+        self.statuses: dict[str, tuple[int, dict[str, Any]]] = {}
         self.failures: list[Failed] = []
         # Cleared: the supervisor's beat stops, as if it had crashed (actors orphan).
         self.beating = threading.Event()
@@ -188,9 +191,12 @@ class ActorHost:
         return child
 
     def status(self, name: str) -> dict[str, Any]:
-        """The status fields of ``name``'s last heartbeat ({} before the first)."""
+        """The status fields of the last heartbeat of ``name``'s current process ({}
+        before its first)."""
+        child = self.children.get(name)
         with self._lock:
-            return dict(self.statuses.get(name, {}))
+            pid, status = self.statuses.get(name, (0, {}))
+        return dict(status) if child is not None and pid == child.pid else {}
 
     def kill(self, name: str) -> int | None:
         """``kill -9`` the actor and reap it; its exit code (-9)."""
@@ -250,8 +256,8 @@ class ActorHost:
                     match message:
                         case Ready(actor=actor, pid=pid):
                             self.ready[actor] = pid
-                        case Heartbeat(actor=actor, status=status):
-                            self.statuses[actor] = dict(status)
+                        case Heartbeat(actor=actor, pid=pid, status=status):
+                            self.statuses[actor] = (pid, dict(status))
                         case Failed():
                             self.failures.append(message)
 
