@@ -4,6 +4,8 @@ Start (``on_start``, before Ready): take the grid's lock (held elsewhere: log
 ``grid_locked`` and exit :data:`EXIT_LOCKED`), load the last state, ask the execution
 actor for its open orders and the fate of every tracked one, reconcile, save, send what
 reconciliation produced (loading and reconciling: :mod:`~gridsup.actors.grid.start`).
+A grid paused on request (the state load says so) stops after the load, paused
+(``held``): it reconciles and sends only once resumed.
 Then trade: ticks and order updates drive the strategy; after every order event the
 state is saved and its Ack awaited before the orders the event produced go out, and
 before the next event is handled (events queue meanwhile) -- the commits of
@@ -205,9 +207,17 @@ class StrategyActor(Actor):
             self.spawn(requester.resend_loop())
         if isinstance(self.lock, AsyncpgAdvisoryLock):
             self.spawn(self._watch_lock())
-        await load_state(self._store, self._committer, self.strategy, self.spec)
+        paused = await load_state(self._store, self._committer, self.strategy, self.spec)
         self.strategy.initialize(self.outbox)
-        await self._reconcile()
+        if paused:
+            # Paused on request before this start: nothing goes out, not even what a
+            # reconciliation would send (a counter order for a fill while it was down,
+            # a re-sent placement); the Resume reconciles first (on_control).
+            self.paused = True
+            self.grid_state = GridActorState.HELD
+            log.info("grid_paused", grid=self.spec.name, reason="paused before this start")
+        else:
+            await self._reconcile()
         self._follow_band()  # a restored running grid stops listening before its first tick
         self._busy = False
         self._pump()  # what came during the start

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from gridsup.actors.grid.lifecycle import GridActorState
+from gridsup.actors.grid.lifecycle import PAUSABLE_STATES, GridActorState
 from gridsup.messages.common import Side
 from gridsup.messages.control import StatusValue
 
@@ -32,7 +32,7 @@ def grid_status(actor: StrategyActor) -> dict[str, StatusValue]:
         "symbol": actor.spec.symbol,
         "mode": "dry_run" if actor.run_config.dry_run else "live",
         "state": "paused"
-        if actor.paused and actor.grid_state is GridActorState.TRADING
+        if actor.paused and actor.grid_state in PAUSABLE_STATES
         else actor.grid_state.value,
         "paused": actor.paused,
         "phase": strategy.phase.value,
