@@ -21,7 +21,7 @@ States and failures: :mod:`~gridsup.actors.grid.lifecycle`; the status fields:
 :mod:`~gridsup.actors.grid.status`.
 
 This process imports msgspec, pyzmq, structlog and ``gridsup.strategy`` -- never ccxt,
-pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
+pandas or SQLAlchemy (its grid lock speaks asyncpg directly).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
 from gridsup.runtime.endpoints import RunDir
 from gridsup.runtime.requests import Requester
 from gridsup.runtime.sockets import SocketSpec, SocketType
-from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
+from gridsup.store.locks import AsyncpgAdvisoryLock, GridLock, grid_lock
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.reconcile import ReconciliationResult
@@ -81,7 +81,7 @@ class StrategyActor(Actor):
         grid_name: str,
         *,
         strategy: GridTradingStrategy | None = None,
-        lock: LightGridLock | None = None,
+        lock: GridLock | None = None,
         resync_idle_s: float = _RESYNC_IDLE_S,
     ) -> None:
         """Raises:
@@ -165,7 +165,7 @@ class StrategyActor(Actor):
     async def on_start(self) -> None:
         structlog.contextvars.bind_contextvars(grid=self.spec.name)
         if self.lock is None:
-            self.lock = light_grid_lock(
+            self.lock = grid_lock(
                 self.run_config.db_url,
                 self.spec.grid_id,
                 check_timeout_s=self.run_config.lock_timeout_s,
