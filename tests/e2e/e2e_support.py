@@ -4,7 +4,6 @@ real subprocess (its output kept in files so a pipe can never fill up and block 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from gridsup.runtime.liveness import process_alive
 
 GRIDSUP = [sys.executable, "-m", "gridsup"]
 
@@ -184,28 +185,13 @@ class GridsEnv:
             run.kill()
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
     """The pids still alive after ``timeout`` seconds (empty when all exited)."""
     deadline = time.monotonic() + timeout
-    alive = [p for p in pids if pid_alive(p)]
+    alive = [p for p in pids if process_alive(p)]
     while alive and time.monotonic() < deadline:
         time.sleep(0.05)
-        alive = [p for p in alive if pid_alive(p)]
+        alive = [p for p in alive if process_alive(p)]
     return alive
 
 
