@@ -40,7 +40,7 @@ from gridsup.runtime.actor import RuntimeInfo
 from gridsup.runtime.endpoints import BROADCAST_TOPIC, COMMAND, REPORT, RunDir, command_topic
 from gridsup.runtime.entry import Launch, child_main
 from gridsup.supervisor.runner import make_context
-from helpers import eventually
+from helpers import BTC_USDT, eventually
 
 # Keys the loopback exchange accepts. Set at import, before any actor process exists:
 # a forkserver's children see the environment the server was started with.
@@ -50,15 +50,6 @@ os.environ.setdefault(LIVE_SECRET_ENV, "loopback-trading-secret-abcdefghij")
 
 PG_URL = os.environ.get("GRIDSUP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
-BTC = MarketInfo(
-    symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    price_step=Decimal("0.01"),
-    amount_step=Decimal("0.00001"),
-    min_amount=Decimal("0.00001"),
-    min_notional=Decimal("5"),
-)
 ETH = MarketInfo(
     symbol="ETH/USDT",
     base="ETH",
@@ -71,7 +62,7 @@ ETH = MarketInfo(
 
 
 def paper_markets() -> dict[str, MarketInfo]:
-    return {BTC.symbol: BTC, ETH.symbol: ETH}
+    return {BTC_USDT.symbol: BTC_USDT, ETH.symbol: ETH}
 
 
 def sqlite_url(directory: Path) -> str:
@@ -494,7 +485,7 @@ def live_overrides(loopback: Loopback, **overrides: Any) -> dict[str, Any]:
         "api_key_env": LIVE_KEY_ENV,
         "api_secret_env": LIVE_SECRET_ENV,
         "url_overrides": binance_url_overrides(loopback.url),
-        "markets": {BTC.symbol: BTC},
+        "markets": {BTC_USDT.symbol: BTC_USDT},
         "poll_interval_ms": 100,
     }
     fields.update(overrides)
