@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from gridsup.runtime.liveness import process_alive
+from loopback_process import loopback_process
 
 GRIDSUP = [sys.executable, "-m", "gridsup"]
 
@@ -193,6 +195,24 @@ def wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
         time.sleep(0.05)
         alive = [p for p in alive if process_alive(p)]
     return alive
+
+
+@contextmanager
+def e2e_loopback(env: GridsEnv, keys: Mapping[str, str], *args: str) -> Iterator[str]:
+    """The URL of a loopback exchange process run with ``args``, its API keys (``keys``:
+    environment variable -> value) in its environment, its stderr in ``loopback.err``."""
+    with loopback_process(*args, env={**env.environ, **keys}, log=env.tmp / "loopback.err") as url:
+        yield url
+
+
+@contextmanager
+def wave_loopback(env: GridsEnv, keys: Mapping[str, str], *args: str) -> Iterator[str]:
+    """:func:`e2e_loopback` replaying a +-3 % wave on BTC/USDT around 60000 (a candle every
+    80 ms), on an account of 10000 USDT."""
+    wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
+    replay = ("--replay", str(wave), "--symbol", "BTC/USDT", "--speed", "750")
+    with e2e_loopback(env, keys, "--balance", "USDT=10000", *replay, *args) as url:
+        yield url
 
 
 def write_wave_candles(
