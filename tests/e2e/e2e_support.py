@@ -84,6 +84,15 @@ def grids_toml(
     return "\n".join(lines) + "\n"
 
 
+def live_grids_toml(
+    grids: Sequence[Mapping[str, Any]], key_env: str, secret_env: str, venue: str = "binance"
+) -> str:
+    """A grids file's text trading ``grids`` live on ``venue`` with the keys the two
+    environment variables hold, its prices from the exchange."""
+    exchange = {"id": venue, "mode": "live", "api_key_env": key_env, "api_secret_env": secret_env}
+    return grids_toml(grids, exchange=exchange, market_data={"source": "exchange"})
+
+
 @dataclass
 class Run:
     """A `gridsup start` subprocess."""

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from e2e_books import ExchangeRecord, exchange_trade, missing_fills, ours, read_database
 from e2e_run import actors, all_trading, cycles, grid_status, names, status, wait_for
-from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, wave_loopback
+from e2e_support import FAST_GRIDS, GridsEnv, live_grids_toml, wave_loopback
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import binance_url_overrides
@@ -104,18 +104,7 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(
     env: GridsEnv, loopback: str, fee_mode: str
 ) -> None:
     foreign_id = asyncio.run(place_foreign(loopback))
-    path = env.write(
-        grids_toml(
-            BTC_GRIDS,
-            exchange={
-                "id": "binance",
-                "mode": "live",
-                "api_key_env": KEY_ENV,
-                "api_secret_env": SECRET_ENV,
-            },
-            market_data={"source": "exchange"},
-        )
-    )
+    path = env.write(live_grids_toml(BTC_GRIDS, KEY_ENV, SECRET_ENV))
     grid_names = names(BTC_GRIDS)
     run = env.start(
         str(path),

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import aiohttp
 import pytest
-from e2e_support import FAST_GRIDS, GridsEnv, e2e_loopback, grids_toml
+from e2e_support import FAST_GRIDS, GridsEnv, e2e_loopback, live_grids_toml
 
 KEY_ENV, SECRET_ENV = "GSE2E_ACCOUNT_KEY", "GSE2E_ACCOUNT_SECRET"
 KEYS = {KEY_ENV: "e2e-account-key", SECRET_ENV: "e2e-account-secret"}
@@ -26,18 +26,7 @@ def loopback(env: GridsEnv, balance: str) -> Iterator[str]:
 
 
 def start_live(env: GridsEnv, url: str, keys: dict[str, str]) -> tuple[int, str]:
-    path = env.write(
-        grids_toml(
-            GRIDS,
-            exchange={
-                "id": "binance",
-                "mode": "live",
-                "api_key_env": KEY_ENV,
-                "api_secret_env": SECRET_ENV,
-            },
-            market_data={"source": "exchange"},
-        )
-    )
+    path = env.write(live_grids_toml(GRIDS, KEY_ENV, SECRET_ENV))
     run = env.start(str(path), "--exchange-url", url, extra_env=keys)
     code = run.wait(90)
     return code, run.stderr() + run.stdout()
