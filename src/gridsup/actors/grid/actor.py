@@ -41,7 +41,7 @@ from gridsup.actors.grid.context import OutboxContext
 from gridsup.actors.grid.lifecycle import CANCEL_ON_STOP_STATES, GridActorState, GridLockLost
 from gridsup.actors.grid.orders import OrderLink, apply_update
 from gridsup.actors.grid.start import load_state, reconcile
-from gridsup.actors.grid.status import grid_status
+from gridsup.actors.grid.status import GridParts, grid_status
 from gridsup.actors.grid.ticks import TickGate
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
 from gridsup.messages.alerts import AlertCause, AlertKind, AlertSeverity, GridAlert
@@ -458,7 +458,16 @@ class StrategyActor(Actor):
     # ------------------------------------------------------------------------- status
 
     def status(self) -> dict[str, StatusValue]:
-        return grid_status(self)
+        parts = GridParts(
+            ticks=self._ticks,
+            committer=self._committer,
+            orders=self._orders,
+            store=self._store,
+            events_queued=len(self._events),
+            order_seq=self._seq,
+            reconciliation=self._recon_status,
+        )
+        return grid_status(self, parts)
 
 
 def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:
