@@ -10,10 +10,10 @@ import json
 from decimal import Decimal
 
 import pytest
-from request_fakes import FakeRequester, until
+from grid_parts import GRID_CONFIG, FakeRequester, grid_strategy, until
 
 from gridsup.actors.grid.commit import UNSENT_KEY, GridCommitter, split_unsent
-from gridsup.actors.grid.context import Action, OutboxContext
+from gridsup.actors.grid.context import Action
 from gridsup.actors.grid.lifecycle import GridFenced
 from gridsup.actors.grid.orders import OrderLink
 from gridsup.actors.run_config import GridSpec
@@ -21,29 +21,15 @@ from gridsup.messages.common import FillReport, OrderIntent, Side
 from gridsup.messages.market import Tick
 from gridsup.messages.orders import OrderReply, PlaceOrder
 from gridsup.messages.store import Ack, RecordTrade, SaveState, StoreReply
-from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
-from helpers import BTC_USDT
 
 D = Decimal
-CONFIG = {
-    "name": "btc",
-    "symbol": "BTC/USDT",
-    "lower_price": "40000",
-    "upper_price": "70000",
-    "num_grids": 7,  # levels 40k, 45k, ..., 70k
-    "total_investment": "10000",
-    "initial_position": "none",
-}
 
 
 class Grid:
     """A committer wired as the strategy actor wires it, with everything it said."""
 
     def __init__(self) -> None:
-        self.strategy = GridTradingStrategy(GridConfig.model_validate(CONFIG), "btc")
-        self.outbox = OutboxContext(BTC_USDT)
-        self.strategy.initialize(self.outbox)
+        self.strategy, self.outbox = grid_strategy()
         self.store: FakeRequester[StoreReply] = FakeRequester("s")
         self.exchange: FakeRequester[OrderReply] = FakeRequester("o")
         self.stopping = False
@@ -56,7 +42,7 @@ class Grid:
             wanted=lambda cid: True,
         )
         spec = GridSpec(
-            name="btc", grid_id="btc", symbol="BTC/USDT", config=CONFIG, budget_quote=D(10000)
+            name="btc", grid_id="btc", symbol="BTC/USDT", config=GRID_CONFIG, budget_quote=D(10000)
         )
         self.committer = GridCommitter(
             self.store,  # type: ignore[arg-type]

@@ -9,9 +9,9 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from request_fakes import FakeRequester, until
+from grid_parts import FakeRequester, grid_strategy, until
 
-from gridsup.actors.grid.context import Action, ActionKind, OutboxContext
+from gridsup.actors.grid.context import Action, ActionKind
 from gridsup.actors.grid.orders import OrderLink, apply_update, retry_delay
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.market import Tick
@@ -25,9 +25,6 @@ from gridsup.messages.orders import (
     PlaceOrder,
     QueryOrders,
 )
-from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
-from helpers import BTC_USDT
 
 D = Decimal
 INTENT = OrderIntent(
@@ -178,22 +175,7 @@ def test_retries_back_off_from_half_a_second_to_thirty(attempt: int, delay: floa
 
 
 def test_updates_reach_the_strategy_only_for_its_orders_and_when_they_change_something() -> None:
-    strategy = GridTradingStrategy(
-        GridConfig.model_validate(
-            {
-                "name": "btc",
-                "symbol": "BTC/USDT",
-                "lower_price": "40000",
-                "upper_price": "70000",
-                "num_grids": 7,
-                "total_investment": "10000",
-                "initial_position": "none",
-            }
-        ),
-        "btc",
-    )
-    outbox = OutboxContext(BTC_USDT)
-    strategy.initialize(outbox)
+    strategy, outbox = grid_strategy()
     strategy.on_tick(Tick(symbol="BTC/USDT", timestamp=1, last=D(52000)))
     buy = next(a.intent for a in outbox.take() if a.intent and a.intent.price == D(50000))
     assert buy is not None

@@ -7,33 +7,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from grid_parts import grid_strategy
 
-from gridsup.actors.grid.context import OutboxContext
 from gridsup.actors.grid.ticks import TickGate
 from gridsup.messages.market import Tick
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
-from helpers import BTC_USDT
 
 D = Decimal
 
 
 def grid(**overrides: object) -> GridTradingStrategy:
-    config = GridConfig.model_validate(
-        {
-            "name": "btc",
-            "symbol": "BTC/USDT",
-            "lower_price": "40000",
-            "upper_price": "70000",
-            "num_grids": 7,
-            "total_investment": "10000",
-            "initial_position": "none",
-            **overrides,
-        }
-    )
-    strategy = GridTradingStrategy(config, "btc")
-    strategy.initialize(OutboxContext(BTC_USDT))
-    return strategy
+    return grid_strategy(**overrides)[0]
 
 
 def tick(price: str) -> Tick:

@@ -1,5 +1,6 @@
-"""A hand-written fake at the ``Requester`` seam of a grid's parts (``OrderLink``,
-``GridCommitter``): it records what is sent and lets the test answer each request, as
+"""What the unit tests of a strategy actor's parts share: a real grid strategy on the
+actor's outbox, and a hand-written fake at the ``Requester`` seam (``OrderLink``,
+``GridCommitter``) that records what is sent and lets the test answer each request, as
 the execution or persistence actor would. The real Requester, over real ZeroMQ, is
 proven by the strategy actor's tests."""
 
@@ -10,9 +11,32 @@ import itertools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from helpers import aeventually
+from gridsup.actors.grid.context import OutboxContext
+from gridsup.strategy.grid import GridTradingStrategy
+from gridsup.strategy.grid_config import GridConfig
+from helpers import BTC_USDT, aeventually
 
 Reply = TypeVar("Reply")
+
+# Levels 40k, 45k, ..., 70k; at 52000 the grid buys at 50k, 45k and 40k.
+GRID_CONFIG: dict[str, Any] = {
+    "name": "btc",
+    "symbol": "BTC/USDT",
+    "lower_price": "40000",
+    "upper_price": "70000",
+    "num_grids": 7,
+    "total_investment": "10000",
+    "initial_position": "none",
+}
+
+
+def grid_strategy(**overrides: object) -> tuple[GridTradingStrategy, OutboxContext]:
+    """A BTC/USDT grid (:data:`GRID_CONFIG` with ``overrides``) on the actor's outbox,
+    waiting for its first price."""
+    strategy = GridTradingStrategy(GridConfig.model_validate({**GRID_CONFIG, **overrides}), "btc")
+    outbox = OutboxContext(BTC_USDT)
+    strategy.initialize(outbox)
+    return strategy, outbox
 
 
 class FakeRequester(Generic[Reply]):
