@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +25,7 @@ import asyncpg
 import pytest
 from e2e_books import ours, read_database, tracked_ids
 from e2e_run import all_trading, grid_status, wait_for
-from e2e_support import FAST_GRIDS, GridsEnv, Run, grids_toml
+from e2e_support import FAST_GRIDS, GridsEnv, Run, e2e_loopback, grids_toml
 from test_e2e_loopback import KEY_ENV, KEYS, SECRET_ENV, client
 
 BASE = dict(FAST_GRIDS[0])
@@ -72,35 +70,13 @@ class Market:
 @pytest.fixture
 def market(env: GridsEnv) -> Iterator[Market]:
     """A loopback exchange process at a price the test moves itself."""
-    err = (env.tmp / "loopback.err").open("wb")
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0"),
-            *("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV),
-            *("--balance", "USDT=10000", "--price", "BTC/USDT=60000"),
-        ],
-        env={**env.environ, **KEYS},
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )
-    walker = None
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
-        walker = Market(line.split()[-1])
-        yield walker
-    finally:
-        if walker is not None:
-            walker.halt()
-        proc.terminate()
+    args = ("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV, "--balance", "USDT=10000")
+    with e2e_loopback(env, KEYS, *args, "--price", "BTC/USDT=60000") as url:
+        walker = Market(url)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err.close()
+            yield walker
+        finally:
+            walker.halt()
 
 
 async def _leases(pg_url: str) -> dict[str, tuple[str, int]]:

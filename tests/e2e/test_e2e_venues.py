@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -30,7 +28,7 @@ from e2e_run import (
     total_cycles,
     wait_for,
 )
-from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, write_wave_candles
+from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, wave_loopback
 
 from gridsup.exchange.ccxt.dialects import DIALECTS
 from gridsup.exchange.ccxt.exchange import CcxtExchange
@@ -56,46 +54,9 @@ CREATE_PATH = {
 @pytest.fixture
 def loopback(env: GridsEnv) -> Iterator[str]:
     """The loopback exchange replaying a +-3 % wave on BTC/USDT."""
-    wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
-    err = (env.tmp / "loopback.err").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridsup.exchange.loopback",
-            "--api-key-env",
-            KEY_ENV,
-            "--secret-env",
-            SECRET_ENV,
-            "--passphrase-env",
-            PASS_ENV,
-            "--balance",
-            "USDT=10000",
-            "--replay",
-            str(wave),
-            "--symbol",
-            "BTC/USDT",
-            "--speed",
-            "750",
-        ],
-        env={**env.environ, **KEYS},
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
-        yield line.split()[-1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err.close()
+    keys = ("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV, "--passphrase-env", PASS_ENV)
+    with wave_loopback(env, KEYS, *keys) as url:
+        yield url
 
 
 async def admin(url: str, method: str, path: str, body: object = None) -> dict[str, object]:

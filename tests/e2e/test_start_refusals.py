@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from e2e_support import FAST_GRIDS, GridsEnv, grids_toml
 
 from gridsup.cli import cli
-from gridsup.store.grid_lock_light import light_grid_lock
+from gridsup.store.locks import grid_lock
 
 BTC_GRID: dict[str, Any] = dict(FAST_GRIDS[0])
 
@@ -199,7 +199,7 @@ def test_an_unknown_postgres_database_is_a_configuration_error(env: GridsEnv, pg
 
 
 async def _hold_and_start(db_url: str, grid: str, args: list[str]) -> tuple[Result, bool]:
-    lock = light_grid_lock(db_url, grid)
+    lock = grid_lock(db_url, grid)
     assert await lock.acquire()
     try:
         # The command runs its own event loops: keep it off this one.

@@ -13,11 +13,12 @@ from gridsup.messages.common import Side
 from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.levels import calculate_order_size, grid_levels
-from strategy.fakes import BTC, FakeExchange
+from helpers import BTC_USDT
+from strategy.fakes import FakeExchange
 from strategy.test_grid import make_config
 
 D = Decimal
-STEP = BTC.amount_step
+STEP = BTC_USDT.amount_step
 assert STEP is not None
 
 

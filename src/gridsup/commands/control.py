@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # The market-data actor's status key prefix for the age of a symbol's last tick.
 MARKET_AGE_PREFIX = "age:"
 
-_run_dir_option = click.option(
+run_dir_option = click.option(
     "--run-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
@@ -52,7 +52,7 @@ def _fmt_age(value: float | None) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the supervisor's reply as JSON.")
-@_run_dir_option
+@run_dir_option
 @_timeout_option
 def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
     """Show every actor of the running supervisor (state, pid, uptime, restarts) and
@@ -211,7 +211,7 @@ def _echo_grids(rows: list[dict[str, object]]) -> None:
     help="Ask trading actors to cancel their open orders before exiting.",
 )
 @click.option("--no-wait", is_flag=True, help="Return once the stop is accepted.")
-@_run_dir_option
+@run_dir_option
 @click.option(
     "--timeout",
     type=Seconds(),

@@ -23,7 +23,7 @@ States and failures: :mod:`~gridsup.actors.grid.lifecycle`; the status fields:
 :mod:`~gridsup.actors.grid.status`.
 
 This process imports msgspec, pyzmq, structlog and ``gridsup.strategy`` -- never ccxt,
-pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
+pandas or SQLAlchemy (its grid lock speaks asyncpg directly).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from gridsup.actors.grid.context import OutboxContext
 from gridsup.actors.grid.lifecycle import CANCEL_ON_STOP_STATES, GridActorState, GridLockLost
 from gridsup.actors.grid.orders import OrderLink, apply_update
 from gridsup.actors.grid.start import load_state, reconcile
-from gridsup.actors.grid.status import grid_status
+from gridsup.actors.grid.status import GridParts, grid_status
 from gridsup.actors.grid.ticks import TickGate
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
 from gridsup.messages.alerts import AlertCause, AlertKind, AlertSeverity, GridAlert
@@ -62,7 +62,7 @@ from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
 from gridsup.runtime.endpoints import RunDir
 from gridsup.runtime.requests import Requester
 from gridsup.runtime.sockets import SocketSpec, SocketType
-from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
+from gridsup.store.locks import AsyncpgAdvisoryLock, GridLock, grid_lock
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.reconcile import ReconciliationResult
@@ -83,7 +83,7 @@ class StrategyActor(Actor):
         grid_name: str,
         *,
         strategy: GridTradingStrategy | None = None,
-        lock: LightGridLock | None = None,
+        lock: GridLock | None = None,
         resync_idle_s: float = _RESYNC_IDLE_S,
     ) -> None:
         """Raises:
@@ -167,7 +167,7 @@ class StrategyActor(Actor):
     async def on_start(self) -> None:
         structlog.contextvars.bind_contextvars(grid=self.spec.name)
         if self.lock is None:
-            self.lock = light_grid_lock(
+            self.lock = grid_lock(
                 self.run_config.db_url,
                 self.spec.grid_id,
                 check_timeout_s=self.run_config.lock_timeout_s,
@@ -468,7 +468,16 @@ class StrategyActor(Actor):
     # ------------------------------------------------------------------------- status
 
     def status(self) -> dict[str, StatusValue]:
-        return grid_status(self)
+        parts = GridParts(
+            ticks=self._ticks,
+            committer=self._committer,
+            orders=self._orders,
+            store=self._store,
+            events_queued=len(self._events),
+            order_seq=self._seq,
+            reconciliation=self._recon_status,
+        )
+        return grid_status(self, parts)
 
 
 def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:
