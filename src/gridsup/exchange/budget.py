@@ -15,7 +15,9 @@ spends from the same allowance, so they share one budget:
   the header (it counts every request of the IP, ours in other processes and anyone
   else's), never going below our own count for the minute;
 * on a 429 or 418, :meth:`RequestBudget.ban` stops *every* caller until Retry-After has
-  passed (60 s when the answer names none), then they resume by themselves.
+  passed (60 s when the answer names none), then they resume by themselves, and counts
+  the answer, so the run's 429/418 counts (:meth:`RequestBudget.status`, for the
+  metrics and alerts) are every process's.
 
 The shared state is a small JSON file in the run directory (``budget-<exchange>.json``)
 read and written under an exclusive ``flock``; a budget without a path keeps it in memory
@@ -31,11 +33,13 @@ import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
+
+from gridsup.messages import telemetry
 
 __all__ = [
     "BINANCE_WEIGHTS",
@@ -104,11 +108,17 @@ class _State:
     window: int = 0  # index of the current minute (epoch seconds // 60)
     used: int = 0  # weight used in that minute (ours, or the header's if higher)
     banned_until: float = 0.0  # epoch seconds
+    http_429: int = 0  # rate-limit answers seen by any process of the run
+    http_418: int = 0  # ban answers, likewise
+    ban_418_until: float = 0.0  # end of the last 418 ban (a 429's pause is no ban)
 
     def roll(self, now: float) -> None:
         window = int(now // WINDOW_S)
         if window != self.window:
             self.window, self.used = window, 0
+
+
+_DEFAULTS: dict[str, int | float] = asdict(_State())
 
 
 class _MemoryStore:
@@ -134,17 +144,16 @@ class _FileStore:
             raw = os.read(fd, 4096)
             try:
                 data = json.loads(raw) if raw else {}
-                state = _State(
-                    int(data.get("window", 0)),
-                    int(data.get("used", 0)),
-                    float(data.get("banned_until", 0.0)),
-                )
+                # Each field converted to its default's type; fields the file lacks
+                # (written by an older gridsup) keep their default.
+                state = _State()
+                for name, default in _DEFAULTS.items():
+                    if name in data:
+                        setattr(state, name, type(default)(data[name]))
             except (ValueError, TypeError):
                 state = _State()  # a torn or foreign file: start counting afresh
             result = fn(state)
-            text = json.dumps(
-                {"window": state.window, "used": state.used, "banned_until": state.banned_until}
-            ).encode()
+            text = json.dumps(asdict(state)).encode()
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
             os.write(fd, text)
@@ -230,13 +239,19 @@ class RequestBudget:
         self._store.update(step)
 
     def ban(self, retry_after: float | None, status: str = "429") -> float:
-        """The exchange refused for the rate: nobody sends until Retry-After has
-        passed. Returns the epoch second the pause ends."""
+        """The exchange refused for the rate (``status`` "429", or "418": banned):
+        nobody sends until Retry-After has passed. Returns the epoch second the pause
+        ends."""
         seconds = BAN_WITHOUT_RETRY_AFTER_S if retry_after is None else max(retry_after, 0.0)
         until = self._clock() + seconds
 
         def step(state: _State) -> float:
             state.banned_until = max(state.banned_until, until)
+            if status == "418":
+                state.http_418 += 1
+                state.ban_418_until = max(state.ban_418_until, until)
+            else:
+                state.http_429 += 1
             return state.banned_until
 
         end: float = self._store.update(step)
@@ -260,6 +275,25 @@ class RequestBudget:
             "weight_limit_1m": self.limit,
             "banned_s": round(banned, 3),
         }
+
+    def status(self) -> dict[str, int]:
+        """The shared figures under their status keys (``gridsup.messages.telemetry``):
+        weight used this minute and the venue's limit, the run's 429/418 answers so
+        far, and the end of the last 418 ban (ms since the epoch; 0: none)."""
+        now = self._clock()
+
+        def step(state: _State) -> dict[str, int]:
+            state.roll(now)
+            return {
+                telemetry.WEIGHT_USED: state.used,
+                telemetry.WEIGHT_LIMIT: self.limit,
+                telemetry.HTTP_429: state.http_429,
+                telemetry.HTTP_418: state.http_418,
+                telemetry.BANNED_UNTIL_MS: int(state.ban_418_until * 1000),
+            }
+
+        figures: dict[str, int] = self._store.update(step)
+        return figures
 
     def __repr__(self) -> str:
         return f"RequestBudget(cap={self.cap}/{self.limit} per min, waits={self.waits})"
