@@ -49,7 +49,7 @@ class ClusterMember:
         *,
         schema: str | None = None,
         period_s: float = 1.0,
-        ttl_s: float = 5.0,
+        ttl_s: float = cluster.LIVENESS_TTL_S,
     ) -> None:
         self.db = Database(db_url, schema=schema)
         self.member = member
