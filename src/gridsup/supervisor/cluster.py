@@ -50,8 +50,11 @@ class ClusterMember:
         schema: str | None = None,
         period_s: float = 1.0,
         ttl_s: float = cluster.LIVENESS_TTL_S,
+        idle_in_transaction_s: float = 10.0,
     ) -> None:
-        self.db = Database(db_url, schema=schema)
+        # Cut off mid-transaction, this member's renewals must not hold its lease rows
+        # against the member adopting its grids.
+        self.db = Database(db_url, schema=schema, idle_in_transaction_s=idle_in_transaction_s)
         self.member = member
         self.grids = dict(grids)
         self.grid_ids = dict(grid_ids)
