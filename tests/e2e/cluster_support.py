@@ -23,8 +23,9 @@ from typing import Any, NamedTuple
 
 import aiohttp
 import asyncpg
+import msgspec
 from e2e_books import ours, read_database, tracked_ids
-from e2e_run import actors, own_status, wait_for
+from e2e_run import own_status, wait_for
 from e2e_support import FAST_GRIDS, GridsEnv, Run, grids_toml
 from test_e2e_loopback import KEY_ENV, KEYS, SECRET_ENV, client
 
@@ -152,29 +153,31 @@ def member(
     )
 
 
-def member_status(env: GridsEnv, run_dir: Path) -> dict[str, Any] | None:
-    """`gridsup status --json` of the member whose run directory is ``run_dir``."""
-    done = env.gridsup("status", "--json", "--timeout", "3", "--run-dir", str(run_dir))
-    if done.returncode != 0:
+def member_status(run_dir: Path) -> dict[str, Any] | None:
+    """What `gridsup status --json` prints for the member whose run directory is
+    ``run_dir`` (asked in this process: a `gridsup` process per poll costs seconds on a
+    loaded machine); None when it does not answer."""
+    from gridsup.commands.control import grid_rows
+    from gridsup.messages.control import StatusQuery, StatusReply
+    from gridsup.supervisor.client import NoSupervisor, ask
+
+    try:
+        reply = ask(run_dir, StatusQuery(), 3.0)
+    except NoSupervisor:
         return None
-    reply: dict[str, Any] = json.loads(done.stdout)
-    return reply
+    if not isinstance(reply, StatusReply):
+        return None
+    out: dict[str, Any] = msgspec.to_builtins(reply)
+    out["grids"] = grid_rows(reply)
+    return out
 
 
-def trading(env: GridsEnv, run_dir: Path) -> set[str]:
+def trading(run_dir: Path) -> set[str]:
     """The grids the member trades: running with orders out, not stopped."""
     return {
         grid
-        for grid, s in own_status(member_status(env, run_dir)).items()
+        for grid, s in own_status(member_status(run_dir)).items()
         if s["open_orders"] > 0 and not s["stopped"]
-    }
-
-
-def strategy_pids(env: GridsEnv, run_dir: Path) -> dict[str, int]:
-    return {
-        a["name"]: a["pid"]
-        for a in actors(member_status(env, run_dir)).values()
-        if a["kind"] == "strategy" and a["pid"] is not None
     }
 
 
@@ -222,8 +225,7 @@ def wait_split(
     def settled() -> bool:
         held = owners(pg_url)
         return all(
-            {g for g, m in held.items() if m == name} == grids
-            and trading(env, run_dirs[name]) == grids
+            {g for g, m in held.items() if m == name} == grids and trading(run_dirs[name]) == grids
             for name, grids in want.items()
         )
 
@@ -234,7 +236,7 @@ def wait_split(
         run,
         detail=lambda: (
             leases(pg_url),
-            {name: sorted(trading(env, d)) for name, d in run_dirs.items()},
+            {name: sorted(trading(d)) for name, d in run_dirs.items()},
         ),
     )
 

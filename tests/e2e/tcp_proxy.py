@@ -72,6 +72,10 @@ class TcpProxy:
             )
         except (OSError, asyncio.IncompleteReadError):
             pass  # either side went away: close both
+        except asyncio.CancelledError:
+            # The proxy closes. Ended quietly: asyncio's stream server logs the
+            # cancellation of a connection handler as an error (Python 3.11).
+            pass
         finally:
             for stream in (writer, upstream):
                 if stream is not None:
