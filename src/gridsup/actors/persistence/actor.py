@@ -75,7 +75,8 @@ class PersistenceActor(Actor):
     def __init__(self, run: RunConfig, *, schema: str | None = None, migrate: bool = False):
         super().__init__()
         self.config = run
-        self.db = Database(run.db_url, schema=schema)
+        # A cluster member's transactions end as its lock sessions do when it falls silent.
+        self.db = Database(run.db_url, schema=schema, idle_in_transaction_s=run.lock_idle_timeout_s)
         self.migrate = migrate
         self.writer = StoreWriter(self.db)
         self.states = DatabaseStateStore(self.db)
