@@ -198,6 +198,23 @@ def test_an_unknown_postgres_database_is_a_configuration_error(env: GridsEnv, pg
     assert_refused(result, 2, "gse2e_no_such_database")
 
 
+def test_a_cluster_on_sqlite_is_refused(env: GridsEnv) -> None:
+    path = env.write(grids_toml([BTC_GRID]))
+
+    result = start("--strategies", str(path), "--cluster", "--member", "a")
+
+    assert_refused(result, 2, "--cluster needs a PostgreSQL database")
+
+
+@pytest.mark.postgres
+def test_a_cluster_in_a_dry_run_is_refused(env: GridsEnv, pg_url: str) -> None:
+    path = env.write(grids_toml([BTC_GRID]))  # the paper exchange: a dry run
+
+    result = start("--strategies", str(path), "--db", pg_url, "--cluster", "--member", "a")
+
+    assert_refused(result, 2, "--cluster trades live only")
+
+
 async def _hold_and_start(db_url: str, grid: str, args: list[str]) -> tuple[Result, bool]:
     lock = grid_lock(db_url, grid)
     assert await lock.acquire()

@@ -305,6 +305,14 @@ def prepare(
             f"--cluster needs a PostgreSQL database (got {safe_db_url}): the members "
             "share grids through its locks and lease rows"
         )
+    elif mode is Mode.DRY_RUN:
+        # A paper account lives in one member's run: a grid adopted by another member
+        # would find another account, and each member would overwrite the others' paper
+        # balances in the shared database.
+        raise app.StartRefused(
+            "--cluster trades live only: a dry run's paper account belongs to one "
+            "member, so a grid moved to another would lose its orders and balances"
+        )
     if mode is Mode.LIVE:  # keys, trade permission and free balances, before any order
         from gridsup.commands.preflight_account import check_live_account
 
