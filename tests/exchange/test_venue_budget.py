@@ -1,7 +1,7 @@
-"""The request budgets of OKX, Bybit and Kraken (exchange/venue_budget.py), on a fake
-clock: each venue's published limits kept (a window's count never passed, Kraken's
-counter followed), and a rate-limit answer pausing every caller, in every process
-sharing the file, until the venue's retry time."""
+"""The request budgets of OKX, Bybit and Kraken (exchange/venue_budget.py, the limits in
+venue_rates.py), on a fake clock: each venue's published limits kept (a window's count
+never passed, Kraken's counter followed), and a rate-limit answer pausing every caller,
+in every process sharing the file, until the venue's retry time."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from gridsup.exchange.venue_budget import (
+from gridsup.exchange.venue_budget import CounterBudget
+from gridsup.exchange.venue_rates import (
     BYBIT_LIMITS,
     KRAKEN_LIMITS,
     OKX_LIMITS,
-    CounterBudget,
     VenueLimits,
+    counter_poll_period,
 )
 
 
@@ -165,8 +166,6 @@ def test_a_costly_call_is_not_starved_by_a_stream_of_cheap_ones() -> None:
 
 
 def test_the_idle_polls_follow_each_venues_counters() -> None:
-    from gridsup.exchange.venue_budget import counter_poll_period
-
     kraken = counter_poll_period(KRAKEN_LIMITS, "fetch_open_orders", 0.5, 0.25, 0.2)
     okx = counter_poll_period(OKX_LIMITS, "fetch_open_orders", 0.5, 0.25, 0.2)
 

@@ -23,7 +23,8 @@ from gridsup.exchange.budget import (
     poll_period,
     weight_limit_of,
 )
-from gridsup.exchange.venue_budget import CounterBudget, counter_poll_period, venue_limits_of
+from gridsup.exchange.venue_budget import CounterBudget
+from gridsup.exchange.venue_rates import counter_poll_period, venue_limits_of
 
 __all__ = [
     "COUNTER_EXECUTION_IDLE_SHARE",

@@ -22,7 +22,8 @@ from gridsup.exchange.loopback import LoopbackServer, LoopbackState
 from gridsup.exchange.loopback.limits import RequestRecord
 from gridsup.exchange.loopback.venues import url_overrides
 from gridsup.exchange.retry import RetryPolicy
-from gridsup.exchange.venue_budget import VENUE_LIMITS, CounterBudget
+from gridsup.exchange.venue_budget import CounterBudget
+from gridsup.exchange.venue_rates import VENUE_LIMITS
 
 # The venue's time at this scale (OKX's 2 s window, Kraken's 0.33/s decay), loopback
 # and budget alike; Bybit's reset time is the header's, 1 s at most.

@@ -2,7 +2,7 @@
 publishes them (docs/exchange.md, "Rate limits of OKX, Bybit and Kraken"); Binance's
 weights are ``limits.py``.
 
-- **OKX** (v5): each endpoint allows ``limit`` requests per 2 s (``OKX_LIMITS``); past
+- **OKX** (v5): each endpoint allows ``limit`` requests per 2 s (``OKX_PER_2S``); past
   it: HTTP 429, code 50011, no Retry-After.
 - **Bybit** (v5): each private endpoint allows ``limit`` requests per second and UID, a
   rolling window, reported on every answer in ``X-Bapi-Limit`` / ``-Status`` (remaining)
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "BYBIT_BAN_S",
-    "BYBIT_LIMITS",
+    "BYBIT_PER_S",
     "KRAKEN_CALL_COSTS",
-    "OKX_LIMITS",
+    "OKX_PER_2S",
     "Admission",
     "KrakenOrderCounter",
     "Refusal",
@@ -44,7 +44,7 @@ __all__ = [
 
 OKX_WINDOW_S = 2.0
 # OKX v5 requests per 2 s by endpoint (per user, or per IP for public data).
-OKX_LIMITS: Mapping[str, int] = {
+OKX_PER_2S: Mapping[str, int] = {
     "GET /api/v5/public/time": 10,
     "GET /api/v5/public/instruments": 20,
     "GET /api/v5/market/ticker": 20,
@@ -62,7 +62,7 @@ OKX_LIMITS: Mapping[str, int] = {
 
 BYBIT_WINDOW_S = 1.0
 # Bybit v5 requests per second and UID by private endpoint (spot, unified account).
-BYBIT_LIMITS: Mapping[str, int] = {
+BYBIT_PER_S: Mapping[str, int] = {
     "POST /v5/order/create": 20,
     "POST /v5/order/cancel": 20,
     "GET /v5/order/realtime": 50,
@@ -196,7 +196,7 @@ class VenueLimiter:
         endpoint = f"{method} {path}"
         match venue:
             case "okx":
-                limit = OKX_LIMITS.get(endpoint)
+                limit = OKX_PER_2S.get(endpoint)
                 if limit is None:
                     return Admission(now_ms=now)
                 retry = self._window(endpoint, limit, OKX_WINDOW_S).take(now)
@@ -221,7 +221,7 @@ class VenueLimiter:
         if self._bybit_ip.take(now) is not None:
             self.bybit_banned_until = now + self._ms(BYBIT_BAN_S)
             return Refusal(self.bybit_banned_until, banned=True)
-        limit = BYBIT_LIMITS.get(endpoint)
+        limit = BYBIT_PER_S.get(endpoint)
         if limit is None:
             return Admission(now_ms=now)
         window = self._window(endpoint, limit, BYBIT_WINDOW_S)
