@@ -80,6 +80,24 @@ def test_bnb_fees_are_in_the_profit_and_counted_by_asset() -> None:
     assert change["USDT"] == strategy.realized_profit - strategy.cost_held + fees_quote
 
 
+def test_quote_fees_take_nothing_from_the_base_and_are_in_the_profit() -> None:
+    exchange = FakeExchange(price=D(52000))  # every fee in quote: Kraken's rule
+    strategy = run(exchange)
+    amount = next(i.amount for i in exchange.open.values() if i.price == D(50000))
+
+    exchange.move_to(D(49900))
+    sell = next(i for i in exchange.open.values() if i.side is Side.SELL)
+    exchange.move_to(D(55100))
+
+    assert sell.amount == amount  # the whole base bought is sold: no dust
+    cost = D(50000) * amount * D("1.001")
+    proceeds = D(55000) * amount * D("0.999")
+    assert strategy.realized_profit == proceeds - cost
+    change = balance_change(exchange)
+    assert change["USDT"] == strategy.realized_profit - strategy.cost_held
+    assert change["BTC"] == strategy.base_held and strategy.dust == 0
+
+
 def test_a_counter_sell_under_the_minimum_waits_in_the_dust_for_the_next_buy() -> None:
     config = make_config(initial_position="none")
     levels = grid_levels(config)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
@@ -44,6 +44,9 @@ from gridsup.messages import telemetry
 __all__ = [
     "BINANCE_WEIGHTS",
     "DEFAULT_SHARE",
+    "Budget",
+    "FileStore",
+    "MemoryStore",
     "RequestBudget",
     "binance_weight",
     "poll_period",
@@ -73,6 +76,44 @@ BINANCE_WEIGHTS: dict[str, int] = {
     "load_time_difference": 1,  # GET /api/v3/time
 }
 _BINANCE_LIMIT = 6000  # REQUEST_WEIGHT per minute per IP
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+class Budget(Protocol):
+    """What ``CcxtExchange`` asks of a request budget around every request: Binance's
+    weight budget (:class:`RequestBudget`) or another venue's counters
+    (``venue_budget.CounterBudget``)."""
+
+    # ccxt's own request spacing to use behind this budget (None: ccxt's default)
+    ccxt_rate_limit_ms: float | None
+
+    async def take(self, op: str, symbols: int | None = None) -> None:
+        """Wait until the ccxt call ``op`` may be sent, and count it."""
+        ...
+
+    def observe(self, headers: Mapping[str, Any] | None) -> None:
+        """Follow what the answer's headers say of the limits."""
+        ...
+
+    def refused(
+        self,
+        op: str,
+        retry_after: float | None,
+        headers: Mapping[str, Any] | None = None,
+        status: str = "429",
+    ) -> float:
+        """The venue refused ``op`` for the rate: every caller waits; returns the epoch
+        second the pause ends."""
+        ...
+
+    def snapshot(self) -> dict[str, float | int]:
+        """The shared figures now (for status)."""
+        ...
+
+    def status(self) -> dict[str, int]:
+        """The shared figures under their telemetry keys (metrics and alerts)."""
+        ...
 
 
 def binance_weight(op: str, symbols: int | None = None) -> int:
@@ -118,48 +159,66 @@ class _State:
             self.window, self.used = window, 0
 
 
-_DEFAULTS: dict[str, int | float] = asdict(_State())
+class MemoryStore(Generic[S]):
+    """A budget's state in this process only (one process, tests)."""
 
+    def __init__(self, state: S) -> None:
+        self._state = state
 
-class _MemoryStore:
-    def __init__(self) -> None:
-        self._state = _State()
-
-    def update(self, fn: Callable[[_State], Any]) -> Any:
+    def update(self, fn: Callable[[S], R]) -> R:
         return fn(self._state)
 
 
-class _FileStore:
-    """The state in a JSON file, changed under an exclusive flock (every process on the
-    host that opens the same path shares it)."""
+class FileStore(Generic[S]):
+    """A budget's state in a JSON file, changed under an exclusive flock (every process
+    on the host that opens the same path shares it). ``load`` builds the state from the
+    file's JSON (raising ValueError/TypeError/KeyError on a torn or foreign file: then
+    ``fresh`` starts afresh), ``dump`` gives the JSON to write back."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        load: Callable[[dict[str, Any]], S],
+        dump: Callable[[S], dict[str, Any]],
+        fresh: Callable[[], S],
+    ) -> None:
         self.path = path
+        self._load, self._dump, self._fresh = load, dump, fresh
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def update(self, fn: Callable[[_State], Any]) -> Any:
+    def update(self, fn: Callable[[S], R]) -> R:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.read(fd, 4096)
+            raw = os.read(fd, 65536)
             try:
-                data = json.loads(raw) if raw else {}
-                # Each field converted to its default's type; fields the file lacks
-                # (written by an older gridsup) keep their default.
-                state = _State()
-                for name, default in _DEFAULTS.items():
-                    if name in data:
-                        setattr(state, name, type(default)(data[name]))
-            except (ValueError, TypeError):
-                state = _State()  # a torn or foreign file: start counting afresh
+                state = self._load(json.loads(raw) if raw else {})
+            except (ValueError, TypeError, KeyError, AttributeError):
+                state = self._fresh()  # a torn or foreign file: start counting afresh
             result = fn(state)
-            text = json.dumps(asdict(state)).encode()
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
-            os.write(fd, text)
+            os.write(fd, json.dumps(self._dump(state)).encode())
             return result
         finally:
             os.close(fd)  # releases the lock
+
+
+_DEFAULTS: dict[str, int | float] = asdict(_State())
+
+
+def _load_state(data: dict[str, Any]) -> _State:
+    # Each field converted to its default's type; fields the file lacks (written by an
+    # older gridsup) keep their default.
+    state = _State()
+    for name, default in _DEFAULTS.items():
+        if name in data:
+            setattr(state, name, type(default)(data[name]))
+    return state
+
+
+def _dump_state(state: _State) -> dict[str, Any]:
+    return asdict(state)
 
 
 class RequestBudget:
@@ -177,6 +236,7 @@ class RequestBudget:
         path: Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        weigh: Callable[[str, int | None], int] = binance_weight,
     ) -> None:
         if limit <= 0:
             raise ValueError(f"request weight limit must be > 0, got {limit}")
@@ -185,9 +245,13 @@ class RequestBudget:
         self.limit = limit
         self.share = share
         self.cap = max(1, math.floor(limit * share))
-        self._store: _MemoryStore | _FileStore = (
-            _MemoryStore() if path is None else _FileStore(path)
+        self._store: MemoryStore[_State] | FileStore[_State] = (
+            MemoryStore(_State())
+            if path is None
+            else FileStore(path, _load_state, _dump_state, _State)
         )
+        self._weigh = weigh
+        self.ccxt_rate_limit_ms: float | None = None  # ccxt's default spacing
         self._clock, self._sleep = clock, sleep
         self.waits = 0  # acquisitions that had to wait (budget spent or banned)
         self.waited_s = 0.0
@@ -218,6 +282,21 @@ class RequestBudget:
             self.waited_s += wait
             await self._sleep(wait)
         self.spent += weight
+
+    async def take(self, op: str, symbols: int | None = None) -> None:
+        """Take the weight of the ccxt call ``op`` (``weigh``: Binance's table; 1 a
+        call on a venue without one), waiting as :meth:`acquire`."""
+        await self.acquire(self._weigh(op, symbols))
+
+    def refused(
+        self,
+        op: str,
+        retry_after: float | None,
+        headers: Mapping[str, Any] | None = None,
+        status: str = "429",
+    ) -> float:
+        """The exchange refused ``op`` for the rate: :meth:`ban` until Retry-After."""
+        return self.ban(retry_after, status)
 
     def observe(self, headers: Mapping[str, Any] | None) -> None:
         """Follow the exchange's count of the minute (``X-MBX-USED-WEIGHT-1M``)."""

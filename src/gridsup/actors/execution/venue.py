@@ -14,7 +14,7 @@ from typing import Protocol
 
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.exchange.base import Exchange
-from gridsup.exchange.budget import RequestBudget
+from gridsup.exchange.budget import Budget
 from gridsup.exchange.errors import OrderNotFound
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
@@ -58,7 +58,7 @@ class PaperVenue:
     dry_run = True
 
     def __init__(
-        self, paper: PaperExchange, limiter: TokenBucket, budget: RequestBudget | None = None
+        self, paper: PaperExchange, limiter: TokenBucket, budget: Budget | None = None
     ) -> None:
         self.paper = paper
         self.limiter = limiter

@@ -21,7 +21,7 @@ import ccxt.async_support as ccxt
 import msgspec
 import structlog
 
-from gridsup.exchange.budget import RequestBudget, binance_weight
+from gridsup.exchange.budget import Budget
 from gridsup.exchange.ccxt import convert
 from gridsup.exchange.ccxt.client import (
     RedactFilter,
@@ -69,6 +69,16 @@ async def _isolated(fn: Callable[[], Awaitable[T]]) -> T:
         return await fn()
 
 
+def _refusal_status(exc: Exception) -> str:
+    """How a venue refused for the rate: "418"/"403" (an IP ban) or "429" (the rest)."""
+    text = str(exc)
+    if "418" in text or "banned" in text:
+        return "418"
+    if "403" in text or "access too frequent" in text:  # Bybit's IP ban
+        return "403"
+    return "429"
+
+
 def _plain(value: Decimal) -> str:
     """Decimal as plain text for ccxt (never exponent notation, never a float)."""
     return format(value, "f")
@@ -101,10 +111,12 @@ class CcxtExchange:
         enable_rate_limit: bool = True,
         rate_limit_ms: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.id = exchange_id
         self.dialect = dialect_for(exchange_id)
+        if rate_limit_ms is None and budget is not None:
+            rate_limit_ms = budget.ccxt_rate_limit_ms  # the budget keeps the venue's limits
         self._client: Any = build_client(
             exchange_id,
             api_key=api_key,
@@ -124,9 +136,9 @@ class CcxtExchange:
         self._retry = retry
         self._sleep = sleep
         self._markets: dict[str, Market] = {}
-        # The host's shared weight budget (exchange/budget.py); None: none kept here.
+        # The host's shared request budget (exchange/budget.py, venue_budget.py); None:
+        # none kept here.
         self.budget = budget
-        self._binance = exchange_id.startswith("binance")
         self.requests = RequestStats()  # latency, 429/418, reachable: request_status()
 
     @classmethod
@@ -171,7 +183,7 @@ class CcxtExchange:
         what ccxt raises."""
         budget = self.budget
         if budget is not None:
-            await budget.acquire(binance_weight(op, symbols) if self._binance else 1)
+            await budget.take(op, symbols)
         began = time.perf_counter()
         try:
             result = await _isolated(fn)
@@ -183,7 +195,10 @@ class CcxtExchange:
                 headers = peek_error_headers()
                 budget.observe(headers)
                 if refusal is not None:
-                    budget.ban(parse_retry_after(header_value(headers, "Retry-After")), refusal)
+                    retry_after = parse_retry_after(header_value(headers, "Retry-After"))
+                    # Bybit bans an IP with a 403 that the budget pauses for longer
+                    banned = _refusal_status(exc) if refusal == "429" else refusal
+                    budget.refused(op, retry_after, headers, banned)
             raise
         self.requests.record(time.perf_counter() - began, take_response_status())
         if budget is not None:
@@ -476,7 +491,9 @@ class CcxtExchange:
         Raises:
             BadSymbol, ExchangeError.
         """
-        if self._client.has.get("fetchOrderTrades"):
+        # "emulated" (Kraken) needs the order's trade ids, which we do not have: only a
+        # native per-order call is used.
+        if self._client.has.get("fetchOrderTrades") is True:
             raw = await self._call(
                 "fetch_order_trades",
                 lambda: self._client.fetch_order_trades(order_id, symbol, None, None),
