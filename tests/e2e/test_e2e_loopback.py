@@ -146,6 +146,10 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(
     assert foreign_status is OrderStatus.OPEN  # reported, never cancelled
     assert missing_fills(exchange, db, grid_names) == []
     assert {f.trade_id for f in db.fills} <= {t.id for t in exchange.trades}
+    # ... each booked as the exchange made it (side, price, amount, fee and its asset)
+    made = {t.id: (t.side, t.price, t.amount, t.fee, t.fee_currency) for t in trades}
+    booked = {f.trade_id: (f.side, f.price, f.amount, f.fee, f.fee_currency) for f in db.fills}
+    assert {i: (b, made[i]) for i, b in booked.items() if b != made[i]} == {}
     for name in grid_names:
         assert int(db.states[name]["completed_cycles"]) >= done[name] >= 1
     # Money adds up: every asset's balance is the start plus what `gridsup stats` reports
@@ -162,9 +166,10 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(
         expected["BTC"] = expected.get("BTC", Decimal(0)) + sign * t.amount
         expected["USDT"] -= sign * t.price * t.amount
         expected[t.fee_currency] = expected.get(t.fee_currency, Decimal(0)) - t.fee
-    for asset, amount in expected.items():
-        total = exchange.free.get(asset, Decimal(0)) + exchange.used.get(asset, Decimal(0))
-        assert total == amount, asset
+    zero = Decimal(0)
+    held = {a: exchange.free.get(a, zero) + exchange.used.get(a, zero) for a in expected}
+    late = len(after_stop(trades, stored))
+    assert held == expected, f"{late} trades after the stop; {len(trades)} in all"
 
 
 def after_stop(trades: list[Trade], stored: set[str]) -> list[Trade]:
