@@ -2,19 +2,28 @@
 
 The follower subscribes (``UserStream.connect`` returns once the exchange confirmed),
 then **reconciles over REST** what it may have missed before the subscription (one
-``poll``: open orders, and the trades of every tracked order that moved), and only then
-trusts the stream: each event is booked as it arrives (``Booking.absorb``: idempotent by
-trade id, so a duplicated event, or one the reconcile already booked, is booked once; an
-older event arriving after a newer one books its trade and changes no final status).
+``poll`` of every symbol: open orders, and the trades of every tracked order that
+moved), and only then trusts the stream: each event is booked as it arrives
+(``Booking.absorb``: idempotent by trade id, so a duplicated event, or one the
+reconcile already booked, is booked once; an older event arriving after a newer one
+books its trade and changes no final status).
 
 A gap — the connection dropped, the subscription ended (``eventStreamTerminated``), or
-nothing at all (no event, no pong) came for longer than the keepalive — makes it
+nothing at all (no event, no pong) came for longer than ``stale_after_ms`` — makes it
 subscribe again and reconcile again, so a fill made while the stream was down is booked
 exactly once. An event lost without any gap (the exchange dropped it) is found by the
 audit: a reconcile every ``stream_audit_s`` while on the stream (one request when
 nothing moved). After ``stream_fallback_after`` failed subscriptions in a row the account
-is **polled** (``poll_interval_ms``) and the stream tried again every
-``stream_retry_s``; ``status`` shows which (``order_feed``) and since when.
+is **polled** by the :class:`AccountPoller` — paced by the account's ``PollPlan`` within
+the host's request budget, exactly as an account without a stream — and the stream tried
+again every ``stream_retry_s``; ``status`` shows which (``order_feed``) and since when.
+
+The **account pause** (keys refused, docs/exchange.md "Refusals") holds here too: a
+subscription refused for its keys pauses the account like any refused request; while it
+is paused nothing reconnects — the poller probes once every ``account_probe_s`` (a stream
+still open keeps delivering, its audit becomes that probe) — and the first probe that
+succeeds resumes the account and subscribes again. No reconnect loop reaches a venue
+that refuses the keys.
 
 An event for an order whose placement or cancel is in flight waits for it: the request
 books its own answer first, so a fill never overtakes the Ack of its order.
@@ -23,6 +32,7 @@ books its own answer first, so a fill never overtakes the Ack of its order.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from enum import Enum
@@ -31,11 +41,11 @@ import structlog
 
 from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.desk import Desk
-from gridsup.actors.execution.poller import PollResult, poll
+from gridsup.actors.execution.poller import PollResult
+from gridsup.actors.execution.polling import AccountPoller
 from gridsup.actors.execution.tracked_orders import OrderBook
-from gridsup.actors.execution.venue import Venue
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
-from gridsup.exchange.streams import OrderEvent, StreamBroken, UserStream
+from gridsup.exchange.streams import OrderEvent, StreamBroken, UserStream, stale_after_ms
 from gridsup.messages import telemetry
 from gridsup.messages.common import OrderStatus
 
@@ -50,50 +60,46 @@ class FeedMode(Enum):
     CONNECTING = "connecting"  # subscribing (and reconciling) after a start or a gap
     STREAM = "stream"  # the user-data stream, trusted
     POLLING = "polling"  # REST polling: the stream failed too often
+    PAUSED = "paused"  # the account is paused (keys refused): probed, not reconnected
 
 
 class StreamFollower:
     """See the module docstring. ``commit`` takes what booking produced (the actor's
-    durable-first path)."""
+    durable-first path); ``poller`` polls the account when the stream cannot."""
 
     def __init__(
         self,
         stream: UserStream,
         desk: Desk,
-        venue: Venue,
         book: OrderBook,
         commit: Callable[[Records], None],
+        poller: AccountPoller,
         *,
         keepalive_ms: int,
-        poll_interval_ms: int,
         fallback_after: int,
         retry_s: float,
         audit_s: float = 60.0,
+        stale_ms: int | None = None,
     ) -> None:
         self.stream = stream
         self.desk = desk
-        self.venue = venue
         self.book = book
         self._commit = commit
+        self.poller = poller
         self.keepalive_ms = keepalive_ms
-        self.poll_interval_s = poll_interval_ms / 1000
+        self.silence_limit_ms = stale_after_ms(keepalive_ms, stale_ms)
         self.fallback_after = max(1, fallback_after)
         self.retry_s = retry_s
         self.audit_s = audit_s
-        self._reconciled_at = 0.0
+        self._checked_at = 0.0  # monotonic time of the last reconcile tried
         self.mode = FeedMode.CONNECTING
         self.since_ms = int(time.time() * 1000)
-        self.events = self.gaps = self.reconciles = self.polls = 0
+        self.events = self.gaps = self.reconciles = self.connects = 0
         self.last_event_ms = 0
 
     @property
     def connect_timeout_s(self) -> float:
         return max(5.0, 2 * self.keepalive_ms / 1000)
-
-    @property
-    def silence_limit_ms(self) -> int:
-        """Nothing heard for this long is a gap: one missed pong, and some slack."""
-        return self.keepalive_ms + max(500, self.keepalive_ms // 2)
 
     def _set(self, mode: FeedMode) -> None:
         if mode is not self.mode:
@@ -106,19 +112,32 @@ class StreamFollower:
         failures = 0
         try:
             while True:
+                if self.poller.paused:
+                    # Nothing reconnects against refused keys: probe until they work.
+                    self._set(FeedMode.PAUSED)
+                    await self.poller.run_for(math.inf, until=lambda: not self.poller.paused)
+                    self._set(FeedMode.CONNECTING)
+                    failures = 0
+                    continue
+                self.connects += 1
                 try:
                     # A subscription whose answer never comes (a silent server) is a failure.
                     await asyncio.wait_for(self.stream.connect(), self.connect_timeout_s)
-                except (TimeoutError, StreamBroken, AuthenticationError, ExchangeError) as exc:
+                except AuthenticationError as exc:
+                    log.warning("user_stream_refused", error=str(exc))
+                    await self.stream.reset("keys refused")
+                    self.desk.pause(str(exc))
+                    continue
+                except (TimeoutError, StreamBroken, ExchangeError) as exc:
                     if isinstance(exc, TimeoutError):
                         await self.stream.reset("subscription unanswered")
                     failures += 1
                     log.warning("user_stream_connect_failed", failures=failures, error=str(exc))
                     if failures >= self.fallback_after:
                         self._set(FeedMode.POLLING)
-                        await self._poll_for(self.retry_s)
+                        await self.poller.run_for(self.retry_s)
                     else:
-                        await self._poll_for(min(2.0**failures * 0.25, self.retry_s))
+                        await self.poller.run_for(min(2.0**failures * 0.25, self.retry_s))
                     continue
                 failures = 0
                 if not await self._reconcile("subscribed"):
@@ -138,12 +157,16 @@ class StreamFollower:
         """Book events until the stream breaks or goes silent.
 
         Raises:
-            StreamBroken: the stream ended or was silent past the keepalive.
+            StreamBroken: the stream ended or was silent past its limit.
         """
         wait_s = max(0.05, min(self.keepalive_ms / 2000, self.audit_s))
         while True:
-            if time.monotonic() - self._reconciled_at > self.audit_s:
-                await self._reconcile("audit")  # an event lost without a gap: found here
+            # An event lost without a gap is found by the audit; while the account is
+            # paused the audit is its probe, at the probe's pace.
+            paused = self.poller.paused
+            every = self.poller.probe_s if paused else self.audit_s
+            if time.monotonic() - self._checked_at > every:
+                await self._reconcile("probe" if paused else "audit")
             try:
                 events = await asyncio.wait_for(self.stream.next_events(), wait_s)
             except TimeoutError:
@@ -151,7 +174,7 @@ class StreamFollower:
                     await self.stream.reset("silent past its keepalive")
                     raise StreamBroken(
                         f"silent for {self.stream.silent_for_ms()} ms "
-                        f"(keepalive {self.keepalive_ms} ms)"
+                        f"(limit {self.silence_limit_ms} ms)"
                     ) from None
                 continue
             await self.book_events(events)
@@ -178,30 +201,13 @@ class StreamFollower:
             self._commit(self.desk.booking.absorb(tracked, order, trades))
 
     async def _reconcile(self, why: str) -> bool:
-        """One REST poll: what the stream may have missed. False when it failed."""
-        try:
-            result = await poll(self.venue, self.book, self.desk.grid_of)
-        except ExchangeError as exc:
-            log.warning("order_reconcile_failed", reason=why, error=str(exc))
+        """One REST poll of the whole account: what the stream may have missed. False
+        when it failed (a refusal of the keys pauses the account)."""
+        self._checked_at = time.monotonic()
+        if not await self.poller.poll_once(every_symbol=True, reason=why):
             return False
         self.reconciles += 1
-        self._reconciled_at = time.monotonic()
-        records = await self.desk.on_poll(result)
-        if records[0] or records[1]:
-            log.info("order_reconcile_booked", reason=why, changes=len(result.changes))
-        self._commit(records)
         return True
-
-    async def _poll_for(self, seconds: float) -> None:
-        """Poll the account every ``poll_interval_ms`` for ``seconds`` (the fallback)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(self.poll_interval_s, remaining))
-            if await self._reconcile("poll"):
-                self.polls += 1
 
     def status(self) -> dict[str, str | int | bool]:
         return {
@@ -211,4 +217,6 @@ class StreamFollower:
             "stream_events": self.events,
             "stream_gaps": self.gaps,
             "stream_reconciles": self.reconciles,
+            "stream_connects": self.connects,
+            "order_polls": self.poller.polls,
         }
