@@ -34,6 +34,7 @@ from gridsup.exchange.ccxt.dialects import dialect_for
 from gridsup.exchange.ccxt.errors import (
     TimestampRejected,
     header_value,
+    keys_refused,
     map_ccxt_error,
     parse_retry_after,
 )
@@ -172,7 +173,8 @@ class CcxtExchange:
         except ccxt.BaseError as exc:
             headers = peek_error_headers()
             budget.observe(headers)
-            if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+            rate_limited = isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection)
+            if rate_limited and not keys_refused(exc):  # -2015: the keys, not the rate
                 status = "418" if "418" in str(exc) or "banned" in str(exc) else "429"
                 budget.ban(parse_retry_after(header_value(headers, "Retry-After")), status)
             raise

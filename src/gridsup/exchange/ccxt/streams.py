@@ -25,7 +25,7 @@ import structlog
 
 from gridsup.exchange.ccxt import convert
 from gridsup.exchange.ccxt.client import RedactFilter, build_client
-from gridsup.exchange.ccxt.errors import map_ccxt_error
+from gridsup.exchange.ccxt.errors import keys_refused, map_ccxt_error
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
 from gridsup.exchange.streams import OrderEvent, StreamBroken
 from gridsup.exchange.types import Ticker
@@ -59,9 +59,26 @@ def _pro_client(
     return client
 
 
+def _refusal(exc: BaseException) -> BaseException | None:
+    """The keys' refusal behind ``exc``, if any. The pinned ccxt masks a refused
+    WebSocket API subscription: its error handler drops the subscription, and the
+    subscribe call's own clean-up then fails to drop it again (``KeyError: 'spot'``),
+    with the refusal as that error's context."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        refused = isinstance(current, ccxt.AuthenticationError | ccxt.PermissionDenied)
+        if refused or keys_refused(current):  # -2015 raised as a ban: ccxt/errors.py
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _broken(exc: BaseException, redactor: RedactFilter) -> ExchangeError:
-    if isinstance(exc, ccxt.AuthenticationError):
-        return AuthenticationError(redactor.redact(str(exc)))
+    refused = _refusal(exc)
+    if refused is not None:
+        return AuthenticationError(redactor.redact(str(refused)))
     error = map_ccxt_error(exc, None) if isinstance(exc, ccxt.BaseError) else None
     detail = redactor.redact(str(error if error is not None else exc))
     return StreamBroken(f"{type(exc).__name__}: {detail}")
@@ -105,7 +122,13 @@ class _Pro:
     async def reset(self, reason: str) -> None:
         self._connections = {}
         for ws in self._ws_clients():
+            pending = list((getattr(ws, "futures", None) or {}).values())
             ws.on_error(ccxt.RequestTimeout(f"gridsup: {reason}"))
+            # Futures nobody waits for any more (a refused subscription leaves one
+            # behind, see _refusal) are read here: their error is this reset's.
+            for future in pending:
+                if future.done() and not future.cancelled():
+                    future.exception()
         await self._cancel_tasks()
 
     async def _cancel_tasks(self) -> None:
