@@ -13,7 +13,8 @@ nothing at all (no event, no pong) came for longer than ``stale_after_ms`` — m
 subscribe again and reconcile again, so a fill made while the stream was down is booked
 exactly once. An event lost without any gap (the exchange dropped it) is found by the
 audit: a reconcile every ``stream_audit_s`` while on the stream (one request when
-nothing moved). After ``stream_fallback_after`` failed subscriptions in a row the account
+nothing moved), run beside the stream so that a slow REST answer never holds up the
+events. After ``stream_fallback_after`` failed subscriptions in a row the account
 is **polled** by the :class:`AccountPoller` — paced by the account's ``PollPlan`` within
 the host's request budget, exactly as an account without a stream — and the stream tried
 again every ``stream_retry_s``; ``status`` shows which (``order_feed``) and since when.
@@ -26,7 +27,11 @@ succeeds resumes the account and subscribes again. No reconnect loop reaches a v
 that refuses the keys.
 
 An event for an order whose placement or cancel is in flight waits for it: the request
-books its own answer first, so a fill never overtakes the Ack of its order.
+books its own answer first, so a fill never overtakes the Ack of its order. It waits in
+a task of its own (events of one order stay in order), never in front of the events of
+the other orders: a placement slowed by the REST throttle must not delay a hundred other
+grids' fills. The events that arrived together are committed together (one batch to the
+store, one account save).
 """
 
 from __future__ import annotations
@@ -35,12 +40,15 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from enum import Enum
+from typing import Any
 
 import structlog
 
 from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.desk import Desk
+from gridsup.actors.execution.outbox import Action
 from gridsup.actors.execution.poller import PollResult
 from gridsup.actors.execution.polling import AccountPoller
 from gridsup.actors.execution.tracked_orders import OrderBook
@@ -48,6 +56,7 @@ from gridsup.exchange.errors import AuthenticationError, ExchangeError
 from gridsup.exchange.streams import OrderEvent, StreamBroken, UserStream, stale_after_ms
 from gridsup.messages import telemetry
 from gridsup.messages.common import OrderStatus
+from gridsup.messages.store import StoreRequest
 
 __all__ = ["FeedMode", "StreamFollower"]
 
@@ -92,6 +101,9 @@ class StreamFollower:
         self.retry_s = retry_s
         self.audit_s = audit_s
         self._checked_at = 0.0  # monotonic time of the last reconcile tried
+        self._audit: asyncio.Task[bool] | None = None  # the audit under way beside the stream
+        self._held: dict[str, list[OrderEvent]] = {}  # events waiting, per client id
+        self._holders: dict[str, asyncio.Future[None]] = {}  # the task booking them
         self.mode = FeedMode.CONNECTING
         self.since_ms = int(time.time() * 1000)
         self.events = self.gaps = self.reconciles = self.connects = 0
@@ -151,6 +163,8 @@ class StreamFollower:
                     log.warning("user_stream_lost", error=str(exc), gaps=self.gaps)
                     self._set(FeedMode.CONNECTING)
         finally:
+            for task in [self._audit, *self._holders.values()]:
+                await _cancelled(task)
             await self.stream.close()
 
     async def _follow(self) -> None:
@@ -160,45 +174,94 @@ class StreamFollower:
             StreamBroken: the stream ended or was silent past its limit.
         """
         wait_s = max(0.05, min(self.keepalive_ms / 2000, self.audit_s))
-        while True:
-            # An event lost without a gap is found by the audit; while the account is
-            # paused the audit is its probe, at the probe's pace.
-            paused = self.poller.paused
-            every = self.poller.probe_s if paused else self.audit_s
-            if time.monotonic() - self._checked_at > every:
-                await self._reconcile("probe" if paused else "audit")
-            try:
-                events = await asyncio.wait_for(self.stream.next_events(), wait_s)
-            except TimeoutError:
-                if self.stream.silent_for_ms() > self.silence_limit_ms:
-                    await self.stream.reset("silent past its keepalive")
-                    raise StreamBroken(
-                        f"silent for {self.stream.silent_for_ms()} ms "
-                        f"(limit {self.silence_limit_ms} ms)"
-                    ) from None
-                continue
-            await self.book_events(events)
+        try:
+            while True:
+                self._audit_when_due()
+                try:
+                    events = await asyncio.wait_for(self.stream.next_events(), wait_s)
+                except TimeoutError:
+                    if self.stream.silent_for_ms() > self.silence_limit_ms:
+                        await self.stream.reset("silent past its keepalive")
+                        raise StreamBroken(
+                            f"silent for {self.stream.silent_for_ms()} ms "
+                            f"(limit {self.silence_limit_ms} ms)"
+                        ) from None
+                    continue
+                await self.book_events(events)
+        finally:
+            await _cancelled(self._audit)
+            self._audit = None
+
+    def _audit_when_due(self) -> None:
+        """Start the audit (an event lost without a gap is found by it) when it is due;
+        while the account is paused the audit is its probe, at the probe's pace. It runs
+        beside the stream: events keep being booked while its requests are under way
+        (booking is idempotent by trade id, and an older view changes no final status)."""
+        audit = self._audit
+        if audit is not None:
+            if not audit.done():
+                return
+            if not audit.cancelled() and (exc := audit.exception()) is not None:
+                log.error("order_audit_crashed", error=repr(exc))
+            self._audit = None
+        paused = self.poller.paused
+        every = self.poller.probe_s if paused else self.audit_s
+        if time.monotonic() - self._checked_at > every:
+            self._audit = asyncio.ensure_future(self._reconcile("probe" if paused else "audit"))
 
     async def book_events(self, events: list[OrderEvent]) -> None:
-        """Book stream events (see the module docstring)."""
+        """Book stream events (see the module docstring), committed together.
+
+        An event that must wait — its order's placement or cancel is in flight, or the
+        order is not tracked (yet) — is held for a task of its own (:meth:`_book_held`),
+        in order per order, so it never holds up the events of other orders.
+        """
+        requests: list[StoreRequest] = []
+        actions: list[Action] = []
         for event in events:
             self.events += 1
             self.last_event_ms = int(time.time() * 1000)
-            order = event.order
-            cid = order.client_order_id or ""
+            cid = event.order.client_order_id or ""
             if self.desk.grid_of(cid) is None:
                 continue  # foreign: the polls and reconciles count them
-            if self.desk.in_flight(cid):
-                await self.desk.settled(cid)
-            tracked = self.book.get(cid)
-            if tracked is None:
-                if order.status is OrderStatus.OPEN:  # ours, placed by an earlier life
-                    self._commit(await self.desk.on_poll(PollResult(orphans=[order])))
+            if cid in self._held or self.desk.in_flight(cid) or self.book.get(cid) is None:
+                self._hold(cid, event)
                 continue
-            if not tracked.placed:
-                continue  # its placement failed meanwhile and was discarded
-            trades = [event.trade] if event.trade is not None else []
-            self._commit(self.desk.booking.absorb(tracked, order, trades))
+            more, acts = self._absorb(cid, event)
+            requests += more
+            actions += acts
+        if requests or actions:
+            self._commit((requests, actions))
+
+    def _absorb(self, cid: str, event: OrderEvent) -> Records:
+        tracked = self.book.get(cid)
+        if tracked is None or not tracked.placed:
+            return [], []  # its placement failed meanwhile and was discarded
+        trades = [event.trade] if event.trade is not None else []
+        return self.desk.booking.absorb(tracked, event.order, trades)
+
+    def _hold(self, cid: str, event: OrderEvent) -> None:
+        self._held.setdefault(cid, []).append(event)
+        if cid not in self._holders:
+            self._holders[cid] = asyncio.ensure_future(self._book_held(cid))
+
+    async def _book_held(self, cid: str) -> None:
+        """Book the held events of ``cid`` in order, each once no placement or cancel of
+        it is in flight (the request books its own answer first: a fill never overtakes
+        its order's Ack); an open order of ours that nobody tracks is adopted."""
+        try:
+            while held := self._held.get(cid):
+                await self.desk.settled(cid)
+                event = held.pop(0)
+                if self.book.get(cid) is not None:
+                    self._commit(self._absorb(cid, event))
+                elif event.order.status is OrderStatus.OPEN:  # placed by an earlier life
+                    self._commit(await self.desk.on_poll(PollResult(orphans=[event.order])))
+        except ExchangeError as exc:  # the next reconcile books what is left
+            log.warning("stream_event_deferred_failed", client_order_id=cid, error=str(exc))
+        finally:
+            self._held.pop(cid, None)
+            self._holders.pop(cid, None)
 
     async def _reconcile(self, why: str) -> bool:
         """One REST poll of the whole account: what the stream may have missed. False
@@ -220,3 +283,12 @@ class StreamFollower:
             "stream_connects": self.connects,
             "order_polls": self.poller.polls,
         }
+
+
+async def _cancelled(task: asyncio.Future[Any] | None) -> None:
+    """Cancel ``task`` and wait for it to end (its own error is logged where it ran)."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
