@@ -2,9 +2,10 @@
 
 User data (Binance spot, as the pinned ccxt does it): ``authenticate`` subscribes the
 WebSocket API connection (``userDataStream.subscribe.signature``) and waits for the
-confirmation; ``watch_orders`` and ``watch_my_trades`` then follow the account's
-``executionReport`` events. A trade is booked with the order as that same report left
-it (its ``info``), so a fill never waits for a second message. Market data:
+confirmation; the account's ``executionReport`` events then follow (``watch_orders``
+and ``watch_my_trades`` are kept pending to hold the subscription). A trade is booked
+with the order as that same report left it (its ``info``), so a fill never waits for a
+second message. Market data:
 ``watch_tickers`` for every symbol over one connection.
 
 Liveness: ccxt pings the server every ``keepalive_ms``; ``silent_for_ms`` is the time
@@ -183,10 +184,11 @@ class CcxtUserStream(_Pro):
     ccxt's ``watch_orders``/``watch_my_trades`` answer from caches that coalesce what
     arrived between two calls (the latest state per order; a burst of trades resolves
     one future and waits for the next message to hand out the rest). So the reports are
-    taken as they are handled — ccxt's ``handle_order_update`` is wrapped to queue each
-    raw report, parsed with ccxt's own ``parse_ws_order``/``parse_ws_trade`` — and the
-    two watches are kept pending only to keep the subscription and to fail when the
-    connection does.
+    taken as they are handled — ccxt's ``handle_order_update`` is replaced, for
+    ``executionReport``, by one that queues each raw report, parsed later with ccxt's own
+    ``parse_ws_order``/``parse_ws_trade`` — and the two watches are kept pending only to
+    keep the subscription and to fail when the connection does (ccxt's caches behind
+    them are not fed: nothing reads them).
     """
 
     def __init__(
@@ -210,7 +212,11 @@ class CcxtUserStream(_Pro):
 
         def handle_order_update(ws: Any, message: Any) -> None:
             if isinstance(message, dict) and message.get("e") == "executionReport":
+                # Taken here, and only parsed once, by next_events: ccxt's own handling
+                # (its order and trade caches, which gridsup never reads) cost as much
+                # again for every event, a hundred of them in a fleet's price move.
                 self._reports.put_nowait(message)
+                return
             handle(ws, message)
 
         client.handle_order_update = handle_order_update
