@@ -1,20 +1,30 @@
 """Fills by websocket against the loopback exchange: latency, REST weight, gap recovery.
 
     .venv/bin/python bench/streams.py [--grids 100] [--moves 5] [--keepalive-ms 1000]
+                                      [--only fleet|parts]
 
-The loopback exchange runs as a subprocess (real HTTP and websockets on 127.0.0.1); this
-script holds the account through the real ccxt clients (``CcxtExchange`` for REST,
-``CcxtUserStream`` — ccxt.pro, the WebSocket API user-data subscription — for events).
-``--grids`` buy orders (one per grid) rest below the price; each move takes the price
-through all of them at once, so the loopback matches ``--grids`` fills in one go.
+The loopback exchange runs as a subprocess (real HTTP and websockets on 127.0.0.1).
 
-Printed:
-- fill latency: the loopback's match timestamp (the trade's ``T``, the server's clock)
-  -> the event parsed in this process, p50/p99/max over every fill of every move; and,
-  as the same run's baseline, REST polling at 1 s (gridsup's ``poll_interval_ms``
-  default) — the trade's timestamp -> the poll (``fetch_my_trades``) that found it;
-  NOTE: this is the exchange -> execution-actor leg. The strategy receives the fill one
-  database commit and one ZeroMQ hop later (docs/actors.md: ~5 ms for a fill batch).
+**fleet** (the issue's target: loopback match -> the strategy): ``--grids`` live grids
+on BTC/USDT through the real ``gridsup start`` preparation, supervisor (in this process),
+forkserver and actors — execution on the user-data stream, market data on the ticker
+stream, SQLite — half of them holding one buy at 42000, half buys at 42000 and 41000.
+Three moves: (1) through every 42000 buy (``--grids`` fills at once), after which each
+grid places its counter sell, every one answered 0.3 s late (``response_lost`` with
+``hang``: over a real network the order's stream event comes before the REST answer);
+(2) 1 s later, through the 41000 buys while those sells are still in flight; (3) once all
+is placed, through every sell (1.5 x ``--grids`` fills). A process of its own holds a SUB
+on ORDER_UPDATES, as every strategy actor does, and takes each fill update's arrival
+against the trade's match time (the loopback's clock: the same wall clock). Printed per
+move: p50/p99/max.
+
+**parts** (the legs): ``CcxtExchange`` and a bare ``CcxtUserStream`` in this process.
+``--grids`` buy orders rest below the price; each move takes the price through all of
+them at once. Printed:
+- fill latency: match -> the event parsed in this process (the exchange -> execution
+  actor leg), p50/p99/max over every fill of every move; and, as the same run's
+  baseline, REST polling at 1 s (gridsup's ``poll_interval_ms`` default) — the trade's
+  timestamp -> the poll (``fetch_my_trades``) that found it;
 - REST weight per minute in steady state, counted from the loopback's request log with
   Binance's weights (openOrders without a symbol 80, myTrades 20, order 4, ticker/24hr
   for a few symbols 2): the stream follower's audit (one reconcile per
@@ -22,8 +32,8 @@ Printed:
 - a dropped stream: disconnect -> ``StreamBroken`` seen -> REST reconcile done (ms);
   a silent stream (no events, no pongs): silence -> detected (``silent_for_ms`` past
   keepalive + slack, checked as the follower does) -> reconciled (ms).
-No figure is asserted; targets (issue 15): p50 <= 20 ms, p99 <= 100 ms; weight <= 5 %;
-dropped stream reconciled within 5 s, silent within keepalive + 5 s.
+No figure is asserted; targets (issue 15): p50 <= 20 ms, p99 <= 100 ms with 100 grids;
+weight <= 5 %; dropped stream reconciled within 5 s, silent within keepalive + 5 s.
 """
 
 from __future__ import annotations
@@ -37,7 +47,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
@@ -47,6 +59,7 @@ from gridsup.exchange.streams import StreamBroken
 from gridsup.messages.common import OrderType, Side
 
 KEY, SECRET = "benchkey", "benchsecret"
+KEY_ENV, SECRET_ENV = "GSBENCH_STREAMS_KEY", "GSBENCH_STREAMS_SECRET"
 WEIGHTS = {
     "GET /api/v3/openOrders": 80,
     "GET /api/v3/myTrades": 20,
@@ -55,6 +68,7 @@ WEIGHTS = {
     "GET /api/v3/ticker/24hr": 2,
 }
 LIMIT_PER_MIN = 6000
+ORDER = "/api/v3/order"
 LOOPBACK_ARGS = ("--price", "BTC/USDT=42000", "--balance", "USDT=100000000", "--balance", "BTC=10")
 AUDIT_S = 60.0
 
@@ -200,7 +214,261 @@ async def gap_recovery(lb: Loopback, ex: CcxtExchange, keepalive_ms: int) -> dic
     return out
 
 
-async def main(args: argparse.Namespace) -> None:
+# -- the whole path, with a fleet running ------------------------------------------------
+
+FLEET_GRID = """
+[[grid]]
+name = "{kind}{i:03d}"
+symbol = "BTC/USDT"
+lower_price = {lower}
+upper_price = {upper}
+num_grids = 3
+total_investment = 300
+initial_position = "none"
+"""
+# Half the grids ("a") hold one buy at 42000, the other half ("b") buys at 42000 and
+# 41000: 150 open orders (Binance takes at most 200 per symbol, MAX_NUM_ORDERS).
+FLEET_KINDS = (("a", 42000, 44000), ("b", 41000, 43000))
+FLEET_START = Decimal(42500)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    name: str
+    price: Decimal
+    fills: tuple[int, int]  # fills of each "a" and each "b" grid
+    settle_first: bool  # wait until every counter order of the last move is placed
+
+
+# (the 42000 buys fill; their 100 sells at 43000 are placed after, each answered
+# SLOW_ANSWER_S late, as over a real network the order's stream event comes before the
+# REST answer) -> (right after: the 41000 buys fill while those sells are still in flight)
+# -> (every sell fills: 50 at 42000, 100 at 43000)
+FLEET_MOVES = (
+    Move("quiet", Decimal(41900), (1, 1), True),
+    Move("placements in flight", Decimal(40900), (0, 1), False),
+    Move("quiet, larger", Decimal(43100), (1, 2), True),
+)
+SLOW_ANSWER_S = 0.3
+IN_FLIGHT_AFTER_S = 1.0  # the second move, after the first's fills (its placements under way)
+
+
+def fleet_grids_file(directory: Path, count: int) -> Path:
+    text = (
+        '[exchange]\nid = "binance"\nmode = "live"\n'
+        f'api_key_env = "{KEY_ENV}"\napi_secret_env = "{SECRET_ENV}"\n'
+        '[market_data]\nsource = "exchange"\n'
+    )
+    for i in range(count):
+        kind, lower, upper = FLEET_KINDS[i % 2]
+        text += FLEET_GRID.format(kind=kind, i=i, lower=lower, upper=upper)
+    path = directory / "grids.toml"
+    path.write_text(text)
+    return path
+
+
+def listen(endpoint: str, conn: Any) -> None:
+    """A process of its own with a SUB on the execution actor's ORDER_UPDATES, as every
+    strategy actor has one (this script's process is busy being the supervisor): told
+    how many fills a move makes, it sends back their latencies once they all arrived,
+    the time each arrived against the trade's match time (the loopback's clock, the same
+    wall clock)."""
+    import zmq
+
+    from gridsup.messages.orders import ORDER_FEED_CODEC
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.SUB)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    sock.connect(endpoint)
+    conn.send("ready")
+    got: list[float] = []
+    expected: list[int] = []
+    try:
+        while True:
+            while conn.poll():
+                message = conn.recv()
+                if message == "stop":
+                    return
+                expected.append(int(message))
+            if not sock.poll(100):
+                continue
+            frames = sock.recv_multipart()
+            received = time.time_ns() / 1e6
+            update = ORDER_FEED_CODEC.decode(frames[-1])
+            if update.fill is not None:
+                got.append(received - update.fill.timestamp)
+            while expected and len(got) >= expected[0]:
+                count = expected.pop(0)
+                conn.send(got[:count])
+                got = got[count:]
+    finally:
+        sock.close(0)
+        ctx.term()
+
+
+class FillListener:
+    """:func:`listen` in a process of its own."""
+
+    def __init__(self, endpoint: str) -> None:
+        import multiprocessing
+
+        mp = multiprocessing.get_context("spawn")
+        self.conn, child = mp.Pipe()
+        self.proc = mp.Process(target=listen, args=(endpoint, child), daemon=True)
+        self.proc.start()
+        if not self.conn.poll(60) or self.conn.recv() != "ready":
+            raise SystemExit("the fill listener did not start")
+
+    def expect(self, fills: int) -> None:
+        self.conn.send(fills)
+
+    async def collect(self, timeout: float) -> list[float]:
+        if not await asyncio.to_thread(self.conn.poll, timeout):
+            raise SystemExit("the fills did not all reach the strategies")
+        latencies: list[float] = self.conn.recv()
+        return latencies
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(10)
+
+
+async def settle(
+    sup: Any, names: list[str], fills: tuple[int, int] = (0, 0), timeout: float = 300
+) -> None:
+    """Until every grid runs with its orders out and nothing pending, each "a" and "b"
+    grid having seen ``fills`` fills (the counter order of the last one placed: the next
+    move must not meet an order still being placed)."""
+    from gridsup.supervisor.states import ChildState
+
+    def settled(name: str, child: Any) -> bool:
+        wanted = fills[0] if "-a" in name else fills[1]
+        return bool(
+            child.state is ChildState.RUNNING
+            and child.status.get("requests_pending") == 0
+            and (child.status.get("open_orders") or 0) >= 1
+            and not child.status.get("orders_waiting")
+            and (child.status.get("fills") or 0) >= wanted
+        )
+
+    deadline = time.monotonic() + timeout
+    while True:
+        children = sup.supervision.children if sup.supervision else {}
+        if children and all(settled(n, children[n]) for n in names):
+            return
+        if time.monotonic() > deadline:
+            late = [n for n in names if not settled(n, children[n])]
+            first = children[late[0]]
+            raise SystemExit(
+                f"the fleet did not settle: {len(late)} grids, e.g. {late[0]} "
+                f"{first.state}: {first.status}"
+            )
+        await asyncio.sleep(0.2)
+
+
+async def fleet_latency(lb: Loopback, grids: int) -> dict[str, Any]:
+    """``grids`` live grids (the real supervisor, actors and strategies) on the loopback,
+    moved through :data:`FLEET_MOVES`; match -> the fill update received on
+    ORDER_UPDATES (where every strategy actor receives it), per move."""
+    import shutil
+    import tempfile
+
+    from gridsup import app
+    from gridsup.actors.run_config import ORDER_UPDATES
+    from gridsup.commands.start import _strategy_preload, prepare
+    from gridsup.runtime.endpoints import RunDir
+    from gridsup.supervisor.runner import Supervisor
+
+    work = Path(tempfile.mkdtemp(prefix="gsstream-", dir="/tmp"))
+    os.environ["GRIDSUP_DATA_DIR"] = str(work / "data")
+    base = work / "run"
+    options = app.StartOptions(exchange_url=lb.url, rate_limit_per_s=500.0)
+    # prepare() runs its checks with asyncio.run: in a thread of its own.
+    _, run, _ = await asyncio.to_thread(prepare, fleet_grids_file(work, grids), options, base)
+    # Watched patiently: a shared machine's load must not have an actor killed as hung
+    # in the middle of a measurement.
+    specs = [
+        s.with_policy(heartbeat_liveness=30, ready_timeout=300.0) for s in app.child_specs(run)
+    ]
+    sup = Supervisor(specs, base=base, preload=_strategy_preload(), log_level="WARNING")
+    task = asyncio.get_running_loop().create_task(sup.run())
+    names = [s.name for s in specs if s.kind == "strategy"]
+    out: dict[str, Any] = {"moves": []}
+    listener: FillListener | None = None
+
+    async def tick(price: Decimal) -> None:
+        # A live market sends a ticker every second; the loopback's price moves only when
+        # told, so grids that subscribe after the last move would wait for a price.
+        while True:
+            await asyncio.to_thread(
+                lb.admin, "POST", "/admin/price", {"symbol": "BTC/USDT", "price": str(price)}
+            )
+            await asyncio.sleep(1.0)
+
+    ticker = asyncio.get_running_loop().create_task(tick(FLEET_START))
+    try:
+        t0 = time.monotonic()
+        await settle(sup, names)
+        ticker.cancel()
+        out["startup_s"] = time.monotonic() - t0
+        listener = FillListener(RunDir(Path(run.run_dir)).endpoint(ORDER_UPDATES))
+        await asyncio.sleep(2.0)  # the SUB joins
+        seen = (0, 0)  # fills of each "a" and each "b" grid so far
+        kinds = (len(names) - len(names) // 2, len(names) // 2)
+        for move in FLEET_MOVES:
+            if move.settle_first:
+                await settle(sup, names, seen)
+                await asyncio.sleep(1.5)  # their heartbeats seen
+            else:
+                await asyncio.sleep(IN_FLIGHT_AFTER_S)
+            listener.expect(move.fills[0] * kinds[0] + move.fills[1] * kinds[1])
+            if move is FLEET_MOVES[0]:  # the counter orders of this move answered late
+                slow = {"kind": "response_lost", "hang": SLOW_ANSWER_S, "count": len(names)}
+                await asyncio.to_thread(
+                    lb.admin, "POST", "/admin/faults", {**slow, "method": "POST", "path": ORDER}
+                )
+            await asyncio.to_thread(
+                lb.admin, "POST", "/admin/price", {"symbol": "BTC/USDT", "price": str(move.price)}
+            )
+            out["moves"].append((move.name, await listener.collect(120)))
+            seen = (seen[0] + move.fills[0], seen[1] + move.fills[1])
+    finally:
+        ticker.cancel()
+        if listener is not None:
+            listener.close()
+        if sup.supervision is not None:
+            sup.supervision.stop()
+        await task
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def line(name: str, xs: list[float]) -> str:
+    return (
+        f"{name:<30} n={len(xs):>5}  p50={statistics.median(xs):8.1f} ms  "
+        f"p99={pct(xs, 0.99):8.1f} ms  max={max(xs):8.1f} ms"
+    )
+
+
+async def run_fleet(args: argparse.Namespace) -> None:
+    os.environ[KEY_ENV], os.environ[SECRET_ENV] = KEY, SECRET
+    lb = Loopback()
+    try:
+        lb.admin("POST", "/admin/price", {"symbol": "BTC/USDT", "price": str(FLEET_START)})
+        fleet = await fleet_latency(lb, args.grids)
+    finally:
+        lb.close()
+    every = [x for _, move in fleet["moves"] for x in move]
+    print(f"fleet: {args.grids} live grids (started in {fleet['startup_s']:.0f} s);")
+    print("loopback match -> the fill update on ORDER_UPDATES, by move:")
+    for name, move in fleet["moves"]:
+        print(line(f"  {name}", move))
+    print(line("  all moves", every))
+    print("  targets: p50 <= 20 ms, p99 <= 100 ms")
+
+
+async def run_parts(args: argparse.Namespace) -> None:
     lb = Loopback()
     urls = binance_url_overrides(lb.url)
     ex = CcxtExchange("binance", api_key=KEY, secret=SECRET, url_overrides=urls, rate_limit_ms=1)
@@ -224,14 +492,8 @@ async def main(args: argparse.Namespace) -> None:
         await ex.close()
         lb.close()
 
-    def line(name: str, xs: list[float]) -> str:
-        return (
-            f"{name:<22} n={len(xs):>5}  p50={statistics.median(xs):8.1f} ms  "
-            f"p99={pct(xs, 0.99):8.1f} ms  max={max(xs):8.1f} ms"
-        )
-
     print(f"grids={args.grids} moves={args.moves} keepalive={args.keepalive_ms} ms")
-    print("fill latency, loopback match -> parsed in the execution side:")
+    print("fill latency, loopback match -> parsed by a bare ccxt.pro client:")
     print(line("  websocket stream", streamed))
     print(line("  polling 1 s (base)", polled))
     ratio = statistics.median(polled) / max(1e-9, statistics.median(streamed))
@@ -253,9 +515,17 @@ async def main(args: argparse.Namespace) -> None:
     )
 
 
+async def main(args: argparse.Namespace) -> None:
+    if args.only in (None, "fleet"):
+        await run_fleet(args)
+    if args.only in (None, "parts"):
+        await run_parts(args)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grids", type=int, default=100)
     parser.add_argument("--moves", type=int, default=5)
     parser.add_argument("--keepalive-ms", type=int, default=1000)
+    parser.add_argument("--only", choices=["fleet", "parts"], help="one part of the bench")
     asyncio.run(main(parser.parse_args()))

@@ -77,6 +77,8 @@ CLUSTER_STRATEGY_POLICY = Policy(
 # take 2 s, and the server frees a silent member's locks after 10 s idle.
 CLUSTER_LOCK_CHECK_S, CLUSTER_LOCK_TIMEOUT_S, CLUSTER_LOCK_IDLE_S = 1.0, 2.0, 10.0
 
+# Live polling period (ms) when neither the command line nor [streams] sets one.
+DEFAULT_POLL_INTERVAL_MS = 1000
 # Orders per second the execution actor sends in dry-run (to the paper engine).
 PAPER_RATE_LIMIT = 1000.0
 
@@ -100,7 +102,7 @@ class StartOptions:
     dry_run: bool = False  # force DRY-RUN whatever [exchange] mode says
     db_url: str | None = None  # wins over GRIDSUP_DB_URL and [database] url
     tick_interval_ms: int = 1000
-    poll_interval_ms: int = 1000
+    poll_interval_ms: int | None = None  # None: [streams] fallback_poll_ms, else 1000
     url_overrides: Mapping[str, str] | None = None  # ccxt urls['api'] (loopback tests)
     exchange_url: str | None = None  # the loopback's base URL: overrides per venue
     start_prices: Mapping[str, Decimal] = field(default_factory=dict)
@@ -149,6 +151,14 @@ def run_mode(grids: GridsFile, options: StartOptions) -> Mode:
     return Mode.LIVE if grids.exchange.mode is ExchangeMode.LIVE else Mode.DRY_RUN
 
 
+def poll_interval_ms(grids: GridsFile, options: StartOptions) -> int:
+    """The live polling period: ``--poll-interval-ms``, else ``[streams]
+    fallback_poll_ms``, else 1000."""
+    if options.poll_interval_ms is not None:
+        return options.poll_interval_ms
+    return grids.streams.fallback_poll_ms or DEFAULT_POLL_INTERVAL_MS
+
+
 def build_run_config(
     grids: GridsFile,
     markets: Mapping[str, MarketInfo],
@@ -168,6 +178,7 @@ def build_run_config(
     except ValueError as exc:
         raise StartRefused(f"{grids.path}: market_data: interval: {exc}") from None
     exchange = grids.exchange
+    streams = grids.streams
     specs = tuple(
         GridSpec(
             name=grid.name,
@@ -200,7 +211,7 @@ def build_run_config(
         candle_ms=candle_ms,
         speed=md.speed,
         volatility=md.volatility,
-        poll_interval_ms=options.poll_interval_ms,
+        poll_interval_ms=poll_interval_ms(grids, options),
         # The account-wide order rate limit protects a real account from a ban; the
         # paper engine has none to respect (dry-run orders never reach the exchange).
         rate_limit_per_s=(
@@ -210,6 +221,13 @@ def build_run_config(
         ),
         request_weight_limit=exchange.weight_limit,
         request_budget_share=exchange.weight_share,
+        user_stream=streams.user,
+        market_stream=streams.market,
+        stream_keepalive_ms=streams.keepalive_ms,
+        stream_stale_ms=streams.stale_ms,
+        stream_audit_s=streams.audit_s,
+        stream_fallback_after=streams.fallback_after,
+        stream_retry_s=streams.retry_s,
     )
     if options.member is None:
         return run

@@ -1,7 +1,8 @@
 """grids.toml + environment -> validated settings (:class:`GridsFile`).
 
-A grids file holds an ``[exchange]`` table, optional ``[market_data]`` and ``[database]``
-tables, and any number of ``[[grid]]`` tables (each a :class:`GridConfig`). Loading
+A grids file holds an ``[exchange]`` table, optional ``[market_data]``, ``[database]``,
+``[streams]``, ``[metrics]``, ``[alerts]`` and ``[web]`` tables, and any number of
+``[[grid]]`` tables (each a :class:`GridConfig`). Loading
 checks everything and reports *every* problem at once, one line each::
 
     grids.toml: grid[1] "eth": upper_price: must be greater than lower_price (2000)
@@ -194,6 +195,40 @@ class MarketDataSettings(_Table):
         return self
 
 
+class StreamSettings(_Table):
+    """``[streams]``: fills and prices by the exchange's websocket streams, REST polling
+    as their fallback (docs/configuration.md, docs/actors.md "Fills by websocket").
+
+    Streams are used where they are verified (Binance); other venues poll whatever
+    this says. The bounds keep a typo from turning a watchdog off (a keepalive of a
+    day) or from polling an account into a ban (a fallback poll every millisecond).
+    """
+
+    user: bool = True  # fills by the account's user-data stream (live)
+    market: bool = True  # prices by the ticker stream (market_data source "exchange")
+    # Ping interval; a stream that carried nothing (no event, no pong) for longer than
+    # ``stale_ms`` is a gap: reset, re-subscribed, reconciled over REST.
+    keepalive_ms: int = Field(default=10_000, ge=500, le=300_000)
+    stale_ms: int | None = Field(default=None, ge=1000, le=900_000)  # None: keepalive x 1.5
+    audit_s: float = Field(default=60.0, ge=1, le=86_400, allow_inf_nan=False)
+    fallback_after: int = Field(default=3, ge=1, le=100)  # failed subscriptions in a row
+    retry_s: float = Field(default=30.0, ge=1, le=3600, allow_inf_nan=False)
+    # The fallback's poll period (the shortest round over every symbol; the request
+    # budget may make it longer). None: ``gridsup start --poll-interval-ms`` (1000).
+    fallback_poll_ms: int | None = Field(default=None, ge=100, le=600_000)
+
+    @model_validator(mode="after")
+    def _stale_after_keepalive(self) -> StreamSettings:
+        if self.stale_ms is not None and self.stale_ms <= self.keepalive_ms:
+            raise PydanticCustomError(
+                "stale_ms",
+                "stale_ms: must be greater than keepalive_ms ({keepalive}) (a stream is "
+                "stale only once a ping went unanswered), got {stale}",
+                {"keepalive": self.keepalive_ms, "stale": self.stale_ms},
+            )
+        return self
+
+
 class DatabaseSettings(_Table):
     """``[database]``: None means SQLite under the data directory."""
 
@@ -245,6 +280,7 @@ class GridsFile(BaseModel):
     metrics: MetricsSettings = MetricsSettings()
     alerts: AlertSettings = AlertSettings()
     web: WebTable = WebTable()
+    streams: StreamSettings = StreamSettings()
     log_level: str = "INFO"
     log_json: bool = False
     data_dir: Path | None = None
@@ -281,7 +317,16 @@ class GridsFile(BaseModel):
         raise KeyError(name)
 
 
-_TOP_LEVEL = {"exchange", "market_data", "database", "grid", "metrics", "alerts", "web"}
+_TOP_LEVEL = {
+    "exchange",
+    "market_data",
+    "database",
+    "grid",
+    "metrics",
+    "alerts",
+    "web",
+    "streams",
+}
 
 
 def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> GridsFileError:
@@ -324,7 +369,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         problems.append(
             f"{path}: {field_name(key)}: unknown table or key "
             "(expected [exchange], [market_data], [database], [metrics], [alerts], [web], "
-            "[[grid]])"
+            "[streams], [[grid]])"
         )
 
     def table(name: str) -> Mapping[str, Any]:
@@ -342,6 +387,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
     metrics = _validate(MetricsSettings, table("metrics"), f"{path}: metrics", problems)
     alerts = _validate(AlertSettings, table("alerts"), f"{path}: alerts", problems)
     web = _validate(WebTable, table("web"), f"{path}: web", problems)
+    streams = _validate(StreamSettings, table("streams"), f"{path}: streams", problems)
     grids = _validate_grids(raw.get("grid", []), path, problems)
 
     env = EnvSettings.model_construct()
@@ -356,6 +402,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         raise GridsFileError(path, problems)
     assert exchange is not None and market_data is not None and database is not None
     assert metrics is not None and alerts is not None and web is not None
+    assert streams is not None
     if env.exchange_mode is not None:
         exchange = exchange.model_copy(update={"mode": env.exchange_mode})
     if env.db_url:
@@ -371,6 +418,7 @@ def parse_grids(raw: Mapping[str, Any], path: Path, environ_overrides: bool = Tr
         metrics=metrics,
         alerts=alerts,
         web=web,
+        streams=streams,
         log_level=env.log_level,
         log_json=env.log_json,
         data_dir=env.data_dir,

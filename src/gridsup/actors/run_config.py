@@ -98,11 +98,15 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     poll_interval_ms: int = 1000  # execution actor: open-order/fill polling (live)
     # Live fills by the exchange's user-data stream; polling only as its fallback.
     user_stream: bool = True
-    stream_keepalive_ms: int = 10_000  # ping interval; silent longer than this: a gap
+    stream_keepalive_ms: int = 10_000  # ping interval of the websocket streams
+    # Silent (no event, no pong) longer than this: a gap. None: keepalive + max(0.5 s, 50 %).
+    stream_stale_ms: int | None = None
     stream_fallback_after: int = 3  # failed (re)connects in a row before polling takes over
     stream_retry_s: float = 30.0  # while polling: how often the stream is tried again
     stream_audit_s: float = 60.0  # on the stream: a REST reconcile this often all the same
     rate_limit_per_s: float = 10.0  # execution actor: one budget for the whole account
+    # An account paused for refused keys is probed (one request) this often, no more.
+    account_probe_s: float = 60.0
     # The host's request-weight budget (exchange/budget.py, docs/exchange.md): the
     # venue's weight limit per minute (None: its published one, e.g. 6000 on Binance;
     # no budget for a venue without one) and the share of it gridsup may use.

@@ -105,13 +105,21 @@ def status(
         if a.status.get("account_paused"):  # keys refused: every grid of it waits
             click.echo(f"  account paused: {a.status['account_paused']}")
     for row in feed_rows(reply):
-        click.echo(f"{row['actor']}: {row['what']} by {row['feed']} since {row['since']}")
+        click.echo(feed_line(row))
     _echo_grids(grid_rows(reply))
+
+
+def feed_line(row: dict[str, object]) -> str:
+    """One row of :func:`feed_rows` as ``gridsup status`` prints it:
+    ``execution: fills by stream since 2026-12-05 19:46:40``."""
+    how = "paused" if row["feed"] == "paused" else f"by {row['feed']}"
+    return f"{row['actor']}: {row['what']} {how} since {row['since']}"
 
 
 def feed_rows(reply: StatusReply) -> list[dict[str, object]]:
     """Per account (execution actor) where its fills come from — ``stream``,
-    ``polling`` (the stream's fallback), ``connecting``, ``paper`` — and, per market-data
+    ``polling`` (the stream's fallback), ``connecting``, ``paused`` (keys refused: the
+    account is probed, the stream not reconnected), ``paper`` — and, per market-data
     actor on an exchange, where its prices come from; each with since when (UTC)."""
     rows: list[dict[str, object]] = []
     for a in reply.actors:

@@ -357,9 +357,9 @@ def prepare(
 @click.option(
     "--poll-interval-ms",
     type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Live: how often the execution actor polls open orders for fills.",
+    default=None,
+    help="Live: how often the execution actor polls open orders for fills when it "
+    "polls (the stream's fallback) [default: [streams] fallback_poll_ms, else 1000].",
 )
 @click.option(
     "--rate-limit",
@@ -427,7 +427,7 @@ def start(
     log_json: bool,
     duration: float | None,
     tick_interval_ms: int,
-    poll_interval_ms: int,
+    poll_interval_ms: int | None,
     rate_limit: float | None,
     prices: tuple[str, ...],
     run_dir: Path | None,

@@ -16,11 +16,20 @@ import msgspec
 from gridsup.exchange.errors import ExchangeUnavailable
 from gridsup.exchange.types import Order, Ticker, Trade
 
-__all__ = ["MarketStream", "OrderEvent", "StreamBroken", "UserStream"]
+__all__ = ["MarketStream", "OrderEvent", "StreamBroken", "UserStream", "stale_after_ms"]
 
 
 class StreamBroken(ExchangeUnavailable):
     """The stream ended or went silent: events may have been lost."""
+
+
+def stale_after_ms(keepalive_ms: int, stale_ms: int | None = None) -> int:
+    """How long a stream may carry nothing at all (no event, no pong) before it counts
+    as broken: ``stale_ms`` when set, else one keepalive and half of one more (at
+    least 0.5 s): one ping went unanswered, with some slack."""
+    if stale_ms is not None:
+        return stale_ms
+    return keepalive_ms + max(500, keepalive_ms // 2)
 
 
 class OrderEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,13 +2,16 @@
 the loopback exchange's user-data stream through the real ccxt.pro client, with every
 stream fault injected: disconnect, outage (events lost while down), silence, expiry of
 the subscription, lost, out-of-order and duplicated events — and a stream that dies for
-good, where polling takes over. Each run ends with the books checked: one order per
-client id, every fill booked exactly once, nothing left untracked, and the exchange's
-balances equal to the start plus the fills in the database, fees included."""
+good, where polling takes over within the request budget, and keys the venue refuses,
+where the account pauses without a reconnect storm. Each run ends with the books
+checked: one order per client id, every fill booked exactly once, nothing left
+untracked, and the exchange's balances equal to the start plus the fills in the
+database, fees included."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
@@ -35,6 +38,7 @@ from gridsup.messages.orders import (
     ORDER_REPLY_CODEC,
     ORDER_REQUEST_CODEC,
     OrderAck,
+    OrderRejected,
     OrderSnapshot,
     OrderUpdate,
     PlaceOrder,
@@ -203,19 +207,93 @@ def test_every_fill_is_booked_once_through_stream_faults(make_rig: Any, fault: s
     assert rig.snapshot().orders == ()  # all five closed
 
 
-def test_polling_takes_over_when_the_stream_dies_for_good(make_rig: Any) -> None:
-    rig = make_rig(stream_fallback_after=2, stream_retry_s=30.0)
+SHARE = 0.25  # of Binance's 6000 a minute: the budget the fallback must keep within
+
+
+def weight_per_minute(rig: StreamRig, since_ms: int, until_ms: int) -> float:
+    """REST weight the loopback charged between the two times, as a rate per minute."""
+    log = rig.loopback.admin("GET", "/admin/request_log")["requests"]
+    weight = sum(r["weight"] for r in log if since_ms <= r["time_ms"] <= until_ms)
+    return weight * 60_000 / max(1, until_ms - since_ms)
+
+
+def test_polling_takes_over_within_the_budget_when_the_stream_dies_for_good(
+    make_rig: Any,
+) -> None:
+    rig = make_rig(stream_fallback_after=2, stream_retry_s=30.0, request_budget_share=SHARE)
     eventually(lambda: rig.feed() == "stream", timeout=20, message="on the stream")
     rig.loopback.admin("POST", "/admin/ws-faults", {"kind": "outage", "stream": "user"})
     eventually(lambda: rig.feed() == "polling", timeout=30, message="polling took over")
-    since = rig.host.status("execution")["order_feed_since"]
+    status = rig.host.status("execution")
+    since, polls = status["order_feed_since"], status["order_polls"]
+    start_ms = int(time.time() * 1000)
     buys = [rig.intent(level, str(41000 - 100 * level)) for level in range(1, 3)]
     for intent in buys:
         assert isinstance(rig.place(intent), OrderAck)
     rig.loopback.set_price("BTC/USDT", "40000")
     eventually(lambda: len(rig.fill_updates()) >= 2, timeout=20, message="polled fills")
+    # Several rounds of the poll plan (1 s each here: one symbol, 6 % of the limit).
+    eventually(
+        lambda: rig.host.status("execution")["order_polls"] >= polls + 6,
+        timeout=20,
+        message="polling went on",
+    )
+    used = weight_per_minute(rig, start_ms, int(time.time() * 1000))
+
     assert rig.feed() == "polling" and rig.host.status("execution")["order_feed_since"] == since
+    # The fallback polled through the plan and the shared budget: the exchange's own
+    # count stays under the configured share (polling every symbol every 200 ms, as the
+    # fallback did, would take 24,000 a minute).
+    assert used <= SHARE * 6000, f"{used:.0f} weight a minute"
     assert_books_balance(rig, [i.client_order_id for i in buys])
+
+
+def refused_requests(rig: StreamRig, since_ms: int) -> list[dict[str, Any]]:
+    log = rig.loopback.admin("GET", "/admin/request_log")["requests"]
+    return [r for r in log if r["time_ms"] >= since_ms]
+
+
+def test_refused_keys_pause_the_account_without_a_reconnect_storm(make_rig: Any) -> None:
+    rig = make_rig(account_probe_s=1.5)
+    eventually(lambda: rig.feed() == "stream", timeout=20, message="on the stream")
+    buy = rig.intent(1, "40900")
+    assert isinstance(rig.place(buy), OrderAck)
+
+    # The venue refuses the keys, and the stream drops: the follower must subscribe again.
+    rig.loopback.admin("POST", "/admin/config", {"keys_refused": True})
+    rig.loopback.admin("POST", "/admin/ws-faults", {"kind": "disconnect"})
+    eventually(
+        lambda: rig.feed() == "paused" and rig.host.status("execution").get("account_paused"),
+        timeout=20,
+        message="the account paused",
+    )
+    paused_ms = int(time.time() * 1000)
+    before = rig.loopback.admin("GET", "/admin/streams")
+    refused = rig.place(rig.intent(2, "40800"))  # answered at once, nothing sent
+    # Two probes (one request each, refused), 1.5 s apart.
+    eventually(lambda: len(refused_requests(rig, paused_ms)) >= 2, timeout=10, message="probes")
+    window = refused_requests(rig, paused_ms)
+    after = rig.loopback.admin("GET", "/admin/streams")
+
+    assert isinstance(refused, OrderRejected) and refused.retryable
+    assert refused.reason.startswith("account paused")
+    # No reconnect loop: not one subscription tried while paused, and the only REST
+    # requests are the probes (a poll loop would have sent one every 200 ms).
+    assert after["subscribe_attempts"] == before["subscribe_attempts"]
+    assert after["connections"]["user"] == before["connections"]["user"]
+    assert len(window) == 2 and all(r["status"] == 401 for r in window), window
+
+    # The keys work again: the next probe resumes the account and the stream.
+    rig.loopback.admin("POST", "/admin/config", {"keys_refused": False})
+    eventually(
+        lambda: rig.feed() == "stream" and not rig.host.status("execution").get("account_paused"),
+        timeout=20,
+        message="resumed on the stream",
+    )
+    rig.loopback.set_price("BTC/USDT", "40500")  # the first buy fills
+    eventually(lambda: len(rig.fill_updates()) >= 1, timeout=20, message="the fill booked")
+    assert rig.intent(2, "40800").client_order_id not in rig.loopback.orders_by_client_id()
+    assert_books_balance(rig, [buy.client_order_id])
 
 
 def test_steady_state_on_the_stream_costs_no_polling(make_rig: Any) -> None:
@@ -238,7 +316,7 @@ def test_steady_state_on_the_stream_costs_no_polling(make_rig: Any) -> None:
 
 
 def test_status_shows_per_account_whether_it_streams_or_polls_and_since_when() -> None:
-    from gridsup.commands.control import feed_rows
+    from gridsup.commands.control import feed_line, feed_rows
     from gridsup.messages.control import ActorStatus, StatusReply
 
     since = 1_796_500_000_000
@@ -272,6 +350,16 @@ def test_status_shows_per_account_whether_it_streams_or_polls_and_since_when() -
             "since": "2026-12-05 19:46:40",
         },
     ]
+    assert [feed_line(row) for row in feed_rows(reply)] == [
+        "execution: fills by polling since 2026-12-05 19:46:40",
+        "market_data: prices by stream since 2026-12-05 19:46:40",
+    ]
+    paused = {"order_feed": "paused", "order_feed_since": since, "account_paused": "-2015"}
+    execution = ActorStatus(name="execution", kind="execution", state="running", status=paused)
+    row = feed_rows(
+        StatusReply(supervisor_pid=1, uptime=1.0, state="running", actors=(execution,))
+    )[0]
+    assert feed_line(row) == "execution: fills paused since 2026-12-05 19:46:40"
 
 
 def test_a_chaos_run_with_faults_at_random_books_every_fill_once(make_rig: Any) -> None:

@@ -26,11 +26,12 @@ from typing import Any, assert_never
 import msgspec
 import structlog
 
+from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.catchup import GapFiller
 from gridsup.actors.execution.desk import Desk, Outcome
 from gridsup.actors.execution.outbox import Action, Outbox, StoreLink
-from gridsup.actors.execution.poller import poll
+from gridsup.actors.execution.polling import AccountPoller
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.actors.execution.state import (
     EXECUTION_STATE_KEY,
@@ -54,7 +55,6 @@ from gridsup.actors.run_config import (
     topic,
 )
 from gridsup.exchange.errors import BadSymbol, ExchangeError
-from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Candle
 from gridsup.messages import telemetry
 from gridsup.messages.control import StatusValue
@@ -82,8 +82,6 @@ STREAM_VENUES = frozenset({"binance"})
 
 log = structlog.get_logger("gridsup.actors.execution")
 
-# Seconds between probes of an account paused for refused keys.
-PAUSED_PROBE_S = 60.0
 # How long a clean stop waits for outstanding store Acks before it gives up (s).
 STOP_DRAIN_S = 3.0
 # Store replies read in one go before the rest of the loop runs (before Ready, on_stop).
@@ -114,6 +112,7 @@ class ExecutionActor(Actor):
         self.gaps: GapFiller | None = None  # dry-run: the market missed while down
         self._grids = {g.name: g for g in run.grids}
         self.poll_plan = PollPlan(run)  # live: which open orders to poll, how often
+        self.poller: AccountPoller | None = None  # live: polls (the stream's fallback)
         self.follower: StreamFollower | None = None  # live: fills by the user-data stream
 
     # -- sockets and lifecycle ------------------------------------------------------------
@@ -185,24 +184,8 @@ class ExecutionActor(Actor):
         self.spawn(self._resend_loop())
         # Streams are verified for Binance only (its loopback serves them); the other
         # venues' dialects poll until theirs are (docs/exchange.md, "Venue dialects").
-        streams = self.config.user_stream and self.config.exchange_id in STREAM_VENUES
-        if not self.config.dry_run and streams:
-            run = self.config
-            self.follower = StreamFollower(
-                open_user_stream(run),
-                self.desk,
-                self.venue,
-                self.book,
-                lambda records: self._commit(*records) if records[0] or records[1] else None,
-                keepalive_ms=run.stream_keepalive_ms,
-                poll_interval_ms=run.poll_interval_ms,
-                fallback_after=run.stream_fallback_after,
-                retry_s=run.stream_retry_s,
-                audit_s=run.stream_audit_s,
-            )
-            self.spawn(self.follower.run())
-        elif not self.config.dry_run:
-            self.spawn(self._poll_loop())
+        if not self.config.dry_run:
+            self._follow_fills(self.desk, self.venue)
         log.info(
             "execution_started",
             mode="DRY-RUN" if self.config.dry_run else "LIVE",
@@ -210,6 +193,39 @@ class ExecutionActor(Actor):
             epoch=self.epoch,
             open_orders=len(self.book),
         )
+
+    def _follow_fills(self, desk: Desk, venue: Venue) -> None:
+        """Live: follow fills by the user-data stream, or poll (execution/stream.py,
+        execution/polling.py); both poll through one poller, paced by the plan."""
+        run = self.config
+        self.poller = AccountPoller(
+            venue,
+            self.book,
+            desk,
+            self.poll_plan,
+            self._commit_records,
+            probe_s=run.account_probe_s,
+        )
+        if not (run.user_stream and run.exchange_id in STREAM_VENUES):
+            self.spawn(self.poller.run())
+            return
+        self.follower = StreamFollower(
+            open_user_stream(run),
+            desk,
+            self.book,
+            self._commit_records,
+            self.poller,
+            keepalive_ms=run.stream_keepalive_ms,
+            stale_ms=run.stream_stale_ms,
+            fallback_after=run.stream_fallback_after,
+            retry_s=run.stream_retry_s,
+            audit_s=run.stream_audit_s,
+        )
+        self.spawn(self.follower.run())
+
+    def _commit_records(self, records: Records) -> None:
+        if records[0] or records[1]:
+            self._commit(*records)
 
     def _read_store_replies(self) -> None:
         """Read the store's replies ourselves, until ``read_with(STORE, None)``: before
@@ -464,26 +480,6 @@ class ExecutionActor(Actor):
         while True:
             await asyncio.sleep(self.config.state_timeout_s / 4)
             self.link.resend_due()
-
-    async def _poll_loop(self) -> None:
-        desk = self._desk()
-        assert self.venue is not None
-        plan = self.poll_plan
-        while True:
-            # Paused (keys refused): one probe a minute, not one a poll interval.
-            paused = desk.paused is not None
-            await asyncio.sleep(PAUSED_PROBE_S if paused else plan.delay)
-            try:
-                result = await poll(self.venue, self.book, desk.grid_of, plan.next())
-            except ExchangeError as exc:
-                if refusal_kind(exc) is RefusalKind.ACCOUNT:
-                    desk.pause(str(exc))
-                log.warning("order_poll_failed", error=str(exc))
-                continue
-            desk.resume()
-            requests, actions = await desk.on_poll(result)
-            if requests or actions:
-                self._commit(requests, actions)
 
 
 def build(run: RunConfig) -> ExecutionActor:

@@ -214,7 +214,7 @@ def _stream_source(run: RunConfig, symbols: list[str]) -> TickSource:
         keepalive_ms=run.stream_keepalive_ms,
     )
     rest = CcxtExchange(run.exchange_id, sandbox=run.sandbox, url_overrides=run.url_overrides)
-    return StreamSource(stream, rest, symbols, run.stream_keepalive_ms)
+    return StreamSource(stream, rest, symbols, run.stream_keepalive_ms, run.stream_stale_ms)
 
 
 class MarketDataActor(Actor):

@@ -6,7 +6,8 @@ A follower task keeps the latest ticker of each symbol; each publishing step han
 those that changed since the last step (latest wins, as the MARKET channel does).
 
 Watchdog: a stream that broke, or carried nothing at all (no ticker, no pong) for
-longer than its keepalive plus slack, is reset and subscribed again with backoff;
+longer than its stale limit (``stream_stale_ms``; by default its keepalive plus
+slack), is reset and subscribed again with backoff;
 meanwhile, and until the new subscription delivers, every step fetches the tickers over
 REST (``fetch_tickers``: one request for all symbols), so the strategies never wait on a
 dead stream. ``status`` shows which (``market_feed``) and since when.
@@ -22,7 +23,7 @@ from typing import Protocol
 import structlog
 
 from gridsup.exchange.errors import ExchangeError
-from gridsup.exchange.streams import MarketStream
+from gridsup.exchange.streams import MarketStream, stale_after_ms
 from gridsup.exchange.types import Ticker
 from gridsup.messages import telemetry
 from gridsup.messages.market import Tick
@@ -54,11 +55,13 @@ class StreamSource:
         rest: RestTickers,
         symbols: list[str],
         keepalive_ms: int,
+        stale_ms: int | None = None,
     ) -> None:
         self.stream = stream
         self.rest = rest
         self.symbols = symbols
         self.keepalive_ms = keepalive_ms
+        self.stale_ms = stale_after_ms(keepalive_ms, stale_ms)
         self.feed = MarketFeed.POLLING  # until the stream has delivered
         self.since_ms = int(time.time() * 1000)
         self.errors = self.resets = 0
@@ -73,7 +76,7 @@ class StreamSource:
 
     async def _follow(self) -> None:
         failures = 0
-        limit_ms = self.keepalive_ms + max(500, self.keepalive_ms // 2)
+        limit_ms = self.stale_ms
         wait_s = max(0.05, self.keepalive_ms / 2000)
         while True:
             try:

@@ -22,6 +22,7 @@ __all__ = [
     "TimestampRejected",
     "ambiguous_on_create",
     "header_value",
+    "keys_refused",
     "map_ccxt_error",
     "parse_retry_after",
     "rate_refusal",
@@ -35,6 +36,21 @@ _DUPLICATE_MESSAGES = (
     "duplicate client",
     "Duplicated clOrdId",  # OKX 51016
 )
+
+
+# Binance's -2015 "Invalid API-key, IP, or permissions for action." (HTTP 401). ccxt's
+# binance raises it as DDoSProtection once any private request of the client has
+# succeeded ("raised by Binance on a temporary ban"), so a key revoked mid-run would look
+# like a rate limit: a 60 s pause of every process's requests, public ones too, then the
+# same refusal again, and the account never paused. A real ban is answered 429/418.
+_KEYS_REFUSED = re.compile(r'"code"\s*:\s*-2015(?!\d)')
+
+
+def keys_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` is Binance refusing the keys (-2015), whatever class ccxt gave it:
+    taken as the account's refusal (it pauses and is probed once a minute, which also
+    outlasts a temporary ban), never as a rate limit."""
+    return isinstance(exc, ccxt.BaseError) and bool(_KEYS_REFUSED.search(str(exc)))
 
 
 class TimestampRejected(errors.ExchangeUnavailable):
@@ -77,6 +93,8 @@ def rate_refusal(status: int | None, exc: BaseException) -> str | None:
     body; None for any other error."""
     if status in (429, 418):
         return str(status)
+    if keys_refused(exc):  # -2015, which ccxt may class as a rate limit: the keys
+        return None
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return "418" if "418" in str(exc) or "banned" in str(exc) else "429"
     return None
@@ -122,6 +140,8 @@ def map_ccxt_error(
     Anything unknown becomes a plain ``ExchangeError`` (never swallowed).
     """
     message = str(exc)
+    if keys_refused(exc):
+        return errors.AuthenticationError(message)
     if dialect is not None:
         venue = _venue_error(exc, dialect, response_headers)
         if venue is not None:

@@ -2,9 +2,10 @@
 
 User data (Binance spot, as the pinned ccxt does it): ``authenticate`` subscribes the
 WebSocket API connection (``userDataStream.subscribe.signature``) and waits for the
-confirmation; ``watch_orders`` and ``watch_my_trades`` then follow the account's
-``executionReport`` events. A trade is booked with the order as that same report left
-it (its ``info``), so a fill never waits for a second message. Market data:
+confirmation; the account's ``executionReport`` events then follow (``watch_orders``
+and ``watch_my_trades`` are kept pending to hold the subscription). A trade is booked
+with the order as that same report left it (its ``info``), so a fill never waits for a
+second message. Market data:
 ``watch_tickers`` for every symbol over one connection.
 
 Liveness: ccxt pings the server every ``keepalive_ms``; ``silent_for_ms`` is the time
@@ -25,7 +26,7 @@ import structlog
 
 from gridsup.exchange.ccxt import convert
 from gridsup.exchange.ccxt.client import RedactFilter, build_client
-from gridsup.exchange.ccxt.errors import map_ccxt_error
+from gridsup.exchange.ccxt.errors import keys_refused, map_ccxt_error
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
 from gridsup.exchange.streams import OrderEvent, StreamBroken
 from gridsup.exchange.types import Ticker
@@ -59,9 +60,26 @@ def _pro_client(
     return client
 
 
+def _refusal(exc: BaseException) -> BaseException | None:
+    """The keys' refusal behind ``exc``, if any. The pinned ccxt masks a refused
+    WebSocket API subscription: its error handler drops the subscription, and the
+    subscribe call's own clean-up then fails to drop it again (``KeyError: 'spot'``),
+    with the refusal as that error's context."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        refused = isinstance(current, ccxt.AuthenticationError | ccxt.PermissionDenied)
+        if refused or keys_refused(current):  # -2015 raised as a ban: ccxt/errors.py
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _broken(exc: BaseException, redactor: RedactFilter) -> ExchangeError:
-    if isinstance(exc, ccxt.AuthenticationError):
-        return AuthenticationError(redactor.redact(str(exc)))
+    refused = _refusal(exc)
+    if refused is not None:
+        return AuthenticationError(redactor.redact(str(refused)))
     error = map_ccxt_error(exc, None) if isinstance(exc, ccxt.BaseError) else None
     detail = redactor.redact(str(error if error is not None else exc))
     return StreamBroken(f"{type(exc).__name__}: {detail}")
@@ -105,7 +123,13 @@ class _Pro:
     async def reset(self, reason: str) -> None:
         self._connections = {}
         for ws in self._ws_clients():
+            pending = list((getattr(ws, "futures", None) or {}).values())
             ws.on_error(ccxt.RequestTimeout(f"gridsup: {reason}"))
+            # Futures nobody waits for any more (a refused subscription leaves one
+            # behind, see _refusal) are read here: their error is this reset's.
+            for future in pending:
+                if future.done() and not future.cancelled():
+                    future.exception()
         await self._cancel_tasks()
 
     async def _cancel_tasks(self) -> None:
@@ -160,10 +184,11 @@ class CcxtUserStream(_Pro):
     ccxt's ``watch_orders``/``watch_my_trades`` answer from caches that coalesce what
     arrived between two calls (the latest state per order; a burst of trades resolves
     one future and waits for the next message to hand out the rest). So the reports are
-    taken as they are handled — ccxt's ``handle_order_update`` is wrapped to queue each
-    raw report, parsed with ccxt's own ``parse_ws_order``/``parse_ws_trade`` — and the
-    two watches are kept pending only to keep the subscription and to fail when the
-    connection does.
+    taken as they are handled — ccxt's ``handle_order_update`` is replaced, for
+    ``executionReport``, by one that queues each raw report, parsed later with ccxt's own
+    ``parse_ws_order``/``parse_ws_trade`` — and the two watches are kept pending only to
+    keep the subscription and to fail when the connection does (ccxt's caches behind
+    them are not fed: nothing reads them).
     """
 
     def __init__(
@@ -187,7 +212,11 @@ class CcxtUserStream(_Pro):
 
         def handle_order_update(ws: Any, message: Any) -> None:
             if isinstance(message, dict) and message.get("e") == "executionReport":
+                # Taken here, and only parsed once, by next_events: ccxt's own handling
+                # (its order and trade caches, which gridsup never reads) cost as much
+                # again for every event, a hundred of them in a fleet's price move.
                 self._reports.put_nowait(message)
+                return
             handle(ws, message)
 
         client.handle_order_update = handle_order_update

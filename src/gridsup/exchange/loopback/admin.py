@@ -14,7 +14,8 @@ server's record of accepted orders. For tests and demos on 127.0.0.1 only.
   limiter state.
 - ``POST /admin/config``  any of ``{"bnb_fees": bool, "clock_offset_ms": int,
   "fill_pieces": int, "fill_cap": "0.001"|null, "weight_limit": int|null,
-  "venue_limits": bool, "status": {"BTC/USDT": "HALT"}}``; answers the resulting settings.
+  "venue_limits": bool, "status": {"BTC/USDT": "HALT"}, "keys_refused": bool,
+  "listen_key_ttl_s": float}``; answers the resulting settings.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class ConfigUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     weight_limit: int | msgspec.UnsetType | None = msgspec.UNSET
     venue_limits: bool | None = None  # OKX's, Bybit's and Kraken's limits on or off
     status: dict[str, SymbolStatus] = msgspec.field(default_factory=dict)
+    keys_refused: bool | None = None  # every API key answered -2015 (REST and WS API)
+    listen_key_ttl_s: float | None = None  # a listenKey's life without keepalive (3600)
 
 
 _config_decoder = msgspec.json.Decoder(ConfigUpdate)
@@ -154,6 +157,8 @@ def _settings(state: LoopbackState) -> dict[str, object]:
         "weight_limit": state.limiter.limit,
         "venue_limits": state.venue_limits.enabled,
         "status": {spec.symbol: state.status[spec.id] for spec in state.specs.values()},
+        "keys_refused": state.keys_refused,
+        "listen_key_ttl_s": state.listen_keys.ttl_ms / 1000,
     }
 
 
@@ -166,6 +171,9 @@ async def configure(request: web.Request) -> web.Response:
         update = _config_decoder.decode(await request.read())
     except msgspec.DecodeError as exc:
         return _bad_request(exc)
+    ttl = update.listen_key_ttl_s
+    if ttl is not None and not 0 < ttl <= 86_400:
+        return _bad_request(ValueError("must be in (0, 86400] - at `$.listen_key_ttl_s`"))
     state = request.app[STATE]
     try:
         ids = {state.spec(symbol).id: status for symbol, status in update.status.items()}
@@ -184,6 +192,10 @@ async def configure(request: web.Request) -> web.Response:
         state.limiter.limit = update.weight_limit
     if update.venue_limits is not None:
         state.venue_limits.enabled = state.kraken_orders.enabled = update.venue_limits
+    if update.keys_refused is not None:
+        state.refuse_keys(update.keys_refused)
+    if update.listen_key_ttl_s is not None:
+        state.listen_keys.ttl_ms = int(update.listen_key_ttl_s * 1000)
     return _json(_settings(state))
 
 

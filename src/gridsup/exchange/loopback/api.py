@@ -2,7 +2,8 @@
 
 Public: ping, time, exchangeInfo, ticker/price, ticker/24hr, ticker/bookTicker,
 klines. SIGNED (key header + HMAC signature + timestamp): order (POST/GET/DELETE, by
-``orderId`` or ``origClientOrderId``), openOrders, myTrades, account.
+``orderId`` or ``origClientOrderId``), openOrders, myTrades, account. USER_STREAM (key
+header only): userDataStream (POST/PUT/DELETE: the listenKeys of ``listen_keys.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -393,6 +395,50 @@ async def account(request: web.Request) -> web.Response:
     return _ok(account_json(state.paper.balance(), state.clock()))
 
 
+# -- USER_STREAM (API key only): the listenKeys of older clients (listen_keys.py) ------
+
+
+async def _api_key(request: web.Request) -> tuple[str, dict[str, str]]:
+    """The request's API key (checked, never a signature) and its parameters."""
+    api_key = request.headers.get("X-MBX-APIKEY")
+    if not api_key:
+        raise BinanceError(401, -2014, "API-key format invalid.")
+    if api_key not in _state(request).keys:
+        raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+    params = dict(request.query)
+    if request.can_read_body:
+        params.update(parse_qsl(await request.text(), keep_blank_values=True))
+    return api_key, params
+
+
+def _listen_key(params: dict[str, str]) -> str:
+    key = params.get("listenKey")
+    if not key:
+        raise BinanceError(
+            400,
+            -1102,
+            "Mandatory parameter 'listenKey' was not sent, was empty/null, or malformed.",
+        )
+    return key
+
+
+async def create_listen_key(request: web.Request) -> web.Response:
+    api_key, _ = await _api_key(request)
+    return _ok({"listenKey": _state(request).listen_keys.create(api_key)})
+
+
+async def keepalive_listen_key(request: web.Request) -> web.Response:
+    api_key, params = await _api_key(request)
+    _state(request).listen_keys.keepalive(_listen_key(params), api_key)
+    return _ok({})
+
+
+async def close_listen_key(request: web.Request) -> web.Response:
+    api_key, params = await _api_key(request)
+    _state(request).listen_keys.close(_listen_key(params), api_key)
+    return _ok({})
+
+
 def add_api_routes(app: web.Application) -> None:
     """Register the /api/v3 routes on ``app``."""
     app.router.add_get("/api/v3/ping", ping)
@@ -408,3 +454,6 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/v3/openOrders", open_orders)
     app.router.add_get("/api/v3/myTrades", my_trades)
     app.router.add_get("/api/v3/account", account)
+    app.router.add_post("/api/v3/userDataStream", create_listen_key)
+    app.router.add_put("/api/v3/userDataStream", keepalive_listen_key)
+    app.router.add_delete("/api/v3/userDataStream", close_listen_key)

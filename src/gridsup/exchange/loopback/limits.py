@@ -36,6 +36,9 @@ _FIXED: dict[str, int] = {
     "GET /api/v3/order": 4,
     "DELETE /api/v3/order": 1,
     "GET /api/v3/account": 20,
+    "POST /api/v3/userDataStream": 2,
+    "PUT /api/v3/userDataStream": 2,
+    "DELETE /api/v3/userDataStream": 2,
 }
 
 

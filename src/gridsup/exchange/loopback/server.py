@@ -36,6 +36,7 @@ from gridsup.exchange.loopback.venues import (
 )
 from gridsup.exchange.loopback.wire import BinanceError, binance_error_for
 from gridsup.exchange.loopback.ws import add_ws_routes
+from gridsup.exchange.loopback.ws_admin import add_ws_admin_routes
 from gridsup.messages.market import Tick
 
 __all__ = ["LoopbackServer", "binance_url_overrides", "create_app"]
@@ -175,6 +176,7 @@ def create_app(state: LoopbackState, passphrases: dict[str, str] | None = None) 
     add_venue_routes(app, passphrases)
     add_admin_routes(app)
     add_ws_routes(app, state)
+    add_ws_admin_routes(app)
     return app
 
 

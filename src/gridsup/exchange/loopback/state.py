@@ -15,6 +15,7 @@ from gridsup.exchange.loopback.events import MarketEvent, OrderChanged, PriceCha
 from gridsup.exchange.loopback.faults import FaultQueue
 from gridsup.exchange.loopback.filters import SymbolStatus
 from gridsup.exchange.loopback.limits import BAN_LADDER_S, RateLimiter
+from gridsup.exchange.loopback.listen_keys import ListenKeys
 from gridsup.exchange.loopback.markets import DEFAULT_MARKETS, SymbolSpec
 from gridsup.exchange.loopback.venue_limits import KrakenOrderCounter, VenueLimiter
 from gridsup.exchange.loopback.wire import BinanceError
@@ -136,6 +137,22 @@ class LoopbackState:
         }
         # Called on every order change and every market trade (the websocket streams).
         self.observers: list[Callable[[MarketEvent], None]] = []
+        # The REST listenKeys of the user-data streams (listen_keys.py).
+        self.listen_keys = ListenKeys(clock)
+        self._refused_keys: dict[str, str] | None = None
+
+    @property
+    def keys_refused(self) -> bool:
+        return self._refused_keys is not None
+
+    def refuse_keys(self, refused: bool) -> None:
+        """Refuse every API key (-2015 on REST and on the WebSocket API), as after the
+        key was deleted or its IP whitelist changed; False accepts them again. Open
+        connections and subscriptions stay (a stream fault drops them)."""
+        if refused and self._refused_keys is None:
+            self._refused_keys, self.keys = self.keys, {}
+        elif not refused and self._refused_keys is not None:
+            self.keys, self._refused_keys = self._refused_keys, None
 
     def notify(self, event: MarketEvent) -> None:
         """Tell the observers (the websocket hub) what just happened."""

@@ -8,6 +8,9 @@ uses it for spot:
 * ``/ws`` and ``/ws/<n>`` — market streams: ``{"method": "SUBSCRIBE", "params":
   ["btcusdt@ticker", ...], "id": n}``; ``<symbol>@ticker`` (24hrTicker),
   ``@miniTicker``, ``@trade``, ``!ticker@arr`` / ``!miniTicker@arr``.
+* ``/ws/<listenKey>`` — the user data of a REST listenKey (older clients;
+  ``listen_keys.py``): the same ``executionReport`` events, unwrapped, and
+  ``listenKeyExpired`` when the key expires (nothing after it).
 
 Pings are answered by hand (not aiohttp's autoping), so that a silent stream can stop
 answering them too. Faults: :mod:`gridsup.exchange.loopback.ws_faults`.
@@ -26,7 +29,6 @@ from contextlib import suppress
 from typing import Any, assert_never
 from urllib.parse import urlencode
 
-import msgspec
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -43,7 +45,6 @@ from gridsup.exchange.loopback.ws_faults import (
     Silence,
     StreamKind,
     WsFault,
-    decode_ws_faults,
 )
 from gridsup.exchange.loopback.ws_wire import (
     execution_report,
@@ -69,6 +70,7 @@ class _Session:
         self.ws = ws
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.subscription: int | None = None  # user data: the subscription id
+        self.listen_key: str | None = None  # user data by a live REST listenKey
         self.streams: set[str] = set()  # market: the stream names subscribed
         self.writer = asyncio.create_task(self._write())
 
@@ -129,7 +131,10 @@ class WsHub:
         self._subscription_ids = itertools.count()
         self._trade_ids = itertools.count(1)
         self.sent: dict[str, int] = {"user": 0, "market": 0}  # events fanned out
+        self.connections: dict[str, int] = {"user": 0, "market": 0}  # accepted
+        self.subscribe_attempts = self.subscribe_refused = 0  # WebSocket API user data
         state.observers.append(self.on_event)
+        state.listen_keys.on_ended = self._listen_key_ended
 
     # -- faults ---------------------------------------------------------------------
 
@@ -186,6 +191,18 @@ class WsHub:
                 terminated = {"e": "eventStreamTerminated", "E": self.state.clock()}
                 session.offer(_dumps({"subscriptionId": session.subscription, "event": terminated}))
                 session.subscription = None
+        self.state.listen_keys.expire_all()  # -> _listen_key_ended for each
+
+    def _listen_key_ended(self, key: str, expired: bool) -> None:
+        """A listenKey expired (its streams get ``listenKeyExpired``, then nothing) or
+        was closed (its connections are dropped)."""
+        for session in [s for s in self.sessions if s.listen_key == key]:
+            session.listen_key = None
+            if expired:
+                event = {"e": "listenKeyExpired", "E": self.state.clock(), "listenKey": key}
+                session.offer(_dumps(event))
+            else:
+                session.abort()
 
     # -- events ---------------------------------------------------------------------
 
@@ -208,10 +225,18 @@ class WsHub:
 
     def _fan_out(self, kind: StreamKind, item: Any) -> None:
         if kind is StreamKind.USER:
+            raw: str | None = None
             for session in self.sessions:
-                if session.kind is kind and session.subscription is not None:
+                if session.kind is not kind:
+                    continue
+                if session.subscription is not None:
                     session.offer(_dumps({"subscriptionId": session.subscription, "event": item}))
-                    self.sent["user"] += 1
+                elif session.listen_key is not None:  # a listenKey stream: unwrapped
+                    raw = raw or _dumps(item)
+                    session.offer(raw)
+                else:
+                    continue
+                self.sent["user"] += 1
             return
         symbol, price, ts, trade_id = item
         spec = self.state.spec(symbol)
@@ -249,13 +274,17 @@ class WsHub:
 
     # -- connections ----------------------------------------------------------------
 
-    async def serve(self, request: web.Request, kind: StreamKind) -> web.StreamResponse:
+    async def serve(
+        self, request: web.Request, kind: StreamKind, listen_key: str | None = None
+    ) -> web.StreamResponse:
         if self.down(kind):
             return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         session = _Session(self, kind, ws)
+        session.listen_key = listen_key
         self.sessions.add(session)
+        self.connections[kind.value] += 1
         log.info("loopback_ws_connected", stream=kind.value, path=request.path)
         try:
             async for msg in ws:
@@ -283,7 +312,7 @@ class WsHub:
         except (ValueError, KeyError, AttributeError, TypeError):
             session.offer(_dumps(ws_api_error(None, 400, -1100, "Illegal characters found.")))
             return
-        if session.kind is StreamKind.MARKET:
+        if session.kind is StreamKind.MARKET or session.listen_key is not None:
             session.offer(_dumps(self._market_request(session, request_id, method, params)))
             if method == "SUBSCRIBE" and isinstance(params, list):
                 self._ticker_snapshot(session, [str(p) for p in params])
@@ -323,8 +352,10 @@ class WsHub:
 
     def _api_request(self, session: _Session, request_id: Any, method: str, params: Any) -> Any:
         if method == "userDataStream.subscribe.signature":
+            self.subscribe_attempts += 1
             error = self._check_signature(params if isinstance(params, dict) else {})
             if error is not None:
+                self.subscribe_refused += 1
                 return ws_api_error(request_id, error[0], error[1], error[2])
             session.subscription = next(self._subscription_ids)
             return ws_api_result(request_id, {"subscriptionId": session.subscription})
@@ -372,45 +403,11 @@ async def _user(request: web.Request) -> web.StreamResponse:
 
 
 async def _market(request: web.Request) -> web.StreamResponse:
-    return await request.app[WS_HUB].serve(request, StreamKind.MARKET)
-
-
-async def _post_faults(request: web.Request) -> web.Response:
-    try:
-        faults = decode_ws_faults(await request.read())
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return web.json_response({"error": str(exc)}, status=400)
     hub = request.app[WS_HUB]
-    for fault in faults:
-        hub.apply(fault)
-    return web.json_response({"applied": len(faults)})
-
-
-async def _delete_faults(request: web.Request) -> web.Response:
-    request.app[WS_HUB].clear()
-    return web.json_response({"cleared": True})
-
-
-async def _get_streams(request: web.Request) -> web.Response:
-    hub = request.app[WS_HUB]
-    return web.json_response(
-        {
-            "sessions": [
-                {
-                    "stream": s.kind.value,
-                    "subscribed": s.subscription is not None or bool(s.streams),
-                }
-                for s in hub.sessions
-            ],
-            "sent": hub.sent,
-        }
-    )
-
-
-async def _open_orders(request: web.Request) -> web.Response:
-    """The client ids of the account's open orders (tests check for orphans with it)."""
-    state = request.app[WS_HUB].state
-    return web.json_response([o.client_order_id for o in state.paper.open_orders()])
+    name = request.match_info.get("stream", "")
+    if name and hub.state.listen_keys.live(name):  # /ws/<listenKey>: user data
+        return await hub.serve(request, StreamKind.USER, listen_key=name)
+    return await hub.serve(request, StreamKind.MARKET)
 
 
 async def _close_sessions(app: web.Application) -> None:
@@ -422,13 +419,9 @@ async def _close_sessions(app: web.Application) -> None:
 
 
 def add_ws_routes(app: web.Application, state: LoopbackState) -> None:
-    """Register the websocket endpoints and their admin routes on ``app``."""
+    """Register the websocket endpoints on ``app`` (their admin routes: ws_admin.py)."""
     app[WS_HUB] = WsHub(state)
     app.on_shutdown.append(_close_sessions)
     app.router.add_get("/ws-api/v3", _user)
     app.router.add_get("/ws", _market)
     app.router.add_get("/ws/{stream}", _market)
-    app.router.add_post("/admin/ws-faults", _post_faults)
-    app.router.add_delete("/admin/ws-faults", _delete_faults)
-    app.router.add_get("/admin/streams", _get_streams)
-    app.router.add_get("/admin/open-orders", _open_orders)
