@@ -3,12 +3,15 @@
 A grid commits quote in two ways: open buy orders (their unfilled notional) and the base
 it holds (bought and not yet sold, at cost). A new buy is refused when the two plus the
 order's notional would pass the grid's ``budget_quote``; sells are never refused (they
-free money). Positions are part of the execution actor's saved state, so a restart
-keeps counting what each grid holds.
+free money). Such a refusal is temporary (the grid keeps the slot and retries: fills
+and sells give the room back), unless the order alone exceeds the whole budget.
+Positions are part of the execution actor's saved state, so a restart keeps counting
+what each grid holds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 import msgspec
@@ -43,6 +46,14 @@ class Position(msgspec.Struct, kw_only=True):
             self.base, self.cost = _ZERO, _ZERO
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetRefusal:
+    """Why a buy does not fit its grid's budget, and whether it may fit later."""
+
+    reason: str
+    passing: bool  # True: the room is taken for now (open buys, held base), not for good
+
+
 class Budgets:
     """Budget and position of every grid of the run."""
 
@@ -54,27 +65,31 @@ class Budgets:
 
     def check(
         self, grid: str, intent: OrderIntent, open_buy_notional: Decimal, price: Decimal | None
-    ) -> str | None:
-        """None when ``intent`` fits ``grid``'s budget, else the refusal reason.
+    ) -> BudgetRefusal | None:
+        """None when ``intent`` fits ``grid``'s budget, else why not.
 
-        ``price`` is what a market order is expected to pay (the last price).
+        ``price`` is what a market order is expected to pay (the last price). A buy
+        that would fit were the grid's other buys filled or cancelled and its base sold
+        is refused for now only (``passing``): the room comes back as the grid trades.
+        One that alone exceeds the whole budget never fits.
         """
         if intent.side is Side.SELL:
             return None
         budget = self.budgets.get(grid)
         if budget is None:
-            return f"budget: unknown grid {grid!r}"
+            return BudgetRefusal(f"budget: unknown grid {grid!r}", passing=False)
         unit = intent.price if intent.price is not None else price
         if unit is None:
-            return "budget: no price known to value a market buy"
+            return BudgetRefusal("budget: no price known to value a market buy", passing=True)
         notional = intent.amount * unit
         held = self.positions.setdefault(grid, Position()).cost
         committed = open_buy_notional + held
         if committed + notional > budget:
             self.refused += 1
-            return (
+            return BudgetRefusal(
                 f"budget exceeded for grid {grid}: open buys {open_buy_notional} + held at "
-                f"cost {held} + this order {notional} > budget {budget}"
+                f"cost {held} + this order {notional} > budget {budget}",
+                passing=notional <= budget,
             )
         return None
 
