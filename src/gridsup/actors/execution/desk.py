@@ -303,11 +303,16 @@ class Desk:
                 return self._reject(msg.request_id, cid, repr(exc), retryable=True)
             if order is None:
                 return self._reject(msg.request_id, cid, "unknown order")
+            try:  # a cancelled partial's trades too: they may never have been booked
+                trades = await self.venue.trades_of(order) if order.filled > 0 else []
+            except ExchangeError as exc:
+                return self._reject(msg.request_id, cid, repr(exc), retryable=True)
+            await self.price_fees(trades)
             await self._settled(cid)
             if (tracked := self.book.get(cid)) is None:
                 tracked = self.book.add(TrackedOrder(msg.strategy, intent_of(order)))
                 requests.append(self.booking.acknowledged(tracked, order))
-                more, actions = self.booking.absorb(tracked, order, [])
+                more, actions = self.booking.absorb(tracked, order, trades)
                 requests += more
         if tracked.status.is_final:
             return Outcome(self._ack(msg.request_id, tracked), requests, actions)
@@ -330,8 +335,15 @@ class Desk:
     async def cancel_tracked(self, tracked: TrackedOrder) -> Records:
         """Cancel one open order; an order found final instead is booked as it is.
 
+        A cancel whose answer is lost (a timeout, a dropped connection, a 5xx after the
+        retries) may well have been executed: the order is then looked up by its client
+        id, and a final state there is the confirmation. Otherwise the error is raised
+        and the caller sends the cancel again (a cancel is idempotent here: a second one
+        of a cancelled order finds it cancelled).
+
         Raises:
-            ExchangeError: the exchange could not be asked (the order stays open).
+            ExchangeError: the exchange could not be asked, or did not confirm (the
+                order stays open in the book).
         """
         symbol = tracked.intent.symbol
         try:
@@ -341,6 +353,14 @@ class Desk:
             found = await self.venue.lookup(tracked.cid, symbol)
             if found is None:
                 raise
+            order = found
+        except ExchangeError as exc:
+            if refusal_kind(exc) is not RefusalKind.TEMPORARY:
+                raise
+            found = await self.venue.lookup(tracked.cid, symbol)
+            if found is None or not found.status.is_final:
+                raise
+            log.warning("cancel_confirmed_by_lookup", client_order_id=tracked.cid, error=str(exc))
             order = found
         trades = await self.venue.trades_of(order) if order.filled > tracked.filled else []
         await self.price_fees(trades)
