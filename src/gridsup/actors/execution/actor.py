@@ -240,7 +240,9 @@ class ExecutionActor(Actor):
                 budget = (self.info.stop_timeout if self.info else 5.0) - STOP_DRAIN_S - 0.5
                 await settle_on_stop(
                     self.desk,
-                    lambda records: self._commit(*records, flush=True),
+                    lambda records: (
+                        self._commit(*records, flush=True) if records[0] or records[1] else None
+                    ),
                     cancel_orders=self.cancel_orders,
                     budget_s=max(budget, 0.5),
                 )
