@@ -11,7 +11,6 @@ what each grid holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import msgspec
@@ -46,14 +45,6 @@ class Position(msgspec.Struct, kw_only=True):
             self.base, self.cost = _ZERO, _ZERO
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetRefusal:
-    """Why a buy does not fit its grid's budget, and whether it may fit later."""
-
-    reason: str
-    passing: bool  # True: the room is taken for now (open buys, held base), not for good
-
-
 class Budgets:
     """Budget and position of every grid of the run."""
 
@@ -65,33 +56,42 @@ class Budgets:
 
     def check(
         self, grid: str, intent: OrderIntent, open_buy_notional: Decimal, price: Decimal | None
-    ) -> BudgetRefusal | None:
-        """None when ``intent`` fits ``grid``'s budget, else why not.
+    ) -> str | None:
+        """None when ``intent`` fits ``grid``'s budget, else the refusal reason.
 
-        ``price`` is what a market order is expected to pay (the last price). A buy
-        that would fit were the grid's other buys filled or cancelled and its base sold
-        is refused for now only (``passing``): the room comes back as the grid trades.
-        One that alone exceeds the whole budget never fits.
+        ``price`` is what a market order is expected to pay (the last price). Whether
+        the refusal is for now or for good: :meth:`never_fits`.
         """
         if intent.side is Side.SELL:
             return None
         budget = self.budgets.get(grid)
         if budget is None:
-            return BudgetRefusal(f"budget: unknown grid {grid!r}", passing=False)
+            return f"budget: unknown grid {grid!r}"
         unit = intent.price if intent.price is not None else price
         if unit is None:
-            return BudgetRefusal("budget: no price known to value a market buy", passing=True)
+            return "budget: no price known to value a market buy"
         notional = intent.amount * unit
         held = self.positions.setdefault(grid, Position()).cost
         committed = open_buy_notional + held
         if committed + notional > budget:
             self.refused += 1
-            return BudgetRefusal(
+            return (
                 f"budget exceeded for grid {grid}: open buys {open_buy_notional} + held at "
-                f"cost {held} + this order {notional} > budget {budget}",
-                passing=notional <= budget,
+                f"cost {held} + this order {notional} > budget {budget}"
             )
         return None
+
+    def never_fits(self, grid: str, intent: OrderIntent, price: Decimal | None) -> bool:
+        """True when ``intent`` could not fit ``grid``'s budget even with no other buy
+        open and nothing held: an unknown grid, or an order whose notional alone passes
+        the budget. Any other refusal of :meth:`check` is for now only: the room comes
+        back as the grid's buys fill or are cancelled and its base is sold (and a market
+        buy without a price yet gets one)."""
+        budget = self.budgets.get(grid)
+        if budget is None:
+            return True
+        unit = intent.price if intent.price is not None else price
+        return unit is not None and intent.amount * unit > budget
 
     def on_fill(self, grid: str, fill: FillReport, base_currency: str) -> None:
         self.positions.setdefault(grid, Position()).apply(fill, base_currency)

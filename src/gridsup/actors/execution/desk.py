@@ -185,21 +185,22 @@ class Desk:
         await self._settled(cid)  # the price look-up yielded: someone may have placed it
         if (known := self.book.get(cid)) is not None and known.placed:
             return Outcome(self._ack(msg.request_id, known))
-        over = self.budgets.check(
+        reason = self.budgets.check(
             msg.strategy, intent, self.book.open_buy_notional(msg.strategy), price
         )
-        if over is not None:
+        if reason is not None:
+            passing = not self.budgets.never_fits(msg.strategy, intent, price)
             log.warning(
                 "order_refused_budget",
                 grid=msg.strategy,
                 client_order_id=cid,
-                passing=over.passing,
-                reason=over.reason,
+                passing=passing,
+                reason=reason,
             )
-            if over.passing:  # the grid keeps the slot and asks again with backoff
+            if passing:  # the grid keeps the slot and asks again with backoff
                 self.waiting += 1
-                return self._reject(msg.request_id, cid, f"waiting: {over.reason}", retryable=True)
-            return self._reject(msg.request_id, cid, over.reason)
+                return self._reject(msg.request_id, cid, f"waiting: {reason}", retryable=True)
+            return self._reject(msg.request_id, cid, reason)
         tracked = self.book.add(TrackedOrder(msg.strategy, intent))  # reserves the budget
         self.doubtful.pop(cid, None)  # this placement settles it: it looks the id up first
         future = self._begin(cid)
