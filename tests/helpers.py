@@ -6,12 +6,27 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from gridsup.messages.market import MarketInfo
+
 T = TypeVar("T")
+
+# Binance's spot BTC/USDT filters (tick 0.01, lot 0.00001, notional 5 USDT): the market
+# most tests trade on; the paper exchange's built-in table lists the same figures.
+BTC_USDT = MarketInfo(
+    symbol="BTC/USDT",
+    base="BTC",
+    quote="USDT",
+    price_step=Decimal("0.01"),
+    amount_step=Decimal("0.00001"),
+    min_amount=Decimal("0.00001"),
+    min_notional=Decimal("5"),
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

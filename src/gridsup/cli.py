@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "pause": "gridsup.commands.grid_control:pause",
     "resume": "gridsup.commands.grid_control:resume",
     "stop-grid": "gridsup.commands.grid_control:stop_grid",
+    "move": "gridsup.commands.cluster:move",
 }
 
 

@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ from gridsup.runtime.actor import RuntimeInfo
 from gridsup.runtime.endpoints import BROADCAST_TOPIC, COMMAND, REPORT, RunDir, command_topic
 from gridsup.runtime.entry import Launch, child_main
 from gridsup.supervisor.runner import make_context
-from helpers import eventually
+from helpers import BTC_USDT, eventually
+from loopback_process import loopback_process
 
 # Keys the loopback exchange accepts. Set at import, before any actor process exists:
 # a forkserver's children see the environment the server was started with.
@@ -50,15 +52,6 @@ os.environ.setdefault(LIVE_SECRET_ENV, "loopback-trading-secret-abcdefghij")
 
 PG_URL = os.environ.get("GRIDSUP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
-BTC = MarketInfo(
-    symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    price_step=Decimal("0.01"),
-    amount_step=Decimal("0.00001"),
-    min_amount=Decimal("0.00001"),
-    min_notional=Decimal("5"),
-)
 ETH = MarketInfo(
     symbol="ETH/USDT",
     base="ETH",
@@ -71,7 +64,7 @@ ETH = MarketInfo(
 
 
 def paper_markets() -> dict[str, MarketInfo]:
-    return {BTC.symbol: BTC, ETH.symbol: ETH}
+    return {BTC_USDT.symbol: BTC_USDT, ETH.symbol: ETH}
 
 
 def sqlite_url(directory: Path) -> str:
@@ -135,7 +128,10 @@ class ActorHost:
         self.command.bind(self.run_dir.endpoint(COMMAND))
         self.children: dict[str, Child] = {}
         self.ready: dict[str, int] = {}  # name -> pid of the last Ready
-        self.statuses: dict[str, dict[str, Any]] = {}  # name -> last heartbeat status
+        # name -> (pid, last heartbeat status): a status is the current incarnation's only
+        # (a restarted actor's predecessor may still have beats queued, or its last one
+        # kept, which a test waiting for the new one's status must not read).
+        self.statuses: dict[str, tuple[int, dict[str, Any]]] = {}
         self.failures: list[Failed] = []
         # Cleared: the supervisor's beat stops, as if it had crashed (actors orphan).
         self.beating = threading.Event()
@@ -188,9 +184,12 @@ class ActorHost:
         return child
 
     def status(self, name: str) -> dict[str, Any]:
-        """The status fields of ``name``'s last heartbeat ({} before the first)."""
+        """The status fields of the last heartbeat of ``name``'s current process ({}
+        before its first)."""
+        child = self.children.get(name)
         with self._lock:
-            return dict(self.statuses.get(name, {}))
+            pid, status = self.statuses.get(name, (0, {}))
+        return dict(status) if child is not None and pid == child.pid else {}
 
     def kill(self, name: str) -> int | None:
         """``kill -9`` the actor and reap it; its exit code (-9)."""
@@ -250,8 +249,8 @@ class ActorHost:
                     match message:
                         case Ready(actor=actor, pid=pid):
                             self.ready[actor] = pid
-                        case Heartbeat(actor=actor, status=status):
-                            self.statuses[actor] = dict(status)
+                        case Heartbeat(actor=actor, pid=pid, status=status):
+                            self.statuses[actor] = (pid, dict(status))
                         case Failed():
                             self.failures.append(message)
 
@@ -426,27 +425,13 @@ class Loopback:
     """The loopback Binance exchange as a subprocess (real HTTP on 127.0.0.1)."""
 
     def __init__(self, *args: str) -> None:
-        import subprocess
-        import sys
-
         env = {
             **os.environ,
             "LOOPBACK_API_KEY": os.environ[LIVE_KEY_ENV],
             "LOOPBACK_API_SECRET": os.environ[LIVE_SECRET_ENV],
         }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("listening on "):
-            self.proc.kill()
-            pytest.fail(f"loopback exchange did not start: {line!r}")
-        self.url = line.split()[-1]
+        self._process = ExitStack()
+        self.url = self._process.enter_context(loopback_process(*args, env=env))
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         import json
@@ -465,12 +450,7 @@ class Loopback:
         return dict(self.admin("GET", "/admin/orders")["by_client_id"])
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait(5)
+        self._process.close()
 
 
 @pytest.fixture(scope="module")
@@ -494,7 +474,7 @@ def live_overrides(loopback: Loopback, **overrides: Any) -> dict[str, Any]:
         "api_key_env": LIVE_KEY_ENV,
         "api_secret_env": LIVE_SECRET_ENV,
         "url_overrides": binance_url_overrides(loopback.url),
-        "markets": {BTC.symbol: BTC},
+        "markets": {BTC_USDT.symbol: BTC_USDT},
         "poll_interval_ms": 100,
     }
     fields.update(overrides)

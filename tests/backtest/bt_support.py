@@ -1,4 +1,4 @@
-"""Shared pieces of the backtest tests: markets, synthetic candles, ledger checks."""
+"""Shared pieces of the backtest tests: synthetic candles, ledger checks."""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ import pandas as pd
 
 from gridsup.backtest import BacktestResult
 from gridsup.messages.common import Side
-from gridsup.messages.market import MarketInfo
-
-BTC_USDT = MarketInfo(
-    symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    price_step=Decimal("0.01"),
-    amount_step=Decimal("0.00001"),
-    min_notional=Decimal("5"),
-)
 
 
 def candles_from_closes(closes: list[float], wick: float = 0.0, start_ms: int = 1_704_067_200_000):

@@ -6,13 +6,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from bt_support import BTC_USDT
-
 from gridsup.backtest import BacktestContext
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
 from gridsup.strategy.protocols import ExecutionContext
+from helpers import BTC_USDT
 
 
 class Recorder:

@@ -7,12 +7,12 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from bt_ladder import LadderStrategy
-from bt_support import BTC_USDT, assert_ledger_consistent, candles_from_closes
+from bt_support import assert_ledger_consistent, candles_from_closes
 
 from gridsup.backtest import BacktestError, Mode, run_backtest
 from gridsup.exchange.candles import load_candles
 from gridsup.messages.common import Side
-from helpers import shared_data
+from helpers import BTC_USDT, shared_data
 
 USDT = {"USDT": Decimal("10000")}
 

@@ -7,14 +7,14 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from bt_grid import RecordingGrid, check_account, expected_cycle_profits
-from bt_support import BTC_USDT, assert_ledger_consistent
+from bt_support import assert_ledger_consistent
 
 from gridsup.backtest import Mode, run_backtest
 from gridsup.exchange.candles import load_candles
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.strategy.grid import StopReason
 from gridsup.strategy.grid_config import GridConfig
-from helpers import shared_data
+from helpers import BTC_USDT, shared_data
 
 
 @pytest.fixture(scope="module")

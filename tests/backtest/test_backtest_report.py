@@ -8,12 +8,13 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from bt_ladder import LadderStrategy
-from bt_support import BTC_USDT, candles_from_closes
+from bt_support import candles_from_closes
 
 from gridsup.backtest import BacktestStrategy, run_backtest
 from gridsup.backtest.report import max_drawdown
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
+from helpers import BTC_USDT
 
 
 @pytest.mark.parametrize(

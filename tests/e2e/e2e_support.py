@@ -4,16 +4,19 @@ real subprocess (its output kept in files so a pipe can never fill up and block 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from gridsup.runtime.liveness import process_alive
+from loopback_process import loopback_process
 
 GRIDSUP = [sys.executable, "-m", "gridsup"]
 
@@ -79,6 +82,15 @@ def grids_toml(
         lines.append("[[grid]]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in grid.items()]
     return "\n".join(lines) + "\n"
+
+
+def live_grids_toml(
+    grids: Sequence[Mapping[str, Any]], key_env: str, secret_env: str, venue: str = "binance"
+) -> str:
+    """A grids file's text trading ``grids`` live on ``venue`` with the keys the two
+    environment variables hold, its prices from the exchange."""
+    exchange = {"id": venue, "mode": "live", "api_key_env": key_env, "api_secret_env": secret_env}
+    return grids_toml(grids, exchange=exchange, market_data={"source": "exchange"})
 
 
 @dataclass
@@ -184,29 +196,32 @@ class GridsEnv:
             run.kill()
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
     """The pids still alive after ``timeout`` seconds (empty when all exited)."""
     deadline = time.monotonic() + timeout
-    alive = [p for p in pids if pid_alive(p)]
+    alive = [p for p in pids if process_alive(p)]
     while alive and time.monotonic() < deadline:
         time.sleep(0.05)
-        alive = [p for p in alive if pid_alive(p)]
+        alive = [p for p in alive if process_alive(p)]
     return alive
+
+
+@contextmanager
+def e2e_loopback(env: GridsEnv, keys: Mapping[str, str], *args: str) -> Iterator[str]:
+    """The URL of a loopback exchange process run with ``args``, its API keys (``keys``:
+    environment variable -> value) in its environment, its stderr in ``loopback.err``."""
+    with loopback_process(*args, env={**env.environ, **keys}, log=env.tmp / "loopback.err") as url:
+        yield url
+
+
+@contextmanager
+def wave_loopback(env: GridsEnv, keys: Mapping[str, str], *args: str) -> Iterator[str]:
+    """:func:`e2e_loopback` replaying a +-3 % wave on BTC/USDT around 60000 (a candle every
+    80 ms), on an account of 10000 USDT."""
+    wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
+    replay = ("--replay", str(wave), "--symbol", "BTC/USDT", "--speed", "750")
+    with e2e_loopback(env, keys, "--balance", "USDT=10000", *replay, *args) as url:
+        yield url
 
 
 def write_wave_candles(

@@ -14,8 +14,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -33,7 +31,7 @@ from e2e_run import (
     total_cycles,
     wait_for,
 )
-from e2e_support import FAST_GRIDS, GridsEnv, Run, grids_toml, wait_gone, write_wave_candles
+from e2e_support import FAST_GRIDS, GridsEnv, Run, grids_toml, wait_gone, wave_loopback
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import binance_url_overrides
@@ -66,32 +64,9 @@ FAULTS: list[dict[str, Any]] = [
     ]
 )
 def loopback(env: GridsEnv, request: pytest.FixtureRequest) -> Iterator[str]:
-    wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
-    err = (env.tmp / "loopback.err").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0",
-            "--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV, "--balance", "USDT=10000",
-            "--replay", str(wave), "--symbol", "BTC/USDT", "--speed", "750", *request.param,
-        ],
-        env={**env.environ, **KEYS},
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
-        yield line.split()[-1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err.close()
+    keys = ("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV)
+    with wave_loopback(env, KEYS, *keys, *request.param) as url:
+        yield url
 
 
 async def _post_faults(url: str) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -18,7 +16,7 @@ import aiohttp
 import pytest
 from e2e_books import ExchangeRecord, exchange_trade, missing_fills, ours, read_database
 from e2e_run import actors, all_trading, cycles, grid_status, names, status, wait_for
-from e2e_support import FAST_GRIDS, GridsEnv, grids_toml, write_wave_candles
+from e2e_support import FAST_GRIDS, GridsEnv, live_grids_toml, wave_loopback
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import binance_url_overrides
@@ -53,47 +51,9 @@ def fee_mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def loopback(env: GridsEnv, fee_mode: str) -> Iterator[str]:
     """The loopback exchange replaying a +-3 % wave on BTC/USDT (a candle every 80 ms)."""
-    wave = write_wave_candles(env.tmp, "BTC/USDT", Decimal(60000))
-    err = (env.tmp / "loopback.err").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridsup.exchange.loopback",
-            "--port",
-            "0",
-            "--api-key-env",
-            KEY_ENV,
-            "--secret-env",
-            SECRET_ENV,
-            "--balance",
-            "USDT=10000",
-            "--replay",
-            str(wave),
-            "--symbol",
-            "BTC/USDT",
-            "--speed",
-            "750",
-            *FEE_MODES[fee_mode],
-        ],
-        env={**env.environ, **KEYS},
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the server prints its URL once serving
-        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
-        yield line.split()[-1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err.close()
+    args = ("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV, *FEE_MODES[fee_mode])
+    with wave_loopback(env, KEYS, *args) as url:
+        yield url
 
 
 def client(url: str) -> CcxtExchange:
@@ -144,18 +104,7 @@ def test_live_mode_against_the_loopback_exchange_through_ccxt(
     env: GridsEnv, loopback: str, fee_mode: str
 ) -> None:
     foreign_id = asyncio.run(place_foreign(loopback))
-    path = env.write(
-        grids_toml(
-            BTC_GRIDS,
-            exchange={
-                "id": "binance",
-                "mode": "live",
-                "api_key_env": KEY_ENV,
-                "api_secret_env": SECRET_ENV,
-            },
-            market_data={"source": "exchange"},
-        )
-    )
+    path = env.write(live_grids_toml(BTC_GRIDS, KEY_ENV, SECRET_ENV))
     grid_names = names(BTC_GRIDS)
     run = env.start(
         str(path),

@@ -6,14 +6,12 @@ Against the loopback Binance (a real HTTP server process) through the real ccxt 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
 import pytest
-from e2e_support import FAST_GRIDS, GridsEnv, grids_toml
+from e2e_support import FAST_GRIDS, GridsEnv, e2e_loopback, live_grids_toml
 
 KEY_ENV, SECRET_ENV = "GSE2E_ACCOUNT_KEY", "GSE2E_ACCOUNT_SECRET"
 KEYS = {KEY_ENV: "e2e-account-key", SECRET_ENV: "e2e-account-secret"}
@@ -22,56 +20,13 @@ GRIDS = [dict(FAST_GRIDS[0]), {**FAST_GRIDS[0], "name": "btc-second", "total_inv
 
 @contextmanager
 def loopback(env: GridsEnv, balance: str) -> Iterator[str]:
-    err = (env.tmp / "loopback.err").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridsup.exchange.loopback",
-            "--port",
-            "0",
-            "--api-key-env",
-            KEY_ENV,
-            "--secret-env",
-            SECRET_ENV,
-            "--balance",
-            balance,
-            "--symbol",
-            "BTC/USDT",
-        ],
-        env={**env.environ, **KEYS},
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
-        yield line.split()[-1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err.close()
+    keys = ("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV)
+    with e2e_loopback(env, KEYS, *keys, "--balance", balance, "--symbol", "BTC/USDT") as url:
+        yield url
 
 
 def start_live(env: GridsEnv, url: str, keys: dict[str, str]) -> tuple[int, str]:
-    path = env.write(
-        grids_toml(
-            GRIDS,
-            exchange={
-                "id": "binance",
-                "mode": "live",
-                "api_key_env": KEY_ENV,
-                "api_secret_env": SECRET_ENV,
-            },
-            market_data={"source": "exchange"},
-        )
-    )
+    path = env.write(live_grids_toml(GRIDS, KEY_ENV, SECRET_ENV))
     run = env.start(str(path), "--exchange-url", url, extra_env=keys)
     code = run.wait(90)
     return code, run.stderr() + run.stdout()

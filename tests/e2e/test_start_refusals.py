@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from e2e_support import FAST_GRIDS, GridsEnv, grids_toml
 
 from gridsup.cli import cli
-from gridsup.store.grid_lock_light import light_grid_lock
+from gridsup.store.locks import grid_lock
 
 BTC_GRID: dict[str, Any] = dict(FAST_GRIDS[0])
 
@@ -198,8 +198,25 @@ def test_an_unknown_postgres_database_is_a_configuration_error(env: GridsEnv, pg
     assert_refused(result, 2, "gse2e_no_such_database")
 
 
+def test_a_cluster_on_sqlite_is_refused(env: GridsEnv) -> None:
+    path = env.write(grids_toml([BTC_GRID]))
+
+    result = start("--strategies", str(path), "--cluster", "--member", "a")
+
+    assert_refused(result, 2, "--cluster needs a PostgreSQL database")
+
+
+@pytest.mark.postgres
+def test_a_cluster_in_a_dry_run_is_refused(env: GridsEnv, pg_url: str) -> None:
+    path = env.write(grids_toml([BTC_GRID]))  # the paper exchange: a dry run
+
+    result = start("--strategies", str(path), "--db", pg_url, "--cluster", "--member", "a")
+
+    assert_refused(result, 2, "--cluster trades live only")
+
+
 async def _hold_and_start(db_url: str, grid: str, args: list[str]) -> tuple[Result, bool]:
-    lock = light_grid_lock(db_url, grid)
+    lock = grid_lock(db_url, grid)
     assert await lock.acquire()
     try:
         # The command runs its own event loops: keep it off this one.

@@ -29,12 +29,8 @@ async def loopback() -> AsyncIterator[LoopbackServer]:
     state = LoopbackState(BALANCES, {API_KEY: API_SECRET})
     state.set_price("BTC/USDT", Decimal("42000"))
     state.set_price("ETH/USDT", Decimal("2500"))
-    server = LoopbackServer(state)
-    await server.start()
-    try:
+    async with LoopbackServer(state) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

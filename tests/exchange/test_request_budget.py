@@ -1,12 +1,14 @@
 """The host's request budget (exchange/budget.py): weights taken before each request, the
 exchange's X-MBX-USED-WEIGHT-1M followed, and a 429/418 pausing every caller of every
-process until its Retry-After — proven with the real ccxt client against the loopback
-exchange, whose requests are logged as they arrive."""
+process until its Retry-After and counted once for all of them — proven with the real
+ccxt client against the loopback exchange, whose requests are logged as they arrive;
+and the client's request figures for the metrics (``CcxtExchange.request_status``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ from gridsup.exchange.loopback import LoopbackState
 from gridsup.exchange.loopback.faults import Banned, RateLimit
 from gridsup.exchange.loopback.server import binance_url_overrides, create_app
 from gridsup.exchange.retry import RetryPolicy
+from gridsup.messages import telemetry
 
 
 class FakeTime:
@@ -105,7 +108,8 @@ def test_the_poll_period_grows_with_the_weight_of_a_round() -> None:
 
 # -- the real client against the loopback, with the request log --------------------------
 
-Log = list[tuple[float, str, int]]  # arrival time, path, status answered
+# arrival time, path, status answered, the X-MBX-USED-WEIGHT-1M it carried ("" if none)
+Log = list[tuple[float, str, int, str]]
 
 
 @pytest.fixture
@@ -123,7 +127,8 @@ async def logged_loopback() -> AsyncIterator[tuple[str, LoopbackState, Log]]:
         arrived = time.monotonic()
         response = await handler(request)
         if request.path.startswith("/api/"):
-            log.append((arrived, request.path, response.status))
+            used = response.headers.get("X-MBX-USED-WEIGHT-1M", "")
+            log.append((arrived, request.path, response.status, used))
         return response
 
     app = create_app(state)
@@ -181,9 +186,9 @@ async def test_429_then_418_pause_every_caller_until_retry_after(
     state.faults.add([RateLimit(retry_after=3, path="/api/v3/openOrders")])
     tasks = [asyncio.create_task(grid()) for _ in range(5)] + [asyncio.create_task(ticks())]
     try:
-        await _eventually(lambda: any(s == 429 for _, _, s in log))
+        await _eventually(lambda: any(s == 429 for _, _, s, _ in log))
         state.faults.add([Banned(retry_after=4, path="/api/v3/openOrders")])
-        await _eventually(lambda: any(s == 418 for _, _, s in log), timeout=30)
+        await _eventually(lambda: any(s == 418 for _, _, s, _ in log), timeout=30)
         mark = served
         await _eventually(lambda: served > mark + 5, timeout=30)  # resumed, no restart
     finally:
@@ -193,11 +198,11 @@ async def test_429_then_418_pause_every_caller_until_retry_after(
         await market.close()
 
     for status, retry_after in ((429, 3.0), (418, 4.0)):
-        banned_at = next(t for t, _, s in log if s == status)
+        banned_at = next(t for t, _, s, _ in log if s == status)
         # Requests already on the wire when the answer left may still land (grace 1 s);
         # none may start later within the ban.
         inside = [
-            (t - banned_at, p) for t, p, _ in log if banned_at + 1.0 < t < banned_at + retry_after
+            (t - banned_at, p) for t, p, *_ in log if banned_at + 1.0 < t < banned_at + retry_after
         ]
         assert inside == [], f"requests during the {status} pause: {inside}"
     assert execution.budget is not None and execution.budget.bans >= 2
@@ -208,3 +213,99 @@ async def _eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> N
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
+
+
+def test_429s_and_418s_are_counted_once_for_every_process(tmp_path: Path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "budget-binance.json"
+    execution, market = budget(fake, path), budget(fake, path)
+
+    execution.ban(1.0, "429")
+    market.ban(1.0, "429")
+    market.ban(30.0, "418")
+
+    figures = execution.status()
+    assert (figures[telemetry.HTTP_429], figures[telemetry.HTTP_418]) == (2, 1)
+    assert figures[telemetry.BANNED_UNTIL_MS] == int((fake.now + 30) * 1000)
+    assert figures[telemetry.WEIGHT_LIMIT] == 100
+
+
+def test_a_429_pause_is_no_ban() -> None:
+    fake = FakeTime()
+    b = budget(fake)
+
+    b.ban(5.0, "429")
+
+    assert b.status()[telemetry.BANNED_UNTIL_MS] == 0
+    assert b.snapshot()["banned_s"] == 5.0  # but everyone waits all the same
+
+
+def test_a_budget_file_of_an_older_gridsup_is_read(tmp_path: Path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "budget-binance.json"
+    window = int(fake.now // 60)
+    path.write_text(f'{{"window": {window}, "used": 42, "banned_until": 0.0}}')
+
+    figures = budget(fake, path).status()
+
+    assert figures[telemetry.WEIGHT_USED] == 42
+    assert (figures[telemetry.HTTP_429], figures[telemetry.HTTP_418]) == (0, 0)
+
+
+async def test_the_clients_figures_count_what_the_loopback_answered(
+    logged_loopback: tuple[str, LoopbackState, Log], tmp_path: Path
+) -> None:
+    url, state, log = logged_loopback
+    ex = CcxtExchange(
+        "binance",
+        api_key=API_KEY,
+        secret=API_SECRET,
+        url_overrides=binance_url_overrides(url),
+        rate_limit_ms=1,
+        retry=RetryPolicy(attempts=3, base_delay=0.01, max_retry_after=10),
+        budget=RequestBudget(6000, 0.5, path=tmp_path / "budget-binance.json"),
+    )
+    try:
+        await ex.connect()
+        state.faults.add(
+            [
+                RateLimit(retry_after=1, path="/api/v3/openOrders"),
+                Banned(retry_after=1, path="/api/v3/openOrders"),
+            ]
+        )
+        await ex.fetch_open_orders("BTC/USDT")  # 429, 418, then served
+        figures = ex.request_status()
+    finally:
+        await ex.close()
+
+    assert [s for _, _, s, _ in log] == [200, 429, 418, 200]
+    assert (figures[telemetry.HTTP_429], figures[telemetry.HTTP_418]) == (1, 1)
+    assert figures[telemetry.LATENCY_COUNT] == len(log)
+    assert figures[telemetry.EXCHANGE_REACHABLE] is True
+    # exchangeInfo (20) + three tries of openOrders for one symbol (6 each), as the
+    # venue counted them; its window is the minute, so a run across a minute's turn
+    # starts again (the figure is the venue's last header, not our own sum)
+    assert figures[telemetry.WEIGHT_USED] == int(log[-1][3])
+    assert int(log[-1][3]) in {20 + 3 * 6, *(n * 6 for n in (1, 2, 3))}
+
+
+async def test_a_client_whose_venue_is_gone_reports_it_unreachable() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    ex = CcxtExchange(
+        "binance",
+        url_overrides=binance_url_overrides(url),
+        rate_limit_ms=1,
+        retry=RetryPolicy(attempts=3, base_delay=0.01),
+    )
+    try:
+        with pytest.raises(ExchangeError):
+            await ex.connect()
+        figures = ex.request_status()
+    finally:
+        await ex.close()
+
+    assert figures[telemetry.EXCHANGE_REACHABLE] is False
+    assert figures[telemetry.LATENCY_COUNT] == 3
+    assert telemetry.WEIGHT_USED not in figures  # no budget, no weight

@@ -164,6 +164,8 @@ def test_grid_conditions(status: dict[str, object], expected: set[AlertCause]) -
         ({"auth_refused": True}, {AlertCause.EXCHANGE_AUTH_REFUSED}),
         ({"http_429": 1}, {AlertCause.EXCHANGE_RATE_LIMITED}),
         ({"http_418": 1}, {AlertCause.EXCHANGE_BANNED}),
+        # a 429's pause is no ban: the budget reports 0 for "no 418 ban"
+        ({"http_429": 1, "banned_until_ms": 0}, {AlertCause.EXCHANGE_RATE_LIMITED}),
         ({"http_429": 0, "exchange_reachable": True}, set()),
     ],
 )

@@ -21,6 +21,7 @@ from gridsup.runtime.states import (
     InvalidTransition,
     Lifecycle,
 )
+from gridsup.supervisor.discovery import SupervisorPointer, claim, read_pointer
 
 HAPPY_PATH = [
     (ActorTrigger.STARTED, ActorState.READY),
@@ -165,3 +166,23 @@ def test_process_alive_tells_live_from_gone_and_zombie() -> None:
     zombie.wait()
 
     assert verdicts == [True, True, False, False]
+
+
+def test_a_zombie_supervisor_counts_as_gone_for_its_pointer_and_run_directory(
+    base: Path,
+) -> None:
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    stale = base / f"run-{zombie.pid}"
+    try:
+        stale.mkdir(mode=0o700)
+        pointer = SupervisorPointer(
+            pid=zombie.pid, run_dir=str(stale), control="ipc://x", started_at=0.0
+        )
+        claim(base, pointer)
+        found = read_pointer(base)
+        RunDir.create(base)  # sweeps the run directories of dead supervisors
+    finally:
+        zombie.wait()
+
+    assert (found, stale.exists()) == (None, False)

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import psutil
 import pytest
 import zmq
 
 from gridsup.messages.control import ActorStatus, StatusQuery, StatusReply
 from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.runtime.liveness import process_alive
 from gridsup.supervisor.client import NoSupervisor, ask
 from gridsup.supervisor.discovery import read_pointer
 from helpers import eventually
@@ -82,10 +82,7 @@ def run_cli(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+    return not process_alive(pid)
 
 
 def all_running(app: App) -> bool:

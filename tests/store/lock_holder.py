@@ -6,15 +6,12 @@ import asyncio
 import sys
 
 from gridsup.logging import configure_logging
-from gridsup.store.database import Database
 from gridsup.store.locks import grid_lock
 
 
 async def main(url: str, grid_id: str) -> None:
     configure_logging("WARNING")  # stdout carries our one-word answer only
-    db = Database(url)
-    await db.connect()
-    lock = grid_lock(db, grid_id)
+    lock = grid_lock(url, grid_id)
     print("locked" if await lock.acquire() else "refused", flush=True)
     await asyncio.sleep(120)  # the parent kills us long before
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import queue
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +17,7 @@ from click.testing import CliRunner
 from gridsup.cli import cli
 from gridsup.exchange.candles import load_candles
 from helpers import shared_data
+from loopback_process import loopback_process
 
 CANDLES = 1200
 
@@ -29,33 +26,8 @@ CANDLES = 1200
 def loopback(tmp_path: Path) -> Iterator[str]:
     """The loopback exchange's base URL (public endpoints need no key, but it wants one)."""
     env = {**os.environ, "LOOPBACK_API_KEY": "test-key", "LOOPBACK_API_SECRET": "test-secret"}
-    errors = (tmp_path / "loopback.err").open("w")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=errors,
-        text=True,
-        env=env,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert child.stdout is not None
-    stdout = child.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-    try:
-        while True:
-            try:
-                line = lines.get(timeout=60)
-            except queue.Empty:
-                pytest.fail(
-                    f"loopback exchange did not start: {(tmp_path / 'loopback.err').read_text()}"
-                )
-            if line.startswith("listening on "):
-                yield line.removeprefix("listening on ").strip()
-                return
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
-        errors.close()
+    with loopback_process(env=env, log=tmp_path / "loopback.err") as url:
+        yield url
 
 
 def feed(url: str, frame: pd.DataFrame) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -148,3 +149,17 @@ async def test_a_lost_postgres_connection_is_unavailable_then_recovers(pg_db: Da
             await session.execute(select(1))
     async with pg_db.session() as session:  # the pool replaced the dead connection
         assert (await session.execute(select(1))).scalar() == 1
+
+
+async def test_a_transaction_left_idle_past_its_limit_is_ended_by_the_server() -> None:
+    """What a cluster member cut off mid-transaction leaves behind: the server ends the
+    session (and frees its row locks) instead of holding them for the next owner."""
+    require_postgres()
+    async with Database(PG_URL, idle_in_transaction_s=0.3) as db:
+        with pytest.raises(DatabaseUnavailable):
+            async with db.session() as session:
+                await session.execute(select(1))
+                await asyncio.sleep(1.0)  # silent inside the transaction
+                await session.execute(select(1))
+        async with db.session() as session:  # a fresh connection answers
+            assert (await session.execute(select(1))).scalar() == 1

@@ -15,23 +15,15 @@ from decimal import Decimal
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import MarketInfo, Tick
 from gridsup.strategy.protocols import Strategy
+from helpers import BTC_USDT
 
-BTC = MarketInfo(
-    symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    price_step=Decimal("0.01"),
-    amount_step=Decimal("0.00001"),
-    min_amount=Decimal("0.00001"),
-    min_notional=Decimal("5"),
-)
 LOOSE = MarketInfo(symbol="BTC/USDT", base="BTC", quote="USDT")
 
 
 class FakeExchange:
     def __init__(
         self,
-        market: MarketInfo = BTC,
+        market: MarketInfo = BTC_USDT,
         price: Decimal = Decimal(0),
         *,
         sync: bool = True,

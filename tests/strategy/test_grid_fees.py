@@ -13,11 +13,12 @@ from gridsup.messages.common import Side
 from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.levels import calculate_order_size, grid_levels
-from strategy.fakes import BTC, FakeExchange
+from helpers import BTC_USDT
+from strategy.fakes import FakeExchange
 from strategy.test_grid import make_config
 
 D = Decimal
-STEP = BTC.amount_step
+STEP = BTC_USDT.amount_step
 assert STEP is not None
 
 
@@ -77,6 +78,24 @@ def test_bnb_fees_are_in_the_profit_and_counted_by_asset() -> None:
     # The quote balance never paid the BNB fees: it moved by the profit plus their value.
     fees_quote = (D(50000) + D(55000)) * amount * D("0.001")
     assert change["USDT"] == strategy.realized_profit - strategy.cost_held + fees_quote
+
+
+def test_quote_fees_take_nothing_from_the_base_and_are_in_the_profit() -> None:
+    exchange = FakeExchange(price=D(52000))  # every fee in quote: Kraken's rule
+    strategy = run(exchange)
+    amount = next(i.amount for i in exchange.open.values() if i.price == D(50000))
+
+    exchange.move_to(D(49900))
+    sell = next(i for i in exchange.open.values() if i.side is Side.SELL)
+    exchange.move_to(D(55100))
+
+    assert sell.amount == amount  # the whole base bought is sold: no dust
+    cost = D(50000) * amount * D("1.001")
+    proceeds = D(55000) * amount * D("0.999")
+    assert strategy.realized_profit == proceeds - cost
+    change = balance_change(exchange)
+    assert change["USDT"] == strategy.realized_profit - strategy.cost_held
+    assert change["BTC"] == strategy.base_held and strategy.dust == 0
 
 
 def test_a_counter_sell_under_the_minimum_waits_in_the_dust_for_the_next_buy() -> None:

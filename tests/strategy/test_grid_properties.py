@@ -14,7 +14,8 @@ from gridsup.messages.common import OrderType, Side
 from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
-from strategy.fakes import BTC, LOOSE, FakeExchange
+from helpers import BTC_USDT
+from strategy.fakes import LOOSE, FakeExchange
 
 D = Decimal
 
@@ -71,7 +72,7 @@ def _check(strategy: GridTradingStrategy, exchange: FakeExchange, settled: bool)
     events=st.lists(ops, max_size=40),
     sync=st.booleans(),
     fee_in_base=st.booleans(),
-    market=st.sampled_from([BTC, LOOSE]),
+    market=st.sampled_from([BTC_USDT, LOOSE]),
 )
 def test_invariants_hold_after_every_event(
     extra: dict[str, Any],

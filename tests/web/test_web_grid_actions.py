@@ -82,8 +82,8 @@ def world() -> World:
     return World(sup, fx, actions, sent, heard)
 
 
-def act(w: World, kind: GridActionKind, grid: str) -> GridActionReply:
-    return w.actions.act(GridAction(action=kind, grid=grid, by="test"))
+async def act(w: World, kind: GridActionKind, grid: str) -> GridActionReply:
+    return await w.actions.act(GridAction(action=kind, grid=grid, by="test"))
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def act(w: World, kind: GridActionKind, grid: str) -> GridActionReply:
         ([(S, "a")], S, "a", REFUSED, "grid a is stopping"),
     ],
 )
-def test_each_action_is_checked_against_the_grid_state(
+async def test_each_action_is_checked_against_the_grid_state(
     before: list[tuple[GridActionKind, str]],
     kind: GridActionKind,
     grid: str,
@@ -109,10 +109,10 @@ def test_each_action_is_checked_against_the_grid_state(
 ) -> None:
     w = world()
     for k, g in before:
-        assert act(w, k, g).outcome is DONE
+        assert (await act(w, k, g)).outcome is DONE
     sent_before = list(w.sent)
 
-    reply = act(w, kind, grid)
+    reply = await act(w, kind, grid)
 
     assert reply.outcome is outcome
     assert detail in reply.detail
@@ -121,53 +121,53 @@ def test_each_action_is_checked_against_the_grid_state(
     assert w.heard[-1][1] == reply  # every action reaches the audit, refused ones too
 
 
-def test_pause_and_resume_send_their_commands_to_that_grid_only() -> None:
+async def test_pause_and_resume_send_their_commands_to_that_grid_only() -> None:
     w = world()
 
-    act(w, P, "a")
-    act(w, R, "a")
+    await act(w, P, "a")
+    await act(w, R, "a")
 
     assert [(actor, type(cmd)) for actor, cmd in w.sent] == [("grid-a", Pause), ("grid-a", Resume)]
     assert w.actions.paused == set()
 
 
-def test_stop_stops_the_grid_actor_and_an_action_on_it_then_is_refused() -> None:
+async def test_stop_stops_the_grid_actor_and_an_action_on_it_then_is_refused() -> None:
     w = world()
-    act(w, S, "b")
+    await act(w, S, "b")
     child = w.sup.children["grid-b"]
     assert w.fx.stops == ["grid-b"] and child.state is ChildState.STOPPING
     assert child.pid is not None
     w.sup.on_exit("grid-b", child.pid, 0)
 
-    reply = act(w, R, "b")
+    reply = await act(w, R, "b")
 
     assert child.state is ChildState.STOPPED
     assert (reply.outcome, reply.detail, reply.state) == (REFUSED, "grid b is stopped", "stopped")
     assert w.sup.children["grid-a"].state is ChildState.RUNNING  # the sibling runs on
 
 
-def test_a_grid_stopped_by_its_own_stop_loss_cannot_be_paused_but_can_be_stopped() -> None:
+async def test_a_grid_stopped_by_its_own_stop_loss_cannot_be_paused_but_can_be_stopped() -> None:
     w = world()
     child = w.sup.children["grid-a"]
     assert child.pid is not None
     w.sup.on_heartbeat("grid-a", child.pid, {"state": "trading", "stopped": True})
 
-    assert act(w, P, "a").outcome is REFUSED
-    assert act(w, S, "a").outcome is DONE
+    assert (await act(w, P, "a")).outcome is REFUSED
+    assert (await act(w, S, "a")).outcome is DONE
 
 
-def test_nothing_is_done_while_the_supervisor_stops() -> None:
+async def test_nothing_is_done_while_the_supervisor_stops() -> None:
     w = world()
     w.sup.stop()
 
-    reply = act(w, P, "a")
+    reply = await act(w, P, "a")
 
     assert reply.outcome is REFUSED and "supervisor is stopping" in reply.detail
 
 
-def test_a_paused_grid_restarted_after_a_crash_is_paused_again_when_ready() -> None:
+async def test_a_paused_grid_restarted_after_a_crash_is_paused_again_when_ready() -> None:
     w = world()
-    act(w, P, "a")
+    await act(w, P, "a")
     child = w.sup.children["grid-a"]
     assert child.pid is not None
     w.sup.on_exit("grid-a", child.pid, 1)  # crashed: backoff, then a new process
@@ -181,3 +181,40 @@ def test_a_paused_grid_restarted_after_a_crash_is_paused_again_when_ready() -> N
     assert [(a, type(c)) for a, c in w.sent] == [("grid-a", Pause), ("grid-a", Pause)]
     w.actions.on_ready("grid-b")  # not paused: nothing
     assert len(w.sent) == 2
+
+
+@dataclass
+class FailingJournal:
+    """Pauses are written; erasing one fails (the database went away)."""
+
+    written: list[str] = field(default_factory=list)
+
+    async def paused(self, grid: str, by: str, reason: str) -> None:
+        self.written.append(grid)
+
+    async def resumed(self, grid: str) -> None:
+        raise ConnectionError("database gone")
+
+
+async def test_a_resume_that_cannot_be_saved_fails_and_the_grid_stays_paused() -> None:
+    w = world()
+    journal = FailingJournal()
+    w.actions.journal = journal
+    await act(w, P, "a")
+
+    reply = await act(w, R, "a")
+
+    assert (reply.outcome, reply.state) == (GridActionOutcome.FAILED, "paused")
+    assert "database gone" in reply.detail
+    assert journal.written == ["a"] and w.actions.paused == {"a"}
+    assert [type(c) for _, c in w.sent] == [Pause]  # no Resume went out
+    assert w.heard[-1][1] == reply  # audited
+
+
+async def test_a_stopped_grid_keeps_its_pause_for_the_next_start() -> None:
+    w = world()
+    await act(w, P, "a")
+
+    await act(w, S, "a")
+
+    assert w.actions.paused == {"a"}

@@ -99,7 +99,7 @@ class FakeAct:
     refuse: set[str] = field(default_factory=set)
     asked: list[GridAction] = field(default_factory=list)
 
-    def __call__(self, request: GridAction) -> GridActionReply:
+    async def __call__(self, request: GridAction) -> GridActionReply:
         self.asked.append(request)
         if request.grid not in self.known:
             outcome = GridActionOutcome.UNKNOWN_GRID

@@ -16,9 +16,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridsup.actors.run_config import RunConfig
-from gridsup.exchange.budget import RequestBudget, binance_weight, poll_period, weight_limit_of
+from gridsup.exchange.budget import (
+    Budget,
+    RequestBudget,
+    binance_weight,
+    poll_period,
+    weight_limit_of,
+)
+from gridsup.exchange.venue_budget import CounterBudget
+from gridsup.exchange.venue_rates import counter_poll_period, venue_limits_of
 
 __all__ = [
+    "COUNTER_EXECUTION_IDLE_SHARE",
+    "COUNTER_MARKET_IDLE_SHARE",
     "EXECUTION_IDLE_SHARE",
     "MARKET_IDLE_SHARE",
     "PollPlan",
@@ -29,6 +39,12 @@ __all__ = [
 
 EXECUTION_IDLE_SHARE = 0.06  # of the weight limit per minute, for idle open-order polls
 MARKET_IDLE_SHARE = 0.04  # for the market-data actor's tickers
+# On a venue with counters (OKX, Bybit, Kraken: venue_budget.py), of the drain of the
+# counters the call uses: the open-order poll shares Kraken's call counter with every
+# look-up and balance, the tickers have OKX's tickers counter or Kraken's public one
+# to themselves.
+COUNTER_EXECUTION_IDLE_SHARE = 0.25
+COUNTER_MARKET_IDLE_SHARE = 0.5
 
 
 def weight_limit(run: RunConfig) -> int | None:
@@ -38,19 +54,29 @@ def weight_limit(run: RunConfig) -> int | None:
     return weight_limit_of(run.exchange_id)
 
 
-def run_budget(run: RunConfig) -> RequestBudget | None:
-    """This process's handle on the run's shared budget (None: the venue publishes no
-    limit and none is configured). A dry run on a real exchange id has one too: its
-    market data still polls the real exchange.
+def run_budget(run: RunConfig) -> Budget | None:
+    """This process's handle on the run's shared budget: Binance's weight per minute (or
+    a configured ``weight_limit``), OKX's, Bybit's and Kraken's counters
+    (``venue_budget``); None when the venue publishes no limit gridsup knows and none is
+    configured. A dry run on a real exchange id has one too: its market data still
+    polls the real exchange.
 
     Raises:
         ValueError: the configured limit or share is out of range.
     """
-    limit = weight_limit(run)
-    if limit is None:  # the paper exchange, or a venue without a published limit
-        return None
     path = Path(run.run_dir) / f"budget-{run.exchange_id}.json" if run.run_dir else None
-    return RequestBudget(limit, run.request_budget_share, path=path)
+    limit = weight_limit(run)
+    if limit is not None:
+        weigh = binance_weight if run.exchange_id.startswith("binance") else _one
+        return RequestBudget(limit, run.request_budget_share, path=path, weigh=weigh)
+    limits = venue_limits_of(run.exchange_id)
+    if limits is None:  # the paper exchange, or a venue without a published limit
+        return None
+    return CounterBudget(limits, run.request_budget_share, path=path)
+
+
+def _one(op: str, symbols: int | None) -> int:
+    return 1
 
 
 def _weight(run: RunConfig, op: str, symbols: int | None) -> int:
@@ -62,7 +88,13 @@ def market_poll_period(run: RunConfig, symbols: int) -> float:
     floor = run.tick_interval_ms / 1000
     limit = weight_limit(run)
     if limit is None:
-        return floor
+        counters = venue_limits_of(run.exchange_id)
+        if counters is None:
+            return floor
+        share = run.request_budget_share
+        return counter_poll_period(
+            counters, "fetch_tickers", share, COUNTER_MARKET_IDLE_SHARE, floor
+        )
     return poll_period(_weight(run, "fetch_tickers", symbols), limit, MARKET_IDLE_SHARE, floor)
 
 
@@ -86,11 +118,19 @@ class PollPlan:
             self.targets = list(symbols)
             round_weight = per_symbol
         self.round_weight = round_weight
-        self.round_s = (
-            floor
-            if limit is None
-            else poll_period(round_weight, limit, EXECUTION_IDLE_SHARE, floor)
-        )
+        counters = venue_limits_of(run.exchange_id) if limit is None else None
+        if counters is not None:
+            self.round_s = counter_poll_period(
+                counters,
+                "fetch_open_orders",
+                run.request_budget_share,
+                COUNTER_EXECUTION_IDLE_SHARE,
+                floor,
+            ) * len(self.targets)
+        elif limit is None:
+            self.round_s = floor
+        else:
+            self.round_s = poll_period(round_weight, limit, EXECUTION_IDLE_SHARE, floor)
         self.delay = self.round_s / len(self.targets)
         self._next = 0
 

@@ -6,7 +6,8 @@ This package imports numpy and pandas: strategy actors never import it.
 """
 
 from gridsup.backtest.context import BacktestContext
-from gridsup.backtest.engine import BacktestError, BacktestStrategy, Mode, run_backtest
+from gridsup.backtest.engine import BacktestError, Mode, run_backtest
+from gridsup.backtest.protocols import BacktestStrategy
 from gridsup.backtest.report import BacktestResult
 
 __all__ = [

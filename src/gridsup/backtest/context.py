@@ -18,6 +18,7 @@ from typing import assert_never
 import structlog
 
 from gridsup.exchange.errors import ExchangeError
+from gridsup.exchange.fill_report import fill_report
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
@@ -169,18 +170,8 @@ class BacktestContext:
             tracked.filled += trade.amount
             closed = tracked.filled >= tracked.amount
             self.stats.fills += 1
-            report = FillReport(
-                client_order_id=cid,
-                symbol=trade.symbol,
-                side=trade.side,
-                price=trade.price,
-                amount=trade.amount,
-                fee=trade.fee,
-                fee_currency=trade.fee_currency,
-                trade_id=trade.id,
-                timestamp=trade.timestamp,
-                order_filled=tracked.filled,
-                order_closed=closed,
+            report = fill_report(
+                trade, client_order_id=cid, order_filled=tracked.filled, order_closed=closed
             )
             self._queue.append(OrderEvent(EventKind.FILLED, cid, fill=report))
             if closed:

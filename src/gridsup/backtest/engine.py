@@ -22,18 +22,17 @@ import enum
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from gridsup.backtest.context import BacktestContext
+from gridsup.backtest.protocols import BacktestStrategy
 from gridsup.backtest.report import BacktestResult, CandleArrays, build_result
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import candle_path
 from gridsup.messages.market import MarketInfo, Tick
-from gridsup.strategy.protocols import Strategy
 
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 
@@ -54,27 +53,6 @@ class Mode(enum.Enum):
 
 class BacktestError(ValueError):
     """The candles or balances cannot be backtested (empty, missing column, NaN...)."""
-
-
-@runtime_checkable
-class BacktestStrategy(Strategy, Protocol):
-    """A ``Strategy`` that says which prices it ignores and books its own figures."""
-
-    def tick_band(self) -> tuple[float, float] | None:
-        """Open interval strictly inside which ``on_tick`` does nothing; None = every tick."""
-        ...
-
-    @property
-    def realized_profit(self) -> Decimal: ...
-
-    @property
-    def completed_cycles(self) -> int: ...
-
-    @property
-    def levels(self) -> tuple[Decimal, ...]: ...
-
-    @property
-    def stopped(self) -> bool: ...
 
 
 def run_backtest(

@@ -30,7 +30,7 @@ from gridsup.messages.market import MarketInfo
 
 if TYPE_CHECKING:
     from gridsup.backtest.context import BacktestContext
-    from gridsup.backtest.engine import BacktestStrategy
+    from gridsup.backtest.protocols import BacktestStrategy
     from gridsup.exchange.paper.engine import PaperExchange
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 import msgspec
 
+from gridsup.commands.db import db_option
 from gridsup.commands.output import EXIT_FAILURE, EXIT_NO_SUPERVISOR, Seconds, echo_json, fail
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 # The market-data actor's status key prefix for the age of a symbol's last tick.
 MARKET_AGE_PREFIX = "age:"
 
-_run_dir_option = click.option(
+run_dir_option = click.option(
     "--run-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
@@ -52,12 +53,29 @@ def _fmt_age(value: float | None) -> str:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the supervisor's reply as JSON.")
-@_run_dir_option
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="Show the cluster from its PostgreSQL database instead: members, their grids, "
+    "leases (needs no running supervisor).",
+)
+@db_option
+@run_dir_option
 @_timeout_option
-def status(as_json: bool, run_dir: Path | None, timeout: float) -> None:
+def status(
+    as_json: bool, cluster: bool, db_url: str | None, run_dir: Path | None, timeout: float
+) -> None:
     """Show every actor of the running supervisor (state, pid, uptime, restarts) and
     every grid (symbol, state, pid, uptime, restarts, last tick age, whether it listens
-    to ticks, open orders, completed cycles, realized profit)."""
+    to ticks, open orders, completed cycles, realized profit). With --cluster: every
+    member of the cluster, its grids and their leases, read from the database (--db)."""
+    if cluster:
+        from gridsup.commands.cluster import show_status
+
+        show_status(db_url, as_json)
+        return
+    if db_url is not None:
+        fail("--db goes with --cluster (the supervisor is asked over its socket)")
     from gridsup.messages.control import StatusQuery, StatusReply
     from gridsup.supervisor.client import NoSupervisor, ask
 
@@ -211,7 +229,7 @@ def _echo_grids(rows: list[dict[str, object]]) -> None:
     help="Ask trading actors to cancel their open orders before exiting.",
 )
 @click.option("--no-wait", is_flag=True, help="Return once the stop is accepted.")
-@_run_dir_option
+@run_dir_option
 @click.option(
     "--timeout",
     type=Seconds(),

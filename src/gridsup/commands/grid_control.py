@@ -2,8 +2,10 @@
 grid of the running supervisor, with the checks the web dashboard's buttons share
 (:mod:`gridsup.supervisor.grid_actions`).
 
-Exit codes: 0 done; 2 no such grid, or the grid's state refuses the action (paused
-already, not paused, stopped, ...); 3 no supervisor is running (or it did not answer).
+Exit codes: 0 done; 1 the pause or resume could not be saved in the database (nothing
+changed); 2 no such grid, or the grid's state refuses the action (paused already, not
+paused, stopped, ...); 3 no supervisor is running (or it did not answer). A pause is
+kept in the database until the grid is resumed: the grid stays paused across restarts.
 With ``--json`` the answer is always one JSON object, errors included.
 """
 
@@ -16,11 +18,13 @@ from typing import NoReturn
 import click
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_REFUSED = 2
 EXIT_NO_SUPERVISOR = 3
 
 _HELP = {
-    "pause": "Pause GRID: it places no new orders and keeps its open ones on the exchange.",
+    "pause": "Pause GRID: it places no new orders and keeps its open ones on the exchange; "
+    "it stays paused across restarts until resumed.",
     "resume": "Resume a paused GRID: it reconciles with the exchange, then trades again.",
     "stop": "Stop GRID's actor for this run (its orders stay on the exchange).",
 }
@@ -70,7 +74,9 @@ def run_action(
         "detail": reply.detail,
         "state": reply.state,
     }
-    code = EXIT_OK if reply.outcome is GridActionOutcome.DONE else EXIT_REFUSED
+    code = {GridActionOutcome.DONE: EXIT_OK, GridActionOutcome.FAILED: EXIT_FAILED}.get(
+        reply.outcome, EXIT_REFUSED
+    )
     if code != EXIT_OK:
         payload["error"] = reply.detail
     text = f"{grid}: {reply.detail}" if code == EXIT_OK else f"{action} {grid}: {reply.detail}"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gridsup.commands.control import _run_dir_option, grid_rows
+from gridsup.commands.control import grid_rows, run_dir_option
 
 if TYPE_CHECKING:
     from gridsup.messages.control import StatusReply
@@ -55,7 +55,7 @@ def judge(reply: StatusReply) -> list[str]:
 
 @click.command("health")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, errors included.")
-@_run_dir_option
+@run_dir_option
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),

@@ -300,8 +300,9 @@ async def check_grid_locks(db_url: str, grid_ids: Sequence[str]) -> None:
     busy: list[str] = []
     try:
         await db.connect()
+        url = db.url.render_as_string(hide_password=False)
         for grid_id in grid_ids:
-            lock = grid_lock(db, grid_id)
+            lock = grid_lock(url, grid_id)
             if await lock.acquire():
                 await lock.release()
             else:

@@ -209,13 +209,21 @@ def _disk_path(grids: GridsFile) -> Path:
     return grids.data_dir or Path.cwd()
 
 
-def _extensions(grids: GridsFile, web_listen: str | None, db_url: str) -> list[SupervisorExtension]:
-    """The audit log of grid actions, always; the web dashboard when asked for.
-    A bad address, or one beyond loopback without a token, is refused (exit 2)."""
+def _extensions(
+    grids: GridsFile, web_listen: str | None, run: RunConfig
+) -> list[SupervisorExtension]:
+    """The grid pauses kept in the database and the audit log of grid actions, always;
+    the web dashboard when asked for. A bad address, or one beyond loopback without a
+    token, is refused (exit 2)."""
     from gridsup.app import EXIT_CONFIG
     from gridsup.supervisor.audit import AuditLog
+    from gridsup.supervisor.pauses import GridPauses
 
-    out: list[SupervisorExtension] = [AuditLog(db_url)]
+    db_url = run.db_url
+    out: list[SupervisorExtension] = [
+        GridPauses(db_url, {g.name: g.grid_id for g in run.grids}),
+        AuditLog(db_url),
+    ]
     listen = web_listen or grids.web.listen
     if listen:
         from gridsup.web import WebConfigError, web_settings
@@ -296,6 +304,14 @@ def prepare(
         raise app.StartRefused(
             f"--cluster needs a PostgreSQL database (got {safe_db_url}): the members "
             "share grids through its locks and lease rows"
+        )
+    elif mode is Mode.DRY_RUN:
+        # A paper account lives in one member's run: a grid adopted by another member
+        # would find another account, and each member would overwrite the others' paper
+        # balances in the shared database.
+        raise app.StartRefused(
+            "--cluster trades live only: a dry run's paper account belongs to one "
+            "member, so a grid moved to another would lose its orders and balances"
         )
     if mode is Mode.LIVE:  # keys, trade permission and free balances, before any order
         from gridsup.commands.preflight_account import check_live_account
@@ -458,7 +474,7 @@ def start(
     sys.stdout.flush()
     configure_logging(level, json=json_logs)
     specs = app.child_specs(run, strategies=run.member is None)
-    extensions += _extensions(grids, web_listen, run.db_url)
+    extensions += _extensions(grids, web_listen, run)
     services: list[Service] = []
     if run.member is not None:
         from gridsup.supervisor.cluster import ClusterMember

@@ -15,7 +15,9 @@ spends from the same allowance, so they share one budget:
   the header (it counts every request of the IP, ours in other processes and anyone
   else's), never going below our own count for the minute;
 * on a 429 or 418, :meth:`RequestBudget.ban` stops *every* caller until Retry-After has
-  passed (60 s when the answer names none), then they resume by themselves.
+  passed (60 s when the answer names none), then they resume by themselves, and counts
+  the answer, so the run's 429/418 counts (:meth:`RequestBudget.status`, for the
+  metrics and alerts) are every process's.
 
 The shared state is a small JSON file in the run directory (``budget-<exchange>.json``)
 read and written under an exclusive ``flock``; a budget without a path keeps it in memory
@@ -31,15 +33,20 @@ import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
+
+from gridsup.messages import telemetry
 
 __all__ = [
     "BINANCE_WEIGHTS",
     "DEFAULT_SHARE",
+    "Budget",
+    "FileStore",
+    "MemoryStore",
     "RequestBudget",
     "binance_weight",
     "poll_period",
@@ -69,6 +76,44 @@ BINANCE_WEIGHTS: dict[str, int] = {
     "load_time_difference": 1,  # GET /api/v3/time
 }
 _BINANCE_LIMIT = 6000  # REQUEST_WEIGHT per minute per IP
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+class Budget(Protocol):
+    """What ``CcxtExchange`` asks of a request budget around every request: Binance's
+    weight budget (:class:`RequestBudget`) or another venue's counters
+    (``venue_budget.CounterBudget``)."""
+
+    # ccxt's own request spacing to use behind this budget (None: ccxt's default)
+    ccxt_rate_limit_ms: float | None
+
+    async def take(self, op: str, symbols: int | None = None) -> None:
+        """Wait until the ccxt call ``op`` may be sent, and count it."""
+        ...
+
+    def observe(self, headers: Mapping[str, Any] | None) -> None:
+        """Follow what the answer's headers say of the limits."""
+        ...
+
+    def refused(
+        self,
+        op: str,
+        retry_after: float | None,
+        headers: Mapping[str, Any] | None = None,
+        status: str = "429",
+    ) -> float:
+        """The venue refused ``op`` for the rate: every caller waits; returns the epoch
+        second the pause ends."""
+        ...
+
+    def snapshot(self) -> dict[str, float | int]:
+        """The shared figures now (for status)."""
+        ...
+
+    def status(self) -> dict[str, int]:
+        """The shared figures under their telemetry keys (metrics and alerts)."""
+        ...
 
 
 def binance_weight(op: str, symbols: int | None = None) -> int:
@@ -104,6 +149,9 @@ class _State:
     window: int = 0  # index of the current minute (epoch seconds // 60)
     used: int = 0  # weight used in that minute (ours, or the header's if higher)
     banned_until: float = 0.0  # epoch seconds
+    http_429: int = 0  # rate-limit answers seen by any process of the run
+    http_418: int = 0  # ban answers, likewise
+    ban_418_until: float = 0.0  # end of the last 418 ban (a 429's pause is no ban)
 
     def roll(self, now: float) -> None:
         window = int(now // WINDOW_S)
@@ -111,46 +159,66 @@ class _State:
             self.window, self.used = window, 0
 
 
-class _MemoryStore:
-    def __init__(self) -> None:
-        self._state = _State()
+class MemoryStore(Generic[S]):
+    """A budget's state in this process only (one process, tests)."""
 
-    def update(self, fn: Callable[[_State], Any]) -> Any:
+    def __init__(self, state: S) -> None:
+        self._state = state
+
+    def update(self, fn: Callable[[S], R]) -> R:
         return fn(self._state)
 
 
-class _FileStore:
-    """The state in a JSON file, changed under an exclusive flock (every process on the
-    host that opens the same path shares it)."""
+class FileStore(Generic[S]):
+    """A budget's state in a JSON file, changed under an exclusive flock (every process
+    on the host that opens the same path shares it). ``load`` builds the state from the
+    file's JSON (raising ValueError/TypeError/KeyError on a torn or foreign file: then
+    ``fresh`` starts afresh), ``dump`` gives the JSON to write back."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        load: Callable[[dict[str, Any]], S],
+        dump: Callable[[S], dict[str, Any]],
+        fresh: Callable[[], S],
+    ) -> None:
         self.path = path
+        self._load, self._dump, self._fresh = load, dump, fresh
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def update(self, fn: Callable[[_State], Any]) -> Any:
+    def update(self, fn: Callable[[S], R]) -> R:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.read(fd, 4096)
+            raw = os.read(fd, 65536)
             try:
-                data = json.loads(raw) if raw else {}
-                state = _State(
-                    int(data.get("window", 0)),
-                    int(data.get("used", 0)),
-                    float(data.get("banned_until", 0.0)),
-                )
-            except (ValueError, TypeError):
-                state = _State()  # a torn or foreign file: start counting afresh
+                state = self._load(json.loads(raw) if raw else {})
+            except (ValueError, TypeError, KeyError, AttributeError):
+                state = self._fresh()  # a torn or foreign file: start counting afresh
             result = fn(state)
-            text = json.dumps(
-                {"window": state.window, "used": state.used, "banned_until": state.banned_until}
-            ).encode()
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
-            os.write(fd, text)
+            os.write(fd, json.dumps(self._dump(state)).encode())
             return result
         finally:
             os.close(fd)  # releases the lock
+
+
+_DEFAULTS: dict[str, int | float] = asdict(_State())
+
+
+def _load_state(data: dict[str, Any]) -> _State:
+    # Each field converted to its default's type; fields the file lacks (written by an
+    # older gridsup) keep their default.
+    state = _State()
+    for name, default in _DEFAULTS.items():
+        if name in data:
+            setattr(state, name, type(default)(data[name]))
+    return state
+
+
+def _dump_state(state: _State) -> dict[str, Any]:
+    return asdict(state)
 
 
 class RequestBudget:
@@ -168,6 +236,7 @@ class RequestBudget:
         path: Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        weigh: Callable[[str, int | None], int] = binance_weight,
     ) -> None:
         if limit <= 0:
             raise ValueError(f"request weight limit must be > 0, got {limit}")
@@ -176,9 +245,13 @@ class RequestBudget:
         self.limit = limit
         self.share = share
         self.cap = max(1, math.floor(limit * share))
-        self._store: _MemoryStore | _FileStore = (
-            _MemoryStore() if path is None else _FileStore(path)
+        self._store: MemoryStore[_State] | FileStore[_State] = (
+            MemoryStore(_State())
+            if path is None
+            else FileStore(path, _load_state, _dump_state, _State)
         )
+        self._weigh = weigh
+        self.ccxt_rate_limit_ms: float | None = None  # ccxt's default spacing
         self._clock, self._sleep = clock, sleep
         self.waits = 0  # acquisitions that had to wait (budget spent or banned)
         self.waited_s = 0.0
@@ -210,6 +283,21 @@ class RequestBudget:
             await self._sleep(wait)
         self.spent += weight
 
+    async def take(self, op: str, symbols: int | None = None) -> None:
+        """Take the weight of the ccxt call ``op`` (``weigh``: Binance's table; 1 a
+        call on a venue without one), waiting as :meth:`acquire`."""
+        await self.acquire(self._weigh(op, symbols))
+
+    def refused(
+        self,
+        op: str,
+        retry_after: float | None,
+        headers: Mapping[str, Any] | None = None,
+        status: str = "429",
+    ) -> float:
+        """The exchange refused ``op`` for the rate: :meth:`ban` until Retry-After."""
+        return self.ban(retry_after, status)
+
     def observe(self, headers: Mapping[str, Any] | None) -> None:
         """Follow the exchange's count of the minute (``X-MBX-USED-WEIGHT-1M``)."""
         if not headers:
@@ -230,13 +318,19 @@ class RequestBudget:
         self._store.update(step)
 
     def ban(self, retry_after: float | None, status: str = "429") -> float:
-        """The exchange refused for the rate: nobody sends until Retry-After has
-        passed. Returns the epoch second the pause ends."""
+        """The exchange refused for the rate (``status`` "429", or "418": banned):
+        nobody sends until Retry-After has passed. Returns the epoch second the pause
+        ends."""
         seconds = BAN_WITHOUT_RETRY_AFTER_S if retry_after is None else max(retry_after, 0.0)
         until = self._clock() + seconds
 
         def step(state: _State) -> float:
             state.banned_until = max(state.banned_until, until)
+            if status == "418":
+                state.http_418 += 1
+                state.ban_418_until = max(state.ban_418_until, until)
+            else:
+                state.http_429 += 1
             return state.banned_until
 
         end: float = self._store.update(step)
@@ -260,6 +354,25 @@ class RequestBudget:
             "weight_limit_1m": self.limit,
             "banned_s": round(banned, 3),
         }
+
+    def status(self) -> dict[str, int]:
+        """The shared figures under their status keys (``gridsup.messages.telemetry``):
+        weight used this minute and the venue's limit, the run's 429/418 answers so
+        far, and the end of the last 418 ban (ms since the epoch; 0: none)."""
+        now = self._clock()
+
+        def step(state: _State) -> dict[str, int]:
+            state.roll(now)
+            return {
+                telemetry.WEIGHT_USED: state.used,
+                telemetry.WEIGHT_LIMIT: self.limit,
+                telemetry.HTTP_429: state.http_429,
+                telemetry.HTTP_418: state.http_418,
+                telemetry.BANNED_UNTIL_MS: int(state.ban_418_until * 1000),
+            }
+
+        figures: dict[str, int] = self._store.update(step)
+        return figures
 
     def __repr__(self) -> str:
         return f"RequestBudget(cap={self.cap}/{self.limit} per min, waits={self.waits})"

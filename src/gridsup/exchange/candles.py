@@ -28,6 +28,7 @@ __all__ = [
     "CandleFileError",
     "decimal_price",
     "load_candles",
+    "replay_path",
     "save_candles",
     "validate_candles",
 ]
@@ -78,6 +79,13 @@ def _file_format(path: Path) -> str:
         path,
         f"unknown file type (expected one of {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)})",
     )
+
+
+def replay_path(template: str, symbol: str) -> str:
+    """The candle file of ``symbol``: ``template`` (a run's replay file, with
+    ``{symbol}`` as ``BTC-USDT``, ``{base}``, ``{quote}``) with its placeholders filled in."""
+    base, _, quote = symbol.partition("/")
+    return template.format(symbol=symbol.replace("/", "-"), base=base, quote=quote)
 
 
 def load_candles(path: str | os.PathLike[str]) -> pd.DataFrame:

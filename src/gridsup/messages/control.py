@@ -125,6 +125,7 @@ class GridActionOutcome(enum.Enum):
     DONE = "done"  # the command went out to the grid's actor
     UNKNOWN_GRID = "unknown_grid"  # no such grid in this run
     REFUSED = "refused"  # the grid is not in a state the action applies to
+    FAILED = "failed"  # the pause (or resume) could not be saved: nothing changed
 
 
 class GridAction(msgspec.Struct, frozen=True, kw_only=True, tag=True):

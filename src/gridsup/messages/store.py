@@ -128,6 +128,9 @@ class StateLoaded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     version: int
     state: bytes | None = None
     epoch: int = 0  # the lease epoch of a claim (0 without one)
+    # A claim's grid is paused on request (``gridsup pause``; store/pauses.py): the
+    # actor starts paused and sends nothing until it is resumed.
+    paused: bool = False
 
 
 # One request: what a sender tracks and what is acknowledged.

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 # -- the execution actor: the exchange account (request budget: issue 14) ----------------
+# Which account: the name of the environment variable holding its API key (never the
+# key), "paper" in a dry run. One per execution actor: a bounded metrics label.
+ACCOUNT = "account"
 WEIGHT_USED = "weight_used"  # request weight used in the venue's current window
 WEIGHT_LIMIT = "weight_limit"  # the venue's limit for that window
 HTTP_429 = "http_429"  # answers "too many requests" so far (a counter)

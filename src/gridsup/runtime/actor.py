@@ -87,6 +87,9 @@ class Actor:
             self,
             stop_requested=partial(self.request_stop, StopReason.REQUESTED),
             orphaned=partial(self.request_stop, StopReason.ORPHANED),
+            report=self._report,
+            crashed=self._crashed,
+            stopping=self._stop.is_set,
         )
 
     # -- hooks --------------------------------------------------------------------------

@@ -23,6 +23,8 @@ import shutil
 import stat
 from pathlib import Path
 
+from gridsup.runtime.liveness import process_alive
+
 ENV_RUN_DIR = "GRIDSUP_RUN_DIR"
 
 REPORT = "report"
@@ -155,12 +157,8 @@ def _sweep_stale(root: Path) -> None:
         pid = entry.name.removeprefix("run-")
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if not process_alive(int(pid)):  # a zombie's sockets have no listener either
             shutil.rmtree(entry, ignore_errors=True)
-        except PermissionError:
-            pass  # alive, someone else's: never ours to remove
 
 
 def tcp_endpoint(address: str) -> str:

@@ -1,8 +1,13 @@
-"""Is a process still there? Used by actors to notice that their supervisor died."""
+"""Is a process still there? The one answer for every caller: actors noticing that their
+supervisor died, ``gridsup status|stop`` trusting a supervisor's pointer file, and the
+sweep of a dead supervisor's run directory."""
 
 from __future__ import annotations
 
 import os
+
+# Without procfs (not Linux) the kill probe is all there is, and a zombie looks alive.
+_PROCFS = os.path.isdir("/proc/self")
 
 
 def process_alive(pid: int | None) -> bool:
@@ -15,10 +20,12 @@ def process_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # exists, belongs to someone else
+        pass  # exists, belongs to someone else: procfs still tells a zombie
     try:
         # Field 3 of /proc/<pid>/stat is the state; Z = exited, not yet reaped.
         with open(f"/proc/{pid}/stat", "rb") as f:
             return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return not _PROCFS  # reaped since the probe (or no procfs at all)
     except (OSError, IndexError):
-        return True  # no procfs: the kill probe is all we have
+        return True  # unreadable: the kill probe said it exists

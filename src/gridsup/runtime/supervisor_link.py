@@ -14,7 +14,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, assert_never
+from typing import Protocol, assert_never
 
 import structlog
 
@@ -31,9 +31,6 @@ from gridsup.runtime import endpoints
 from gridsup.runtime.liveness import process_alive
 from gridsup.runtime.sockets import SocketSpec, SocketType
 
-if TYPE_CHECKING:
-    from gridsup.runtime.actor import Actor
-
 log = structlog.get_logger("gridsup.actors")
 
 REPORT = "_report"  # PUSH to the supervisor: Ready, Heartbeat, Failed
@@ -44,6 +41,45 @@ _FALLBACK_INTERVALS = 1.5
 # A beat is answered once at least this fraction of an interval has passed since our
 # last heartbeat (beats may come more often than our interval: see the runner).
 _ANSWER_AFTER = 0.5
+
+
+class LinkInfo(Protocol):
+    """What the link reads of the actor's place in the run (a ``RuntimeInfo``)."""
+
+    @property
+    def heartbeat_interval(self) -> float: ...
+
+    @property
+    def supervisor_timeout(self) -> float: ...
+
+    @property
+    def supervisor_pid(self) -> int | None: ...
+
+
+class Supervised(Protocol):
+    """The actor as its link sees it: the public face of
+    :class:`~gridsup.runtime.actor.Actor` (its private parts come as callbacks)."""
+
+    cancel_orders: bool  # set by a Stop command
+
+    @property
+    def info(self) -> LinkInfo | None: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def messages_received(self) -> int: ...
+
+    @property
+    def frames_dropped(self) -> int: ...
+
+    @property
+    def sends_dropped(self) -> int: ...
+
+    def on_control(self, message: Pause | Resume) -> None: ...
+
+    def status(self) -> dict[str, StatusValue]: ...
 
 
 def control_sockets(
@@ -76,18 +112,27 @@ class SupervisorLink:
     """The actor's side of supervision: commands, heartbeats, the supervisor's liveness.
 
     ``stop_requested`` and ``orphaned`` are what the actor does on a ``Stop`` command and
-    when the supervisor is gone (begin a clean stop; exit without side effects).
+    when the supervisor is gone (begin a clean stop; exit without side effects);
+    ``report`` sends a heartbeat on the report socket, ``crashed`` crashes the actor
+    (its ``status`` hook raised), ``stopping`` says it is stopping already.
     """
 
     def __init__(
         self,
-        actor: Actor,
+        actor: Supervised,
+        *,
         stop_requested: Callable[[], None],
         orphaned: Callable[[], None],
+        report: Callable[[Heartbeat], None],
+        crashed: Callable[[BaseException], None],
+        stopping: Callable[[], bool],
     ) -> None:
         self._actor = actor
         self._stop_requested = stop_requested
         self._orphaned = orphaned
+        self._report = report
+        self._crashed = crashed
+        self._stopping = stopping
         self._heartbeat_seq = 0
         self._supervisor_seen = time.monotonic()
         self._heartbeat_sent = 0.0  # monotonic time of our last Heartbeat
@@ -151,7 +196,7 @@ class SupervisorLink:
         self._supervisor_seen = now
         if now - self._heartbeat_sent >= _ANSWER_AFTER * interval:
             self._send_heartbeat()
-        if not self._actor._stop.is_set():
+        if not self._stopping():
             self._arm_fallback(_FALLBACK_INTERVALS * interval)
 
     def _arm_fallback(self, delay: float) -> None:
@@ -199,8 +244,8 @@ class SupervisorLink:
         try:
             status.update(actor.status())
         except Exception as exc:  # a hook that raises crashes the actor, from any caller
-            actor._crashed(exc)
+            self._crashed(exc)
             return
-        actor._report(
+        self._report(
             Heartbeat(actor=actor.name, pid=os.getpid(), seq=self._heartbeat_seq, status=status)
         )

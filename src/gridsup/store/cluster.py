@@ -8,13 +8,26 @@ skew between hosts cannot make a dead member look alive or a live one dead.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import msgspec
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gridsup.store.models import ClusterMember, GridPin
+from gridsup.store.models import ClusterMember, GridLease, GridPin, StrategyState
 from gridsup.store.sql import insert_for
+
+# A member counts as live while its last heartbeat is younger than this (it beats every
+# second): the members' placement loop and ``gridsup status --cluster`` share it.
+LIVENESS_TTL_S = 5.0
+
+
+class MemberState(enum.Enum):
+    """A member as the others see it."""
+
+    LIVE = "live"  # beat within the liveness window
+    LEAVING = "leaving"  # stopping gracefully: its grids are being handed over
+    SILENT = "silent"  # no beat within the window: dead, cut off, or stopped hard
 
 
 class Member(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +38,12 @@ class Member(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_at: dt.datetime
     leaving: bool
     live: bool  # heartbeat within the liveness window when read
+
+    @property
+    def state(self) -> MemberState:
+        if self.leaving:
+            return MemberState.LEAVING
+        return MemberState.LIVE if self.live else MemberState.SILENT
 
 
 async def heartbeat(session: AsyncSession, member: str, host: str, pid: int) -> None:
@@ -66,7 +85,14 @@ async def leave(session: AsyncSession, member: str) -> None:
     )
 
 
-async def members(session: AsyncSession, ttl_s: float) -> list[Member]:
+async def database_now(session: AsyncSession) -> dt.datetime:
+    """The database's clock, the one every heartbeat and liveness test is read on."""
+    now = (await session.execute(select(func.now()))).scalar_one()
+    assert isinstance(now, dt.datetime)
+    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+
+
+async def members(session: AsyncSession, ttl_s: float = LIVENESS_TTL_S) -> list[Member]:
     """Every member ever seen, ``live`` when it beat within ``ttl_s`` and is not leaving."""
     window = func.now() - dt.timedelta(seconds=ttl_s)
     live = (ClusterMember.heartbeat_at > window) & ~ClusterMember.leaving
@@ -85,7 +111,7 @@ async def members(session: AsyncSession, ttl_s: float) -> list[Member]:
     ]
 
 
-async def live_members(session: AsyncSession, ttl_s: float) -> list[str]:
+async def live_members(session: AsyncSession, ttl_s: float = LIVENESS_TTL_S) -> list[str]:
     return [m.member for m in await members(session, ttl_s) if m.live]
 
 
@@ -109,3 +135,10 @@ async def pin(session: AsyncSession, grid: str, member: str) -> None:
 async def unpin(session: AsyncSession, grid: str) -> bool:
     result = await session.execute(delete(GridPin).where(GridPin.grid == grid))
     return bool(getattr(result, "rowcount", 0))
+
+
+async def known_grids(session: AsyncSession) -> set[str]:
+    """Every grid this database has seen run: leased by a member, or with a stored state
+    (a grid that ran on a single host before the cluster)."""
+    stmt = union(select(GridLease.grid), select(StrategyState.strategy))
+    return {str(grid) for grid in (await session.execute(stmt)).scalars()}

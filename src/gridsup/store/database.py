@@ -108,6 +108,9 @@ class Database:
 
     ``schema`` puts every unqualified name in that PostgreSQL schema (``search_path``),
     which is how tests and the benchmark get a private, droppable namespace.
+    ``idle_in_transaction_s`` has PostgreSQL end a session that sits that long inside a
+    transaction without a word: a cluster member cut off mid-transaction must not keep
+    its row locks (its grids' lease and state rows) from the member adopting them.
     """
 
     def __init__(
@@ -119,8 +122,10 @@ class Database:
         connect_timeout: float = 10.0,
         busy_timeout_ms: int = 5000,
         pool_size: int = 5,
+        idle_in_transaction_s: float | None = None,
     ) -> None:
         self.url = resolve_url(url)
+        self._idle_in_transaction_s = idle_in_transaction_s
         self.schema = schema
         self._echo = echo
         self._connect_timeout = connect_timeout
@@ -265,6 +270,9 @@ class Database:
             server_settings = {"application_name": "gridsup"}
             if self.schema:
                 server_settings["search_path"] = self.schema
+            if self._idle_in_transaction_s:
+                ms = str(int(self._idle_in_transaction_s * 1000))
+                server_settings["idle_in_transaction_session_timeout"] = ms
             kwargs.update(
                 pool_pre_ping=True,
                 pool_size=self._pool_size,

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import GridLease, StrategyState, utcnow
@@ -64,13 +64,15 @@ async def claim(session: AsyncSession, grid: str, owner: str, host: str) -> int:
 
 
 async def renew(session: AsyncSession, owner: str, grids: Sequence[str]) -> int:
-    """Mark ``owner``'s leases of ``grids`` as renewed now; how many rows it still owns."""
+    """Mark ``owner``'s leases of ``grids`` as renewed now, on the database's clock (as
+    the members' heartbeats, so ``status --cluster`` compares like with like); how many
+    rows it still owns."""
     if not grids:
         return 0
     result = await session.execute(
         update(GridLease)
         .where(GridLease.owner == owner, GridLease.grid.in_(list(grids)))
-        .values(renewed_at=utcnow())
+        .values(renewed_at=func.now())
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

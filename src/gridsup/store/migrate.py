@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import structlog
@@ -10,6 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +21,12 @@ from gridsup.store.errors import DatabaseConfigError
 log = structlog.get_logger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Cluster members started together on an empty PostgreSQL database all run the upgrade:
+# they take turns on this transaction-level advisory lock (a later one finds the work
+# done), where concurrent CREATE TABLEs fail on the catalog's unique index.
+MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.blake2b(b"gridsup:migrate", digest_size=8).digest(), "big", signed=True
+)
 
 
 def alembic_config() -> Config:
@@ -58,6 +66,10 @@ async def upgrade(db: Database, revision: str = "head") -> str | None:
 
     try:
         async with db.engine.begin() as conn:
+            if db.dialect == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             current = await conn.run_sync(run)
     except SQLAlchemyError as exc:
         raise db.classify(exc) from exc

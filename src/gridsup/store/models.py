@@ -185,6 +185,19 @@ class GridPin(Base):
     pinned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class GridPause(Base):
+    """A grid paused on request (``gridsup pause``, the dashboard): its actor places no
+    order until it is resumed, across restarts of the actor and of the supervisor. One
+    row per paused grid (its grid id); a resume deletes it."""
+
+    __tablename__ = "grid_pauses"
+
+    grid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    paused_by: Mapped[str] = mapped_column(String(64))  # token id, "loopback" or "cli"
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class BalanceSnapshot(TimestampMixin, Base):
     """Free and used amount of one asset of one account at one time."""
 
@@ -245,6 +258,7 @@ __all__ = [
     "ClusterMember",
     "Fill",
     "GridLease",
+    "GridPause",
     "GridPin",
     "Order",
     "OrderEvent",

@@ -49,9 +49,12 @@ class ClusterMember:
         *,
         schema: str | None = None,
         period_s: float = 1.0,
-        ttl_s: float = 5.0,
+        ttl_s: float = cluster.LIVENESS_TTL_S,
+        idle_in_transaction_s: float = 10.0,
     ) -> None:
-        self.db = Database(db_url, schema=schema)
+        # Cut off mid-transaction, this member's renewals must not hold its lease rows
+        # against the member adopting its grids.
+        self.db = Database(db_url, schema=schema, idle_in_transaction_s=idle_in_transaction_s)
         self.member = member
         self.grids = dict(grids)
         self.grid_ids = dict(grid_ids)
@@ -75,12 +78,16 @@ class ClusterMember:
             while sup.state is not SupervisorState.STOPPED:
                 if sup.state is SupervisorState.STOPPING:
                     break
-                try:
-                    await asyncio.wait_for(self.step(sup), timeout=self.ttl_s)
-                except TimeoutError:
-                    # A database that stopped answering (a partition): as a failure.
-                    self.failures += 1
-                    log.warning("cluster_heartbeat_timed_out", member=self.member)
+                # Join (beat) only once the supervisor runs: its execution and market
+                # data actors are up, so a grid handed to it starts at once instead of
+                # waiting idle, taken from a member that was trading it.
+                if sup.state is SupervisorState.RUNNING:
+                    try:
+                        await asyncio.wait_for(self.step(sup), timeout=self.ttl_s)
+                    except TimeoutError:
+                        # A database that stopped answering (a partition): as a failure.
+                        self.failures += 1
+                        log.warning("cluster_heartbeat_timed_out", member=self.member)
                 await asyncio.sleep(self.period_s)
         finally:
             await self._leave()

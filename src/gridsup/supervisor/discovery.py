@@ -12,6 +12,8 @@ from pathlib import Path
 
 import structlog
 
+from gridsup.runtime.liveness import process_alive
+
 log = structlog.get_logger("gridsup.supervisor")
 
 POINTER_FILE = "supervisor.json"
@@ -27,16 +29,6 @@ class SupervisorPointer:
     run_dir: str
     control: str
     started_at: float  # wall clock, seconds since the epoch
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, belongs to someone else
-    return True
 
 
 def read_pointer(base: Path) -> SupervisorPointer | None:
@@ -55,7 +47,7 @@ def read_pointer(base: Path) -> SupervisorPointer | None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("supervisor_pointer_unreadable", path=str(path), error=repr(exc))
         return None
-    return pointer if pid_alive(pointer.pid) else None
+    return pointer if process_alive(pointer.pid) else None
 
 
 def claim(base: Path, pointer: SupervisorPointer) -> None:

@@ -6,12 +6,20 @@ to :meth:`GridActions.act`, which answers with the same outcome to both (the CLI
 code and the web's HTTP status follow from it). Every action that reaches the supervisor
 is passed to the listeners (the audit log) with its outcome, refused ones included.
 
-A pause is kept here as well as in the actor: a paused grid's actor that is restarted
-(a crash) is paused again as soon as it is Ready.
+A pause outlives restarts: it is written to the database (the :class:`PauseJournal`,
+``supervisor/pauses.py`` over ``store/pauses.py``) before the actor is told, and a resume
+is erased there first; a write that fails fails the action (outcome ``failed``) with
+nothing changed. A starting strategy actor reads its grid's pause with its state and
+starts paused, so it sends no order before it is resumed, after a crash of its own or a
+restart of the supervisor. The supervisor keeps the paused grids here as well (loaded
+from the database at its start) for its status and checks, and pauses a paused grid's
+actor again once it is Ready, in case its start read the database just before the pause
+was written.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
@@ -53,22 +61,50 @@ def grid_children(sup: Supervised) -> dict[str, Child]:
     return out
 
 
+class PauseJournal(Protocol):
+    """Where pauses are kept across restarts (the database)."""
+
+    async def paused(self, grid: str, by: str, reason: str) -> None:
+        """Record ``grid`` (a grid name) as paused.
+
+        Raises:
+            Exception: the record was not written (the database did not answer ...).
+        """
+        ...
+
+    async def resumed(self, grid: str) -> None:
+        """Erase ``grid``'s pause.
+
+        Raises:
+            Exception: the pause was not erased.
+        """
+        ...
+
+
 class GridActions:
     """The supervisor's side of grid actions; ``send`` puts a command on the actor's
-    command topic (the runner's PUB socket)."""
+    command topic (the runner's PUB socket). Without a ``journal`` (set by the pauses
+    extension) a pause lasts as long as this supervisor."""
 
     def __init__(self, sup: Supervised, send: Callable[[str, Pause | Resume], None]) -> None:
         self.sup = sup
         self.send = send
         self.paused: set[str] = set()  # grid names paused on request
         self.listeners: list[ActionListener] = []
+        self.journal: PauseJournal | None = None
+        # One action at a time: two pauses of one grid (the web and the CLI at once)
+        # must not both pass the checks while the first is being written.
+        self._lock = asyncio.Lock()
 
-    def act(self, request: GridAction) -> GridActionReply:
-        """Check ``request`` against the grid's state and carry it out.
+    async def act(self, request: GridAction) -> GridActionReply:
+        """Check ``request`` against the grid's state and carry it out; a pause or resume
+        is durable (see :class:`PauseJournal`) before the actor is told and the reply sent.
 
-        Never raises for a bad request: the reply's outcome says what was wrong.
+        Never raises for a bad request or a failed write: the reply's outcome says what
+        was wrong.
         """
-        reply = self._act(request)
+        async with self._lock:
+            reply = await self._act(request)
         log.info(
             "grid_action_answered",
             action=request.action.value,
@@ -84,7 +120,7 @@ class GridActions:
                 log.error("grid_action_listener_failed", error=repr(exc))
         return reply
 
-    def _act(self, request: GridAction) -> GridActionReply:
+    async def _act(self, request: GridAction) -> GridActionReply:
         action, grid = request.action, request.grid
         child = grid_children(self.sup).get(grid)
 
@@ -101,18 +137,39 @@ class GridActions:
             return answer(GridActionOutcome.REFUSED, refused, state)
         match action:
             case GridActionKind.PAUSE:
+                reason = f"by {request.by}"
+                failure = await self._write(grid, pause=True, by=request.by, reason=reason)
+                if failure is not None:
+                    return answer(GridActionOutcome.FAILED, f"pause not saved: {failure}", state)
                 self.paused.add(grid)
-                self.send(child.name, Pause(reason=f"by {request.by}"))
+                self.send(child.name, Pause(reason=reason))
                 return answer(GridActionOutcome.DONE, "pause sent", "paused")
             case GridActionKind.RESUME:
+                failure = await self._write(grid, pause=False, by=request.by, reason="")
+                if failure is not None:
+                    return answer(GridActionOutcome.FAILED, f"resume not saved: {failure}", state)
                 self.paused.discard(grid)
                 self.send(child.name, Resume(reason=f"by {request.by}"))
                 return answer(GridActionOutcome.DONE, "resume sent", "trading")
             case GridActionKind.STOP:
-                self.paused.discard(grid)
+                # A pause stays: the grid starts paused at the next `gridsup start`.
                 child.stop(cancel_orders=False)
                 self.sup.changed()
                 return answer(GridActionOutcome.DONE, "stopping (orders stay)", "stopping")
+
+    async def _write(self, grid: str, *, pause: bool, by: str, reason: str) -> str | None:
+        """Make the pause (or its end) durable; None when done, else why not."""
+        if self.journal is None:
+            return None
+        try:
+            if pause:
+                await self.journal.paused(grid, by, reason)
+            else:
+                await self.journal.resumed(grid)
+        except Exception as exc:  # the database: the action fails, nothing changed
+            log.error("grid_pause_not_saved", grid=grid, pause=pause, error=repr(exc))
+            return repr(exc)
+        return None
 
     def _refusal(self, action: GridActionKind, grid: str, child: Child, state: str) -> str | None:
         """Why ``action`` does not apply to the grid now, or None."""

@@ -8,8 +8,8 @@ between (``bench/metrics.py``).
 
 Names follow Prometheus conventions: ``gridsup_`` prefix, base units (seconds, bytes),
 ``_total`` for counters; labels are bounded: ``grid``, ``symbol``, ``actor``, ``kind``,
-``exchange``, ``asset`` and enum values (``state``, ``outcome``, ``queue``). The list is
-in docs/operations.md.
+``exchange``, ``account`` (one per execution actor), ``asset`` and enum values
+(``state``, ``outcome``, ``queue``, ``code``). The list is in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from gridsup.messages import telemetry
 from gridsup.messages.control import ActorStatus, StatusValue
@@ -315,8 +316,7 @@ class SupervisorCollector(Collector):
     # -- the exchange account (execution actor) ---------------------------------------------
 
     def _account(self, actors: list[ActorStatus]) -> Iterator[Metric]:
-        labels = ["exchange"]
-        key = [self.exchange]
+        labels = ["exchange", "account"]
         families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
             "placed": CounterMetricFamily(
                 "gridsup_exchange_orders_placed", "Orders placed on the account.", labels=labels
@@ -344,7 +344,7 @@ class SupervisorCollector(Collector):
             ),
             telemetry.WEIGHT_USED: GaugeMetricFamily(
                 "gridsup_exchange_request_weight_used",
-                "Request weight used in the venue's current window.",
+                "Request weight used in the venue's current window (every process on the IP).",
                 labels=labels,
             ),
             telemetry.WEIGHT_LIMIT: GaugeMetricFamily(
@@ -353,7 +353,14 @@ class SupervisorCollector(Collector):
                 labels=labels,
             ),
             telemetry.EXCHANGE_REACHABLE: GaugeMetricFamily(
-                "gridsup_exchange_reachable", "1 while the venue answers.", labels=labels
+                "gridsup_exchange_reachable",
+                "1 while the venue answers the account's requests.",
+                labels=labels,
+            ),
+            telemetry.BANNED_UNTIL_MS: GaugeMetricFamily(
+                "gridsup_exchange_banned_until_timestamp_seconds",
+                "End of the venue's last 418 ban (seconds since the epoch; 0: never banned).",
+                labels=labels,
             ),
         }
         http = CounterMetricFamily(
@@ -363,14 +370,18 @@ class SupervisorCollector(Collector):
         )
         latency = HistogramMetricFamily(
             "gridsup_exchange_request_latency_seconds",
-            "Latency of requests to the venue.",
+            "Latency of the account's requests to the venue (answered or not).",
             labels=labels,
         )
         for a in actors:
             s = a.status
+            # One execution actor per run, one account: the label stays bounded.
+            key = [self.exchange, str(s.get(telemetry.ACCOUNT) or a.name)]
             for status_key, family in families.items():
                 value = number(s.get(status_key))
                 if value is not None:
+                    if status_key == telemetry.BANNED_UNTIL_MS:
+                        value /= 1000  # base units: seconds
                     family.add_metric(key, value)
             for code, status_key in (("429", telemetry.HTTP_429), ("418", telemetry.HTTP_418)):
                 value = number(s.get(status_key))
@@ -379,7 +390,9 @@ class SupervisorCollector(Collector):
             buckets = telemetry.latency_buckets(s)
             count = number(s.get(telemetry.LATENCY_COUNT))
             if buckets and count is not None:
-                pairs = [(f"{b:g}", float(c)) for b, c in buckets] + [("+Inf", count)]
+                # Bounds written as the client libraries write them (1.0, not 1).
+                pairs = [(floatToGoString(b), float(c)) for b, c in buckets]
+                pairs.append(("+Inf", count))
                 total = number(s.get(telemetry.LATENCY_SUM)) or 0.0
                 latency.add_metric(key, pairs, total)
         yield from families.values()

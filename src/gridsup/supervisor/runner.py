@@ -409,6 +409,23 @@ class Supervisor:
                 assert_never(report)
 
     async def _control(self, router: zmq.asyncio.Socket, sup: Supervision, started: float) -> None:
+        # Grid actions wait for a database write: each is answered by its own task, so
+        # that a status query is never queued behind one.
+        acting: set[asyncio.Task[None]] = set()
+        try:
+            await self._serve_control(router, sup, started, acting)
+        finally:
+            for task in acting:
+                task.cancel()
+            await asyncio.gather(*acting, return_exceptions=True)
+
+    async def _serve_control(
+        self,
+        router: zmq.asyncio.Socket,
+        sup: Supervision,
+        started: float,
+        acting: set[asyncio.Task[None]],
+    ) -> None:
         while True:
             frames = await router.recv_multipart()
             envelope, payload = frames[:-1], frames[-1]
@@ -433,8 +450,19 @@ class Supervisor:
                     reply = StopAccepted(supervisor_pid=os.getpid())
                     sup.stop(cancel)
                 case GridAction():
-                    assert self.grid_actions is not None
-                    reply = self.grid_actions.act(request)
+                    task = asyncio.get_running_loop().create_task(
+                        self._act(router, envelope, request)
+                    )
+                    acting.add(task)
+                    task.add_done_callback(acting.discard)
+                    continue
                 case _:
                     assert_never(request)
             await router.send_multipart([*envelope, CONTROL_REPLY_CODEC.encode(reply)])
+
+    async def _act(
+        self, router: zmq.asyncio.Socket, envelope: list[bytes], request: GridAction
+    ) -> None:
+        assert self.grid_actions is not None
+        reply = await self.grid_actions.act(request)
+        await router.send_multipart([*envelope, CONTROL_REPLY_CODEC.encode(reply)])

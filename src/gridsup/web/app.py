@@ -39,9 +39,10 @@ STATUS_OF = {
     GridActionOutcome.DONE: 200,
     GridActionOutcome.UNKNOWN_GRID: 404,
     GridActionOutcome.REFUSED: 409,
+    GridActionOutcome.FAILED: 503,  # the pause could not be saved: nothing changed
 }
 
-Act = Callable[[GridAction], GridActionReply]
+Act = Callable[[GridAction], Awaitable[GridActionReply]]
 
 
 class Dashboard:
@@ -245,7 +246,7 @@ def _action(kind: GridActionKind) -> Callable[[web.Request], Awaitable[web.Respo
         if dash.act is None:
             raise _error(web.HTTPServiceUnavailable, "no_supervisor", "actions need a supervisor")
         grid = request.match_info["grid"]
-        reply = dash.act(GridAction(action=kind, grid=grid, by=who(request)))
+        reply = await dash.act(GridAction(action=kind, grid=grid, by=who(request)))
         body = {
             "action": kind.value,
             "grid": grid,

@@ -81,7 +81,7 @@ ACTION_REPLY = {
     "properties": {
         "action": {"type": "string", "enum": ["pause", "resume", "stop"]},
         "grid": {"type": "string"},
-        "outcome": {"type": "string", "enum": ["done", "unknown_grid", "refused"]},
+        "outcome": {"type": "string", "enum": ["done", "unknown_grid", "refused", "failed"]},
         "detail": {"type": "string"},
         "state": {"type": ["string", "null"]},
         "error": {"type": "string"},
@@ -109,7 +109,11 @@ def _action(verb: str, what: str) -> dict[str, Any]:
                 "401": UNAUTHORIZED,
                 "404": _json("no such grid", ACTION_REPLY),
                 "409": _json(f"the grid's state refuses {verb} (nothing changed)", ACTION_REPLY),
-                "503": _json("no supervisor to act", ERROR),
+                "503": _json(
+                    "no supervisor to act (error), or the pause or resume could not be saved "
+                    "in the database (outcome failed; nothing changed)",
+                    {"oneOf": [ERROR, ACTION_REPLY]},
+                ),
             },
         }
     }

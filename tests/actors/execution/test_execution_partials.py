@@ -38,12 +38,8 @@ KEY, SECRET = "partials-key-0123456789", "partials-secret-abcdefghij"
 async def server() -> AsyncIterator[LoopbackServer]:
     state = LoopbackState({"USDT": D(10000)}, {KEY: SECRET}, partial_fills=True)
     state.set_price(SYMBOL, D(42000))
-    loopback = LoopbackServer(state)
-    await loopback.start()
-    try:
+    async with LoopbackServer(state) as loopback:
         yield loopback
-    finally:
-        await loopback.stop()
 
 
 def updates(actions: list[tuple[str, object, object]]) -> list[OrderUpdate]:

@@ -34,12 +34,8 @@ KEY, SECRET = "refusals-key-0123456789", "refusals-secret-abcdefghij"
 async def server() -> AsyncIterator[LoopbackServer]:
     state = LoopbackState({"USDT": D(10000)}, {KEY: SECRET})
     state.set_price(SYMBOL, D(42000))
-    loopback = LoopbackServer(state)
-    await loopback.start()
-    try:
+    async with LoopbackServer(state) as loopback:
         yield loopback
-    finally:
-        await loopback.stop()
 
 
 BALANCE = "Account has insufficient balance for requested action."

@@ -19,14 +19,13 @@ from gridsup.actors.market_data.actor import (
     FeedSource,
     MarketDataError,
     build_source,
-    replay_path,
     run_symbols,
     start_price,
     symbol_seed,
 )
 from gridsup.actors.run_config import MARKET, GridSpec, RunConfig, topic
 from gridsup.commands.control import grid_rows
-from gridsup.exchange.candles import save_candles
+from gridsup.exchange.candles import replay_path, save_candles
 from gridsup.messages.control import ActorStatus, StatusReply, StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from helpers import eventually

@@ -18,19 +18,10 @@ from gridsup.exchange.ccxt.errors import (
 )
 from gridsup.exchange.precision import prepare_order, round_amount, round_price
 from gridsup.exchange.retry import RetryPolicy
-from gridsup.exchange.types import Market
 from gridsup.messages.common import OrderStatus
+from helpers import BTC_USDT
 
 D = Decimal
-BTC = Market(
-    symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    price_step=D("0.01"),
-    amount_step=D("0.00001"),
-    min_amount=D("0.00001"),
-    min_notional=D("5"),
-)
 
 
 @pytest.mark.parametrize(
@@ -136,7 +127,7 @@ def test_retry_policy_refuses_nonsense() -> None:
     ],
 )
 def test_round_price(price: D, rounded: D) -> None:
-    assert round_price(BTC, price) == rounded
+    assert round_price(BTC_USDT, price) == rounded
 
 
 @pytest.mark.parametrize(
@@ -144,7 +135,7 @@ def test_round_price(price: D, rounded: D) -> None:
     [(D("0.0012399"), D("0.00123")), (D("1"), D("1.00000")), (D("0.000009"), D("0"))],
 )
 def test_round_amount_never_rounds_up(amount: D, rounded: D) -> None:
-    assert round_amount(BTC, amount) == rounded
+    assert round_amount(BTC_USDT, amount) == rounded
 
 
 @pytest.mark.parametrize(
@@ -160,11 +151,11 @@ def test_prepare_order_refuses_below_minimum(
     amount: D, price: D | None, reference: D | None, message: str
 ) -> None:
     with pytest.raises(errors.InvalidOrder, match=message):
-        prepare_order(BTC, amount, price, reference)
+        prepare_order(BTC_USDT, amount, price, reference)
 
 
 def test_prepare_order_rounds_then_accepts() -> None:
-    assert prepare_order(BTC, D("0.0002999"), D("41000.006")) == (D("0.00029"), D("41000.01"))
+    assert prepare_order(BTC_USDT, D("0.0002999"), D("41000.006")) == (D("0.00029"), D("41000.01"))
 
 
 @pytest.mark.parametrize(

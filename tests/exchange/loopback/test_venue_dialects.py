@@ -56,16 +56,14 @@ def holdings_from_trades(trades: list[Trade]) -> dict[str, Decimal]:
     return held
 
 
-KRAKEN_FEES = (
-    "the loopback's one paper engine charges a buy's fee in the asset received (Binance, "
-    "OKX, Bybit), but Kraken charges quote and its answers say so: a per-venue fee rule "
-    "in the loopback is not built yet (docs/exchange.md, Venue dialects)"
-)
+FEE_ASSETS = {
+    "okx": {"buy": "BTC", "sell": "USDT"},
+    "bybit": {"buy": "BTC", "sell": "USDT"},
+    "kraken": {"buy": "USDT", "sell": "USDT"},
+}
 
 
 async def test_a_grid_cycle_adds_up(venue: str, server: LoopbackServer) -> None:
-    if venue == "kraken":
-        pytest.xfail(KRAKEN_FEES)
     ex = venue_client(venue, server)
     try:
         await ex.connect()
@@ -95,6 +93,9 @@ async def test_a_grid_cycle_adds_up(venue: str, server: LoopbackServer) -> None:
         ("sell", D("61000"), D("0.01")),
     ]
     assert all(t.fee > 0 for t in trades)
+    # each venue's fee rule: OKX and Bybit take a buy's fee from the base it brings,
+    # Kraken takes every fee in quote (and a buy locked its fee with its cost)
+    assert {t.side.value: t.fee_currency for t in trades} == FEE_ASSETS[venue]
     # money adds up: the venue's holdings = opening + trades, fees included, per asset
     expected = holdings_from_trades(trades)
     for asset in ("BTC", "USDT"):

@@ -44,7 +44,7 @@ from gridsup.actors.execution.stopping import settle_on_stop
 from gridsup.actors.execution.stream import StreamFollower
 from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import PaperVenue, Venue
-from gridsup.actors.request_budget import PollPlan
+from gridsup.actors.request_budget import PollPlan, run_budget
 from gridsup.actors.run_config import (
     MARKET,
     ORDER_UPDATES,
@@ -170,7 +170,9 @@ class ExecutionActor(Actor):
             self.ledger_version = ledger
             if self.config.dry_run:
                 paper, self.paper_version = await load_paper(self.link, self.config)
-                self.venue = PaperVenue(paper, self.limiter)
+                # The run's request budget, if its market data polls an exchange: read
+                # for status only (live, the ccxt client holds it).
+                self.venue = PaperVenue(paper, self.limiter, run_budget(self.config))
                 last_ts = paper.last_timestamp() if self.paper_version else 0
                 self.gaps = GapFiller(self.config, last_ts, self._replay, self._feed, self.spawn)
             else:
@@ -282,6 +284,9 @@ class ExecutionActor(Actor):
             "ticks": self.ticks,
             "market_gaps_pending": len(self.gaps.pending) if self.gaps else 0,
             **self._feed_status(),
+            # The account's requests (weight, 429/418, latency, reachable: metrics).
+            telemetry.ACCOUNT: "paper" if self.config.dry_run else self.config.api_key_env,
+            **(self.venue.request_status() if self.venue is not None else {}),
         }
 
     def _feed_status(self) -> dict[str, StatusValue]:

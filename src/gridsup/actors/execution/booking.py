@@ -19,6 +19,7 @@ from gridsup.actors.execution.outbox import Action
 from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder, intent_of
 from gridsup.actors.run_config import RunConfig, topic
 from gridsup.exchange.errors import OrderNotFound
+from gridsup.exchange.fill_report import fill_report
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import FillReport, OrderStatus
@@ -159,19 +160,7 @@ class Booking:
                 and order.status.is_final
                 and last_trade[trade.order_id] == trade.id
             )
-            report = FillReport(
-                client_order_id=trade.client_order_id or "",
-                symbol=trade.symbol,
-                side=trade.side,
-                price=trade.price,
-                amount=trade.amount,
-                fee=trade.fee,
-                fee_currency=trade.fee_currency,
-                trade_id=trade.id,
-                timestamp=trade.timestamp,
-                order_filled=filled[trade.order_id],
-                order_closed=closed,
-            )
+            report = fill_report(trade, order_filled=filled[trade.order_id], order_closed=closed)
             out.append(
                 RecordFill(
                     request_id=rid(),

@@ -87,8 +87,7 @@ class ReplayHistory:
         self.template = template
 
     async def gap(self, symbol: str, after: int, until: int) -> list[Candle]:
-        from gridsup.actors.market_data.actor import replay_path
-        from gridsup.exchange.candles import load_candles
+        from gridsup.exchange.candles import load_candles, replay_path
 
         path = replay_path(self.template, symbol)
         try:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from gridsup.exchange.fill_report import fill_report
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.orders import OrderState
@@ -69,16 +70,9 @@ class TrackedOrder:
         amount = order_amount if order_amount is not None else self.order_amount
         if self.filled >= amount:
             self.status = OrderStatus.CLOSED
-        report = FillReport(
+        report = fill_report(
+            trade,
             client_order_id=self.cid,
-            symbol=trade.symbol,
-            side=trade.side,
-            price=trade.price,
-            amount=trade.amount,
-            fee=trade.fee,
-            fee_currency=trade.fee_currency,
-            trade_id=trade.id,
-            timestamp=trade.timestamp,
             order_filled=self.filled,
             order_closed=self.status.is_final,
             fee_quote=fee_quote,

@@ -3,7 +3,8 @@ through ccxt (live), behind one small interface.
 
 Every call that is a request to the exchange first takes a token from the account's
 :class:`TokenBucket`; the paper account charges its placements and cancels the same way,
-so a dry run paces like the live account would.
+so a dry run paces like the live account would. ``request_status`` is what the requests
+did, for the metrics and alerts (``gridsup.messages.telemetry``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol
 
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.exchange.base import Exchange
+from gridsup.exchange.budget import Budget
 from gridsup.exchange.errors import OrderNotFound
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
@@ -43,15 +45,24 @@ class Venue(Protocol):
 
     async def close(self) -> None: ...
 
+    def request_status(self) -> dict[str, float | int | bool]: ...
+
 
 class PaperVenue:
-    """The dry-run account: a :class:`PaperExchange` living in the execution actor."""
+    """The dry-run account: a :class:`PaperExchange` living in the execution actor.
+
+    ``budget``: the host's request budget when the run's market data comes from a real
+    exchange (its figures are that actor's requests).
+    """
 
     dry_run = True
 
-    def __init__(self, paper: PaperExchange, limiter: TokenBucket) -> None:
+    def __init__(
+        self, paper: PaperExchange, limiter: TokenBucket, budget: Budget | None = None
+    ) -> None:
         self.paper = paper
         self.limiter = limiter
+        self.budget = budget
 
     async def place(self, intent: OrderIntent) -> Order:
         await self.limiter.acquire()
@@ -89,6 +100,9 @@ class PaperVenue:
 
     async def close(self) -> None:
         return None
+
+    def request_status(self) -> dict[str, float | int | bool]:
+        return {} if self.budget is None else dict(self.budget.status())
 
 
 class LiveVenue:
@@ -150,3 +164,8 @@ class LiveVenue:
 
     async def close(self) -> None:
         await self.exchange.close()
+
+    def request_status(self) -> dict[str, float | int | bool]:
+        """The client's request figures (``CcxtExchange.request_status``)."""
+        figures = getattr(self.exchange, "request_status", None)
+        return {} if figures is None else dict(figures())

@@ -4,6 +4,8 @@ Start (``on_start``, before Ready): take the grid's lock (held elsewhere: log
 ``grid_locked`` and exit :data:`EXIT_LOCKED`), load the last state, ask the execution
 actor for its open orders and the fate of every tracked one, reconcile, save, send what
 reconciliation produced (loading and reconciling: :mod:`~gridsup.actors.grid.start`).
+A grid paused on request (the state load says so) stops after the load, paused
+(``held``): it reconciles and sends only once resumed.
 Then trade: ticks and order updates drive the strategy; after every order event the
 state is saved and its Ack awaited before the orders the event produced go out, and
 before the next event is handled (events queue meanwhile) -- the commits of
@@ -21,7 +23,7 @@ States and failures: :mod:`~gridsup.actors.grid.lifecycle`; the status fields:
 :mod:`~gridsup.actors.grid.status`.
 
 This process imports msgspec, pyzmq, structlog and ``gridsup.strategy`` -- never ccxt,
-pandas or SQLAlchemy (the light grid lock speaks asyncpg directly).
+pandas or SQLAlchemy (its grid lock speaks asyncpg directly).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from gridsup.actors.grid.context import OutboxContext
 from gridsup.actors.grid.lifecycle import CANCEL_ON_STOP_STATES, GridActorState, GridLockLost
 from gridsup.actors.grid.orders import OrderLink, apply_update
 from gridsup.actors.grid.start import load_state, reconcile
-from gridsup.actors.grid.status import grid_status
+from gridsup.actors.grid.status import GridParts, grid_status
 from gridsup.actors.grid.ticks import TickGate
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
 from gridsup.messages.alerts import AlertCause, AlertKind, AlertSeverity, GridAlert
@@ -60,7 +62,7 @@ from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
 from gridsup.runtime.endpoints import RunDir
 from gridsup.runtime.requests import Requester
 from gridsup.runtime.sockets import SocketSpec, SocketType
-from gridsup.store.grid_lock_light import AsyncpgAdvisoryLock, LightGridLock, light_grid_lock
+from gridsup.store.locks import AsyncpgAdvisoryLock, GridLock, grid_lock
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.reconcile import ReconciliationResult
@@ -81,7 +83,7 @@ class StrategyActor(Actor):
         grid_name: str,
         *,
         strategy: GridTradingStrategy | None = None,
-        lock: LightGridLock | None = None,
+        lock: GridLock | None = None,
         resync_idle_s: float = _RESYNC_IDLE_S,
     ) -> None:
         """Raises:
@@ -165,7 +167,7 @@ class StrategyActor(Actor):
     async def on_start(self) -> None:
         structlog.contextvars.bind_contextvars(grid=self.spec.name)
         if self.lock is None:
-            self.lock = light_grid_lock(
+            self.lock = grid_lock(
                 self.run_config.db_url,
                 self.spec.grid_id,
                 check_timeout_s=self.run_config.lock_timeout_s,
@@ -205,9 +207,17 @@ class StrategyActor(Actor):
             self.spawn(requester.resend_loop())
         if isinstance(self.lock, AsyncpgAdvisoryLock):
             self.spawn(self._watch_lock())
-        await load_state(self._store, self._committer, self.strategy, self.spec)
+        paused = await load_state(self._store, self._committer, self.strategy, self.spec)
         self.strategy.initialize(self.outbox)
-        await self._reconcile()
+        if paused:
+            # Paused on request before this start: nothing goes out, not even what a
+            # reconciliation would send (a counter order for a fill while it was down,
+            # a re-sent placement); the Resume reconciles first (on_control).
+            self.paused = True
+            self.grid_state = GridActorState.HELD
+            log.info("grid_paused", grid=self.spec.name, reason="paused before this start")
+        else:
+            await self._reconcile()
         self._follow_band()  # a restored running grid stops listening before its first tick
         self._busy = False
         self._pump()  # what came during the start
@@ -461,7 +471,16 @@ class StrategyActor(Actor):
     # ------------------------------------------------------------------------- status
 
     def status(self) -> dict[str, StatusValue]:
-        return grid_status(self)
+        parts = GridParts(
+            ticks=self._ticks,
+            committer=self._committer,
+            orders=self._orders,
+            store=self._store,
+            events_queued=len(self._events),
+            order_seq=self._seq,
+            reconciliation=self._recon_status,
+        )
+        return grid_status(self, parts)
 
 
 def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:

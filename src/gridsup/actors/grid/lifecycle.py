@@ -15,11 +15,16 @@ class GridActorState(enum.Enum):
     LOCKED = "locked"  # refused: the grid runs elsewhere
     RECONCILING = "reconciling"
     TRADING = "trading"
+    # Started paused (its grid was paused on request before this start): its state is
+    # loaded, nothing reconciled or sent; a Resume reconciles, then it trades.
+    HELD = "held"
     ABORTED = "aborted"  # reconciliation found too much disagreement (policy abort)
 
 
 # A stop with --cancel-orders cancels the grid's orders only in these states.
-CANCEL_ON_STOP_STATES = (GridActorState.TRADING, GridActorState.RECONCILING)
+CANCEL_ON_STOP_STATES = (GridActorState.TRADING, GridActorState.RECONCILING, GridActorState.HELD)
+# The states a paused grid reports as "paused".
+PAUSABLE_STATES = (GridActorState.TRADING, GridActorState.HELD)
 
 
 class StateLoadError(RuntimeError):

@@ -39,9 +39,10 @@ async def load_state(
     committer: GridCommitter,
     strategy: GridTradingStrategy,
     spec: GridSpec,
-) -> None:
+) -> bool:
     """Restore ``strategy`` from grid ``spec``'s last saved state (none yet: it starts
-    new), and hand the loaded version and bytes to ``committer``.
+    new), and hand the loaded version and bytes to ``committer``. Returns whether the
+    grid is paused on request (it must start paused).
 
     Raises:
         StateLoadError: the store answered with an error.
@@ -51,13 +52,16 @@ async def load_state(
     request = LoadState(request_id=store.next_id(), grid_id=spec.grid_id, claim=True)
     reply = await store.request(request)
     match reply:
-        case StateLoaded(version=version, state=state, epoch=epoch):
+        case StateLoaded(version=version, state=state, epoch=epoch, paused=paused):
             decoded = None if state is None else msgspec.json.decode(state)
             unsent = split_unsent(decoded) if isinstance(decoded, dict) else frozenset()
             committer.loaded(version, state, unsent, epoch)
             if decoded is not None:
                 strategy.from_state(decoded)
-            log.info("grid_state_loaded", grid=spec.name, version=version, epoch=epoch)
+            log.info(
+                "grid_state_loaded", grid=spec.name, version=version, epoch=epoch, paused=paused
+            )
+            return paused
         case Ack(error=error):
             log.error("grid_state_load_failed", grid=spec.name, error=error)
             raise StateLoadError(f"grid {spec.name}: state load failed: {error}")

@@ -151,12 +151,6 @@ class ExchangeSource:
         await self.exchange.close()
 
 
-def replay_path(template: str, symbol: str) -> str:
-    """The candle file of ``symbol``: ``template`` with its placeholders filled in."""
-    base, _, quote = symbol.partition("/")
-    return template.format(symbol=symbol.replace("/", "-"), base=base, quote=quote)
-
-
 def build_source(run: RunConfig, symbols: list[str]) -> TickSource:
     """The tick source the run asks for.
 
@@ -192,7 +186,7 @@ def build_source(run: RunConfig, symbols: list[str]) -> TickSource:
         case MarketSource.REPLAY:
             if not run.market_file:
                 raise MarketDataError("market_source 'replay' needs a market_file")
-            from gridsup.exchange.candles import load_candles
+            from gridsup.exchange.candles import load_candles, replay_path
             from gridsup.exchange.feeds import ReplayFeed
 
             feeds = [

@@ -24,6 +24,7 @@ import structlog
 from gridsup.exchange.errors import ExchangeError
 from gridsup.exchange.streams import MarketStream
 from gridsup.exchange.types import Ticker
+from gridsup.messages import telemetry
 from gridsup.messages.market import Tick
 
 __all__ = ["MarketFeed", "StreamSource"]
@@ -120,8 +121,9 @@ class StreamSource:
         await self.stream.close()
         await self.rest.close()
 
-    def status(self) -> dict[str, str | int]:
+    def status(self) -> dict[str, str | int | bool]:
         return {
+            telemetry.STREAM_CONNECTED: self.feed is MarketFeed.STREAM,
             "market_feed": self.feed.value,
             "market_feed_since": self.since_ms,
             "market_stream_resets": self.resets,

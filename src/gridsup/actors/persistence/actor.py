@@ -43,7 +43,7 @@ from gridsup.messages.store import (
 )
 from gridsup.runtime.actor import Actor, StopReason
 from gridsup.runtime.sockets import SocketSpec, SocketType
-from gridsup.store import leases
+from gridsup.store import leases, pauses
 from gridsup.store.database import Database
 from gridsup.store.errors import DatabaseUnavailable, StateFenced, StoreError
 from gridsup.store.migrate import upgrade
@@ -75,7 +75,8 @@ class PersistenceActor(Actor):
     def __init__(self, run: RunConfig, *, schema: str | None = None, migrate: bool = False):
         super().__init__()
         self.config = run
-        self.db = Database(run.db_url, schema=schema)
+        # A cluster member's transactions end as its lock sessions do when it falls silent.
+        self.db = Database(run.db_url, schema=schema, idle_in_transaction_s=run.lock_idle_timeout_s)
         self.migrate = migrate
         self.writer = StoreWriter(self.db)
         self.states = DatabaseStateStore(self.db)
@@ -327,13 +328,17 @@ class PersistenceActor(Actor):
 
     async def _load(self, msg: LoadState) -> StoreReply:
         try:
-            epoch = await self._claim(msg.grid_id) if msg.claim else 0
+            epoch, paused = await self._claim(msg.grid_id) if msg.claim else (0, False)
             saved = await self.states.load(msg.grid_id)
             if saved is None:
                 if msg.claim:
                     self._versions[msg.grid_id] = (epoch, 0)
                 return StateLoaded(
-                    request_id=msg.request_id, grid_id=msg.grid_id, version=0, epoch=epoch
+                    request_id=msg.request_id,
+                    grid_id=msg.grid_id,
+                    version=0,
+                    epoch=epoch,
+                    paused=paused,
                 )
             version, data = decode_state(saved)
         except DatabaseUnavailable:
@@ -346,17 +351,24 @@ class PersistenceActor(Actor):
         if msg.claim:
             self._versions[msg.grid_id] = (epoch, version)
         return StateLoaded(
-            request_id=msg.request_id, grid_id=msg.grid_id, version=version, state=data, epoch=epoch
+            request_id=msg.request_id,
+            grid_id=msg.grid_id,
+            version=version,
+            state=data,
+            epoch=epoch,
+            paused=paused,
         )
 
-    async def _claim(self, grid_id: str) -> int:
+    async def _claim(self, grid_id: str) -> tuple[int, bool]:
         """Take the grid's lease for the incarnation that asks (it holds the grid's lock):
-        a new fencing epoch, stamped on the stored state too (see ``store/leases.py``)."""
+        a new fencing epoch, stamped on the stored state too (see ``store/leases.py``);
+        and whether the grid is paused on request (``store/pauses.py``)."""
         owner = self.config.member or _HOST
         async with self.db.session() as session:
             epoch = await leases.claim(session, grid_id, owner, _HOST)
-        log.info("grid_lease_claimed", grid_id=grid_id, epoch=epoch, owner=owner)
-        return epoch
+            paused = await pauses.is_paused(session, grid_id)
+        log.info("grid_lease_claimed", grid_id=grid_id, epoch=epoch, owner=owner, paused=paused)
+        return epoch, paused
 
 
 def build(run: RunConfig, *, schema: str | None = None, migrate: bool = False) -> PersistenceActor:

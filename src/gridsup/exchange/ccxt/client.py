@@ -21,6 +21,7 @@ __all__ = [
     "credentials_from_env",
     "error_response_headers",
     "peek_error_headers",
+    "take_response_status",
 ]
 
 # Headers of the last error response ccxt examined, per asyncio task: a Retry-After
@@ -29,6 +30,8 @@ __all__ = [
 _ERROR_HEADERS: ContextVar[Mapping[str, Any] | None] = ContextVar(
     "ccxt_error_headers", default=None
 )
+# The HTTP status of the last response ccxt examined in this task (request metrics).
+_RESPONSE_STATUS: ContextVar[int | None] = ContextVar("ccxt_response_status", default=None)
 
 
 def error_response_headers() -> Mapping[str, Any] | None:
@@ -45,14 +48,25 @@ def peek_error_headers() -> Mapping[str, Any] | None:
     return _ERROR_HEADERS.get()
 
 
+def take_response_status() -> int | None:
+    """HTTP status of the response to this task's last request (taken: None when that
+    request got no answer, a timeout or a refused connection)."""
+    status = _RESPONSE_STATUS.get()
+    _RESPONSE_STATUS.set(None)
+    return status
+
+
 def _capture_error_headers(client: Any) -> None:
-    """Wrap ``client.handle_errors`` (called with the response headers just before ccxt
-    raises for an HTTP error) to note the headers in this task's context."""
+    """Wrap ``client.handle_errors`` (called with the status and headers of every
+    response, just before ccxt raises for an HTTP error) to note them in this task's
+    context."""
     original = client.handle_errors
 
     def handle_errors(*args: Any, **kwargs: Any) -> Any:
         headers = kwargs.get("headers", args[4] if len(args) > 4 else None)
         _ERROR_HEADERS.set(headers if isinstance(headers, Mapping) else None)
+        status = kwargs.get("code", args[0] if args else None)
+        _RESPONSE_STATUS.set(status if isinstance(status, int) else None)
         return original(*args, **kwargs)
 
     client.handle_errors = handle_errors

@@ -24,6 +24,7 @@ __all__ = [
     "header_value",
     "map_ccxt_error",
     "parse_retry_after",
+    "rate_refusal",
 ]
 
 # Binance answers a duplicate client order id with -2010 "Duplicate order sent.", which
@@ -67,6 +68,17 @@ def header_value(headers: Mapping[str, Any] | None, name: str) -> str | None:
     for key, value in headers.items():
         if str(key).lower() == wanted:
             return str(value)
+    return None
+
+
+def rate_refusal(status: int | None, exc: BaseException) -> str | None:
+    """The venue refused the request for the rate: "429" (rate limited) or "418"
+    (banned), by the HTTP status, or by ccxt's class for venues that say it in the
+    body; None for any other error."""
+    if status in (429, 418):
+        return str(status)
+    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return "418" if "418" in str(exc) or "banned" in str(exc) else "429"
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
@@ -20,7 +21,7 @@ import ccxt.async_support as ccxt
 import msgspec
 import structlog
 
-from gridsup.exchange.budget import RequestBudget, binance_weight
+from gridsup.exchange.budget import Budget
 from gridsup.exchange.ccxt import convert
 from gridsup.exchange.ccxt.client import (
     RedactFilter,
@@ -28,6 +29,7 @@ from gridsup.exchange.ccxt.client import (
     credentials_from_env,
     error_response_headers,
     peek_error_headers,
+    take_response_status,
 )
 from gridsup.exchange.ccxt.create import CreateAttempts
 from gridsup.exchange.ccxt.dialects import dialect_for
@@ -36,6 +38,7 @@ from gridsup.exchange.ccxt.errors import (
     header_value,
     map_ccxt_error,
     parse_retry_after,
+    rate_refusal,
 )
 from gridsup.exchange.ccxt.lookup import fetch_by_client_id, fetch_by_id
 from gridsup.exchange.errors import (
@@ -44,6 +47,7 @@ from gridsup.exchange.errors import (
     InvalidOrder,
 )
 from gridsup.exchange.precision import prepare_order
+from gridsup.exchange.request_stats import RequestStats
 from gridsup.exchange.retry import RetryPolicy, is_temporary
 from gridsup.exchange.types import Balance, Candle, Market, Order, Ticker, Trade
 from gridsup.messages.common import OrderType, Side
@@ -63,6 +67,16 @@ async def _isolated(fn: Callable[[], Awaitable[T]]) -> T:
     """
     with decimal.localcontext():
         return await fn()
+
+
+def _refusal_status(exc: Exception) -> str:
+    """How a venue refused for the rate: "418"/"403" (an IP ban) or "429" (the rest)."""
+    text = str(exc)
+    if "418" in text or "banned" in text:
+        return "418"
+    if "403" in text or "access too frequent" in text:  # Bybit's IP ban
+        return "403"
+    return "429"
 
 
 def _plain(value: Decimal) -> str:
@@ -97,10 +111,12 @@ class CcxtExchange:
         enable_rate_limit: bool = True,
         rate_limit_ms: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.id = exchange_id
         self.dialect = dialect_for(exchange_id)
+        if rate_limit_ms is None and budget is not None:
+            rate_limit_ms = budget.ccxt_rate_limit_ms  # the budget keeps the venue's limits
         self._client: Any = build_client(
             exchange_id,
             api_key=api_key,
@@ -120,9 +136,10 @@ class CcxtExchange:
         self._retry = retry
         self._sleep = sleep
         self._markets: dict[str, Market] = {}
-        # The host's shared weight budget (exchange/budget.py); None: none kept here.
+        # The host's shared request budget (exchange/budget.py, venue_budget.py); None:
+        # none kept here.
         self.budget = budget
-        self._binance = exchange_id.startswith("binance")
+        self.requests = RequestStats()  # latency, 429/418, reachable: request_status()
 
     @classmethod
     def from_env(
@@ -162,22 +179,40 @@ class CcxtExchange:
     async def _send(self, op: str, fn: Callable[[], Awaitable[T]], symbols: int | None = None) -> T:
         """One ccxt request through the request budget: its weight taken before, the
         exchange's weight header followed after, a 429/418 pausing every caller of the
-        budget until its Retry-After. Raises what ccxt raises."""
+        budget until its Retry-After; timed and counted in :attr:`requests`. Raises
+        what ccxt raises."""
         budget = self.budget
-        if budget is None:
-            return await _isolated(fn)
-        await budget.acquire(binance_weight(op, symbols) if self._binance else 1)
+        if budget is not None:
+            await budget.take(op, symbols)
+        began = time.perf_counter()
         try:
             result = await _isolated(fn)
         except ccxt.BaseError as exc:
-            headers = peek_error_headers()
-            budget.observe(headers)
-            if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
-                status = "418" if "418" in str(exc) or "banned" in str(exc) else "429"
-                budget.ban(parse_retry_after(header_value(headers, "Retry-After")), status)
+            status = take_response_status()
+            refusal = rate_refusal(status, exc)
+            self.requests.record(time.perf_counter() - began, status, refusal)
+            if budget is not None:
+                headers = peek_error_headers()
+                budget.observe(headers)
+                if refusal is not None:
+                    retry_after = parse_retry_after(header_value(headers, "Retry-After"))
+                    # Bybit bans an IP with a 403 that the budget pauses for longer
+                    banned = _refusal_status(exc) if refusal == "429" else refusal
+                    budget.refused(op, retry_after, headers, banned)
             raise
-        budget.observe(self._client.last_response_headers)
+        self.requests.record(time.perf_counter() - began, take_response_status())
+        if budget is not None:
+            budget.observe(self._client.last_response_headers)
         return result
+
+    def request_status(self) -> dict[str, float | int | bool]:
+        """This client's request figures (latency histogram, 429/418, reachable) and,
+        with a budget, the host's shared ones, which win: weight used and limit, and the
+        429/418 answers of every process of the run (``gridsup.messages.telemetry``)."""
+        out = self.requests.status()
+        if self.budget is not None:
+            out.update(self.budget.status())
+        return out
 
     async def _call(self, op: str, fn: Callable[[], Awaitable[T]], symbols: int | None = None) -> T:
         """Run one ccxt request; map its errors; retry temporary ones with backoff.
@@ -456,7 +491,9 @@ class CcxtExchange:
         Raises:
             BadSymbol, ExchangeError.
         """
-        if self._client.has.get("fetchOrderTrades"):
+        # "emulated" (Kraken) needs the order's trade ids, which we do not have: only a
+        # native per-order call is used.
+        if self._client.has.get("fetchOrderTrades") is True:
             raw = await self._call(
                 "fetch_order_trades",
                 lambda: self._client.fetch_order_trades(order_id, symbol, None, None),

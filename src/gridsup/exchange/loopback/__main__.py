@@ -99,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lenient",
         action="store_true",
-        help="the earlier, kinder exchange (fees in quote, crossing orders rest, no weight limit)",
+        help="the earlier, kinder exchange (fees in quote, crossing orders rest, no request "
+        "limits of any venue)",
     )
     parser.add_argument("--bnb-fees", action="store_true", help="pay commissions in BNB")
     return parser

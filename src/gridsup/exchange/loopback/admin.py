@@ -8,11 +8,13 @@ server's record of accepted orders. For tests and demos on 127.0.0.1 only.
 - ``GET /admin/orders``   every order ever accepted, and order ids per client id.
 - ``GET /admin/balance``  the paper account's free/used balances.
 - ``GET /admin/requests`` how many requests each ``METHOD /api/path`` received.
-- ``GET /admin/request_log`` every /api request in order: method, path, time_ms,
-  status (0: dropped unanswered), weight, used_weight; and the limiter's state.
+- ``GET /admin/request_log`` every API request of every dialect in order: method,
+  path, time_ms, status (0: dropped unanswered), weight, used_weight, venue,
+  retry_at_ms (a refusal for the rate: when a retry is first admitted); and Binance's
+  limiter state.
 - ``POST /admin/config``  any of ``{"bnb_fees": bool, "clock_offset_ms": int,
   "fill_pieces": int, "fill_cap": "0.001"|null, "weight_limit": int|null,
-  "status": {"BTC/USDT": "HALT"}}``; answers the resulting settings.
+  "venue_limits": bool, "status": {"BTC/USDT": "HALT"}}``; answers the resulting settings.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ConfigUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     fill_pieces: int | None = None
     fill_cap: Decimal | msgspec.UnsetType | None = msgspec.UNSET
     weight_limit: int | msgspec.UnsetType | None = msgspec.UNSET
+    venue_limits: bool | None = None  # OKX's, Bybit's and Kraken's limits on or off
     status: dict[str, SymbolStatus] = msgspec.field(default_factory=dict)
 
 
@@ -149,6 +152,7 @@ def _settings(state: LoopbackState) -> dict[str, object]:
         "fill_pieces": state.paper.fill_pieces,
         "fill_cap": state.paper.fill_cap,
         "weight_limit": state.limiter.limit,
+        "venue_limits": state.venue_limits.enabled,
         "status": {spec.symbol: state.status[spec.id] for spec in state.specs.values()},
     }
 
@@ -178,6 +182,8 @@ async def configure(request: web.Request) -> web.Response:
         state.paper.fill_cap = update.fill_cap
     if not isinstance(update.weight_limit, msgspec.UnsetType):
         state.limiter.limit = update.weight_limit
+    if update.venue_limits is not None:
+        state.venue_limits.enabled = state.kraken_orders.enabled = update.venue_limits
     return _json(_settings(state))
 
 

@@ -32,13 +32,15 @@ from gridsup.exchange.loopback.venue_common import (
     state_of,
     trades_of,
 )
+from gridsup.exchange.loopback.venue_limits import Admission, Refusal
 from gridsup.exchange.loopback.wire import BinanceError
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType
 
-__all__ = ["PREFIX", "add_routes", "fault_answer"]
+__all__ = ["KEY_HEADER", "PREFIX", "add_routes", "fault_answer", "limit_answer", "limit_headers"]
 
 PREFIX = "/v5/"
+KEY_HEADER = "X-BAPI-API-KEY"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -78,18 +80,45 @@ def _error_for(exc: errors.ExchangeError) -> BybitError:
             return BybitError(10016, "Internal server error.")
 
 
+_LIMIT, _STATUS, _RESET = "X-Bapi-Limit", "X-Bapi-Limit-Status", "X-Bapi-Limit-Reset-Timestamp"
+
+
+def _too_many(limit: int, reset_ms: int, extra: dict[str, str] | None = None) -> web.Response:
+    body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}}
+    headers = {_LIMIT: str(limit), _STATUS: "0", _RESET: str(reset_ms), **(extra or {})}
+    return json_answer(body, 200, headers)
+
+
+def _ip_banned(extra: dict[str, str] | None = None) -> web.Response:
+    """Bybit's IP ban: HTTP 403 "access too frequent" (not JSON; ccxt: a rate limit)."""
+    return web.Response(status=403, text="403, access too frequent", headers=extra)
+
+
+def limit_answer(refusal: Refusal) -> web.Response:
+    """Bybit's answer past a limit: retCode 10006 with the endpoint's limit headers (the
+    reset timestamp: when a retry is admitted), or the IP ban's 403."""
+    if refusal.banned:
+        return _ip_banned()
+    return _too_many(refusal.limit, refusal.retry_at_ms)
+
+
+def limit_headers(response: web.StreamResponse, admission: Admission) -> None:
+    """Every answer of a limited endpoint carries its limit, what is left of it and
+    (not exceeded) the current time as the reset timestamp."""
+    if admission.limit:
+        response.headers[_LIMIT] = str(admission.limit)
+        response.headers[_STATUS] = str(admission.remaining)
+        response.headers[_RESET] = str(admission.now_ms)
+
+
 def fault_answer(fault: Fault) -> web.Response:
     """Bybit's answer to an injected fault: 10006 "Too many visits" (HTTP 200, with its
     limit headers), 403 for a ban, 10002 for a timestamp out of the window."""
     retry_after = str(getattr(fault, "retry_after", 1))
     if isinstance(fault, Banned):
-        return json_answer(
-            {"retCode": 10009, "retMsg": "IP banned"}, 403, {"Retry-After": retry_after}
-        )
+        return _ip_banned({"Retry-After": retry_after})
     if isinstance(fault, RateLimit):
-        body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}}
-        headers = {"X-Bapi-Limit": "20", "X-Bapi-Limit-Status": "0", "Retry-After": retry_after}
-        return json_answer(body, 200, headers)
+        return _too_many(20, 0, {"Retry-After": retry_after})
     return json_answer(
         {
             "retCode": 10002,

@@ -2,8 +2,10 @@
 a grid, signed as Kraken signs (API-Key, API-Sign = HMAC-SHA512 of the path and
 SHA256(nonce + body) under the base64 secret; a nonce that must grow per key),
 answered in Kraken's shapes (``{"error": [], "result": {...}}``) as ccxt's recorded
-answers show them (shared/data/ccxt-static/kraken.json). Fees are charged in quote
-(Kraken's spot default); ``cl_ord_id`` is the client order id."""
+answers show them (shared/data/ccxt-static/kraken.json). Fees are charged in quote,
+on buys and sells (``FEE_MODE``: Kraken's spot default, ``oflags`` "fciq"; a buy locks
+its cost plus the fee), whatever the shared account's rule; ``cl_ord_id`` is the
+client order id."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from gridsup.exchange.loopback.faults import Banned, Fault, RateLimit
 from gridsup.exchange.loopback.markets import SymbolSpec
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.venue_common import (
+    LIMIT_RETRY_AT,
     PLACED_ORDER,
     decimal_param,
     find_order,
@@ -34,13 +37,26 @@ from gridsup.exchange.loopback.venue_common import (
     state_of,
     trades_of,
 )
+from gridsup.exchange.loopback.venue_limits import Admission, Refusal
 from gridsup.exchange.loopback.wire import BinanceError
+from gridsup.exchange.paper.fees import FeeMode
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType
 
-__all__ = ["PREFIX", "add_routes", "fault_answer"]
+__all__ = [
+    "FEE_MODE",
+    "KEY_HEADER",
+    "PREFIX",
+    "add_routes",
+    "fault_answer",
+    "limit_answer",
+    "limit_headers",
+]
 
 PREFIX = "/0/"
+KEY_HEADER = "API-Key"
+# Kraken charges a spot fill's fee in quote, buy or sell ("fciq"; what its answers say).
+FEE_MODE = FeeMode.QUOTE
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 # Kraken's asset codes where they differ from the unified ones.
 _ASSETS = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD", "EUR": "ZEUR"}
@@ -76,6 +92,16 @@ def _error_for(exc: errors.ExchangeError) -> KrakenError:
             return KrakenError("EGeneral:Invalid arguments")
         case _:
             return KrakenError("EService:Unavailable")
+
+
+def limit_answer(refusal: Refusal) -> web.Response:
+    """Kraken's answer past the call counter: HTTP 200, ``EAPI:Rate limit exceeded``
+    (no time named: a client waits for its model of the counter)."""
+    return KrakenError("EAPI:Rate limit exceeded").answer()
+
+
+def limit_headers(response: web.StreamResponse, admission: Admission) -> None:
+    """Kraken sends no rate-limit headers."""
 
 
 def fault_answer(fault: Fault) -> web.Response:
@@ -339,10 +365,20 @@ async def add_order(request: web.Request) -> web.Response:
     is_short_uuid = len(client_id) == 32 and all(c in "0123456789abcdef" for c in client_id)
     if client_id and not is_short_uuid and (len(client_id) > 18 or not client_id.isalnum()):
         raise KrakenError("EGeneral:Invalid arguments:cl_ord_id")
+    retry_at = state.kraken_orders.take(pair_id(spec), 1)
+    if retry_at is not None:
+        request[LIMIT_RETRY_AT] = retry_at
+        raise KrakenError("EOrder:Rate limit exceeded")
     # Kraken refuses an id only while an order with it is OPEN (the paper engine refuses
     # any id it has seen: the stricter answer, see docs/exchange.md).
     order, _ = state.place(
-        spec, side, kind, amount, price if kind.value == "limit" else None, client_id
+        spec,
+        side,
+        kind,
+        amount,
+        price if kind.value == "limit" else None,
+        client_id,
+        fee_mode=FEE_MODE,
     )
     request[PLACED_ORDER] = order.id
     return _ok({"descr": {"order": _descr(order, spec)["order"]}, "txid": [order.id]})
@@ -354,6 +390,11 @@ async def cancel_order(request: web.Request) -> web.Response:
     order = find_order(state, fields.get("txid"), fields.get("cl_ord_id"), None)
     if order is None or order.status is not OrderStatus.OPEN:
         raise KrakenError("EOrder:Unknown order")
+    penalty = state.kraken_orders.cancel_penalty(order.timestamp)
+    retry_at = state.kraken_orders.take(pair_id(state.spec(order.symbol)), penalty)
+    if retry_at is not None:
+        request[LIMIT_RETRY_AT] = retry_at
+        raise KrakenError("EOrder:Rate limit exceeded")
     state.paper.cancel_order(order.id, order.symbol)
     return _ok({"count": 1})
 

@@ -73,6 +73,8 @@ class RequestRecord(msgspec.Struct, frozen=True, kw_only=True):
     status: int
     weight: int
     used_weight: int
+    venue: str = "binance"  # or okx, bybit, kraken (their limits: venue_limits.py)
+    retry_at_ms: int = 0  # a refusal for the rate: when a retry is first admitted
 
 
 class RateLimiter:
@@ -127,7 +129,18 @@ class RateLimiter:
             return 429, (self._backoff_until - now) / 1000
         return None
 
-    def record(self, method: str, path: str, status: int, cost: int, when: int) -> None:
+    def record(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        cost: int,
+        when: int,
+        *,
+        venue: str = "binance",
+        retry_at_ms: int = 0,
+    ) -> None:
+        """Log one request (every venue's requests share the log, in order)."""
         self.log.append(
             RequestRecord(
                 method=method,
@@ -136,8 +149,14 @@ class RateLimiter:
                 status=status,
                 weight=cost,
                 used_weight=self.used,
+                venue=venue,
+                retry_at_ms=retry_at_ms,
             )
         )
+
+    def retry_at(self) -> int:
+        """When the last refusal (429 or 418) allows a retry (ms; 0: none pending)."""
+        return max(self.banned_until, self._backoff_until)
 
 
 def retry_after_text(seconds: float) -> str:

@@ -34,13 +34,15 @@ from gridsup.exchange.loopback.venue_common import (
     state_of,
     trades_of,
 )
+from gridsup.exchange.loopback.venue_limits import Admission, Refusal
 from gridsup.exchange.loopback.wire import BinanceError
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus, Side
 
-__all__ = ["PREFIX", "add_routes", "fault_answer"]
+__all__ = ["KEY_HEADER", "PREFIX", "add_routes", "fault_answer", "limit_answer", "limit_headers"]
 
 PREFIX = "/api/v5/"
+KEY_HEADER = "OK-ACCESS-KEY"
 # OKX refuses a request whose timestamp is more than 30 s off its clock (50102).
 MAX_SKEW_MS = 30_000
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -74,6 +76,16 @@ def _error_for(exc: errors.ExchangeError) -> OkxError:
             return OkxError(200, "1", f"Order size or price invalid: {exc}", s_code="51000")
         case _:
             return OkxError(500, "50001", "Service temporarily unavailable")
+
+
+def limit_answer(refusal: Refusal) -> web.Response:
+    """OKX's answer past an endpoint's limit: HTTP 429, code 50011, no Retry-After (OKX
+    names no time: a client waits out the 2 s window)."""
+    return json_answer({"code": "50011", "data": [], "msg": "Too Many Requests"}, 429)
+
+
+def limit_headers(response: web.StreamResponse, admission: Admission) -> None:
+    """OKX sends no rate-limit headers."""
 
 
 def fault_answer(fault: Fault) -> web.Response:

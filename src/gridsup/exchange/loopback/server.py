@@ -27,7 +27,13 @@ from gridsup.exchange.loopback.faults import (
 )
 from gridsup.exchange.loopback.limits import retry_after_text, weight
 from gridsup.exchange.loopback.state import LoopbackState
-from gridsup.exchange.loopback.venues import FAULT_PREFIXES, add_venue_routes, venue_fault_answer
+from gridsup.exchange.loopback.venues import (
+    FAULT_PREFIXES,
+    add_venue_routes,
+    venue_fault_answer,
+    venue_limited,
+    venue_of,
+)
 from gridsup.exchange.loopback.wire import BinanceError, binance_error_for
 from gridsup.exchange.loopback.ws import add_ws_routes
 from gridsup.messages.market import Tick
@@ -116,7 +122,11 @@ _WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 @web.middleware
 async def _limits(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Charge the request's weight, refuse it past the limit or during a ban (429/418
-    with Retry-After), send the used weight on every answer, and log the request."""
+    with Retry-After), send the used weight on every answer, and log the request.
+    Binance's paths only: OKX, Bybit and Kraken count their own way (``venue_limited``)."""
+    venue = venue_of(request.path)
+    if venue is not None:
+        return await venue_limited(request, handler, venue)
     if not request.path.startswith("/api/"):
         return await handler(request)
     limiter = request.app[STATE].limiter
@@ -152,7 +162,8 @@ async def _limits(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = response.status
         return response
     finally:
-        limiter.record(request.method, request.path, status, cost, when)
+        retry_at = limiter.retry_at() if status in (429, 418) else 0
+        limiter.record(request.method, request.path, status, cost, when, retry_at_ms=retry_at)
 
 
 def create_app(state: LoopbackState, passphrases: dict[str, str] | None = None) -> web.Application:

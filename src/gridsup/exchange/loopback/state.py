@@ -16,6 +16,7 @@ from gridsup.exchange.loopback.faults import FaultQueue
 from gridsup.exchange.loopback.filters import SymbolStatus
 from gridsup.exchange.loopback.limits import BAN_LADDER_S, RateLimiter
 from gridsup.exchange.loopback.markets import DEFAULT_MARKETS, SymbolSpec
+from gridsup.exchange.loopback.venue_limits import KrakenOrderCounter, VenueLimiter
 from gridsup.exchange.loopback.wire import BinanceError
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.paper.fees import FeeMode, FeePolicy
@@ -74,7 +75,9 @@ class LoopbackState:
     times ``time_scale``) enforced. ``lenient`` keeps the earlier, kinder exchange: fees
     in quote, crossing orders rest, only tick/lot/notional/maxima checked, weight counted
     and sent but never refused. ``clock_offset_ms`` shifts the server's clock (signed
-    requests and /time): a client that does not follow gets -1021. ``fill_pieces``
+    requests and /time): a client that does not follow gets -1021. ``venue_limits``
+    enforces OKX's, Bybit's and Kraken's published request limits (``time_scale``
+    applies to them too). ``fill_pieces``
     splits each resting order's fill into that many trades; ``paper.fill_cap`` bounds
     what one price fills of an order.
     """
@@ -94,6 +97,7 @@ class LoopbackState:
         time_scale: float = 1.0,
         ban_ladder: Iterable[float] = BAN_LADDER_S,
         clock_offset_ms: int = 0,
+        venue_limits: bool = True,
     ) -> None:
         self.specs = {spec.id: spec for spec in specs}
         self.lenient = lenient
@@ -117,6 +121,12 @@ class LoopbackState:
             time_scale=time_scale,
             ban_ladder=tuple(ban_ladder),
         )
+        # OKX's, Bybit's and Kraken's own request limits (venue_limits.py); off when
+        # lenient or ``venue_limits`` is False.
+        on = venue_limits and not lenient
+        self.venue_limits = VenueLimiter(clock, time_scale=time_scale, enabled=on)
+        self.kraken_orders = KrakenOrderCounter(clock, time_scale=time_scale)
+        self.kraken_orders.enabled = on
         self.faults = FaultQueue()
         # Requests served per "METHOD /path" (so tests can count round trips).
         self.requests: Counter[str] = Counter()
@@ -255,14 +265,25 @@ class LoopbackState:
         client_order_id: str,
         *,
         post_only: bool = False,
+        fee_mode: FeeMode | None = None,
     ) -> tuple[Order, list[Trade]]:
         """Place an order in the paper book and record it; return it and its fills.
+
+        ``fee_mode`` is the venue's fee rule where it differs from the account's (the
+        Kraken dialect charges quote); the lenient account keeps every fee in quote.
 
         Raises:
             ExchangeError: as ``PaperExchange.create_order``.
         """
         order = self.paper.create_order(
-            spec.symbol, side, type, amount, price, client_order_id, post_only=post_only
+            spec.symbol,
+            side,
+            type,
+            amount,
+            price,
+            client_order_id,
+            post_only=post_only,
+            fee_mode=None if self.lenient else fee_mode,
         )
         self.accepted.append(
             AcceptedOrder(

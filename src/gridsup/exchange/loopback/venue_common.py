@@ -18,6 +18,7 @@ from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 
 __all__ = [
+    "LIMIT_RETRY_AT",
     "PASSPHRASES",
     "PLACED_ORDER",
     "decimal_param",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 PASSPHRASES: web.AppKey[dict[str, str]] = web.AppKey("loopback_passphrases", dict)
+# Request key: a handler's own refusal for the rate (Kraken's order counter) says when a
+# retry is first admitted (ms), for the request log.
+LIMIT_RETRY_AT: web.RequestKey[int] = web.RequestKey("loopback_limit_retry_at", int)
 
 
 def state_of(request: web.Request) -> LoopbackState:

@@ -1,22 +1,30 @@
 """The loopback exchange's other dialects (OKX v5, Bybit v5, Kraken spot REST), next to
 its Binance one: where each lives on the server, the ccxt URL overrides that point a
 venue's ccxt class at it, and each venue's own answer to an injected rate limit or
-timestamp fault. All dialects share one ``LoopbackState`` (one paper account)."""
+timestamp fault, and to a request past its published limits (``venue_limits.py``). All
+dialects share one ``LoopbackState`` (one paper account)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from gridsup.exchange.loopback import bybit, kraken, okx
 from gridsup.exchange.loopback.faults import Banned, Fault, RateLimit, TimestampError
-from gridsup.exchange.loopback.venue_common import PASSPHRASES
+from gridsup.exchange.loopback.venue_common import LIMIT_RETRY_AT, PASSPHRASES, state_of
+from gridsup.exchange.loopback.venue_limits import Refusal
 
 __all__ = [
     "FAULT_PREFIXES",
     "add_venue_routes",
     "url_overrides",
     "venue_fault_answer",
+    "venue_limited",
+    "venue_of",
 ]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Paths that count as exchange API requests (faults apply, requests are counted).
 FAULT_PREFIXES = ("/api/", okx.PREFIX, bybit.PREFIX, kraken.PREFIX)
@@ -42,6 +50,46 @@ def url_overrides(exchange_id: str, base_url: str) -> dict[str, str]:
             return {"public": base, "private": base}
         case _:
             raise ValueError(f"the loopback exchange does not speak {exchange_id}'s dialect")
+
+
+def venue_of(path: str) -> str | None:
+    """Which of the OKX, Bybit, Kraken dialects ``path`` belongs to (None: Binance's or
+    none)."""
+    for name, module in _VENUES:
+        if path.startswith(module.PREFIX):
+            return name
+    return None
+
+
+async def venue_limited(request: web.Request, handler: Handler, venue: str) -> web.StreamResponse:
+    """Count the request against ``venue``'s limits: refused the venue's way past them,
+    else served (Bybit: with its limit headers); logged either way, a refusal with the
+    time a retry is first admitted."""
+    state = state_of(request)
+    module = dict(_VENUES)[venue]
+    when = state.clock()
+    verdict = state.venue_limits.admit(
+        venue, request.method, request.path, request.headers.get(module.KEY_HEADER, "")
+    )
+    status, retry_at = 0, 0  # 0 in the log: the connection was dropped with no answer
+    try:
+        if isinstance(verdict, Refusal):
+            retry_at = verdict.retry_at_ms
+            response: web.StreamResponse = module.limit_answer(verdict)
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:  # e.g. 404 no such route: logged
+                status = exc.status
+                raise
+            module.limit_headers(response, verdict)
+            retry_at = request.get(LIMIT_RETRY_AT, 0)  # Kraken's order counter
+        status = response.status
+        return response
+    finally:
+        state.limiter.record(
+            request.method, request.path, status, 0, when, venue=venue, retry_at_ms=retry_at
+        )
 
 
 def venue_fault_answer(path: str, fault: Fault) -> web.Response | None:

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 import msgspec
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from gridsup.exchange.loopback.auth import DEFAULT_RECV_WINDOW, MAX_AHEAD_MS
 from gridsup.exchange.loopback.events import MarketEvent, OrderChanged, PriceChanged
@@ -413,9 +413,18 @@ async def _open_orders(request: web.Request) -> web.Response:
     return web.json_response([o.client_order_id for o in state.paper.open_orders()])
 
 
+async def _close_sessions(app: web.Application) -> None:
+    """On shutdown, close every connection with 1001 "going away", as a venue's server
+    does when it restarts (without it, the server waits for each client to leave)."""
+    for session in list(app[WS_HUB].sessions):
+        session.writer.cancel()
+        await session.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
 def add_ws_routes(app: web.Application, state: LoopbackState) -> None:
     """Register the websocket endpoints and their admin routes on ``app``."""
     app[WS_HUB] = WsHub(state)
+    app.on_shutdown.append(_close_sessions)
     app.router.add_get("/ws-api/v3", _user)
     app.router.add_get("/ws", _market)
     app.router.add_get("/ws/{stream}", _market)

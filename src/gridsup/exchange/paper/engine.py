@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
+import msgspec
+
 from gridsup.exchange.errors import (
     BadSymbol,
     DuplicateOrder,
@@ -98,6 +100,8 @@ class PaperExchange:
         self._last: dict[str, Decimal] = {}
         self._last_ts = 0
         self._next_order = 1
+        # Open orders whose fees follow another rule than the account's (``fee_mode``).
+        self._fee_modes: dict[str, FeeMode] = {}
         # Raw tuples: cheaper on the hot path than building a Candle per call.
         self._candles: dict[str, list[_CandleRow]] = {}
 
@@ -128,9 +132,12 @@ class PaperExchange:
         client_order_id: str | None = None,
         *,
         post_only: bool = False,
+        fee_mode: FeeMode | None = None,
     ) -> Order:
         """Place an order; a market order fills at once at the last price fed, so does
         a crossing limit order with ``taker_on_cross`` (``post_only`` refuses it instead).
+        ``fee_mode`` charges this order's fees by another rule than the account's (the
+        loopback's Kraken dialect: quote, on an account that charges the asset received).
 
         Raises:
             BadSymbol: no such market.
@@ -164,8 +171,9 @@ class PaperExchange:
         if crosses and post_only:
             raise OrderWouldTake(f"{side.value} limit {price} crosses the last price {last}")
         taker = type is OrderType.MARKET or (crosses and self.taker_on_cross)
+        mode = self.fees.mode if fee_mode is None else fee_mode
         fee_rate = market.taker_fee if taker else market.maker_fee
-        if self.fees.mode is FeeMode.RECEIVED:
+        if mode is FeeMode.RECEIVED:
             fee_rate = Decimal(0)  # the fee comes out of what the fill credits
         lock = self._ledger.lock(market, side, amount, fill_price, fee_rate)
         order = PaperOrder(
@@ -183,6 +191,8 @@ class PaperExchange:
         )
         self._next_order += 1
         self._history.add(order)
+        if mode is not self.fees.mode:
+            self._fee_modes[order.id] = mode
         if taker:
             fill(
                 self._ledger,
@@ -215,6 +225,7 @@ class PaperExchange:
             raise OrderNotFound(f"order {order_id} is {order.status.value}, not open")
         self._books[order.symbol].remove(order)
         self._ledger.release(self.markets[order.symbol], order)
+        self._fee_modes.pop(order.id, None)
         order.status = OrderStatus.CANCELED
         self._history.finish(order)
         return order.public()
@@ -445,6 +456,7 @@ class PaperExchange:
         self._history = History.restored(parts)
         self._last, self._last_ts = parts.last_prices, parts.last_timestamp
         self._next_order = parts.next_order
+        self._fee_modes = {k: FeeMode(v) for k, v in parts.order_fee_modes.items()}
         for order in parts.orders:  # creation order, so the books rebuild identically
             if order.status is OrderStatus.OPEN and order.type is OrderType.LIMIT:
                 self._books[order.symbol].add(order)
@@ -474,6 +486,7 @@ class PaperExchange:
             bnb_discount=self.fees.bnb_discount,
             taker_on_cross=self.taker_on_cross,
             fill_pieces=self.fill_pieces,
+            order_fee_modes={k: v.value for k, v in self._fee_modes.items()},
         )
 
     # ---------------------------------------------------------------- private
@@ -491,18 +504,24 @@ class PaperExchange:
         return self._books[symbol]
 
     def _charge(self) -> Charge | None:
-        """The commission rule of a fill (None: the lenient fees in quote)."""
-        if self.fees.mode is FeeMode.QUOTE:
+        """The commission rule of a fill (None: every fee in quote, the lenient rule).
+        An order placed with its own ``fee_mode`` is charged by that mode."""
+        if self.fees.mode is FeeMode.QUOTE and not self._fee_modes:
             return None
-        policy, ledger = self.fees, self._ledger
+        policy, ledger, modes = self.fees, self._ledger, self._fee_modes
 
         def charge(
             order: PaperOrder, quantity: Decimal, price: Decimal, taker: bool
-        ) -> tuple[Decimal, str]:
+        ) -> tuple[Decimal, str] | None:
+            mode = modes.get(order.id, policy.mode)
+            if order.filled + quantity >= order.amount:
+                modes.pop(order.id, None)  # its last fill: only open orders are kept
+            if mode is FeeMode.QUOTE:
+                return None
             market = self.markets[order.symbol]
             rate = market.taker_fee if taker else market.maker_fee
             return commission(
-                policy,
+                policy if mode is policy.mode else msgspec.structs.replace(policy, mode=mode),
                 market,
                 order.side,
                 quantity,

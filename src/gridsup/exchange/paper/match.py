@@ -22,8 +22,10 @@ from gridsup.messages.market import MarketInfo
 __all__ = ["Charge", "fill", "walk"]
 
 # (order, quantity, price, taker) -> (commission, asset): the fees-in-the-asset-received
-# rule (``paper_fees``); None keeps the lenient fees-in-quote rule of ``Ledger.settle``.
-Charge = Callable[[PaperOrder, Decimal, Decimal, bool], tuple[Decimal, str]]
+# rule (``paper_fees``); a charge of None, or no ``Charge`` at all, keeps the
+# fees-in-quote rule of ``Ledger.settle`` (the lenient one, and Kraken's: one account
+# may hold orders of both rules, see ``PaperExchange.create_order``'s ``fee_mode``).
+Charge = Callable[[PaperOrder, Decimal, Decimal, bool], tuple[Decimal, str] | None]
 
 
 def walk(
@@ -94,13 +96,14 @@ def fill(
     charge: Charge | None = None,
 ) -> Trade:
     """Book one execution: move funds, update the order, record the trade."""
-    if charge is None:
+    charged = charge(order, quantity, price, taker) if charge is not None else None
+    if charged is None:
         fee_asset = market.quote
         fee = ledger.settle(
             market, order, quantity, price, market.taker_fee if taker else market.maker_fee
         )
     else:
-        fee, fee_asset = charge(order, quantity, price, taker)
+        fee, fee_asset = charged
         ledger.settle_received(market, order, quantity, price, fee, fee_asset)
         if not order.fee:  # the order's fee is named after its first commission's asset
             order.fee_currency = fee_asset

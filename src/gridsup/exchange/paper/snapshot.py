@@ -86,10 +86,15 @@ class AccountParts(msgspec.Struct, kw_only=True):
     bnb_discount: Decimal = Decimal("0.25")
     taker_on_cross: bool = False
     fill_pieces: int = 1
+    # Added to version 2 with per-venue fee rules (issue 16): open orders whose fees
+    # follow another mode than ``fee_mode`` (order id -> mode).
+    order_fee_modes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 # Fields version 1 never wrote (its decoder takes their defaults).
-_ADDED_IN_V2 = frozenset({"fee_mode", "bnb_fees", "bnb_discount", "taker_on_cross", "fill_pieces"})
+_ADDED_IN_V2 = frozenset(
+    {"fee_mode", "bnb_fees", "bnb_discount", "taker_on_cross", "fill_pieces", "order_fee_modes"}
+)
 
 
 class _Header(msgspec.Struct):
@@ -127,6 +132,7 @@ class _SnapshotV2(msgspec.Struct, kw_only=True):
     bnb_discount: Decimal = Decimal("0.25")
     taker_on_cross: bool = False
     fill_pieces: int = 1
+    order_fee_modes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -8,9 +8,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from message_samples import FILL, INTENT
 
 from gridsup.messages.codec import Codec
-from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
+from gridsup.messages.common import OrderStatus
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
     ORDER_REPLY_CODEC,
@@ -28,28 +29,6 @@ from gridsup.messages.store import (
     SaveState,
     StateLoaded,
     WriteBatch,
-)
-
-INTENT = OrderIntent(
-    client_order_id="gs1a2b3c0001B0",
-    symbol="BTC/USDT",
-    side=Side.BUY,
-    type=OrderType.LIMIT,
-    amount=Decimal("0.001"),
-    price=Decimal("64999.99"),
-)
-FILL = FillReport(
-    client_order_id=INTENT.client_order_id,
-    symbol="BTC/USDT",
-    side=Side.BUY,
-    price=Decimal("64999.99"),
-    amount=Decimal("0.001"),
-    fee=Decimal("0.000001"),
-    fee_currency="BTC",
-    trade_id="t-1",
-    timestamp=1_700_000_000_000,
-    order_filled=Decimal("0.001"),
-    order_closed=True,
 )
 
 

@@ -10,9 +10,10 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from message_samples import FILL, INTENT
 
 from gridsup.messages.codec import Codec
-from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
+from gridsup.messages.common import OrderStatus
 from gridsup.messages.control import (
     COMMAND_CODEC,
     CONTROL_REPLY_CODEC,
@@ -49,28 +50,6 @@ from gridsup.messages.store import (
     RecordFill,
     RecordOrderEvent,
     SaveState,
-)
-
-INTENT = OrderIntent(
-    client_order_id="gs1a2b3c0001B0",
-    symbol="BTC/USDT",
-    side=Side.BUY,
-    type=OrderType.LIMIT,
-    amount=Decimal("0.00100000"),
-    price=Decimal("64999.99"),
-)
-FILL = FillReport(
-    client_order_id=INTENT.client_order_id,
-    symbol="BTC/USDT",
-    side=Side.BUY,
-    price=Decimal("64999.99"),
-    amount=Decimal("0.0005"),
-    fee=Decimal("0.0000005"),
-    fee_currency="BTC",
-    trade_id="t-1",
-    timestamp=1_700_000_000_000,
-    order_filled=Decimal("0.0005"),
-    order_closed=False,
 )
 
 # (codec, one example of every member of its union)
