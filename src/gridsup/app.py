@@ -198,6 +198,7 @@ def build_run_config(
         grids=specs,
         paper_balances=dict(exchange.paper_balances),
         paper_history=exchange.paper_history,
+        paper_lenient=exchange.paper_lenient,
         api_key_env=exchange.api_key_env,
         api_secret_env=exchange.api_secret_env,
         password_env=exchange.password_env,

@@ -86,6 +86,10 @@ class ExchangeSettings(_Table):
     # forgotten, which bounds its memory and the size of each save. The database keeps
     # every fill regardless.
     paper_history: int = Field(default=1000, ge=1, le=1_000_000)
+    # The paper account follows Binance's rules (fees in the asset received, a crossing
+    # limit order filled at once as taker) so that a dry run predicts live trading; true
+    # gives the earlier, kinder rules (fees in quote, a crossing order rests).
+    paper_lenient: bool = False
     # The host's request budget (docs/exchange.md): the venue's weight limit per minute
     # (None: its published one, 6000 on Binance) and the share gridsup may use of it.
     weight_limit: int | None = Field(default=None, ge=1)

@@ -75,6 +75,9 @@ class FakeVenue:
         # Set: every placement is refused, retryable, with this reason (the execution
         # actor's answer to a temporary refusal).
         self.refuse_places: str | None = None
+        # Set: CancelOrders go unanswered and change nothing (lost on the way).
+        self.drop_cancels = False
+        self.cancels: Counter[str] = Counter()  # CancelOrder requests, by id
         self._seq: Counter[str] = Counter()
         self._lost: Counter[str] = Counter()
         self._trades = itertools.count(1)
@@ -119,10 +122,12 @@ class FakeVenue:
         ]
         return intent
 
-    def fill(self, cid: str) -> FillReport:
-        """Fill the open order ``cid`` completely at its price; publish the update."""
+    def fill(self, cid: str, amount: Decimal | None = None) -> FillReport:
+        """Fill the open order ``cid`` at its price, completely or ``amount`` of it (a
+        partial fill: it stays open); publish the update."""
         with self._lock:
-            return self._fill(self.orders[cid], self.orders[cid].intent.price or self.price)
+            order = self.orders[cid]
+            return self._fill(order, order.intent.price or self.price, amount)
 
     def cancel(self, cid: str) -> None:
         """Someone else (the exchange, a human) cancels ``cid``; the update is published."""
@@ -155,10 +160,11 @@ class FakeVenue:
 
     # ---------------------------------------------------------------------- internals
 
-    def _fill(self, order: VenueOrder, price: Decimal) -> FillReport:
-        amount = order.intent.amount - order.filled
+    def _fill(self, order: VenueOrder, price: Decimal, amount: Decimal | None = None) -> FillReport:
+        amount = order.intent.amount - order.filled if amount is None else amount
         order.filled += amount
-        order.status = OrderStatus.CLOSED
+        if order.filled >= order.intent.amount:
+            order.status = OrderStatus.CLOSED
         fill = FillReport(
             client_order_id=order.intent.client_order_id,
             symbol=order.intent.symbol,
@@ -170,7 +176,7 @@ class FakeVenue:
             trade_id=str(next(self._trades)),
             timestamp=EPOCH,
             order_filled=order.filled,
-            order_closed=True,
+            order_closed=order.status is OrderStatus.CLOSED,
         )
         order.fills.append(fill)
         self._publish(order, fill)
@@ -217,6 +223,9 @@ class FakeVenue:
                         self._fill(order, self.price)
                 return OrderAck(request_id=rid, client_order_id=cid, status=order.status)
             case CancelOrder(request_id=rid, client_order_id=cid):
+                self.cancels[cid] += 1
+                if self.drop_cancels:
+                    return None
                 order = self.orders.get(cid)
                 if order is None:
                     return OrderRejected(request_id=rid, client_order_id=cid, reason="unknown")
@@ -252,7 +261,8 @@ class FakeVenue:
     def _answer(self, identity: bytes, frame: bytes) -> None:
         with self._lock:
             reply = self._handle(ORDER_REQUEST_CODEC.decode(frame))
-        self._router.send_multipart([identity, ORDER_REPLY_CODEC.encode(reply)])
+        if reply is not None:  # None: the request was lost (drop_cancels)
+            self._router.send_multipart([identity, ORDER_REPLY_CODEC.encode(reply)])
 
 
 def grid_of(cid: str) -> str | None:

@@ -35,9 +35,12 @@ def fast_grids_file(
     *,
     synthetic: bool = False,
     paper_history: int | None = None,
+    lenient: bool = False,
 ) -> Path:
     """A grids file over ``grids`` on the fast replayed wave (or the synthetic walk);
-    ``paper_history``: finished orders the paper account remembers (its default else)."""
+    ``paper_history``: finished orders the paper account remembers (its default else);
+    ``lenient``: the paper account's fees in quote, crossing orders resting (the cycle
+    oracle of ``e2e_books.cycles_from_exchange`` models only those)."""
     if synthetic:
         market: dict[str, Any] = SYNTHETIC_MARKET
     else:
@@ -47,6 +50,8 @@ def fast_grids_file(
     exchange: dict[str, Any] = {"id": "paper"}
     if paper_history is not None:
         exchange["paper_history"] = paper_history
+    if lenient:
+        exchange["paper_lenient"] = True
     return env.write(grids_toml(grids, exchange=exchange, balances=BALANCES, market_data=market))
 
 

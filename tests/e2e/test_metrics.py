@@ -57,8 +57,9 @@ def by_grid(samples: Samples, name: str, **labels: str) -> dict[str, float]:
 
 
 def database_figures(db: Path) -> dict[str, dict[str, Decimal]]:
-    """Per grid: fills, closed round trips, their profit, quote fees of its fills (read
-    through the store: SQLite keeps money as order-preserving text)."""
+    """Per grid: fills, closed round trips, their profit, the fees of its fills in quote
+    (a base fee at its fill's price, as the grid counts it), read through the store
+    (SQLite keeps money as order-preserving text)."""
     from sqlalchemy import select
 
     from gridsup.store.database import Database
@@ -72,6 +73,8 @@ def database_figures(db: Path) -> dict[str, dict[str, Decimal]]:
                 row["fills"] += 1
                 if fill.fee_currency == "USDT":
                     row["fees"] += fill.fee
+                elif fill.fee_currency == fill.symbol.split("/")[0]:
+                    row["fees"] += fill.fee * fill.price
             closed = select(Trade).where(Trade.is_open.is_(False))
             for trade in (await session.execute(closed)).scalars():
                 row = out.setdefault(trade.strategy, _zero())

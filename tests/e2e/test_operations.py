@@ -89,9 +89,12 @@ def test_health_exit_codes_and_export_totals_equal_stats(env: GridsEnv) -> None:
     # Every stored fill, once (a round trip's entry buy may serve several sells, so the
     # count is the database's, not twice the round trips).
     assert len(table) == len(read_database(env.db_url, names()).fills) > stats["trades"]
-    for r in table:
-        assert r["fee_asset"] == "USDT" and Decimal(r["fee_quote"]) == Decimal(r["fee"])
-        assert Decimal(r["value"]) == Decimal(r["amount"]) * Decimal(r["price"])
+    for r in table:  # each fee in the asset received (base for a buy), valued in quote
+        base, price = r["symbol"].split("/")[0], Decimal(r["price"])
+        assert r["fee_asset"] == (base if r["side"] == "buy" else "USDT")
+        in_quote = Decimal(r["fee"]) * (price if r["fee_asset"] == base else 1)
+        assert Decimal(r["fee_quote"]) == in_quote
+        assert Decimal(r["value"]) == Decimal(r["amount"]) * price
 
 
 def test_export_never_creates_a_database(env: GridsEnv) -> None:

@@ -81,6 +81,10 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     grids: tuple[GridSpec, ...]
     paper_balances: dict[str, Decimal] = msgspec.field(default_factory=dict)
     paper_history: int = 1000  # finished orders the paper account remembers
+    # A new paper account follows Binance's rules (fees in the asset received, a crossing
+    # limit order filled at once as taker) so that dry-run predicts live; True gives the
+    # earlier, kinder rules (fees in quote, a crossing order rests), for tests that need them.
+    paper_lenient: bool = False
     api_key_env: str | None = None
     api_secret_env: str | None = None
     password_env: str | None = None

@@ -143,7 +143,14 @@ def _round_trip(t: Trade) -> RoundTripRow:
         bought, sold = t.amount * t.open_price, t.amount * t.close_price
         if t.side is Side.SELL:  # sold first, bought back later
             bought, sold = sold, bought
-        profit = t.profit if t.profit is not None else sold - bought - t.fee
+            profit = t.profit if t.profit is not None else sold - bought - t.fee
+        elif t.profit is not None:
+            # The base sold cost what the grid booked for it: with fees charged in base,
+            # less arrives than was bought and the sell carries a share of the dust's
+            # cost too (docs/strategies.md), so amount x open price is not its cost.
+            profit, bought = t.profit, sold - t.fee - t.profit
+        else:
+            profit = sold - bought - t.fee
     return RoundTripRow(
         id=t.id,
         strategy=t.strategy,

@@ -223,6 +223,12 @@ class GridTradingStrategy(BookView):
         """True while ``client_order_id`` is one of this grid's open orders."""
         return client_order_id in self._book.orders
 
+    def cancels_requested(self) -> list[str]:
+        """Open orders whose cancel the grid asked for and has not seen confirmed (a cut
+        partial buy, a stopping grid's orders): a reconciliation sends those cancels
+        again, since the first may have been lost with a process that stopped."""
+        return [cid for cid, o in self._book.orders.items() if o.cancel_requested]
+
     def tracked_orders(self) -> dict[str, OrderIntent]:
         """Every open order as the intent that placed it (to query, compare or re-send)."""
         symbol = self.config.symbol

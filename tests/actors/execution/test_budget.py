@@ -1,6 +1,7 @@
 """Budgets and positions (invariant 7: grids share an account, not its money): a buy is
 refused when open buys, the base held at cost and the order itself would pass the
-grid's budget; sells are never refused; fills move the position, fees included."""
+grid's budget (for good only when the order alone passes it); sells are never refused;
+fills move the position, fees included."""
 
 from __future__ import annotations
 
@@ -65,6 +66,23 @@ def test_a_buy_is_refused_once_it_would_pass_the_budget(
     assert (reason is not None, budgets.refused) == (refused, int(refused))
     if refused:
         assert reason is not None and "budget exceeded for grid g" in reason
+
+
+@pytest.mark.parametrize(
+    ("grid", "order", "price", "never"),
+    [
+        ("g", "0.02", "50000", False),  # fits an empty budget: refused for now only
+        ("g", "0.02001", "50000", True),  # 1000.5 alone > 1000: can never fit
+        ("g", "0.02", None, False),  # a market buy before any price: it will get one
+        ("other", "0.001", "50000", True),  # no budget at all
+    ],
+)
+def test_a_refusal_is_for_good_only_when_the_order_alone_exceeds_the_budget(
+    grid: str, order: str, price: str | None, never: bool
+) -> None:
+    budgets = Budgets({"g": D(1000)})
+
+    assert budgets.never_fits(grid, intent(Side.BUY, order, price), None) is never
 
 
 def test_sells_are_never_refused() -> None:

@@ -69,8 +69,9 @@ async def test_a_grid_spends_only_its_own_budget() -> None:
     over = await paper.desk.place(paper.place("a", 2, "45000", "0.01"))  # 600 + 450 > 1000
     other = await paper.desk.place(paper.place("b", 2, "45000", "0.01"))  # b's own 1000
 
-    assert isinstance(over.reply, OrderRejected) and not over.reply.retryable
-    assert "budget exceeded for grid a" in over.reply.reason
+    # For now only: a's room comes back as its buy fills or is cancelled (the grid waits).
+    assert isinstance(over.reply, OrderRejected) and over.reply.retryable
+    assert over.reply.reason.startswith("waiting: budget exceeded for grid a")
     assert not over.durable
     assert isinstance(other.reply, OrderAck)
     assert sorted(o.client_order_id or "" for o in paper.account.open_orders()) == sorted(

@@ -216,24 +216,24 @@ async def _paper_state(url: str) -> PaperExchange | None:
 
 
 @pytest.mark.parametrize(
-    ("orders", "refused_at"),
+    ("orders", "refused_at", "says"),
     [
-        # alpha's budget is 100 USDT: 40 + 39 fit, 38 more does not.
-        ((("10", "40000"), ("9", "39000"), ("8", "38000")), 2),
-        # one order above the whole budget
-        ((("10", "200000"),), 0),
+        # alpha's budget is 100 USDT: 40 + 39 fit, 38 more does not, for now: waiting.
+        ((("10", "40000"), ("9", "39000"), ("8", "38000")), 2, "waiting: budget exceeded"),
+        # one order above the whole budget: never fits, refused for good
+        ((("10", "200000"),), 0, "budget exceeded"),
     ],
     ids=["cumulative", "single"],
 )
 def test_buys_beyond_the_grid_budget_are_refused(
-    rig: Rig, orders: tuple[tuple[str, str], ...], refused_at: int
+    rig: Rig, orders: tuple[tuple[str, str], ...], refused_at: int, says: str
 ) -> None:
     replies = [rig.place(intent(int(level), price)) for level, price in orders]
 
     assert all(isinstance(r, OrderAck) for r in replies[:refused_at])
     refused = replies[refused_at]
-    assert isinstance(refused, OrderRejected) and refused.reason.startswith("budget")
-    assert not refused.retryable
+    assert isinstance(refused, OrderRejected) and refused.reason.startswith(says)
+    assert refused.retryable is says.startswith("waiting")
     # Sells are never refused by the budget, and another grid's budget is its own.
     assert isinstance(rig.place(intent(20, "90000", side=Side.SELL)), OrderAck)
     eth = intent(5, "2000", amount="0.1", grid="beta", symbol="ETH/USDT")
@@ -247,8 +247,28 @@ def test_held_base_counts_against_the_budget(rig: Rig) -> None:
     # 80 (+ fee) is now held at cost: another 30 USDT buy passes the 100 budget.
     refused = rig.place(intent(9, "30000"))
 
-    assert isinstance(refused, OrderRejected) and refused.reason.startswith("budget")
+    assert isinstance(refused, OrderRejected) and "budget exceeded" in refused.reason
     assert isinstance(rig.place(intent(8, "15000")), OrderAck)
+
+
+def test_a_buy_over_the_budget_waits_and_is_placed_once_room_comes_back(rig: Rig) -> None:
+    """A budget refusal is temporary: the grid asks again (the same PlaceOrder, as its
+    retry sends it) and the buy is placed once a cancel or a sale gave the room back."""
+    first, _ = rig.place(intent(10, "40000")), rig.place(intent(9, "39000"))
+    waiting = PlaceOrder(request_id=new_id(), strategy="alpha", intent=intent(8, "38000"))
+    refused = rig.orders.request(waiting)
+    assert isinstance(refused, OrderRejected) and refused.retryable
+    assert refused.reason.startswith("waiting: budget exceeded")
+    eventually(lambda: rig.host.status("execution").get("refused_waiting") == 1)
+
+    cid = first.client_order_id
+    cancel = CancelOrder(
+        request_id=new_id(), strategy="alpha", client_order_id=cid, symbol="BTC/USDT"
+    )
+    assert isinstance(rig.orders.request(cancel), OrderAck)  # 40 USDT free again
+    again = rig.orders.request(msgspec.structs.replace(waiting, request_id=new_id()))
+
+    assert isinstance(again, OrderAck) and again.status is OrderStatus.OPEN
 
 
 def test_updates_are_numbered_without_gaps_and_a_snapshot_carries_the_seq(rig: Rig) -> None:

@@ -21,13 +21,16 @@ from gridsup.actors.execution.venue import LiveVenue
 from gridsup.actors.run_config import GridSpec, Mode, RunConfig
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import LoopbackServer, LoopbackState
+from gridsup.exchange.loopback.faults import ResponseLost, ServerError
+from gridsup.exchange.retry import RetryPolicy
 from gridsup.exchange.types import Candle, Order
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
-from gridsup.messages.orders import CancelOrder, OrderAck, OrderUpdate, PlaceOrder
+from gridsup.messages.orders import CancelOrder, OrderAck, OrderRejected, OrderUpdate, PlaceOrder
 from gridsup.strategy.ids import grid_tag, make_client_order_id_for_tag
 
 D = Decimal
 SYMBOL = "BTC/USDT"
+ORDER = "/api/v3/order"
 KEY, SECRET = "partials-key-0123456789", "partials-secret-abcdefghij"
 
 
@@ -132,3 +135,73 @@ async def test_an_orders_trades_are_asked_for_by_its_id_never_since_its_timestam
     await venue.trades_of(cancelled)
 
     assert exchange.asked == [(SYMBOL, "42")]
+
+
+@pytest.mark.parametrize("lookup_fails", [False, True], ids=["confirmed-by-lookup", "resent"])
+async def test_a_cut_orders_cancel_whose_answers_are_lost_is_confirmed(
+    server: LoopbackServer, lookup_fails: bool
+) -> None:
+    """A partly filled buy is cut; every answer to its cancel is lost (the exchange
+    cancels it all the same). The look-up by client id confirms it; when that fails too,
+    the cancel is sent again (as the grid does) until the exchange confirms. Its trades
+    are booked once, and the balances add up."""
+    start = server.state.paper.balance()
+    exchange = CcxtExchange(
+        "binance",
+        api_key=KEY,
+        secret=SECRET,
+        url_overrides=server.url_overrides(),
+        rate_limit_ms=1,
+        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
+    )
+    await exchange.connect()
+    run = RunConfig(
+        run_dir="",
+        exchange_id="binance",
+        mode=Mode.LIVE,
+        db_url="",
+        markets={SYMBOL: await exchange.market(SYMBOL)},
+        grids=(GridSpec(name="g", grid_id="g", symbol=SYMBOL, config={}, budget_quote=D(5000)),),
+    )
+    desk = Desk(run, OrderBook(), Budgets({"g": D(5000)}), LiveVenue(exchange, TokenBucket(100)), 1)
+    cid = make_client_order_id_for_tag(grid_tag("g"), 1, Side.BUY, 1)
+    intent = OrderIntent(
+        client_order_id=cid,
+        symbol=SYMBOL,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        amount=D("0.05"),
+        price=D(41000),
+    )
+    cancel = CancelOrder(request_id="c", strategy="g", client_order_id=cid, symbol=SYMBOL)
+    try:
+        await desk.place(PlaceOrder(request_id="p", strategy="g", intent=intent))
+        now = int(time.time() * 1000)
+        server.state.feed_candle(
+            SYMBOL, Candle(now, D(41500), D(41600), D(40900), D(41500), D("0.2"))
+        )
+        polled = await desk.on_poll(await poll(desk.venue, desk.book, desk.grid_of, SYMBOL))
+        lost = [ResponseLost(method="DELETE", path=ORDER, count=10)]
+        if lookup_fails:
+            lost.append(ServerError(method="GET", path=ORDER, count=10))
+        server.state.faults.add(lost)
+        first = await desk.cancel(cancel)
+        server.state.faults.clear()
+        again = await desk.cancel(cancel) if lookup_fails else first
+        trades = await exchange.fetch_order_trades(SYMBOL, desk.book.get(cid).exchange_order_id)
+    finally:
+        await exchange.close()
+
+    assert isinstance(first.reply, OrderAck if not lookup_fails else OrderRejected)
+    assert isinstance(again.reply, OrderAck) and again.reply.status is OrderStatus.CANCELED
+    assert server.state.paper.fetch_order(client_order_id=cid).status is OrderStatus.CANCELED
+    fills = [u.fill for u in updates(polled[1] + first.actions + again.actions) if u.fill]
+    assert [f.trade_id for f in fills] == [t.id for t in trades] and trades  # each once
+    end = server.state.paper.balance()
+    moved = {
+        "BTC": sum(f.amount - f.fee for f in fills),
+        "USDT": -sum(f.amount * f.price for f in fills),
+    }
+    for asset, change in moved.items():
+        total = end.free.get(asset, D(0)) + end.used.get(asset, D(0))
+        assert total == start.free.get(asset, D(0)) + start.used.get(asset, D(0)) + change

@@ -262,6 +262,40 @@ def test_a_temporary_refusal_keeps_the_slot_and_shows_as_waiting_with_its_reason
         assert venue.order_at(Side.SELL, "60000").client_order_id in venue.open_orders("btc")
 
 
+def test_a_cut_orders_cancel_lost_with_the_grid_is_sent_again_by_the_next_start(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    """A partly filled buy is cut (the rest cancelled, the part bought sold at once); its
+    cancel gets no answer and the grid dies: the next start sends the cancel again, and
+    the part bought gets its counter sell."""
+    run = grid_run(actor_host, sqlite_url(run_base))
+    with trading_grid(actor_host, run) as venue:
+        buy = venue.order_at(Side.BUY, "59800")
+        part = (buy.amount / 2).quantize(D("0.00001"))  # a sell the market accepts
+        venue.drop_cancels = True
+        venue.fill(buy.client_order_id, part)
+        eventually(lambda: venue.cancels[buy.client_order_id] > 0, message="the cut's cancel")
+        actor_host.kill("grid-btc")  # before any answer came
+        venue.drop_cancels = False
+
+        start_strategy(actor_host, run)
+
+        sell = eventually(
+            lambda: next(
+                (
+                    i
+                    for i in venue.open_orders("btc").values()
+                    if i.side is Side.SELL and i.price == D("60000")
+                ),
+                None,
+            ),
+            timeout=TIMEOUT,
+            message="the part bought is sold one level up",
+        )
+        assert buy.client_order_id not in venue.open_orders("btc")  # cancelled for good
+        assert sell.amount == part
+
+
 def test_a_lost_update_shows_as_a_gap_and_a_resync_applies_it(
     actor_host: ActorHost, run_base: Path
 ) -> None:

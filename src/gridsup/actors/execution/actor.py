@@ -41,6 +41,7 @@ from gridsup.actors.execution.state import (
     open_live_venue,
     open_user_stream,
 )
+from gridsup.actors.execution.stopping import settle_on_stop
 from gridsup.actors.execution.stream import StreamFollower
 from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import PaperVenue, Venue
@@ -251,8 +252,18 @@ class ExecutionActor(Actor):
     async def on_stop(self, reason: StopReason) -> None:
         self._read_store_replies()
         try:
-            if self.cancel_orders and self.desk is not None:
-                await self._cancel_all(self.desk)
+            if self.desk is not None:
+                # What the cancelled tasks left unsettled (stopping.py), then the cancels;
+                # the rest of the stop timeout is for the records to become durable.
+                budget = (self.info.stop_timeout if self.info else 5.0) - STOP_DRAIN_S - 0.5
+                await settle_on_stop(
+                    self.desk,
+                    lambda records: (
+                        self._commit(*records, flush=True) if records[0] or records[1] else None
+                    ),
+                    cancel_orders=self.cancel_orders,
+                    budget_s=max(budget, 0.5),
+                )
             deadline = time.monotonic() + STOP_DRAIN_S
             while (len(self.outbox) or self.link.pending) and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
@@ -265,20 +276,6 @@ class ExecutionActor(Actor):
             await self.venue.close()
         if self.gaps is not None:
             await self.gaps.close()
-
-    async def _cancel_all(self, desk: Desk) -> None:
-        """``gridsup stop --cancel-orders``: cancel the run's open orders (never foreign
-        ones); each is recorded like any cancel."""
-        for tracked in list(self.book.open_orders()):
-            if not tracked.placed:
-                continue
-            try:
-                requests, actions = await desk.cancel_tracked(tracked)
-            except ExchangeError as exc:
-                log.error("cancel_on_stop_failed", client_order_id=tracked.cid, error=str(exc))
-                continue
-            self._commit(requests, actions, flush=True)
-        log.info("orders_cancelled_on_stop", open_left=len(self.book))
 
     def status(self) -> dict[str, StatusValue]:
         desk = self.desk

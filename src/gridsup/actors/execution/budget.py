@@ -3,8 +3,10 @@
 A grid commits quote in two ways: open buy orders (their unfilled notional) and the base
 it holds (bought and not yet sold, at cost). A new buy is refused when the two plus the
 order's notional would pass the grid's ``budget_quote``; sells are never refused (they
-free money). Positions are part of the execution actor's saved state, so a restart
-keeps counting what each grid holds.
+free money). Such a refusal is temporary (the grid keeps the slot and retries: fills
+and sells give the room back), unless the order alone exceeds the whole budget.
+Positions are part of the execution actor's saved state, so a restart keeps counting
+what each grid holds.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class Budgets:
     ) -> str | None:
         """None when ``intent`` fits ``grid``'s budget, else the refusal reason.
 
-        ``price`` is what a market order is expected to pay (the last price).
+        ``price`` is what a market order is expected to pay (the last price). Whether
+        the refusal is for now or for good: :meth:`never_fits`.
         """
         if intent.side is Side.SELL:
             return None
@@ -77,6 +80,18 @@ class Budgets:
                 f"cost {held} + this order {notional} > budget {budget}"
             )
         return None
+
+    def never_fits(self, grid: str, intent: OrderIntent, price: Decimal | None) -> bool:
+        """True when ``intent`` could not fit ``grid``'s budget even with no other buy
+        open and nothing held: an unknown grid, or an order whose notional alone passes
+        the budget. Any other refusal of :meth:`check` is for now only: the room comes
+        back as the grid's buys fill or are cancelled and its base is sold (and a market
+        buy without a price yet gets one)."""
+        budget = self.budgets.get(grid)
+        if budget is None:
+            return True
+        unit = intent.price if intent.price is not None else price
+        return unit is not None and intent.amount * unit > budget
 
     def on_fill(self, grid: str, fill: FillReport, base_currency: str) -> None:
         self.positions.setdefault(grid, Position()).apply(fill, base_currency)

@@ -27,6 +27,7 @@ from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder, int
 from gridsup.actors.execution.venue import Venue
 from gridsup.actors.run_config import GridSpec, RunConfig
 from gridsup.exchange.errors import (
+    AmbiguousOrder,
     BadSymbol,
     DuplicateOrder,
     ExchangeError,
@@ -49,6 +50,9 @@ from gridsup.messages.orders import (
 from gridsup.messages.store import StoreRequest
 
 log = structlog.get_logger("gridsup.actors.execution")
+
+# Ambiguous placements remembered for the stop to settle (invariant 8: bounded).
+KEEP_DOUBTFUL = 1000
 
 
 @dataclass(slots=True)
@@ -82,6 +86,8 @@ class Desk:
         self._foreign: dict[str | None, set[str]] = {}  # by symbol polled (None: all)
         self.waiting = 0  # placements refused for a passing reason (retried by the grid)
         self.paused: str | None = None  # why the account is paused (keys refused)
+        # Placements answered ambiguously (the create may have landed), by client id.
+        self.doubtful: dict[str, TrackedOrder] = {}
         # A cluster member's execution actor shares the account with the other members:
         # only the grids whose strategy actors talk to it are its own (placement moves
         # the rest elsewhere), so another member's orders are never adopted here.
@@ -183,16 +189,28 @@ class Desk:
             msg.strategy, intent, self.book.open_buy_notional(msg.strategy), price
         )
         if reason is not None:
-            log.warning("order_refused_budget", grid=msg.strategy, client_order_id=cid)
+            passing = not self.budgets.never_fits(msg.strategy, intent, price)
+            log.warning(
+                "order_refused_budget",
+                grid=msg.strategy,
+                client_order_id=cid,
+                passing=passing,
+                reason=reason,
+            )
+            if passing:  # the grid keeps the slot and asks again with backoff
+                self.waiting += 1
+                return self._reject(msg.request_id, cid, f"waiting: {reason}", retryable=True)
             return self._reject(msg.request_id, cid, reason)
         tracked = self.book.add(TrackedOrder(msg.strategy, intent))  # reserves the budget
+        self.doubtful.pop(cid, None)  # this placement settles it: it looks the id up first
         future = self._begin(cid)
         try:
             order = await self._submit(tracked)
-            trades = await self.venue.trades_of(order) if order.filled > 0 else []
-            await self._price_fees(trades)
+            trades = await self._first_trades(order)
         except ExchangeError as exc:
             self.book.discard(cid)
+            if isinstance(exc, AmbiguousOrder):
+                self._doubt(tracked)
             kind = refusal_kind(exc)
             if kind is RefusalKind.PERMANENT:
                 self.rejected += 1
@@ -222,6 +240,32 @@ class Desk:
             actions,
             paper_changed=self.venue.dry_run,
         )
+
+    async def _first_trades(self, order: Order) -> list[Trade]:
+        """The trades of an order just placed (a crossing order fills at once, as taker).
+        Never raises: the exchange has the order, so it is booked as placed whatever
+        happens here, and trades that could not be fetched come with the next poll or
+        stream event (the order is tracked as placed and filled more than booked)."""
+        if order.filled <= 0:
+            return []
+        try:
+            trades = await self.venue.trades_of(order)
+        except ExchangeError as exc:
+            log.warning(
+                "order_trades_deferred", client_order_id=order.client_order_id, error=str(exc)
+            )
+            return []
+        await self.price_fees(trades)
+        return trades
+
+    def _doubt(self, tracked: TrackedOrder) -> None:
+        """Remember a placement whose outcome is unknown (the create may have landed);
+        the grid's retry or the stop (``stopping.settle_placements``) settles it."""
+        self.doubtful[tracked.cid] = tracked
+        while len(self.doubtful) > KEEP_DOUBTFUL:
+            dropped = next(iter(self.doubtful))
+            del self.doubtful[dropped]
+            log.warning("doubtful_placement_forgotten", client_order_id=dropped)
 
     async def _submit(self, tracked: TrackedOrder) -> Order:
         """Place ``tracked`` unless the exchange has it already (look up first).
@@ -260,11 +304,16 @@ class Desk:
                 return self._reject(msg.request_id, cid, repr(exc), retryable=True)
             if order is None:
                 return self._reject(msg.request_id, cid, "unknown order")
+            try:  # a cancelled partial's trades too: they may never have been booked
+                trades = await self.venue.trades_of(order) if order.filled > 0 else []
+            except ExchangeError as exc:
+                return self._reject(msg.request_id, cid, repr(exc), retryable=True)
+            await self.price_fees(trades)
             await self._settled(cid)
             if (tracked := self.book.get(cid)) is None:
                 tracked = self.book.add(TrackedOrder(msg.strategy, intent_of(order)))
                 requests.append(self.booking.acknowledged(tracked, order))
-                more, actions = self.booking.absorb(tracked, order, [])
+                more, actions = self.booking.absorb(tracked, order, trades)
                 requests += more
         if tracked.status.is_final:
             return Outcome(self._ack(msg.request_id, tracked), requests, actions)
@@ -287,8 +336,15 @@ class Desk:
     async def cancel_tracked(self, tracked: TrackedOrder) -> Records:
         """Cancel one open order; an order found final instead is booked as it is.
 
+        A cancel whose answer is lost (a timeout, a dropped connection, a 5xx after the
+        retries) may well have been executed: the order is then looked up by its client
+        id, and a final state there is the confirmation. Otherwise the error is raised
+        and the caller sends the cancel again (a cancel is idempotent here: a second one
+        of a cancelled order finds it cancelled).
+
         Raises:
-            ExchangeError: the exchange could not be asked (the order stays open).
+            ExchangeError: the exchange could not be asked, or did not confirm (the
+                order stays open in the book).
         """
         symbol = tracked.intent.symbol
         try:
@@ -299,8 +355,16 @@ class Desk:
             if found is None:
                 raise
             order = found
+        except ExchangeError as exc:
+            if refusal_kind(exc) is not RefusalKind.TEMPORARY:
+                raise
+            found = await self.venue.lookup(tracked.cid, symbol)
+            if found is None or not found.status.is_final:
+                raise
+            log.warning("cancel_confirmed_by_lookup", client_order_id=tracked.cid, error=str(exc))
+            order = found
         trades = await self.venue.trades_of(order) if order.filled > tracked.filled else []
-        await self._price_fees(trades)
+        await self.price_fees(trades)
         return self.booking.absorb(tracked, order, trades)
 
     async def query(self, msg: QueryOrders) -> Outcome:
@@ -320,7 +384,7 @@ class Desk:
                 order = await self.venue.lookup(cid, symbol)
                 if order is not None:
                     trades = await self.venue.trades_of(order) if order.filled > 0 else []
-                    await self._price_fees(trades)
+                    await self.price_fees(trades)
                     found.append((order, trades))
             except ExchangeError as exc:
                 return self._reject(msg.request_id, cid, repr(exc), retryable=True)
@@ -431,7 +495,7 @@ class Desk:
                 log.warning("orphan_trades_unavailable", order_id=order.id, error=str(exc))
                 continue
             orphans.append((order, trades))
-        await self._price_fees(t for change in result.changes for t in change.trades)
+        await self.price_fees(t for change in result.changes for t in change.trades)
         requests: list[StoreRequest] = []
         actions: list[Action] = []
         for change in result.changes:
@@ -478,7 +542,7 @@ class Desk:
             log.info("order_adopted", grid=grid, client_order_id=tracked.cid)
         return requests, actions
 
-    async def _price_fees(self, trades: Iterable[Trade]) -> None:
+    async def price_fees(self, trades: Iterable[Trade]) -> None:
         """Fresh prices for the third-asset fees of ``trades`` (see ``execution_fees``)."""
         await self.booking.fee_prices.prepare(self.venue, trades, self.booking.assets_of)
 

@@ -20,6 +20,7 @@ from gridsup.actors.execution.venue import LiveVenue
 from gridsup.actors.request_budget import run_budget
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, RunConfig
 from gridsup.exchange.paper.engine import PaperExchange
+from gridsup.exchange.paper.fees import FeeMode, FeePolicy
 from gridsup.exchange.streams import UserStream
 from gridsup.messages.store import LoadState, StateLoaded
 
@@ -72,6 +73,12 @@ async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, in
     and the saved version; either way it remembers ``run.paper_history`` finished
     orders from now on.
 
+    A new account follows Binance's rules, as the live path meets them: commission in
+    the asset received (base for a buy), a limit order that crosses the last price
+    filled at once as taker (``run.paper_lenient``: the earlier rules, fees in quote
+    and crossing orders resting). A restored account keeps the rules it was opened
+    with (its open buys locked their funds under them).
+
     Raises:
         StateUnavailable: the store could not read it.
         ValueError: the saved bytes are not a paper snapshot.
@@ -81,7 +88,13 @@ async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, in
         log.info(
             "paper_account_opened", balances={k: str(v) for k, v in run.paper_balances.items()}
         )
-        paper = PaperExchange(run.markets, run.paper_balances, max_history=run.paper_history)
+        paper = PaperExchange(
+            run.markets,
+            run.paper_balances,
+            max_history=run.paper_history,
+            fees=FeePolicy(mode=FeeMode.QUOTE if run.paper_lenient else FeeMode.RECEIVED),
+            taker_on_cross=not run.paper_lenient,
+        )
         return paper, 0
     paper = PaperExchange.restore(loaded.state)
     paper.max_history = run.paper_history

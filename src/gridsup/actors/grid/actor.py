@@ -253,6 +253,9 @@ class StrategyActor(Actor):
         # The actor is busy already (the start, or a resync): no event runs meanwhile.
         await self._committer.committed(self.outbox.take(), result.resent)
         self.grid_state = GridActorState.TRADING
+        # Cancels asked for and not confirmed (a cut partial buy): sent again.
+        if sent := self._orders.resend_cancels(self.strategy.cancels_requested()):
+            log.info("grid_cancels_resent", grid=self.spec.name, count=sent)
 
     # ------------------------------------------------------------------------ trading
     #

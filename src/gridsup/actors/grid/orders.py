@@ -86,6 +86,9 @@ class OrderLink:
         self._wanted = wanted
         self._retries: dict[str, int] = {}
         self.retried = 0
+        # Cancels under way (sent and not answered for good, or waiting for a retry):
+        # a cancel asked for again meanwhile is not sent twice.
+        self._cancelling: set[str] = set()
         # Placements refused for a passing reason, retried with backoff: client id ->
         # the exchange's reason (``gridsup status`` shows them as waiting).
         self.waiting: dict[str, str] = {}
@@ -100,10 +103,23 @@ class OrderLink:
                     request_id=requester.next_id(), strategy=self.grid, intent=action.intent
                 )
             case ActionKind.CANCEL:
+                self._cancelling.add(action.client_order_id)
                 message = self._cancel(action.client_order_id)
             case _ as unreachable:
                 assert_never(unreachable)
         requester.fire(message, lambda reply: self._on_reply(action, reply))
+
+    def resend_cancels(self, client_order_ids: Iterable[str]) -> int:
+        """Send the cancel of each order named again, unless one is under way; how many
+        were sent. After a reconciliation: a cancel whose answer never came (lost with a
+        process that stopped, or its retry dropped while the grid resynced) must reach
+        the exchange all the same (the execution actor answers a repeat idempotently)."""
+        sent = 0
+        for cid in client_order_ids:
+            if cid not in self._cancelling:
+                self.send(Action(ActionKind.CANCEL, cid))
+                sent += 1
+        return sent
 
     def _cancel(self, client_order_id: str) -> CancelOrder:
         return CancelOrder(
@@ -115,6 +131,10 @@ class OrderLink:
 
     def _on_reply(self, action: Action, reply: OrderReply) -> None:
         cid = action.client_order_id
+        if action.kind is ActionKind.CANCEL and not (
+            isinstance(reply, OrderRejected) and reply.retryable
+        ):
+            self._cancelling.discard(cid)  # answered for good
         match reply:
             case OrderAck():
                 self._retries.pop(cid, None)
@@ -151,9 +171,10 @@ class OrderLink:
     def _retry(self, action: Action) -> None:
         if self._wanted(action.client_order_id):
             self.send(action)
-        else:
+        else:  # settled meanwhile, or the grid is resyncing (which sends it again)
             self._retries.pop(action.client_order_id, None)
             self.waiting.pop(action.client_order_id, None)
+            self._cancelling.discard(action.client_order_id)
 
     async def query(self, client_order_ids: tuple[str, ...]) -> OrderSnapshot:
         """The grid's snapshot, with the fate of ``client_order_ids``. A refused query is
