@@ -55,7 +55,7 @@ from gridsup.actors.run_config import (
     RunConfig,
     topic,
 )
-from gridsup.exchange.errors import BadSymbol, ExchangeError
+from gridsup.exchange.errors import BadSymbol
 from gridsup.exchange.types import Candle
 from gridsup.messages import telemetry
 from gridsup.messages.control import StatusValue
