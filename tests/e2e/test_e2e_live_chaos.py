@@ -57,7 +57,9 @@ FAULTS: list[dict[str, Any]] = [
 
 @pytest.fixture(
     params=[
-        pytest.param(("--lenient",), id="lenient"),
+        # The kinder exchange of earlier rounds: soak only (CI runs the realistic one,
+        # which the issue asks for and which is the harder of the two).
+        pytest.param(("--lenient",), id="lenient", marks=pytest.mark.soak),
         # Taker fills at once: a placement cut short by the stop is settled by look-up
         # (actors/execution/stopping.py); before, its fill never reached the database.
         pytest.param((), id="realistic"),
