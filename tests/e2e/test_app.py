@@ -115,3 +115,18 @@ def test_child_specs_start_in_group_order_with_one_strategy_per_grid(env: GridsE
     assert strategy.args[0].grids == run.grids[:1] and set(strategy.args[0].markets) == {"BTC/USDT"}
     assert strategy.effective_policy == app.STRATEGY_POLICY
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(run), type=RunConfig) == run
+
+
+@pytest.mark.parametrize(
+    ("grids", "interval", "supervisor_timeout"),
+    [(1, 1.0, 10.0), (200, 1.0, 10.0), (500, 2.5, 10.0), (1000, 5.0, 15.0)],
+)
+def test_a_large_fleet_heartbeats_less_often(
+    grids: int, interval: float, supervisor_timeout: float
+) -> None:
+    """The fleet's heartbeats stay within FLEET_HEARTBEATS_PER_S (an idle fleet's CPU is
+    mostly heartbeats); an actor still waits three of its intervals for the supervisor."""
+    policy = app.fleet_policy(app.STRATEGY_POLICY, grids)
+
+    assert (policy.heartbeat_interval, policy.supervisor_timeout) == (interval, supervisor_timeout)
+    assert policy.max_restarts == app.STRATEGY_POLICY.max_restarts
