@@ -83,6 +83,19 @@ def fleet_policy(policy: Policy, grids: int) -> Policy:
     )
 
 
+# The same for the idle resync (a snapshot query after 30 s without events, should an
+# order update have been lost): at most about this many a second for the fleet.
+FLEET_RESYNCS_PER_S = 10.0
+_RESYNC_IDLE_S = 30.0  # the strategy actor's own default
+
+
+def fleet_strategy_kwargs(grids: int) -> dict[str, object]:
+    """Extra keyword arguments of a strategy actor in a fleet of ``grids``: its idle
+    resync spaced out past :data:`FLEET_RESYNCS_PER_S` (1,000 grids: every 100 s)."""
+    idle = grids / FLEET_RESYNCS_PER_S
+    return {"resync_idle_s": idle} if idle > _RESYNC_IDLE_S else {}
+
+
 # In a cluster a grid's new owner may start its copy while the old owner still holds the
 # grid's lock (a handover, or a dead member's sessions not ended yet): EXIT_LOCKED (75)
 # is then the normal answer, retried with backoff (capped at 2 s) until the lock is free,
@@ -303,7 +316,7 @@ def child_specs(
             KIND_STRATEGY,
             "grid",
             Group.STRATEGY,
-            {"grid_name": grid.name},
+            {"grid_name": grid.name, **fleet_strategy_kwargs(len(run.grids))},
             strategy_run(run, grid),
         )
         for grid in run.grids

@@ -130,3 +130,10 @@ def test_a_large_fleet_heartbeats_less_often(
 
     assert (policy.heartbeat_interval, policy.supervisor_timeout) == (interval, supervisor_timeout)
     assert policy.max_restarts == app.STRATEGY_POLICY.max_restarts
+
+
+@pytest.mark.parametrize(
+    ("grids", "kwargs"), [(100, {}), (300, {}), (1000, {"resync_idle_s": 100.0})]
+)
+def test_a_large_fleet_resyncs_idle_grids_less_often(grids: int, kwargs: dict[str, float]) -> None:
+    assert app.fleet_strategy_kwargs(grids) == kwargs
