@@ -72,14 +72,15 @@ FLEET_HEARTBEATS_PER_S = 200.0
 def fleet_policy(policy: Policy, grids: int) -> Policy:
     """``policy`` for one of ``grids`` strategy actors: its heartbeat interval stretched
     to keep the fleet within :data:`FLEET_HEARTBEATS_PER_S` (and the supervisor's
-    silence that makes an actor leave, orphaned, at least three of its intervals)."""
+    silence that makes an actor leave, orphaned, at least four of its intervals)."""
     interval = grids / FLEET_HEARTBEATS_PER_S
     if interval <= policy.heartbeat_interval:
         return policy
     return replace(
         policy,
         heartbeat_interval=interval,
-        supervisor_timeout=max(policy.supervisor_timeout, 3 * interval),
+        # The supervisor beats at least every supervisor_timeout / 4 (runner.beat_periods).
+        supervisor_timeout=max(policy.supervisor_timeout, 4 * interval),
     )
 
 

@@ -195,16 +195,21 @@ class Supervision:
         self._spawn_some()
         now = self.effects.now()
         if self._planned is not None and now - self._planned > LATE_S:
-            away = now - self._planned
-            log.warning("supervisor_late", seconds=round(away, 3))
-            for child in self.children.values():
-                child.excuse(now, away)
+            self.excuse(now - self._planned)
         for child in self.children.values():
             if self.state is SupervisorState.STOPPING and child.state is ChildState.BACKOFF:
                 continue  # never restart while stopping (stop() settles these)
             child.tick(now)
         self._progress()
         self._planned = self.next_deadline()
+
+    def excuse(self, away: float) -> None:
+        """The supervisor was away ``away`` seconds (a tick or a beat that late): the
+        heartbeats it did not read, or did not ask for, are held against no child."""
+        now = self.effects.now()
+        log.warning("supervisor_late", seconds=round(away, 3))
+        for child in self.children.values():
+            child.excuse(now, away)
 
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`tick` has something to do: now while children wait
