@@ -303,6 +303,26 @@ def test_a_late_supervisor_excuses_the_silence_it_did_not_hear() -> None:
     assert slow.deadline == 1000.0 + POLICY.ready_timeout + 5.0
 
 
+def test_while_stopping_a_child_waiting_for_its_turn_is_not_killed_for_silence() -> None:
+    """A thousand grids exiting at once starve persistence of CPU: killing it for that
+    silence would lose what it still has to drain. Its own stop comes in its turn."""
+    sup, fx, _ = make(spec("store", Group.PERSISTENCE), spec("grid"))
+    running(sup, fx)  # the grid's group, started once the store was Ready
+    store, grid = sup.children["store"].pid, sup.children["grid"].pid
+    assert store is not None and grid is not None
+
+    sup.stop()
+    for _ in range(4):  # silence past interval x liveness, the supervisor on time
+        fx.clock += 1.0
+        sup.tick()
+    signals_while_grids_stop = list(fx.signals)
+    sup.on_exit("grid", grid, 0)
+
+    assert signals_while_grids_stop == []
+    assert sup.children["store"].state is ChildState.STOPPING
+    assert fx.stops == ["grid", "store"]
+
+
 def test_a_child_not_ready_in_time_is_killed_and_its_exit_counts_as_a_crash() -> None:
     fx = FakeEffects()
     sup = Supervision([spec("slow", restart=Restart.TRANSIENT)], fx, lambda a: None)

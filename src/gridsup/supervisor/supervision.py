@@ -196,9 +196,15 @@ class Supervision:
         now = self.effects.now()
         if self._planned is not None and now - self._planned > LATE_S:
             self.excuse(now - self._planned)
+        stopping = self.state is SupervisorState.STOPPING
         for child in self.children.values():
-            if self.state is SupervisorState.STOPPING and child.state is ChildState.BACKOFF:
+            if stopping and child.state is ChildState.BACKOFF:
                 continue  # never restart while stopping (stop() settles these)
+            if stopping and child.state is ChildState.RUNNING:
+                # Waiting for its group's turn to stop: a silence now (a thousand grids
+                # exiting at once starve it of CPU) is no reason to SIGKILL persistence
+                # before it drains; its own stop escalates if it hangs.
+                continue
             child.tick(now)
         self._progress()
         self._planned = self.next_deadline()
@@ -222,7 +228,7 @@ class Supervision:
         deadlines = [
             d
             for c in self.children.values()
-            if not (stopping and c.state is ChildState.BACKOFF)
+            if not (stopping and c.state in (ChildState.BACKOFF, ChildState.RUNNING))
             and (d := c.next_deadline()) is not None
         ]
         return min(deadlines, default=None)
