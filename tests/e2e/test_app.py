@@ -14,8 +14,10 @@ from gridsup import app
 from gridsup.actors.run_config import RUN_CONFIG_CODEC, Mode, RunConfig
 from gridsup.commands import preflight
 from gridsup.exchange.markets import PAPER_MARKETS, UnknownMarket, paper_market
+from gridsup.runtime.endpoints import beat_topic
 from gridsup.strategy.grid_config import GridConfig
-from gridsup.supervisor.spec import Group
+from gridsup.supervisor.runner import beat_periods
+from gridsup.supervisor.spec import ChildSpec, Group
 
 
 @pytest.mark.parametrize(
@@ -115,3 +117,28 @@ def test_child_specs_start_in_group_order_with_one_strategy_per_grid(env: GridsE
     assert strategy.args[0].grids == run.grids[:1] and set(strategy.args[0].markets) == {"BTC/USDT"}
     assert strategy.effective_policy == app.STRATEGY_POLICY
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(run), type=RunConfig) == run
+
+
+@pytest.mark.parametrize(
+    ("grids", "interval", "supervisor_timeout"),
+    [(1, 1.0, 10.0), (200, 1.0, 10.0), (500, 2.5, 10.0), (1000, 5.0, 20.0)],
+)
+def test_a_large_fleet_heartbeats_less_often(
+    grids: int, interval: float, supervisor_timeout: float
+) -> None:
+    """The fleet's heartbeats stay within FLEET_HEARTBEATS_PER_S (an idle fleet's CPU is
+    mostly heartbeats); an actor still waits four of its intervals for the supervisor,
+    so the supervisor beats no more often than the interval."""
+    policy = app.fleet_policy(app.STRATEGY_POLICY, grids)
+
+    assert (policy.heartbeat_interval, policy.supervisor_timeout) == (interval, supervisor_timeout)
+    assert policy.max_restarts == app.STRATEGY_POLICY.max_restarts
+    spec = ChildSpec(name="g", kind="strategy", target="m:f", policy=policy)
+    assert beat_periods([spec]) == {beat_topic(interval): interval}
+
+
+@pytest.mark.parametrize(
+    ("grids", "kwargs"), [(100, {}), (300, {}), (1000, {"resync_idle_s": 100.0})]
+)
+def test_a_large_fleet_resyncs_idle_grids_less_often(grids: int, kwargs: dict[str, float]) -> None:
+    assert app.fleet_strategy_kwargs(grids) == kwargs

@@ -17,7 +17,7 @@ from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Rea
 from gridsup.runtime import endpoints
 from gridsup.runtime.actor import RuntimeInfo
 from gridsup.runtime.entry import Launch, child_main
-from gridsup.supervisor.runner import beat_periods
+from gridsup.supervisor.runner import Supervisor, beat_periods
 from gridsup.supervisor.spec import ChildSpec, Policy
 
 INTERVAL = 0.4
@@ -113,6 +113,27 @@ def test_the_supervisor_beats_once_per_distinct_heartbeat_interval() -> None:
         endpoints.beat_topic(0.2): 0.2,
         endpoints.beat_topic(5.0): 2.0,
     }
+
+
+def test_a_beat_sent_late_says_how_late() -> None:
+    """The supervisor's loop was busy (a thousand exits to reap): actors heartbeat when
+    they hear a beat, so it excuses them for the beats that went out late."""
+    sent: list[bytes] = []
+
+    class Pub:
+        def send_multipart(self, frames: list[bytes], flags: int = 0) -> None:
+            sent.append(frames[0])
+
+    sup = object.__new__(Supervisor)
+    sup.beats = {b"t1": 1.0, b"t5": 5.0}
+    now = time.monotonic()
+
+    late = sup._beat(Pub(), b"beat", {b"t1": now - 2.5, b"t5": now + 3.0})  # type: ignore[arg-type]
+    first = sup._beat(Pub(), b"beat", {b"t1": 0.0, b"t5": 0.0})  # type: ignore[arg-type]
+
+    assert 2.5 <= late < 3.5
+    assert first == 0.0  # the very first beats are due from the start
+    assert sent == [b"t1", b"t1", b"t5"]
 
 
 def test_beat_topics_reach_no_other_subscriber() -> None:

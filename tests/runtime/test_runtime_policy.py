@@ -279,6 +279,50 @@ def test_a_child_that_stops_heartbeating_is_killed_then_restarted() -> None:
     assert sup.children["hung"].state is ChildState.BACKOFF
 
 
+def test_a_late_supervisor_excuses_the_silence_it_did_not_hear() -> None:
+    """Its loop blocked (or starved) past a child's heartbeat deadline: the reports it
+    did not read are no evidence of a hung child; a real silence afterwards still is."""
+    fx = FakeEffects()
+    sup = Supervision([spec("a"), spec("slow")], fx, lambda a: None)
+    sup.start()
+    pid, slow = sup.children["a"].pid, sup.children["slow"]
+    assert pid is not None
+    sup.on_ready("a", pid)  # "slow" is still starting
+    limit = POLICY.heartbeat_interval * POLICY.heartbeat_liveness
+    fx.clock += 1.0
+    sup.tick()  # due next at 1000 + limit
+
+    fx.clock = 1000.0 + limit + 5.0
+    sup.tick()
+    excused = list(fx.signals)
+    fx.clock += limit + 0.1  # then truly silent
+    sup.tick()
+
+    assert excused == []
+    assert fx.signals == [(pid, signal.SIGKILL)]
+    assert slow.deadline == 1000.0 + POLICY.ready_timeout + 5.0
+
+
+def test_while_stopping_a_child_waiting_for_its_turn_is_not_killed_for_silence() -> None:
+    """A thousand grids exiting at once starve persistence of CPU: killing it for that
+    silence would lose what it still has to drain. Its own stop comes in its turn."""
+    sup, fx, _ = make(spec("store", Group.PERSISTENCE), spec("grid"))
+    running(sup, fx)  # the grid's group, started once the store was Ready
+    store, grid = sup.children["store"].pid, sup.children["grid"].pid
+    assert store is not None and grid is not None
+
+    sup.stop()
+    for _ in range(4):  # silence past interval x liveness, the supervisor on time
+        fx.clock += 1.0
+        sup.tick()
+    signals_while_grids_stop = list(fx.signals)
+    sup.on_exit("grid", grid, 0)
+
+    assert signals_while_grids_stop == []
+    assert sup.children["store"].state is ChildState.STOPPING
+    assert fx.stops == ["grid", "store"]
+
+
 def test_a_child_not_ready_in_time_is_killed_and_its_exit_counts_as_a_crash() -> None:
     fx = FakeEffects()
     sup = Supervision([spec("slow", restart=Restart.TRANSIENT)], fx, lambda a: None)
@@ -457,6 +501,36 @@ def test_a_large_group_is_spawned_in_batches_between_ticks() -> None:
     running(sup, fx)
 
     assert counts == [8, 16, 20]
+    assert sup.state is SupervisorState.RUNNING
+
+
+def test_no_more_than_max_starting_children_start_at_once() -> None:
+    """A thousand grids spawned at once starve everyone of CPU: the next spawn waits
+    for a Ready (or an exit) of those starting, and the shell sleeps meanwhile."""
+    fx = FakeEffects()
+    sup = Supervision(
+        [spec(f"s{i}") for i in range(20)], fx, lambda a: None, spawn_batch=8, max_starting=5
+    )
+
+    sup.start()
+    for _ in range(3):
+        sup.tick()
+    full = (len(fx.spawned), sup.spawning, sup.next_deadline())
+    for name, pid in fx.spawned[:3]:
+        sup.on_ready(name, pid)
+    sup.tick()
+    after_three = len(fx.spawned)
+    first, pid = fx.spawned[3]
+    sup.on_exit(first, pid, 1)  # a failed start frees its place too (its restart waits)
+    sup.tick()
+    for _ in range(100):  # the rest, and the failed one restarted after its backoff
+        running(sup, fx)
+        fx.clock += 1.0
+        sup.tick()
+
+    assert full == (5, False, 1000.0 + POLICY.ready_timeout)
+    assert after_three == 8
+    assert {name for name, _ in fx.spawned} == {f"s{i}" for i in range(20)}
     assert sup.state is SupervisorState.RUNNING
 
 

@@ -258,10 +258,12 @@ def prepare(
     from gridsup import app
     from gridsup.actors.run_config import Mode
     from gridsup.commands import preflight
+    from gridsup.commands.preflight_limits import check_file_limit
     from gridsup.supervisor.discovery import read_pointer
 
     grids = app.load(grids_file)
     mode = app.run_mode(grids, options)
+    check_file_limit(len(app.enabled_grids(grids)))
     preflight.check_credentials(grids, mode)
     if grids.exchange.id == "paper":
         markets = preflight.paper_markets(grids)

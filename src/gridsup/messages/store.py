@@ -1,13 +1,14 @@
 """Store channel: strategy and execution actors -> the persistence actor.
 
 DEALER (any actor) -> ROUTER (persistence): :data:`StoreRequest` in, :class:`Ack` back,
-matched by ``request_id`` (:class:`LoadState` is answered by :class:`StateLoaded`).
+matched by ``request_id`` (:class:`LoadState` is answered by :class:`StateLoaded`,
+:class:`FindRetiredIds` by :class:`RetiredIdsFound`).
 Several writes may travel as one :class:`WriteBatch` (:data:`StoreMessage` is what the
 channel carries), stored in one transaction; each of its requests is still answered by
 its own Ack. Every request is idempotent on the persistence side (fills by exchange +
 order id + trade id, order events by their ``event_id``, booked cycles by exchange + grid +
-close order id, states by ``version``), so a sender that misses an Ack simply sends the
-same request again.
+close order id, states by ``version``, retired client ids by account and id), so a sender
+that misses an Ack simply sends the same request again.
 """
 
 from __future__ import annotations
@@ -94,7 +95,28 @@ class LoadState(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     claim: bool = False
 
 
-WriteRequest = SaveState | RecordOrderEvent | RecordFill | RecordTrade
+class RecordRetiredIds(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Append client ids whose orders the paper account ``account`` has forgotten (its
+    bounded history moved on) to the store's append-only list, each once; sent in the
+    transaction of the snapshot that no longer holds those orders."""
+
+    request_id: str
+    account: str
+    client_order_ids: list[str]
+
+
+class FindRetiredIds(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Which of ``client_order_ids`` ``account`` retired (answered by
+    :class:`RetiredIdsFound`, after the writes queued before it); with ``floors``, also
+    the highest cycle it retired in each slot of ours (``exchange/paper/retired.py``)."""
+
+    request_id: str
+    account: str
+    client_order_ids: list[str] = msgspec.field(default_factory=list)
+    floors: bool = False
+
+
+WriteRequest = SaveState | RecordOrderEvent | RecordFill | RecordTrade | RecordRetiredIds
 
 
 class WriteBatch(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -133,11 +155,20 @@ class StateLoaded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     paused: bool = False
 
 
-# One request: what a sender tracks and what is acknowledged.
-StoreRequest = WriteRequest | LoadState
+class RetiredIdsFound(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """The reply to :class:`FindRetiredIds`: the asked ids that were retired, and (when
+    asked) the highest retired cycle per slot."""
+
+    request_id: str
+    retired: list[str] = msgspec.field(default_factory=list)
+    floors: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+# One request: what a sender tracks and what is acknowledged (or answered).
+StoreRequest = WriteRequest | LoadState | FindRetiredIds
 # What travels on the channel: one request, or several writes as one WriteBatch.
 StoreMessage = StoreRequest | WriteBatch
-StoreReply = Ack | StateLoaded
+StoreReply = Ack | StateLoaded | RetiredIdsFound
 
 STORE_REQUEST_CODEC: Codec[StoreMessage] = Codec("store_request", StoreMessage)
 STORE_REPLY_CODEC: Codec[StoreReply] = Codec("store_reply", StoreReply)

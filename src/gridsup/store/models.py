@@ -236,6 +236,24 @@ class OrderEvent(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RetiredClientId(Base):
+    """A client id whose order a paper account has forgotten (its bounded history moved
+    on): append-only, one row per (account, id), so a placement re-sent under it is
+    still refused. ``slot``/``cycle`` split one of our ids (``strategy.ids``: the slot
+    it names, the slot's order count); both are NULL for a foreign id."""
+
+    __tablename__ = "retired_client_ids"
+    __table_args__ = (
+        Index("ix_retired_client_ids_account_slot_cycle", "account", "slot", "cycle"),
+    )
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[str | None] = mapped_column(String(16), default=None)
+    cycle: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class AuditEntry(Base):
     """One grid action asked of the supervisor (pause, resume, stop), by whom and with
     what outcome, refused ones included. Append-only."""
@@ -263,6 +281,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderEventKind",
+    "RetiredClientId",
     "StrategyState",
     "TimestampMixin",
     "Trade",

@@ -218,6 +218,20 @@ class TradeRecord(msgspec.Struct, frozen=True, kw_only=True):
     is_open: bool = False
 
 
+class RetiredIdsRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """Client ids whose orders ``account`` (a paper account) has forgotten; appended
+    to ``retired_client_ids``, each once."""
+
+    account: str
+    client_order_ids: tuple[str, ...]
+
+
 StoreWrite = (
-    OrderRecord | OrderUpdateRecord | FillRecord | OrderEventRecord | StateRecord | TradeRecord
+    OrderRecord
+    | OrderUpdateRecord
+    | FillRecord
+    | OrderEventRecord
+    | StateRecord
+    | TradeRecord
+    | RetiredIdsRecord
 )

@@ -26,10 +26,12 @@ from gridsup.store.records import (
     OrderEventRecord,
     OrderRecord,
     OrderUpdateRecord,
+    RetiredIdsRecord,
     StateRecord,
     StoreWrite,
     TradeRecord,
 )
+from gridsup.store.retired_ids import RetiredIdLog
 from gridsup.store.state import state_row, upsert_states
 from gridsup.store.trades import TradeRepository
 
@@ -41,6 +43,7 @@ class BatchCounts(msgspec.Struct, frozen=True, kw_only=True):
     events: int = 0
     states: int = 0
     trades: int = 0
+    retired: int = 0
 
 
 class StoreWriter:
@@ -68,6 +71,7 @@ class StoreWriter:
         # The last state of a strategy in the batch wins; earlier ones are superseded.
         states: dict[str, StateRecord] = {}
         trades: list[TradeRecord] = []
+        retired: list[RetiredIdsRecord] = []
         for record in records:
             match record:
                 case OrderRecord() | OrderUpdateRecord():
@@ -80,6 +84,8 @@ class StoreWriter:
                     states[record.strategy] = record
                 case TradeRecord():
                     trades.append(record)
+                case RetiredIdsRecord():
+                    retired.append(record)
                 case _:
                     assert_never(record)
         state_rows = [state_row(s.strategy, s.state, s.epoch) for s in states.values()]
@@ -87,6 +93,7 @@ class StoreWriter:
             await self._store(session, orders, fills, events, state_rows)
             if trades:
                 await TradeRepository(session).add_closed_many(trades)
+            await _append_retired(session, retired)
         updates = sum(isinstance(r, OrderUpdateRecord) for r in orders)
         return BatchCounts(
             orders=len(orders) - updates,
@@ -95,6 +102,7 @@ class StoreWriter:
             events=len(events),
             states=len(state_rows),
             trades=len(trades),
+            retired=sum(len(r.client_order_ids) for r in retired),
         )
 
     async def write_requests(self, requests: Sequence[Sequence[StoreWrite]]) -> list[bool]:
@@ -232,7 +240,7 @@ async def _insert_keyed(session: AsyncSession, records: list[StoreWrite]) -> set
 
 async def _store_unkeyed(session: AsyncSession, records: list[StoreWrite]) -> None:
     """Order rows (the most advanced per order), then order updates, then states (the
-    last per strategy)."""
+    last per strategy), then retired client ids."""
     orders = most_advanced(r for r in records if isinstance(r, OrderRecord))
     updates = [r for r in records if isinstance(r, OrderUpdateRecord)]
     if orders or updates:
@@ -242,3 +250,11 @@ async def _store_unkeyed(session: AsyncSession, records: list[StoreWrite]) -> No
         await upsert_states(
             session, [state_row(s.strategy, s.state, s.epoch) for s in states.values()]
         )
+    await _append_retired(session, [r for r in records if isinstance(r, RetiredIdsRecord)])
+
+
+async def _append_retired(session: AsyncSession, records: list[RetiredIdsRecord]) -> None:
+    """Append retired client ids (idempotent: an id stored before stays as it is)."""
+    log = RetiredIdLog(session)
+    for record in records:
+        await log.append(record.account, record.client_order_ids)

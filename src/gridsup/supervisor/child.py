@@ -34,6 +34,9 @@ class Child:
         self.exitcode: int | None = None
         self.ready_at: float | None = None
         self.last_heartbeat: float | None = None
+        # From when a silence counts against it: its last heartbeat, or a moment the
+        # supervisor itself came back from being away (see excuse).
+        self.heard_at: float | None = None
         self.status: dict[str, StatusValue] = {}
         self.deadline: float | None = None  # meaning depends on the state (see tick)
         self.killing: str | None = None  # why we SIGKILLed the current process
@@ -67,6 +70,7 @@ class Child:
         """NEW/BACKOFF -> STARTING: spawn a process and wait for its Ready."""
         now = self.effects.now()
         self.status, self.ready_at, self.last_heartbeat, self.killing = {}, None, None, None
+        self.heard_at = None
         try:
             self.handle = self.effects.spawn(self.spec)
         except Exception as exc:  # OSError, or EOFError from a dead forkserver
@@ -105,14 +109,14 @@ class Child:
         if self.state is ChildState.STARTING:
             # STARTING -> RUNNING
             now = self.effects.now()
-            self.ready_at = self.last_heartbeat = now
+            self.ready_at = self.last_heartbeat = self.heard_at = now
             self.deadline = None
             self._set(ChildState.RUNNING, "actor_running", pid=pid)
 
     def on_heartbeat(self, pid: int, status: dict[str, StatusValue]) -> None:
         if pid != self.pid:
             return
-        self.last_heartbeat = self.effects.now()
+        self.last_heartbeat = self.heard_at = self.effects.now()
         self.status = status
 
     def on_failed(self, pid: int, reason: str) -> None:
@@ -176,8 +180,8 @@ class Child:
             if self.deadline is not None and now >= self.deadline:
                 self._kill("ready_timeout")
         elif self.state is ChildState.RUNNING and self.killing is None:
-            assert self.last_heartbeat is not None
-            silence = now - self.last_heartbeat
+            assert self.heard_at is not None
+            silence = now - self.heard_at
             if silence > self.policy.heartbeat_interval * self.policy.heartbeat_liveness:
                 self._kill("heartbeat_lost", silence=round(silence, 3))
         elif (
@@ -199,9 +203,9 @@ class Child:
         if self.state in (ChildState.BACKOFF, ChildState.STARTING):
             return self.deadline if self.killing is None else None
         if self.state is ChildState.RUNNING and self.killing is None:
-            assert self.last_heartbeat is not None
+            assert self.heard_at is not None
             p = self.policy
-            return self.last_heartbeat + p.heartbeat_interval * p.heartbeat_liveness
+            return self.heard_at + p.heartbeat_interval * p.heartbeat_liveness
         if self.state is ChildState.STOPPING and self.handle is not None:
             if self.deadline is None:
                 return None
@@ -209,6 +213,15 @@ class Child:
                 return self.deadline - self.policy.stop_timeout / 2
             return self.deadline if self.killing is None else None
         return None
+
+    def excuse(self, now: float, away: float) -> None:
+        """The supervisor was away ``away`` seconds past a deadline (its loop blocked
+        or starved of CPU): what it did not hear meanwhile is no evidence against this
+        child. Its heartbeat silence counts from now, a ready deadline moves back."""
+        if self.state is ChildState.RUNNING and self.heard_at is not None:
+            self.heard_at = max(self.heard_at, now)
+        elif self.state is ChildState.STARTING and self.deadline is not None:
+            self.deadline += away
 
     def _kill(self, why: str, **fields: object) -> None:
         # The state stays as it is until the sentinel reports the exit (on_exit).

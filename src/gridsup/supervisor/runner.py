@@ -51,7 +51,7 @@ from gridsup.supervisor.effects import AlertHook, ProcessHandle, log_alert, send
 from gridsup.supervisor.extensions import SupervisorExtension, command_sender
 from gridsup.supervisor.grid_actions import GridActions
 from gridsup.supervisor.spec import ChildSpec
-from gridsup.supervisor.supervision import Supervision
+from gridsup.supervisor.supervision import LATE_S, Supervision
 
 log = structlog.get_logger("gridsup.supervisor")
 
@@ -333,7 +333,11 @@ class Supervisor:
         due = dict.fromkeys(self.beats, 0.0)  # beat topic -> when it is next due
         while not sup.done:
             self._wake.clear()
-            self._beat(pub, beat, due)
+            late = self._beat(pub, beat, due)
+            if late > LATE_S:
+                # Actors heartbeat when they hear a beat: one that went out this late (the
+                # loop busy reaping a thousand exits, say) left them nothing to answer.
+                sup.excuse(late)
             sup.tick()
             if sup.done:
                 break
@@ -352,15 +356,19 @@ class Supervisor:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    def _beat(self, pub: zmq.Socket[bytes], beat: bytes, due: dict[bytes, float]) -> None:
+    def _beat(self, pub: zmq.Socket[bytes], beat: bytes, due: dict[bytes, float]) -> float:
         """Publish each beat that is due: the supervisor's pulse (actors that stop
         hearing it exit, orphaned), and the moment for every actor of that interval to
-        send its heartbeat, all at once."""
+        send its heartbeat, all at once. How late the latest of them went out (s)."""
         now = time.monotonic()
+        late = 0.0
         for topic, at in due.items():
             if now >= at:
                 pub.send_multipart([topic, beat], zmq.NOBLOCK)
                 due[topic] = now + self.beats[topic]
+                if at:
+                    late = max(late, now - at)
+        return late
 
     async def _reports(self, sock: OpenSocket, sup: Supervision) -> None:
         # One asyncio wake-up per batch of reports, read without a Future per frame (a

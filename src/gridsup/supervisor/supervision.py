@@ -19,6 +19,11 @@ from gridsup.supervisor.states import SETTLED_STATES, TERMINAL_STATES, ChildStat
 
 log = structlog.get_logger("gridsup.supervisor")
 
+# A tick this many seconds past its earliest deadline: the supervisor itself was away.
+LATE_S = 1.0
+# At most about this long spent spawning per turn of the event loop (seconds).
+SPAWN_SLICE_S = 0.05
+
 
 class Supervision:
     """One-for-one supervision of ``specs``; each child is independent of its siblings.
@@ -34,6 +39,7 @@ class Supervision:
         alert: AlertHook = log_alert,
         spawn_batch: int = 8,
         changed: Callable[[], None] = lambda: None,
+        max_starting: int = 64,
     ) -> None:
         check_specs(specs)
         self.effects = effects
@@ -59,6 +65,13 @@ class Supervision:
         # supervisor's heartbeats and the Ready reports flow in between.
         self._pending: deque[Child] = deque()
         self.spawn_batch = spawn_batch
+        # At most this many children spawned and not yet Ready: a thousand grids started
+        # at once starve every process of CPU, the infrastructure actors and this one
+        # included, until heartbeats are missed and actors killed (bench/thousand.py).
+        self.max_starting = max_starting
+        # The earliest deadline as of the last tick: a tick much later than that means
+        # this process was away (see tick).
+        self._planned: float | None = None
         # Children asked to stop for good (a grid handed to another cluster member):
         # forgotten once their process is gone.
         self._retiring: set[str] = set()
@@ -86,8 +99,10 @@ class Supervision:
 
     @property
     def spawning(self) -> bool:
-        """Children wait to be spawned: call :meth:`tick` again soon."""
-        return bool(self._pending)
+        """Children wait to be spawned and may be now: call :meth:`tick` again soon.
+        (While ``max_starting`` children are starting, the next Ready or exit wakes the
+        shell instead.)"""
+        return bool(self._pending) and self._room() > 0
 
     # -- children that come and go (cluster placement) ----------------------------------------
 
@@ -171,27 +186,49 @@ class Supervision:
             self.changed()
 
     def tick(self) -> None:
-        """Act on passed deadlines (backoff over, ready timeout, heartbeats missing ...)."""
+        """Act on passed deadlines (backoff over, ready timeout, heartbeats missing ...).
+
+        A tick more than ``LATE_S`` after the earliest deadline it was due for means the
+        supervisor was away (its loop blocked, its process starved of CPU while a
+        thousand actors start): the heartbeats it did not read meanwhile are no
+        evidence of hung actors, so every child is excused for that time first."""
         self._spawn_some()
         now = self.effects.now()
+        if self._planned is not None and now - self._planned > LATE_S:
+            self.excuse(now - self._planned)
+        stopping = self.state is SupervisorState.STOPPING
         for child in self.children.values():
-            if self.state is SupervisorState.STOPPING and child.state is ChildState.BACKOFF:
+            if stopping and child.state is ChildState.BACKOFF:
                 continue  # never restart while stopping (stop() settles these)
+            if stopping and child.state is ChildState.RUNNING:
+                # Waiting for its group's turn to stop: a silence now (a thousand grids
+                # exiting at once starve it of CPU) is no reason to SIGKILL persistence
+                # before it drains; its own stop escalates if it hangs.
+                continue
             child.tick(now)
         self._progress()
+        self._planned = self.next_deadline()
+
+    def excuse(self, away: float) -> None:
+        """The supervisor was away ``away`` seconds (a tick or a beat that late): the
+        heartbeats it did not read, or did not ask for, are held against no child."""
+        now = self.effects.now()
+        log.warning("supervisor_late", seconds=round(away, 3))
+        for child in self.children.values():
+            child.excuse(now, away)
 
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`tick` has something to do: now while children wait
         to be spawned, else the earliest child deadline (None: nothing until an event).
         The shell sleeps until then instead of polling, so an idle fleet costs the
         supervisor no wake-ups but the reports it receives."""
-        if self._pending:
+        if self.spawning:
             return self.effects.now()
         stopping = self.state is SupervisorState.STOPPING
         deadlines = [
             d
             for c in self.children.values()
-            if not (stopping and c.state is ChildState.BACKOFF)
+            if not (stopping and c.state in (ChildState.BACKOFF, ChildState.RUNNING))
             and (d := c.next_deadline()) is not None
         ]
         return min(deadlines, default=None)
@@ -225,11 +262,21 @@ class Supervision:
         self._pending.extend(members)
         self._spawn_some()
 
+    def _room(self) -> int:
+        """How many more children may start now (see ``max_starting``)."""
+        starting = sum(c.state is ChildState.STARTING for c in self.children.values())
+        return self.max_starting - starting
+
     def _spawn_some(self) -> None:
-        for _ in range(min(self.spawn_batch, len(self._pending))):
+        if not self._pending:
+            return
+        began = self.effects.now()
+        for _ in range(min(self.spawn_batch, len(self._pending), self._room())):
             child = self._pending.popleft()
             if child.state is ChildState.NEW:
                 child.start()
+            if self.effects.now() - began > SPAWN_SLICE_S:
+                break  # a loaded forkserver is slow to answer: let reports and beats run
 
     def _advance_stop(self) -> None:
         assert self._stop_group is not None

@@ -720,7 +720,14 @@ class FakeStore:
         self._in, self._out = STORE_REQUEST_CODEC, STORE_REPLY_CODEC
 
     def serve(self) -> list[Any]:
-        from gridsup.messages.store import Ack, LoadState, StateLoaded, WriteBatch
+        from gridsup.messages.store import (
+            Ack,
+            FindRetiredIds,
+            LoadState,
+            RetiredIdsFound,
+            StateLoaded,
+            WriteBatch,
+        )
 
         while self.sock.poll(0):
             identity, frame = self.sock.recv_multipart()
@@ -732,11 +739,13 @@ class FakeStore:
                 self._lose = None
                 continue
             for request in requests:
-                reply: Any = (
-                    StateLoaded(request_id=request.request_id, grid_id=request.grid_id, version=0)
-                    if isinstance(request, LoadState)
-                    else Ack(request_id=request.request_id)
-                )
+                reply: Any = Ack(request_id=request.request_id)
+                if isinstance(request, LoadState):
+                    reply = StateLoaded(
+                        request_id=request.request_id, grid_id=request.grid_id, version=0
+                    )
+                elif isinstance(request, FindRetiredIds):
+                    reply = RetiredIdsFound(request_id=request.request_id)
                 self.sock.send_multipart([identity, self._out.encode(reply)])
         return self.requests
 

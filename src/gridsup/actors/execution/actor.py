@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, assert_never
 
 import msgspec
@@ -40,6 +41,7 @@ from gridsup.actors.execution.state import (
     load_paper,
     open_live_venue,
     open_user_stream,
+    retired_in_store,
 )
 from gridsup.actors.execution.stopping import settle_on_stop
 from gridsup.actors.execution.stream import StreamFollower
@@ -71,6 +73,7 @@ from gridsup.messages.orders import (
 from gridsup.messages.store import (
     STORE_REPLY_CODEC,
     STORE_REQUEST_CODEC,
+    RecordRetiredIds,
     SaveState,
     StoreMessage,
     StoreReply,
@@ -171,7 +174,12 @@ class ExecutionActor(Actor):
                 paper, self.paper_version = await load_paper(self.link, self.config)
                 # The run's request budget, if its market data polls an exchange: read
                 # for status only (live, the ccxt client holds it).
-                self.venue = PaperVenue(paper, self.limiter, run_budget(self.config))
+                self.venue = PaperVenue(
+                    paper,
+                    self.limiter,
+                    run_budget(self.config),
+                    retired_lookup=partial(retired_in_store, self.link),
+                )
                 last_ts = paper.last_timestamp() if self.paper_version else 0
                 self.gaps = GapFiller(self.config, last_ts, self._replay, self._feed, self.spawn)
             else:
@@ -303,7 +311,15 @@ class ExecutionActor(Actor):
             # The account's requests (weight, 429/418, latency, reachable: metrics).
             telemetry.ACCOUNT: "paper" if self.config.dry_run else self.config.api_key_env,
             **(self.venue.request_status() if self.venue is not None else {}),
+            **self._retired_status(),
         }
+
+    def _retired_status(self) -> dict[str, StatusValue]:
+        """Dry-run: retired client ids held in memory, and store look-ups made for them."""
+        if not isinstance(self.venue, PaperVenue):
+            return {}
+        retired = self.venue.paper.retired
+        return {"retired_in_memory": len(retired), "retired_lookups": self.venue.retired_lookups}
 
     def _feed_status(self) -> dict[str, StatusValue]:
         """Where fills come from: the paper account, the stream, or polling (and since)."""
@@ -443,6 +459,17 @@ class ExecutionActor(Actor):
             )
             batch.append(paper)
             saves.append(paper.request_id)
+            # The ids the account forgot since the last save: into the store in the
+            # snapshot's transaction (the snapshot lists them too), then out of memory.
+            retired = self.venue.paper.retired.take()
+            if retired:
+                batch.append(
+                    RecordRetiredIds(
+                        request_id=f"retired-{self.epoch}-{self.paper_version}",
+                        account=PAPER_ACCOUNT_KEY,
+                        client_order_ids=retired,
+                    )
+                )
         batch.extend(self._held)
         self._held.clear()
         if self._ledger_dirty:

@@ -27,6 +27,7 @@ import structlog
 
 from gridsup.messages.store import (
     Ack,
+    FindRetiredIds,
     LoadState,
     StoreMessage,
     StoreReply,
@@ -72,7 +73,8 @@ class StoreLink:
         request goes alone.
 
         Raises:
-            TypeError: a request is a read (LoadState): reads go through :meth:`load`.
+            TypeError: a request is a read (LoadState, FindRetiredIds): reads go through
+                :meth:`load`.
         """
         writes = [_write(r) for r in requests]
         if len(writes) == 1:
@@ -153,8 +155,8 @@ class StoreLink:
 
 
 def _write(request: StoreRequest) -> WriteRequest:
-    if isinstance(request, LoadState):
-        raise TypeError(f"a LoadState cannot travel in a WriteBatch: {request.request_id}")
+    if isinstance(request, LoadState | FindRetiredIds):
+        raise TypeError(f"a read cannot travel in a WriteBatch: {request.request_id}")
     return request
 
 

@@ -4,6 +4,8 @@ Two saved states, both through the persistence actor: the paper account's snapsh
 (``PAPER_ACCOUNT_KEY``, dry-run only) and the ledger of grid positions that budgets are
 computed from (``EXECUTION_STATE_KEY``). Both are loaded before the actor reports Ready;
 a state that cannot be read stops the start (never conclude "empty" from an error).
+The paper account's retired client ids live in the store beside its snapshot: their
+floors are read with the snapshot, single ids are looked up when a placement needs it.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.actors.execution.venue import LiveVenue
 from gridsup.actors.request_budget import run_budget
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, RunConfig
+from gridsup.exchange.errors import ExchangeUnavailable
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.paper.fees import FeeMode, FeePolicy
 from gridsup.exchange.streams import UserStream
-from gridsup.messages.store import LoadState, StateLoaded
+from gridsup.messages.store import Ack, FindRetiredIds, LoadState, RetiredIdsFound, StateLoaded
 
 log = structlog.get_logger("gridsup.actors.execution")
 
@@ -51,7 +54,8 @@ def encode_ledger(budgets: Budgets) -> bytes:
 async def _load(link: StoreLink, key: str) -> StateLoaded:
     reply = await link.load(LoadState(request_id=uuid.uuid4().hex, grid_id=key))
     if not isinstance(reply, StateLoaded):
-        raise StateUnavailable(f"state {key!r} could not be loaded: {reply.error}")
+        error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+        raise StateUnavailable(f"state {key!r} could not be loaded: {error}")
     return reply
 
 
@@ -71,7 +75,7 @@ async def load_ledger(link: StoreLink, budgets: Budgets) -> int:
 async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, int]:
     """The paper account as last saved (or a new one with the configured balances),
     and the saved version; either way it remembers ``run.paper_history`` finished
-    orders from now on.
+    orders from now on, and knows the floors of the ids it retired into the store.
 
     A new account follows Binance's rules, as the live path meets them: commission in
     the asset received (base for a buy), a limit order that crosses the last price
@@ -95,11 +99,45 @@ async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, in
             fees=FeePolicy(mode=FeeMode.QUOTE if run.paper_lenient else FeeMode.RECEIVED),
             taker_on_cross=not run.paper_lenient,
         )
-        return paper, 0
-    paper = PaperExchange.restore(loaded.state)
-    paper.max_history = run.paper_history
-    log.info("paper_account_restored", version=loaded.version, open_orders=len(paper.open_orders()))
+    else:
+        paper = PaperExchange.restore(loaded.state)
+        paper.max_history = run.paper_history
+        log.info(
+            "paper_account_restored", version=loaded.version, open_orders=len(paper.open_orders())
+        )
+    floors = await _find_retired(link, [], floors=True)
+    paper.retired.learn_floors(floors.floors)
     return paper, loaded.version
+
+
+async def _find_retired(
+    link: StoreLink, client_order_ids: list[str], *, floors: bool = False, attempts: int = 0
+) -> RetiredIdsFound:
+    request = FindRetiredIds(
+        request_id=uuid.uuid4().hex,
+        account=PAPER_ACCOUNT_KEY,
+        client_order_ids=client_order_ids,
+        floors=floors,
+    )
+    reply = await link.load(request, attempts)
+    if not isinstance(reply, RetiredIdsFound):
+        error = reply.error if isinstance(reply, Ack) else type(reply).__name__
+        raise StateUnavailable(f"retired client ids could not be read: {error}")
+    return reply
+
+
+async def retired_in_store(link: StoreLink, client_order_id: str) -> bool:
+    """Whether the paper account retired ``client_order_id`` (the store's list).
+
+    Raises:
+        ExchangeUnavailable: the store did not answer twice in a row, or answered with
+            an error: the placement is refused as retryable, and looked up again.
+    """
+    try:
+        found = await _find_retired(link, [client_order_id], attempts=2)
+    except (TimeoutError, StateUnavailable) as exc:
+        raise ExchangeUnavailable(f"retired client ids not readable: {exc!r}") from exc
+    return client_order_id in found.retired
 
 
 async def open_live_venue(run: RunConfig, limiter: TokenBucket) -> LiveVenue:

@@ -9,19 +9,24 @@ did, for the metrics and alerts (``gridsup.messages.telemetry``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Protocol
 
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.exchange.base import Exchange
 from gridsup.exchange.budget import Budget
-from gridsup.exchange.errors import OrderNotFound
+from gridsup.exchange.errors import DuplicateOrder, OrderNotFound
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderIntent
 
 # Trades asked for in one request (Binance answers at most 1000).
 TRADES_LIMIT = 1000
+
+# Whether the paper account retired a client id long ago (the store's list; raises
+# ExchangeUnavailable when the store cannot say).
+RetiredLookup = Callable[[str], Awaitable[bool]]
 
 
 class Venue(Protocol):
@@ -53,19 +58,34 @@ class PaperVenue:
 
     ``budget``: the host's request budget when the run's market data comes from a real
     exchange (its figures are that actor's requests).
-    """
+
+    The account keeps only its recent retired client ids in memory; with
+    ``retired_lookup``, a placement under an id it may have retired longer ago (one at
+    or below its slot's floor, or a foreign one: ``exchange/paper/retired.py``) is first
+    looked up in the store, and refused as a duplicate when it is there."""
 
     dry_run = True
 
     def __init__(
-        self, paper: PaperExchange, limiter: TokenBucket, budget: Budget | None = None
+        self,
+        paper: PaperExchange,
+        limiter: TokenBucket,
+        budget: Budget | None = None,
+        retired_lookup: RetiredLookup | None = None,
     ) -> None:
         self.paper = paper
         self.limiter = limiter
         self.budget = budget
+        self.retired_lookup = retired_lookup
+        self.retired_lookups = 0  # store look-ups made (status)
 
     async def place(self, intent: OrderIntent) -> Order:
         await self.limiter.acquire()
+        cid = intent.client_order_id
+        if self.retired_lookup is not None and self.paper.retired.needs_lookup(cid):
+            self.retired_lookups += 1
+            if await self.retired_lookup(cid):
+                raise DuplicateOrder(f"client order id {cid!r} was used before (retired)")
         return self.paper.create_order(
             intent.symbol,
             intent.side,

@@ -483,13 +483,16 @@ class StrategyActor(Actor):
         return grid_status(self, parts)
 
 
-def build(run: RunConfig, grid_name: str, **_: Any) -> StrategyActor:
-    """ChildSpec target ``gridsup.actors.grid.actor:build``.
+def build(
+    run: RunConfig, grid_name: str, resync_idle_s: float = _RESYNC_IDLE_S, **_: Any
+) -> StrategyActor:
+    """ChildSpec target ``gridsup.actors.grid.actor:build`` (``resync_idle_s``: a large
+    fleet spaces its idle resyncs out, ``app.fleet_strategy_kwargs``).
 
     Raises:
         KeyError: no such grid, or no market for its symbol.
     """
-    actor = StrategyActor(run, grid_name)
+    actor = StrategyActor(run, grid_name, resync_idle_s=resync_idle_s)
     # Everything so far (the modules a forkserver preloaded, the run) lives as long as the
     # process: freeze it out of the collector's sight, so that a collection never writes
     # to those pages and copies the parent's memory into this one (USS per grid).

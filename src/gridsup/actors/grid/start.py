@@ -19,7 +19,7 @@ from gridsup.actors.grid.commit import GridCommitter, split_unsent
 from gridsup.actors.grid.lifecycle import StateLoadError
 from gridsup.actors.run_config import GridSpec, MismatchPolicy, RunConfig
 from gridsup.messages.orders import OrderSnapshot
-from gridsup.messages.store import Ack, LoadState, StateLoaded, StoreReply
+from gridsup.messages.store import Ack, LoadState, RetiredIdsFound, StateLoaded, StoreReply
 from gridsup.runtime.requests import Requester
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.reconcile import (
@@ -65,6 +65,8 @@ async def load_state(
         case Ack(error=error):
             log.error("grid_state_load_failed", grid=spec.name, error=error)
             raise StateLoadError(f"grid {spec.name}: state load failed: {error}")
+        case RetiredIdsFound():  # the answer to another request: never to a LoadState
+            raise StateLoadError(f"grid {spec.name}: state load answered {reply!r}")
         case _ as unreachable:
             assert_never(unreachable)
 

@@ -11,8 +11,9 @@ idempotent: a fill already stored (exchange, symbol, trade id), an order event a
 logged (event id), a booked cycle already stored (exchange, grid, close order id) — the
 store's insert tells, in the same transaction — or a state whose save counter is not
 newer than the stored one (cached per grid) is answered ``Ack(duplicate=True)`` and not
-written again. :class:`LoadState` is answered with
-:class:`StateLoaded` after the writes queued before it, so a reader sees its own saves.
+written again. The reads, :class:`LoadState` (answered with :class:`StateLoaded`) and
+:class:`FindRetiredIds` (:class:`RetiredIdsFound`), are answered after the writes queued
+before them, so a reader sees its own writes.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from gridsup.messages.store import (
     STORE_REPLY_CODEC,
     STORE_REQUEST_CODEC,
     Ack,
+    FindRetiredIds,
     LoadState,
+    RetiredIdsFound,
     SaveState,
     StateLoaded,
     StoreMessage,
@@ -48,6 +51,7 @@ from gridsup.store.database import Database
 from gridsup.store.errors import DatabaseUnavailable, StateFenced, StoreError
 from gridsup.store.migrate import upgrade
 from gridsup.store.records import StoreWrite
+from gridsup.store.retired_ids import RetiredIdLog
 from gridsup.store.state import DatabaseStateStore
 from gridsup.store.writer import StoreWriter
 
@@ -219,9 +223,9 @@ class PersistenceActor(Actor):
         versions = await self._known_versions(batch)
         replies: list[tuple[Envelope, StoreReply]] = []
         writes: list[Write] = []
-        loads: list[tuple[Envelope, LoadState]] = []
+        loads: list[tuple[Envelope, LoadState | FindRetiredIds]] = []
         for envelope, msg in batch:
-            if isinstance(msg, LoadState):
+            if isinstance(msg, LoadState | FindRetiredIds):
                 loads.append((envelope, msg))
             elif isinstance(msg, SaveState) and (fence := self._fence(msg, versions)) is not None:
                 replies.append((envelope, fence))
@@ -232,7 +236,10 @@ class PersistenceActor(Actor):
         replies.extend(await self._write(writes, versions))
         self._versions = versions
         for envelope, load in loads:
-            replies.append((envelope, await self._load(load)))
+            if isinstance(load, FindRetiredIds):
+                replies.append((envelope, await self._find_retired(load)))
+            else:
+                replies.append((envelope, await self._load(load)))
         return replies
 
     def _fence(self, msg: SaveState, versions: dict[str, tuple[int, int]]) -> StoreReply | None:
@@ -357,6 +364,25 @@ class PersistenceActor(Actor):
             state=data,
             epoch=epoch,
             paused=paused,
+        )
+
+    async def _find_retired(self, msg: FindRetiredIds) -> StoreReply:
+        """Which of the asked ids the account retired, and its floors when asked."""
+        try:
+            async with self.db.session() as session:
+                retired_log = RetiredIdLog(session)
+                found = await retired_log.find(msg.account, msg.client_order_ids)
+                floors = await retired_log.floors(msg.account) if msg.floors else {}
+        except DatabaseUnavailable:
+            raise
+        except StoreError as exc:
+            self.failures += 1
+            log.error("retired_ids_lookup_failed", account=msg.account, error=repr(exc))
+            return Ack(request_id=msg.request_id, ok=False, error=repr(exc))
+        return RetiredIdsFound(
+            request_id=msg.request_id,
+            retired=[cid for cid in msg.client_order_ids if cid in found],
+            floors=floors,
         )
 
     async def _claim(self, grid_id: str) -> tuple[int, bool]:

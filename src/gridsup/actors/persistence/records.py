@@ -4,7 +4,7 @@ The persistence actor's one translation boundary: a :class:`SaveState` becomes a
 :class:`StateRecord` whose JSON holds the sender's save counter and its bytes (base64),
 a :class:`RecordOrderEvent` an :class:`OrderEventRecord` (plus the order's row when the
 intent is known), a :class:`RecordFill` a :class:`FillRecord`, a :class:`RecordTrade`
-a :class:`TradeRecord`.
+a :class:`TradeRecord`, a :class:`RecordRetiredIds` a :class:`RetiredIdsRecord`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import msgspec
 
 from gridsup.messages.common import OrderStatus
 from gridsup.messages.store import (
+    FindRetiredIds,
     LoadState,
     RecordFill,
     RecordOrderEvent,
+    RecordRetiredIds,
     RecordTrade,
     SaveState,
     StoreRequest,
@@ -28,6 +30,7 @@ from gridsup.store.records import (
     OrderEventKind,
     OrderEventRecord,
     OrderRecord,
+    RetiredIdsRecord,
     StateRecord,
     StoreWrite,
     TradeRecord,
@@ -42,7 +45,7 @@ def request_records(msg: StoreRequest) -> list[StoreWrite]:
     """The records one write request becomes (the store's unit of idempotency).
 
     Raises:
-        TypeError: ``msg`` is a LoadState, which writes nothing.
+        TypeError: ``msg`` is a read (LoadState, FindRetiredIds), which writes nothing.
     """
     match msg:
         case SaveState():
@@ -53,8 +56,12 @@ def request_records(msg: StoreRequest) -> list[StoreWrite]:
             return [fill_record(msg)]
         case RecordTrade():
             return [trade_record(msg)]
-        case LoadState():
-            raise TypeError("a LoadState writes nothing")
+        case RecordRetiredIds():
+            return [
+                RetiredIdsRecord(account=msg.account, client_order_ids=tuple(msg.client_order_ids))
+            ]
+        case LoadState() | FindRetiredIds():
+            raise TypeError(f"a {type(msg).__name__} writes nothing")
         case _:
             assert_never(msg)
 

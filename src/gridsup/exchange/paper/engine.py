@@ -33,6 +33,7 @@ from gridsup.exchange.paper.fees import FeeMode, FeePolicy, commission
 from gridsup.exchange.paper.history import History
 from gridsup.exchange.paper.ledger import Ledger
 from gridsup.exchange.paper.match import Charge, fill, walk
+from gridsup.exchange.paper.retired import RetiredIds
 from gridsup.exchange.paper.rules import check_minimums, check_shape
 from gridsup.exchange.paper.snapshot import AccountParts, decode, encode
 from gridsup.exchange.types import Balance, Candle, Order, Trade, candle_path
@@ -74,7 +75,9 @@ class PaperExchange:
 
         ``max_history`` bounds memory for long runs (design invariant 8): only
         that many finished orders and (about) twice as many trades are kept; an
-        older order is forgotten, but its client id stays refused. None keeps all.
+        older order is forgotten, but its client id stays refused (:attr:`retired`:
+        kept in memory and in the snapshot unless an owner hands them to a store).
+        None keeps all.
 
         Raises:
             ValueError: a balance is negative, ``volume_share`` is not in (0, 1],
@@ -256,9 +259,16 @@ class PaperExchange:
         return [o.public() for o in self._history.orders.values()]
 
     def retired_client_ids(self) -> list[str]:
-        """Client ids of finished orders the bounded history has forgotten, oldest first
-        (a re-sent placement under one of them is still refused as a duplicate)."""
+        """Client ids of finished orders the bounded history has forgotten that the
+        account holds in memory, oldest first (a re-sent placement under one of them is
+        refused as a duplicate); with a store, older ones are only in the store."""
         return list(self._history.retired)
+
+    @property
+    def retired(self) -> RetiredIds:
+        """The forgotten client ids (``exchange/paper/retired.py``): an owner that keeps
+        them in a store takes them at each save and asks the store about the others."""
+        return self._history.retired
 
     def trades(self, symbol: str | None = None, since: int | None = None) -> list[Trade]:
         """Executions in time order, optionally of one symbol and from ``since`` (ms) on."""
@@ -480,7 +490,8 @@ class PaperExchange:
             id_prefix=self.id_prefix,
             max_history=self.max_history,
             finished=list(self._history.finished),
-            retired_client_ids=list(self._history.retired),
+            # Only the ids no store has taken (all of them when nobody takes them).
+            retired_client_ids=list(self._history.retired.unsaved),
             fee_mode=self.fees.mode.value,
             bnb_fees=self.fees.bnb_fees,
             bnb_discount=self.fees.bnb_discount,

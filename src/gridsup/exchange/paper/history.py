@@ -4,7 +4,8 @@ Orders are indexed by id and by client id; trades are numbered as they are recor
 and kept in time order and per order. By default nothing is forgotten. With
 ``max_history=N`` (long dry-runs: design invariant 8) only the last N finished orders
 and between N and 2N trades are kept, trimmed in bulk so that recording stays O(1)
-amortised; a forgotten order's client id stays refused, and open orders are never
+amortised; a forgotten order's client id stays refused (``retired``, see
+``exchange/paper/retired.py`` for where those ids go), and open orders are never
 forgotten. The rules: docs/paper.md.
 """
 
@@ -15,6 +16,7 @@ from decimal import Decimal
 
 from gridsup.exchange.errors import OrderNotFound
 from gridsup.exchange.paper.book import PaperOrder
+from gridsup.exchange.paper.retired import RetiredIds
 from gridsup.exchange.paper.snapshot import AccountParts
 from gridsup.exchange.types import Trade
 
@@ -46,9 +48,9 @@ class History:
         self.trades: list[Trade] = []  # in time order
         self.trades_by_order: dict[str, list[Trade]] = {}
         # With max_history: finished order ids, oldest first, and the client ids of
-        # orders already forgotten (a dict, for a stable order in snapshots).
+        # orders already forgotten.
         self.finished: deque[str] = deque()
-        self.retired: dict[str, None] = {}
+        self.retired = RetiredIds()
 
     @classmethod
     def restored(cls, parts: AccountParts) -> History:
@@ -56,7 +58,7 @@ class History:
         self = cls(parts.max_history, parts.id_prefix)
         self.next_trade = parts.next_trade
         self.finished = deque(parts.finished)
-        self.retired = dict.fromkeys(parts.retired_client_ids)
+        self.retired = RetiredIds(parts.retired_client_ids)
         self.trades = parts.trades
         for trade in parts.trades:
             self.trades_by_order.setdefault(trade.order_id, []).append(trade)
@@ -148,7 +150,7 @@ class History:
             old = self.orders.pop(self.finished.popleft())
             if old.client_order_id is not None:
                 del self.by_client[old.client_order_id]
-                self.retired[old.client_order_id] = None
+                self.retired.add(old.client_order_id)
 
     def _forget_trades(self, count: int) -> None:
         """Drop the ``count`` oldest trades, in bulk so appending stays O(1) amortised."""
