@@ -377,7 +377,8 @@ def main() -> None:  # noqa: C901  (a script: one flat sequence of measurements)
 
     from gridsup.logging import configure_logging
     from gridsup.runtime.endpoints import ensure_private_dir
-    from gridsup.supervisor.runner import Supervisor, make_context
+    from gridsup.supervisor.processes import make_context
+    from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.spec import ChildSpec, Group, Policy
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -232,13 +232,13 @@ async def fleet(
     specs: list[Any], run: Any, base: Path, db_file: Path, idle_s: float, verbose: bool
 ) -> dict[str, Any]:
     from gridsup.actors.run_config import MARKET
-    from gridsup.commands.start import _strategy_preload
+    from gridsup.commands.foreground import strategy_preload
     from gridsup.runtime.endpoints import RunDir
     from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 
     sup = Supervisor(
-        specs, base=base, preload=_strategy_preload(), log_level="INFO" if verbose else "WARNING"
+        specs, base=base, preload=strategy_preload(), log_level="INFO" if verbose else "WARNING"
     )
     loop = asyncio.get_running_loop()
     task = loop.create_task(sup.run())
@@ -306,7 +306,7 @@ async def fleet(
 def run_fleet(count: int, idle_s: float, verbose: bool) -> dict[str, Any]:
     from gridsup import app
     from gridsup.actors.run_config import MARKET_DATA_ACTOR
-    from gridsup.commands.start import prepare
+    from gridsup.commands.prepare import prepare
 
     work = Path(tempfile.mkdtemp(prefix="gsfleet-"))
     os.environ["GRIDSUP_DATA_DIR"] = str(work / "data")

@@ -92,7 +92,7 @@ def main() -> None:
     from gridsup.logging import configure_logging
     from gridsup.supervisor.alert_rules import AlertLimits, AlertRules, AlertsExtension
     from gridsup.supervisor.alerts import AlertCenter
-    from gridsup.supervisor.metrics_server import MetricsServer
+    from gridsup.supervisor.metrics.server import MetricsServer
     from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.spec import ChildSpec, Group, Policy
     from gridsup.supervisor.states import SupervisorState

@@ -89,14 +89,14 @@ async def idle(sup: Any, names: list[str], timeout: float = 120) -> None:
 
 
 async def bench(specs: list, base: Path, kills: int, settle: float) -> None:  # type: ignore[type-arg]
-    from gridsup.commands.start import _strategy_preload
+    from gridsup.commands.foreground import strategy_preload
     from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 
     sup = Supervisor(
         specs,
         base=base,
-        preload=_strategy_preload(),
+        preload=strategy_preload(),
         log_level=os.environ.get("BENCH_LOG", "WARNING"),
     )
     task = asyncio.get_running_loop().create_task(sup.run())
@@ -177,7 +177,7 @@ def main() -> int:
     base = work / "run"
     try:
         from gridsup import app
-        from gridsup.commands.start import prepare
+        from gridsup.commands.prepare import prepare
         from gridsup.logging import configure_logging
         from gridsup.supervisor.spec import Policy
 

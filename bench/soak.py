@@ -208,12 +208,12 @@ def holdings_check(db_file: Path, opening: dict[str, Decimal]) -> dict[str, Any]
 
 async def soak(specs: list[Any], run: Any, base: Path, db_file: Path, args: Any) -> dict[str, Any]:
     from gridsup.actors.run_config import MARKET
-    from gridsup.commands.start import _strategy_preload
+    from gridsup.commands.foreground import strategy_preload
     from gridsup.runtime.endpoints import RunDir
     from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 
-    sup = Supervisor(specs, base=base, preload=_strategy_preload(), log_level="WARNING")
+    sup = Supervisor(specs, base=base, preload=strategy_preload(), log_level="WARNING")
     loop = asyncio.get_running_loop()
     task = loop.create_task(sup.run())
     while not Path(run.run_dir).is_dir():
@@ -366,7 +366,7 @@ def main() -> int:
 
     from gridsup import app
     from gridsup.actors.run_config import MARKET_DATA_ACTOR
-    from gridsup.commands.start import prepare
+    from gridsup.commands.prepare import prepare
     from gridsup.logging import configure_logging
 
     configure_logging("WARNING")

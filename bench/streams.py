@@ -376,7 +376,8 @@ async def fleet_latency(lb: Loopback, grids: int) -> dict[str, Any]:
 
     from gridsup import app
     from gridsup.actors.run_config import ORDER_UPDATES
-    from gridsup.commands.start import _strategy_preload, prepare
+    from gridsup.commands.foreground import strategy_preload
+    from gridsup.commands.prepare import prepare
     from gridsup.runtime.endpoints import RunDir
     from gridsup.supervisor.runner import Supervisor
 
@@ -391,7 +392,7 @@ async def fleet_latency(lb: Loopback, grids: int) -> dict[str, Any]:
     specs = [
         s.with_policy(heartbeat_liveness=30, ready_timeout=300.0) for s in app.child_specs(run)
     ]
-    sup = Supervisor(specs, base=base, preload=_strategy_preload(), log_level="WARNING")
+    sup = Supervisor(specs, base=base, preload=strategy_preload(), log_level="WARNING")
     task = asyncio.get_running_loop().create_task(sup.run())
     names = [s.name for s in specs if s.kind == "strategy"]
     out: dict[str, Any] = {"moves": []}

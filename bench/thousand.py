@@ -177,12 +177,12 @@ async def measure(
     import psutil
 
     from gridsup.actors.run_config import MARKET
-    from gridsup.commands.start import _strategy_preload
+    from gridsup.commands.foreground import strategy_preload
     from gridsup.runtime.endpoints import RunDir
     from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 
-    sup = Supervisor(specs, base=base, preload=_strategy_preload(), log_level="WARNING")
+    sup = Supervisor(specs, base=base, preload=strategy_preload(), log_level="WARNING")
     loop = asyncio.get_running_loop()
     task = loop.create_task(sup.run())
     while not Path(run.run_dir).is_dir():
@@ -290,7 +290,7 @@ def _latencies(
 def run_size(count: int, symbols: list[str], args: Any) -> dict[str, Any]:
     from gridsup import app
     from gridsup.actors.run_config import MARKET_DATA_ACTOR
-    from gridsup.commands.start import prepare
+    from gridsup.commands.prepare import prepare
 
     work = Path(tempfile.mkdtemp(prefix="gsthousand-"))
     os.environ["GRIDSUP_DATA_DIR"] = str(work / "data")

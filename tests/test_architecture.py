@@ -26,12 +26,6 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
         "binance_url_overrides into venues.py, left until the venue work (issues 14-16) on "
         "server.py has landed"
     ),
-    frozenset({"gridsup.supervisor.extensions", "gridsup.supervisor.runner"}): (
-        "the SupervisorExtension Protocol names the Supervisor its extensions read "
-        "(TYPE_CHECKING) and the runner imports the Protocol and command_sender; the cut is a "
-        "SupervisorView Protocol that the metrics, alert, web and cluster extensions take, "
-        "left until issues 17, 19 and 20 have landed"
-    ),
 }
 
 # Another object's underscore attribute, read where the object is not ours: third-party
@@ -40,7 +34,7 @@ FOREIGN_PRIVATES: dict[tuple[str, str], str] = {
     ("gridsup.exchange.loopback.server", "_server"): (
         "aiohttp's TCPSite tells the port bound for port 0 only through its _server"
     ),
-    ("gridsup.supervisor.metrics_server", "_server"): (
+    ("gridsup.supervisor.metrics.server", "_server"): (
         "aiohttp's TCPSite tells the port bound for port 0 only through its _server"
     ),
     ("gridsup.exchange.loopback.ws", "_req"): (

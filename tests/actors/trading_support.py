@@ -40,7 +40,7 @@ from gridsup.messages.market import MarketInfo
 from gridsup.runtime.actor import RuntimeInfo
 from gridsup.runtime.endpoints import BROADCAST_TOPIC, COMMAND, REPORT, RunDir, command_topic
 from gridsup.runtime.entry import Launch, child_main
-from gridsup.supervisor.runner import make_context
+from gridsup.supervisor.processes import make_context
 from helpers import BTC_USDT, eventually
 from loopback_process import loopback_process
 

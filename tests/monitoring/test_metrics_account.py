@@ -12,14 +12,14 @@ from prometheus_client.registry import CollectorRegistry
 from gridsup.exchange.request_stats import RequestStats
 from gridsup.messages import telemetry
 from gridsup.messages.control import ActorStatus, StatusValue
-from gridsup.supervisor.metrics import SupervisorCollector, SupervisorView
+from gridsup.supervisor.metrics import SupervisorCollector, SupervisorSnapshot
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(*actors: ActorStatus) -> tuple[Samples, dict[str, str]]:
     """Every sample, and each family's type, of a collection over ``actors``."""
-    view = SupervisorView(pid=1, uptime=5.0, state="running", actors=actors)
+    view = SupervisorSnapshot(pid=1, uptime=5.0, state="running", actors=actors)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SupervisorCollector(lambda: view, "binance"))
     samples: Samples = {}

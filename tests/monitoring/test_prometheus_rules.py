@@ -16,7 +16,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from gridsup.messages import telemetry
 from gridsup.messages.control import ActorStatus, StatusValue
-from gridsup.supervisor.metrics import SupervisorCollector, SupervisorView
+from gridsup.supervisor.metrics import SupervisorCollector, SupervisorSnapshot
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "gridsup-alerts.yml"
 PROMTOOL = shutil.which("promtool")
@@ -30,7 +30,7 @@ def exported(status: dict[str, StatusValue]) -> list[str]:
     """The sample lines (``name{labels} value``) the collector writes for an execution
     actor with ``status``."""
     actor = ActorStatus(name="execution", kind="execution", state="running", status=status)
-    view = SupervisorView(pid=1, uptime=5.0, state="running", actors=(actor,))
+    view = SupervisorSnapshot(pid=1, uptime=5.0, state="running", actors=(actor,))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SupervisorCollector(lambda: view, "binance"))
     text = generate_latest(registry).decode()

@@ -1,6 +1,6 @@
 """The preflight checks of ``gridsup start``: everything that can refuse a start which
 could not work is found here, before a process is spawned. Not a subcommand: the steps
-:func:`gridsup.commands.start.prepare` runs, in this order, cheapest first:
+:func:`gridsup.commands.prepare.prepare` runs, in this order, cheapest first:
 
 * the markets and order sizes: every enabled grid's symbol is listed (by the paper
   exchange or the real one), its levels do not collide on the tick size, its smallest

@@ -1,6 +1,9 @@
 """``gridsup start --strategies grids.toml``: check everything, print a banner, run the
 supervisor in the foreground until SIGINT/SIGTERM (or ``--duration``).
 
+The command and its options are here; the checks are :func:`gridsup.commands.prepare.prepare`,
+the run is :mod:`gridsup.commands.foreground`.
+
 Exit codes: 0 clean stop, 1 runtime failure (database or exchange unreachable, an
 infrastructure actor given up on), 2 bad configuration or a refused start (a grid's
 lock is held elsewhere, another supervisor runs in the same run directory).
@@ -9,31 +12,22 @@ lock is held elsewhere, another supervisor runs in the same run directory).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import os
 import sys
-from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from gridsup.commands.foreground import monitoring, run_extensions, strategy_preload, supervise
 from gridsup.commands.output import PositiveFloat, Seconds, fail, short, strategies_option
+from gridsup.commands.prepare import prepare
 from gridsup.config import LOG_LEVELS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from gridsup.actors.run_config import RunConfig
-    from gridsup.app import StartOptions
     from gridsup.config import GridsFile
-    from gridsup.supervisor.extensions import SupervisorExtension
     from gridsup.supervisor.runner import Service
-    from gridsup.supervisor.spec import ChildSpec
-
-# How often the foreground loop looks at the children for an infrastructure failure.
-_WATCH_INTERVAL = 0.25
 
 
 def _refuse(message: str, code: int) -> NoReturn:
@@ -108,221 +102,6 @@ def banner(grids: GridsFile, run: RunConfig, safe_db_url: str) -> str:
             f"  {cfg.num_grids} levels  budget {spec.budget_quote} {cfg.quote}"
         )
     return "\n".join(lines)
-
-
-async def _supervise(
-    specs: list[ChildSpec],
-    base: Path,
-    duration: float | None,
-    log_level: str,
-    log_json: bool,
-    preload: tuple[str, ...],
-    extensions: Sequence[SupervisorExtension] = (),
-    services: Sequence[Service] = (),
-) -> int:
-    """Run the supervisor; stop it after ``duration`` seconds, or with exit code 1 when
-    an infrastructure actor (persistence, execution, market data) is given up on."""
-    import structlog
-
-    from gridsup.app import EXIT_OK, EXIT_RUNTIME, INFRA_KINDS
-    from gridsup.supervisor.runner import Supervisor
-    from gridsup.supervisor.states import ChildState
-
-    log = structlog.get_logger("gridsup.start")
-    supervisor = Supervisor(
-        specs,
-        base=base,
-        preload=preload,
-        log_level=log_level,
-        log_json=log_json,
-        extensions=extensions,
-        services=services,
-    )
-    outcome = EXIT_OK
-
-    async def watch() -> None:
-        nonlocal outcome
-        loop = asyncio.get_running_loop()
-        deadline = None if duration is None else loop.time() + duration
-        while True:
-            await asyncio.sleep(_WATCH_INTERVAL)
-            sup = supervisor.supervision
-            if sup is None:
-                continue
-            failed = [
-                c.name
-                for c in sup.children.values()
-                if c.spec.kind in INFRA_KINDS and c.state is ChildState.FAILED
-            ]
-            if failed:
-                log.error("run_failed", actors=failed)
-                outcome = EXIT_RUNTIME
-                sup.stop()
-                return
-            if deadline is not None and loop.time() >= deadline:
-                log.info("run_duration_reached", duration=duration)
-                sup.stop()
-                return
-
-    watcher = asyncio.get_running_loop().create_task(watch())
-    try:
-        code = await supervisor.run()
-    finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
-    return code if code != EXIT_OK else outcome
-
-
-def _monitoring(
-    grids: GridsFile, run: RunConfig, metrics_addr: str | None
-) -> list[SupervisorExtension]:
-    """The metrics endpoint and the alerts of this run (exit 2 on a bad address or
-    alert URL, before anything starts)."""
-    from gridsup.app import EXIT_CONFIG
-    from gridsup.monitoring import MetricsAddressError, metrics_address
-    from gridsup.supervisor.alert_sender import AlertConfigError
-    from gridsup.supervisor.monitoring import monitoring_extensions
-
-    try:
-        address = metrics_address(metrics_addr, grids.metrics.address)
-        return monitoring_extensions(
-            exchange=run.exchange_id,
-            alerts=grids.alerts,
-            metrics=address,
-            mismatch_threshold=run.mismatch_threshold,
-            disk_path=_disk_path(grids),
-        )
-    except MetricsAddressError as exc:
-        _refuse(f"metrics: {exc}", EXIT_CONFIG)
-    except AlertConfigError as exc:
-        _refuse(f"alerts: {exc}", EXIT_CONFIG)
-
-
-def _disk_path(grids: GridsFile) -> Path:
-    """Where free disk matters: the SQLite database's directory, else the data dir."""
-    url = grids.database_url
-    if url.startswith("sqlite") and ":///" in url:
-        path = Path(url.split(":///", 1)[1]).parent
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        return path
-    return grids.data_dir or Path.cwd()
-
-
-def _extensions(
-    grids: GridsFile, web_listen: str | None, run: RunConfig
-) -> list[SupervisorExtension]:
-    """The grid pauses kept in the database and the audit log of grid actions, always;
-    the web dashboard when asked for. A bad address, or one beyond loopback without a
-    token, is refused (exit 2)."""
-    from gridsup.app import EXIT_CONFIG
-    from gridsup.supervisor.audit import AuditLog
-    from gridsup.supervisor.pauses import GridPauses
-
-    db_url = run.db_url
-    out: list[SupervisorExtension] = [
-        GridPauses(db_url, {g.name: g.grid_id for g in run.grids}),
-        AuditLog(db_url),
-    ]
-    listen = web_listen or grids.web.listen
-    if listen:
-        from gridsup.web import WebConfigError, web_settings
-        from gridsup.web.server import WebServer
-
-        try:
-            settings = web_settings(listen, grids.web.token_env)
-        except WebConfigError as exc:
-            _refuse(str(exc), EXIT_CONFIG)
-        out.append(WebServer(settings, db_url))
-    return out
-
-
-def _strategy_preload() -> tuple[str, ...]:
-    # The forkserver imports these once; every strategy actor forked from it shares the
-    # pages (copy on write), which is most of why a hundred of them fit on one machine.
-    import importlib.util
-
-    module = "gridsup.actors.grid.actor"
-    return (module,) if importlib.util.find_spec(module) is not None else ()
-
-
-def prepare(
-    grids_file: Path, options: StartOptions, base: Path
-) -> tuple[GridsFile, RunConfig, str]:
-    """Every preflight check, in order; returns the grids, the run and the safe DB URL.
-
-    Raises:
-        StartRefused: see :mod:`gridsup.app` (exit codes 1 and 2) and
-            :mod:`gridsup.commands.preflight`.
-    """
-    from gridsup import app
-    from gridsup.actors.run_config import Mode
-    from gridsup.commands import preflight
-    from gridsup.commands.preflight_limits import check_file_limit
-    from gridsup.supervisor.discovery import read_pointer
-
-    grids = app.load(grids_file)
-    mode = app.run_mode(grids, options)
-    check_file_limit(len(app.enabled_grids(grids)))
-    preflight.check_credentials(grids, mode)
-    if grids.exchange.id == "paper":
-        markets = preflight.paper_markets(grids)
-    else:
-        if options.exchange_url:  # the loopback exchange, speaking this venue's dialect
-            from gridsup.exchange.loopback.venues import url_overrides
-
-            options = dataclasses.replace(
-                options, url_overrides=url_overrides(grids.exchange.id, options.exchange_url)
-            )
-        markets = asyncio.run(preflight.exchange_markets(grids, options.url_overrides, mode))
-    preflight.check_orders(grids, markets)
-    preflight.check_market_source(grids)
-    if mode is Mode.DRY_RUN:
-        preflight.check_paper_balances(grids)
-    if options.db_url:
-        source = "--db"
-    elif grids.database.url:
-        source = f"{grids.path}: database: url (or GRIDSUP_DB_URL)"
-    else:
-        source = ""  # gridsup's default SQLite in the data directory
-    db_url, safe_db_url = asyncio.run(
-        preflight.prepare_database(
-            options.db_url or grids.database_url,
-            source,
-            explicit=bool(options.db_url or grids.database.url),
-        )
-    )
-    pointer = read_pointer(base)
-    if pointer is not None:
-        raise app.StartRefused(
-            f"a supervisor (pid {pointer.pid}) already runs in {base}: "
-            "`gridsup stop` it, or give this one another --run-dir"
-        )
-    if options.member is None:
-        asyncio.run(preflight.check_grid_locks(db_url, [g.name for g in app.enabled_grids(grids)]))
-    elif not db_url.startswith(("postgresql", "postgres")):
-        # Members on several hosts share grids through PostgreSQL's session locks and
-        # lease rows: a SQLite file cannot be that meeting point.
-        raise app.StartRefused(
-            f"--cluster needs a PostgreSQL database (got {safe_db_url}): the members "
-            "share grids through its locks and lease rows"
-        )
-    elif mode is Mode.DRY_RUN:
-        # A paper account lives in one member's run: a grid adopted by another member
-        # would find another account, and each member would overwrite the others' paper
-        # balances in the shared database.
-        raise app.StartRefused(
-            "--cluster trades live only: a dry run's paper account belongs to one "
-            "member, so a grid moved to another would lose its orders and balances"
-        )
-    if mode is Mode.LIVE:  # keys, trade permission and free balances, before any order
-        from gridsup.commands.preflight_account import check_live_account
-
-        asyncio.run(check_live_account(grids, db_url, options.url_overrides))
-    run = app.build_run_config(
-        grids, markets, options, run_dir=str(base / f"run-{os.getpid()}"), db_url=db_url
-    )
-    return grids, run, safe_db_url
 
 
 @click.command("start")
@@ -469,14 +248,14 @@ def start(
         grids, run, safe_db_url = prepare(grids_file, options, base)
     except app.StartRefused as exc:
         _refuse(str(exc), exc.code)
-    extensions = _monitoring(grids, run, metrics_addr)
+    extensions = monitoring(grids, run, metrics_addr)
     level = (log_level or grids.log_level).upper()
     json_logs = log_json or grids.log_json
     click.echo(banner(grids, run, safe_db_url))
     sys.stdout.flush()
     configure_logging(level, json=json_logs)
     specs = app.child_specs(run, strategies=run.member is None)
-    extensions += _extensions(grids, web_listen, run)
+    extensions += run_extensions(grids, web_listen, run)
     services: list[Service] = []
     if run.member is not None:
         from gridsup.supervisor.cluster import ClusterMember
@@ -490,8 +269,8 @@ def start(
         services.append(member_loop.run)
     try:
         code = asyncio.run(
-            _supervise(
-                specs, base, duration, level, json_logs, _strategy_preload(), extensions, services
+            supervise(
+                specs, base, duration, level, json_logs, strategy_preload(), extensions, services
             )
         )
     except SupervisorRunning as exc:

@@ -11,7 +11,8 @@ first. Every call into the context may call back into the strategy at once (a ba
 fills a market order inside ``place_order``), so the state is always updated *before*
 the context is called (the :class:`OrderDesk` does that).
 
-This module decides; ``grid_book.py`` holds the state (``grid_view.py`` reads it),
+This module decides; ``grid_book.py`` holds the state (``grid_view.py`` reads it,
+``grid_invariant.py`` checks it), ``grid_entry.py`` opens the grid on its first price,
 ``grid_counter.py`` answers a closed slot order, ``grid_orders.py`` places orders.
 """
 
@@ -28,6 +29,8 @@ from gridsup.messages.market import Tick
 from gridsup.strategy.grid_book import GridBook
 from gridsup.strategy.grid_config import GridConfig, InitialPosition
 from gridsup.strategy.grid_counter import close_grid_order, cut_worthy
+from gridsup.strategy.grid_entry import close_entry, open_grid, skip_entry_slots
+from gridsup.strategy.grid_invariant import slot_violations
 from gridsup.strategy.grid_orders import OrderDesk, log_event
 from gridsup.strategy.grid_state import (
     AdoptOutcome,
@@ -42,7 +45,7 @@ from gridsup.strategy.grid_state import (
 )
 from gridsup.strategy.grid_view import BookView
 from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
-from gridsup.strategy.levels import calculate_order_size, first_level_at_or_above, grid_levels
+from gridsup.strategy.levels import calculate_order_size, grid_levels
 from gridsup.strategy.protocols import ExecutionContext
 
 __all__ = [
@@ -105,7 +108,7 @@ class GridTradingStrategy(BookView):
             self.config.initial_position is InitialPosition.BUY
             and self._book.phase is Phase.RUNNING
         )
-        return self._book.violations(every_slot_filled=full)
+        return slot_violations(self._book, every_slot_filled=full)
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -209,7 +212,7 @@ class GridTradingStrategy(BookView):
                     self._book.slot_order[order.slot] = None
                 desk.skip(order.slot, order.level, order.side, order.amount, reason)
             case OrderRole.ENTRY:
-                self._skip_entry_slots(f"initial market buy refused: {reason}")
+                skip_entry_slots(self._book, desk, f"initial market buy refused: {reason}")
             case OrderRole.EXIT:
                 desk.skip(-1, MARKET_LEVEL, Side.SELL, order.amount, f"exit refused: {reason}")
                 self._book.phase = Phase.STOPPED
@@ -317,30 +320,7 @@ class GridTradingStrategy(BookView):
             book.phase, book.stop_reason = Phase.STOPPED, reason
             self._warn("grid_not_started", price=price, reason=reason.value)
             return
-        empty = first_level_at_or_above(book.levels, price)
-        slots = len(book.slot_order)
-        above: list[int] = []
-        if self.config.initial_position is InitialPosition.BUY:
-            for k in range(empty, slots):
-                if book.slot_order[k] is not None:
-                    continue  # adopted before the first price (a lost state)
-                # Buy no base for a sell that the market's limits would refuse anyway.
-                refusal = desk.refusal(book.amounts[k], book.levels[k + 1])
-                if refusal is None:
-                    above.append(k)
-                else:
-                    desk.skip(k, k + 1, Side.SELL, book.amounts[k], refusal)
-        book.phase = Phase.ENTERING if above else Phase.RUNNING
-        book.entry_slots = above
-        log_event(logging.INFO, "grid_started", self.grid_id, price=price, empty_level=empty)
-        for k in range(min(empty, slots)):
-            if book.slot_order[k] is None:
-                desk.place_limit(k, Side.BUY, book.amounts[k])
-        if above and book.phase is Phase.ENTERING:
-            need = sum((book.amounts[k] for k in above), _ZERO)
-            refusal = desk.place_market(OrderRole.ENTRY, Side.BUY, need, price)
-            if refusal is not None:
-                self._skip_entry_slots(f"initial market buy: {refusal}")
+        open_grid(book, desk, price, buy_above=self.config.initial_position is InitialPosition.BUY)
 
     def _stop(self, reason: StopReason, price: Decimal) -> None:
         book, desk = self._book, self._require_desk()
@@ -383,7 +363,7 @@ class GridTradingStrategy(BookView):
             case OrderRole.GRID:
                 close_grid_order(self._book, self._require_desk(), order)
             case OrderRole.ENTRY:
-                self._close_entry(order)
+                close_entry(self._book, self._require_desk(), order)
             case OrderRole.EXIT:
                 self._book.exit_proceeds += order.quote
                 self._book.phase = Phase.STOPPED
@@ -391,36 +371,6 @@ class GridTradingStrategy(BookView):
             case _ as unreachable:
                 assert_never(unreachable)
         self._maybe_finish_stop()
-
-    def _close_entry(self, order: TrackedOrder) -> None:
-        book, desk = self._book, self._require_desk()
-        if book.phase is Phase.ENTERING:
-            book.phase = Phase.RUNNING
-        net = order.filled - order.base_fee
-        if net <= 0:
-            self._skip_entry_slots("initial market buy filled nothing")
-            return
-        slots, book.entry_slots = book.entry_slots, []
-        unit_cost = order.quote / net
-        left = net  # handed out lowest slot first; a short fill leaves the top ones short
-        for k in slots:
-            amount = min(book.amounts[k], desk.round(left))
-            left -= amount
-            book.slot_cost[k] = amount * unit_cost
-            book.open_leg(k, order, amount / net)
-            if book.phase is Phase.RUNNING:
-                desk.place_limit(k, Side.SELL, amount)
-        if left > 0:  # what rounding to the lot step left: dust, for a later sell
-            book.dust += left
-            book.dust_cost += left * unit_cost
-
-    def _skip_entry_slots(self, reason: str) -> None:
-        book, desk = self._book, self._require_desk()
-        for k in book.entry_slots:
-            desk.skip(k, k + 1, Side.SELL, book.amounts[k], reason)
-        book.entry_slots = []
-        if book.phase is Phase.ENTERING:
-            book.phase = Phase.RUNNING
 
     def _warn(self, event: str, **fields: object) -> None:
         log_event(_WARNING, event, self.grid_id, **fields)

@@ -1,8 +1,9 @@
-"""``GridBook``: everything a grid knows (slots, open orders, figures), its snapshot form
-and the slot invariant (design invariant 6) checked over it.
+"""``GridBook``: everything a grid knows (slots, open orders, figures) and its snapshot
+form.
 
-The strategy (grid.py) decides; the book only holds and checks. Keeping them apart keeps
-the snapshot next to the fields it must list, so a new field cannot be forgotten there.
+The strategy (grid.py) decides; the book only holds (grid_invariant.py checks the slot
+invariant over it). Keeping the snapshot next to the fields it must list means a new
+field cannot be forgotten there.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ MAX_PENDING_CYCLES = 1000
 _MONEY_QUANTUM = Decimal("1e-18")  # what the store holds exactly
 
 
-def _money(value: Decimal) -> Decimal:
+def money(value: Decimal) -> Decimal:
     """``value`` rounded to 18 decimals when it has more (an average or a share)."""
     with localcontext() as ctx:
         ctx.prec = 80
@@ -200,7 +201,7 @@ class GridBook:
         price = (order.quote - order.quote_fee) / bought if bought else (order.price or _ZERO)
         self.slot_open[slot] = OpenLeg(
             order_id=order.client_order_id,
-            price=_money(price),
+            price=money(price),
             opened_at=order.filled_at or self.last_time,
             fee=order.fee_value * share,
         )
@@ -224,11 +225,11 @@ class GridBook:
                 open_price=self.levels[order.slot] if leg is None else leg.price,
                 open_order_id=None if leg is None else leg.order_id,
                 opened_at=closed_at if leg is None or not leg.opened_at else leg.opened_at,
-                close_price=_money((order.quote + order.quote_fee) / sold),
+                close_price=money((order.quote + order.quote_fee) / sold),
                 close_order_id=order.client_order_id,
                 closed_at=closed_at,
-                fee=_money(buy_fee + order.fee_value),
-                profit=_money(profit),
+                fee=money(buy_fee + order.fee_value),
+                profit=money(profit),
                 complete=complete,
             )
         )
@@ -281,34 +282,6 @@ class GridBook:
                 fee=self.levels[slot] * amount * fee_rate,
             )
         return AdoptOutcome.ADOPTED
-
-    # ---------------------------------------------------------------------- invariant
-
-    def violations(self, every_slot_filled: bool) -> list[str]:
-        """Breaches of the slot invariant; ``every_slot_filled`` also demands an order (or
-        a reported skip) in every slot, as initial position ``buy`` does once running."""
-        problems: list[str] = []
-        seen: dict[int, str] = {}
-        for cid, order in self.orders.items():
-            if order.role is not OrderRole.GRID:
-                continue
-            k = order.slot
-            if k in seen:
-                problems.append(f"slot {k} holds two orders: {seen[k]} and {cid}")
-            seen[k] = cid
-            expected = k if order.side is Side.BUY else k + 1
-            if order.level != expected or order.price != self.levels[expected]:
-                problems.append(f"{cid}: {order.side.value} at level {order.level} in slot {k}")
-            if self.slot_order[k] != cid:
-                problems.append(f"slot {k} does not point at its order {cid}")
-        for k, pointed in enumerate(self.slot_order):
-            if pointed is not None and seen.get(k) != pointed:
-                problems.append(f"slot {k} points at {pointed}, which is not open")
-        if every_slot_filled:
-            for k in range(len(self.slot_order)):
-                if k not in seen and k not in self.skipped:
-                    problems.append(f"slot {k} is empty and not reported as skipped")
-        return problems
 
     # ----------------------------------------------------------------------- snapshot
 

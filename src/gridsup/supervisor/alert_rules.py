@@ -28,7 +28,7 @@ from gridsup.supervisor.alert_sender import AppriseSender
 from gridsup.supervisor.alerts import AlertCenter
 
 if TYPE_CHECKING:
-    from gridsup.supervisor.runner import Supervisor
+    from gridsup.supervisor.extensions import SupervisorView
 
 log = structlog.get_logger("gridsup.supervisor.alerts")
 
@@ -184,7 +184,7 @@ class AlertsExtension:
         self._held: set[Condition] = set()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, supervisor: Supervisor) -> None:
+    async def start(self, supervisor: SupervisorView) -> None:
         if self.sender is not None:
             self.sender.start()
             log.info("alerts_enabled", urls=self.sender.count)  # how many, never which
@@ -218,7 +218,7 @@ class AlertsExtension:
         self._held = held
         self.center.tick()
 
-    async def _loop(self, supervisor: Supervisor) -> None:
+    async def _loop(self, supervisor: SupervisorView) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
             sup = supervisor.supervision

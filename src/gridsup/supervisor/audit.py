@@ -17,7 +17,7 @@ import structlog
 from gridsup.messages.control import GridAction, GridActionReply
 
 if TYPE_CHECKING:
-    from gridsup.supervisor.runner import Supervisor
+    from gridsup.supervisor.extensions import SupervisorView
 
 log = structlog.get_logger("gridsup.supervisor")
 
@@ -32,7 +32,7 @@ class AuditLog:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
 
-    async def start(self, supervisor: Supervisor) -> None:
+    async def start(self, supervisor: SupervisorView) -> None:
         if supervisor.grid_actions is None:
             return
         self._queue = asyncio.Queue()  # bound to this loop

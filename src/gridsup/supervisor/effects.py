@@ -2,7 +2,8 @@
 
 :class:`~gridsup.supervisor.supervision.Supervision` never forks, signals, sleeps or
 reads a clock itself: it asks an :class:`Effects` (supervisord's ``options`` object). Tests
-pass a hand-written fake with a fake clock; :class:`ProcessEffects` is the real thing.
+pass a hand-written fake with a fake clock;
+:class:`~gridsup.supervisor.processes.ProcessEffects` is the real thing.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from gridsup.supervisor.alert_rules import AlertLimits, AlertRules, AlertsExtens
 from gridsup.supervisor.alert_sender import AppriseSender, alert_urls
 from gridsup.supervisor.alerts import AlertCenter
 from gridsup.supervisor.extensions import SupervisorExtension
-from gridsup.supervisor.metrics_server import MetricsServer
+from gridsup.supervisor.metrics.server import MetricsServer
 
 
 def monitoring_extensions(

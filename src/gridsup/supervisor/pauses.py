@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 if TYPE_CHECKING:
-    from gridsup.supervisor.runner import Supervisor
+    from gridsup.supervisor.extensions import SupervisorView
 
 log = structlog.get_logger("gridsup.supervisor")
 
@@ -36,7 +36,7 @@ class GridPauses:
         self._db: Any = None
         self.loaded: frozenset[str] = frozenset()  # grid names paused at the start
 
-    async def start(self, supervisor: Supervisor) -> None:
+    async def start(self, supervisor: SupervisorView) -> None:
         """Load the paused grids and take over the actions' pause journal.
 
         Raises:

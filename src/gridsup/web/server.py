@@ -15,7 +15,7 @@ from gridsup.web.source import SupervisorSource
 from gridsup.web.ticks import MARKET, TickBuffer, spawn_follower
 
 if TYPE_CHECKING:
-    from gridsup.supervisor.runner import Supervisor
+    from gridsup.supervisor.extensions import SupervisorView
 
 log = structlog.get_logger("gridsup.web")
 
@@ -31,7 +31,7 @@ class WebServer:
         self._db: Any = None
         self._ticks: asyncio.Task[None] | None = None
 
-    async def start(self, supervisor: Supervisor) -> None:
+    async def start(self, supervisor: SupervisorView) -> None:
         """Bind and serve.
 
         Raises:

@@ -12,13 +12,13 @@ from gridsup.messages.control import ActorStatus
 from gridsup.web.fleet import KIND_STRATEGY, GridInfo, grid_info
 
 if TYPE_CHECKING:
-    from gridsup.supervisor.runner import Supervisor
+    from gridsup.supervisor.extensions import SupervisorView
 
 
 class SupervisorSource:
     """The fleet of ``supervisor``: its children's status and its grids' configs."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: SupervisorView) -> None:
         self._sup = supervisor
         self._started = time.monotonic()
         self._grids = tuple(self._grid_infos())

@@ -41,7 +41,7 @@ from gridsup.runtime.endpoints import RunDir
 from gridsup.runtime.entry import Launch, child_main
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.ids import parse_client_order_id
-from gridsup.supervisor.runner import make_context
+from gridsup.supervisor.processes import make_context
 from helpers import eventually
 
 PERSISTENCE = "gridsup.actors.persistence.actor:build"

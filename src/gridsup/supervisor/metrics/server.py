@@ -1,8 +1,8 @@
 """The supervisor's ``/metrics`` endpoint (aiohttp, in the supervisor's own event loop).
 
 Off unless an address is given (``[metrics] address`` in grids.toml, or ``gridsup start
---metrics``); see :func:`gridsup.config.parse_metrics_address` for what is accepted. Each
-scrape runs :class:`~gridsup.supervisor.metrics.SupervisorCollector` over the latest
+--metrics``); see :func:`gridsup.monitoring.metrics_address` for what is accepted. Each
+scrape runs :class:`~gridsup.supervisor.metrics.collector.SupervisorCollector` over the latest
 status, on the loop, so it sees one consistent state and needs no lock.
 """
 
@@ -17,20 +17,22 @@ from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from gridsup.supervisor.metrics import SupervisorCollector, SupervisorView
+from gridsup.supervisor.metrics.collector import SupervisorCollector, SupervisorSnapshot
 
 if TYPE_CHECKING:
     from gridsup.supervisor.alerts import AlertCenter
-    from gridsup.supervisor.runner import Supervisor
+    from gridsup.supervisor.extensions import SupervisorView
 
 log = structlog.get_logger("gridsup.supervisor")
 
 
-def supervisor_view(supervisor: Supervisor, alerts: AlertCenter | None = None) -> SupervisorView:
+def supervisor_snapshot(
+    supervisor: SupervisorView, alerts: AlertCenter | None = None
+) -> SupervisorSnapshot:
     """The supervisor's latest status (empty before its supervision exists)."""
     sup = supervisor.supervision
     started = supervisor.started_at
-    return SupervisorView(
+    return SupervisorSnapshot(
         pid=os.getpid(),
         uptime=0.0 if started is None else time.monotonic() - started,
         state="starting" if sup is None else sup.state.value,
@@ -55,14 +57,14 @@ class MetricsServer:
         self.collector: SupervisorCollector | None = None
         self._runner: web.AppRunner | None = None
 
-    async def start(self, supervisor: Supervisor) -> None:
+    async def start(self, supervisor: SupervisorView) -> None:
         """Bind and serve.
 
         Raises:
             OSError: the address cannot be bound (in use, not local).
         """
         self.collector = SupervisorCollector(
-            lambda: supervisor_view(supervisor, self.alerts), self.exchange
+            lambda: supervisor_snapshot(supervisor, self.alerts), self.exchange
         )
         self.registry.register(self.collector)
         app = web.Application()
