@@ -62,10 +62,14 @@ def test_the_api_shows_the_fleet_and_acts_with_checks_and_audit(env: GridsEnv) -
     assert chart["open_orders"]
     code, page = request(f"{base}/api/grids/btc-fast/orders?offset=0&limit=3")
     assert code == 200 and len(page["items"]) == 3 and page["total"] >= 12
-    code, page2 = request(f"{base}/api/grids/btc-fast/orders?offset=3&limit=3")
+    # The grid trades on between the two requests: the cursor keeps the pages apart.
+    code, page2 = request(f"{base}/api/grids/btc-fast/orders?before={page['next']}&limit=3")
+    assert code == 200 and len(page2["items"]) == 3
     assert {o["client_order_id"] for o in page["items"]}.isdisjoint(
         o["client_order_id"] for o in page2["items"]
     )
+    assert page["items"][-1]["timestamp"] >= page2["items"][0]["timestamp"]
+    assert request(f"{base}/api/grids/btc-fast/orders?before=x.y")[0] == 400
     code, fills = request(f"{base}/api/grids/btc-fast/fills?limit=500")
     assert code == 200 and fills["total"] == len(fills["items"]) >= 2
 

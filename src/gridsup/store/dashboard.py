@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from gridsup.messages.common import OrderStatus
 from gridsup.store.database import Database
@@ -56,48 +56,83 @@ def _page(offset: int, limit: int) -> tuple[int, int]:
     return max(0, offset), max(1, min(limit, MAX_PAGE))
 
 
-async def orders_page(db: Database, grid: str, offset: int = 0, limit: int = 50) -> dict[str, Any]:
-    """The grid's orders, newest first, ``limit`` from ``offset``, and how many in all."""
-    offset, limit = _page(offset, limit)
-    async with db.session() as session:
-        total = await session.scalar(select(func.count(Order.id)).where(Order.strategy == grid))
-        rows = await session.execute(
-            select(Order)
-            .where(Order.strategy == grid)
-            .order_by(Order.timestamp.desc(), Order.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        items = [
-            {
-                "client_order_id": o.client_order_id,
-                "side": o.side.value,
-                "status": o.status.value,
-                "price": _money(o.price),
-                "amount": _money(o.amount),
-                "filled": _money(o.filled),
-                "level": o.level,
-                "timestamp": o.timestamp,
-            }
-            for o in rows.scalars()
-        ]
-    return {"total": int(total or 0), "offset": offset, "limit": limit, "items": items}
+class BadCursor(ValueError):
+    """A ``before`` cursor that this module did not hand out."""
 
 
-async def fills_page(db: Database, grid: str, offset: int = 0, limit: int = 50) -> dict[str, Any]:
-    """The grid's fills, newest first, ``limit`` from ``offset``, and how many in all."""
+def _cursor(row: Order | Fill) -> str:
+    return f"{row.timestamp}.{row.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[int, int]:
+    ts, _, row_id = cursor.partition(".")
+    try:
+        return int(ts), int(row_id)
+    except ValueError:
+        raise BadCursor(f"not a cursor of this API: {cursor[:40]!r}") from None
+
+
+async def _history_page(
+    db: Database,
+    model: type[Order] | type[Fill],
+    grid: str,
+    offset: int,
+    limit: int,
+    before: str | None,
+) -> tuple[int, int, int, list[Any], str | None]:
+    """Newest first, by (timestamp, id). With ``before`` (the ``next`` of an earlier page)
+    the page starts right after that row, so rows written meanwhile neither repeat nor
+    shift it; without, ``offset`` rows are skipped (a page number's view)."""
     offset, limit = _page(offset, limit)
+    stmt = select(model).where(model.strategy == grid)
+    if before is not None:
+        ts, row_id = _parse_cursor(before)
+        stmt = stmt.where(or_(model.timestamp < ts, and_(model.timestamp == ts, model.id < row_id)))
+        offset = 0
     async with db.session() as session:
-        total = await session.scalar(select(func.count(Fill.id)).where(Fill.strategy == grid))
-        rows = await session.execute(
-            select(Fill)
-            .where(Fill.strategy == grid)
-            .order_by(Fill.timestamp.desc(), Fill.id.desc())
-            .offset(offset)
-            .limit(limit)
+        total = await session.scalar(select(func.count(model.id)).where(model.strategy == grid))
+        rows: list[Any] = list(
+            (
+                await session.execute(
+                    stmt.order_by(model.timestamp.desc(), model.id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).scalars()
         )
-        items = [fill_item(f) for f in rows.scalars()]
-    return {"total": int(total or 0), "offset": offset, "limit": limit, "items": items}
+    after = _cursor(rows[-1]) if len(rows) == limit else None
+    return int(total or 0), offset, limit, rows, after
+
+
+async def orders_page(
+    db: Database, grid: str, offset: int = 0, limit: int = 50, before: str | None = None
+) -> dict[str, Any]:
+    """The grid's orders, newest first, ``limit`` from ``offset`` (or after the cursor
+    ``before``), how many in all and the cursor of the next page (``next``, or None)."""
+    total, offset, limit, rows, after = await _history_page(db, Order, grid, offset, limit, before)
+    items = [
+        {
+            "client_order_id": o.client_order_id,
+            "side": o.side.value,
+            "status": o.status.value,
+            "price": _money(o.price),
+            "amount": _money(o.amount),
+            "filled": _money(o.filled),
+            "level": o.level,
+            "timestamp": o.timestamp,
+        }
+        for o in rows
+    ]
+    return {"total": total, "offset": offset, "limit": limit, "items": items, "next": after}
+
+
+async def fills_page(
+    db: Database, grid: str, offset: int = 0, limit: int = 50, before: str | None = None
+) -> dict[str, Any]:
+    """The grid's fills, newest first, paged as :func:`orders_page`."""
+    total, offset, limit, rows, after = await _history_page(db, Fill, grid, offset, limit, before)
+    items = [fill_item(f) for f in rows]
+    return {"total": total, "offset": offset, "limit": limit, "items": items, "next": after}
 
 
 def fill_item(f: Fill) -> dict[str, Any]:

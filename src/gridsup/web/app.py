@@ -203,13 +203,21 @@ async def api_fills(request: web.Request) -> web.Response:
 
 
 async def _history(
-    request: web.Request, read: Callable[[Any, str, int, int], Awaitable[dict[str, Any]]]
+    request: web.Request,
+    read: Callable[[Any, str, int, int, str | None], Awaitable[dict[str, Any]]],
 ) -> web.Response:
+    from gridsup.store.dashboard import BadCursor
+
     dash = request.app[DASHBOARD]
     info = dash.grid(request.match_info["grid"])
     offset = _int(request, "offset", 0, 0, 10**9)
     limit = _int(request, "limit", 50, 1, 500)
-    return web.json_response(await read(dash.need_db(), info.name, offset, limit))
+    before = request.query.get("before")
+    try:
+        page = await read(dash.need_db(), info.name, offset, limit, before)
+    except BadCursor as exc:
+        raise _error(web.HTTPBadRequest, "bad_parameter", f"before: {exc}") from None
+    return web.json_response(page)
 
 
 async def api_profit(request: web.Request) -> web.Response:

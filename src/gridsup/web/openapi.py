@@ -25,6 +25,12 @@ GRID = {"name": "grid", "in": "path", "required": True, "schema": {"type": "stri
 PAGING = [
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
     {
+        "name": "before",
+        "in": "query",
+        "description": "the next of an earlier page: rows written since neither repeat nor shift",
+        "schema": {"type": "string"},
+    },
+    {
         "name": "limit",
         "in": "query",
         "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
@@ -74,6 +80,10 @@ PAGE = {
         "offset": {"type": "integer"},
         "limit": {"type": "integer"},
         "items": {"type": "array", "items": {"type": "object"}},
+        "next": {
+            "type": ["string", "null"],
+            "description": "pass as before= for the next page; null on the last one",
+        },
     },
 }
 ACTION_REPLY = {
