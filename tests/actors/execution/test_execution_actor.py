@@ -687,8 +687,11 @@ def test_live_placement_through_a_lost_response_and_foreign_orders_left_alone(
     assert {a.exchange_order_id for a in again} == {first.exchange_order_id}
     assert len(loopback.orders_by_client_id()[ours.client_order_id]) == 1
 
+    # Seen by a poll; the module's tests share one loopback account, whose request
+    # budget they have spent: polls may wait for it (seen: over 5 s on a loaded host).
     eventually(
         lambda: live.host.status("execution").get("foreign_orders", 0) >= 1,
+        timeout=30,
         message="foreign order reported",
     )
     live.host.stop("execution", cancel_orders=True)
