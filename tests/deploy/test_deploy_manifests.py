@@ -149,3 +149,16 @@ def test_the_compose_cluster_runs_two_members_on_one_database() -> None:
     assert all(
         s["depends_on"]["postgres"]["condition"] == "service_healthy" for s in members.values()
     )
+
+
+def test_the_systemd_unit_allows_the_open_files_of_a_large_fleet() -> None:
+    import configparser
+
+    from gridsup.commands.preflight_limits import files_needed
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string((DEPLOY / "gridsup.service").read_text())
+    # The distro default (1024 soft) would refuse 200 grids at the preflight.
+    assert int(unit["Service"]["LimitNOFILE"]) >= files_needed(10_000)
+    assert files_needed(200) > 1024
