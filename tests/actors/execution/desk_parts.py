@@ -19,7 +19,7 @@ from gridsup.actors.execution.venue import PaperVenue
 from gridsup.actors.run_config import GridSpec, Mode, RunConfig
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
-from gridsup.messages.common import OrderIntent, OrderType, Side
+from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.market import MarketInfo, Tick
 from gridsup.messages.orders import CancelOrder, OrderUpdate, PlaceOrder
 from gridsup.strategy.ids import grid_tag, make_client_order_id_for_tag
@@ -35,7 +35,7 @@ def cid(grid: str, level: int, side: Side = Side.BUY, cycle: int = 0) -> str:
     return make_client_order_id_for_tag(grid_tag(grid), level, side, cycle)
 
 
-def place_order(
+def limit_intent(
     grid: str,
     level: int,
     price: str | int,
@@ -43,23 +43,52 @@ def place_order(
     *,
     side: Side = Side.BUY,
     cycle: int = 0,
-    request_id: str = "r",
-) -> PlaceOrder:
-    """Grid ``grid``'s limit order at ``level`` in :data:`SYMBOL`."""
-    intent = OrderIntent(
+    symbol: str = SYMBOL,
+) -> OrderIntent:
+    """Grid ``grid``'s limit order at ``level`` in ``cycle``."""
+    return OrderIntent(
         client_order_id=cid(grid, level, side, cycle),
-        symbol=SYMBOL,
+        symbol=symbol,
         side=side,
         type=OrderType.LIMIT,
         amount=D(amount),
         price=D(price),
     )
+
+
+def place_order(
+    grid: str,
+    level: int,
+    price: str | int,
+    amount: str = "0.01",
+    *,
+    cycle: int = 0,
+    request_id: str = "r",
+) -> PlaceOrder:
+    """Grid ``grid``'s placement of its limit buy at ``level`` in :data:`SYMBOL`."""
+    intent = limit_intent(grid, level, price, amount, cycle=cycle)
     return PlaceOrder(request_id=request_id, strategy=grid, intent=intent)
 
 
 def cancel_order(grid: str, level: int, request_id: str = "c") -> CancelOrder:
     return CancelOrder(
         request_id=request_id, strategy=grid, client_order_id=cid(grid, level), symbol=SYMBOL
+    )
+
+
+def order_of(intent: OrderIntent, order_id: str, status: OrderStatus, filled: str = "0") -> Order:
+    """The exchange's record of ``intent`` as order ``order_id``."""
+    return Order(
+        id=order_id,
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        type=intent.type,
+        status=status,
+        price=intent.price,
+        amount=intent.amount,
+        filled=D(filled),
+        timestamp=1,
     )
 
 
@@ -130,7 +159,8 @@ class PaperAccount:
         self, grid: str, level: int, price: str, amount: str = "0.01", side: Side = Side.BUY
     ) -> PlaceOrder:
         self._requests += 1
-        return place_order(grid, level, price, amount, side=side, request_id=f"r{self._requests}")
+        intent = limit_intent(grid, level, price, amount, side=side)
+        return PlaceOrder(request_id=f"r{self._requests}", strategy=grid, intent=intent)
 
     def tick(self, price: str, at: int = 1) -> Tick:
         return Tick(symbol=SYMBOL, timestamp=EPOCH + at, last=D(price))
