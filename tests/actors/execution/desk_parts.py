@@ -15,7 +15,8 @@ from gridsup.actors.execution.inflight import InFlight
 from gridsup.actors.execution.outbox import Action
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.actors.execution.tracked_orders import OrderBook
-from gridsup.actors.execution.venue import PaperVenue
+from gridsup.actors.execution.venue import PaperVenue, Venue
+from gridsup.actors.execution.workbench import Workbench
 from gridsup.actors.run_config import GridSpec, Mode, RunConfig
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Order, Trade
@@ -141,7 +142,7 @@ def grids_run(
 class PaperAccount:
     """Grids ``a`` and ``b`` (1000 USDT each) on a paper account of 10000 USDT and
     1 BTC, the last price 52000; and the pieces a Desk's parts share, built as the Desk
-    builds them (``booking``, ``admission``, ``inflight``), for a part to be built alone."""
+    builds them (:meth:`bench`), for a part to be built alone."""
 
     def __init__(self, member: str | None = None) -> None:
         self.run = grids_run(member=member)
@@ -149,11 +150,15 @@ class PaperAccount:
         self.account.on_price(SYMBOL, D(52000), EPOCH)
         self.budgets = Budgets({g.name: g.budget_quote for g in self.run.grids})
         self.book = OrderBook()
-        self.venue = PaperVenue(self.account, TokenBucket(1e6))
+        self.venue: Venue = PaperVenue(self.account, TokenBucket(1e6))
         self.booking = Booking(self.run, self.book, self.budgets, "paper", EPOCH)
         self.admission = Admission(self.run, self.booking.grid_of)
         self.inflight = InFlight()
         self._requests = 0
+
+    def bench(self) -> Workbench:
+        """The shared pieces as they are now (a test may have swapped the venue)."""
+        return Workbench(self.book, self.venue, self.booking, self.admission, self.inflight)
 
     def place(
         self, grid: str, level: int, price: str, amount: str = "0.01", side: Side = Side.BUY

@@ -18,7 +18,7 @@ D = Decimal
 
 
 def adoption(paper: PaperDesk) -> Adoption:
-    return Adoption(paper.book, paper.venue, paper.booking, paper.admission, paper.inflight)
+    return Adoption(paper.bench())
 
 
 async def test_orders_placed_elsewhere_are_adopted_and_foreign_ones_counted() -> None:

@@ -33,13 +33,11 @@ class CancelAnswerLost(PaperVenue):
 
 
 def cancelling(paper: PaperAccount) -> Cancelling:
-    return Cancelling(paper.book, paper.venue, paper.booking, paper.admission, paper.inflight)
+    return Cancelling(paper.bench())
 
 
 async def placed(paper: PaperAccount, level: int = 1) -> None:
-    part = Placing(
-        paper.book, paper.budgets, paper.venue, paper.booking, paper.admission, paper.inflight
-    )
+    part = Placing(paper.bench(), paper.budgets)
     assert isinstance((await part.place(paper.place("a", level, "50000"))).reply, OrderAck)
 
 

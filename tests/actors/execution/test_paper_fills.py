@@ -19,7 +19,7 @@ D = Decimal
 
 
 def paper_fills(paper: PaperDesk) -> PaperFills:
-    return PaperFills(paper.account, paper.book, paper.booking, paper.admission.grid_of)
+    return PaperFills(paper.bench(), paper.account)
 
 
 async def test_a_fill_becomes_a_record_an_event_and_the_grids_next_update() -> None:
@@ -84,7 +84,7 @@ def test_a_tick_for_a_market_the_account_lacks_books_nothing() -> None:
 async def test_a_live_account_has_no_paper_fills() -> None:
     paper = PaperDesk()
     await paper.desk.place(paper.place("a", 1, "50000"))
-    live = PaperFills(None, paper.book, paper.booking, paper.admission.grid_of)
+    live = PaperFills(paper.bench(), None)
 
     assert live.on_tick(paper.tick("49000")) == ([], [])
     assert live.replay_candles(SYMBOL, []) == (([], []), 0)

@@ -44,9 +44,7 @@ class Taker(PaperVenue):
 
 
 def placing(paper: PaperAccount) -> Placing:
-    return Placing(
-        paper.book, paper.budgets, paper.venue, paper.booking, paper.admission, paper.inflight
-    )
+    return Placing(paper.bench(), paper.budgets)
 
 
 async def test_a_placement_reaches_the_account_and_is_acked_once_durable() -> None:

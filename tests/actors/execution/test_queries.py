@@ -13,9 +13,7 @@ from gridsup.messages.orders import OrderRejected, OrderSnapshot, QueryOrders
 
 
 def queries(paper: PaperDesk) -> Queries:
-    return Queries(
-        paper.book, paper.venue, paper.booking, paper.admission, paper.inflight, paper.desk.epoch
-    )
+    return Queries(paper.bench(), paper.desk.epoch)
 
 
 async def test_a_query_lists_the_grids_open_orders_and_the_fate_of_those_it_names() -> None:

@@ -9,14 +9,11 @@ from decimal import Decimal
 
 import structlog
 
-from gridsup.actors.execution.admission import Admission
-from gridsup.actors.execution.booking import Booking, Records
-from gridsup.actors.execution.inflight import InFlight
-from gridsup.actors.execution.order_trades import price_fees
+from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.outbox import Action
 from gridsup.actors.execution.poller import PollResult
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder, intent_of
-from gridsup.actors.execution.venue import Venue
+from gridsup.actors.execution.tracked_orders import TrackedOrder, intent_of
+from gridsup.actors.execution.workbench import Workbench
 from gridsup.exchange.errors import ExchangeError
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.store import StoreRequest
@@ -27,19 +24,8 @@ log = structlog.get_logger("gridsup.actors.execution")
 class Adoption:
     """Books polls and adopts orphans; ``foreign`` is the foreign orders last seen."""
 
-    def __init__(
-        self,
-        book: OrderBook,
-        venue: Venue,
-        booking: Booking,
-        admission: Admission,
-        inflight: InFlight,
-    ) -> None:
-        self.book = book
-        self.venue = venue
-        self.booking = booking
-        self.admission = admission
-        self.inflight = inflight
+    def __init__(self, bench: Workbench) -> None:
+        self.bench = bench
         self.foreign = 0
         self._foreign: dict[str | None, set[str]] = {}  # by symbol polled (None: all)
 
@@ -58,20 +44,20 @@ class Adoption:
         orphans: list[tuple[Order, list[Trade]]] = []
         for order in result.orphans:
             try:
-                trades = await self.venue.trades_of(order) if order.filled > 0 else []
+                trades = await self.bench.venue.trades_of(order) if order.filled > 0 else []
             except ExchangeError as exc:
                 log.warning("orphan_trades_unavailable", order_id=order.id, error=str(exc))
                 continue
             orphans.append((order, trades))
-        await price_fees(self.venue, self.booking, (t for c in result.changes for t in c.trades))
+        await self.bench.price_fees(t for c in result.changes for t in c.trades)
         requests: list[StoreRequest] = []
         actions: list[Action] = []
         for change in result.changes:
-            if self.book.get(change.tracked.cid) is not change.tracked:
+            if self.bench.book.get(change.tracked.cid) is not change.tracked:
                 continue  # replaced meanwhile
-            if change.tracked.cid in self.inflight:
+            if change.tracked.cid in self.bench.inflight:
                 continue  # a cancel of it is under way and books it; the next poll sees the rest
-            more, acts = self.booking.absorb(change.tracked, change.order, change.trades)
+            more, acts = self.bench.booking.absorb(change.tracked, change.order, change.trades)
             requests += more
             actions += acts
         more, acts = self.adopt(orphans)
@@ -81,11 +67,11 @@ class Adoption:
         """At start: track every open order of our grids (foreign ones are counted)."""
         found: list[tuple[Order, list[Trade]]] = []
         foreign = 0
-        for order in await self.venue.open_orders():
-            if self.admission.grid_of(order.client_order_id) is None:
+        for order in await self.bench.venue.open_orders():
+            if self.bench.admission.grid_of(order.client_order_id) is None:
                 foreign += 1
                 continue
-            trades = await self.venue.trades_of(order) if order.filled > 0 else []
+            trades = await self.bench.venue.trades_of(order) if order.filled > 0 else []
             found.append((order, trades))
         self.foreign = foreign
         if foreign:
@@ -98,15 +84,15 @@ class Adoption:
         requests: list[StoreRequest] = []
         actions: list[Action] = []
         for order, trades in orders:
-            grid = self.admission.grid_of(order.client_order_id)
-            if grid is None or self.book.get(order.client_order_id or "") is not None:
+            grid = self.bench.admission.grid_of(order.client_order_id)
+            if grid is None or self.bench.book.get(order.client_order_id or "") is not None:
                 continue
-            tracked = self.book.add(TrackedOrder(grid, intent_of(order)))
+            tracked = self.bench.book.add(TrackedOrder(grid, intent_of(order)))
             # Fills before adoption were booked by whoever saw them; count them as known.
             tracked.filled = sum((t.amount for t in trades), Decimal(0))
             tracked.trade_ids = {t.id for t in trades}
-            requests.append(self.booking.acknowledged(tracked, order))
-            more, acts = self.booking.absorb(tracked, order, [])
+            requests.append(self.bench.booking.acknowledged(tracked, order))
+            more, acts = self.bench.booking.absorb(tracked, order, [])
             requests += more
             actions += acts
             log.info("order_adopted", grid=grid, client_order_id=tracked.cid)

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import structlog
 
-from gridsup.actors.execution.admission import Admission
-from gridsup.actors.execution.booking import Booking, Records
-from gridsup.actors.execution.inflight import InFlight
-from gridsup.actors.execution.order_trades import trades_to_book
+from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.outbox import Action
 from gridsup.actors.execution.replies import Outcome, ack, reject
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder, intent_of
-from gridsup.actors.execution.venue import Venue
+from gridsup.actors.execution.tracked_orders import TrackedOrder, intent_of
+from gridsup.actors.execution.workbench import Workbench
 from gridsup.exchange.errors import ExchangeError, OrderNotFound
 from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.messages.orders import CancelOrder
@@ -25,60 +22,49 @@ log = structlog.get_logger("gridsup.actors.execution")
 class Cancelling:
     """CancelOrder in; an :class:`Outcome` out (see the module docstring)."""
 
-    def __init__(
-        self,
-        book: OrderBook,
-        venue: Venue,
-        booking: Booking,
-        admission: Admission,
-        inflight: InFlight,
-    ) -> None:
-        self.book = book
-        self.venue = venue
-        self.booking = booking
-        self.admission = admission
-        self.inflight = inflight
+    def __init__(self, bench: Workbench) -> None:
+        self.bench = bench
 
     async def cancel(self, msg: CancelOrder) -> Outcome:
         cid = msg.client_order_id
-        refused = self.admission.refusal(msg.strategy, cid, msg.symbol)
+        refused = self.bench.admission.refusal(msg.strategy, cid, msg.symbol)
         if refused is not None:
             return reject(msg.request_id, cid, refused)
-        if self.admission.paused is not None:
-            return reject(msg.request_id, cid, self.admission.paused_reason(), retryable=True)
-        await self.inflight.settled(cid)
-        tracked = self.book.get(cid)
+        if self.bench.admission.paused is not None:
+            return reject(msg.request_id, cid, self.bench.admission.paused_reason(), retryable=True)
+        await self.bench.inflight.settled(cid)
+        tracked = self.bench.book.get(cid)
         requests: list[StoreRequest] = []
         actions: list[Action] = []
         if tracked is None:
             try:
-                order = await self.venue.lookup(cid, msg.symbol)
+                order = await self.bench.venue.lookup(cid, msg.symbol)
                 if order is None:
                     return reject(msg.request_id, cid, "unknown order")
                 # A cancelled partial's trades too: they may never have been booked.
-                trades = await trades_to_book(self.venue, self.booking, order)
+                trades = await self.bench.trades_to_book(order)
             except ExchangeError as exc:
                 return reject(msg.request_id, cid, repr(exc), retryable=True)
-            await self.inflight.settled(cid)
-            if (tracked := self.book.get(cid)) is None:
-                tracked = self.book.add(TrackedOrder(msg.strategy, intent_of(order)))
-                requests.append(self.booking.acknowledged(tracked, order))
-                more, actions = self.booking.absorb(tracked, order, trades)
+            await self.bench.inflight.settled(cid)
+            if (tracked := self.bench.book.get(cid)) is None:
+                tracked = self.bench.book.add(TrackedOrder(msg.strategy, intent_of(order)))
+                requests.append(self.bench.booking.acknowledged(tracked, order))
+                more, actions = self.bench.booking.absorb(tracked, order, trades)
                 requests += more
         if tracked.status.is_final:
             return Outcome(ack(msg.request_id, tracked), requests, actions)
-        with self.inflight.holding(cid):
+        with self.bench.inflight.holding(cid):
             try:
                 more, extra = await self.cancel_tracked(tracked)
             except ExchangeError as exc:
                 if refusal_kind(exc) is RefusalKind.ACCOUNT:
-                    self.admission.pause(str(exc))
+                    self.bench.admission.pause(str(exc))
                 return reject(msg.request_id, cid, repr(exc), retryable=True)
         return Outcome(
             ack(msg.request_id, tracked),
             requests + more,
             actions + extra,
-            paper_changed=self.venue.dry_run,
+            paper_changed=self.bench.venue.dry_run,
         )
 
     async def cancel_tracked(self, tracked: TrackedOrder) -> Records:
@@ -97,19 +83,19 @@ class Cancelling:
         symbol = tracked.intent.symbol
         try:
             assert tracked.exchange_order_id is not None
-            order = await self.venue.cancel(tracked.exchange_order_id, symbol)
+            order = await self.bench.venue.cancel(tracked.exchange_order_id, symbol)
         except OrderNotFound:
-            found = await self.venue.lookup(tracked.cid, symbol)
+            found = await self.bench.venue.lookup(tracked.cid, symbol)
             if found is None:
                 raise
             order = found
         except ExchangeError as exc:
             if refusal_kind(exc) is not RefusalKind.TEMPORARY:
                 raise
-            found = await self.venue.lookup(tracked.cid, symbol)
+            found = await self.bench.venue.lookup(tracked.cid, symbol)
             if found is None or not found.status.is_final:
                 raise
             log.warning("cancel_confirmed_by_lookup", client_order_id=tracked.cid, error=str(exc))
             order = found
-        trades = await trades_to_book(self.venue, self.booking, order, tracked.filled)
-        return self.booking.absorb(tracked, order, trades)
+        trades = await self.bench.trades_to_book(order, tracked.filled)
+        return self.bench.booking.absorb(tracked, order, trades)

@@ -8,11 +8,11 @@ taken when an update is produced and the actor commits it in the same step (no `
 between :meth:`Booking.absorb` and the return of the method that called it), so updates
 leave in sequence order.
 
-The :class:`Desk` is the face of its parts, which share one :class:`Booking`, one
-:class:`Admission` (which grids are ours, the account's pause) and one :class:`InFlight`
-(placements and cancels under way): ``placing``, ``cancelling``, ``queries``,
-``adoption`` (live polls, orphans, foreign orders) and ``paper_fills`` (dry-run ticks
-and catch-up).
+The :class:`Desk` is the face of its parts, which share one :class:`Workbench` (the
+orders tracked, the venue, the :class:`Booking`, the :class:`Admission` of requests and
+what is :class:`InFlight`): ``placing``, ``cancelling``, ``queries``, ``adoption``
+(live polls, orphans, foreign orders) and ``paper_fills`` (dry-run ticks and
+catch-up).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from gridsup.actors.execution.booking import Booking, Records
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.cancelling import Cancelling
 from gridsup.actors.execution.inflight import InFlight
-from gridsup.actors.execution.order_trades import price_fees
 from gridsup.actors.execution.paper_fills import PaperFills
 from gridsup.actors.execution.placing import Placing
 from gridsup.actors.execution.poller import PollResult
@@ -33,6 +32,7 @@ from gridsup.actors.execution.queries import Queries
 from gridsup.actors.execution.replies import Outcome
 from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
 from gridsup.actors.execution.venue import PaperVenue, Venue
+from gridsup.actors.execution.workbench import Workbench
 from gridsup.actors.run_config import GridSpec, RunConfig
 from gridsup.exchange.types import Candle, Trade
 from gridsup.messages.market import Tick
@@ -58,12 +58,13 @@ class Desk:
         )
         self.admission = Admission(run, self.booking.grid_of)
         self.inflight = InFlight()
-        self.placing = Placing(book, budgets, venue, self.booking, self.admission, self.inflight)
-        self.cancelling = Cancelling(book, venue, self.booking, self.admission, self.inflight)
-        self.queries = Queries(book, venue, self.booking, self.admission, self.inflight, epoch)
-        self.adoption = Adoption(book, venue, self.booking, self.admission, self.inflight)
+        self.bench = Workbench(book, venue, self.booking, self.admission, self.inflight)
+        self.placing = Placing(self.bench, budgets)
+        self.cancelling = Cancelling(self.bench)
+        self.queries = Queries(self.bench, epoch)
+        self.adoption = Adoption(self.bench)
         paper = venue.paper if isinstance(venue, PaperVenue) else None
-        self.paper_fills = PaperFills(paper, book, self.booking, self.admission.grid_of)
+        self.paper_fills = PaperFills(self.bench, paper)
 
     # -- what the parts hold (status, the stop, the followers) -----------------------------
 
@@ -170,4 +171,4 @@ class Desk:
 
     async def price_fees(self, trades: Iterable[Trade]) -> None:
         """Fresh prices for the third-asset fees of ``trades`` (see ``fees``)."""
-        await price_fees(self.venue, self.booking, trades)
+        await self.bench.price_fees(trades)

@@ -9,13 +9,13 @@ yet is tracked from the account's record of it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 
 import structlog
 
-from gridsup.actors.execution.booking import Booking, Records
+from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.outbox import Action
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder, intent_of
+from gridsup.actors.execution.tracked_orders import TrackedOrder, intent_of
+from gridsup.actors.execution.workbench import Workbench
 from gridsup.exchange.errors import BadSymbol
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Candle, Trade
@@ -26,25 +26,15 @@ log = structlog.get_logger("gridsup.actors.execution")
 
 
 class PaperFills:
-    """Books the paper account's fills. ``paper`` is None in live mode: nothing to do.
+    """Books the paper account's fills. ``paper`` is None in live mode: nothing to do."""
 
-    ``grid_of`` names the grid of a client id (``Admission.grid_of``)."""
-
-    def __init__(
-        self,
-        paper: PaperExchange | None,
-        book: OrderBook,
-        booking: Booking,
-        grid_of: Callable[[str | None], str | None],
-    ) -> None:
+    def __init__(self, bench: Workbench, paper: PaperExchange | None) -> None:
+        self.bench = bench
         self.paper = paper
-        self.book = book
-        self.booking = booking
-        self.grid_of = grid_of
 
     def rerecord_trades(self) -> list[StoreRequest]:
         """Dry-run start: see :meth:`Booking.rerecord_trades`."""
-        return [] if self.paper is None else self.booking.rerecord_trades(self.paper)
+        return [] if self.paper is None else self.bench.booking.rerecord_trades(self.paper)
 
     def on_tick(self, tick: Tick) -> Records:
         """Feed the paper account one price; book the fills it made."""
@@ -76,10 +66,10 @@ class PaperFills:
         if not trades:
             return [], []
         by_order: dict[str, list[Trade]] = defaultdict(list)
-        fee_prices = self.booking.fee_prices
+        fee_prices = self.bench.booking.fee_prices
         for trade in trades:
             by_order[trade.order_id].append(trade)
-            assets = self.booking.assets_of(trade.symbol)
+            assets = self.bench.booking.assets_of(trade.symbol)
             if trade.fee and trade.fee_currency not in assets:
                 # The paper account's own last price of the pair (no request).
                 pair = f"{trade.fee_currency}/{assets[1]}"
@@ -89,14 +79,14 @@ class PaperFills:
         actions: list[Action] = []
         for order_id, order_trades in by_order.items():
             order = paper.fetch_order(order_id)
-            tracked = self.book.get(order.client_order_id or "")
+            tracked = self.bench.book.get(order.client_order_id or "")
             if tracked is None:
-                grid = self.grid_of(order.client_order_id)
+                grid = self.bench.admission.grid_of(order.client_order_id)
                 if grid is None:
                     continue  # not ours: the paper account has no foreign orders, but be safe
-                tracked = self.book.add(TrackedOrder(grid, intent_of(order)))
-                requests.append(self.booking.acknowledged(tracked, order))
-            more, acts = self.booking.absorb(tracked, order, order_trades)
+                tracked = self.bench.book.add(TrackedOrder(grid, intent_of(order)))
+                requests.append(self.bench.booking.acknowledged(tracked, order))
+            more, acts = self.bench.booking.absorb(tracked, order, order_trades)
             requests += more
             actions += acts
         return requests, actions

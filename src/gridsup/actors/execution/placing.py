@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import structlog
 
-from gridsup.actors.execution.admission import Admission
-from gridsup.actors.execution.booking import Booking
 from gridsup.actors.execution.budget import Budgets
-from gridsup.actors.execution.inflight import InFlight
-from gridsup.actors.execution.order_trades import trades_to_book
 from gridsup.actors.execution.replies import Outcome, ack, reject
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
-from gridsup.actors.execution.venue import Venue
+from gridsup.actors.execution.tracked_orders import TrackedOrder
+from gridsup.actors.execution.workbench import Workbench
 from gridsup.exchange.errors import AmbiguousOrder, DuplicateOrder, ExchangeError
 from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Order, Trade
@@ -32,21 +28,9 @@ class Placing:
     """PlaceOrder in; an :class:`Outcome` out (see the module docstring). Counts what it
     placed, what the exchange rejected and what waits for room (status)."""
 
-    def __init__(
-        self,
-        book: OrderBook,
-        budgets: Budgets,
-        venue: Venue,
-        booking: Booking,
-        admission: Admission,
-        inflight: InFlight,
-    ) -> None:
-        self.book = book
+    def __init__(self, bench: Workbench, budgets: Budgets) -> None:
+        self.bench = bench
         self.budgets = budgets
-        self.venue = venue
-        self.booking = booking
-        self.admission = admission
-        self.inflight = inflight
         self.placed = self.rejected = 0
         self.waiting = 0  # placements refused for a passing reason (retried by the grid)
         # Placements answered ambiguously (the create may have landed), by client id.
@@ -55,26 +39,27 @@ class Placing:
     async def place(self, msg: PlaceOrder) -> Outcome:
         intent = msg.intent
         cid = intent.client_order_id
-        refused = self.admission.refusal(msg.strategy, cid, intent.symbol)
+        refused = self.bench.admission.refusal(msg.strategy, cid, intent.symbol)
         if refused is not None:
             return reject(msg.request_id, cid, refused)
-        if self.admission.paused is not None:  # nothing reaches the exchange until a probe
-            return reject(msg.request_id, cid, self.admission.paused_reason(), retryable=True)
-        await self.inflight.settled(cid)
-        known = self.book.get(cid)
+        if self.bench.admission.paused is not None:  # nothing reaches the exchange until a probe
+            return reject(msg.request_id, cid, self.bench.admission.paused_reason(), retryable=True)
+        await self.bench.inflight.settled(cid)
+        known = self.bench.book.get(cid)
         if known is not None and known.placed:  # a re-send: answer with what we have
             return Outcome(ack(msg.request_id, known))
         price = None
         if intent.type is OrderType.MARKET and intent.side is Side.BUY:
             try:
-                price = await self.venue.price(intent.symbol)
+                price = await self.bench.venue.price(intent.symbol)
             except ExchangeError as exc:
                 return reject(msg.request_id, cid, f"no price: {exc}", retryable=True)
-        await self.inflight.settled(cid)  # the price look-up yielded: someone may have placed it
-        if (known := self.book.get(cid)) is not None and known.placed:
+        # The price look-up yielded: someone may have placed it meanwhile.
+        await self.bench.inflight.settled(cid)
+        if (known := self.bench.book.get(cid)) is not None and known.placed:
             return Outcome(ack(msg.request_id, known))
         reason = self.budgets.check(
-            msg.strategy, intent, self.book.open_buy_notional(msg.strategy), price
+            msg.strategy, intent, self.bench.book.open_buy_notional(msg.strategy), price
         )
         if reason is not None:
             passing = not self.budgets.never_fits(msg.strategy, intent, price)
@@ -89,41 +74,43 @@ class Placing:
                 self.waiting += 1
                 return reject(msg.request_id, cid, f"waiting: {reason}", retryable=True)
             return reject(msg.request_id, cid, reason)
-        tracked = self.book.add(TrackedOrder(msg.strategy, intent))  # reserves the budget
+        tracked = self.bench.book.add(TrackedOrder(msg.strategy, intent))  # reserves the budget
         self.doubtful.pop(cid, None)  # this placement settles it: it looks the id up first
-        with self.inflight.holding(cid):
+        with self.bench.inflight.holding(cid):
             try:
                 order = await self._submit(tracked)
                 trades = await self._first_trades(order)
             except ExchangeError as exc:
                 return self._refused(msg.request_id, tracked, exc)
         self.placed += 1
-        requests: list[StoreRequest] = [self.booking.acknowledged(tracked, order)]
-        more, actions = self.booking.absorb(tracked, order, trades)
+        requests: list[StoreRequest] = [self.bench.booking.acknowledged(tracked, order)]
+        more, actions = self.bench.booking.absorb(tracked, order, trades)
         return Outcome(
             ack(msg.request_id, tracked),
             requests + more,
             actions,
-            paper_changed=self.venue.dry_run,
+            paper_changed=self.bench.venue.dry_run,
         )
 
     def _refused(self, request_id: str, tracked: TrackedOrder, exc: ExchangeError) -> Outcome:
         """The exchange did not take ``tracked`` (or its answer was lost): untrack it and
         answer as the refusal's kind asks."""
         cid = tracked.cid
-        self.book.discard(cid)
+        self.bench.book.discard(cid)
         if isinstance(exc, AmbiguousOrder):
             self._doubt(tracked)
         kind = refusal_kind(exc)
         if kind is RefusalKind.PERMANENT:
             self.rejected += 1
             log.warning("order_rejected", client_order_id=cid, error=str(exc))
-            event = self.booking.event(tracked, OrderStatus.REJECTED, "rejected", reason=str(exc))
+            event = self.bench.booking.event(
+                tracked, OrderStatus.REJECTED, "rejected", reason=str(exc)
+            )
             reply = OrderRejected(request_id=request_id, client_order_id=cid, reason=str(exc))
             return Outcome(reply, [event])
         if kind is RefusalKind.ACCOUNT:
-            self.admission.pause(str(exc))
-            return reject(request_id, cid, self.admission.paused_reason(), retryable=True)
+            self.bench.admission.pause(str(exc))
+            return reject(request_id, cid, self.bench.admission.paused_reason(), retryable=True)
         # Temporary or ambiguous: the strategy keeps the slot and asks again later.
         self.waiting += 1
         log.warning("order_not_placed", client_order_id=cid, error=repr(exc))
@@ -137,7 +124,7 @@ class Placing:
         if order.filled <= 0:
             return []
         try:
-            return await trades_to_book(self.venue, self.booking, order)
+            return await self.bench.trades_to_book(order)
         except ExchangeError as exc:
             log.warning(
                 "order_trades_deferred", client_order_id=order.client_order_id, error=str(exc)
@@ -160,14 +147,14 @@ class Placing:
             ExchangeError: refused, or the outcome is unknown.
         """
         intent = tracked.intent
-        existing = await self.venue.lookup(intent.client_order_id, intent.symbol)
+        existing = await self.bench.venue.lookup(intent.client_order_id, intent.symbol)
         if existing is not None:
             log.info("order_found_existing", client_order_id=intent.client_order_id)
             return existing
         try:
-            return await self.venue.place(intent)
+            return await self.bench.venue.place(intent)
         except DuplicateOrder:
-            found = await self.venue.lookup(intent.client_order_id, intent.symbol)
+            found = await self.bench.venue.lookup(intent.client_order_id, intent.symbol)
             if found is None:
                 raise
             return found

@@ -1,5 +1,6 @@
-"""An order's trades for the booking: the venue is asked only when the order filled more
-than is booked, and a fee paid in a third asset gets its pair's price before booking."""
+"""The desk's workbench fetches an order's trades for the booking: the venue is asked
+only when the order filled more than is booked, and a fee paid in a third asset gets
+its pair's price before booking."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from decimal import Decimal
 import msgspec
 from desk_parts import PaperAccount, cid, trade_of
 
-from gridsup.actors.execution.order_trades import price_fees, trades_to_book
 from gridsup.actors.execution.venue import PaperVenue
+from gridsup.actors.execution.workbench import Workbench
 from gridsup.exchange.types import Order, Trade
 
 D = Decimal
@@ -32,6 +33,11 @@ class Counting(PaperVenue):
         return D(600)
 
 
+def bench_of(paper: PaperAccount, venue: Counting) -> Workbench:
+    paper.venue = venue
+    return paper.bench()
+
+
 def order(filled: str) -> Order:
     paper = PaperAccount()
     placed = paper.place_elsewhere(cid("a", 1))
@@ -41,9 +47,10 @@ def order(filled: str) -> Order:
 async def test_an_order_that_filled_no_more_than_booked_costs_no_request() -> None:
     paper = PaperAccount()
     venue = Counting(paper, [])
+    bench = bench_of(paper, venue)
 
-    none = await trades_to_book(venue, paper.booking, order("0"))
-    booked = await trades_to_book(venue, paper.booking, order("0.01"), booked=D("0.01"))
+    none = await bench.trades_to_book(order("0"))
+    booked = await bench.trades_to_book(order("0.01"), booked=D("0.01"))
 
     assert (none, booked, venue.asked) == ([], [], [])
 
@@ -54,7 +61,7 @@ async def test_new_trades_come_with_their_third_asset_fee_priced() -> None:
     bnb = trade_of(filled, fee="0.001", fee_currency="BNB")
     venue = Counting(paper, [bnb])
 
-    trades = await trades_to_book(venue, paper.booking, filled, booked=D("0.004"))
+    trades = await bench_of(paper, venue).trades_to_book(filled, booked=D("0.004"))
 
     assert trades == [bnb]
     assert venue.asked == [f"trades {filled.id}", "price BNB/USDT"]
@@ -66,8 +73,6 @@ async def test_fees_in_the_markets_own_assets_need_no_price() -> None:
     filled = order("0.01")
     venue = Counting(paper, [])
 
-    await price_fees(
-        venue, paper.booking, [trade_of(filled), trade_of(filled, fee_currency="USDT")]
-    )
+    await bench_of(paper, venue).price_fees([trade_of(filled), trade_of(filled, "t2", "1", "USDT")])
 
     assert venue.asked == []
