@@ -16,67 +16,41 @@ from typing import Any
 import msgspec
 import pytest
 import zmq
+from actor_rig import EXECUTION, PERSISTENCE, ExecutionRig, db_read, fills_in_db, intent
 from trading_support import (
     ActorHost,
     Client,
     Loopback,
-    Subscriber,
     live_overrides,
     make_run,
     new_id,
     sqlite_url,
 )
 
-from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, PAPER_ACCOUNT_KEY, topic
+from gridsup.actors.run_config import MARKET, PAPER_ACCOUNT_KEY, topic
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.orders import (
-    ORDER_FEED_CODEC,
     ORDER_REPLY_CODEC,
-    ORDER_REQUEST_CODEC,
     CancelOrder,
     OrderAck,
     OrderRejected,
-    OrderSnapshot,
     OrderUpdate,
     PlaceOrder,
-    QueryOrders,
 )
 from gridsup.store.database import Database
 from gridsup.store.events import OrderEventLog
-from gridsup.store.fills import FillRepository
 from gridsup.store.orders import OrderRepository
 from gridsup.store.state import DatabaseStateStore
 from gridsup.strategy.ids import make_client_order_id
 from helpers import eventually
 
-PERSISTENCE = "gridsup.actors.persistence.actor:build"
-EXECUTION = "gridsup.actors.execution.actor:build"
 GRIDS = (("alpha", "BTC/USDT", Decimal("100")), ("beta", "ETH/USDT", Decimal("1000")))
 
 
-def intent(
-    level: int,
-    price: str,
-    amount: str = "0.001",
-    side: Side = Side.BUY,
-    grid: str = "alpha",
-    symbol: str = "BTC/USDT",
-    cycle: int = 1,
-) -> OrderIntent:
-    return OrderIntent(
-        client_order_id=make_client_order_id(grid, level, side, cycle),
-        symbol=symbol,
-        side=side,
-        type=OrderType.LIMIT,
-        amount=Decimal(amount),
-        price=Decimal(price),
-    )
-
-
-class Rig:
-    """Persistence + execution actors, and the test's sockets to them."""
+class Rig(ExecutionRig):
+    """Persistence + execution actors, the test's sockets to them, and a market feed."""
 
     def __init__(
         self,
@@ -86,33 +60,12 @@ class Rig:
         with_persistence: bool = True,
         **overrides: Any,
     ) -> None:
-        self.host, self.db_url = host, db_url
         grids = overrides.pop("grids", GRIDS)
-        self.run = make_run(host.run_dir, db_url, grids, **overrides)
-        ep = host.run_dir.endpoint
+        run = make_run(host.run_dir, db_url, grids, **overrides)
         self.market = ctx.socket(zmq.PUB)
         self.market.setsockopt(zmq.LINGER, 0)
-        self.market.bind(ep(MARKET))
-        if with_persistence:
-            host.start("persistence", PERSISTENCE, self.run, kind="persistence", migrate=True)
-        self.start_execution()
-        self.orders = Client(ctx, ep(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC)
-        self.updates = Subscriber(ctx, ep(ORDER_UPDATES), ORDER_FEED_CODEC, ())
-
-    def start_execution(self) -> None:
-        self.host.start("execution", EXECUTION, self.run, kind="execution")
-
-    def place(self, order: OrderIntent, grid: str | None = None) -> Any:
-        grid = grid or self.run.grids[0].name
-        return self.orders.request(PlaceOrder(request_id=new_id(), strategy=grid, intent=order))
-
-    def query(self, grid: str | None = None, cids: tuple[str, ...] = ()) -> OrderSnapshot:
-        grid = grid or self.run.grids[0].name
-        reply = self.orders.request(
-            QueryOrders(request_id=new_id(), strategy=grid, client_order_ids=cids)
-        )
-        assert isinstance(reply, OrderSnapshot)
-        return reply
+        self.market.bind(host.run_dir.endpoint(MARKET))
+        super().__init__(host, db_url, ctx, run, with_persistence=with_persistence)
 
     def tick(self, symbol: str, price: str) -> None:
         self.market.send_multipart(
@@ -135,8 +88,7 @@ class Rig:
         return [u for u in self.updates.drain() if u.strategy == grid]
 
     def close(self) -> None:
-        self.orders.close()
-        self.updates.close()
+        super().close()
         self.market.close(0)
 
 
@@ -147,18 +99,6 @@ def rig(actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]) -> Iterat
         yield rig
     finally:
         rig.close()
-
-
-def db_read(url: str, fn: Any) -> Any:
-    async def go() -> Any:
-        async with Database(url) as db, db.session() as session:
-            return await fn(session)
-
-    return asyncio.run(go())
-
-
-def fills_in_db(url: str) -> list[Any]:
-    return list(db_read(url, lambda s: FillRepository(s).history()))
 
 
 def test_place_is_idempotent_by_client_id(rig: Rig) -> None:

@@ -14,20 +14,19 @@ from typing import Any
 import pandas as pd
 import pytest
 import zmq
-from trading_support import ActorHost, Client, make_run, new_id, sqlite_url
+from actor_rig import EXECUTION, db_read, intent, orders_client, start_actors
+from trading_support import ActorHost, make_run, new_id, sqlite_url
 from zmq.utils.monitor import recv_monitor_message
 
 from gridsup.actors.execution.catchup import frame_candles, inside
-from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, PAPER_ACCOUNT_KEY, topic
+from gridsup.actors.run_config import MARKET, ORDER_UPDATES, PAPER_ACCOUNT_KEY, topic
 from gridsup.exchange.candles import save_candles
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Candle
-from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
+from gridsup.messages.common import OrderIntent, OrderStatus
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
-    ORDER_REPLY_CODEC,
-    ORDER_REQUEST_CODEC,
     OrderAck,
     OrderUpdate,
     PlaceOrder,
@@ -35,11 +34,8 @@ from gridsup.messages.orders import (
 from gridsup.store.database import Database
 from gridsup.store.fills import FillRepository
 from gridsup.store.state import DatabaseStateStore
-from gridsup.strategy.ids import make_client_order_id
 from helpers import eventually
 
-PERSISTENCE = "gridsup.actors.persistence.actor:build"
-EXECUTION = "gridsup.actors.execution.actor:build"
 T0 = 1_704_067_200_000
 MINUTE = 60_000
 SYMBOL = "BTC/USDT"
@@ -65,22 +61,7 @@ def candle_file(path: Path, dip_at: int, count: int = 20) -> Path:
 
 
 def buy(level: int, price: str) -> OrderIntent:
-    return OrderIntent(
-        client_order_id=make_client_order_id("alpha", level, Side.BUY, 1),
-        symbol=SYMBOL,
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        amount=Decimal("0.001"),
-        price=Decimal(price),
-    )
-
-
-def db_read(url: str, fn: Any) -> Any:
-    async def go() -> Any:
-        async with Database(url) as db, db.session() as session:
-            return await fn(session)
-
-    return asyncio.run(go())
+    return intent(level, price)
 
 
 def paper_in_db(url: str) -> PaperExchange:
@@ -145,9 +126,8 @@ class ReplayRig:
         self.market = ctx.socket(zmq.PUB)
         self.market.setsockopt(zmq.LINGER, 0)
         self.market.bind(ep(MARKET))
-        host.start("persistence", PERSISTENCE, self.run, kind="persistence", migrate=True)
-        self.start_execution()
-        self.orders = Client(ctx, ep(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC)
+        start_actors(host, self.run)
+        self.orders = orders_client(ctx, host)
 
     def start_execution(self) -> None:
         self.host.start("execution", EXECUTION, self.run, kind="execution")
@@ -155,6 +135,15 @@ class ReplayRig:
     def tick(self, candle: int, price: str = "30000") -> None:
         tick = Tick(symbol=SYMBOL, timestamp=T0 + candle * MINUTE, last=Decimal(price))
         self.market.send_multipart([topic(SYMBOL), MARKET_CODEC.encode(tick)])
+
+    def wait_fed(self) -> None:
+        """Tick at candle 1 until the execution actor has seen a tick."""
+
+        def fed() -> bool:
+            self.tick(1)
+            return self.ticks_seen() > 0
+
+        eventually(fed, timeout=10, interval=0.05, message="the execution actor saw a tick")
 
     def ticks_seen(self) -> int:
         return int(self.host.status("execution").get("ticks") or 0)
@@ -180,11 +169,7 @@ def test_an_order_the_market_crossed_while_execution_was_down_is_filled_by_the_r
 ) -> None:
     # The market is at candle 1 (30000); then a buy rests at 29000: the saved account's
     # time is candle 1.
-    def fed() -> bool:
-        rig.tick(1)
-        return rig.ticks_seen() > 0
-
-    eventually(fed, timeout=10, interval=0.05, message="the execution actor saw a tick")
+    rig.wait_fed()
     resting = buy(10, "29000")
     ack = rig.orders.request(PlaceOrder(request_id=new_id(), strategy="alpha", intent=resting))
     assert isinstance(ack, OrderAck) and ack.status is OrderStatus.OPEN
@@ -240,11 +225,7 @@ def test_an_order_the_market_crossed_while_execution_was_down_is_filled_by_the_r
 def test_a_synthetic_gap_invents_nothing_and_the_new_price_crosses_what_it_crosses(
     rig: ReplayRig, zctx: zmq.Context[Any]
 ) -> None:
-    def fed() -> bool:
-        rig.tick(1)
-        return rig.ticks_seen() > 0
-
-    eventually(fed, timeout=10, interval=0.05, message="the execution actor saw a tick")
+    rig.wait_fed()
     low = buy(10, "29000")
     high = buy(11, "29990")
     for order in (low, high):

@@ -11,39 +11,31 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from desk_parts import SYMBOL, place_order, updates
+from live_desk import QUICK_RETRY, live_desk, loopback_binance
 
-from gridsup.actors.execution.budget import Budgets
-from gridsup.actors.execution.desk import Desk
 from gridsup.actors.execution.poller import poll
 from gridsup.actors.execution.ratelimit import TokenBucket
-from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import LiveVenue
-from gridsup.actors.run_config import GridSpec, Mode, RunConfig
-from gridsup.exchange.ccxt.exchange import CcxtExchange
-from gridsup.exchange.loopback import LoopbackServer, LoopbackState
+from gridsup.exchange.loopback import LoopbackServer
 from gridsup.exchange.loopback.faults import ResponseLost, ServerError
-from gridsup.exchange.retry import RetryPolicy
 from gridsup.exchange.types import Candle, Order
-from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
-from gridsup.messages.orders import CancelOrder, OrderAck, OrderRejected, OrderUpdate, PlaceOrder
-from gridsup.strategy.ids import grid_tag, make_client_order_id_for_tag
+from gridsup.messages.common import OrderStatus, OrderType, Side
+from gridsup.messages.orders import CancelOrder, OrderAck, OrderRejected, PlaceOrder
 
 D = Decimal
-SYMBOL = "BTC/USDT"
 ORDER = "/api/v3/order"
-KEY, SECRET = "partials-key-0123456789", "partials-secret-abcdefghij"
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[LoopbackServer]:
-    state = LoopbackState({"USDT": D(10000)}, {KEY: SECRET}, partial_fills=True)
-    state.set_price(SYMBOL, D(42000))
-    async with LoopbackServer(state) as loopback:
+    async with loopback_binance(partial_fills=True) as loopback:
         yield loopback
 
 
-def updates(actions: list[tuple[str, object, object]]) -> list[OrderUpdate]:
-    return [a[2] for a in actions if isinstance(a[2], OrderUpdate)]
+def buy() -> PlaceOrder:
+    """Grid g's buy of 0.05 BTC at 41000, below the market (42000)."""
+    return place_order("g", 1, 41000, "0.05", cycle=1, request_id="p")
 
 
 @pytest.mark.parametrize("polled_first", [True, False])
@@ -51,31 +43,9 @@ async def test_a_partial_fill_then_its_cancel_books_every_trade_once(
     server: LoopbackServer, polled_first: bool
 ) -> None:
     """Polled first: the poll books the trades. Not: the cancel finds them, by order id."""
-    exchange = CcxtExchange(
-        "binance", api_key=KEY, secret=SECRET, url_overrides=server.url_overrides(), rate_limit_ms=1
-    )
-    await exchange.connect()
-    markets = {SYMBOL: await exchange.market(SYMBOL)}
-    run = RunConfig(
-        run_dir="",
-        exchange_id="binance",
-        mode=Mode.LIVE,
-        db_url="",
-        markets=markets,
-        grids=(GridSpec(name="g", grid_id="g", symbol=SYMBOL, config={}, budget_quote=D(5000)),),
-    )
-    desk = Desk(run, OrderBook(), Budgets({"g": D(5000)}), LiveVenue(exchange, TokenBucket(100)), 1)
-    cid = make_client_order_id_for_tag(grid_tag("g"), 1, Side.BUY, 1)
-    intent = OrderIntent(
-        client_order_id=cid,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        amount=D("0.05"),
-        price=D(41000),
-    )
-    try:
-        placed = await desk.place(PlaceOrder(request_id="p", strategy="g", intent=intent))
+    cid = buy().intent.client_order_id
+    async with live_desk(server) as (desk, exchange):
+        placed = await desk.place(buy())
         assert isinstance(placed.reply, OrderAck)
         now = int(time.time() * 1000)
         for ts, volume in ((now, D("0.2")), (now + 1, D("0.1"))):  # 10 % of each: two trades
@@ -90,8 +60,6 @@ async def test_a_partial_fill_then_its_cancel_books_every_trade_once(
             CancelOrder(request_id="c", strategy="g", client_order_id=cid, symbol=SYMBOL)
         )
         trades = await exchange.fetch_order_trades(SYMBOL, placed.reply.exchange_order_id or "")
-    finally:
-        await exchange.close()
 
     fills = [u.fill for u in updates(poll_actions) + updates(cancelled.actions) if u.fill]
     assert [f.trade_id for f in fills] == [t.id for t in trades]  # each once, none missed
@@ -146,36 +114,10 @@ async def test_a_cut_orders_cancel_whose_answers_are_lost_is_confirmed(
     the cancel is sent again (as the grid does) until the exchange confirms. Its trades
     are booked once, and the balances add up."""
     start = server.state.paper.balance()
-    exchange = CcxtExchange(
-        "binance",
-        api_key=KEY,
-        secret=SECRET,
-        url_overrides=server.url_overrides(),
-        rate_limit_ms=1,
-        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
-    )
-    await exchange.connect()
-    run = RunConfig(
-        run_dir="",
-        exchange_id="binance",
-        mode=Mode.LIVE,
-        db_url="",
-        markets={SYMBOL: await exchange.market(SYMBOL)},
-        grids=(GridSpec(name="g", grid_id="g", symbol=SYMBOL, config={}, budget_quote=D(5000)),),
-    )
-    desk = Desk(run, OrderBook(), Budgets({"g": D(5000)}), LiveVenue(exchange, TokenBucket(100)), 1)
-    cid = make_client_order_id_for_tag(grid_tag("g"), 1, Side.BUY, 1)
-    intent = OrderIntent(
-        client_order_id=cid,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        amount=D("0.05"),
-        price=D(41000),
-    )
+    cid = buy().intent.client_order_id
     cancel = CancelOrder(request_id="c", strategy="g", client_order_id=cid, symbol=SYMBOL)
-    try:
-        await desk.place(PlaceOrder(request_id="p", strategy="g", intent=intent))
+    async with live_desk(server, QUICK_RETRY) as (desk, exchange):
+        await desk.place(buy())
         now = int(time.time() * 1000)
         server.state.feed_candle(
             SYMBOL, Candle(now, D(41500), D(41600), D(40900), D(41500), D("0.2"))
@@ -189,8 +131,6 @@ async def test_a_cut_orders_cancel_whose_answers_are_lost_is_confirmed(
         server.state.faults.clear()
         again = await desk.cancel(cancel) if lookup_fails else first
         trades = await exchange.fetch_order_trades(SYMBOL, desk.book.get(cid).exchange_order_id)
-    finally:
-        await exchange.close()
 
     assert isinstance(first.reply, OrderAck if not lookup_fails else OrderRejected)
     assert isinstance(again.reply, OrderAck) and again.reply.status is OrderStatus.CANCELED

@@ -12,18 +12,18 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from desk_parts import grids_run, order_of, place_order, trade_of
 
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.desk import Desk
 from gridsup.actors.execution.tracked_orders import OrderBook
-from gridsup.actors.run_config import GridSpec, Mode, RunConfig
+from gridsup.actors.run_config import Mode
 from gridsup.exchange import errors
 from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Order, Trade
-from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
+from gridsup.messages.common import OrderIntent, OrderStatus
 from gridsup.messages.market import MarketInfo
 from gridsup.messages.orders import OrderAck, OrderRejected, OrderUpdate, PlaceOrder
-from gridsup.strategy.ids import grid_tag, make_client_order_id_for_tag
 
 D = Decimal
 SYMBOL = "BTC/USDT"
@@ -46,21 +46,7 @@ class FakeVenue:
         step = self.script.pop(0)
         if isinstance(step, BaseException):
             raise step
-        return self._order(intent)
-
-    def _order(self, intent: OrderIntent) -> Order:
-        return Order(
-            id="1",
-            client_order_id=intent.client_order_id,
-            symbol=SYMBOL,
-            side=intent.side,
-            type=intent.type,
-            status=OrderStatus.CLOSED,
-            price=intent.price,
-            amount=intent.amount,
-            filled=intent.amount,
-            timestamp=1,
-        )
+        return order_of(intent, "1", OrderStatus.CLOSED, filled=str(intent.amount))
 
     async def cancel(self, order_id: str, symbol: str) -> Order:
         raise AssertionError("not used")
@@ -71,20 +57,7 @@ class FakeVenue:
 
     async def trades_of(self, order: Order) -> list[Trade]:
         self.calls.append("trades_of")
-        return [
-            Trade(
-                id="t1",
-                order_id=order.id,
-                client_order_id=order.client_order_id,
-                symbol=SYMBOL,
-                side=order.side,
-                price=order.price or D(0),
-                amount=order.amount,
-                fee=D("0.01"),
-                fee_currency="BNB",
-                timestamp=2,
-            )
-        ]
+        return [trade_of(order, fee="0.01", fee_currency="BNB")]
 
     async def symbol_trades(self, symbol: str, since: int) -> list[Trade]:
         return []
@@ -101,28 +74,12 @@ class FakeVenue:
 
 
 def desk(venue: FakeVenue) -> Desk:
-    run = RunConfig(
-        run_dir="/nonexistent",
-        exchange_id="binance",
-        mode=Mode.LIVE,
-        db_url="sqlite://",
-        markets={SYMBOL: MARKET},
-        grids=(GridSpec(name="g", grid_id="g", symbol=SYMBOL, config={}, budget_quote=D(10**6)),),
-    )
+    run = grids_run("g", budget=10**6, mode=Mode.LIVE, exchange_id="binance", market=MARKET)
     return Desk(run, OrderBook(), Budgets({"g": D(10**6)}), venue, epoch=1)
 
 
 def place(cycle: int) -> PlaceOrder:
-    cid = make_client_order_id_for_tag(grid_tag("g"), 1, Side.BUY, cycle)
-    intent = OrderIntent(
-        client_order_id=cid,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        amount=D("0.01"),
-        price=D(50000),
-    )
-    return PlaceOrder(request_id=f"r{cycle}", strategy="g", intent=intent)
+    return place_order("g", 1, 50000, cycle=cycle, request_id=f"r{cycle}")
 
 
 KEYS = "-2015 Invalid API-key, IP, or permissions for action."

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 import zmq
-from test_execution_actor import EXECUTION, PERSISTENCE, db_read, fills_in_db, intent
+from actor_rig import db_read, fills_in_db, intent, orders_client, start_actors
 from trading_support import (
     ActorHost,
-    Client,
     Loopback,
     live_overrides,
     make_run,
@@ -27,8 +26,7 @@ from trading_support import (
     sqlite_url,
 )
 
-from gridsup.actors.run_config import ORDERS
-from gridsup.messages.orders import ORDER_REPLY_CODEC, ORDER_REQUEST_CODEC, OrderAck, PlaceOrder
+from gridsup.messages.orders import OrderAck, PlaceOrder
 from gridsup.store.fills import FillRepository
 from helpers import eventually
 
@@ -66,11 +64,8 @@ def test_a_taker_fill_cut_short_by_stop_cancel_orders_is_booked(
     run = make_run(
         actor_host.run_dir, db_url, (("g", "BTC/USDT", D(1000)),), **live_overrides(exchange)
     )
-    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
-    actor_host.start("execution", EXECUTION, run, kind="execution")
-    orders = Client(
-        zctx, actor_host.run_dir.endpoint(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC
-    )
+    start_actors(actor_host, run)
+    orders = orders_client(zctx, actor_host)
     resting = intent(1, "41000", grid="g")
     taker = intent(2, "43000", grid="g")  # above the price: fills at once, as taker
     try:

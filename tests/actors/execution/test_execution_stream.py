@@ -20,47 +20,38 @@ from typing import Any
 
 import pytest
 import zmq
+from actor_rig import ExecutionRig
+from desk_parts import limit_intent
 from trading_support import (
     ActorHost,
-    Client,
     Loopback,
-    Subscriber,
     live_overrides,
     make_run,
     new_id,
     sqlite_url,
 )
 
-from gridsup.actors.run_config import ORDER_UPDATES, ORDERS
-from gridsup.messages.common import OrderIntent, OrderType, Side
+from gridsup.messages.common import OrderIntent, Side
 from gridsup.messages.orders import (
-    ORDER_FEED_CODEC,
-    ORDER_REPLY_CODEC,
-    ORDER_REQUEST_CODEC,
     OrderAck,
     OrderRejected,
     OrderSnapshot,
     OrderUpdate,
-    PlaceOrder,
-    QueryOrders,
 )
 from gridsup.store.database import Database
 from gridsup.store.fills import FillRepository
-from gridsup.strategy.ids import make_client_order_id
 from helpers import eventually
 
-PERSISTENCE = "gridsup.actors.persistence.actor:build"
-EXECUTION = "gridsup.actors.execution.actor:build"
 START = {"USDT": Decimal("10000"), "BTC": Decimal("1")}
 
 
-class StreamRig:
+class StreamRig(ExecutionRig):
     """Persistence + execution actors (live, on the stream) against a fresh loopback."""
 
     def __init__(
         self, host: ActorHost, db_url: str, ctx: zmq.Context[Any], loopback: Loopback, **kw: Any
     ) -> None:
-        self.host, self.db_url, self.loopback = host, db_url, loopback
+        self.loopback = loopback
         self.grid = f"g{new_id()[:8]}"
         fields = {
             "stream_keepalive_ms": 500,
@@ -69,37 +60,19 @@ class StreamRig:
             "poll_interval_ms": 200,
             **kw,
         }
-        self.run = make_run(
+        run = make_run(
             host.run_dir,
             db_url,
             ((self.grid, "BTC/USDT", Decimal("5000")),),
             **live_overrides(loopback, **fields),
         )
-        host.start("persistence", PERSISTENCE, self.run, kind="persistence", migrate=True)
-        host.start("execution", EXECUTION, self.run, kind="execution")
-        ep = host.run_dir.endpoint
-        self.orders = Client(ctx, ep(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC)
-        self.updates = Subscriber(ctx, ep(ORDER_UPDATES), ORDER_FEED_CODEC, ())
+        super().__init__(host, db_url, ctx, run)
 
     def intent(self, level: int, price: str, side: Side = Side.BUY) -> OrderIntent:
-        return OrderIntent(
-            client_order_id=make_client_order_id(self.grid, level, side, 1),
-            symbol="BTC/USDT",
-            side=side,
-            type=OrderType.LIMIT,
-            amount=Decimal("0.01"),
-            price=Decimal(price),
-        )
-
-    def place(self, intent: OrderIntent) -> Any:
-        return self.orders.request(
-            PlaceOrder(request_id=new_id(), strategy=self.grid, intent=intent)
-        )
+        return limit_intent(self.grid, level, price, side=side, cycle=1)
 
     def snapshot(self) -> OrderSnapshot:
-        reply = self.orders.request(QueryOrders(request_id=new_id(), strategy=self.grid))
-        assert isinstance(reply, OrderSnapshot)
-        return reply
+        return self.query()
 
     def feed(self) -> Any:
         return self.host.status("execution").get("order_feed")
@@ -107,10 +80,6 @@ class StreamRig:
     def fill_updates(self) -> list[OrderUpdate]:
         mine = [u for u in self.updates.drain() if u.strategy == self.grid]
         return [u for u in mine if u.fill is not None]
-
-    def close(self) -> None:
-        self.orders.close()
-        self.updates.close()
 
 
 @pytest.fixture

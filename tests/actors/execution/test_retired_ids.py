@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from trading_support import ActorHost, Client, make_run, new_id, sqlite_url
+from actor_rig import EXECUTION, intent, orders_client, start_actors
+from trading_support import ActorHost, make_run, new_id, sqlite_url
 
 from gridsup.actors.persistence.records import decode_state
-from gridsup.actors.run_config import ORDERS, PAPER_ACCOUNT_KEY
+from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
 from gridsup.exchange.paper.snapshot import decode
-from gridsup.messages.common import OrderIntent, OrderType, Side
+from gridsup.messages.common import OrderIntent
 from gridsup.messages.orders import (
-    ORDER_REPLY_CODEC,
-    ORDER_REQUEST_CODEC,
     CancelOrder,
     OrderAck,
     OrderRejected,
@@ -29,23 +28,13 @@ from gridsup.messages.orders import (
 from gridsup.store.database import Database
 from gridsup.store.retired_ids import RetiredIdLog
 from gridsup.store.state import DatabaseStateStore
-from gridsup.strategy.ids import make_client_order_id
 from helpers import eventually
 
-PERSISTENCE = "gridsup.actors.persistence.actor:build"
-EXECUTION = "gridsup.actors.execution.actor:build"
 GRIDS = (("alpha", "BTC/USDT", Decimal("1000")),)
 
 
 def buy(cycle: int) -> OrderIntent:
-    return OrderIntent(
-        client_order_id=make_client_order_id("alpha", 3, Side.BUY, cycle),
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        amount=Decimal("0.001"),
-        price=Decimal("40000"),
-    )
+    return intent(3, "40000", cycle=cycle)
 
 
 def in_store(url: str) -> tuple[int, list[str]]:
@@ -66,11 +55,8 @@ def test_an_old_client_id_is_refused_after_a_restart(
     actor_host: ActorHost, run_base: Path, zctx: zmq.Context[Any]
 ) -> None:
     run = make_run(actor_host.run_dir, sqlite_url(run_base), GRIDS, paper_history=2)
-    actor_host.start("persistence", PERSISTENCE, run, kind="persistence", migrate=True)
-    actor_host.start("execution", EXECUTION, run, kind="execution")
-    orders = Client(
-        zctx, actor_host.run_dir.endpoint(ORDERS), ORDER_REQUEST_CODEC, ORDER_REPLY_CODEC
-    )
+    start_actors(actor_host, run)
+    orders = orders_client(zctx, actor_host)
     try:
         # Eight orders placed and cancelled: the history keeps two, six ids retire.
         for cycle in range(1, 9):

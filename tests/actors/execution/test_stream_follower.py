@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from desk_parts import SYMBOL, grids_run, order_of, trade_of
 
 from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.budget import Budgets
@@ -21,27 +22,16 @@ from gridsup.actors.execution.polling import AccountPoller
 from gridsup.actors.execution.stream import FeedMode, StreamFollower
 from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.request_budget import PollPlan
-from gridsup.actors.run_config import GridSpec, Mode, RunConfig
+from gridsup.actors.run_config import Mode
 from gridsup.exchange.streams import OrderEvent
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
-from gridsup.messages.market import MarketInfo
 from gridsup.messages.orders import OrderAck, PlaceOrder
 from gridsup.messages.store import RecordFill
 from gridsup.strategy.ids import make_client_order_id
 from helpers import aeventually
 
 D = Decimal
-SYMBOL = "BTC/USDT"
-BTC = MarketInfo(
-    symbol=SYMBOL,
-    base="BTC",
-    quote="USDT",
-    price_step=D("0.01"),
-    amount_step=D("0.00001"),
-    min_amount=D("0.00001"),
-    min_notional=D("5"),
-)
 
 
 @dataclass
@@ -111,21 +101,6 @@ class FakeStream:
         return None
 
 
-def order_of(intent: OrderIntent, order_id: str, status: OrderStatus, filled: str = "0") -> Order:
-    return Order(
-        id=order_id,
-        client_order_id=intent.client_order_id,
-        symbol=intent.symbol,
-        side=intent.side,
-        type=intent.type,
-        status=status,
-        price=intent.price,
-        amount=intent.amount,
-        filled=D(filled),
-        timestamp=1,
-    )
-
-
 def intent(grid: str, level: int) -> OrderIntent:
     return OrderIntent(
         client_order_id=make_client_order_id(grid, level, Side.BUY, 1),
@@ -168,20 +143,10 @@ class Rig:
 
 @pytest.fixture(params=[3600.0])
 async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
-    grids = tuple(
-        GridSpec(name=g, grid_id=g, symbol=SYMBOL, config={}, budget_quote=D(5000)) for g in "ab"
-    )
-    run = RunConfig(
-        run_dir="",
-        exchange_id="binance",
-        mode=Mode.LIVE,
-        db_url="",
-        markets={SYMBOL: BTC},
-        grids=grids,
-    )
+    run = grids_run("a", "b", budget=5000, mode=Mode.LIVE, exchange_id="binance")
     book = OrderBook()
     venue = FakeVenue()
-    desk = Desk(run, book, Budgets({g.name: g.budget_quote for g in grids}), venue, 1)
+    desk = Desk(run, book, Budgets({g.name: g.budget_quote for g in run.grids}), venue, 1)
     committed: list[Records] = []
     poller = AccountPoller(venue, book, desk, PollPlan(run), committed.append, probe_s=60.0)
     stream = FakeStream()
@@ -217,20 +182,7 @@ async def test_an_event_waiting_for_its_placement_holds_up_no_other_fill(rig: Ri
     # The slow order's NEW event comes first (its answer is still on the way), then the
     # other grid's fill.
     new = OrderEvent(order=rig.venue.placed[slow.client_order_id])
-    trade = Trade(
-        id="t1",
-        order_id=rig.venue.placed[filled.client_order_id].id,
-        client_order_id=filled.client_order_id,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        price=filled.price or D(0),
-        amount=filled.amount,
-        fee=D("0.00001"),
-        fee_currency="BTC",
-        timestamp=2,
-    )
-    done = order_of(filled, trade.order_id, OrderStatus.CLOSED, filled="0.01")
-    await rig.stream.queue.put([new, OrderEvent(order=done, trade=trade)])
+    await rig.stream.queue.put([new, fill_of(rig, filled, "t1")])
 
     # Booked while the slow placement is still in flight, not after it.
     await eventually_async(lambda: rig.fills() == [filled.client_order_id], message="the fill")
@@ -245,21 +197,10 @@ async def test_an_event_waiting_for_its_placement_holds_up_no_other_fill(rig: Ri
 
 
 def fill_of(rig: Rig, placed: OrderIntent, trade_id: str) -> OrderEvent:
-    order_id = rig.venue.placed[placed.client_order_id].id
-    trade = Trade(
-        id=trade_id,
-        order_id=order_id,
-        client_order_id=placed.client_order_id,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        price=placed.price or D(0),
-        amount=placed.amount,
-        fee=D("0.00001"),
-        fee_currency="BTC",
-        timestamp=2,
-    )
-    done = order_of(placed, order_id, OrderStatus.CLOSED, filled=str(placed.amount))
-    return OrderEvent(order=done, trade=trade)
+    """The event of ``placed`` filled at once by one trade ``trade_id``."""
+    order = rig.venue.placed[placed.client_order_id]
+    done = order_of(placed, order.id, OrderStatus.CLOSED, filled=str(placed.amount))
+    return OrderEvent(order=done, trade=trade_of(order, trade_id))
 
 
 @pytest.mark.parametrize("rig", [0.2], indirect=True)  # an audit every 0.2 s
