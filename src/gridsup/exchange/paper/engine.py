@@ -19,22 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-import msgspec
-
-from gridsup.exchange.errors import (
-    BadSymbol,
-    DuplicateOrder,
-    InvalidOrder,
-    OrderNotFound,
-    OrderWouldTake,
-)
+from gridsup.exchange.errors import BadSymbol, DuplicateOrder, OrderNotFound
 from gridsup.exchange.paper.book import Book, PaperOrder
-from gridsup.exchange.paper.fees import FeeMode, FeePolicy, commission
+from gridsup.exchange.paper.fees import Charge, FeeMode, FeePolicy, charge_rule
 from gridsup.exchange.paper.history import History
 from gridsup.exchange.paper.ledger import Ledger
-from gridsup.exchange.paper.match import Charge, fill, walk
+from gridsup.exchange.paper.match import fill, walk, walk_candle
 from gridsup.exchange.paper.retired import RetiredIds
-from gridsup.exchange.paper.rules import check_minimums, check_shape
+from gridsup.exchange.paper.rules import admit
 from gridsup.exchange.paper.snapshot import AccountParts, decode, encode
 from gridsup.exchange.types import Balance, Candle, Order, Trade, candle_path
 from gridsup.messages.common import OrderStatus, OrderType, Side
@@ -154,26 +146,17 @@ class PaperExchange:
         market = self._market(symbol)
         if client_order_id is not None and self._history.used(client_order_id):
             raise DuplicateOrder(f"client order id {client_order_id!r} was used before")
-        if type is OrderType.MARKET:
-            fill_price = self._last.get(symbol)
-            if fill_price is None:
-                raise InvalidOrder(f"no price known yet for {symbol}: cannot fill a market order")
-            price = None
-        elif price is None:
-            raise InvalidOrder("a limit order needs a price")
-        else:
-            fill_price = price
-        check_shape(market, amount, price)
-        check_minimums(market, amount, fill_price)
         last = self._last.get(symbol)
-        crosses = (
-            type is OrderType.LIMIT
-            and last is not None
-            and (price >= last if side is Side.BUY else price <= last)  # type: ignore[operator]
+        price, fill_price, taker = admit(
+            market,
+            side,
+            type,
+            amount,
+            price,
+            last,
+            post_only=post_only,
+            taker_on_cross=self.taker_on_cross,
         )
-        if crosses and post_only:
-            raise OrderWouldTake(f"{side.value} limit {price} crosses the last price {last}")
-        taker = type is OrderType.MARKET or (crosses and self.taker_on_cross)
         mode = self.fees.mode if fee_mode is None else fee_mode
         fee_rate = market.taker_fee if taker else market.maker_fee
         if mode is FeeMode.RECEIVED:
@@ -369,65 +352,24 @@ class PaperExchange:
             del candles[:-CANDLE_HISTORY]
         if not book.crossed_by(low, high):
             return []
-        ledger, history, market = self._ledger, self._history, self.markets[symbol]
+        market = self.markets[symbol]
         cap: Decimal | None = None
         if self.partial_fills:
             cap = volume * self.volume_share
             step = market.amount_step
             if step:
                 cap = (cap // step) * step
-        path = candle_path(open, high, low, close)
-        out: list[Trade] = []
-        touched: set[str] = set()
-        prev = path[0]
-        charge, pieces = self._charge(), self.fill_pieces
-        walk(
-            ledger,
-            history,
+        return walk_candle(
+            self._ledger,
+            self._history,
             market,
             book,
-            prev,
-            prev,
+            candle_path(open, high, low, close),
             timestamp,
             cap,
-            out,
-            touched,
-            charge=charge,
-            pieces=pieces,
+            charge=self._charge(),
+            pieces=self.fill_pieces,
         )
-        for point in path[1:]:
-            if point < prev:
-                walk(
-                    ledger,
-                    history,
-                    market,
-                    book,
-                    point,
-                    None,
-                    timestamp,
-                    cap,
-                    out,
-                    touched,
-                    charge=charge,
-                    pieces=pieces,
-                )
-            elif point > prev:
-                walk(
-                    ledger,
-                    history,
-                    market,
-                    book,
-                    None,
-                    point,
-                    timestamp,
-                    cap,
-                    out,
-                    touched,
-                    charge=charge,
-                    pieces=pieces,
-                )
-            prev = point
-        return out
 
     # --------------------------------------------------------------- snapshot
 
@@ -515,34 +457,10 @@ class PaperExchange:
         return self._books[symbol]
 
     def _charge(self) -> Charge | None:
-        """The commission rule of a fill (None: every fee in quote, the lenient rule).
-        An order placed with its own ``fee_mode`` is charged by that mode."""
-        if self.fees.mode is FeeMode.QUOTE and not self._fee_modes:
-            return None
-        policy, ledger, modes = self.fees, self._ledger, self._fee_modes
-
-        def charge(
-            order: PaperOrder, quantity: Decimal, price: Decimal, taker: bool
-        ) -> tuple[Decimal, str] | None:
-            mode = modes.get(order.id, policy.mode)
-            if order.filled + quantity >= order.amount:
-                modes.pop(order.id, None)  # its last fill: only open orders are kept
-            if mode is FeeMode.QUOTE:
-                return None
-            market = self.markets[order.symbol]
-            rate = market.taker_fee if taker else market.maker_fee
-            return commission(
-                policy if mode is policy.mode else msgspec.structs.replace(policy, mode=mode),
-                market,
-                order.side,
-                quantity,
-                price,
-                rate,
-                lambda asset: ledger.free.get(asset, Decimal(0)),
-                self._last.get,
-            )
-
-        return charge
+        """The commission rule of a fill (``fees.charge_rule``)."""
+        return charge_rule(
+            self.fees, self._fee_modes, self.markets, self._ledger.free, self._last.get
+        )
 
     def _now(self) -> int:
         return self._clock() if self._clock is not None else self._last_ts
