@@ -5,13 +5,13 @@ Prices come in through :meth:`~PaperExchange.on_price` (one traded price) and
 :meth:`~PaperExchange.on_candle` (a candle walked along its intra-candle path); no
 wall clock inside. Limit orders fill when the market touches their price, at that
 price, with the maker fee; market orders at the last price with the taker fee.
-Lenient by default (fees in quote, a crossing limit order rests); ``fees`` (FeeMode.RECEIVED:
-in the asset received or BNB, ``paper_fees``) and ``taker_on_cross`` (a crossing limit
-order fills at once at the last price as taker) give Binance's rules.
-The rules in full: docs/paper.md. Parts: ``paper_book`` (open orders by price level),
-``paper_match`` (what a price move fills, what a fill does),
-``paper_ledger`` (free/used funds), ``paper_history`` (the orders and trades
-remembered, bounded), ``paper_rules`` (checks), ``paper_snapshot`` (the wire format).
+Lenient by default (fees in quote, a crossing limit order rests); ``fees``
+(FeeMode.RECEIVED: in the asset received or BNB, ``fees``) and ``taker_on_cross`` (a
+crossing limit order fills at once at the last price as taker) give Binance's rules.
+The rules in full: docs/paper.md. Parts: ``book`` (open orders by price level),
+``match`` (what a price move fills, what a fill does), ``balances`` (free/used funds),
+``history`` (the orders and trades remembered, bounded), ``rules`` (checks),
+``snapshot`` (the wire format).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from gridsup.exchange.errors import BadSymbol, DuplicateOrder, OrderNotFound
+from gridsup.exchange.paper.balances import PaperBalances
 from gridsup.exchange.paper.book import Book, PaperOrder
 from gridsup.exchange.paper.fees import Charge, FeeMode, FeePolicy, charge_rule
 from gridsup.exchange.paper.history import History
-from gridsup.exchange.paper.ledger import Ledger
 from gridsup.exchange.paper.match import fill, walk, walk_candle
 from gridsup.exchange.paper.retired import RetiredIds
 from gridsup.exchange.paper.rules import admit
@@ -89,7 +89,7 @@ class PaperExchange:
         self.fill_cap: Decimal | None = None
         self._clock = clock
         assets = [a for m in self.markets.values() for a in (m.base, m.quote)]
-        self._ledger = Ledger.opening(assets, balances)
+        self._balances = PaperBalances.opening(assets, balances)
         self._history = History(max_history, id_prefix)
         self._books: dict[str, Book] = {s: Book() for s in self.markets}
         self._last: dict[str, Decimal] = {}
@@ -161,7 +161,7 @@ class PaperExchange:
         fee_rate = market.taker_fee if taker else market.maker_fee
         if mode is FeeMode.RECEIVED:
             fee_rate = Decimal(0)  # the fee comes out of what the fill credits
-        lock = self._ledger.lock(market, side, amount, fill_price, fee_rate)
+        lock = self._balances.lock(market, side, amount, fill_price, fee_rate)
         order = PaperOrder(
             id=f"{self.id_prefix}{self._next_order}",
             seq=self._next_order,
@@ -181,7 +181,7 @@ class PaperExchange:
             self._fee_modes[order.id] = mode
         if taker:
             fill(
-                self._ledger,
+                self._balances,
                 self._history,
                 order,
                 market,
@@ -210,7 +210,7 @@ class PaperExchange:
         if order.status is not OrderStatus.OPEN:
             raise OrderNotFound(f"order {order_id} is {order.status.value}, not open")
         self._books[order.symbol].remove(order)
-        self._ledger.release(self.markets[order.symbol], order)
+        self._balances.release(self.markets[order.symbol], order)
         self._fee_modes.pop(order.id, None)
         order.status = OrderStatus.CANCELED
         self._history.finish(order)
@@ -263,7 +263,7 @@ class PaperExchange:
 
     def balance(self) -> Balance:
         """Free and used (locked by open orders) amount of every asset."""
-        return self._ledger.balance()
+        return self._balances.balance()
 
     def last_price(self, symbol: str) -> Decimal | None:
         """The last price fed for ``symbol`` (a candle's close), None before any."""
@@ -312,7 +312,7 @@ class PaperExchange:
         if cap is not None and market.amount_step:
             cap = max((cap // market.amount_step) * market.amount_step, market.amount_step)
         walk(
-            self._ledger,
+            self._balances,
             self._history,
             market,
             book,
@@ -360,7 +360,7 @@ class PaperExchange:
             if step:
                 cap = (cap // step) * step
         return walk_candle(
-            self._ledger,
+            self._balances,
             self._history,
             market,
             book,
@@ -404,7 +404,7 @@ class PaperExchange:
             taker_on_cross=parts.taker_on_cross,
             fill_pieces=parts.fill_pieces,
         )
-        self._ledger = Ledger(parts.free, parts.used)
+        self._balances = PaperBalances(parts.free, parts.used)
         self._history = History.restored(parts)
         self._last, self._last_ts = parts.last_prices, parts.last_timestamp
         self._next_order = parts.next_order
@@ -419,8 +419,8 @@ class PaperExchange:
         (not copied). The tests and the bench also hand it to ``encode_v1``."""
         return AccountParts(
             markets=list(self.markets.values()),
-            free=self._ledger.free,
-            used=self._ledger.used,
+            free=self._balances.free,
+            used=self._balances.used,
             orders=list(self._history.orders.values()),
             trades=self._history.trades,
             next_order=self._next_order,
@@ -459,7 +459,7 @@ class PaperExchange:
     def _charge(self) -> Charge | None:
         """The commission rule of a fill (``fees.charge_rule``)."""
         return charge_rule(
-            self.fees, self._fee_modes, self.markets, self._ledger.free, self._last.get
+            self.fees, self._fee_modes, self.markets, self._balances.free, self._last.get
         )
 
     def _now(self) -> int:

@@ -1,7 +1,7 @@
 """The paper engine's matching: which resting orders a price move reaches, how much
 of each fills, and what one fill does to the funds, the order and the record.
 
-Functions over an account's parts (``Ledger``, ``History``, ``Book``), called by
+Functions over an account's parts (``PaperBalances``, ``History``, ``Book``), called by
 ``PaperExchange`` once per price (:func:`walk`), once per candle (:func:`walk_candle`,
 one :func:`walk` per leg of its path) and once per market order (:func:`fill`). A
 resting limit order fills at its own price with the maker fee; a market order at the
@@ -14,10 +14,10 @@ import itertools
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from gridsup.exchange.paper.balances import PaperBalances
 from gridsup.exchange.paper.book import Book, PaperOrder
 from gridsup.exchange.paper.fees import Charge
 from gridsup.exchange.paper.history import History
-from gridsup.exchange.paper.ledger import Ledger
 from gridsup.exchange.types import Trade
 from gridsup.messages.common import OrderStatus
 from gridsup.messages.market import MarketInfo
@@ -26,7 +26,7 @@ __all__ = ["fill", "walk", "walk_candle"]
 
 
 def walk(
-    ledger: Ledger,
+    balances: PaperBalances,
     history: History,
     market: MarketInfo,
     book: Book,
@@ -65,7 +65,7 @@ def walk(
         for part in _split(quantity, pieces, market.amount_step):
             out.append(
                 fill(
-                    ledger,
+                    balances,
                     history,
                     order,
                     market,
@@ -81,7 +81,7 @@ def walk(
 
 
 def walk_candle(
-    ledger: Ledger,
+    balances: PaperBalances,
     history: History,
     market: MarketInfo,
     book: Book,
@@ -106,7 +106,7 @@ def walk_candle(
     touched: set[str] = set()
     for down_to, up_to in legs:
         walk(
-            ledger,
+            balances,
             history,
             market,
             book,
@@ -123,7 +123,7 @@ def walk_candle(
 
 
 def fill(
-    ledger: Ledger,
+    balances: PaperBalances,
     history: History,
     order: PaperOrder,
     market: MarketInfo,
@@ -138,12 +138,12 @@ def fill(
     charged = charge(order, quantity, price, taker) if charge is not None else None
     if charged is None:
         fee_asset = market.quote
-        fee = ledger.settle(
+        fee = balances.settle(
             market, order, quantity, price, market.taker_fee if taker else market.maker_fee
         )
     else:
         fee, fee_asset = charged
-        ledger.settle_received(market, order, quantity, price, fee, fee_asset)
+        balances.settle_received(market, order, quantity, price, fee, fee_asset)
         if not order.fee:  # the order's fee is named after its first commission's asset
             order.fee_currency = fee_asset
     order.filled += quantity
@@ -152,7 +152,7 @@ def fill(
     if order.filled >= order.amount:
         order.status = OrderStatus.CLOSED
         # A market buy locked at the last price; what was not spent goes back.
-        ledger.release(market, order)
+        balances.release(market, order)
         history.finish(order)
     return history.record(order, price, quantity, fee, fee_asset, timestamp, taker)
 

@@ -20,12 +20,12 @@ from gridsup.exchange.types import Balance
 from gridsup.messages.common import Side
 from gridsup.messages.market import MarketInfo
 
-__all__ = ["Ledger"]
+__all__ = ["PaperBalances"]
 
 _ZERO = Decimal(0)
 
 
-class Ledger:
+class PaperBalances:
     """Free and used amount of every asset of one paper account."""
 
     __slots__ = ("free", "used")
@@ -35,7 +35,7 @@ class Ledger:
         self.used = used
 
     @classmethod
-    def opening(cls, assets: Iterable[str], balances: Mapping[str, Decimal]) -> Ledger:
+    def opening(cls, assets: Iterable[str], balances: Mapping[str, Decimal]) -> PaperBalances:
         """A new account: ``balances`` free, every other asset of ``assets`` at zero.
 
         Raises:
