@@ -23,7 +23,8 @@ import structlog
 
 from gridsup.exchange.ccxt import convert
 from gridsup.exchange.ccxt.dialects import Dialect
-from gridsup.exchange.ccxt.errors import TimestampRejected, ambiguous_on_create
+from gridsup.exchange.ccxt.errors import ambiguous_on_create
+from gridsup.exchange.ccxt.requests import RequestRunner
 from gridsup.exchange.errors import (
     AmbiguousOrder,
     DuplicateOrder,
@@ -32,7 +33,6 @@ from gridsup.exchange.errors import (
     OrderNotFound,
 )
 from gridsup.exchange.precision import prepare_order
-from gridsup.exchange.retry import RetryPolicy, is_temporary
 from gridsup.exchange.types import Market, Order
 from gridsup.messages.common import OrderType, Side
 
@@ -134,8 +134,8 @@ class CreateAttempts:
     """The attempts of one create request, identified by its client order id.
 
     ``send`` performs one ccxt create call; ``lookup`` fetches the order by the client
-    id (raising ``OrderNotFound`` when absent); ``map_error`` is the ccxt error
-    boundary; ``resync`` re-reads the exchange's clock after a -1021.
+    id (raising ``OrderNotFound`` when absent); ``runner`` maps ccxt's errors and
+    backs off between attempts (``requests.RequestRunner``).
     """
 
     def __init__(
@@ -146,10 +146,7 @@ class CreateAttempts:
         client_order_id: str,
         send: Callable[[], Awaitable[Any]],
         lookup: Callable[[], Awaitable[Order]],
-        map_error: Callable[[Exception], ExchangeError],
-        retry: RetryPolicy,
-        sleep: Callable[[float], Awaitable[None]],
-        resync: Callable[[], Awaitable[None]],
+        runner: RequestRunner,
         to_order: Callable[[Any], Order] = convert.to_order,
     ) -> None:
         self._context = {
@@ -160,10 +157,7 @@ class CreateAttempts:
         self._cid = client_order_id
         self._send = send
         self._lookup = lookup
-        self._map_error = map_error
-        self._retry = retry
-        self._sleep = sleep
-        self._resync = resync
+        self._runner = runner
         self._convert = to_order
 
     async def run(self) -> Order:
@@ -182,7 +176,7 @@ class CreateAttempts:
                 log.info("order_placed", **self._context)
                 return order
             except ccxt.BaseError as exc:
-                error = self._map_error(exc)
+                error = self._runner.map_error(exc)
                 cause: Exception = exc
             if isinstance(error, DuplicateOrder) and uncertain:
                 # our own earlier attempt got through: that order is the answer.
@@ -197,7 +191,7 @@ class CreateAttempts:
                     return found
                 uncertain = True
             retry += 1
-            delay = self._retry.delay(retry, error) if is_temporary(error) else None
+            delay = self._runner.retry_delay(retry, error)
             if delay is None:
                 raise error from cause
             log.warning(
@@ -207,9 +201,7 @@ class CreateAttempts:
                 error=error.__class__.__name__,
                 **self._context,
             )
-            if isinstance(error, TimestampRejected):
-                await self._resync()
-            await self._sleep(delay)
+            await self._runner.pause(error, delay)
 
     async def _settle(self, error: ExchangeError) -> Order | None:
         """After a lost create response: the order if it exists, None if it does not.

@@ -295,10 +295,7 @@ class CcxtExchange:
             send=lambda: runner.send("create_order", lambda: request.create(self._client)),
             to_order=lambda raw: self._created(raw, sent, cid),
             lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
-            map_error=runner.map_error,
-            retry=runner.retry,
-            sleep=runner.sleep,
-            resync=runner.resync_clock,
+            runner=runner,
         )
         return await attempts.run()
 

@@ -3,8 +3,9 @@ counted, in a private decimal context, its ccxt errors mapped to ours at one bou
 temporary ones retried with backoff (a -1021 re-reads the exchange's clock first).
 
 ``RequestRunner`` is what ``CcxtExchange`` sends every request through; order creation
-uses only its :meth:`~RequestRunner.send` and :meth:`~RequestRunner.map_error`, since a
-create is retried by ``CreateAttempts``, which settles a lost answer before retrying.
+uses its parts (:meth:`~RequestRunner.send`, :meth:`~RequestRunner.map_error`, the
+backoff) but not :meth:`~RequestRunner.call`: a create is retried by ``CreateAttempts``
+(``create``), which settles a lost answer before retrying.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class RequestRunner:
         self._exchange_id = exchange_id
         self._dialect = dialect
         self._redactor = redactor
-        self.retry = retry
-        self.sleep = sleep
+        self._retry = retry
+        self._sleep = sleep
         self.budget = budget
         self.stats = RequestStats()
 
@@ -143,7 +144,7 @@ class RequestRunner:
             except ccxt.BaseError as exc:
                 error = self.map_error(exc)
                 retry += 1
-                delay = self.retry.delay(retry, error) if is_temporary(error) else None
+                delay = self.retry_delay(retry, error)
                 if delay is None:
                     raise error from exc
             log.warning(
@@ -155,9 +156,20 @@ class RequestRunner:
                 error=error.__class__.__name__,
                 detail=str(error),
             )
-            if isinstance(error, TimestampRejected):
-                await self.resync_clock()
-            await self.sleep(delay)
+            await self.pause(error, delay)
+
+    def retry_delay(self, retry: int, error: ExchangeError) -> float | None:
+        """Seconds to wait before retry number ``retry`` (1-based) after ``error``; None:
+        raise it (not temporary, the retries are spent, or the venue asks for too long a
+        wait: ``RetryPolicy``)."""
+        return self._retry.delay(retry, error) if is_temporary(error) else None
+
+    async def pause(self, error: ExchangeError, delay: float) -> None:
+        """Wait ``delay`` seconds before a retry after ``error``, the exchange's clock
+        re-read first after a -1021 (``TimestampRejected``)."""
+        if isinstance(error, TimestampRejected):
+            await self.resync_clock()
+        await self._sleep(delay)
 
     async def resync_clock(self) -> None:
         """Re-read the exchange's clock offset (after a -1021); a failure is logged."""
