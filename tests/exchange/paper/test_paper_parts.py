@@ -43,6 +43,27 @@ def order(side: Side, amount: str, price: str, seq: int = 1) -> PaperOrder:
     )
 
 
+def admitted(
+    side: Side,
+    type_: OrderType,
+    price: str | None,
+    last: str | None,
+    post_only: bool = True,
+    taker_on_cross: bool = False,
+) -> Admission:
+    """``rules.admit`` of an order of 0.1 on MARKET, prices as text."""
+    return admit(
+        MARKET,
+        side,
+        type_,
+        D("0.1"),
+        None if price is None else D(price),
+        None if last is None else D(last),
+        post_only=post_only,
+        taker_on_cross=taker_on_cross,
+    )
+
+
 # (side, type, price, last, post_only, taker_on_cross) -> Admission
 ADMITTED = [
     (BUY, LIMIT, "99", "100", False, False, Admission(D(99), D(99), False)),
@@ -68,18 +89,7 @@ def test_admit(
     taker_on_cross: bool,
     expected: Admission,
 ) -> None:
-    admitted = admit(
-        MARKET,
-        side,
-        type_,
-        D("0.1"),
-        None if price is None else D(price),
-        None if last is None else D(last),
-        post_only=post_only,
-        taker_on_cross=taker_on_cross,
-    )
-
-    assert admitted == expected
+    assert admitted(side, type_, price, last, post_only, taker_on_cross) == expected
 
 
 @pytest.mark.parametrize(
@@ -100,16 +110,7 @@ def test_admit_refuses(
     fragment: str,
 ) -> None:
     with pytest.raises(error, match=fragment):
-        admit(
-            MARKET,
-            side,
-            type_,
-            D("0.1"),
-            None if price is None else D(price),
-            None if last is None else D(last),
-            post_only=True,
-            taker_on_cross=False,
-        )
+        admitted(side, type_, price, last)  # post-only
 
 
 def walked(
