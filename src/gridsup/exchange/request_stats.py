@@ -6,9 +6,11 @@ at all.
 "Reachable" is about the network, not the answer: any HTTP answer below 500 (an order
 refused, a 429) proves the venue is there; :data:`UNREACHABLE_AFTER` requests in a row
 without one (a timeout, a refused connection, a 5xx) make it unreachable until the next
-answer. One failed request is not an outage: the retries of ``_call`` usually get through.
+answer. One failed request is not an outage: the retries of ``RequestRunner.call``
+usually get through.
 
-Pure counting: ``CcxtExchange._send`` measures and calls :meth:`RequestStats.record`.
+Pure counting: ``RequestRunner.send`` (``exchange/ccxt/requests.py``) measures and calls
+:meth:`RequestStats.record`.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ operations = st.one_of(
 
 
 @dataclass
-class Ledger:
+class ExpectedTotals:
     """What the totals must be, from the trades alone."""
 
     quote: Decimal = START["USDT"]
@@ -75,7 +75,7 @@ class Ledger:
                 self.base -= t.amount
 
 
-def check_account(ex: PaperExchange, ledger: Ledger) -> None:
+def check_account(ex: PaperExchange, expected: ExpectedTotals) -> None:
     balance = ex.balance()
     assert all(v >= 0 for v in balance.free.values()), balance
     assert all(v >= 0 for v in balance.used.values()), balance
@@ -91,15 +91,15 @@ def check_account(ex: PaperExchange, ledger: Ledger) -> None:
     locked_base = sum((o.remaining for o in open_orders if o.side is Side.SELL), D(0))
     assert balance.used["USDT"] == locked_quote
     assert balance.used["BTC"] == locked_base
-    assert balance.total("USDT") == ledger.quote
-    assert balance.total("BTC") == ledger.base
+    assert balance.total("USDT") == expected.quote
+    assert balance.total("BTC") == expected.base
     for o in open_orders:
         assert 0 <= o.filled < o.amount and o.status is OrderStatus.OPEN
 
 
 def check_candle_fills(
     ex: PaperExchange,
-    ledger: Ledger,
+    expected: ExpectedTotals,
     trades: list[Trade],
     low: Decimal,
     high: Decimal,
@@ -107,7 +107,7 @@ def check_candle_fills(
 ) -> None:
     per_order: dict[str, Decimal] = defaultdict(Decimal)
     for t in trades:
-        assert t.price == ledger.limits[t.order_id] and not t.taker  # at the limit, maker
+        assert t.price == expected.limits[t.order_id] and not t.taker  # at the limit, maker
         assert t.price >= low if t.side is Side.BUY else t.price <= high
         per_order[t.order_id] += t.amount
     if cap is not None:
@@ -119,14 +119,16 @@ def check_candle_fills(
     assert ask is None or D(str(ask)) > high
 
 
-def apply(ex: PaperExchange, op: tuple[object, ...], ledger: Ledger, ts: int) -> PaperExchange:
+def apply(
+    ex: PaperExchange, op: tuple[object, ...], expected: ExpectedTotals, ts: int
+) -> PaperExchange:
     before = ex.snapshot()
     match op:
         case ("limit", Side() as side, Decimal() as amount, Decimal() as price):
             try:
                 order_id = ex.create_order(SYMBOL, side, OrderType.LIMIT, amount, price).id
-                ledger.ids.append(order_id)
-                ledger.limits[order_id] = price
+                expected.ids.append(order_id)
+                expected.limits[order_id] = price
             except ExchangeError:
                 assert ex.snapshot() == before  # a refusal changes nothing
         case ("market", Side() as side, Decimal() as amount):
@@ -138,23 +140,23 @@ def apply(ex: PaperExchange, op: tuple[object, ...], ledger: Ledger, ts: int) ->
             assert order.status is OrderStatus.CLOSED
             (trade,) = ex.order_trades(order.id)
             assert trade.taker and trade.price == ex.last_price(SYMBOL)
-            ledger.book([trade])
-        case ("cancel", int() as index) if ledger.ids:
-            order_id = ledger.ids[index % len(ledger.ids)]
+            expected.book([trade])
+        case ("cancel", int() as index) if expected.ids:
+            order_id = expected.ids[index % len(expected.ids)]
             try:
                 ex.cancel_order(order_id)
             except ExchangeError:
                 assert order_id not in {o.id for o in ex.open_orders()}
         case ("price", Decimal() as price):
             trades = ex.on_price(SYMBOL, price, ts)
-            ledger.book(trades)
-            check_candle_fills(ex, ledger, trades, price, price, None)
+            expected.book(trades)
+            check_candle_fills(ex, expected, trades, price, price, None)
         case ("candle", Decimal() as o, Decimal() as h, Decimal() as lo, Decimal() as c, v):
             assert isinstance(v, Decimal)
             trades = ex.on_candle(SYMBOL, ts, o, h, lo, c, v)
-            ledger.book(trades)
+            expected.book(trades)
             cap = (v * ex.volume_share // D("0.0001")) * D("0.0001") if ex.partial_fills else None
-            check_candle_fills(ex, ledger, trades, lo, h, cap)
+            check_candle_fills(ex, expected, trades, lo, h, cap)
         case ("restore",):
             data = ex.snapshot()
             ex = PaperExchange.restore(data)
@@ -168,13 +170,13 @@ def test_random_flows_keep_the_account_consistent(
     ops: list[tuple[object, ...]], partial: bool, history: int | None
 ) -> None:
     ex = PaperExchange({SYMBOL: FREE_MARKET}, START, partial_fills=partial, max_history=history)
-    ledger = Ledger()
+    expected = ExpectedTotals()
     for ts, op in enumerate(ops, start=1):
-        ex = apply(ex, op, ledger, ts * 60_000)
-        check_account(ex, ledger)
+        ex = apply(ex, op, expected, ts * 60_000)
+        check_account(ex, expected)
         if history is not None:  # bounded memory: invariant 8
             assert len(ex.trades()) <= 2 * history
-            finished = [i for i in ledger.ids if i not in {o.id for o in ex.open_orders()}]
+            finished = [i for i in expected.ids if i not in {o.id for o in ex.open_orders()}]
             kept = [i for i in finished if _known(ex, i)]
             assert len(kept) <= history
 
@@ -200,15 +202,17 @@ def test_restored_account_behaves_identically(
     original = PaperExchange(
         {SYMBOL: FREE_MARKET}, START, partial_fills=partial, max_history=history
     )
-    ledger = Ledger()
+    expected = ExpectedTotals()
     for ts, op in enumerate(ops[:cut], start=1):
-        original = apply(original, op, ledger, ts)
+        original = apply(original, op, expected, ts)
     twin = PaperExchange.restore(original.snapshot())
-    twin_ledger = Ledger(ledger.quote, ledger.base, list(ledger.ids), dict(ledger.limits))
+    twin_expected = ExpectedTotals(
+        expected.quote, expected.base, list(expected.ids), dict(expected.limits)
+    )
 
     for ts, op in enumerate(ops[cut:], start=cut + 1):
-        original = apply(original, op, ledger, ts)
-        twin = apply(twin, op, twin_ledger, ts)
+        original = apply(original, op, expected, ts)
+        twin = apply(twin, op, twin_expected, ts)
 
     assert twin.snapshot() == original.snapshot()
 
@@ -220,7 +224,7 @@ def test_grid_ladder_over_real_candles(partial: bool) -> None:
         FREE_MARKET, symbol="SOL/USDT", base="SOL", price_step=D("0.01"), amount_step=D("0.001")
     )
     ex = PaperExchange({"SOL/USDT": market}, {"USDT": D("10000")}, partial_fills=partial)
-    ledger = Ledger(quote=D("10000"), base=D(0))
+    expected = ExpectedTotals(quote=D("10000"), base=D(0))
     levels = [D(p) for p in range(140, 175, 2)]
     first = decimal_price(frame["open"].iloc[0])
     for i, level in enumerate(levels[:-1]):
@@ -230,7 +234,7 @@ def test_grid_ladder_over_real_candles(partial: bool) -> None:
     for ts, o, h, lo, c, v in rows:
         args = [decimal_price(x) for x in (o, h, lo, c, v)]
         for trade in ex.on_candle("SOL/USDT", int(ts), *args):
-            ledger.book([trade])
+            expected.book([trade])
             assert lo <= float(trade.price) <= h
             order = ex.fetch_order(trade.order_id)
             if order.status is not OrderStatus.CLOSED:
@@ -247,6 +251,6 @@ def test_grid_ladder_over_real_candles(partial: bool) -> None:
     sells = [t for t in ex.trades() if t.side is Side.SELL]
     assert len(sells) > 10  # SOL swung 140..173 in those three days
     balance = ex.balance()
-    assert balance.total("USDT") == ledger.quote
-    assert balance.total("SOL") == ledger.base
+    assert balance.total("USDT") == expected.quote
+    assert balance.total("SOL") == expected.base
     assert min(balance.free.values()) >= 0

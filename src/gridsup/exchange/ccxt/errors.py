@@ -134,7 +134,7 @@ def map_ccxt_error(
     """Our error type for a ccxt exception (most specific ccxt class first).
 
     ``response_headers`` are the headers of the response that raised it (see
-    ``ccxt_client.error_response_headers``); a Retry-After there becomes
+    ``client.error_response_headers``); a Retry-After there becomes
     ``RateLimited.retry_after``. ``dialect`` (the venue's) names the codes that are
     duplicates, rate limits or temporary whatever class ccxt gave them.
     Anything unknown becomes a plain ``ExchangeError`` (never swallowed).

@@ -1,87 +1,35 @@
 """``CcxtExchange``: the ``Exchange`` Protocol over any ccxt exchange (``ccxt.async_support``).
 
-The only module (with its helpers ``ccxt_client``, ``ccxt_convert``, ``ccxt_errors``,
-``ccxt_create``) that imports ccxt: strategy processes never load it. Every ccxt call
-goes through ``_call``, where ccxt's exceptions become ours and temporary errors are
-retried with backoff; creates go through ``CreateAttempts``, which settles a lost answer
-by the client id before any retry, so a retry never places a second order.
+The only module (with its helpers ``client``, ``convert``, ``errors``, ``requests``,
+``create``) that imports ccxt: strategy processes never load it. Every ccxt call goes
+through a ``RequestRunner`` (``requests``), where ccxt's exceptions become ours and
+temporary errors are retried with backoff; creates go through ``CreateAttempts``, which
+settles a lost answer by the client id before any retry, so a retry never places a
+second order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import decimal
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-import ccxt.async_support as ccxt
 import msgspec
-import structlog
 
 from gridsup.exchange.budget import Budget
 from gridsup.exchange.ccxt import convert
-from gridsup.exchange.ccxt.client import (
-    RedactFilter,
-    build_client,
-    credentials_from_env,
-    error_response_headers,
-    peek_error_headers,
-    take_response_status,
-)
-from gridsup.exchange.ccxt.create import CreateAttempts
+from gridsup.exchange.ccxt.client import RedactFilter, build_client, credentials_from_env
+from gridsup.exchange.ccxt.create import CreateAttempts, order_request
 from gridsup.exchange.ccxt.dialects import dialect_for
-from gridsup.exchange.ccxt.errors import (
-    TimestampRejected,
-    header_value,
-    map_ccxt_error,
-    parse_retry_after,
-    rate_refusal,
-)
 from gridsup.exchange.ccxt.lookup import fetch_by_client_id, fetch_by_id
-from gridsup.exchange.errors import (
-    BadSymbol,
-    ExchangeError,
-    InvalidOrder,
-)
-from gridsup.exchange.precision import prepare_order
-from gridsup.exchange.request_stats import RequestStats
-from gridsup.exchange.retry import RetryPolicy, is_temporary
+from gridsup.exchange.ccxt.requests import RequestRunner
+from gridsup.exchange.errors import BadSymbol, ExchangeError, InvalidOrder
+from gridsup.exchange.retry import RetryPolicy
 from gridsup.exchange.types import Balance, Candle, Market, Order, Ticker, Trade
 from gridsup.messages.common import OrderType, Side
 
 __all__ = ["CcxtExchange"]
-
-log = structlog.get_logger(__name__)
-T = TypeVar("T")
-
-
-async def _isolated(fn: Callable[[], Awaitable[T]]) -> T:
-    """Await a ccxt call in a private decimal context.
-
-    ccxt's ``decimal_to_precision`` sets the current context's rounding to ROUND_HALF_UP
-    and traps Underflow; without this every Decimal computation of the process would
-    change behaviour after the first order.
-    """
-    with decimal.localcontext():
-        return await fn()
-
-
-def _refusal_status(exc: Exception) -> str:
-    """How a venue refused for the rate: "418"/"403" (an IP ban) or "429" (the rest)."""
-    text = str(exc)
-    if "418" in text or "banned" in text:
-        return "418"
-    if "403" in text or "access too frequent" in text:  # Bybit's IP ban
-        return "403"
-    return "429"
-
-
-def _plain(value: Decimal) -> str:
-    """Decimal as plain text for ccxt (never exponent notation, never a float)."""
-    return format(value, "f")
 
 
 class CcxtExchange:
@@ -133,13 +81,23 @@ class CcxtExchange:
         self._has_keys = bool(api_key and secret)
         self._redactor = RedactFilter([s for s in (api_key, secret, password) if s])
         self._client.logger.addFilter(self._redactor)
-        self._retry = retry
-        self._sleep = sleep
         self._markets: dict[str, Market] = {}
-        # The host's shared request budget (exchange/budget.py, venue_budget.py); None:
-        # none kept here.
-        self.budget = budget
-        self.requests = RequestStats()  # latency, 429/418, reachable: request_status()
+        self._runner = RequestRunner(
+            self._client,
+            exchange_id,
+            self.dialect,
+            self._redactor,
+            retry=retry,
+            sleep=sleep,
+            budget=budget,
+        )
+        self.requests = self._runner.stats  # latency, 429/418, reachable: request_status()
+
+    @property
+    def budget(self) -> Budget | None:
+        """The host's shared request budget (exchange/budget.py, venue_budget.py); None:
+        none kept here."""
+        return self._runner.budget
 
     @classmethod
     def from_env(
@@ -171,83 +129,11 @@ class CcxtExchange:
             f"keys={'set' if self._has_keys else 'none'}, markets={len(self._markets)})"
         )
 
-    def _map(self, exc: Exception) -> ExchangeError:
-        error = map_ccxt_error(exc, error_response_headers(), self.dialect)
-        error.args = (self._redactor.redact(str(error)),)
-        return error
-
-    async def _send(self, op: str, fn: Callable[[], Awaitable[T]], symbols: int | None = None) -> T:
-        """One ccxt request through the request budget: its weight taken before, the
-        exchange's weight header followed after, a 429/418 pausing every caller of the
-        budget until its Retry-After; timed and counted in :attr:`requests`. Raises
-        what ccxt raises."""
-        budget = self.budget
-        if budget is not None:
-            await budget.take(op, symbols)
-        began = time.perf_counter()
-        try:
-            result = await _isolated(fn)
-        except ccxt.BaseError as exc:
-            status = take_response_status()
-            refusal = rate_refusal(status, exc)
-            self.requests.record(time.perf_counter() - began, status, refusal)
-            if budget is not None:
-                headers = peek_error_headers()
-                budget.observe(headers)
-                if refusal is not None:
-                    retry_after = parse_retry_after(header_value(headers, "Retry-After"))
-                    # Bybit bans an IP with a 403 that the budget pauses for longer
-                    banned = _refusal_status(exc) if refusal == "429" else refusal
-                    budget.refused(op, retry_after, headers, banned)
-            raise
-        self.requests.record(time.perf_counter() - began, take_response_status())
-        if budget is not None:
-            budget.observe(self._client.last_response_headers)
-        return result
-
     def request_status(self) -> dict[str, float | int | bool]:
         """This client's request figures (latency histogram, 429/418, reachable) and,
         with a budget, the host's shared ones, which win: weight used and limit, and the
         429/418 answers of every process of the run (``gridsup.messages.telemetry``)."""
-        out = self.requests.status()
-        if self.budget is not None:
-            out.update(self.budget.status())
-        return out
-
-    async def _call(self, op: str, fn: Callable[[], Awaitable[T]], symbols: int | None = None) -> T:
-        """Run one ccxt request; map its errors; retry temporary ones with backoff.
-
-        Raises:
-            ExchangeError: the mapped error, once retries are spent or if not temporary.
-        """
-        retry = 0
-        while True:
-            try:
-                return await self._send(op, fn, symbols)
-            except ccxt.BaseError as exc:
-                error = self._map(exc)
-                retry += 1
-                delay = self._retry.delay(retry, error) if is_temporary(error) else None
-                if delay is None:
-                    raise error from exc
-            log.warning(
-                "exchange_call_retried",
-                exchange=self.id,
-                op=op,
-                retry=retry,
-                delay=delay,
-                error=error.__class__.__name__,
-                detail=str(error),
-            )
-            if isinstance(error, TimestampRejected):
-                await self._resync_clock()
-            await self._sleep(delay)
-
-    async def _resync_clock(self) -> None:
-        try:
-            await self._send("load_time_difference", self._client.load_time_difference)
-        except ccxt.BaseError as exc:
-            log.warning("exchange_clock_sync_failed", exchange=self.id, error=str(exc))
+        return self._runner.status()
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -292,7 +178,7 @@ class CcxtExchange:
         Raises:
             ExchangeError: the request failed (after retries) or a market is unreadable.
         """
-        raw: dict[str, Any] = await self._call(
+        raw: dict[str, Any] = await self._runner.call(
             "load_markets", lambda: self._client.load_markets(reload)
         )
         mode = int(self._client.precisionMode)
@@ -319,7 +205,7 @@ class CcxtExchange:
     async def fetch_ticker(self, symbol: str) -> Ticker:
         """Raises: BadSymbol, ExchangeError (no last price, or the request failed)."""
         await self.market(symbol)
-        raw = await self._call("fetch_ticker", lambda: self._client.fetch_ticker(symbol))
+        raw = await self._runner.call("fetch_ticker", lambda: self._client.fetch_ticker(symbol))
         ticker = convert.to_ticker(raw, self._client.milliseconds())
         if ticker is None:
             raise ExchangeError(f"{self.id}: no last price for {symbol}")
@@ -334,7 +220,7 @@ class CcxtExchange:
             ExchangeError: the request failed.
         """
         wanted = None if symbols is None else list(symbols)
-        raw = await self._call(
+        raw = await self._runner.call(
             "fetch_tickers",
             lambda: self._client.fetch_tickers(wanted),
             None if wanted is None else len(wanted),
@@ -353,7 +239,7 @@ class CcxtExchange:
     ) -> list[Candle]:
         """Raises: BadSymbol, ExchangeError."""
         await self.market(symbol)
-        rows = await self._call(
+        rows = await self._runner.call(
             "fetch_ohlcv", lambda: self._client.fetch_ohlcv(symbol, timeframe, since, limit)
         )
         return [convert.to_candle(row) for row in rows]
@@ -389,47 +275,35 @@ class CcxtExchange:
         if type is OrderType.MARKET:
             price = None
             reference = (await self.fetch_ticker(symbol)).last
-        amount, price = prepare_order(market, amount, price, reference)
-        with decimal.localcontext():  # ccxt's rounding changes the current context
-            if market.amount_step is None:
-                amount = Decimal(self._client.amount_to_precision(symbol, _plain(amount)))
-            if price is not None and market.price_step is None:
-                price = Decimal(self._client.price_to_precision(symbol, _plain(price)))
-        cid = client_order_id or uuid.uuid4().hex
-        problem = self.dialect.client_id_problem(cid)
-        if problem is not None:
-            raise InvalidOrder(f"{symbol}: client order id refused before sending: {problem}")
-        params = {"clientOrderId": self.dialect.encode_client_id(cid)}
-        amount_text, price_text = _plain(amount), None if price is None else _plain(price)
-        sent = {
-            "symbol": symbol,
-            "side": side.value,
-            "type": type.value,
-            "amount": amount_text,
-            "price": price_text,
-        }
+        request = order_request(
+            self._client,
+            self.dialect,
+            market,
+            symbol,
+            side,
+            type,
+            amount,
+            price,
+            reference,
+            client_order_id,
+        )
+        cid, sent, runner = request.client_order_id, request.sent(), self._runner
         attempts = CreateAttempts(
             exchange_id=self.id,
             symbol=symbol,
             client_order_id=cid,
-            send=lambda: self._send(
-                "create_order",
-                lambda: self._client.create_order(
-                    symbol, type.value, side.value, amount_text, price_text, dict(params)
-                ),
-            ),
+            send=lambda: runner.send("create_order", lambda: request.create(self._client)),
             to_order=lambda raw: self._created(raw, sent, cid),
             lookup=lambda: self.fetch_order(symbol, client_order_id=cid),
-            map_error=self._map,
-            retry=self._retry,
-            sleep=self._sleep,
-            resync=self._resync_clock,
+            runner=runner,
         )
         return await attempts.run()
 
     async def cancel_order(self, order_id: str, symbol: str) -> Order:
         """Raises: OrderNotFound (unknown or already final), ExchangeError."""
-        raw = await self._call("cancel_order", lambda: self._client.cancel_order(order_id, symbol))
+        raw = await self._runner.call(
+            "cancel_order", lambda: self._client.cancel_order(order_id, symbol)
+        )
         if raw.get("id") is None or raw.get("amount") is None:
             # Bybit and Kraken answer a cancel with the id alone: read the order back.
             return await self.fetch_order(symbol, order_id=order_id)
@@ -447,14 +321,14 @@ class CcxtExchange:
             raise ValueError("fetch_order needs order_id or client_order_id")
         if client_order_id is not None:
             venue_id = self.dialect.encode_client_id(client_order_id)
-            raw = await self._call(
+            raw = await self._runner.call(
                 "fetch_order",
                 lambda: fetch_by_client_id(self._client, self.dialect, symbol, venue_id),
             )
         else:
             assert order_id is not None
             by_id = order_id
-            raw = await self._call(
+            raw = await self._runner.call(
                 "fetch_order", lambda: fetch_by_id(self._client, self.dialect, symbol, by_id)
             )
         return self._order(raw)
@@ -465,7 +339,7 @@ class CcxtExchange:
         Raises:
             ExchangeError: the request failed.
         """
-        raw = await self._call(
+        raw = await self._runner.call(
             "fetch_open_orders",
             lambda: self._client.fetch_open_orders(symbol),
             None if symbol is None else 1,
@@ -476,7 +350,7 @@ class CcxtExchange:
         self, symbol: str, since: int | None = None, limit: int | None = None
     ) -> list[Trade]:
         """Raises: BadSymbol, ExchangeError."""
-        raw = await self._call(
+        raw = await self._runner.call(
             "fetch_my_trades", lambda: self._client.fetch_my_trades(symbol, since, limit)
         )
         return [convert.to_trade(t) for t in raw]
@@ -494,7 +368,7 @@ class CcxtExchange:
         # "emulated" (Kraken) needs the order's trade ids, which we do not have: only a
         # native per-order call is used.
         if self._client.has.get("fetchOrderTrades") is True:
-            raw = await self._call(
+            raw = await self._runner.call(
                 "fetch_order_trades",
                 lambda: self._client.fetch_order_trades(order_id, symbol, None, None),
             )
@@ -513,7 +387,7 @@ class CcxtExchange:
         Raises:
             AuthenticationError: keys missing or refused. ExchangeError.
         """
-        raw = await self._call("fetch_balance", lambda: self._client.fetch_balance())
+        raw = await self._runner.call("fetch_balance", lambda: self._client.fetch_balance())
         info = raw.get("info") if isinstance(raw, dict) else None
         can_trade = info.get("canTrade") if isinstance(info, dict) else None
         return convert.to_balance(raw), None if can_trade is None else bool(can_trade)

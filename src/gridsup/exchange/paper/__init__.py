@@ -1,4 +1,5 @@
 """The paper exchange: a deterministic matching engine for dry-run trading and the loopback
-exchange (``engine``), its orders (``book``), funds (``ledger``), matching (``match``),
-order rules (``rules``), remembered history (``history``) and snapshot format
-(``snapshot``)."""
+exchange (``engine``) over an account's state, queries and snapshot (``account``), its
+orders (``book``), funds (``balances``), matching (``match``), fees (``fees``), order
+rules (``rules``), remembered history (``history``), forgotten client ids (``retired``)
+and snapshot format (``snapshot``)."""

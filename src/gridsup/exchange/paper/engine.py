@@ -5,123 +5,35 @@ Prices come in through :meth:`~PaperExchange.on_price` (one traded price) and
 :meth:`~PaperExchange.on_candle` (a candle walked along its intra-candle path); no
 wall clock inside. Limit orders fill when the market touches their price, at that
 price, with the maker fee; market orders at the last price with the taker fee.
-Lenient by default (fees in quote, a crossing limit order rests); ``fees`` (FeeMode.RECEIVED:
-in the asset received or BNB, ``paper_fees``) and ``taker_on_cross`` (a crossing limit
-order fills at once at the last price as taker) give Binance's rules.
-The rules in full: docs/paper.md. Parts: ``paper_book`` (open orders by price level),
-``paper_match`` (what a price move fills, what a fill does),
-``paper_ledger`` (free/used funds), ``paper_history`` (the orders and trades
-remembered, bounded), ``paper_rules`` (checks), ``paper_snapshot`` (the wire format).
+Lenient by default (fees in quote, a crossing limit order rests); ``fees``
+(FeeMode.RECEIVED: in the asset received or BNB, ``fees``) and ``taker_on_cross`` (a
+crossing limit order fills at once at the last price as taker) give Binance's rules.
+The rules in full: docs/paper.md. Parts: ``book`` (open orders by price level),
+``account`` (what the account holds, its queries and its snapshot), ``match`` (what a
+price move fills, what a fill does), ``balances`` (free/used funds),
+``history`` (the orders and trades remembered, bounded), ``rules`` (checks),
+``snapshot`` (the wire format).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-import msgspec
-
-from gridsup.exchange.errors import (
-    BadSymbol,
-    DuplicateOrder,
-    InvalidOrder,
-    OrderNotFound,
-    OrderWouldTake,
-)
-from gridsup.exchange.paper.book import Book, PaperOrder
-from gridsup.exchange.paper.fees import FeeMode, FeePolicy, commission
-from gridsup.exchange.paper.history import History
-from gridsup.exchange.paper.ledger import Ledger
-from gridsup.exchange.paper.match import Charge, fill, walk
-from gridsup.exchange.paper.retired import RetiredIds
-from gridsup.exchange.paper.rules import check_minimums, check_shape
-from gridsup.exchange.paper.snapshot import AccountParts, decode, encode
-from gridsup.exchange.types import Balance, Candle, Order, Trade, candle_path
+from gridsup.exchange.errors import DuplicateOrder, OrderNotFound
+from gridsup.exchange.paper.account import CANDLE_HISTORY, PaperAccount
+from gridsup.exchange.paper.book import PaperOrder
+from gridsup.exchange.paper.fees import Charge, FeeMode, charge_rule
+from gridsup.exchange.paper.match import fill, walk, walk_candle
+from gridsup.exchange.paper.rules import admit
+from gridsup.exchange.types import Order, Trade, candle_path
 from gridsup.messages.common import OrderStatus, OrderType, Side
-from gridsup.messages.market import MarketInfo
 
 __all__ = ["PaperExchange"]
 
-_ZERO = Decimal(0)
-# Candles fed per symbol that are kept for fetch_ohlcv (bounded: invariant 8).
-CANDLE_HISTORY = 1000
-_CandleRow = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]
 
-
-class PaperExchange:
-    """A simulated spot exchange account (see the module docstring for the rules)."""
-
-    def __init__(
-        self,
-        markets: Mapping[str, MarketInfo],
-        balances: Mapping[str, Decimal],
-        *,
-        partial_fills: bool = False,
-        volume_share: Decimal = Decimal("0.1"),
-        clock: Callable[[], int] | None = None,
-        id_prefix: str = "",
-        max_history: int | None = None,
-        fees: FeePolicy | None = None,
-        taker_on_cross: bool = False,
-        fill_pieces: int = 1,
-    ) -> None:
-        """Open an account on ``markets`` holding ``balances`` (all free).
-
-        ``fees`` says which asset commissions are charged in (default: quote, lenient);
-        ``taker_on_cross`` fills a limit order that crosses the last price at once, at
-        that price, as taker; ``fill_pieces`` splits each resting order's fill into that
-        many trades; ``fill_cap`` (attribute, None: no cap) bounds what one
-        :meth:`on_price` fills of each order, leaving the rest open.
-
-        ``max_history`` bounds memory for long runs (design invariant 8): only
-        that many finished orders and (about) twice as many trades are kept; an
-        older order is forgotten, but its client id stays refused (:attr:`retired`:
-        kept in memory and in the snapshot unless an owner hands them to a store).
-        None keeps all.
-
-        Raises:
-            ValueError: a balance is negative, ``volume_share`` is not in (0, 1],
-                or ``max_history`` is below 1.
-        """
-        if not _ZERO < volume_share <= 1:
-            raise ValueError(f"volume_share must be in (0, 1], got {volume_share}")
-        if max_history is not None and max_history < 1:
-            raise ValueError(f"max_history must be at least 1, got {max_history}")
-        self.markets: dict[str, MarketInfo] = dict(markets)
-        self.partial_fills = partial_fills
-        self.volume_share = volume_share
-        self.id_prefix = id_prefix
-        self.fees = fees if fees is not None else FeePolicy()
-        self.taker_on_cross = taker_on_cross
-        self.fill_pieces = max(1, fill_pieces)
-        self.fill_cap: Decimal | None = None
-        self._clock = clock
-        assets = [a for m in self.markets.values() for a in (m.base, m.quote)]
-        self._ledger = Ledger.opening(assets, balances)
-        self._history = History(max_history, id_prefix)
-        self._books: dict[str, Book] = {s: Book() for s in self.markets}
-        self._last: dict[str, Decimal] = {}
-        self._last_ts = 0
-        self._next_order = 1
-        # Open orders whose fees follow another rule than the account's (``fee_mode``).
-        self._fee_modes: dict[str, FeeMode] = {}
-        # Raw tuples: cheaper on the hot path than building a Candle per call.
-        self._candles: dict[str, list[_CandleRow]] = {}
-
-    def __repr__(self) -> str:
-        return (
-            f"PaperExchange(markets={len(self.markets)}, open={self._open_count()}, "
-            f"trades={len(self._history.trades)})"
-        )
-
-    @property
-    def max_history(self) -> int | None:
-        """How many finished orders the account remembers (None: all); settable."""
-        return self._history.max_history
-
-    @max_history.setter
-    def max_history(self, value: int | None) -> None:
-        self._history.max_history = value
+class PaperExchange(PaperAccount):
+    """A simulated spot exchange account that trades (see the module docstring for the
+    rules; ``PaperAccount`` for what it holds, its queries and its snapshot)."""
 
     # ----------------------------------------------------------------- orders
 
@@ -154,31 +66,22 @@ class PaperExchange:
         market = self._market(symbol)
         if client_order_id is not None and self._history.used(client_order_id):
             raise DuplicateOrder(f"client order id {client_order_id!r} was used before")
-        if type is OrderType.MARKET:
-            fill_price = self._last.get(symbol)
-            if fill_price is None:
-                raise InvalidOrder(f"no price known yet for {symbol}: cannot fill a market order")
-            price = None
-        elif price is None:
-            raise InvalidOrder("a limit order needs a price")
-        else:
-            fill_price = price
-        check_shape(market, amount, price)
-        check_minimums(market, amount, fill_price)
         last = self._last.get(symbol)
-        crosses = (
-            type is OrderType.LIMIT
-            and last is not None
-            and (price >= last if side is Side.BUY else price <= last)  # type: ignore[operator]
+        price, fill_price, taker = admit(
+            market,
+            side,
+            type,
+            amount,
+            price,
+            last,
+            post_only=post_only,
+            taker_on_cross=self.taker_on_cross,
         )
-        if crosses and post_only:
-            raise OrderWouldTake(f"{side.value} limit {price} crosses the last price {last}")
-        taker = type is OrderType.MARKET or (crosses and self.taker_on_cross)
         mode = self.fees.mode if fee_mode is None else fee_mode
         fee_rate = market.taker_fee if taker else market.maker_fee
         if mode is FeeMode.RECEIVED:
             fee_rate = Decimal(0)  # the fee comes out of what the fill credits
-        lock = self._ledger.lock(market, side, amount, fill_price, fee_rate)
+        lock = self._balances.lock(market, side, amount, fill_price, fee_rate)
         order = PaperOrder(
             id=f"{self.id_prefix}{self._next_order}",
             seq=self._next_order,
@@ -198,7 +101,7 @@ class PaperExchange:
             self._fee_modes[order.id] = mode
         if taker:
             fill(
-                self._ledger,
+                self._balances,
                 self._history,
                 order,
                 market,
@@ -227,88 +130,11 @@ class PaperExchange:
         if order.status is not OrderStatus.OPEN:
             raise OrderNotFound(f"order {order_id} is {order.status.value}, not open")
         self._books[order.symbol].remove(order)
-        self._ledger.release(self.markets[order.symbol], order)
+        self._balances.release(self.markets[order.symbol], order)
         self._fee_modes.pop(order.id, None)
         order.status = OrderStatus.CANCELED
         self._history.finish(order)
         return order.public()
-
-    def fetch_order(self, order_id: str | None = None, client_order_id: str | None = None) -> Order:
-        """One order, open or not, by exchange id or client id.
-
-        Raises:
-            OrderNotFound: no such order.
-            ValueError: neither id was given.
-        """
-        return self._history.find(order_id, client_order_id).public()
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Open orders (of ``symbol``, or all), oldest first.
-
-        Raises:
-            BadSymbol: no such market.
-        """
-        books = [self._book(symbol)] if symbol is not None else self._books.values()
-        found = [o for book in books for o in book.orders()]
-        found.sort(key=lambda o: o.seq)
-        return [o.public() for o in found]
-
-    def orders(self) -> list[Order]:
-        """Every order the account remembers -- open ones and finished ones still in its
-        history (``max_history``) -- oldest first."""
-        return [o.public() for o in self._history.orders.values()]
-
-    def retired_client_ids(self) -> list[str]:
-        """Client ids of finished orders the bounded history has forgotten that the
-        account holds in memory, oldest first (a re-sent placement under one of them is
-        refused as a duplicate); with a store, older ones are only in the store."""
-        return list(self._history.retired)
-
-    @property
-    def retired(self) -> RetiredIds:
-        """The forgotten client ids (``exchange/paper/retired.py``): an owner that keeps
-        them in a store takes them at each save and asks the store about the others."""
-        return self._history.retired
-
-    def trades(self, symbol: str | None = None, since: int | None = None) -> list[Trade]:
-        """Executions in time order, optionally of one symbol and from ``since`` (ms) on."""
-        return self._history.select(symbol, since)
-
-    def order_trades(self, order_id: str) -> list[Trade]:
-        """The executions of one order, in time order (empty for an unknown id)."""
-        return list(self._history.trades_by_order.get(order_id, ()))
-
-    def balance(self) -> Balance:
-        """Free and used (locked by open orders) amount of every asset."""
-        return self._ledger.balance()
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        """The last price fed for ``symbol`` (a candle's close), None before any."""
-        return self._last.get(symbol)
-
-    def last_timestamp(self) -> int:
-        """Timestamp (ms) of the last price fed for any symbol, 0 before any."""
-        return self._last_ts
-
-    def best_bid_order_price(self, symbol: str) -> float | None:
-        """Highest open buy limit of ``symbol`` as a float (for vectorised skipping).
-
-        Raises:
-            BadSymbol: no such market.
-        """
-        return self._book(symbol).best_bid()
-
-    def best_ask_order_price(self, symbol: str) -> float | None:
-        """Lowest open sell limit of ``symbol`` as a float (for vectorised skipping).
-
-        Raises:
-            BadSymbol: no such market.
-        """
-        return self._book(symbol).best_ask()
-
-    def candles(self, symbol: str) -> list[Candle]:
-        """The last candles fed for ``symbol`` (at most ``CANDLE_HISTORY``), oldest first."""
-        return [Candle(*row) for row in self._candles.get(symbol, [])[-CANDLE_HISTORY:]]
 
     # ----------------------------------------------------------------- prices
 
@@ -329,7 +155,7 @@ class PaperExchange:
         if cap is not None and market.amount_step:
             cap = max((cap // market.amount_step) * market.amount_step, market.amount_step)
         walk(
-            self._ledger,
+            self._balances,
             self._history,
             market,
             book,
@@ -369,183 +195,32 @@ class PaperExchange:
             del candles[:-CANDLE_HISTORY]
         if not book.crossed_by(low, high):
             return []
-        ledger, history, market = self._ledger, self._history, self.markets[symbol]
+        market = self.markets[symbol]
         cap: Decimal | None = None
         if self.partial_fills:
             cap = volume * self.volume_share
             step = market.amount_step
             if step:
                 cap = (cap // step) * step
-        path = candle_path(open, high, low, close)
-        out: list[Trade] = []
-        touched: set[str] = set()
-        prev = path[0]
-        charge, pieces = self._charge(), self.fill_pieces
-        walk(
-            ledger,
-            history,
+        return walk_candle(
+            self._balances,
+            self._history,
             market,
             book,
-            prev,
-            prev,
+            candle_path(open, high, low, close),
             timestamp,
             cap,
-            out,
-            touched,
-            charge=charge,
-            pieces=pieces,
-        )
-        for point in path[1:]:
-            if point < prev:
-                walk(
-                    ledger,
-                    history,
-                    market,
-                    book,
-                    point,
-                    None,
-                    timestamp,
-                    cap,
-                    out,
-                    touched,
-                    charge=charge,
-                    pieces=pieces,
-                )
-            elif point > prev:
-                walk(
-                    ledger,
-                    history,
-                    market,
-                    book,
-                    None,
-                    point,
-                    timestamp,
-                    cap,
-                    out,
-                    touched,
-                    charge=charge,
-                    pieces=pieces,
-                )
-            prev = point
-        return out
-
-    # --------------------------------------------------------------- snapshot
-
-    def snapshot(self) -> bytes:
-        """The whole account (balances, orders, trades, counters, last prices), as
-        version 2: msgpack, orders and trades as arrays of their fields."""
-        return encode(self._parts())
-
-    @classmethod
-    def restore(cls, data: bytes, clock: Callable[[], int] | None = None) -> PaperExchange:
-        """Rebuild an account from :meth:`snapshot` output, of this version or of
-        version 1 (the JSON of earlier releases).
-
-        Raises:
-            ValueError: ``data`` is not a paper snapshot (msgspec names the field)
-                or has an unknown version.
-        """
-        parts = decode(data)
-        self = cls(
-            {m.symbol: m for m in parts.markets},
-            {},
-            partial_fills=parts.partial_fills,
-            volume_share=parts.volume_share,
-            clock=clock,
-            id_prefix=parts.id_prefix,
-            max_history=parts.max_history,
-            fees=FeePolicy(
-                mode=FeeMode(parts.fee_mode),
-                bnb_fees=parts.bnb_fees,
-                bnb_discount=parts.bnb_discount,
-            ),
-            taker_on_cross=parts.taker_on_cross,
-            fill_pieces=parts.fill_pieces,
-        )
-        self._ledger = Ledger(parts.free, parts.used)
-        self._history = History.restored(parts)
-        self._last, self._last_ts = parts.last_prices, parts.last_timestamp
-        self._next_order = parts.next_order
-        self._fee_modes = {k: FeeMode(v) for k, v in parts.order_fee_modes.items()}
-        for order in parts.orders:  # creation order, so the books rebuild identically
-            if order.status is OrderStatus.OPEN and order.type is OrderType.LIMIT:
-                self._books[order.symbol].add(order)
-        return self
-
-    def _parts(self) -> AccountParts:
-        """What a snapshot holds; balances, trades and last prices are the account's own
-        (not copied). The tests and the bench also hand it to ``encode_v1``."""
-        return AccountParts(
-            markets=list(self.markets.values()),
-            free=self._ledger.free,
-            used=self._ledger.used,
-            orders=list(self._history.orders.values()),
-            trades=self._history.trades,
-            next_order=self._next_order,
-            next_trade=self._history.next_trade,
-            last_prices=self._last,
-            last_timestamp=self._last_ts,
-            partial_fills=self.partial_fills,
-            volume_share=self.volume_share,
-            id_prefix=self.id_prefix,
-            max_history=self.max_history,
-            finished=list(self._history.finished),
-            # Only the ids no store has taken (all of them when nobody takes them).
-            retired_client_ids=list(self._history.retired.unsaved),
-            fee_mode=self.fees.mode.value,
-            bnb_fees=self.fees.bnb_fees,
-            bnb_discount=self.fees.bnb_discount,
-            taker_on_cross=self.taker_on_cross,
-            fill_pieces=self.fill_pieces,
-            order_fee_modes={k: v.value for k, v in self._fee_modes.items()},
+            charge=self._charge(),
+            pieces=self.fill_pieces,
         )
 
     # ---------------------------------------------------------------- private
 
-    def _market(self, symbol: str) -> MarketInfo:
-        market = self.markets.get(symbol)
-        if market is None:
-            raise BadSymbol(f"no market {symbol!r}; known: {', '.join(sorted(self.markets))}")
-        return market
-
-    def _book(self, symbol: str) -> Book:
-        book = self._books.get(symbol)
-        if book is None:
-            self._market(symbol)  # raises BadSymbol
-        return self._books[symbol]
-
     def _charge(self) -> Charge | None:
-        """The commission rule of a fill (None: every fee in quote, the lenient rule).
-        An order placed with its own ``fee_mode`` is charged by that mode."""
-        if self.fees.mode is FeeMode.QUOTE and not self._fee_modes:
-            return None
-        policy, ledger, modes = self.fees, self._ledger, self._fee_modes
-
-        def charge(
-            order: PaperOrder, quantity: Decimal, price: Decimal, taker: bool
-        ) -> tuple[Decimal, str] | None:
-            mode = modes.get(order.id, policy.mode)
-            if order.filled + quantity >= order.amount:
-                modes.pop(order.id, None)  # its last fill: only open orders are kept
-            if mode is FeeMode.QUOTE:
-                return None
-            market = self.markets[order.symbol]
-            rate = market.taker_fee if taker else market.maker_fee
-            return commission(
-                policy if mode is policy.mode else msgspec.structs.replace(policy, mode=mode),
-                market,
-                order.side,
-                quantity,
-                price,
-                rate,
-                lambda asset: ledger.free.get(asset, Decimal(0)),
-                self._last.get,
-            )
-
-        return charge
+        """The commission rule of a fill (``fees.charge_rule``)."""
+        return charge_rule(
+            self.fees, self._fee_modes, self.markets, self._balances.free, self._last.get
+        )
 
     def _now(self) -> int:
         return self._clock() if self._clock is not None else self._last_ts
-
-    def _open_count(self) -> int:
-        return sum(book.count() for book in self._books.values())

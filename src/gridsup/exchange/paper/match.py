@@ -1,35 +1,32 @@
 """The paper engine's matching: which resting orders a price move reaches, how much
 of each fills, and what one fill does to the funds, the order and the record.
 
-Functions over an account's parts (``Ledger``, ``History``, ``Book``), called by
-``PaperExchange`` once per leg of a candle's path that reaches an order, and once per
-market order. A resting limit order fills at its own price with the maker fee; a
-market order at the last price with the taker fee. The rules: docs/paper.md.
+Functions over an account's parts (``PaperBalances``, ``History``, ``Book``), called by
+``PaperExchange`` once per price (:func:`walk`), once per candle (:func:`walk_candle`,
+one :func:`walk` per leg of its path) and once per market order (:func:`fill`). A
+resting limit order fills at its own price with the maker fee; a market order at the
+last price with the taker fee. The rules: docs/paper.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from gridsup.exchange.paper.balances import PaperBalances
 from gridsup.exchange.paper.book import Book, PaperOrder
+from gridsup.exchange.paper.fees import Charge
 from gridsup.exchange.paper.history import History
-from gridsup.exchange.paper.ledger import Ledger
 from gridsup.exchange.types import Trade
 from gridsup.messages.common import OrderStatus
 from gridsup.messages.market import MarketInfo
 
-__all__ = ["Charge", "fill", "walk"]
-
-# (order, quantity, price, taker) -> (commission, asset): the fees-in-the-asset-received
-# rule (``paper_fees``); a charge of None, or no ``Charge`` at all, keeps the
-# fees-in-quote rule of ``Ledger.settle`` (the lenient one, and Kraken's: one account
-# may hold orders of both rules, see ``PaperExchange.create_order``'s ``fee_mode``).
-Charge = Callable[[PaperOrder, Decimal, Decimal, bool], tuple[Decimal, str] | None]
+__all__ = ["fill", "walk", "walk_candle"]
 
 
 def walk(
-    ledger: Ledger,
+    balances: PaperBalances,
     history: History,
     market: MarketInfo,
     book: Book,
@@ -68,7 +65,7 @@ def walk(
         for part in _split(quantity, pieces, market.amount_step):
             out.append(
                 fill(
-                    ledger,
+                    balances,
                     history,
                     order,
                     market,
@@ -83,8 +80,50 @@ def walk(
             book.remove(order)
 
 
+def walk_candle(
+    balances: PaperBalances,
+    history: History,
+    market: MarketInfo,
+    book: Book,
+    path: Sequence[Decimal],
+    timestamp: int,
+    cap: Decimal | None,
+    *,
+    charge: Charge | None = None,
+    pieces: int = 1,
+) -> list[Trade]:
+    """Fill what a candle's ``path`` (``types.candle_path``) reaches, in path order:
+    the orders at its first price, then those each fall or rise to the next one
+    reaches. ``cap`` bounds each order's fill over the whole candle."""
+    # (down_to, up_to) of each leg: first what rests at or through the open.
+    legs: list[tuple[Decimal | None, Decimal | None]] = [(path[0], path[0])]
+    for prev, point in itertools.pairwise(path):
+        if point < prev:
+            legs.append((point, None))
+        elif point > prev:
+            legs.append((None, point))
+    out: list[Trade] = []
+    touched: set[str] = set()
+    for down_to, up_to in legs:
+        walk(
+            balances,
+            history,
+            market,
+            book,
+            down_to,
+            up_to,
+            timestamp,
+            cap,
+            out,
+            touched,
+            charge=charge,
+            pieces=pieces,
+        )
+    return out
+
+
 def fill(
-    ledger: Ledger,
+    balances: PaperBalances,
     history: History,
     order: PaperOrder,
     market: MarketInfo,
@@ -99,12 +138,12 @@ def fill(
     charged = charge(order, quantity, price, taker) if charge is not None else None
     if charged is None:
         fee_asset = market.quote
-        fee = ledger.settle(
+        fee = balances.settle(
             market, order, quantity, price, market.taker_fee if taker else market.maker_fee
         )
     else:
         fee, fee_asset = charged
-        ledger.settle_received(market, order, quantity, price, fee, fee_asset)
+        balances.settle_received(market, order, quantity, price, fee, fee_asset)
         if not order.fee:  # the order's fee is named after its first commission's asset
             order.fee_currency = fee_asset
     order.filled += quantity
@@ -113,7 +152,7 @@ def fill(
     if order.filled >= order.amount:
         order.status = OrderStatus.CLOSED
         # A market buy locked at the last price; what was not spent goes back.
-        ledger.release(market, order)
+        balances.release(market, order)
         history.finish(order)
     return history.record(order, price, quantity, fee, fee_asset, timestamp, taker)
 

@@ -1,15 +1,70 @@
 """Order checks of the paper engine against a market's rules: positive, on the
-tick and lot size, at least the minimum amount and notional. Messages name the
-value and the rule, as an exchange's rejection would."""
+tick and lot size, at least the minimum amount and notional; and what a new order is
+against the last price (:func:`admit`: a market order's fill price, whether a limit
+order crosses). Messages name the value and the rule, as an exchange's rejection would."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
-from gridsup.exchange.errors import BelowMinimum, InvalidOrder
+from gridsup.exchange.errors import BelowMinimum, InvalidOrder, OrderWouldTake
+from gridsup.messages.common import OrderType, Side
 from gridsup.messages.market import MarketInfo
 
-__all__ = ["check_minimums", "check_shape"]
+__all__ = ["Admission", "admit", "check_minimums", "check_shape"]
+
+
+class Admission(NamedTuple):
+    """A new order the rules let in: its limit ``price`` (None for a market order), the
+    ``fill_price`` its funds are locked at, and whether it fills at once as ``taker``."""
+
+    price: Decimal | None
+    fill_price: Decimal
+    taker: bool
+
+
+def admit(
+    market: MarketInfo,
+    side: Side,
+    type: OrderType,
+    amount: Decimal,
+    price: Decimal | None,
+    last: Decimal | None,
+    *,
+    post_only: bool,
+    taker_on_cross: bool,
+) -> Admission:
+    """Check a new order against ``market`` and the ``last`` price: a market order
+    fills at the last price, a limit order that crosses it fills at once as taker
+    with ``taker_on_cross`` (and rests otherwise), unless ``post_only`` refuses it.
+
+    Raises:
+        InvalidOrder: a market order before any price, a limit order without one, or
+            a shape :func:`check_shape` refuses.
+        BelowMinimum: under the market's minimum amount or notional.
+        OrderWouldTake: a ``post_only`` order would match at once.
+    """
+    if type is OrderType.MARKET:
+        if last is None:
+            raise InvalidOrder(
+                f"no price known yet for {market.symbol}: cannot fill a market order"
+            )
+        fill_price, price = last, None
+    elif price is None:
+        raise InvalidOrder("a limit order needs a price")
+    else:
+        fill_price = price
+    check_shape(market, amount, price)
+    check_minimums(market, amount, fill_price)
+    crosses = (
+        price is not None
+        and last is not None
+        and (price >= last if side is Side.BUY else price <= last)
+    )
+    if crosses and post_only:
+        raise OrderWouldTake(f"{side.value} limit {price} crosses the last price {last}")
+    return Admission(price, fill_price, type is OrderType.MARKET or (crosses and taker_on_cross))
 
 
 def check_shape(market: MarketInfo, amount: Decimal, price: Decimal | None) -> None:

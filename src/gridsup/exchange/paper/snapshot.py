@@ -11,6 +11,7 @@ produce what the previous release wrote.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 import msgspec
 from msgspec.structs import asdict, astuple
@@ -23,6 +24,8 @@ from gridsup.messages.market import MarketInfo
 __all__ = ["SNAPSHOT_VERSION", "AccountParts", "decode", "encode", "encode_v1"]
 
 SNAPSHOT_VERSION = 2
+_O = TypeVar("_O")
+_T = TypeVar("_T")
 
 # Snapshot version 2 writes each order and trade as a msgpack array of its fields, in
 # the order the Struct declares them (``msgspec.structs.astuple``, one C call): the
@@ -59,15 +62,15 @@ _TradeRow = tuple[
 ]
 
 
-class AccountParts(msgspec.Struct, kw_only=True):
-    """What a snapshot holds, whatever its version: orders (in creation order) and
-    trades (in time order) as the objects themselves, not wire rows."""
+class _Fields(msgspec.Struct, Generic[_O, _T], kw_only=True):
+    """The fields of a snapshot, whatever its version, with orders as ``_O`` and trades
+    as ``_T`` (the objects, or version 2's wire rows)."""
 
     markets: list[MarketInfo]
     free: dict[str, Decimal]
     used: dict[str, Decimal]
-    orders: list[PaperOrder]
-    trades: list[Trade]
+    orders: list[_O]
+    trades: list[_T]
     next_order: int
     next_trade: int
     last_prices: dict[str, Decimal]
@@ -91,6 +94,11 @@ class AccountParts(msgspec.Struct, kw_only=True):
     order_fee_modes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class AccountParts(_Fields[PaperOrder, Trade], kw_only=True):
+    """What a snapshot holds, whatever its version: orders (in creation order) and
+    trades (in time order) as the objects themselves, not wire rows."""
+
+
 # Fields version 1 never wrote (its decoder takes their defaults).
 _ADDED_IN_V2 = frozenset(
     {"fee_mode", "bnb_fees", "bnb_discount", "taker_on_cross", "fill_pieces", "order_fee_modes"}
@@ -108,31 +116,9 @@ class _SnapshotV1(AccountParts, tag_field="version", tag=1):
     ``"version": 1`` (a tag is written first). Still read, no longer written."""
 
 
-class _SnapshotV2(msgspec.Struct, kw_only=True):
-    """Everything a restarted paper account needs, as one msgpack document."""
-
-    version: int
-    markets: list[MarketInfo]
-    free: dict[str, Decimal]
-    used: dict[str, Decimal]
-    orders: list[_OrderRow]
-    trades: list[_TradeRow]
-    next_order: int
-    next_trade: int
-    last_prices: dict[str, Decimal]
-    last_timestamp: int
-    partial_fills: bool
-    volume_share: Decimal
-    id_prefix: str
-    max_history: int | None
-    finished: list[str]
-    retired_client_ids: list[str]
-    fee_mode: str = "quote"
-    bnb_fees: bool = False
-    bnb_discount: Decimal = Decimal("0.25")
-    taker_on_cross: bool = False
-    fill_pieces: int = 1
-    order_fee_modes: dict[str, str] = msgspec.field(default_factory=dict)
+class _SnapshotV2(_Fields[_OrderRow, _TradeRow], tag_field="version", tag=SNAPSHOT_VERSION):
+    """Everything a restarted paper account needs, as one msgpack document: the parts
+    under ``"version": 2``, orders and trades as arrays of their fields."""
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -144,10 +130,10 @@ _decoder_v2 = msgspec.msgpack.Decoder(_SnapshotV2)
 
 def encode(parts: AccountParts) -> bytes:
     """``parts`` as version 2: msgpack, orders and trades as arrays of their fields."""
-    fields = asdict(parts)  # the same names as the snapshot's, but for "version"
+    fields = asdict(parts)  # the snapshot's own fields ("version" is its tag)
     fields["orders"] = [astuple(o) for o in parts.orders]
     fields["trades"] = [astuple(t) for t in parts.trades]
-    return _encoder.encode(_SnapshotV2(version=SNAPSHOT_VERSION, **fields))
+    return _encoder.encode(_SnapshotV2(**fields))
 
 
 def encode_v1(parts: AccountParts) -> bytes:
@@ -171,7 +157,6 @@ def decode(data: bytes) -> AccountParts:
     if isinstance(snap, _SnapshotV1):
         return snap
     fields = asdict(snap)
-    del fields["version"]
     fields["orders"] = [_order(row) for row in snap.orders]
     fields["trades"] = [_trade(row) for row in snap.trades]
     return AccountParts(**fields)

@@ -6,7 +6,7 @@ each fill spends its share of that lock; a sell locks its base and each fill
 credits ``cost*(1-fee)`` quote. What an order still locks is recorded on the
 order (``PaperOrder.locked``) and given back when it ends. With fees in the asset
 received (``settle_received``, Binance's rule) a buy locks ``amount*price`` only and the
-fee is taken from what the fill credits, or from free BNB (``paper_fees``).
+fee is taken from what the fill credits, or from free BNB (``fees``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from gridsup.exchange.types import Balance
 from gridsup.messages.common import Side
 from gridsup.messages.market import MarketInfo
 
-__all__ = ["Ledger"]
+__all__ = ["PaperBalances"]
 
 _ZERO = Decimal(0)
 
 
-class Ledger:
+class PaperBalances:
     """Free and used amount of every asset of one paper account."""
 
     __slots__ = ("free", "used")
@@ -35,7 +35,7 @@ class Ledger:
         self.used = used
 
     @classmethod
-    def opening(cls, assets: Iterable[str], balances: Mapping[str, Decimal]) -> Ledger:
+    def opening(cls, assets: Iterable[str], balances: Mapping[str, Decimal]) -> PaperBalances:
         """A new account: ``balances`` free, every other asset of ``assets`` at zero.
 
         Raises:
@@ -81,15 +81,9 @@ class Ledger:
         """
         cost = quantity * price
         paid = cost * fee
-        if order.side is Side.BUY:
-            spent = cost + paid
-            order.locked -= spent
-            self.used[market.quote] -= spent
-            self.free[market.base] += quantity
-        else:
-            order.locked -= quantity
-            self.used[market.base] -= quantity
-            self.free[market.quote] += cost - paid
+        self._exchange(
+            market, order, quantity, cost + paid if order.side is Side.BUY else cost - paid
+        )
         return paid
 
     def settle_received(
@@ -102,18 +96,24 @@ class Ledger:
         fee_asset: str,
     ) -> None:
         """Move the funds of one fill of ``order`` whose commission ``fee`` is charged
-        in ``fee_asset`` (the asset received, or BNB; ``paper_fees.commission``)."""
-        cost = quantity * price
+        in ``fee_asset`` (the asset received, or BNB; ``fees.commission``)."""
+        self._exchange(market, order, quantity, quantity * price)
+        self.free[fee_asset] = self.free.get(fee_asset, _ZERO) - fee
+        self.used.setdefault(fee_asset, _ZERO)
+
+    def _exchange(
+        self, market: MarketInfo, order: PaperOrder, quantity: Decimal, quote: Decimal
+    ) -> None:
+        """Swap one fill's funds: a buy pays ``quote`` out of its lock for ``quantity``
+        base; a sell pays ``quantity`` base out of its lock for ``quote``."""
         if order.side is Side.BUY:
-            order.locked -= cost
-            self.used[market.quote] -= cost
+            order.locked -= quote
+            self.used[market.quote] -= quote
             self.free[market.base] += quantity
         else:
             order.locked -= quantity
             self.used[market.base] -= quantity
-            self.free[market.quote] += cost
-        self.free[fee_asset] = self.free.get(fee_asset, _ZERO) - fee
-        self.used.setdefault(fee_asset, _ZERO)
+            self.free[market.quote] += quote
 
     def release(self, market: MarketInfo, order: PaperOrder) -> None:
         """Give back what ``order`` still locks (it was cancelled or completed)."""
