@@ -21,22 +21,15 @@ from decimal import Decimal
 
 import msgspec
 
+from gridsup.exchange.markets import paper_market
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
-from gridsup.messages.market import MarketInfo, Tick
+from gridsup.messages.market import Tick
 from gridsup.messages.orders import OrderState
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.reconcile import CancelPolicy, apply_reconciliation, plan_reconciliation
 
-MARKET = MarketInfo(
-    symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    price_step=Decimal("0.01"),
-    amount_step=Decimal("0.00001"),
-    min_amount=Decimal("0.00001"),
-    min_notional=Decimal("5"),
-)
+MARKET = paper_market("BTC/USDT")  # Binance's filters
 CONFIG = GridConfig.model_validate(
     {
         "name": "bench",
