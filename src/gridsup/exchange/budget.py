@@ -49,7 +49,9 @@ __all__ = [
     "MemoryStore",
     "RequestBudget",
     "binance_weight",
+    "header_value",
     "poll_period",
+    "refusal_figures",
     "weight_limit_of",
 ]
 
@@ -142,6 +144,25 @@ def poll_period(round_weight: int, limit: int, idle_share: float, floor_s: float
     This is how the period grows with the number of symbols polled."""
     per_minute = limit * idle_share
     return max(floor_s, round_weight * WINDOW_S / per_minute)
+
+
+def header_value(headers: Mapping[str, Any] | None, name: str | None) -> str | None:
+    """The value of header ``name`` in ``headers``, whatever its case (None: absent)."""
+    if not headers or name is None:
+        return None
+    wanted = name.lower()
+    return next((str(v) for k, v in headers.items() if str(k).lower() == wanted), None)
+
+
+def refusal_figures(http_429: int, http_418: int, ban_until: float) -> dict[str, int]:
+    """A budget's shared refusal counts under their telemetry keys: the run's 429 and
+    ban answers so far and the end of the last ban (epoch seconds, given as ms; 0:
+    none)."""
+    return {
+        telemetry.HTTP_429: http_429,
+        telemetry.HTTP_418: http_418,
+        telemetry.BANNED_UNTIL_MS: int(ban_until * 1000),
+    }
 
 
 @dataclass(slots=True)
@@ -300,13 +321,11 @@ class RequestBudget:
 
     def observe(self, headers: Mapping[str, Any] | None) -> None:
         """Follow the exchange's count of the minute (``X-MBX-USED-WEIGHT-1M``)."""
-        if not headers:
-            return
-        value = next((v for k, v in headers.items() if str(k).lower() == _WEIGHT_HEADER), None)
+        value = header_value(headers, _WEIGHT_HEADER)
         if value is None:
             return
         try:
-            used = int(str(value).strip())
+            used = int(value.strip())
         except ValueError:
             return
         now = self._clock()
@@ -366,9 +385,7 @@ class RequestBudget:
             return {
                 telemetry.WEIGHT_USED: state.used,
                 telemetry.WEIGHT_LIMIT: self.limit,
-                telemetry.HTTP_429: state.http_429,
-                telemetry.HTTP_418: state.http_418,
-                telemetry.BANNED_UNTIL_MS: int(state.ban_418_until * 1000),
+                **refusal_figures(state.http_429, state.http_418, state.ban_418_until),
             }
 
         figures: dict[str, int] = self._store.update(step)
