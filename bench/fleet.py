@@ -45,6 +45,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from figures import ms_line, pct
+
 if TYPE_CHECKING:
     import psutil
 
@@ -70,19 +72,6 @@ def grids_file(directory: Path, count: int) -> Path:
     path = directory / f"grids-{count}.toml"
     path.write_text(text)
     return path
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def ms_line(label: str, values: list[float]) -> str:
-    ms = [v * 1000 for v in values]
-    return (
-        f"{label:<42} p50 {pct(ms, 0.5):7.1f} ms   p99 {pct(ms, 0.99):7.1f} ms   "
-        f"max {max(ms):7.1f} ms   (n={len(ms)})"
-    )
 
 
 def uss(proc: psutil.Process) -> int:

@@ -46,7 +46,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fleet import cpu_by_kind, pct, spent, uss
+from figures import pct
+from fleet import cpu_by_kind, spent, uss
 
 PRICE, DOWN, UP = Decimal(60000), Decimal(59400), Decimal(60100)
 GRID = """
