@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from figures import ms_line, pct
+from supervised import process_kinds, shut_down, trading
 
 if TYPE_CHECKING:
     import psutil
@@ -224,7 +225,6 @@ async def fleet(
     from gridsup.commands.foreground import strategy_preload
     from gridsup.runtime.endpoints import RunDir
     from gridsup.supervisor.runner import Supervisor
-    from gridsup.supervisor.states import ChildState
 
     sup = Supervisor(
         specs, base=base, preload=strategy_preload(), log_level="INFO" if verbose else "WARNING"
@@ -242,12 +242,7 @@ async def fleet(
     try:
         while True:
             children = sup.supervision.children if sup.supervision else {}
-            if children and all(
-                children[n].state is ChildState.RUNNING
-                and children[n].status.get("requests_pending") == 0
-                and (children[n].status.get("open_orders") or 0) > 0
-                for n in strategies
-            ):
+            if children and trading(children, strategies):
                 break
             if task.done() or time.perf_counter() - started > 600:
                 raise SystemExit("the fleet did not settle within 600 s")
@@ -264,11 +259,7 @@ async def fleet(
         result["uss_self"] = uss(me)
         result["uss_strategy"] = per_strategy
         result["processes"] = len(tree) + 1
-        # This process is the supervisor and the bench's market publisher; the rest of
-        # the tree that is not an actor is the forkserver and the resource tracker.
-        kinds = {p.pid: "other" for p in tree}
-        kinds.update({c.pid: c.spec.kind for c in children.values() if c.pid is not None})
-        kinds[me.pid] = "supervisor"
+        kinds = process_kinds(me, tree, children)
         cpu0, t_cpu = cpu_by_kind(kinds), time.perf_counter()
         await asyncio.sleep(idle_s)
         idle = spent(cpu0, cpu_by_kind(kinds))
@@ -284,11 +275,7 @@ async def fleet(
             await asyncio.sleep(1.0)  # a flat second between moves, as at idle
         result["moves"] = moves
     finally:
-        ticker.cancel()
-        if sup.supervision is not None:
-            sup.supervision.stop()
-        await task
-        market.close()
+        await shut_down(sup, task, ticker, market)
     return result
 
 

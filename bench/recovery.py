@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from figures import ms_line, pct
+from supervised import trading
 
 GRID = """
 [[grid]]
@@ -60,17 +61,9 @@ def grids_file(directory: Path, count: int) -> Path:
 
 async def idle(sup: Any, names: list[str], timeout: float = 120) -> None:
     """Until every grid runs with orders out and no request pending (heartbeat status)."""
-    from gridsup.supervisor.states import ChildState
-
     deadline = time.perf_counter() + timeout
     while True:
-        children = sup.supervision.children
-        if all(
-            children[n].state is ChildState.RUNNING
-            and children[n].status.get("requests_pending") == 0
-            and (children[n].status.get("open_orders") or 0) > 0
-            for n in names
-        ):
+        if trading(sup.supervision.children, names):
             return
         if time.perf_counter() > deadline:
             raise SystemExit("the grids did not settle")

@@ -44,6 +44,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from supervised import shut_down
+
 CENTERS = {"BTC/USDT": 60000, "ETH/USDT": 3000, "SOL/USDT": 150, "BNB/USDT": 600}
 AMPLITUDE = 0.02
 BUDGET = 300
@@ -250,11 +252,7 @@ async def soak(specs: list[Any], run: Any, base: Path, db_file: Path, args: Any)
                 break
             await asyncio.sleep(min(args.sample, max(0.0, end - time.monotonic())))
     finally:
-        ticker.cancel()
-        if sup.supervision is not None:
-            sup.supervision.stop()
-        await task
-        market.close()
+        await shut_down(sup, task, ticker, market)
     return {"samples": samples, "kinds": dict(kinds.values())}
 
 

@@ -48,6 +48,7 @@ from typing import Any
 
 from figures import pct
 from fleet import cpu_by_kind, spent, uss
+from supervised import process_kinds, shut_down, trading
 
 PRICE, DOWN, UP = Decimal(60000), Decimal(59400), Decimal(60100)
 GRID = """
@@ -205,11 +206,7 @@ async def measure(
                 and all(children[n].state is ChildState.RUNNING for n in names)
             ):
                 ready_at = time.perf_counter() - started
-            if ready_at is not None and all(
-                children[n].status.get("requests_pending") == 0
-                and (children[n].status.get("open_orders") or 0) > 0
-                for n in names
-            ):
+            if ready_at is not None and trading(children, names):
                 break
             if task.done() or time.perf_counter() - started > 600:
                 raise SystemExit("the grids did not settle within 600 s")
@@ -218,9 +215,7 @@ async def measure(
         await asyncio.sleep(3)  # the first heartbeats and saves pass
         me = psutil.Process()
         tree = me.children(recursive=True)
-        kinds = {p.pid: "other" for p in tree}
-        kinds.update({c.pid: c.spec.kind for c in children.values() if c.pid is not None})
-        kinds[me.pid] = "supervisor"
+        kinds = process_kinds(me, tree, children)
         strategy_pids = {p for p, k in kinds.items() if k == "strategy"}
         out["processes"] = len(tree) + 1
         out["uss_total"] = sum(uss(p) for p in [*tree, me])
@@ -260,11 +255,7 @@ async def measure(
         out["moving"] = len(names) / len(symbols)
         out["latency"], out["missing"] = _latencies(db_file, first, moves, group_of)
     finally:
-        ticker.cancel()
-        if sup.supervision is not None:
-            sup.supervision.stop()
-        await task
-        market.close()
+        await shut_down(sup, task, ticker, market)
     return out
 
 
