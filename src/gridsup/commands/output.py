@@ -120,6 +120,31 @@ def strategies_option(required: bool = True, help_text: str | None = None) -> Ca
     )
 
 
+def key_number(text: str, *, last: bool = False) -> tuple[str, bool, Decimal]:
+    """``KEY=NUMBER`` (an option such as ``--price BTC/USDT=60000``) split at its first
+    "=" (at its last with ``last``; then text without one is all number): the key, whether
+    there was an "=", and the number, NaN when it is none (callers refuse what is not
+    finite)."""
+    key, sep, number = text.rpartition("=") if last else text.partition("=")
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    return key, bool(sep), value
+
+
+def grid_price(value: Decimal) -> bool:
+    """Is ``value`` a price a grids file accepts (finite, within the grid's price bounds,
+    at most 18 significant digits)?"""
+    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+
+    return (
+        value.is_finite()
+        and MIN_PRICE <= value <= MAX_PRICE
+        and len(value.as_tuple().digits) <= MAX_DIGITS
+    )
+
+
 class DecimalRange(click.ParamType):
     """A finite ``Decimal`` option in ``[low, high]`` (``low`` excluded when ``open_low``)
     with at most 18 significant digits: the same bounds as a grids file's numbers."""

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from gridsup.commands.foreground import monitoring, run_extensions, strategy_preload, supervise
-from gridsup.commands.output import PositiveFloat, Seconds, fail, short, strategies_option
+from gridsup.commands.output import (
+    PositiveFloat,
+    Seconds,
+    fail,
+    grid_price,
+    key_number,
+    short,
+    strategies_option,
+)
 from gridsup.commands.prepare import prepare
 from gridsup.config import LOG_LEVELS
 
@@ -49,22 +57,12 @@ def _member_name(name: str | None) -> str:
 
 def _parse_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
     from gridsup.strategy.base import SYMBOL_PATTERN
-    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+    from gridsup.strategy.grid_config import MAX_PRICE, MIN_PRICE
 
     prices: dict[str, Decimal] = {}
     for text in values:
-        symbol, sep, price = text.partition("=")
-        try:
-            value = Decimal(price)
-        except InvalidOperation:
-            value = Decimal(-1)
-        if (
-            not sep
-            or not SYMBOL_PATTERN.fullmatch(symbol)
-            or not value.is_finite()
-            or not MIN_PRICE <= value <= MAX_PRICE
-            or len(value.as_tuple().digits) > MAX_DIGITS
-        ):
+        symbol, sep, value = key_number(text)
+        if not sep or not SYMBOL_PATTERN.fullmatch(symbol) or not grid_price(value):
             raise click.BadParameter(
                 f"{short(text)}: want SYMBOL=PRICE with a price between {MIN_PRICE} and "
                 f"{MAX_PRICE}, e.g. BTC/USDT=64000",
