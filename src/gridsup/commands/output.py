@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -105,10 +106,25 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise SystemExit(code)
 
 
+run_dir_option = click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="GRIDSUP_RUN_DIR",
+    help="Base run directory of the supervisor "
+    "(default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
+)
+
+
+def run_base(run_dir: Path | None) -> Path:
+    """The base run directory: ``--run-dir`` when given, else the default one."""
+    from gridsup.runtime.endpoints import default_base
+
+    return run_dir if run_dir is not None else default_base()
+
+
 def strategies_option(required: bool = True, help_text: str | None = None) -> Callable[[F], F]:
     """``-s/--strategies FILE``: the grids file, named the same in every command."""
-    from pathlib import Path
-
     return click.option(
         "-s",
         "--strategies",

@@ -26,6 +26,7 @@ from gridsup.commands.output import (
     fail,
     grid_price,
     key_number,
+    run_base,
     short,
     strategies_option,
 )
@@ -226,7 +227,7 @@ def start(
 
     from gridsup import app
     from gridsup.logging import configure_logging
-    from gridsup.runtime.endpoints import EndpointError, default_base
+    from gridsup.runtime.endpoints import EndpointError
     from gridsup.supervisor.discovery import SupervisorRunning
 
     options = app.StartOptions(
@@ -239,7 +240,7 @@ def start(
         rate_limit_per_s=rate_limit,
         member=_member_name(member) if cluster else None,
     )
-    base = run_dir if run_dir is not None else default_base()
+    base = run_base(run_dir)
     # Quiet while checking: the refusals are printed as one clear line each.
     configure_logging("WARNING", json=log_json)
     try:
