@@ -42,6 +42,24 @@ def shared_data(name: str = "") -> Path:
     return path
 
 
+class FakeTime:
+    """A clock and a sleep at once: sleeping moves the clock, no wall time passes. A
+    sleep still yields to the event loop once, so others run meanwhile, as in a real
+    wait."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
 def eventually(
     check: Callable[[], T], timeout: float = 5.0, interval: float = 0.02, message: str = ""
 ) -> T:
