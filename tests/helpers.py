@@ -8,11 +8,14 @@ import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from gridsup.messages.market import MarketInfo
+
+if TYPE_CHECKING:
+    from gridsup.actors.run_config import RunConfig
 
 T = TypeVar("T")
 
@@ -29,6 +32,22 @@ BTC_USDT = MarketInfo(
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def run_config_of(grids_file: Path, **options: Any) -> RunConfig:
+    """The run record ``gridsup start`` would build from ``grids_file`` and ``options``
+    (``StartOptions`` fields), on paper markets, without starting anything."""
+    from gridsup import app
+    from gridsup.commands import preflight
+
+    grids = app.load(grids_file)
+    return app.build_run_config(
+        grids,
+        preflight.paper_markets(grids),
+        app.StartOptions(**options),
+        run_dir="/tmp/x/run-1",
+        db_url="sqlite+aiosqlite:///x.db",
+    )
 
 
 def shared_data(name: str = "") -> Path:
