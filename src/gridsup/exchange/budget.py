@@ -27,31 +27,25 @@ read and written under an exclusive ``flock``; a budget without a path keeps it 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import json
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 import structlog
 
+from gridsup.exchange.budget_state import check_share, header_value, refusal_figures, state_store
 from gridsup.messages import telemetry
 
 __all__ = [
     "BINANCE_WEIGHTS",
     "DEFAULT_SHARE",
     "Budget",
-    "FileStore",
-    "MemoryStore",
     "RequestBudget",
     "binance_weight",
-    "header_value",
     "poll_period",
-    "refusal_figures",
     "weight_limit_of",
 ]
 
@@ -78,8 +72,6 @@ BINANCE_WEIGHTS: dict[str, int] = {
     "load_time_difference": 1,  # GET /api/v3/time
 }
 _BINANCE_LIMIT = 6000  # REQUEST_WEIGHT per minute per IP
-S = TypeVar("S")
-R = TypeVar("R")
 
 
 class Budget(Protocol):
@@ -146,25 +138,6 @@ def poll_period(round_weight: int, limit: int, idle_share: float, floor_s: float
     return max(floor_s, round_weight * WINDOW_S / per_minute)
 
 
-def header_value(headers: Mapping[str, Any] | None, name: str | None) -> str | None:
-    """The value of header ``name`` in ``headers``, whatever its case (None: absent)."""
-    if not headers or name is None:
-        return None
-    wanted = name.lower()
-    return next((str(v) for k, v in headers.items() if str(k).lower() == wanted), None)
-
-
-def refusal_figures(http_429: int, http_418: int, ban_until: float) -> dict[str, int]:
-    """A budget's shared refusal counts under their telemetry keys: the run's 429 and
-    ban answers so far and the end of the last ban (epoch seconds, given as ms; 0:
-    none)."""
-    return {
-        telemetry.HTTP_429: http_429,
-        telemetry.HTTP_418: http_418,
-        telemetry.BANNED_UNTIL_MS: int(ban_until * 1000),
-    }
-
-
 @dataclass(slots=True)
 class _State:
     window: int = 0  # index of the current minute (epoch seconds // 60)
@@ -178,51 +151,6 @@ class _State:
         window = int(now // WINDOW_S)
         if window != self.window:
             self.window, self.used = window, 0
-
-
-class MemoryStore(Generic[S]):
-    """A budget's state in this process only (one process, tests)."""
-
-    def __init__(self, state: S) -> None:
-        self._state = state
-
-    def update(self, fn: Callable[[S], R]) -> R:
-        return fn(self._state)
-
-
-class FileStore(Generic[S]):
-    """A budget's state in a JSON file, changed under an exclusive flock (every process
-    on the host that opens the same path shares it). ``load`` builds the state from the
-    file's JSON (raising ValueError/TypeError/KeyError on a torn or foreign file: then
-    ``fresh`` starts afresh), ``dump`` gives the JSON to write back."""
-
-    def __init__(
-        self,
-        path: Path,
-        load: Callable[[dict[str, Any]], S],
-        dump: Callable[[S], dict[str, Any]],
-        fresh: Callable[[], S],
-    ) -> None:
-        self.path = path
-        self._load, self._dump, self._fresh = load, dump, fresh
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def update(self, fn: Callable[[S], R]) -> R:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.read(fd, 65536)
-            try:
-                state = self._load(json.loads(raw) if raw else {})
-            except (ValueError, TypeError, KeyError, AttributeError):
-                state = self._fresh()  # a torn or foreign file: start counting afresh
-            result = fn(state)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(self._dump(state)).encode())
-            return result
-        finally:
-            os.close(fd)  # releases the lock
 
 
 _DEFAULTS: dict[str, int | float] = asdict(_State())
@@ -261,16 +189,11 @@ class RequestBudget:
     ) -> None:
         if limit <= 0:
             raise ValueError(f"request weight limit must be > 0, got {limit}")
-        if not 0 < share <= 1:
-            raise ValueError(f"request budget share must be in (0, 1], got {share}")
+        check_share(share)
         self.limit = limit
         self.share = share
         self.cap = max(1, math.floor(limit * share))
-        self._store: MemoryStore[_State] | FileStore[_State] = (
-            MemoryStore(_State())
-            if path is None
-            else FileStore(path, _load_state, _dump_state, _State)
-        )
+        self._store = state_store(path, _State, _load_state, _dump_state)
         self._weigh = weigh
         self.ccxt_rate_limit_ms: float | None = None  # ccxt's default spacing
         self._clock, self._sleep = clock, sleep

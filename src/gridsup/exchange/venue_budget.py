@@ -14,7 +14,7 @@ anyway, backs off until the venue's retry time instead of retrying in a storm.
   none, ``refusal_pause_s`` (OKX: its 2 s window; Bybit's IP ban: 30 minutes).
 
 The state is a JSON file in the run directory (``budget-<exchange>.json``), read and
-written under an exclusive ``flock`` as Binance's (``budget.FileStore``).
+written under an exclusive ``flock`` as Binance's (``budget_state.FileStore``).
 """
 
 from __future__ import annotations
@@ -29,13 +29,8 @@ from typing import Any
 
 import structlog
 
-from gridsup.exchange.budget import (
-    DEFAULT_SHARE,
-    FileStore,
-    MemoryStore,
-    header_value,
-    refusal_figures,
-)
+from gridsup.exchange.budget import DEFAULT_SHARE
+from gridsup.exchange.budget_state import check_share, header_value, refusal_figures, state_store
 from gridsup.exchange.venue_rates import VenueLimits
 
 __all__ = ["CounterBudget"]
@@ -91,15 +86,12 @@ class CounterBudget:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if not 0 < share <= 1:
-            raise ValueError(f"request budget share must be in (0, 1], got {share}")
+        check_share(share)
         self.limits = limits
         self.share = share
         self.ccxt_rate_limit_ms = limits.ccxt_rate_limit_ms
         self._buckets = {lim.name: lim.bucket(share) for lim in limits.limits}
-        self._store: MemoryStore[_Counters] | FileStore[_Counters] = (
-            MemoryStore(_Counters()) if path is None else FileStore(path, _load, _dump, _Counters)
-        )
+        self._store = state_store(path, _Counters, _load, _dump)
         self._clock, self._sleep = clock, sleep
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turns: dict[str, asyncio.Lock] = {}
