@@ -1,7 +1,22 @@
-"""What the benches share to print their figures: a nearest-rank percentile and a line
-of p50, p99 and max in milliseconds."""
+"""What the benches share to take and print their figures: the median wall time of a
+piece of work, a nearest-rank percentile and a line of p50, p99 and max in
+milliseconds."""
 
 from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_s(runs: int, work: Callable[[], object]) -> float:
+    """Median wall time of ``runs`` calls of ``work``, in seconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from figures import ms_line, pct
-from supervised import process_kinds, shut_down, trading
+from supervised import process_kinds, shut_down, start_supervisor, trading
 
 if TYPE_CHECKING:
     import psutil
@@ -221,20 +221,10 @@ async def measure_move(
 async def fleet(
     specs: list[Any], run: Any, base: Path, db_file: Path, idle_s: float, verbose: bool
 ) -> dict[str, Any]:
-    from gridsup.actors.run_config import MARKET
-    from gridsup.commands.foreground import strategy_preload
-    from gridsup.runtime.endpoints import RunDir
-    from gridsup.supervisor.runner import Supervisor
-
-    sup = Supervisor(
-        specs, base=base, preload=strategy_preload(), log_level="INFO" if verbose else "WARNING"
-    )
+    log_level = "INFO" if verbose else "WARNING"
+    sup, task, endpoint = await start_supervisor(specs, base, run.run_dir, log_level)
     loop = asyncio.get_running_loop()
-    task = loop.create_task(sup.run())
-    while not Path(run.run_dir).is_dir():
-        await asyncio.sleep(0.01)
-    rundir = RunDir(Path(run.run_dir))
-    market = Market(rundir.endpoint(MARKET))
+    market = Market(endpoint)
     ticker = loop.create_task(market.run(1.0))
     strategies = [s.name for s in specs if s.kind == "strategy"]
     started = time.perf_counter()

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
 
+from figures import median_s
 from gridsup.exchange.markets import paper_market
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
 from gridsup.messages.market import Tick
@@ -104,12 +103,8 @@ def snapshots(tracked: dict[str, OrderIntent]) -> dict[str, list[OrderState]]:
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs) * 1e6
+    """Median wall time of ``repeat`` calls of ``fn``, in microseconds."""
+    return median_s(repeat, fn) * 1e6
 
 
 def main() -> int:

@@ -48,7 +48,7 @@ from typing import Any
 
 from figures import pct
 from fleet import cpu_by_kind, spent, uss
-from supervised import process_kinds, shut_down, trading
+from supervised import process_kinds, shut_down, start_supervisor, trading
 
 PRICE, DOWN, UP = Decimal(60000), Decimal(59400), Decimal(60100)
 GRID = """
@@ -178,18 +178,11 @@ async def measure(
 ) -> dict[str, Any]:
     import psutil
 
-    from gridsup.actors.run_config import MARKET
-    from gridsup.commands.foreground import strategy_preload
-    from gridsup.runtime.endpoints import RunDir
-    from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 
-    sup = Supervisor(specs, base=base, preload=strategy_preload(), log_level="WARNING")
+    sup, task, endpoint = await start_supervisor(specs, base, run.run_dir)
     loop = asyncio.get_running_loop()
-    task = loop.create_task(sup.run())
-    while not Path(run.run_dir).is_dir():
-        await asyncio.sleep(0.01)
-    market = Markets(RunDir(Path(run.run_dir)).endpoint(MARKET), symbols)
+    market = Markets(endpoint, symbols)
     moving: set[str] = set()
     ticker = loop.create_task(market.run(moving))
     names = [s.name for s in specs if s.kind == "strategy"]
