@@ -149,6 +149,14 @@ def read_database(db_url: str, grids: Iterable[str]) -> DatabaseRecord:
     return asyncio.run(_read(db_url, list(grids)))
 
 
+def read_paper_books(db_url: str, grids: Iterable[str]) -> tuple[DatabaseRecord, ExchangeRecord]:
+    """The database's record of ``grids`` after a dry run, and the record of the paper
+    account the execution actor saved in it."""
+    db = read_database(db_url, grids)
+    assert db.paper is not None, "the execution actor saved no paper account"
+    return db, paper_record(db.paper)
+
+
 def tracked_ids(config: dict[str, Any], state: dict[str, Any]) -> set[str]:
     """The client ids a grid's saved state tracks as open."""
     grid = GridConfig.model_validate(config)

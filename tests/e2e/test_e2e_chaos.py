@@ -21,8 +21,7 @@ from e2e_books import (
     missing_fills,
     no_client_id_twice,
     orphans,
-    paper_record,
-    read_database,
+    read_paper_books,
     trade_mismatches,
 )
 from e2e_run import (
@@ -94,9 +93,7 @@ def describe(pid: int) -> str:
 
 
 def check_books(env: GridsEnv) -> None:
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert no_client_id_twice(exchange) == []
     assert missing_fills(exchange, db, names()) == []
     assert fill_mismatches(exchange, db) == []

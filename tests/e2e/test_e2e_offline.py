@@ -16,8 +16,7 @@ from e2e_books import (
     no_client_id_twice,
     order_mismatches,
     orphans,
-    paper_record,
-    read_database,
+    read_paper_books,
     status_is_a_prefix,
     trade_mismatches,
 )
@@ -69,9 +68,7 @@ def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: Gri
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
 
-    db = read_database(env.db_url, names())
-    assert db.paper is not None, "the execution actor saved no paper account"
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert len(db.fills) >= sum(1 for _ in names())  # every grid filled something
     assert no_client_id_twice(exchange) == []
     assert missing_fills(exchange, db, names()) == []
@@ -102,9 +99,7 @@ def test_the_synthetic_walk_default_trades_and_keeps_the_books(env: GridsEnv) ->
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
 
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert exchange.trades and db.fills
     assert missing_fills(exchange, db, names()) == []
     assert fill_mismatches(exchange, db) == []

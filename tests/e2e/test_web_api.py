@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from e2e_books import implied_and_held, missing_fills, paper_record, read_database
+from e2e_books import implied_and_held, missing_fills, read_paper_books
 from e2e_run import (
     BALANCES,
     FAST_ARGS,
@@ -130,9 +130,7 @@ def test_the_api_shows_the_fleet_and_acts_with_checks_and_audit(env: GridsEnv) -
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
     # Money adds up: the paper account holds what the stored fills imply.
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert missing_fills(exchange, db, names()) == []
     implied, held = implied_and_held(exchange, db.fills, BALANCES, FAST_MARKETS)
     assert implied == held
