@@ -30,6 +30,9 @@ BTC_USDT = MarketInfo(
     min_amount=Decimal("0.00001"),
     min_notional=Decimal("5"),
 )
+# The same market with no filter at all (no steps, no minimums): for logic that the
+# exchange's rounding would only get in the way of.
+BTC_USDT_UNFILTERED = MarketInfo(symbol="BTC/USDT", base="BTC", quote="USDT")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
