@@ -17,12 +17,17 @@ from typing import NoReturn
 
 import click
 
-from gridsup.commands.output import run_base, run_dir_option
+from gridsup.commands.output import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_NO_SUPERVISOR,
+    EXIT_OK,
+    run_base,
+    run_dir_option,
+)
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_REFUSED = 2
-EXIT_NO_SUPERVISOR = 3
+EXIT_FAILED = EXIT_FAILURE  # the pause or resume could not be saved
+EXIT_REFUSED = EXIT_BAD_INPUT  # no such grid, or its state refuses the action
 
 _HELP = {
     "pause": "Pause GRID: it places no new orders and keeps its open ones on the exchange; "
