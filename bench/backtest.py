@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import math
-import statistics
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
+from figures import median_s
 from gridsup.backtest import Mode, run_backtest
 from gridsup.exchange.candles import load_candles
 from gridsup.messages.market import MarketInfo
@@ -81,16 +80,6 @@ def pandas_pass(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def timed(fn: Callable[[], object], runs: int) -> float:
-    """Median wall time of ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench(path: Path, runs: int) -> None:
     candles = load_candles(path)
     n = len(candles)
@@ -104,9 +93,9 @@ def bench(path: Path, runs: int) -> None:
     def naive() -> object:
         return run_backtest(make(), candles, market, balances, mode=Mode.NAIVE)
 
-    t_fast = timed(fast, runs)
-    t_naive = timed(naive, max(1, runs // 3))
-    t_pandas = timed(lambda: pandas_pass(candles), runs)
+    t_fast = median_s(runs, fast)
+    t_naive = median_s(max(1, runs // 3), naive)
+    t_pandas = median_s(runs, lambda: pandas_pass(candles))
     print(
         f"{path.name}: {n:,} candles, grid {market.symbol} {result.levels[0]}..{result.levels[-1]}"
         f" x 20 levels"

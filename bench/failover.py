@@ -41,6 +41,8 @@ from pathlib import Path
 import asyncpg
 import psutil
 
+from figures import pct
+
 PG_ADMIN = os.environ.get("GRIDSUP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 KEYS = {"BENCH_LOOPBACK_KEY": "bench-key", "BENCH_LOOPBACK_SECRET": "bench-secret"}
 GRIDSUP = [sys.executable, "-m", "gridsup"]
@@ -53,11 +55,6 @@ upper_price = {upper}
 num_grids = 11
 total_investment = 1000
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def line(label: str, values: list[float]) -> str:

@@ -45,6 +45,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from figures import ms_line, pct
+from supervised import process_kinds, shut_down, start_supervisor, trading
+
 if TYPE_CHECKING:
     import psutil
 
@@ -70,19 +73,6 @@ def grids_file(directory: Path, count: int) -> Path:
     path = directory / f"grids-{count}.toml"
     path.write_text(text)
     return path
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def ms_line(label: str, values: list[float]) -> str:
-    ms = [v * 1000 for v in values]
-    return (
-        f"{label:<42} p50 {pct(ms, 0.5):7.1f} ms   p99 {pct(ms, 0.99):7.1f} ms   "
-        f"max {max(ms):7.1f} ms   (n={len(ms)})"
-    )
 
 
 def uss(proc: psutil.Process) -> int:
@@ -231,21 +221,10 @@ async def measure_move(
 async def fleet(
     specs: list[Any], run: Any, base: Path, db_file: Path, idle_s: float, verbose: bool
 ) -> dict[str, Any]:
-    from gridsup.actors.run_config import MARKET
-    from gridsup.commands.foreground import strategy_preload
-    from gridsup.runtime.endpoints import RunDir
-    from gridsup.supervisor.runner import Supervisor
-    from gridsup.supervisor.states import ChildState
-
-    sup = Supervisor(
-        specs, base=base, preload=strategy_preload(), log_level="INFO" if verbose else "WARNING"
-    )
+    log_level = "INFO" if verbose else "WARNING"
+    sup, task, endpoint = await start_supervisor(specs, base, run.run_dir, log_level)
     loop = asyncio.get_running_loop()
-    task = loop.create_task(sup.run())
-    while not Path(run.run_dir).is_dir():
-        await asyncio.sleep(0.01)
-    rundir = RunDir(Path(run.run_dir))
-    market = Market(rundir.endpoint(MARKET))
+    market = Market(endpoint)
     ticker = loop.create_task(market.run(1.0))
     strategies = [s.name for s in specs if s.kind == "strategy"]
     started = time.perf_counter()
@@ -253,12 +232,7 @@ async def fleet(
     try:
         while True:
             children = sup.supervision.children if sup.supervision else {}
-            if children and all(
-                children[n].state is ChildState.RUNNING
-                and children[n].status.get("requests_pending") == 0
-                and (children[n].status.get("open_orders") or 0) > 0
-                for n in strategies
-            ):
+            if children and trading(children, strategies):
                 break
             if task.done() or time.perf_counter() - started > 600:
                 raise SystemExit("the fleet did not settle within 600 s")
@@ -275,11 +249,7 @@ async def fleet(
         result["uss_self"] = uss(me)
         result["uss_strategy"] = per_strategy
         result["processes"] = len(tree) + 1
-        # This process is the supervisor and the bench's market publisher; the rest of
-        # the tree that is not an actor is the forkserver and the resource tracker.
-        kinds = {p.pid: "other" for p in tree}
-        kinds.update({c.pid: c.spec.kind for c in children.values() if c.pid is not None})
-        kinds[me.pid] = "supervisor"
+        kinds = process_kinds(me, tree, children)
         cpu0, t_cpu = cpu_by_kind(kinds), time.perf_counter()
         await asyncio.sleep(idle_s)
         idle = spent(cpu0, cpu_by_kind(kinds))
@@ -295,11 +265,7 @@ async def fleet(
             await asyncio.sleep(1.0)  # a flat second between moves, as at idle
         result["moves"] = moves
     finally:
-        ticker.cancel()
-        if sup.supervision is not None:
-            sup.supervision.stop()
-        await task
-        market.close()
+        await shut_down(sup, task, ticker, market)
     return result
 
 

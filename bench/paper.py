@@ -16,12 +16,11 @@ Run:  .venv/bin/python bench/paper.py [--file PATH] [--runs 5]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from figures import median_s
 from gridsup.exchange.candles import decimal_price, load_candles
 from gridsup.exchange.feeds import ReplayFeed, SyntheticWalk
 from gridsup.exchange.paper.engine import PaperExchange
@@ -38,12 +37,8 @@ Row = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]
 
 
 def median_rate(count: int, runs: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return count / statistics.median(times)
+    """``count`` (what one call of ``work`` does) per second, at the median of ``runs``."""
+    return count / median_s(runs, work)
 
 
 def ladder(rows: list[Row], partial: bool) -> int:

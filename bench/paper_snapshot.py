@@ -14,13 +14,12 @@ Run:  .venv/bin/python bench/paper_snapshot.py [--runs 200]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
 
+from figures import median_s
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.paper.snapshot import encode_v1
 from gridsup.messages.common import OrderType, Side
@@ -68,12 +67,7 @@ def fleet(history: bool) -> PaperExchange:
 
 
 def median_ms(runs: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return median_s(runs, work) * 1000
 
 
 def main() -> None:

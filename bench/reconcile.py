@@ -13,30 +13,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
 
+from figures import median_s
+from gridsup.exchange.markets import paper_market
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
-from gridsup.messages.market import MarketInfo, Tick
+from gridsup.messages.market import Tick
 from gridsup.messages.orders import OrderState
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.strategy.reconcile import CancelPolicy, apply_reconciliation, plan_reconciliation
 
-MARKET = MarketInfo(
-    symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    price_step=Decimal("0.01"),
-    amount_step=Decimal("0.00001"),
-    min_amount=Decimal("0.00001"),
-    min_notional=Decimal("5"),
-)
+MARKET = paper_market("BTC/USDT")  # Binance's filters
 CONFIG = GridConfig.model_validate(
     {
         "name": "bench",
@@ -111,12 +103,8 @@ def snapshots(tracked: dict[str, OrderIntent]) -> dict[str, list[OrderState]]:
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs) * 1e6
+    """Median wall time of ``repeat`` calls of ``fn``, in microseconds."""
+    return median_s(repeat, fn) * 1e6
 
 
 def main() -> int:

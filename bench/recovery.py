@@ -32,6 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from figures import ms_line, pct
+from supervised import trading
+
 GRID = """
 [[grid]]
 name = "g{i}"
@@ -56,32 +59,11 @@ def grids_file(directory: Path, count: int) -> Path:
     return path
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def line(label: str, values: list[float]) -> str:
-    ms = [v * 1000 for v in values]
-    return (
-        f"{label:<34} p50 {pct(ms, 0.5):7.1f} ms   p99 {pct(ms, 0.99):7.1f} ms   "
-        f"max {max(ms):7.1f} ms   (n={len(ms)})"
-    )
-
-
 async def idle(sup: Any, names: list[str], timeout: float = 120) -> None:
     """Until every grid runs with orders out and no request pending (heartbeat status)."""
-    from gridsup.supervisor.states import ChildState
-
     deadline = time.perf_counter() + timeout
     while True:
-        children = sup.supervision.children
-        if all(
-            children[n].state is ChildState.RUNNING
-            and children[n].status.get("requests_pending") == 0
-            and (children[n].status.get("open_orders") or 0) > 0
-            for n in names
-        ):
+        if trading(sup.supervision.children, names):
             return
         if time.perf_counter() > deadline:
             raise SystemExit("the grids did not settle")
@@ -155,10 +137,10 @@ async def bench(specs: list, base: Path, kills: int, settle: float) -> None:  # 
     sup.supervision.stop()
     await task
     print(f"recovery of a strategy actor, {kills} kills over {len(strategies)} grids (dry-run):")
-    print(line("kill -> exit seen (sentinel)", reaped))
-    print(line("kill -> new process spawned", respawned))
-    print(line("kill -> reconciled, trading (Ready)", recovered))
-    print(line("baseline: first start spawn -> Ready", first_start))
+    print(ms_line("kill -> exit seen (sentinel)", reaped, width=34))
+    print(ms_line("kill -> new process spawned", respawned, width=34))
+    print(ms_line("kill -> reconciled, trading (Ready)", recovered, width=34))
+    print(ms_line("baseline: first start spawn -> Ready", first_start, width=34))
     print(
         f"targets: p50 <= 200 ms {'MET' if pct(recovered, 0.5) <= 0.2 else 'MISSED'}, "
         f"p99 <= 500 ms {'MET' if pct(recovered, 0.99) <= 0.5 else 'MISSED'}"

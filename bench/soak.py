@@ -44,6 +44,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from supervised import shut_down, start_supervisor
+
 CENTERS = {"BTC/USDT": 60000, "ETH/USDT": 3000, "SOL/USDT": 150, "BNB/USDT": 600}
 AMPLITUDE = 0.02
 BUDGET = 300
@@ -207,18 +209,11 @@ def holdings_check(db_file: Path, opening: dict[str, Decimal]) -> dict[str, Any]
 
 
 async def soak(specs: list[Any], run: Any, base: Path, db_file: Path, args: Any) -> dict[str, Any]:
-    from gridsup.actors.run_config import MARKET
-    from gridsup.commands.foreground import strategy_preload
-    from gridsup.runtime.endpoints import RunDir
-    from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 
-    sup = Supervisor(specs, base=base, preload=strategy_preload(), log_level="WARNING")
+    sup, task, endpoint = await start_supervisor(specs, base, run.run_dir)
     loop = asyncio.get_running_loop()
-    task = loop.create_task(sup.run())
-    while not Path(run.run_dir).is_dir():
-        await asyncio.sleep(0.01)
-    market = SineMarket(RunDir(Path(run.run_dir)).endpoint(MARKET), args.period)
+    market = SineMarket(endpoint, args.period)
     ticker = loop.create_task(market.run(args.tick_ms / 1000))
     samples: list[dict[str, Any]] = []
     try:
@@ -250,11 +245,7 @@ async def soak(specs: list[Any], run: Any, base: Path, db_file: Path, args: Any)
                 break
             await asyncio.sleep(min(args.sample, max(0.0, end - time.monotonic())))
     finally:
-        ticker.cancel()
-        if sup.supervision is not None:
-            sup.supervision.stop()
-        await task
-        market.close()
+        await shut_down(sup, task, ticker, market)
     return {"samples": samples, "kinds": dict(kinds.values())}
 
 

@@ -46,7 +46,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fleet import cpu_by_kind, pct, spent, uss
+from figures import pct
+from fleet import cpu_by_kind, spent, uss
+from supervised import process_kinds, shut_down, start_supervisor, trading
 
 PRICE, DOWN, UP = Decimal(60000), Decimal(59400), Decimal(60100)
 GRID = """
@@ -176,18 +178,11 @@ async def measure(
 ) -> dict[str, Any]:
     import psutil
 
-    from gridsup.actors.run_config import MARKET
-    from gridsup.commands.foreground import strategy_preload
-    from gridsup.runtime.endpoints import RunDir
-    from gridsup.supervisor.runner import Supervisor
     from gridsup.supervisor.states import ChildState
 
-    sup = Supervisor(specs, base=base, preload=strategy_preload(), log_level="WARNING")
+    sup, task, endpoint = await start_supervisor(specs, base, run.run_dir)
     loop = asyncio.get_running_loop()
-    task = loop.create_task(sup.run())
-    while not Path(run.run_dir).is_dir():
-        await asyncio.sleep(0.01)
-    market = Markets(RunDir(Path(run.run_dir)).endpoint(MARKET), symbols)
+    market = Markets(endpoint, symbols)
     moving: set[str] = set()
     ticker = loop.create_task(market.run(moving))
     names = [s.name for s in specs if s.kind == "strategy"]
@@ -204,11 +199,7 @@ async def measure(
                 and all(children[n].state is ChildState.RUNNING for n in names)
             ):
                 ready_at = time.perf_counter() - started
-            if ready_at is not None and all(
-                children[n].status.get("requests_pending") == 0
-                and (children[n].status.get("open_orders") or 0) > 0
-                for n in names
-            ):
+            if ready_at is not None and trading(children, names):
                 break
             if task.done() or time.perf_counter() - started > 600:
                 raise SystemExit("the grids did not settle within 600 s")
@@ -217,9 +208,7 @@ async def measure(
         await asyncio.sleep(3)  # the first heartbeats and saves pass
         me = psutil.Process()
         tree = me.children(recursive=True)
-        kinds = {p.pid: "other" for p in tree}
-        kinds.update({c.pid: c.spec.kind for c in children.values() if c.pid is not None})
-        kinds[me.pid] = "supervisor"
+        kinds = process_kinds(me, tree, children)
         strategy_pids = {p for p, k in kinds.items() if k == "strategy"}
         out["processes"] = len(tree) + 1
         out["uss_total"] = sum(uss(p) for p in [*tree, me])
@@ -259,11 +248,7 @@ async def measure(
         out["moving"] = len(names) / len(symbols)
         out["latency"], out["missing"] = _latencies(db_file, first, moves, group_of)
     finally:
-        ticker.cancel()
-        if sup.supervision is not None:
-            sup.supervision.stop()
-        await task
-        market.close()
+        await shut_down(sup, task, ticker, market)
     return out
 
 

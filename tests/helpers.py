@@ -8,11 +8,14 @@ import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from gridsup.messages.market import MarketInfo
+
+if TYPE_CHECKING:
+    from gridsup.actors.run_config import RunConfig
 
 T = TypeVar("T")
 
@@ -27,8 +30,27 @@ BTC_USDT = MarketInfo(
     min_amount=Decimal("0.00001"),
     min_notional=Decimal("5"),
 )
+# The same market with no filter at all (no steps, no minimums): for logic that the
+# exchange's rounding would only get in the way of.
+BTC_USDT_UNFILTERED = MarketInfo(symbol="BTC/USDT", base="BTC", quote="USDT")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def run_config_of(grids_file: Path, **options: Any) -> RunConfig:
+    """The run record ``gridsup start`` would build from ``grids_file`` and ``options``
+    (``StartOptions`` fields), on paper markets, without starting anything."""
+    from gridsup import app
+    from gridsup.commands import preflight
+
+    grids = app.load(grids_file)
+    return app.build_run_config(
+        grids,
+        preflight.paper_markets(grids),
+        app.StartOptions(**options),
+        run_dir="/tmp/x/run-1",
+        db_url="sqlite+aiosqlite:///x.db",
+    )
 
 
 def shared_data(name: str = "") -> Path:
@@ -40,6 +62,24 @@ def shared_data(name: str = "") -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+class FakeTime:
+    """A clock and a sleep at once: sleeping moves the clock, no wall time passes. A
+    sleep still yields to the event loop once, so others run meanwhile, as in a real
+    wait."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
 
 
 def eventually(

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from gridsup import app
 from gridsup.cli import cli
-from gridsup.commands import preflight
 from gridsup.config import GridsFileError, StreamSettings, load_grids_file
+from helpers import run_config_of
 
 GRID = """
 [[grid]]
@@ -41,19 +39,8 @@ def write(tmp_path: Path, streams: str) -> Path:
     return path
 
 
-def run_of(path: Path, **options: Any) -> Any:
-    grids = app.load(path)
-    return app.build_run_config(
-        grids,
-        preflight.paper_markets(grids),
-        app.StartOptions(**options),
-        run_dir="/tmp/x/run-1",
-        db_url="sqlite+aiosqlite:///x.db",
-    )
-
-
 def test_without_a_streams_table_the_defaults_hold(tmp_path: Path) -> None:
-    run = run_of(write(tmp_path, ""))
+    run = run_config_of(write(tmp_path, ""))
 
     assert load_grids_file(tmp_path / "grids.toml").streams == StreamSettings()
     assert run.user_stream and run.market_stream
@@ -78,13 +65,15 @@ def test_every_stream_setting_reaches_the_run(tmp_path: Path) -> None:
         """,
     )
 
-    run = run_of(path)
+    run = run_config_of(path)
 
     assert not run.user_stream and not run.market_stream
     assert (run.stream_keepalive_ms, run.stream_stale_ms) == (2000, 4500)
     assert (run.stream_audit_s, run.stream_fallback_after, run.stream_retry_s) == (120, 5, 10)
     assert run.poll_interval_ms == 2500
-    assert run_of(path, poll_interval_ms=700).poll_interval_ms == 700  # the command line wins
+    assert (
+        run_config_of(path, poll_interval_ms=700).poll_interval_ms == 700
+    )  # the command line wins
 
 
 BAD = [

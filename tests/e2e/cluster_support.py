@@ -10,8 +10,6 @@ import asyncio
 import datetime as dt
 import json
 import math
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -26,7 +24,7 @@ import asyncpg
 import msgspec
 from e2e_books import ours, read_database, tracked_ids
 from e2e_run import own_status, wait_for
-from e2e_support import FAST_GRIDS, GridsEnv, Run, grids_toml
+from e2e_support import FAST_GRIDS, GridsEnv, Run, e2e_loopback, live_grids_toml
 from test_e2e_loopback import KEY_ENV, KEYS, SECRET_ENV, client
 
 from gridsup.supervisor.placement import owner
@@ -90,50 +88,18 @@ class Market:
 @contextmanager
 def loopback_market(env: GridsEnv) -> Iterator[Market]:
     """A loopback exchange process at a price the test moves itself."""
-    err = (env.tmp / "loopback.err").open("wb")
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0"),
-            *("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV),
-            *("--balance", "USDT=10000", "--price", "BTC/USDT=60000"),
-        ],
-        env={**env.environ, **KEYS},
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )
-    walker = None
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
-        walker = Market(line.split()[-1])
-        yield walker
-    finally:
-        if walker is not None:
-            walker.halt()
-        proc.terminate()
+    keys = ("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV)
+    prices = ("--balance", "USDT=10000", "--price", "BTC/USDT=60000")
+    with e2e_loopback(env, KEYS, *keys, *prices) as url:
+        walker = Market(url)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err.close()
+            yield walker
+        finally:
+            walker.halt()
 
 
 def live_grids_file(env: GridsEnv, grids: Sequence[Mapping[str, Any]]) -> Path:
-    return env.write(
-        grids_toml(
-            grids,
-            exchange={
-                "id": "binance",
-                "mode": "live",
-                "api_key_env": KEY_ENV,
-                "api_secret_env": SECRET_ENV,
-            },
-            market_data={"source": "exchange"},
-        )
-    )
+    return env.write(live_grids_toml(grids, KEY_ENV, SECRET_ENV))
 
 
 def member(

@@ -3,17 +3,16 @@ fresh PostgreSQL databases, and a `gridsup start` subprocess driver."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from e2e_support import GridsEnv
+
+from postgres import scratch_database
 
 
 @pytest.fixture
@@ -33,33 +32,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GridsEnv]:
     shutil.rmtree(run_base, ignore_errors=True)
 
 
-PG_ADMIN = os.environ.get(
-    "GRIDSUP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _pg(sql: str) -> None:
-    async def run() -> None:
-        conn = await asyncpg.connect(PG_ADMIN.replace("+asyncpg", ""), timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """The URL of a fresh, empty PostgreSQL database, dropped afterwards (skips without
     a server locally; fails under CI)."""
-    name = f"gse2e_{uuid.uuid4().hex[:10]}"
-    try:
-        _pg(f"CREATE DATABASE {name}")
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {PG_ADMIN} unusable: {exc!r}")
-        pytest.skip(f"PostgreSQL at {PG_ADMIN} unusable: {exc!r}")
-    base, _, _ = PG_ADMIN.rpartition("/")
-    yield f"{base}/{name}"
-    _pg(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_database("gse2e") as url:
+        yield url

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -149,6 +149,14 @@ def read_database(db_url: str, grids: Iterable[str]) -> DatabaseRecord:
     return asyncio.run(_read(db_url, list(grids)))
 
 
+def read_paper_books(db_url: str, grids: Iterable[str]) -> tuple[DatabaseRecord, ExchangeRecord]:
+    """The database's record of ``grids`` after a dry run, and the record of the paper
+    account the execution actor saved in it."""
+    db = read_database(db_url, grids)
+    assert db.paper is not None, "the execution actor saved no paper account"
+    return db, paper_record(db.paper)
+
+
 def tracked_ids(config: dict[str, Any], state: dict[str, Any]) -> set[str]:
     """The client ids a grid's saved state tracks as open."""
     grid = GridConfig.model_validate(config)
@@ -231,6 +239,20 @@ def orphans(
         if grid is not None and order.client_order_id not in tracked[grid]:
             out.append(f"{grid}: {order.client_order_id}")
     return out
+
+
+def implied_and_held(
+    exchange: ExchangeRecord,
+    fills: Iterable[Fill],
+    opening: Mapping[str, Any],
+    quote_of: dict[str, tuple[str, str]],
+) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """The balances ``opening`` and the stored fills imply (fees in quote), and what the
+    paper account holds of each of those assets, free and in orders: equal when no fill
+    was lost or made up."""
+    implied = ledger_from_fills({a: Decimal(v) for a, v in opening.items()}, fills, quote_of)
+    held = {a: exchange.free.get(a, Decimal(0)) + exchange.used.get(a, Decimal(0)) for a in implied}
+    return implied, held
 
 
 def ledger_from_fills(

@@ -26,6 +26,11 @@ from e2e_support import (
 FAST_ARGS = ("--tick-interval-ms", "20", *(a for p in START_PRICES for a in ("--price", p)))
 SYNTHETIC_MARKET = {"source": "synthetic", "seed": 7, "volatility": 0.001}
 BALANCES = {"USDT": 10000}
+# symbol -> (base, quote) of the fast grids' markets
+FAST_MARKETS: dict[str, tuple[str, str]] = {
+    str(g["symbol"]): (str(g["symbol"]).split("/")[0], str(g["symbol"]).split("/")[1])
+    for g in FAST_GRIDS
+}
 CENTERS = {"BTC/USDT": Decimal(60000), "ETH/USDT": Decimal(3000), "SOL/USDT": Decimal(150)}
 
 

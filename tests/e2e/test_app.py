@@ -18,6 +18,7 @@ from gridsup.runtime.endpoints import beat_topic
 from gridsup.strategy.grid_config import GridConfig
 from gridsup.supervisor.runner import beat_periods
 from gridsup.supervisor.spec import ChildSpec, Group
+from helpers import run_config_of
 
 
 @pytest.mark.parametrize(
@@ -68,14 +69,7 @@ def test_order_problems(changes: dict[str, Any], needle: str) -> None:
 
 def resolved(env: GridsEnv, exchange: dict[str, Any] | None = None, **options: Any) -> RunConfig:
     text = grids_toml(FAST_GRIDS, exchange=exchange, balances={"USDT": 10000})
-    grids = app.load(env.write(text))
-    return app.build_run_config(
-        grids,
-        preflight.paper_markets(grids),
-        app.StartOptions(**options),
-        run_dir="/tmp/x/run-1",
-        db_url="sqlite+aiosqlite:///x.db",
-    )
+    return run_config_of(env.write(text), **options)
 
 
 def test_the_run_config_resolves_the_file_and_survives_the_wire(env: GridsEnv) -> None:

@@ -13,22 +13,21 @@ import os
 import random
 import signal
 import time
-from decimal import Decimal
 
 import pytest
 from e2e_books import (
     fill_mismatches,
-    ledger_from_fills,
+    implied_and_held,
     missing_fills,
     no_client_id_twice,
     orphans,
-    paper_record,
-    read_database,
+    read_paper_books,
     trade_mismatches,
 )
 from e2e_run import (
     BALANCES,
     FAST_ARGS,
+    FAST_MARKETS,
     actor_pids,
     actors,
     all_trading,
@@ -42,12 +41,8 @@ from e2e_run import (
     total_cycles,
     wait_for,
 )
-from e2e_support import FAST_GRIDS, GridsEnv, Run, wait_gone
+from e2e_support import GridsEnv, Run, wait_gone
 
-MARKETS = {
-    str(g["symbol"]): (str(g["symbol"]).split("/")[0], str(g["symbol"]).split("/")[1])
-    for g in FAST_GRIDS
-}
 # One of each kind, in the order the short run kills them.
 VICTIMS = ("grid-btc-fast", "market_data", "execution", "persistence")
 SOAK_PAPER_HISTORY = 1_000_000
@@ -98,18 +93,14 @@ def describe(pid: int) -> str:
 
 
 def check_books(env: GridsEnv) -> None:
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert no_client_id_twice(exchange) == []
     assert missing_fills(exchange, db, names()) == []
     assert fill_mismatches(exchange, db) == []
     assert orphans(exchange, db, configs()) == []
     # Every booked cycle stored exactly once, as the paper account's trades imply it.
     assert trade_mismatches(exchange, db, names()) == []
-    opening = {asset: Decimal(amount) for asset, amount in BALANCES.items()}
-    implied = ledger_from_fills(opening, db.fills, MARKETS)
-    held = {a: exchange.free.get(a, Decimal(0)) + exchange.used.get(a, Decimal(0)) for a in implied}
+    implied, held = implied_and_held(exchange, db.fills, BALANCES, FAST_MARKETS)
     assert implied == held
 
 

@@ -31,7 +31,7 @@ from e2e_run import (
     total_cycles,
     wait_for,
 )
-from e2e_support import FAST_GRIDS, GridsEnv, Run, grids_toml, wait_gone, wave_loopback
+from e2e_support import FAST_GRIDS, GridsEnv, Run, live_grids_toml, wait_gone, wave_loopback
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import binance_url_overrides
@@ -118,18 +118,7 @@ def _kill_and_recover(env: GridsEnv, run: Run, name: str, url: str) -> None:
 
 
 def test_live_chaos_kills_and_faults_then_the_books_reconcile(env: GridsEnv, loopback: str) -> None:
-    path = env.write(
-        grids_toml(
-            GRIDS,
-            exchange={
-                "id": "binance",
-                "mode": "live",
-                "api_key_env": KEY_ENV,
-                "api_secret_env": SECRET_ENV,
-            },
-            market_data={"source": "exchange"},
-        )
-    )
+    path = env.write(live_grids_toml(GRIDS, KEY_ENV, SECRET_ENV))
     args = ("--exchange-url", loopback, "--tick-interval-ms", "100", "--poll-interval-ms", "200")
     run = env.start(str(path), *args, extra_env=KEYS)
     _trading(env, run, "every grid trading live")

@@ -11,19 +11,19 @@ from decimal import Decimal
 
 from e2e_books import (
     fill_mismatches,
-    ledger_from_fills,
+    implied_and_held,
     missing_fills,
     no_client_id_twice,
     order_mismatches,
     orphans,
-    paper_record,
-    read_database,
+    read_paper_books,
     status_is_a_prefix,
     trade_mismatches,
 )
 from e2e_run import (
     BALANCES,
     FAST_ARGS,
+    FAST_MARKETS,
     all_trading,
     configs,
     cycles,
@@ -35,11 +35,6 @@ from e2e_run import (
 from e2e_support import FAST_GRIDS, GridsEnv
 
 from gridsup.messages.common import Side
-
-MARKETS = {
-    str(g["symbol"]): (str(g["symbol"]).split("/")[0], str(g["symbol"]).split("/")[1])
-    for g in FAST_GRIDS
-}
 
 
 def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: GridsEnv) -> None:
@@ -73,18 +68,14 @@ def test_several_grids_cycle_and_the_database_equals_the_paper_exchange(env: Gri
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
 
-    db = read_database(env.db_url, names())
-    assert db.paper is not None, "the execution actor saved no paper account"
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert len(db.fills) >= sum(1 for _ in names())  # every grid filled something
     assert no_client_id_twice(exchange) == []
     assert missing_fills(exchange, db, names()) == []
     assert fill_mismatches(exchange, db) == []
     assert order_mismatches(exchange, db) == []
     assert orphans(exchange, db, configs()) == []
-    opening = {asset: Decimal(amount) for asset, amount in BALANCES.items()}
-    implied = ledger_from_fills(opening, db.fills, MARKETS)
-    held = {a: exchange.free.get(a, Decimal(0)) + exchange.used.get(a, Decimal(0)) for a in implied}
+    implied, held = implied_and_held(exchange, db.fills, BALANCES, FAST_MARKETS)
     assert implied == held
     for name in names():
         state = db.states[name]
@@ -108,19 +99,15 @@ def test_the_synthetic_walk_default_trades_and_keeps_the_books(env: GridsEnv) ->
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
 
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert exchange.trades and db.fills
     assert missing_fills(exchange, db, names()) == []
     assert fill_mismatches(exchange, db) == []
     assert orphans(exchange, db, configs()) == []
     # The default paper rules are Binance's: each fill's fee in the asset it received.
     received = {
-        f.fee_currency == MARKETS[f.symbol][0 if f.side is Side.BUY else 1] for f in db.fills
+        f.fee_currency == FAST_MARKETS[f.symbol][0 if f.side is Side.BUY else 1] for f in db.fills
     }
     assert received == {True}
-    opening = {asset: Decimal(amount) for asset, amount in BALANCES.items()}
-    implied = ledger_from_fills(opening, db.fills, MARKETS)
-    held = {a: exchange.free.get(a, Decimal(0)) + exchange.used.get(a, Decimal(0)) for a in implied}
+    implied, held = implied_and_held(exchange, db.fills, BALANCES, FAST_MARKETS)
     assert implied == held

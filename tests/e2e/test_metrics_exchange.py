@@ -10,8 +10,6 @@ through both, and the books balance to the unit at the end."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 from e2e_books import read_database
 from e2e_run import all_trading, cycles, grid_status, wait_for
-from e2e_support import FAST_GRIDS, GridsEnv, grids_toml
+from e2e_support import FAST_GRIDS, GridsEnv, e2e_loopback, live_grids_toml
 from test_metrics import Samples, free_port, scrape
 
 KEY_ENV, SECRET_ENV = "GSE2E_METRICS_KEY", "GSE2E_METRICS_SECRET"
@@ -40,31 +38,11 @@ FAULTS = (("rate_limit", "59400"), ("banned", "60100"))
 def loopback(env: GridsEnv) -> Iterator[str]:
     """The realistic loopback Binance at a still 60000: prices move only when the test
     posts them, so the requests stop when the grid has nothing to do."""
-    err = (env.tmp / "loopback.err").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "gridsup.exchange.loopback", "--port", "0",
-            "--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV,
-            "--balance", "USDT=10000", "--price", "BTC/USDT=60000",
-        ],
-        env={**env.environ, **KEYS},
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the server prints its URL once serving
-        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.poll())
-        yield line.split()[-1]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        err.close()
+    keys = ("--api-key-env", KEY_ENV, "--secret-env", SECRET_ENV)
+    with e2e_loopback(
+        env, KEYS, *keys, "--balance", "USDT=10000", "--price", "BTC/USDT=60000"
+    ) as url:
+        yield url
 
 
 def admin(url: str, path: str, body: Any = None) -> Any:
@@ -106,18 +84,7 @@ def test_429_418_weight_and_latency_of_the_account_match_the_loopbacks_record(
     env: GridsEnv, loopback: str
 ) -> None:
     port = free_port()
-    path = env.write(
-        grids_toml(
-            [GRID],
-            exchange={
-                "id": "binance",
-                "mode": "live",
-                "api_key_env": KEY_ENV,
-                "api_secret_env": SECRET_ENV,
-            },
-            market_data={"source": "exchange"},
-        )
-    )
+    path = env.write(live_grids_toml([GRID], KEY_ENV, SECRET_ENV))
     run = env.start(
         str(path),
         "--exchange-url",

@@ -18,7 +18,7 @@ import signal
 from decimal import Decimal
 
 import pytest
-from e2e_books import missing_fills, paper_record, read_database
+from e2e_books import missing_fills, read_paper_books
 from e2e_run import (
     BALANCES,
     FAST_ARGS,
@@ -47,9 +47,7 @@ def grid_state(env: GridsEnv, grid: str) -> str | None:
 
 def exchange_ids(env: GridsEnv, grid: str) -> set[str]:
     """The client ids of ``grid``'s orders in the paper account's own record."""
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    record = paper_record(db.paper)
+    _, record = read_paper_books(env.db_url, names())
     tag = grid_tag(grid)
     ids = [o.client_order_id for o in record.orders] + record.retired
     return {c for c in ids if (p := parse_client_order_id(c)) is not None and p.grid_tag == tag}
@@ -131,9 +129,7 @@ def test_a_paused_grid_stays_paused_across_supervisor_restarts(
     assert run.wait(90) == 0, run.stderr()[-3000:]
 
     # The books add up: the paper account holds the start plus what the fills moved.
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert missing_fills(exchange, db, names()) == []
     stats = env.gridsup("stats", "--db", env.db_url, "--json")
     assert stats.returncode == 0, stats.stderr

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from e2e_books import ledger_from_fills, missing_fills, paper_record, read_database
-from e2e_run import BALANCES, FAST_ARGS, all_trading, fast_grids_file, names, status, wait_for
+from e2e_books import implied_and_held, missing_fills, read_paper_books
+from e2e_run import (
+    BALANCES,
+    FAST_ARGS,
+    FAST_MARKETS,
+    fast_grids_file,
+    names,
+    status,
+    wait_for,
+)
 from e2e_support import FAST_GRIDS, GridsEnv
 from web_support import (
     TOKEN,
-    TOKEN_ENV,
-    answers,
     audit_rows,
+    cycling_with_dashboard,
     fill_count,
-    free_port,
     order_ids,
     request,
 )
-
-MARKETS = {str(g["symbol"]): tuple(str(g["symbol"]).split("/")) for g in FAST_GRIDS}
 
 
 def grid_row(env: GridsEnv, grid: str) -> dict[str, object]:
@@ -31,13 +35,7 @@ def grid_row(env: GridsEnv, grid: str) -> dict[str, object]:
 
 
 def test_the_api_shows_the_fleet_and_acts_with_checks_and_audit(env: GridsEnv) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    run = env.start(
-        str(fast_grids_file(env)), *FAST_ARGS, "--web", f"127.0.0.1:{port}", extra_env=TOKEN_ENV
-    )
-    wait_for(lambda: answers(f"{base}/api/fleet"), 60, "the dashboard answers", run)
-    wait_for(lambda: all_trading(env, names(), min_cycles=1), 120, "every grid cycles", run)
+    run, base = cycling_with_dashboard(env)
 
     # The fleet: every grid of the run, with its range, price position and figures.
     code, fleet = request(f"{base}/api/fleet")
@@ -132,13 +130,9 @@ def test_the_api_shows_the_fleet_and_acts_with_checks_and_audit(env: GridsEnv) -
     run.interrupt()
     assert run.wait(90) == 0, run.stderr()[-3000:]
     # Money adds up: the paper account holds what the stored fills imply.
-    db = read_database(env.db_url, names())
-    assert db.paper is not None
-    exchange = paper_record(db.paper)
+    db, exchange = read_paper_books(env.db_url, names())
     assert missing_fills(exchange, db, names()) == []
-    opening = {asset: Decimal(amount) for asset, amount in BALANCES.items()}
-    implied = ledger_from_fills(opening, db.fills, MARKETS)
-    held = {a: exchange.free.get(a, Decimal(0)) + exchange.used.get(a, Decimal(0)) for a in implied}
+    implied, held = implied_and_held(exchange, db.fills, BALANCES, FAST_MARKETS)
     assert implied == held
 
 

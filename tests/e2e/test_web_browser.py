@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_run import FAST_ARGS, all_trading, fast_grids_file, names, status, wait_for
+from e2e_run import names, status, wait_for
 from e2e_support import FAST_GRIDS, GridsEnv
-from web_support import TOKEN, TOKEN_ENV, answers, audit_rows, free_port
+from web_support import TOKEN, audit_rows, cycling_with_dashboard
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -73,13 +73,7 @@ def test_the_pages_show_the_fleet_live_chart_a_grid_and_pause_it(
     env: GridsEnv, browser_page: Any
 ) -> None:
     page = browser_page
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    run = env.start(
-        str(fast_grids_file(env)), *FAST_ARGS, "--web", f"127.0.0.1:{port}", extra_env=TOKEN_ENV
-    )
-    wait_for(lambda: answers(f"{base}/api/fleet"), 60, "the dashboard answers", run)
-    wait_for(lambda: all_trading(env, names(), min_cycles=1), 120, "every grid cycles", run)
+    run, base = cycling_with_dashboard(env)
 
     # The fleet page: every grid of the run, one row each.
     page.goto(f"{base}/")

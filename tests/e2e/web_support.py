@@ -11,6 +11,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from e2e_run import FAST_ARGS, all_trading, fast_grids_file, names, wait_for
+from e2e_support import GridsEnv, Run
+
 TOKEN = "test-token-3f9a"  # GRIDSUP_WEB_TOKEN of the runs
 TOKEN_ENV = {"GRIDSUP_WEB_TOKEN": TOKEN}
 
@@ -19,6 +22,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cycling_with_dashboard(env: GridsEnv) -> tuple[Run, str]:
+    """A fast run serving the dashboard on a free loopback port, and the dashboard's base
+    URL, once it answers and every grid has cycled."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    run = env.start(
+        str(fast_grids_file(env)), *FAST_ARGS, "--web", f"127.0.0.1:{port}", extra_env=TOKEN_ENV
+    )
+    wait_for(lambda: answers(f"{base}/api/fleet"), 60, "the dashboard answers", run)
+    wait_for(lambda: all_trading(env, names(), min_cycles=1), 120, "every grid cycles", run)
+    return run, base
 
 
 def request(

@@ -25,21 +25,9 @@ from gridsup.exchange.loopback.faults import Banned, RateLimit
 from gridsup.exchange.loopback.server import binance_url_overrides, create_app
 from gridsup.exchange.retry import RetryPolicy
 from gridsup.messages import telemetry
+from helpers import FakeTime
 
-
-class FakeTime:
-    """Clock and sleep at once: sleeping moves the clock."""
-
-    def __init__(self, now: float = 1_000_040.0) -> None:  # 20 s into a minute
-        self.now = now
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+START = 1_000_040.0  # 20 s into a minute
 
 
 def budget(fake: FakeTime, path: Path | None = None, limit: int = 100) -> RequestBudget:
@@ -47,7 +35,7 @@ def budget(fake: FakeTime, path: Path | None = None, limit: int = 100) -> Reques
 
 
 def test_the_share_of_the_minute_is_never_passed() -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     b = budget(fake)
 
     async def spend() -> None:
@@ -61,7 +49,7 @@ def test_the_share_of_the_minute_is_never_passed() -> None:
 
 
 def test_the_exchanges_count_is_followed_and_shared_through_the_file(tmp_path: Path) -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     path = tmp_path / "budget-binance.json"
     execution, market = budget(fake, path), budget(fake, path)
 
@@ -74,7 +62,7 @@ def test_the_exchanges_count_is_followed_and_shared_through_the_file(tmp_path: P
 
 
 def test_a_ban_stops_every_process_until_retry_after(tmp_path: Path) -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     path = tmp_path / "budget-binance.json"
     execution, market = budget(fake, path), budget(fake, path)
 
@@ -216,7 +204,7 @@ async def _eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> N
 
 
 def test_429s_and_418s_are_counted_once_for_every_process(tmp_path: Path) -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     path = tmp_path / "budget-binance.json"
     execution, market = budget(fake, path), budget(fake, path)
 
@@ -231,7 +219,7 @@ def test_429s_and_418s_are_counted_once_for_every_process(tmp_path: Path) -> Non
 
 
 def test_a_429_pause_is_no_ban() -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     b = budget(fake)
 
     b.ban(5.0, "429")
@@ -241,7 +229,7 @@ def test_a_429_pause_is_no_ban() -> None:
 
 
 def test_a_budget_file_of_an_older_gridsup_is_read(tmp_path: Path) -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     path = tmp_path / "budget-binance.json"
     window = int(fake.now // 60)
     path.write_text(f'{{"window": {window}, "used": 42, "banned_until": 0.0}}')

@@ -19,22 +19,9 @@ from gridsup.exchange.venue_rates import (
     VenueLimits,
     counter_poll_period,
 )
+from helpers import FakeTime
 
-
-class FakeTime:
-    """Clock and sleep at once: sleeping moves the clock."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)  # others run meanwhile, as in a real wait
+START = 1_000_000.0
 
 
 def budget(fake: FakeTime, limits: VenueLimits, path: Path | None = None) -> CounterBudget:
@@ -55,7 +42,7 @@ def sent_at(fake: FakeTime, b: CounterBudget, op: str, n: int) -> list[float]:
 
 
 def test_krakens_counter_lets_half_its_maximum_through_then_its_decay() -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     b = budget(fake, KRAKEN_LIMITS)
 
     times = sent_at(fake, b, "fetch_balance", 10)
@@ -79,7 +66,7 @@ def test_krakens_counter_lets_half_its_maximum_through_then_its_decay() -> None:
 def test_a_window_limit_is_never_passed_in_any_window(
     limits: VenueLimits, op: str, limit: int, window: float
 ) -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     b = budget(fake, limits)
 
     times = sent_at(fake, b, op, 5 * limit)
@@ -106,7 +93,7 @@ def test_a_refusal_pauses_every_caller_until_the_venues_retry_time(
     status: str,
     pause: float,
 ) -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     b = budget(fake, limits)
 
     b.refused("fetch_balance", retry_after, headers, status)
@@ -119,7 +106,7 @@ def test_a_refusal_pauses_every_caller_until_the_venues_retry_time(
 def test_bybits_limit_used_up_pauses_until_its_reset_and_the_file_shares_it(
     tmp_path: Path,
 ) -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     path = tmp_path / "budget-bybit.json"
     execution, market = budget(fake, BYBIT_LIMITS, path), budget(fake, BYBIT_LIMITS, path)
 
@@ -141,7 +128,7 @@ def test_the_scaled_limits_run_a_venue_faster() -> None:
 
 
 def test_a_costly_call_is_not_starved_by_a_stream_of_cheap_ones() -> None:
-    fake = FakeTime()
+    fake = FakeTime(START)
     b = budget(fake, KRAKEN_LIMITS)
     done: list[str] = []
 

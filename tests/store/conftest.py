@@ -21,8 +21,7 @@ from sqlalchemy import text
 
 from gridsup.store.database import Database
 from gridsup.store.models import Base
-
-PG_URL = os.environ.get("GRIDSUP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+from postgres import PG_URL
 
 
 @functools.cache

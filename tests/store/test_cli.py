@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import text
 
 from gridsup.cli import cli
 from gridsup.messages.common import OrderStatus, OrderType, Side
@@ -22,23 +20,16 @@ from gridsup.store.migrate import head_revision
 from gridsup.store.orders import OrderRepository
 from gridsup.store.records import FillRecord, OrderRecord
 from gridsup.store.trades import TradeRepository
+from postgres import scratch_database
 
 from . import cli_fakes
-from .conftest import PG_URL, require_postgres
+from .conftest import require_postgres
 
 SECRET = "hunter2-secret"
 
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-async def _admin(sql: str) -> None:
-    async with Database(PG_URL) as admin:
-        conn = await admin.engine.connect()
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(sql))
-        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -49,12 +40,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'cli.db'}"
         return
     require_postgres()
-    name = f"gridsup_cli_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f"CREATE DATABASE {name}"))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(_admin(f"DROP DATABASE {name} WITH (FORCE)"))
+    with scratch_database("gridsup_cli") as pg_url:
+        yield pg_url
 
 
 async def seed(url: str) -> None:

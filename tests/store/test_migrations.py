@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import uuid
 from typing import Any
 
-import asyncpg
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, String, inspect
@@ -17,8 +14,9 @@ from sqlalchemy.engine import Connection
 from gridsup.store.database import Database
 from gridsup.store.migrate import current_revision, head_revision, upgrade
 from gridsup.store.models import Base
+from postgres import scratch_database
 
-from .conftest import PG_URL, require_postgres
+from .conftest import require_postgres
 
 
 async def diff_against(db: Database, metadata: MetaData) -> list[Any]:
@@ -62,26 +60,12 @@ def test_members_started_together_migrate_one_after_the_other() -> None:
     ones finding it done, instead of failing on the catalog's unique index with
     concurrent CREATE TABLEs."""
     require_postgres()
-    name = f"gsmigrate_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("+asyncpg", "")
-    asyncio.run(_admin(admin, f"CREATE DATABASE {name}"))
-    try:
-        url = f"{PG_URL.rpartition('/')[0]}/{name}"
+    with scratch_database("gsmigrate") as url:
         command = [sys.executable, "-m", "gridsup", "db", "upgrade", "--db", url]
         procs = [
             subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(3)
         ]
         outputs = [(proc.wait(60), proc.communicate()[0]) for proc in procs]
-    finally:
-        asyncio.run(_admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     assert [code for code, _ in outputs] == [0, 0, 0], outputs
     assert all(f"revision {head_revision()}" in out for _, out in outputs), outputs
-
-
-async def _admin(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()

@@ -5,7 +5,6 @@ that cannot be written fails the action with nothing sent."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from gridsup.messages.control import (
@@ -18,12 +17,12 @@ from gridsup.messages.control import (
 from gridsup.store import pauses
 from gridsup.store.database import Database
 from gridsup.store.models import GridPause
-from gridsup.supervisor.effects import ProcessHandle
 from gridsup.supervisor.grid_actions import GridActions
 from gridsup.supervisor.pauses import GridPauses
 from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.states import ChildState
 from gridsup.supervisor.supervision import Supervision
+from supervisor_fakes import FakeEffects
 
 GRID_IDS = {"alpha": "alpha-id", "beta": "beta-id"}
 
@@ -43,25 +42,6 @@ async def test_a_pause_is_one_row_until_resumed(db: Database) -> None:
     async with db.session() as s:
         assert await pauses.resume(s, "alpha") is False
         assert await pauses.paused_grids(s) == []
-
-
-@dataclass
-class FakeEffects:
-    next_pid: int = 100
-    stops: list[str] = field(default_factory=list)
-
-    def now(self) -> float:
-        return 1000.0
-
-    def spawn(self, spec: ChildSpec) -> ProcessHandle:
-        self.next_pid += 1
-        return ProcessHandle(self.next_pid)
-
-    def signal(self, handle: ProcessHandle, signum: int) -> None:
-        pass
-
-    def send_stop(self, name: str, cancel_orders: bool) -> None:
-        self.stops.append(name)
 
 
 def running_grids() -> Supervision:

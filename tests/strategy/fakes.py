@@ -15,9 +15,9 @@ from decimal import Decimal
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import MarketInfo, Tick
 from gridsup.strategy.protocols import Strategy
-from helpers import BTC_USDT
+from helpers import BTC_USDT, BTC_USDT_UNFILTERED
 
-LOOSE = MarketInfo(symbol="BTC/USDT", base="BTC", quote="USDT")
+LOOSE = BTC_USDT_UNFILTERED
 
 
 class FakeExchange:

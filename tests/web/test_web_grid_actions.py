@@ -16,11 +16,11 @@ from gridsup.messages.control import (
     Pause,
     Resume,
 )
-from gridsup.supervisor.effects import ProcessHandle
 from gridsup.supervisor.grid_actions import GridActions
 from gridsup.supervisor.spec import ChildSpec, Group
 from gridsup.supervisor.states import ChildState
 from gridsup.supervisor.supervision import Supervision
+from supervisor_fakes import FakeEffects
 
 P, R, S = GridActionKind.PAUSE, GridActionKind.RESUME, GridActionKind.STOP
 DONE, REFUSED, UNKNOWN = (
@@ -28,26 +28,6 @@ DONE, REFUSED, UNKNOWN = (
     GridActionOutcome.REFUSED,
     GridActionOutcome.UNKNOWN_GRID,
 )
-
-
-@dataclass
-class FakeEffects:
-    clock: float = 1000.0
-    next_pid: int = 100
-    stops: list[str] = field(default_factory=list)
-
-    def now(self) -> float:
-        return self.clock
-
-    def spawn(self, spec: ChildSpec) -> ProcessHandle:
-        self.next_pid += 1
-        return ProcessHandle(self.next_pid)
-
-    def signal(self, handle: ProcessHandle, signum: int) -> None:
-        pass
-
-    def send_stop(self, name: str, cancel_orders: bool) -> None:
-        self.stops.append(name)
 
 
 @dataclass

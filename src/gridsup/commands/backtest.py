@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,6 +24,7 @@ from gridsup.commands.output import (
     DecimalRange,
     echo_json,
     fail,
+    key_number,
     print_table,
     short,
     strategies_option,
@@ -57,11 +58,7 @@ def _parse_balances(values: Sequence[str]) -> dict[str, Decimal]:
 
     balances: dict[str, Decimal] = {}
     for text in values:
-        asset, sep, amount = text.partition("=")
-        try:
-            value = Decimal(amount)
-        except InvalidOperation:
-            value = Decimal("NaN")
+        asset, sep, value = key_number(text)
         if (
             not sep
             or not re.fullmatch(r"[A-Za-z0-9]{1,20}", asset.strip())

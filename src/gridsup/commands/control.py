@@ -16,7 +16,15 @@ import click
 import msgspec
 
 from gridsup.commands.db import db_option
-from gridsup.commands.output import EXIT_FAILURE, EXIT_NO_SUPERVISOR, Seconds, echo_json, fail
+from gridsup.commands.output import (
+    EXIT_FAILURE,
+    EXIT_NO_SUPERVISOR,
+    Seconds,
+    echo_json,
+    fail,
+    run_base,
+    run_dir_option,
+)
 
 if TYPE_CHECKING:
     from gridsup.messages.control import StatusReply, StatusValue
@@ -24,14 +32,6 @@ if TYPE_CHECKING:
 # The market-data actor's status key prefix for the age of a symbol's last tick.
 MARKET_AGE_PREFIX = "age:"
 
-run_dir_option = click.option(
-    "--run-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="GRIDSUP_RUN_DIR",
-    help="Base run directory of the supervisor "
-    "(default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
-)
 _timeout_option = click.option(
     "--timeout",
     type=Seconds(),
@@ -39,12 +39,6 @@ _timeout_option = click.option(
     show_default=True,
     help="Seconds to wait for the supervisor.",
 )
-
-
-def _base(run_dir: Path | None) -> Path:
-    from gridsup.runtime.endpoints import default_base
-
-    return run_dir if run_dir is not None else default_base()
 
 
 def _fmt_age(value: float | None) -> str:
@@ -80,7 +74,7 @@ def status(
     from gridsup.supervisor.client import NoSupervisor, ask
 
     try:
-        reply = ask(_base(run_dir), StatusQuery(), timeout)
+        reply = ask(run_base(run_dir), StatusQuery(), timeout)
     except NoSupervisor as exc:
         fail(str(exc), EXIT_NO_SUPERVISOR)
     if not isinstance(reply, StatusReply):
@@ -252,7 +246,7 @@ def stop(cancel_orders: bool, no_wait: bool, run_dir: Path | None, timeout: floa
     from gridsup.supervisor.discovery import read_pointer
 
     try:
-        reply = ask(_base(run_dir), StopRequest(cancel_orders=cancel_orders), min(timeout, 5.0))
+        reply = ask(run_base(run_dir), StopRequest(cancel_orders=cancel_orders), min(timeout, 5.0))
     except NoSupervisor as exc:
         fail(str(exc), EXIT_NO_SUPERVISOR)
     if not isinstance(reply, StopAccepted):
@@ -264,7 +258,7 @@ def stop(cancel_orders: bool, no_wait: bool, run_dir: Path | None, timeout: floa
     if no_wait:
         return
     deadline = time.monotonic() + timeout
-    base = _base(run_dir)
+    base = run_base(run_dir)
     # The supervisor removes its pointer as the last step of a clean exit.
     while (pointer := read_pointer(base)) is not None and pointer.pid == reply.supervisor_pid:
         if time.monotonic() > deadline:

@@ -17,13 +17,14 @@ import datetime as dt
 import io
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from gridsup.commands.db import EXIT_CONFIG, db_option, fail, require_schema, run_with_db
+from gridsup.commands.output import key_number
 
 if TYPE_CHECKING:
     from gridsup.store.database import Database
@@ -44,11 +45,7 @@ def _refuse(message: str, code: int, as_json: bool) -> NoReturn:
 def _fee_prices(values: tuple[str, ...], as_json: bool) -> dict[str, Decimal]:
     prices: dict[str, Decimal] = {}
     for text in values:
-        asset, sep, price = text.partition("=")
-        try:
-            value = Decimal(price)
-        except InvalidOperation:
-            value = Decimal(-1)
+        asset, sep, value = key_number(text)
         if not sep or not asset or not value.is_finite() or value <= 0:
             why = f"--fee-price {text[:40]!r}: want ASSET=PRICE in quote, e.g. BNB=600"
             _refuse(why, EXIT_CONFIG, as_json)

@@ -17,10 +17,17 @@ from typing import NoReturn
 
 import click
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_REFUSED = 2
-EXIT_NO_SUPERVISOR = 3
+from gridsup.commands.output import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_NO_SUPERVISOR,
+    EXIT_OK,
+    run_base,
+    run_dir_option,
+)
+
+EXIT_FAILED = EXIT_FAILURE  # the pause or resume could not be saved
+EXIT_REFUSED = EXIT_BAD_INPUT  # no such grid, or its state refuses the action
 
 _HELP = {
     "pause": "Pause GRID: it places no new orders and keeps its open ones on the exchange; "
@@ -48,10 +55,9 @@ def run_action(
         GridActionOutcome,
         GridActionReply,
     )
-    from gridsup.runtime.endpoints import default_base
     from gridsup.supervisor.client import NoSupervisor, ask
 
-    base = run_dir if run_dir is not None else default_base()
+    base = run_base(run_dir)
     request = GridAction(action=GridActionKind(action), grid=grid, by="cli")
     try:
         reply = ask(base, request, timeout)
@@ -87,13 +93,7 @@ def _command(name: str, action: str) -> click.Command:
     @click.command(name, help=_HELP[action])
     @click.argument("grid")
     @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-    @click.option(
-        "--run-dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=None,
-        envvar="GRIDSUP_RUN_DIR",
-        help="Base run directory of the supervisor.",
-    )
+    @run_dir_option
     @click.option("--timeout", type=float, default=5.0, show_default=True)
     def command(grid: str, as_json: bool, run_dir: Path | None, timeout: float) -> None:
         run_action(action, grid, as_json, run_dir, timeout)

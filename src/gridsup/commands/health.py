@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gridsup.commands.control import grid_rows, run_dir_option
+from gridsup.commands.control import grid_rows
+from gridsup.commands.output import run_base, run_dir_option
 
 if TYPE_CHECKING:
     from gridsup.messages.control import StatusReply
@@ -67,12 +68,11 @@ def health(as_json: bool, run_dir: Path | None, timeout: float) -> None:
     """Exit 0 healthy, 1 degraded (a grid stopped or waiting, an actor not running, a
     stream down), 2 down (no supervisor answers). For container and service probes."""
     from gridsup.messages.control import StatusQuery, StatusReply
-    from gridsup.runtime.endpoints import default_base
     from gridsup.supervisor.client import NoSupervisor, ask
 
     out: dict[str, object] = {}
     try:
-        reply = ask(run_dir if run_dir is not None else default_base(), StatusQuery(), timeout)
+        reply = ask(run_base(run_dir), StatusQuery(), timeout)
         if not isinstance(reply, StatusReply):
             raise NoSupervisor(f"unexpected reply {type(reply).__name__}")
     except NoSupervisor as exc:

@@ -53,13 +53,9 @@ def _read(db_url: str | None, query: Callable[[AsyncSession], Awaitable[T]]) -> 
 
 def _show(title: str, columns: Sequence[str], rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
     else:
         _print_table(f"{title} ({len(rows)})", columns, rows)
-
-
-def _echo_json(rows: Any) -> None:
-    echo_json(rows)
 
 
 def _print_table(title: str, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
@@ -76,13 +72,16 @@ def _print_table(title: str, columns: Sequence[str], rows: list[dict[str, Any]])
 
 _NUMERIC = {"price", "amount", "filled", "fee", "profit", "open_price", "close_price", "value"}
 
+strategy_option = click.option("--strategy", default=None, help="Only this grid.")
+symbol_option = click.option("--symbol", default=None, help="Only this market, e.g. BTC/USDT.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 filters = [
-    click.option("--strategy", default=None, help="Only this grid."),
-    click.option("--symbol", default=None, help="Only this market, e.g. BTC/USDT."),
+    strategy_option,
+    symbol_option,
     click.option(
         "--limit", default=50, show_default=True, type=click.IntRange(min=1, max=1_000_000)
     ),
-    click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
+    json_option,
     db_option,
 ]
 
@@ -184,9 +183,9 @@ def trades(
 
 
 @click.command("stats")
-@click.option("--strategy", default=None, help="Only this grid.")
-@click.option("--symbol", default=None, help="Only this market.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@strategy_option
+@symbol_option
+@json_option
 @db_option
 def stats(strategy: str | None, symbol: str | None, as_json: bool, db_url: str | None) -> None:
     """Trade statistics: count, win rate, profit, best and worst trade, fees."""
@@ -218,7 +217,7 @@ def stats(strategy: str | None, symbol: str | None, as_json: bool, db_url: str |
         "balance_change": {a: money(v) for a, v in sorted(flows.balance_change.items())},
     }
     if as_json:
-        _echo_json({**result, **by_asset})
+        echo_json({**result, **by_asset})
         return
     rows: list[dict[str, Any]] = [{"figure": k, "value": v} for k, v in result.items()]
     for name, values in by_asset.items():

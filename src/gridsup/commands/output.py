@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -105,10 +106,25 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise SystemExit(code)
 
 
+run_dir_option = click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="GRIDSUP_RUN_DIR",
+    help="Base run directory of the supervisor "
+    "(default: $XDG_RUNTIME_DIR/gridsup or /tmp/gridsup-UID).",
+)
+
+
+def run_base(run_dir: Path | None) -> Path:
+    """The base run directory: ``--run-dir`` when given, else the default one."""
+    from gridsup.runtime.endpoints import default_base
+
+    return run_dir if run_dir is not None else default_base()
+
+
 def strategies_option(required: bool = True, help_text: str | None = None) -> Callable[[F], F]:
     """``-s/--strategies FILE``: the grids file, named the same in every command."""
-    from pathlib import Path
-
     return click.option(
         "-s",
         "--strategies",
@@ -117,6 +133,31 @@ def strategies_option(required: bool = True, help_text: str | None = None) -> Ca
         default=None,
         type=click.Path(path_type=Path, dir_okay=False),
         help=help_text or "The grids file (grids.toml).",
+    )
+
+
+def key_number(text: str, *, last: bool = False) -> tuple[str, bool, Decimal]:
+    """``KEY=NUMBER`` (an option such as ``--price BTC/USDT=60000``) split at its first
+    "=" (at its last with ``last``; then text without one is all number): the key, whether
+    there was an "=", and the number, NaN when it is none (callers refuse what is not
+    finite)."""
+    key, sep, number = text.rpartition("=") if last else text.partition("=")
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    return key, bool(sep), value
+
+
+def grid_price(value: Decimal) -> bool:
+    """Is ``value`` a price a grids file accepts (finite, within the grid's price bounds,
+    at most 18 significant digits)?"""
+    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+
+    return (
+        value.is_finite()
+        and MIN_PRICE <= value <= MAX_PRICE
+        and len(value.as_tuple().digits) <= MAX_DIGITS
     )
 
 

@@ -18,13 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from gridsup.commands.output import EXIT_BAD_INPUT, echo_json, fail, short, strategies_option
+from gridsup.commands.output import (
+    EXIT_BAD_INPUT,
+    echo_json,
+    fail,
+    grid_price,
+    key_number,
+    short,
+    strategies_option,
+)
 
 if TYPE_CHECKING:
     from gridsup.config import GridsFile
@@ -170,16 +178,12 @@ def _parse_prices(values: Sequence[str]) -> tuple[Decimal | None, dict[str, Deci
     every: Decimal | None = None
     per_symbol: dict[str, Decimal] = {}
     for text in values:
-        symbol, sep, amount = text.rpartition("=")
-        try:
-            value = Decimal(amount)
-        except InvalidOperation:
-            value = Decimal("NaN")
+        symbol, sep, value = key_number(text, last=True)
         if not value.is_finite() or value <= 0 or (sep and not symbol.strip()):
             _fail(
                 f"--price {short(text)}: expected a positive price, e.g. 60000 or BTC/USDT=60000."
             )
-        if not MIN_PRICE <= value <= MAX_PRICE or len(value.as_tuple().digits) > MAX_DIGITS:
+        if not grid_price(value):
             _fail(
                 f"--price {short(text)}: must be between {MIN_PRICE} and {MAX_PRICE} with at "
                 f"most {MAX_DIGITS} significant digits."

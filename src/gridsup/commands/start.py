@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from gridsup.commands.foreground import monitoring, run_extensions, strategy_preload, supervise
-from gridsup.commands.output import PositiveFloat, Seconds, fail, short, strategies_option
+from gridsup.commands.output import (
+    PositiveFloat,
+    Seconds,
+    fail,
+    grid_price,
+    key_number,
+    run_base,
+    short,
+    strategies_option,
+)
 from gridsup.commands.prepare import prepare
 from gridsup.config import LOG_LEVELS
 
@@ -49,22 +58,12 @@ def _member_name(name: str | None) -> str:
 
 def _parse_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
     from gridsup.strategy.base import SYMBOL_PATTERN
-    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+    from gridsup.strategy.grid_config import MAX_PRICE, MIN_PRICE
 
     prices: dict[str, Decimal] = {}
     for text in values:
-        symbol, sep, price = text.partition("=")
-        try:
-            value = Decimal(price)
-        except InvalidOperation:
-            value = Decimal(-1)
-        if (
-            not sep
-            or not SYMBOL_PATTERN.fullmatch(symbol)
-            or not value.is_finite()
-            or not MIN_PRICE <= value <= MAX_PRICE
-            or len(value.as_tuple().digits) > MAX_DIGITS
-        ):
+        symbol, sep, value = key_number(text)
+        if not sep or not SYMBOL_PATTERN.fullmatch(symbol) or not grid_price(value):
             raise click.BadParameter(
                 f"{short(text)}: want SYMBOL=PRICE with a price between {MIN_PRICE} and "
                 f"{MAX_PRICE}, e.g. BTC/USDT=64000",
@@ -228,7 +227,7 @@ def start(
 
     from gridsup import app
     from gridsup.logging import configure_logging
-    from gridsup.runtime.endpoints import EndpointError, default_base
+    from gridsup.runtime.endpoints import EndpointError
     from gridsup.supervisor.discovery import SupervisorRunning
 
     options = app.StartOptions(
@@ -241,7 +240,7 @@ def start(
         rate_limit_per_s=rate_limit,
         member=_member_name(member) if cluster else None,
     )
-    base = run_dir if run_dir is not None else default_base()
+    base = run_base(run_dir)
     # Quiet while checking: the refusals are printed as one clear line each.
     configure_logging("WARNING", json=log_json)
     try:

@@ -27,26 +27,22 @@ read and written under an exclusive ``flock``; a budget without a path keeps it 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import json
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 import structlog
 
+from gridsup.exchange.budget_state import check_share, header_value, refusal_figures, state_store
 from gridsup.messages import telemetry
 
 __all__ = [
     "BINANCE_WEIGHTS",
     "DEFAULT_SHARE",
     "Budget",
-    "FileStore",
-    "MemoryStore",
     "RequestBudget",
     "binance_weight",
     "poll_period",
@@ -76,8 +72,6 @@ BINANCE_WEIGHTS: dict[str, int] = {
     "load_time_difference": 1,  # GET /api/v3/time
 }
 _BINANCE_LIMIT = 6000  # REQUEST_WEIGHT per minute per IP
-S = TypeVar("S")
-R = TypeVar("R")
 
 
 class Budget(Protocol):
@@ -159,51 +153,6 @@ class _State:
             self.window, self.used = window, 0
 
 
-class MemoryStore(Generic[S]):
-    """A budget's state in this process only (one process, tests)."""
-
-    def __init__(self, state: S) -> None:
-        self._state = state
-
-    def update(self, fn: Callable[[S], R]) -> R:
-        return fn(self._state)
-
-
-class FileStore(Generic[S]):
-    """A budget's state in a JSON file, changed under an exclusive flock (every process
-    on the host that opens the same path shares it). ``load`` builds the state from the
-    file's JSON (raising ValueError/TypeError/KeyError on a torn or foreign file: then
-    ``fresh`` starts afresh), ``dump`` gives the JSON to write back."""
-
-    def __init__(
-        self,
-        path: Path,
-        load: Callable[[dict[str, Any]], S],
-        dump: Callable[[S], dict[str, Any]],
-        fresh: Callable[[], S],
-    ) -> None:
-        self.path = path
-        self._load, self._dump, self._fresh = load, dump, fresh
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def update(self, fn: Callable[[S], R]) -> R:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.read(fd, 65536)
-            try:
-                state = self._load(json.loads(raw) if raw else {})
-            except (ValueError, TypeError, KeyError, AttributeError):
-                state = self._fresh()  # a torn or foreign file: start counting afresh
-            result = fn(state)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(self._dump(state)).encode())
-            return result
-        finally:
-            os.close(fd)  # releases the lock
-
-
 _DEFAULTS: dict[str, int | float] = asdict(_State())
 
 
@@ -240,16 +189,11 @@ class RequestBudget:
     ) -> None:
         if limit <= 0:
             raise ValueError(f"request weight limit must be > 0, got {limit}")
-        if not 0 < share <= 1:
-            raise ValueError(f"request budget share must be in (0, 1], got {share}")
+        check_share(share)
         self.limit = limit
         self.share = share
         self.cap = max(1, math.floor(limit * share))
-        self._store: MemoryStore[_State] | FileStore[_State] = (
-            MemoryStore(_State())
-            if path is None
-            else FileStore(path, _load_state, _dump_state, _State)
-        )
+        self._store = state_store(path, _State, _load_state, _dump_state)
         self._weigh = weigh
         self.ccxt_rate_limit_ms: float | None = None  # ccxt's default spacing
         self._clock, self._sleep = clock, sleep
@@ -300,13 +244,11 @@ class RequestBudget:
 
     def observe(self, headers: Mapping[str, Any] | None) -> None:
         """Follow the exchange's count of the minute (``X-MBX-USED-WEIGHT-1M``)."""
-        if not headers:
-            return
-        value = next((v for k, v in headers.items() if str(k).lower() == _WEIGHT_HEADER), None)
+        value = header_value(headers, _WEIGHT_HEADER)
         if value is None:
             return
         try:
-            used = int(str(value).strip())
+            used = int(value.strip())
         except ValueError:
             return
         now = self._clock()
@@ -366,9 +308,7 @@ class RequestBudget:
             return {
                 telemetry.WEIGHT_USED: state.used,
                 telemetry.WEIGHT_LIMIT: self.limit,
-                telemetry.HTTP_429: state.http_429,
-                telemetry.HTTP_418: state.http_418,
-                telemetry.BANNED_UNTIL_MS: int(state.ban_418_until * 1000),
+                **refusal_figures(state.http_429, state.http_418, state.ban_418_until),
             }
 
         figures: dict[str, int] = self._store.update(step)

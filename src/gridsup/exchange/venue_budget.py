@@ -14,7 +14,7 @@ anyway, backs off until the venue's retry time instead of retrying in a storm.
   none, ``refusal_pause_s`` (OKX: its 2 s window; Bybit's IP ban: 30 minutes).
 
 The state is a JSON file in the run directory (``budget-<exchange>.json``), read and
-written under an exclusive ``flock`` as Binance's (``budget.FileStore``).
+written under an exclusive ``flock`` as Binance's (``budget_state.FileStore``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from typing import Any
 
 import structlog
 
-from gridsup.exchange.budget import DEFAULT_SHARE, FileStore, MemoryStore
+from gridsup.exchange.budget import DEFAULT_SHARE
+from gridsup.exchange.budget_state import check_share, header_value, refusal_figures, state_store
 from gridsup.exchange.venue_rates import VenueLimits
-from gridsup.messages import telemetry
 
 __all__ = ["CounterBudget"]
 
@@ -86,15 +86,12 @@ class CounterBudget:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if not 0 < share <= 1:
-            raise ValueError(f"request budget share must be in (0, 1], got {share}")
+        check_share(share)
         self.limits = limits
         self.share = share
         self.ccxt_rate_limit_ms = limits.ccxt_rate_limit_ms
         self._buckets = {lim.name: lim.bucket(share) for lim in limits.limits}
-        self._store: MemoryStore[_Counters] | FileStore[_Counters] = (
-            MemoryStore(_Counters()) if path is None else FileStore(path, _load, _dump, _Counters)
-        )
+        self._store = state_store(path, _Counters, _load, _dump)
         self._clock, self._sleep = clock, sleep
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turns: dict[str, asyncio.Lock] = {}
@@ -164,10 +161,10 @@ class CounterBudget:
     def observe(self, headers: Mapping[str, Any] | None) -> None:
         """Nothing left of an endpoint's limit (Bybit ``X-Bapi-Limit-Status: 0``):
         every caller waits for its reset timestamp."""
-        remaining = _header(headers, self.limits.remaining_header)
+        remaining = header_value(headers, self.limits.remaining_header)
         if remaining is None or remaining.strip() != "0":
             return
-        reset = _epoch_ms(_header(headers, self.limits.reset_header))
+        reset = _epoch_ms(header_value(headers, self.limits.reset_header))
         if reset is not None and reset > self._clock():
             self._pause(reset, "limit_used_up")
 
@@ -199,7 +196,7 @@ class CounterBudget:
 
         self._store.update(fill)
         self.bans += 1
-        reset = _epoch_ms(_header(headers, self.limits.reset_header))
+        reset = _epoch_ms(header_value(headers, self.limits.reset_header))
         if retry_after is not None:
             until = now + retry_after
         elif reset is not None and reset > now:
@@ -252,24 +249,13 @@ class CounterBudget:
         weight, so weight used and limit are not reported."""
 
         def step(state: _Counters) -> dict[str, int]:
-            return {
-                telemetry.HTTP_429: state.http_429,
-                telemetry.HTTP_418: state.http_418,
-                telemetry.BANNED_UNTIL_MS: int(state.ban_until * 1000),
-            }
+            return refusal_figures(state.http_429, state.http_418, state.ban_until)
 
         figures: dict[str, int] = self._store.update(step)
         return figures
 
     def __repr__(self) -> str:
         return f"CounterBudget({self.limits.venue}, share={self.share}, waits={self.waits})"
-
-
-def _header(headers: Mapping[str, Any] | None, name: str | None) -> str | None:
-    if not headers or name is None:
-        return None
-    wanted = name.lower()
-    return next((str(v) for k, v in headers.items() if str(k).lower() == wanted), None)
 
 
 def _epoch_ms(value: str | None) -> float | None:

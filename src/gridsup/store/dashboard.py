@@ -23,6 +23,21 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _order_item(o: Order, *, status: bool = True) -> dict[str, Any]:
+    """An order as the dashboard's API shows it (``status``: with its status)."""
+    item: dict[str, Any] = {"client_order_id": o.client_order_id, "side": o.side.value}
+    if status:
+        item["status"] = o.status.value
+    item.update(
+        price=_money(o.price),
+        amount=_money(o.amount),
+        filled=_money(o.filled),
+        level=o.level,
+        timestamp=o.timestamp,
+    )
+    return item
+
+
 async def grid_summaries(db: Database) -> dict[str, dict[str, Any]]:
     """Grid name -> booked profit and fees (closed cycles, in quote), fills and the time
     of the last one. Grids without a row are absent."""
@@ -110,19 +125,7 @@ async def orders_page(
     """The grid's orders, newest first, ``limit`` from ``offset`` (or after the cursor
     ``before``), how many in all and the cursor of the next page (``next``, or None)."""
     total, offset, limit, rows, after = await _history_page(db, Order, grid, offset, limit, before)
-    items = [
-        {
-            "client_order_id": o.client_order_id,
-            "side": o.side.value,
-            "status": o.status.value,
-            "price": _money(o.price),
-            "amount": _money(o.amount),
-            "filled": _money(o.filled),
-            "level": o.level,
-            "timestamp": o.timestamp,
-        }
-        for o in rows
-    ]
+    items = [_order_item(o) for o in rows]
     return {"total": total, "offset": offset, "limit": limit, "items": items, "next": after}
 
 
@@ -238,15 +241,4 @@ async def open_orders(db: Database, grid: str) -> list[dict[str, Any]]:
             .order_by(Order.price)
             .limit(MAX_PAGE)
         )
-        return [
-            {
-                "client_order_id": o.client_order_id,
-                "side": o.side.value,
-                "price": _money(o.price),
-                "amount": _money(o.amount),
-                "filled": _money(o.filled),
-                "level": o.level,
-                "timestamp": o.timestamp,
-            }
-            for o in rows.scalars()
-        ]
+        return [_order_item(o, status=False) for o in rows.scalars()]

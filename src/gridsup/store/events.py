@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import OrderEvent
 from gridsup.store.records import OrderEventRecord
-from gridsup.store.sql import cached_statement, execute_core, given, insert_for
+from gridsup.store.sql import cached_statement, execute_core, given, insert_ignoring
 
 _TABLE = OrderEvent.__table__
 _ENCODER = msgspec.json.Encoder()  # Decimal -> "1.5": exact, and readable in SQL
@@ -44,13 +44,7 @@ class OrderEventLog:
         self.session = session
 
     def _insert(self) -> Any:
-        return cached_statement(
-            self.session,
-            "order_events.append",
-            lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
-                index_elements=["event_key"]
-            ),
-        )
+        return insert_ignoring(self.session, "order_events.append", _TABLE, "event_key")
 
     async def append(self, record: OrderEventRecord) -> bool:
         """Append one event; False when its ``event_key`` was appended before."""

@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.messages.common import Side
 from gridsup.store.models import Fill, utcnow
 from gridsup.store.records import FillRecord
-from gridsup.store.sql import MONEY_CONTEXT, cached_statement, execute_core, given, insert_for
+from gridsup.store.sql import (
+    MONEY_CONTEXT,
+    cached_statement,
+    execute_core,
+    given,
+    insert_ignoring,
+)
 
 _TABLE = Fill.__table__
 FillKey = tuple[str, str, str]  # (exchange, symbol, trade id)
@@ -37,13 +43,7 @@ class FillRepository:
         self.session = session
 
     def _insert(self) -> Any:
-        return cached_statement(
-            self.session,
-            "fills.add",
-            lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
-                index_elements=["exchange", "symbol", "trade_id"]
-            ),
-        )
+        return insert_ignoring(self.session, "fills.add", _TABLE, "exchange", "symbol", "trade_id")
 
     async def add(self, record: FillRecord) -> bool:
         """Store the fill; False when it was stored already (a redelivery)."""

@@ -11,9 +11,10 @@ holder, however it dies:
 * :class:`FileGridLock`: an OS file lock (flock) on ``<db file>.locks/<grid>.lock`` next
   to a SQLite database; the kernel releases it when the holder exits.
 
-This is the only module that takes PostgreSQL advisory locks. It does not import
-SQLAlchemy: strategy actors take their grid's lock here, and hundreds of them share one
-machine.
+This is the only module that takes PostgreSQL session advisory locks, and the one that
+names advisory-lock keys (``gridsup db upgrade``'s transaction lock takes its key from
+:func:`namespaced_key`). It does not import SQLAlchemy: strategy actors take their
+grid's lock here, and hundreds of them share one machine.
 """
 
 from __future__ import annotations
@@ -69,11 +70,16 @@ class GridLock(Protocol):
         ...
 
 
-def advisory_key(grid_id: str) -> int:
-    """The signed 64-bit advisory-lock key of a grid (namespaced, so another
+def namespaced_key(name: str) -> int:
+    """The signed 64-bit advisory-lock key of ``name`` in gridsup's namespace (so another
     application's advisory locks on the same server do not collide with ours)."""
-    digest = hashlib.blake2b(f"gridsup:grid:{grid_id}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"gridsup:{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def advisory_key(grid_id: str) -> int:
+    """The signed 64-bit advisory-lock key of a grid."""
+    return namespaced_key(f"grid:{grid_id}")
 
 
 def lock_file_for(db_file: Path, grid_id: str) -> Path:

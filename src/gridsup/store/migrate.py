@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import structlog
@@ -17,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridsup.store.database import Database
 from gridsup.store.errors import DatabaseConfigError
+from gridsup.store.locks import namespaced_key
 
 log = structlog.get_logger(__name__)
 
@@ -24,9 +24,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Cluster members started together on an empty PostgreSQL database all run the upgrade:
 # they take turns on this transaction-level advisory lock (a later one finds the work
 # done), where concurrent CREATE TABLEs fail on the catalog's unique index.
-MIGRATION_LOCK_KEY = int.from_bytes(
-    hashlib.blake2b(b"gridsup:migrate", digest_size=8).digest(), "big", signed=True
-)
+MIGRATION_LOCK_KEY = namespaced_key("migrate")
 
 
 def alembic_config() -> Config:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.exchange.paper.retired import slot_of
 from gridsup.store.models import RetiredClientId, utcnow
-from gridsup.store.sql import cached_statement, execute_core, insert_for
+from gridsup.store.sql import execute_core, insert_ignoring
 
 _TABLE = RetiredClientId.__table__
 # Ids per statement: far under SQLite's bound on variables in one statement.
@@ -38,12 +38,8 @@ class RetiredIdLog:
         self.session = session
 
     def _insert(self) -> Any:
-        return cached_statement(
-            self.session,
-            "retired_client_ids.append",
-            lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
-                index_elements=["account", "client_order_id"]
-            ),
+        return insert_ignoring(
+            self.session, "retired_client_ids.append", _TABLE, "account", "client_order_id"
         )
 
     async def append(self, account: str, client_order_ids: Sequence[str]) -> None:

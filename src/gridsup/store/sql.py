@@ -53,6 +53,16 @@ def cached_statement(session: AsyncSession, purpose: str, build: Callable[[], An
     return stmt
 
 
+def insert_ignoring(session: AsyncSession, purpose: str, table: Any, *unique: str) -> Any:
+    """The INSERT into ``table`` that skips a row whose ``unique`` columns match a stored
+    one (ON CONFLICT DO NOTHING: a redelivery is a no-op), built once per dialect."""
+    return cached_statement(
+        session,
+        purpose,
+        lambda: insert_for(session, table).on_conflict_do_nothing(index_elements=list(unique)),
+    )
+
+
 async def execute_core(session: AsyncSession, stmt: Any, rows: Any = None) -> Any:
     """Run a Core statement on the session's connection (inside its transaction),
     skipping the ORM's execution layer that plain inserts of dicts do not need."""

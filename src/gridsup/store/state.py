@@ -167,13 +167,8 @@ class DatabaseStateStore:
         """Raises:
         StateVersionError: the saved state cannot be brought to the current version.
         """
-        async with self.db.session() as session:
-            saved = await session.get(StrategyState, strategy)
-        if saved is None:
-            return None
-        state = msgspec.json.decode(saved.state)
-        assert isinstance(state, dict)
-        return self.migrations.migrate(strategy, saved.version, state)
+        loaded = await self.load_with_epoch(strategy)
+        return None if loaded is None else loaded[0]
 
     async def load_with_epoch(self, strategy: str) -> tuple[dict[str, Any], int] | None:
         """The saved state (migrated) and the fencing epoch it was written or claimed at.

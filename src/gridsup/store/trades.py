@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.messages.common import Side
 from gridsup.store.models import Trade, utcnow
 from gridsup.store.records import TradeRecord
-from gridsup.store.sql import MONEY_CONTEXT, cached_statement, execute_core, given, insert_for
+from gridsup.store.sql import (
+    MONEY_CONTEXT,
+    cached_statement,
+    execute_core,
+    given,
+    insert_ignoring,
+)
 
 _TABLE = Trade.__table__
 _CHUNK = 500  # bound on IN (...) lists
@@ -115,12 +121,8 @@ class TradeRepository:
         return trade
 
     def _insert_closed(self) -> Any:
-        return cached_statement(
-            self.session,
-            "trades.add_closed",
-            lambda: insert_for(self.session, _TABLE).on_conflict_do_nothing(
-                index_elements=["exchange", "strategy", "close_order_id"]
-            ),
+        return insert_ignoring(
+            self.session, "trades.add_closed", _TABLE, "exchange", "strategy", "close_order_id"
         )
 
     async def add_closed_many(self, records: Iterable[TradeRecord]) -> None:

@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any, TypeVar, assert_never
 
 import msgspec
 import structlog
@@ -24,6 +24,7 @@ import zmq
 import zmq.asyncio
 
 from gridsup.messages.alerts import AlertRaised
+from gridsup.messages.codec import Codec
 from gridsup.messages.control import (
     COMMAND_CODEC,
     CONTROL_REPLY_CODEC,
@@ -50,6 +51,7 @@ from gridsup.supervisor.spec import ChildSpec
 from gridsup.supervisor.supervision import LATE_S, Supervision
 
 log = structlog.get_logger("gridsup.supervisor")
+T = TypeVar("T")
 
 # Something that runs beside supervision for the run's life (see Supervisor.services).
 Service = Callable[[Supervision], Coroutine[Any, Any, None]]
@@ -268,14 +270,19 @@ class Supervisor:
             else:
                 await asyncio.sleep(0)
 
-    def _report(self, frame: bytes, sup: Supervision) -> None:
+    def _decode(self, codec: Codec[T], frame: bytes, socket: str) -> T | None:
+        """``frame`` decoded, or None (counted and logged) when it is none of ``codec``'s
+        messages: a bad frame is dropped, never the loop that read it."""
         try:
-            report = REPORT_CODEC.decode(frame)
+            return codec.decode(frame)
         except msgspec.DecodeError as exc:
             self.frames_dropped += 1
-            log.warning(
-                "frame_dropped", socket="report", error=str(exc), dropped=self.frames_dropped
-            )
+            log.warning("frame_dropped", socket=socket, error=str(exc), dropped=self.frames_dropped)
+            return None
+
+    def _report(self, frame: bytes, sup: Supervision) -> None:
+        report = self._decode(REPORT_CODEC, frame, "report")
+        if report is None:
             return
         match report:
             case Ready(actor=name, pid=pid):
@@ -320,13 +327,8 @@ class Supervisor:
         while True:
             frames = await router.recv_multipart()
             envelope, payload = frames[:-1], frames[-1]
-            try:
-                request = CONTROL_REQUEST_CODEC.decode(payload)
-            except msgspec.DecodeError as exc:
-                self.frames_dropped += 1
-                log.warning(
-                    "frame_dropped", socket="control", error=str(exc), dropped=self.frames_dropped
-                )
+            request = self._decode(CONTROL_REQUEST_CODEC, payload, "control")
+            if request is None:
                 continue
             match request:
                 case StatusQuery():

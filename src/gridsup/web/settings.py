@@ -10,9 +10,10 @@ variable named by ``token_env`` (default ``GRIDSUP_WEB_TOKEN``), never from a fi
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 from dataclasses import dataclass
+
+from gridsup.monitoring import is_loopback
 
 DEFAULT_TOKEN_ENV = "GRIDSUP_WEB_TOKEN"
 DEFAULT_PORT = 8470
@@ -47,15 +48,6 @@ class WebSettings:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_listen(value: str) -> tuple[str, int]:
