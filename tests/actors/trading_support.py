@@ -34,6 +34,7 @@ import pytest
 import zmq
 
 from gridsup.actors.run_config import GridSpec, Mode, RunConfig
+from gridsup.exchange.markets import paper_market
 from gridsup.messages.codec import Codec
 from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Failed, Heartbeat, Ready, Stop
 from gridsup.messages.market import MarketInfo
@@ -52,15 +53,7 @@ os.environ.setdefault(LIVE_SECRET_ENV, "loopback-trading-secret-abcdefghij")
 
 PG_URL = os.environ.get("GRIDSUP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
-ETH = MarketInfo(
-    symbol="ETH/USDT",
-    base="ETH",
-    quote="USDT",
-    price_step=Decimal("0.01"),
-    amount_step=Decimal("0.0001"),
-    min_amount=Decimal("0.0001"),
-    min_notional=Decimal("5"),
-)
+ETH = paper_market("ETH/USDT")
 
 
 def paper_markets() -> dict[str, MarketInfo]:

@@ -44,7 +44,7 @@ from gridsup.store.events import OrderEventLog
 from gridsup.store.orders import OrderRepository
 from gridsup.store.state import DatabaseStateStore
 from gridsup.strategy.ids import make_client_order_id
-from helpers import eventually
+from helpers import FakeTime, eventually
 
 GRIDS = (("alpha", "BTC/USDT", Decimal("100")), ("beta", "ETH/USDT", Decimal("1000")))
 
@@ -375,21 +375,6 @@ def test_live_fill_while_execution_was_down_reaches_the_database(
     assert closed.status is OrderStatus.CLOSED and len(closed.fills) == 1
     assert [f.trade_id for f in fills_in_db(live.db_url)] == [closed.fills[0].trade_id]
     assert len(loopback.orders_by_client_id()[filled.client_order_id]) == 1
-
-
-class FakeTime:
-    """A clock that only moves when the bucket sleeps (no wall time in the test)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.mark.parametrize(

@@ -22,12 +22,12 @@ from gridsup.exchange import errors
 from gridsup.exchange.refusals import RefusalKind, refusal_kind
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderIntent, OrderStatus
-from gridsup.messages.market import MarketInfo
 from gridsup.messages.orders import OrderAck, OrderRejected, OrderUpdate, PlaceOrder
+from helpers import BTC_USDT_UNFILTERED
 
 D = Decimal
 SYMBOL = "BTC/USDT"
-MARKET = MarketInfo(symbol=SYMBOL, base="BTC", quote="USDT")
+MARKET = BTC_USDT_UNFILTERED
 
 
 class FakeVenue:
