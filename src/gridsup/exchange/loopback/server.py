@@ -27,6 +27,7 @@ from gridsup.exchange.loopback.faults import (
 )
 from gridsup.exchange.loopback.limits import retry_after_text, weight
 from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.urls import binance_url_overrides
 from gridsup.exchange.loopback.venues import (
     FAULT_PREFIXES,
     add_venue_routes,
@@ -39,6 +40,7 @@ from gridsup.exchange.loopback.ws import add_ws_routes
 from gridsup.exchange.loopback.ws_admin import add_ws_admin_routes
 from gridsup.messages.market import Tick
 
+# binance_url_overrides lives in urls.py; it is re-exported here, where callers met it.
 __all__ = ["LoopbackServer", "binance_url_overrides", "create_app"]
 
 log = structlog.get_logger(__name__)
@@ -178,20 +180,6 @@ def create_app(state: LoopbackState, passphrases: dict[str, str] | None = None) 
     add_ws_routes(app, state)
     add_ws_admin_routes(app)
     return app
-
-
-def binance_url_overrides(base_url: str) -> dict[str, str]:
-    """ccxt ``urls['api']`` entries that point its ``binance`` class at ``base_url``."""
-    base = base_url.rstrip("/")
-    ws = "ws" + base[len("http") :] if base.startswith("http") else base
-    return {
-        "public": f"{base}/api/v3",
-        "private": f"{base}/api/v3",
-        "v1": f"{base}/api/v1",
-        # ccxt.pro's urls['api']['ws']: spot market streams and the WebSocket API
-        "ws": f"{ws}/ws",
-        "ws-api": f"{ws}/ws-api/v3",
-    }
 
 
 class LoopbackServer:
