@@ -20,21 +20,20 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from gridsup.exchange import errors
+from gridsup.exchange.loopback.context import PLACED_ORDER, json_answer, state_of
 from gridsup.exchange.loopback.faults import Banned, Fault, RateLimit
 from gridsup.exchange.loopback.markets import SymbolSpec
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.venue_common import (
     LIMIT_RETRY_AT,
-    PLACED_ORDER,
     decimal_param,
     find_order,
-    json_answer,
+    market_day,
     num,
     order_type,
     orders_of,
     side_of,
     spec_by,
-    state_of,
     trades_of,
 )
 from gridsup.exchange.loopback.venue_limits import Admission, Refusal
@@ -315,9 +314,7 @@ async def ticker(request: web.Request) -> web.Response:
         raise KrakenError("EQuery:Unknown asset pair")
     result = {}
     for spec in specs:
-        last = state.paper.last_price(spec.symbol) or Decimal(0)
-        stats = state.day_stats(spec.id)
-        open_, high, low, volume, _ = stats or (last, last, last, Decimal(0), 0)
+        last, (open_, high, low, volume, _) = market_day(state, spec)
         result[pair_id(spec)] = {
             "a": [num(last + spec.tick_size), "1", "1.000"],
             "b": [num(last), "1", "1.000"],

@@ -17,21 +17,20 @@ from typing import Any
 from aiohttp import web
 
 from gridsup.exchange import errors
+from gridsup.exchange.loopback.context import PLACED_ORDER, json_answer, state_of
 from gridsup.exchange.loopback.faults import Banned, Fault, RateLimit
 from gridsup.exchange.loopback.markets import SymbolSpec
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.venue_common import (
     PASSPHRASES,
-    PLACED_ORDER,
     decimal_param,
     find_order,
-    json_answer,
+    market_day,
     num,
     order_type,
     orders_of,
     side_of,
     spec_by,
-    state_of,
     trades_of,
 )
 from gridsup.exchange.loopback.venue_limits import Admission, Refusal
@@ -277,9 +276,7 @@ async def instruments(request: web.Request) -> web.Response:
 
 
 def _ticker(state: LoopbackState, spec: SymbolSpec) -> dict[str, Any]:
-    last = state.paper.last_price(spec.symbol) or Decimal(0)
-    stats = state.day_stats(spec.id)
-    open_, high, low, volume, _ = stats or (last, last, last, Decimal(0), 0)
+    last, (open_, high, low, volume, _) = market_day(state, spec)
     return {
         "instType": "SPOT",
         "instId": inst_id(spec),

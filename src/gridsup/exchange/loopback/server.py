@@ -14,7 +14,8 @@ from aiohttp import web
 
 from gridsup.exchange.errors import ExchangeError
 from gridsup.exchange.loopback.admin import add_admin_routes
-from gridsup.exchange.loopback.api import PLACED_ORDER, STATE, add_api_routes
+from gridsup.exchange.loopback.api import add_api_routes
+from gridsup.exchange.loopback.context import PLACED_ORDER, STATE
 from gridsup.exchange.loopback.faults import (
     Banned,
     Canned,
@@ -26,6 +27,7 @@ from gridsup.exchange.loopback.faults import (
     TimestampError,
 )
 from gridsup.exchange.loopback.limits import retry_after_text, weight
+from gridsup.exchange.loopback.public_api import add_public_api_routes
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.urls import binance_url_overrides
 from gridsup.exchange.loopback.venues import (
@@ -174,6 +176,7 @@ def create_app(state: LoopbackState, passphrases: dict[str, str] | None = None) 
     passphrase its private routes accept)."""
     app = web.Application(middlewares=[_limits, _faults, _errors])
     app[STATE] = state
+    add_public_api_routes(app)
     add_api_routes(app)
     add_venue_routes(app, passphrases)
     add_admin_routes(app)

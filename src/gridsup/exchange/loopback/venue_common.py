@@ -3,33 +3,28 @@ them, venue symbols, decimal text, and the order/trade look-ups by id or client 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from aiohttp import web
 
 from gridsup.exchange.errors import OrderNotFound
-from gridsup.exchange.loopback.api import PLACED_ORDER, STATE
 from gridsup.exchange.loopback.markets import SymbolSpec
-from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.state import DayStats, LoopbackState
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 
 __all__ = [
     "LIMIT_RETRY_AT",
     "PASSPHRASES",
-    "PLACED_ORDER",
     "decimal_param",
     "find_order",
-    "json_answer",
+    "market_day",
     "num",
     "order_type",
     "orders_of",
     "side_of",
     "spec_by",
-    "state_of",
     "trades_of",
 ]
 
@@ -37,18 +32,6 @@ PASSPHRASES: web.AppKey[dict[str, str]] = web.AppKey("loopback_passphrases", dic
 # Request key: a handler's own refusal for the rate (Kraken's order counter) says when a
 # retry is first admitted (ms), for the request log.
 LIMIT_RETRY_AT: web.RequestKey[int] = web.RequestKey("loopback_limit_retry_at", int)
-
-
-def state_of(request: web.Request) -> LoopbackState:
-    return request.app[STATE]
-
-
-def json_answer(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.json_response(
-        data, status=status, headers=headers, dumps=lambda d: json.dumps(d, separators=(",", ":"))
-    )
 
 
 def num(value: Decimal | None) -> str:
@@ -106,6 +89,12 @@ def orders_of(state: LoopbackState, spec: SymbolSpec | None, *, open_: bool) -> 
         for o in state.paper.orders()
         if o.status is not OrderStatus.OPEN and (spec is None or o.symbol == spec.symbol)
     ]
+
+
+def market_day(state: LoopbackState, spec: SymbolSpec) -> tuple[Decimal, DayStats]:
+    """The market's last price (0 before any) and its last 24 hours, for a ticker."""
+    last = state.paper.last_price(spec.symbol) or Decimal(0)
+    return last, state.day_stats(spec.id, last, state.clock())
 
 
 def trades_of(state: LoopbackState, specs: Iterable[SymbolSpec]) -> list[Trade]:

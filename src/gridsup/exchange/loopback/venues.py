@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gridsup.exchange.loopback import bybit, kraken, okx
+from gridsup.exchange.loopback.context import state_of
 from gridsup.exchange.loopback.faults import Banned, Fault, RateLimit, TimestampError
 from gridsup.exchange.loopback.urls import url_overrides
-from gridsup.exchange.loopback.venue_common import LIMIT_RETRY_AT, PASSPHRASES, state_of
+from gridsup.exchange.loopback.venue_common import LIMIT_RETRY_AT, PASSPHRASES
 from gridsup.exchange.loopback.venue_limits import Refusal
 
 __all__ = [

@@ -258,7 +258,7 @@ class WsHub:
     def _market_payload(
         self, name: str, lower: str, spec: Any, price: Any, ts: int, trade_id: int, now: int
     ) -> str | None:
-        stats = self.state.day_stats(spec.id)
+        stats = self.state.day_stats(spec.id, price, now)
         match name.split("@", 1):
             case [sym, "trade"] if sym == lower:
                 return _dumps(public_trade_json(spec.id, trade_id, price, ts, now))

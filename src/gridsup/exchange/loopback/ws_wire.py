@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from gridsup.exchange.loopback.state import DayStats
 from gridsup.exchange.loopback.wire import fixed, order_id_json
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
@@ -91,12 +92,12 @@ def execution_report(
 def ticker_json(
     symbol_id: str,
     last: Decimal,
-    stats: tuple[Decimal, Decimal, Decimal, Decimal, int] | None,
+    day: DayStats,
     tick: Decimal,
     now_ms: int,
 ) -> dict[str, Any]:
     """A ``<symbol>@ticker`` event (24hrTicker); bid = last, ask = last + one tick."""
-    open_, high, low, volume, open_time = stats or (last, last, last, Decimal(0), now_ms)
+    open_, high, low, volume, open_time = day
     change = last - open_
     percent = (change / open_ * 100).quantize(Decimal("0.001")) if open_ else Decimal(0)
     return {
@@ -129,11 +130,11 @@ def ticker_json(
 def mini_ticker_json(
     symbol_id: str,
     last: Decimal,
-    stats: tuple[Decimal, Decimal, Decimal, Decimal, int] | None,
+    day: DayStats,
     now_ms: int,
 ) -> dict[str, Any]:
     """A ``<symbol>@miniTicker`` event (24hrMiniTicker)."""
-    open_, high, low, volume, _ = stats or (last, last, last, Decimal(0), now_ms)
+    open_, high, low, volume, _ = day
     return {
         "e": "24hrMiniTicker",
         "E": now_ms,
