@@ -1,5 +1,6 @@
-"""Binance spot v3 JSON shapes of the paper engine's value types, and Binance's error
-answers (``{"code": -2010, "msg": ...}``) for gridsup's exchange errors."""
+"""Binance spot v3 JSON shapes of the paper engine's value types, Binance's error
+answers (``{"code": -2010, "msg": ...}``) for gridsup's exchange errors, and its
+number parameters read with Binance's refusals (-1102 missing, -1100 malformed)."""
 
 from __future__ import annotations
 
