@@ -18,6 +18,7 @@ __all__ = [
     "mini_ticker_json",
     "public_trade_json",
     "ticker_json",
+    "user_event",
     "ws_api_error",
     "ws_api_result",
 ]
@@ -171,3 +172,8 @@ def ws_api_result(request_id: Any, result: Any) -> dict[str, Any]:
 
 def ws_api_error(request_id: Any, status: int, code: int, msg: str) -> dict[str, Any]:
     return {"id": request_id, "status": status, "error": {"code": code, "msg": msg}}
+
+
+def user_event(subscription_id: int, event: Any) -> dict[str, Any]:
+    """A user-data event as a WebSocket API subscription delivers it: wrapped."""
+    return {"subscriptionId": subscription_id, "event": event}
