@@ -15,7 +15,6 @@ from gridsup.exchange.loopback.kraken.wire import (
     DIALECT,
     FEE_MODE,
     NONCES,
-    PAIR_BASE,
     KrakenError,
     asset_code,
     describe,
@@ -24,6 +23,7 @@ from gridsup.exchange.loopback.kraken.wire import (
     pair_id,
     signed_request,
     trade_json,
+    ws_name,
 )
 from gridsup.exchange.loopback.state import LoopbackState
 from gridsup.exchange.loopback.venue_common import (
@@ -62,7 +62,7 @@ async def asset_pairs(request: web.Request) -> web.Response:
         maker = float(s.maker_fee * 100)
         result[pair_id(s)] = {
             "altname": pair_id(s),
-            "wsname": f"{PAIR_BASE.get(s.base, s.base)}/{s.quote}",
+            "wsname": ws_name(s),
             "aclass_base": "currency",
             "base": asset_code(s.base),
             "aclass_quote": "currency",

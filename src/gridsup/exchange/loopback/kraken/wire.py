@@ -31,7 +31,6 @@ __all__ = [
     "FEE_MODE",
     "KEY_HEADER",
     "NONCES",
-    "PAIR_BASE",
     "PREFIX",
     "KrakenError",
     "asset_code",
@@ -44,6 +43,7 @@ __all__ = [
     "pair_id",
     "signed_request",
     "trade_json",
+    "ws_name",
 ]
 
 PREFIX = "/0/"
@@ -52,7 +52,7 @@ KEY_HEADER = "API-Key"
 FEE_MODE = FeeMode.QUOTE
 # Kraken's asset codes where they differ from the unified ones.
 _ASSETS = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD", "EUR": "ZEUR"}
-PAIR_BASE = {"BTC": "XBT"}
+_PAIR_BASE = {"BTC": "XBT"}
 # Last nonce seen per API key (Kraken: a nonce must grow with every private call).
 NONCES: web.AppKey[dict[str, int]] = web.AppKey("kraken_nonces", dict)
 
@@ -111,7 +111,12 @@ def asset_code(asset: str) -> str:
 
 def pair_id(spec: SymbolSpec) -> str:
     """Kraken's pair name (``XBTUSDT`` for BTC/USDT)."""
-    return f"{PAIR_BASE.get(spec.base, spec.base)}{spec.quote}"
+    return f"{_PAIR_BASE.get(spec.base, spec.base)}{spec.quote}"
+
+
+def ws_name(spec: SymbolSpec) -> str:
+    """Kraken's websocket name of a pair (``XBT/USDT`` for BTC/USDT)."""
+    return f"{_PAIR_BASE.get(spec.base, spec.base)}/{spec.quote}"
 
 
 DIALECT = VenueDialect(
