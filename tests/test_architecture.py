@@ -20,13 +20,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Cycles that stay for now, each with why it was not cut yet.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"gridsup.exchange.loopback.server", "gridsup.exchange.loopback.venues"}): (
-        "venues.url_overrides imports server.binance_url_overrides lazily; the cut is to move "
-        "binance_url_overrides into venues.py, left until the venue work (issues 14-16) on "
-        "server.py has landed"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 # Another object's underscore attribute, read where the object is not ours: third-party
 # internals only, each with why there is no public way.

@@ -39,7 +39,7 @@ def prepare(
         markets = preflight.paper_markets(grids)
     else:
         if options.exchange_url:  # the loopback exchange, speaking this venue's dialect
-            from gridsup.exchange.loopback.venues import url_overrides
+            from gridsup.exchange.loopback.urls import url_overrides
 
             options = dataclasses.replace(
                 options, url_overrides=url_overrides(grids.exchange.id, options.exchange_url)

@@ -19,8 +19,8 @@ import pytest
 
 from gridsup.exchange.loopback import LoopbackServer
 from gridsup.exchange.loopback.listen_keys import LISTEN_KEY_TTL_MS
-from gridsup.exchange.loopback.server import binance_url_overrides
 from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.urls import binance_url_overrides
 from gridsup.messages.common import OrderType, Side
 
 KEY, SECRET = "listen-key-test-key", "listen-key-test-secret"

@@ -20,7 +20,7 @@ from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.errors import ExchangeError
 from gridsup.exchange.loopback import LoopbackServer, LoopbackState
 from gridsup.exchange.loopback.limits import RequestRecord
-from gridsup.exchange.loopback.venues import url_overrides
+from gridsup.exchange.loopback.urls import url_overrides
 from gridsup.exchange.retry import RetryPolicy
 from gridsup.exchange.venue_budget import CounterBudget
 from gridsup.exchange.venue_rates import VENUE_LIMITS

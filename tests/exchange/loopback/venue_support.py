@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from gridsup.exchange.ccxt.exchange import CcxtExchange
 from gridsup.exchange.loopback import LoopbackServer
-from gridsup.exchange.loopback.venues import url_overrides
+from gridsup.exchange.loopback.urls import url_overrides
 from gridsup.exchange.retry import RetryPolicy
 
 VENUES = ("okx", "bybit", "kraken")

@@ -7,8 +7,9 @@ Start it with ``python -m gridsup.exchange.loopback --port N`` or in-process wit
 """
 
 from gridsup.exchange.loopback.markets import DEFAULT_MARKETS, SymbolSpec
-from gridsup.exchange.loopback.server import LoopbackServer, binance_url_overrides, create_app
+from gridsup.exchange.loopback.server import LoopbackServer, create_app
 from gridsup.exchange.loopback.state import AcceptedOrder, LoopbackState
+from gridsup.exchange.loopback.urls import binance_url_overrides, url_overrides
 
 __all__ = [
     "DEFAULT_MARKETS",
@@ -18,4 +19,5 @@ __all__ = [
     "SymbolSpec",
     "binance_url_overrides",
     "create_app",
+    "url_overrides",
 ]

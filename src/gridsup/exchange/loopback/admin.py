@@ -25,7 +25,7 @@ from decimal import Decimal
 import msgspec
 from aiohttp import web
 
-from gridsup.exchange.loopback.api import STATE
+from gridsup.exchange.loopback.context import STATE
 from gridsup.exchange.loopback.faults import decode_faults
 from gridsup.exchange.loopback.filters import SymbolStatus
 from gridsup.exchange.loopback.state import LoopbackState

@@ -1,17 +1,20 @@
 """Binance's request security for SIGNED endpoints: the ``X-MBX-APIKEY`` header, an
 HMAC-SHA256 ``signature`` of the query string followed by the body, and a
-``timestamp`` within ``recvWindow`` of the server's clock."""
+``timestamp`` within ``recvWindow`` of the server's clock; and the same for a signed
+WebSocket API request, whose ``signature`` covers its other params, sorted and
+url-encoded."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from gridsup.exchange.loopback.wire import BinanceError
 
-__all__ = ["DEFAULT_RECV_WINDOW", "verify_signed"]
+__all__ = ["DEFAULT_RECV_WINDOW", "verify_signed", "verify_ws_signed"]
 
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
@@ -84,3 +87,32 @@ def verify_signed(
     if now_ms - timestamp > int(recv_window):
         raise BinanceError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
     return params
+
+
+def verify_ws_signed(params: Mapping[str, Any], keys: Mapping[str, str], now_ms: int) -> None:
+    """Check a signed WebSocket API request's ``apiKey``, ``signature`` and ``timestamp``.
+
+    Raises:
+        BinanceError: -2015 unknown key, -1022 bad signature, -1021 timestamp outside
+            recvWindow.
+    """
+    secret = keys.get(str(params.get("apiKey", "")))
+    if secret is None:
+        raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+    signature = str(params.get("signature", ""))
+    unsigned = {k: v for k, v in sorted(params.items()) if k != "signature"}
+    payload = urlencode({k: _text(v) for k, v in unsigned.items()})
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise BinanceError(400, -1022, "Signature for this request is not valid.")
+    timestamp = int(params.get("timestamp", 0))
+    window = int(params.get("recvWindow", DEFAULT_RECV_WINDOW))
+    if timestamp > now_ms + MAX_AHEAD_MS or now_ms - timestamp > window:
+        raise BinanceError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def _text(value: Any) -> str:
+    """A param as the client signed it (JSON booleans as ``true``/``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from gridsup.exchange.errors import ExchangeError
 from gridsup.exchange.loopback.admin import add_admin_routes
-from gridsup.exchange.loopback.api import PLACED_ORDER, STATE, add_api_routes
+from gridsup.exchange.loopback.api import add_api_routes
+from gridsup.exchange.loopback.context import PLACED_ORDER, STATE
 from gridsup.exchange.loopback.faults import (
     Banned,
     Canned,
@@ -26,7 +27,9 @@ from gridsup.exchange.loopback.faults import (
     TimestampError,
 )
 from gridsup.exchange.loopback.limits import retry_after_text, weight
+from gridsup.exchange.loopback.public_api import add_public_api_routes
 from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.urls import binance_url_overrides
 from gridsup.exchange.loopback.venues import (
     FAULT_PREFIXES,
     add_venue_routes,
@@ -39,6 +42,7 @@ from gridsup.exchange.loopback.ws import add_ws_routes
 from gridsup.exchange.loopback.ws_admin import add_ws_admin_routes
 from gridsup.messages.market import Tick
 
+# binance_url_overrides lives in urls.py; it is re-exported here, where callers met it.
 __all__ = ["LoopbackServer", "binance_url_overrides", "create_app"]
 
 log = structlog.get_logger(__name__)
@@ -172,26 +176,13 @@ def create_app(state: LoopbackState, passphrases: dict[str, str] | None = None) 
     passphrase its private routes accept)."""
     app = web.Application(middlewares=[_limits, _faults, _errors])
     app[STATE] = state
+    add_public_api_routes(app)
     add_api_routes(app)
     add_venue_routes(app, passphrases)
     add_admin_routes(app)
     add_ws_routes(app, state)
     add_ws_admin_routes(app)
     return app
-
-
-def binance_url_overrides(base_url: str) -> dict[str, str]:
-    """ccxt ``urls['api']`` entries that point its ``binance`` class at ``base_url``."""
-    base = base_url.rstrip("/")
-    ws = "ws" + base[len("http") :] if base.startswith("http") else base
-    return {
-        "public": f"{base}/api/v3",
-        "private": f"{base}/api/v3",
-        "v1": f"{base}/api/v1",
-        # ccxt.pro's urls['api']['ws']: spot market streams and the WebSocket API
-        "ws": f"{ws}/ws",
-        "ws-api": f"{ws}/ws-api/v3",
-    }
 
 
 class LoopbackServer:

@@ -8,6 +8,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from typing import NamedTuple
 
 import msgspec
 
@@ -24,7 +25,7 @@ from gridsup.exchange.paper.fees import FeeMode, FeePolicy
 from gridsup.exchange.types import Candle, Order, Trade
 from gridsup.messages.common import OrderType, Side
 
-__all__ = ["INTERVALS_MS", "AcceptedOrder", "LoopbackState"]
+__all__ = ["INTERVALS_MS", "AcceptedOrder", "DayStats", "LoopbackState"]
 
 # Price points kept per symbol for klines and 24h tickers (bounded: invariant 8).
 HISTORY_POINTS = 50_000
@@ -60,6 +61,16 @@ class AcceptedOrder(msgspec.Struct, frozen=True, kw_only=True):
     amount: Decimal
     timestamp: int
     response_lost: bool = False
+
+
+class DayStats(NamedTuple):
+    """A market's last 24 hours, as its tickers show them."""
+
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal
+    open_time: int  # ms
 
 
 def wall_clock_ms() -> int:
@@ -260,15 +271,16 @@ class LoopbackState:
         candles = [Candle(k, *v) for k, v in sorted(buckets.items())]
         return candles[:limit] if start is not None else candles[-limit:]
 
-    def day_stats(self, symbol_id: str) -> tuple[Decimal, Decimal, Decimal, Decimal, int] | None:
-        """(open, high, low, volume, open time) over the last 24 h; None without prices."""
+    def day_stats(self, symbol_id: str, last: Decimal, now_ms: int) -> DayStats:
+        """The market's last 24 h; without prices in them, flat at ``last`` and opened
+        at ``now_ms``."""
         since = self.clock() - DAY_MS
         points = [p for p in self._history[symbol_id] if p[0] >= since]
         if not points:
-            return None
+            return DayStats(last, last, last, Decimal(0), now_ms)
         prices = [p[1] for p in points]
         volume = sum((p[2] for p in points), Decimal(0))
-        return prices[0], max(prices), min(prices), volume, points[0][0]
+        return DayStats(prices[0], max(prices), min(prices), volume, points[0][0])
 
     # -- orders ---------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The loopback exchange's other dialects (OKX v5, Bybit v5, Kraken spot REST), next to
-its Binance one: where each lives on the server, the ccxt URL overrides that point a
-venue's ccxt class at it, and each venue's own answer to an injected rate limit or
-timestamp fault, and to a request past its published limits (``venue_limits.py``). All
-dialects share one ``LoopbackState`` (one paper account)."""
+its Binance one: where each lives on the server, and each venue's own answer to an
+injected rate limit or timestamp fault, and to a request past its published limits
+(``venue_limits.py``). All dialects share one ``LoopbackState`` (one paper account).
+The ccxt URL overrides that point a venue's ccxt class at them are in ``urls.py``
+(``url_overrides`` is re-exported here)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gridsup.exchange.loopback import bybit, kraken, okx
+from gridsup.exchange.loopback.context import state_of
 from gridsup.exchange.loopback.faults import Banned, Fault, RateLimit, TimestampError
-from gridsup.exchange.loopback.venue_common import LIMIT_RETRY_AT, PASSPHRASES, state_of
+from gridsup.exchange.loopback.urls import url_overrides
+from gridsup.exchange.loopback.venue_common import LIMIT_RETRY_AT, PASSPHRASES
 from gridsup.exchange.loopback.venue_limits import Refusal
 
 __all__ = [
     "FAULT_PREFIXES",
     "add_venue_routes",
-    "url_overrides",
+    "url_overrides",  # re-exported from urls.py, where it lives
     "venue_fault_answer",
     "venue_limited",
     "venue_of",
@@ -30,26 +33,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULT_PREFIXES = ("/api/", okx.PREFIX, bybit.PREFIX, kraken.PREFIX)
 # OKX's v5 paths start with /api/v5: check it before Binance's /api/.
 _VENUES = (("okx", okx), ("bybit", bybit), ("kraken", kraken))
-
-
-def url_overrides(exchange_id: str, base_url: str) -> dict[str, str]:
-    """ccxt ``urls['api']`` entries that point ``exchange_id``'s class at the loopback.
-
-    Raises:
-        ValueError: the loopback does not speak that exchange's dialect.
-    """
-    base = base_url.rstrip("/")
-    match exchange_id:
-        case "binance":  # REST and the websocket streams (issue 15)
-            from gridsup.exchange.loopback.server import binance_url_overrides
-
-            return binance_url_overrides(base)
-        case "okx":
-            return {"rest": base}
-        case "bybit" | "kraken":
-            return {"public": base, "private": base}
-        case _:
-            raise ValueError(f"the loopback exchange does not speak {exchange_id}'s dialect")
 
 
 def venue_of(path: str) -> str | None:

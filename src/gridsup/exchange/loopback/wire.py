@@ -1,9 +1,10 @@
-"""Binance spot v3 JSON shapes of the paper engine's value types, and Binance's error
-answers (``{"code": -2010, "msg": ...}``) for gridsup's exchange errors."""
+"""Binance spot v3 JSON shapes of the paper engine's value types, Binance's error
+answers (``{"code": -2010, "msg": ...}``) for gridsup's exchange errors, and its
+number parameters read with Binance's refusals (-1102 missing, -1100 malformed)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gridsup.exchange import errors
@@ -13,7 +14,9 @@ from gridsup.messages.common import OrderStatus, OrderType, Side
 __all__ = [
     "BinanceError",
     "binance_error_for",
+    "decimal_field",
     "fixed",
+    "int_field",
     "order_json",
     "trade_json",
 ]
@@ -65,6 +68,34 @@ def _filter_for(message: str) -> str:
     if "tick size" in message or message.startswith("price"):
         return "PRICE_FILTER"
     return "LOT_SIZE"  # the lot step, the minimum amount, a non-positive amount
+
+
+def decimal_field(params: dict[str, str], name: str, required: bool = True) -> Decimal | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise BinanceError(
+                400,
+                -1102,
+                f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+            )
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+    if not value.is_finite():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return value
+
+
+def int_field(params: dict[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.lstrip("-").isdigit():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return int(raw)
 
 
 def fixed(value: Decimal) -> str:

@@ -19,26 +19,25 @@ answering them too. Faults: :mod:`gridsup.exchange.loopback.ws_faults`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, assert_never
-from urllib.parse import urlencode
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from gridsup.exchange.loopback.auth import DEFAULT_RECV_WINDOW, MAX_AHEAD_MS
+from gridsup.exchange.loopback.auth import verify_ws_signed
+from gridsup.exchange.loopback.context import compact_json
 from gridsup.exchange.loopback.events import MarketEvent, OrderChanged, PriceChanged
 from gridsup.exchange.loopback.state import LoopbackState
+from gridsup.exchange.loopback.wire import BinanceError
 from gridsup.exchange.loopback.ws_faults import (
     Disconnect,
     Drop,
     Duplicate,
+    EventPipeline,
     Expire,
     Outage,
     Reorder,
@@ -51,6 +50,7 @@ from gridsup.exchange.loopback.ws_wire import (
     mini_ticker_json,
     public_trade_json,
     ticker_json,
+    user_event,
     ws_api_error,
     ws_api_result,
 )
@@ -58,7 +58,6 @@ from gridsup.exchange.loopback.ws_wire import (
 __all__ = ["WS_HUB", "WsHub", "add_ws_routes"]
 
 log = structlog.get_logger(__name__)
-_dumps: Callable[[Any], str] = lambda d: json.dumps(d, separators=(",", ":"))  # noqa: E731
 
 
 class _Session:
@@ -94,38 +93,13 @@ class _Session:
             transport.abort()
 
 
-class _Pipeline:
-    """The ordering faults of one stream kind: drop, duplicate, reorder."""
-
-    def __init__(self) -> None:
-        self.drop = self.duplicate = self.reorder = 0
-        self.held: list[Any] = []
-
-    def pass_(self, item: Any) -> list[Any]:
-        """What leaves now for ``item`` (nothing, it once or twice, or a held batch)."""
-        if self.drop > 0:
-            self.drop -= 1
-            return []
-        if self.reorder > 0:
-            self.reorder -= 1
-            self.held.append(item)
-            if self.reorder > 0:
-                return []
-            out, self.held = list(reversed(self.held)), []
-            return out
-        if self.duplicate > 0:
-            self.duplicate -= 1
-            return [item, item]
-        return [item]
-
-
 class WsHub:
     """Every websocket session of one loopback exchange, and what is sent to them."""
 
     def __init__(self, state: LoopbackState) -> None:
         self.state = state
         self.sessions: set[_Session] = set()
-        self.pipelines = {StreamKind.USER: _Pipeline(), StreamKind.MARKET: _Pipeline()}
+        self.pipelines = {StreamKind.USER: EventPipeline(), StreamKind.MARKET: EventPipeline()}
         self._silent_until: dict[StreamKind, float] = {}
         self._down_until: dict[StreamKind, float] = {}
         self._subscription_ids = itertools.count()
@@ -189,7 +163,7 @@ class WsHub:
         for session in self.sessions:
             if session.kind is StreamKind.USER and session.subscription is not None:
                 terminated = {"e": "eventStreamTerminated", "E": self.state.clock()}
-                session.offer(_dumps({"subscriptionId": session.subscription, "event": terminated}))
+                session.offer(compact_json(user_event(session.subscription, terminated)))
                 session.subscription = None
         self.state.listen_keys.expire_all()  # -> _listen_key_ended for each
 
@@ -200,7 +174,7 @@ class WsHub:
             session.listen_key = None
             if expired:
                 event = {"e": "listenKeyExpired", "E": self.state.clock(), "listenKey": key}
-                session.offer(_dumps(event))
+                session.offer(compact_json(event))
             else:
                 session.abort()
 
@@ -230,9 +204,9 @@ class WsHub:
                 if session.kind is not kind:
                     continue
                 if session.subscription is not None:
-                    session.offer(_dumps({"subscriptionId": session.subscription, "event": item}))
+                    session.offer(compact_json(user_event(session.subscription, item)))
                 elif session.listen_key is not None:  # a listenKey stream: unwrapped
-                    raw = raw or _dumps(item)
+                    raw = raw or compact_json(item)
                     session.offer(raw)
                 else:
                     continue
@@ -258,18 +232,18 @@ class WsHub:
     def _market_payload(
         self, name: str, lower: str, spec: Any, price: Any, ts: int, trade_id: int, now: int
     ) -> str | None:
-        stats = self.state.day_stats(spec.id)
+        stats = self.state.day_stats(spec.id, price, now)
         match name.split("@", 1):
             case [sym, "trade"] if sym == lower:
-                return _dumps(public_trade_json(spec.id, trade_id, price, ts, now))
+                return compact_json(public_trade_json(spec.id, trade_id, price, ts, now))
             case [sym, "ticker"] if sym == lower:
-                return _dumps(ticker_json(spec.id, price, stats, spec.tick_size, now))
+                return compact_json(ticker_json(spec.id, price, stats, spec.tick_size, now))
             case [sym, "miniTicker"] if sym == lower:
-                return _dumps(mini_ticker_json(spec.id, price, stats, now))
+                return compact_json(mini_ticker_json(spec.id, price, stats, now))
             case ["!ticker", "arr"]:
-                return _dumps([ticker_json(spec.id, price, stats, spec.tick_size, now)])
+                return compact_json([ticker_json(spec.id, price, stats, spec.tick_size, now)])
             case ["!miniTicker", "arr"]:
-                return _dumps([mini_ticker_json(spec.id, price, stats, now)])
+                return compact_json([mini_ticker_json(spec.id, price, stats, now)])
         return None
 
     # -- connections ----------------------------------------------------------------
@@ -310,14 +284,14 @@ class WsHub:
             method = message["method"]
             params = message.get("params")
         except (ValueError, KeyError, AttributeError, TypeError):
-            session.offer(_dumps(ws_api_error(None, 400, -1100, "Illegal characters found.")))
+            session.offer(compact_json(ws_api_error(None, 400, -1100, "Illegal characters found.")))
             return
         if session.kind is StreamKind.MARKET or session.listen_key is not None:
-            session.offer(_dumps(self._market_request(session, request_id, method, params)))
+            session.offer(compact_json(self._market_request(session, request_id, method, params)))
             if method == "SUBSCRIBE" and isinstance(params, list):
                 self._ticker_snapshot(session, [str(p) for p in params])
         else:
-            session.offer(_dumps(self._api_request(session, request_id, method, params)))
+            session.offer(compact_json(self._api_request(session, request_id, method, params)))
 
     def _ticker_snapshot(self, session: _Session, names: list[str]) -> None:
         """The current ticker of each ticker stream just subscribed, at once (Binance
@@ -353,10 +327,12 @@ class WsHub:
     def _api_request(self, session: _Session, request_id: Any, method: str, params: Any) -> Any:
         if method == "userDataStream.subscribe.signature":
             self.subscribe_attempts += 1
-            error = self._check_signature(params if isinstance(params, dict) else {})
-            if error is not None:
+            signed = params if isinstance(params, dict) else {}
+            try:
+                verify_ws_signed(signed, self.state.keys, self.state.clock())
+            except BinanceError as exc:
                 self.subscribe_refused += 1
-                return ws_api_error(request_id, error[0], error[1], error[2])
+                return ws_api_error(request_id, exc.status, exc.code, exc.msg)
             session.subscription = next(self._subscription_ids)
             return ws_api_result(request_id, {"subscriptionId": session.subscription})
         if method == "userDataStream.unsubscribe":
@@ -365,30 +341,6 @@ class WsHub:
         if method == "ping":
             return ws_api_result(request_id, {})
         return ws_api_error(request_id, 400, -1100, f"Unknown method '{method}'.")
-
-    def _check_signature(self, params: dict[str, Any]) -> tuple[int, int, str] | None:
-        """Binance's checks of a signed WebSocket API request (None: it passes)."""
-        secret = self.state.keys.get(str(params.get("apiKey", "")))
-        if secret is None:
-            return 401, -2015, "Invalid API-key, IP, or permissions for action."
-        signature = str(params.get("signature", ""))
-        unsigned = {k: v for k, v in sorted(params.items()) if k != "signature"}
-        payload = urlencode({k: _text(v) for k, v in unsigned.items()})
-        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
-            return 400, -1022, "Signature for this request is not valid."
-        now = self.state.clock()
-        timestamp = int(params.get("timestamp", 0))
-        window = int(params.get("recvWindow", DEFAULT_RECV_WINDOW))
-        if timestamp > now + MAX_AHEAD_MS or now - timestamp > window:
-            return 400, -1021, "Timestamp for this request is outside of the recvWindow."
-        return None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _until(seconds: float) -> float:

@@ -16,6 +16,8 @@
 * ``drop``: the next ``count`` events are lost.
 * ``reorder``: the next ``count`` events are held and delivered together, last first.
 * ``duplicate``: the next ``count`` events are delivered twice.
+
+The last three act on each stream kind's ``EventPipeline``, which every event passes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "Disconnect",
     "Drop",
     "Duplicate",
+    "EventPipeline",
     "Expire",
     "Outage",
     "Reorder",
@@ -93,3 +96,28 @@ def decode_ws_faults(body: bytes) -> list[WsFault]:
     """
     decoded: Any = _decoder.decode(body)
     return decoded if isinstance(decoded, list) else [decoded]
+
+
+class EventPipeline:
+    """The ordering faults of one stream kind, as they stand: drop, duplicate, reorder."""
+
+    def __init__(self) -> None:
+        self.drop = self.duplicate = self.reorder = 0
+        self.held: list[Any] = []
+
+    def pass_(self, item: Any) -> list[Any]:
+        """What leaves now for ``item`` (nothing, it once or twice, or a held batch)."""
+        if self.drop > 0:
+            self.drop -= 1
+            return []
+        if self.reorder > 0:
+            self.reorder -= 1
+            self.held.append(item)
+            if self.reorder > 0:
+                return []
+            out, self.held = list(reversed(self.held)), []
+            return out
+        if self.duplicate > 0:
+            self.duplicate -= 1
+            return [item, item]
+        return [item]

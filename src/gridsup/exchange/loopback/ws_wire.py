@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from gridsup.exchange.loopback.state import DayStats
 from gridsup.exchange.loopback.wire import fixed, order_id_json
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
@@ -17,6 +18,7 @@ __all__ = [
     "mini_ticker_json",
     "public_trade_json",
     "ticker_json",
+    "user_event",
     "ws_api_error",
     "ws_api_result",
 ]
@@ -91,12 +93,12 @@ def execution_report(
 def ticker_json(
     symbol_id: str,
     last: Decimal,
-    stats: tuple[Decimal, Decimal, Decimal, Decimal, int] | None,
+    day: DayStats,
     tick: Decimal,
     now_ms: int,
 ) -> dict[str, Any]:
     """A ``<symbol>@ticker`` event (24hrTicker); bid = last, ask = last + one tick."""
-    open_, high, low, volume, open_time = stats or (last, last, last, Decimal(0), now_ms)
+    open_, high, low, volume, open_time = day
     change = last - open_
     percent = (change / open_ * 100).quantize(Decimal("0.001")) if open_ else Decimal(0)
     return {
@@ -129,11 +131,11 @@ def ticker_json(
 def mini_ticker_json(
     symbol_id: str,
     last: Decimal,
-    stats: tuple[Decimal, Decimal, Decimal, Decimal, int] | None,
+    day: DayStats,
     now_ms: int,
 ) -> dict[str, Any]:
     """A ``<symbol>@miniTicker`` event (24hrMiniTicker)."""
-    open_, high, low, volume, _ = stats or (last, last, last, Decimal(0), now_ms)
+    open_, high, low, volume, _ = day
     return {
         "e": "24hrMiniTicker",
         "E": now_ms,
@@ -170,3 +172,8 @@ def ws_api_result(request_id: Any, result: Any) -> dict[str, Any]:
 
 def ws_api_error(request_id: Any, status: int, code: int, msg: str) -> dict[str, Any]:
     return {"id": request_id, "status": status, "error": {"code": code, "msg": msg}}
+
+
+def user_event(subscription_id: int, event: Any) -> dict[str, Any]:
+    """A user-data event as a WebSocket API subscription delivers it: wrapped."""
+    return {"subscriptionId": subscription_id, "event": event}
