@@ -1,15 +1,17 @@
 """The actor base class: explicit lifecycle, declared sockets, one asyncio loop.
 
-A subclass declares its sockets (:meth:`Actor.sockets`) and fills in the hooks
-(:meth:`on_start`, :meth:`on_message`, :meth:`on_stop`, :meth:`status`); the final
-template method :meth:`Actor.run` does the rest: open sockets, report ``Ready``, dispatch
-frames, heartbeat to the supervisor, watch for its death, stop cleanly on SIGTERM or a
-``Stop`` command (the supervisor's side: :mod:`gridsup.runtime.supervisor_link`). Frames
-that do not decode are logged, counted and dropped.
+A subclass declares its sockets (:meth:`Actor.sockets`), each receiving one with its
+handler (:class:`~gridsup.runtime.sockets.Receiver`: a codec and a method that matches
+the codec's union exhaustively), and fills in the hooks (:meth:`on_start`,
+:meth:`on_stop`, :meth:`status`); the final template method :meth:`Actor.run` does the
+rest: open sockets, report ``Ready``, dispatch frames, heartbeat to the supervisor, watch
+for its death, stop cleanly on SIGTERM or a ``Stop`` command (the supervisor's side:
+:mod:`gridsup.runtime.supervisor_link`). Frames that do not decode are logged, counted
+and dropped.
 
 Frames are dispatched from the socket's file-descriptor callback itself (see
-:class:`~gridsup.runtime.sockets.OpenSocket`): ``on_message`` runs in the loop iteration
-that saw the descriptor fire, with no task in between, and so must be synchronous.
+:class:`~gridsup.runtime.sockets.OpenSocket`): a handler runs in the loop iteration that
+saw the descriptor fire, with no task in between, and so must be synchronous.
 """
 
 from __future__ import annotations
@@ -95,21 +97,20 @@ class Actor:
     # -- hooks --------------------------------------------------------------------------
 
     def sockets(self) -> Sequence[SocketSpec]:
-        """The actor's own sockets; ``self.run_dir`` is set when this is called."""
+        """The actor's own sockets; ``self.run_dir`` is set when this is called.
+
+        A socket's handler (its :class:`~gridsup.runtime.sockets.Receiver`) gets each
+        decoded message and its envelope (the frames before the payload: topic, ROUTER
+        identity), synchronously: it is called from the socket's file-descriptor
+        callback, in order, before the next frame is read. Work that must wait goes to
+        :meth:`spawn`; a handler that returns an awaitable crashes the actor (it would
+        never run), as does one that raises (the supervisor restarts it).
+        """
         return ()
 
     async def on_start(self) -> None:
-        """Set up (load state, reconcile ...). Runs before ``Ready`` is reported."""
-
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
-        """Handle one decoded message from ``socket``, synchronously: it is called from
-        the socket's file-descriptor callback, in order, before the next frame is read.
-        Work that must wait goes to :meth:`spawn`; returning an awaitable crashes the
-        actor (it would never run).
-
-        ``envelope`` holds the frames before the payload (topic, ROUTER identity).
-        Raising crashes the actor (the supervisor restarts it).
-        """
+        """Set up (load state, reconcile ...). Runs before ``Ready`` is reported; the
+        sockets' handlers are called only after it."""
 
     async def on_stop(self, reason: StopReason) -> None:
         """Clean up before the sockets close. Not called when orphaned or crashed."""
@@ -357,7 +358,9 @@ class Actor:
 
     def _open_sockets(self) -> None:
         assert self.ctx is not None and self.run_dir is not None and self.info is not None
-        control = control_sockets(self.run_dir, self.name, self.info.heartbeat_interval)
+        control = control_sockets(
+            self.run_dir, self.name, self.info.heartbeat_interval, self._link.on_command
+        )
         for spec in (*control, *self.sockets()):
             if spec.name in self._socks:
                 raise ValueError(f"actor {self.name}: two sockets named {spec.name!r}")
@@ -390,14 +393,13 @@ class Actor:
             self.send(REPORT, message)
 
     def _dispatch(self, name: str, sock: OpenSocket) -> None:
-        """Decode and dispatch ``sock``'s frames from its descriptor's callback."""
-        codec = sock.spec.recv
-        assert codec is not None
-        decode = codec.decode
-        is_command = name == COMMAND
-        on_command = self._link.on_command
-        # Typed as returning anything: an async on_message must be caught, not ignored.
-        on_message: Callable[[str, Any, list[bytes]], object] = self.on_message
+        """Decode ``sock``'s frames from its descriptor's callback and hand each message
+        to the socket's handler."""
+        receiver = sock.spec.recv
+        assert receiver is not None
+        decode = receiver.codec.decode
+        handler = receiver.handler
+        counted = name != COMMAND  # the supervisor's commands are not the actor's messages
 
         def handle(frames: list[bytes]) -> None:
             try:
@@ -412,14 +414,12 @@ class Actor:
                     dropped=self.frames_dropped,
                 )
                 return
-            if is_command:
-                on_command(message)
-                return
-            self.messages_received += 1
-            if on_message(name, message, frames[:-1]) is not None:
+            if counted:
+                self.messages_received += 1
+            if handler(message, frames[:-1]) is not None:
                 raise TypeError(
-                    f"{type(self).__name__}.on_message returned a value: it must be "
-                    "synchronous (spawn() the work that waits)"
+                    f"{type(self).__name__}: the handler of socket {name!r} returned a "
+                    "value: it must be synchronous (spawn() the work that waits)"
                 )
 
         sock_ = sock.sync_sock

@@ -61,26 +61,30 @@ from gridsup.exchange.errors import BadSymbol
 from gridsup.exchange.types import Candle
 from gridsup.messages import telemetry
 from gridsup.messages.control import StatusValue
-from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.market import MARKET_CODEC, MarketMessage, Tick
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
     ORDER_REPLY_CODEC,
     ORDER_REQUEST_CODEC,
     CancelOrder,
+    OrderRequest,
     PlaceOrder,
     QueryOrders,
 )
 from gridsup.messages.store import (
     STORE_REPLY_CODEC,
     STORE_REQUEST_CODEC,
+    Ack,
     RecordRetiredIds,
+    RetiredIdsFound,
     SaveState,
+    StateLoaded,
     StoreMessage,
     StoreReply,
     StoreRequest,
 )
 from gridsup.runtime.actor import Actor, StopReason
-from gridsup.runtime.sockets import SocketSpec, SocketType, drain
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType, drain
 
 STREAM_VENUES = frozenset({"binance"})
 
@@ -130,7 +134,7 @@ class ExecutionActor(Actor):
                 SocketType.ROUTER,
                 ep(ORDERS),
                 bind=True,
-                recv=ORDER_REQUEST_CODEC,
+                recv=Receiver(ORDER_REQUEST_CODEC, self.on_order_request),
                 send=ORDER_REPLY_CODEC,
                 sndhwm=100_000,
             ),
@@ -146,7 +150,7 @@ class ExecutionActor(Actor):
                 STORE,
                 SocketType.DEALER,
                 ep(STORE),
-                recv=STORE_REPLY_CODEC,
+                recv=Receiver(STORE_REPLY_CODEC, self.on_store_reply),
                 send=STORE_REQUEST_CODEC,
                 sndhwm=100_000,
             ),
@@ -157,7 +161,7 @@ class ExecutionActor(Actor):
                     MARKET,
                     SocketType.SUB,
                     ep(MARKET),
-                    recv=MARKET_CODEC,
+                    recv=Receiver(MARKET_CODEC, self.on_market),
                     subscribe=tuple(topic(s) for s in sorted(self.config.markets)),
                 )
             )
@@ -247,7 +251,7 @@ class ExecutionActor(Actor):
             except msgspec.DecodeError as exc:  # garbage: logged and dropped
                 log.warning("frame_dropped", socket=STORE, error=str(exc))
                 return
-            self._on_store_reply(reply)
+            self.on_store_reply(reply, frames[:-1])
 
         self.read_with(STORE, lambda: drain(sock, handle, _READ_BATCH))
 
@@ -330,23 +334,20 @@ class ExecutionActor(Actor):
 
     # -- messages -------------------------------------------------------------------------
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
-        if socket == STORE:
-            self._on_store_reply(message)
-        elif socket == MARKET:
-            self._on_tick(message)
-        elif socket == ORDERS:
-            match message:
-                case PlaceOrder():
-                    work = self._after_gap(message.strategy, self._desk().place, message)
-                    self.spawn(self._serve(work, envelope))
-                case CancelOrder():
-                    work = self._after_gap(message.strategy, self._desk().cancel, message)
-                    self.spawn(self._serve(work, envelope))
-                case QueryOrders():
-                    self.spawn(self._serve(self._desk().query(message), envelope))
-                case _:
-                    assert_never(message)
+    def on_order_request(self, message: OrderRequest, envelope: list[bytes]) -> None:
+        """ORDERS' handler: each request served as a task, answered to ``envelope`` (the
+        grid's ROUTER identity)."""
+        match message:
+            case PlaceOrder():
+                work = self._after_gap(message.strategy, self._desk().place, message)
+                self.spawn(self._serve(work, envelope))
+            case CancelOrder():
+                work = self._after_gap(message.strategy, self._desk().cancel, message)
+                self.spawn(self._serve(work, envelope))
+            case QueryOrders():
+                self.spawn(self._serve(self._desk().query(message), envelope))
+            case _:
+                assert_never(message)
 
     def _desk(self) -> Desk:
         assert self.desk is not None, "messages arrive only after on_start"
@@ -360,12 +361,17 @@ class ExecutionActor(Actor):
         else:  # a refusal that changed nothing: answer at once
             self._emit(actions)
 
-    def _on_tick(self, tick: Tick) -> None:
-        self.ticks += 1
-        if self.gaps is not None:
-            self.gaps.on_tick(tick)  # after the candles of a restart's gap
-        else:
-            self._feed(tick)
+    def on_market(self, message: MarketMessage, envelope: list[bytes]) -> None:
+        """MARKET's handler (dry-run): ticks move the paper account."""
+        match message:
+            case Tick():
+                self.ticks += 1
+                if self.gaps is not None:
+                    self.gaps.on_tick(message)  # after the candles of a restart's gap
+                else:
+                    self._feed(message)
+            case _:
+                assert_never(message)
 
     def _feed(self, tick: Tick) -> None:
         requests, actions = self._desk().on_tick(tick)
@@ -392,8 +398,13 @@ class ExecutionActor(Actor):
             await self.gaps.wait(spec.symbol)
         return await work(message)
 
-    def _on_store_reply(self, reply: StoreReply) -> None:
-        rid = self.link.on_reply(reply)
+    def on_store_reply(self, message: StoreReply, envelope: list[bytes]) -> None:
+        """STORE's handler: a reply releases what waited for it (durable first)."""
+        match message:
+            case Ack() | StateLoaded() | RetiredIdsFound():
+                rid = self.link.on_reply(message)
+            case _:
+                assert_never(message)
         if rid is None:
             return
         self.outbox.acked(rid)

@@ -49,11 +49,12 @@ from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunC
 from gridsup.messages.alerts import AlertCause, AlertKind, AlertSeverity, GridAlert
 from gridsup.messages.common import OrderIntent
 from gridsup.messages.control import Pause, Resume, StatusValue
-from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.market import MARKET_CODEC, MarketMessage, Tick
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
     ORDER_REPLY_CODEC,
     ORDER_REQUEST_CODEC,
+    OrderFeed,
     OrderRejected,
     OrderUpdate,
 )
@@ -61,7 +62,7 @@ from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, Store
 from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
 from gridsup.runtime.endpoints import RunDir
 from gridsup.runtime.requests import Requester
-from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 from gridsup.store.locks import AsyncpgAdvisoryLock, GridLock, grid_lock
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
@@ -142,14 +143,14 @@ class StrategyActor(Actor):
                 MARKET,
                 SocketType.SUB,
                 base.endpoint(MARKET),
-                recv=MARKET_CODEC,
+                recv=Receiver(MARKET_CODEC, self.on_market),
                 subscribe=(topic(self.spec.symbol),),
             ),
             SocketSpec(
                 ORDER_UPDATES,
                 SocketType.SUB,
                 base.endpoint(ORDER_UPDATES),
-                recv=ORDER_FEED_CODEC,
+                recv=Receiver(ORDER_FEED_CODEC, self.on_order_feed),
                 subscribe=(topic(self.spec.name),),
             ),
             # No recv codec: the Requesters read these two themselves (also during start).
@@ -259,25 +260,39 @@ class StrategyActor(Actor):
 
     # ------------------------------------------------------------------------ trading
     #
-    # A state machine driven by callbacks, not a task: on_message queues the event and
-    # pumps; the pump applies events one at a time until one needs a commit, which keeps
+    # A state machine driven by callbacks, not a task: a socket's handler queues the
+    # event and pumps; the pump applies events one at a time until one needs a commit, which keeps
     # the actor busy until every reply of its save and trade records is in; the last
     # reply sends the orders and pumps again. Only a resync (it awaits a query) runs as a
     # task, the actor busy meanwhile. No asyncio hop between an event and its save.
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_market(self, message: MarketMessage, envelope: list[bytes]) -> None:
+        """MARKET's handler: the latest tick wins (it waits behind queued events)."""
         if self.grid_state is GridActorState.ABORTED:
             return
-        if socket == MARKET:
-            if not self._ticks.wakes(self.strategy, message):
-                return
-            self._tick = message
-        elif len(self._events) >= _MAX_QUEUED:
-            log.warning("order_events_overflowed", grid=self.spec.name, queued=_MAX_QUEUED)
-            self._events.clear()
-            self._resync = True
-        else:
-            self._events.append(message)
+        match message:
+            case Tick():
+                if not self._ticks.wakes(self.strategy, message):
+                    return
+                self._tick = message
+            case _:
+                assert_never(message)
+        self._pump()
+
+    def on_order_feed(self, message: OrderFeed, envelope: list[bytes]) -> None:
+        """ORDER_UPDATES' handler: queued, and applied in turn (:meth:`_handle`)."""
+        if self.grid_state is GridActorState.ABORTED:
+            return
+        match message:
+            case OrderUpdate():
+                if len(self._events) >= _MAX_QUEUED:
+                    log.warning("order_events_overflowed", grid=self.spec.name, queued=_MAX_QUEUED)
+                    self._events.clear()
+                    self._resync = True
+                else:
+                    self._events.append(message)
+            case _:
+                assert_never(message)
         self._pump()
 
     def _pump(self) -> None:

@@ -23,6 +23,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Sequence
+from typing import assert_never
 
 import structlog
 
@@ -36,6 +37,10 @@ from gridsup.messages.store import (
     Ack,
     FindRetiredIds,
     LoadState,
+    RecordFill,
+    RecordOrderEvent,
+    RecordRetiredIds,
+    RecordTrade,
     RetiredIdsFound,
     SaveState,
     StateLoaded,
@@ -45,7 +50,7 @@ from gridsup.messages.store import (
     WriteBatch,
 )
 from gridsup.runtime.actor import Actor, StopReason
-from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 from gridsup.store import leases, pauses
 from gridsup.store.database import Database
 from gridsup.store.errors import DatabaseUnavailable, StateFenced, StoreError
@@ -110,7 +115,7 @@ class PersistenceActor(Actor):
                 SocketType.ROUTER,
                 self.run_dir.endpoint(STORE),
                 bind=True,
-                recv=STORE_REQUEST_CODEC,
+                recv=Receiver(STORE_REQUEST_CODEC, self.on_store_request),
                 send=STORE_REPLY_CODEC,
                 # A ROUTER drops (silently) what passes a peer's high-water mark: keep
                 # room for the Acks of a whole burst, senders would re-send otherwise.
@@ -127,12 +132,25 @@ class PersistenceActor(Actor):
         self.spawn(self._write_loop())
         log.info("persistence_started", database=self.db.safe_url)
 
-    def on_message(self, socket: str, message: StoreMessage, envelope: list[bytes]) -> None:
+    def on_store_request(self, message: StoreMessage, envelope: list[bytes]) -> None:
+        """STORE's handler: queue the request (a WriteBatch as one unit) for the writer;
+        ``envelope`` (the sender's ROUTER identity) is where its reply goes."""
         unit: Unit
-        if isinstance(message, WriteBatch):
-            unit = [(envelope, request) for request in message.requests]
-        else:
-            unit = [(envelope, message)]
+        match message:
+            case WriteBatch(requests=requests):
+                unit = [(envelope, request) for request in requests]
+            case (
+                SaveState()
+                | RecordOrderEvent()
+                | RecordFill()
+                | RecordTrade()
+                | RecordRetiredIds()
+                | LoadState()
+                | FindRetiredIds()
+            ):
+                unit = [(envelope, message)]
+            case _:
+                assert_never(message)
         if not unit:
             return  # an empty WriteBatch: nothing to store, nothing to answer
         self._queue.append(unit)
