@@ -20,7 +20,8 @@ from gridsup.messages.control import REPORT_CODEC, Failed, Ready
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, StateLoaded
 from gridsup.runtime import endpoints
-from gridsup.runtime.actor import _BATCH, RuntimeInfo
+from gridsup.runtime.actor import RuntimeInfo
+from gridsup.runtime.dispatch import _BATCH
 from gridsup.runtime.entry import Launch, child_main
 from gridsup.runtime.sockets import drain
 

@@ -9,8 +9,8 @@ for its death, stop cleanly on SIGTERM or a ``Stop`` command (the supervisor's s
 :mod:`gridsup.runtime.supervisor_link`). Frames that do not decode are logged, counted
 and dropped.
 
-Frames are dispatched from the socket's file-descriptor callback itself (see
-:class:`~gridsup.runtime.sockets.OpenSocket`): a handler runs in the loop iteration that
+Frames are dispatched from the socket's file-descriptor callback itself (the reading
+and writing: :mod:`gridsup.runtime.dispatch`): a handler runs in the loop iteration that
 saw the descriptor fire, with no task in between, and so must be synchronous.
 """
 
@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import msgspec
 import structlog
 import zmq
 import zmq.asyncio
@@ -34,14 +33,12 @@ import zmq.asyncio
 from gridsup.messages.alerts import AlertCause, AlertRaised, AlertSeverity
 from gridsup.messages.control import Failed, Heartbeat, Pause, Ready, Resume, StatusValue
 from gridsup.runtime import endpoints
-from gridsup.runtime.sockets import OpenSocket, SocketSpec, drain, open_socket
+from gridsup.runtime.dispatch import ActorSockets
+from gridsup.runtime.sockets import SocketSpec
 from gridsup.runtime.states import ActorState, ActorTrigger, Lifecycle
 from gridsup.runtime.supervisor_link import COMMAND, REPORT, SupervisorLink, control_sockets
 
 log = structlog.get_logger("gridsup.actors")
-
-# Frames taken from one socket before the rest of the loop runs (fairness vs. speed).
-_BATCH = 256
 
 
 class StopReason(enum.Enum):
@@ -78,13 +75,10 @@ class Actor:
         self.ctx: zmq.asyncio.Context | None = None
         self.stop_reason: StopReason | None = None
         self.cancel_orders = False
-        self.messages_received = 0
-        self.frames_dropped = 0
-        self.sends_dropped = 0
-        self._socks: dict[str, OpenSocket] = {}
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._crash: BaseException | None = None
+        self._io = ActorSockets(lambda: self.name, self._crashed, uncounted=(COMMAND,))
         self._link = SupervisorLink(
             self,
             stop_requested=partial(self.request_stop, StopReason.REQUESTED),
@@ -134,6 +128,21 @@ class Actor:
     def state(self) -> ActorState:
         return self.lifecycle.state
 
+    @property
+    def messages_received(self) -> int:
+        """Messages handed to the actor's handlers (the supervisor's commands not counted)."""
+        return self._io.messages_received
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames that did not decode."""
+        return self._io.frames_dropped
+
+    @property
+    def sends_dropped(self) -> int:
+        """Sends refused by a full queue."""
+        return self._io.sends_dropped
+
     def send(
         self,
         socket: str,
@@ -150,39 +159,16 @@ class Actor:
             KeyError: no socket called ``socket``.
             ValueError: the socket has no send codec.
         """
-        sock = self._socks[socket]
-        codec = sock.spec.send
-        if codec is None:
-            raise ValueError(f"socket {socket!r} has no send codec")
-        payload = codec.encode(message)
-        if topic is None and not envelope:
-            return self._send(sock, payload)
-        return self._send(sock, [*envelope, *((topic,) if topic is not None else ()), payload])
+        return self._io.send(socket, message, topic=topic, envelope=envelope)
 
     def send_frames(self, socket: str, frames: Sequence[bytes]) -> bool:
         """Send raw frames without blocking; False (and a counted drop) if the queue is full."""
-        return self._send(self._socks[socket], frames)
-
-    def _send(self, sock: OpenSocket, frames: bytes | Sequence[bytes]) -> bool:
-        # Copying is faster than zero-copy for frames this small (pyzmq's advice below
-        # ~64 kB), and a single frame skips send_multipart's per-frame loop.
-        try:
-            if isinstance(frames, bytes):
-                sock.sync_sock.send(frames, zmq.NOBLOCK)
-            else:
-                sock.sync_sock.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            self.sends_dropped += 1
-            return False
-        finally:
-            if sock.duplex:
-                sock.after_send()  # a send may eat the receive loop's wake-up
-        return True
+        return self._io.send_frames(socket, frames)
 
     async def wait_readable(self, socket: str) -> None:
         """Return once a frame waits on ``socket`` (for actors that read a socket
-        themselves instead of through a ``recv`` codec)."""
-        await self._socks[socket].wait_readable()
+        themselves instead of through a ``Receiver``)."""
+        await self._io.wait_readable(socket)
 
     def read_with(self, socket: str, reader: Callable[[], bool] | None) -> None:
         """Have ``reader`` called from ``socket``'s file-descriptor callback whenever
@@ -198,22 +184,7 @@ class Actor:
         Raises:
             KeyError: no socket called ``socket`` (when installing a reader).
         """
-        if reader is None:
-            sock = self._socks.get(socket)
-            if sock is not None:
-                sock.read_with(None)
-            return
-        sock = self._socks[socket]
-
-        def guarded() -> bool:
-            try:
-                return reader()
-            except Exception as exc:  # a crash like one in a hook
-                sock.read_with(None)
-                self._crashed(exc)
-                return False
-
-        sock.read_with(guarded)
+        self._io.read_with(socket, reader)
 
     def subscribe(self, socket: str, topic: bytes, on: bool = True) -> None:
         """Start (``on``) or stop receiving ``topic`` on SUB socket ``socket``.
@@ -221,14 +192,13 @@ class Actor:
         With ipc:// and tcp:// the publisher filters: an unsubscribed topic costs this
         process no wake-up at all.
         """
-        option = zmq.SUBSCRIBE if on else zmq.UNSUBSCRIBE
-        self._socks[socket].sync_sock.setsockopt(option, topic)
+        self._io.subscribe(socket, topic, on)
 
     def socket(self, name: str) -> zmq.Socket[bytes]:
         """The (synchronous) socket ``name``, for non-blocking reads and sends; wait
         with :meth:`wait_readable`. Never wrap it in a ``zmq.asyncio.Socket``: that
         would replace the runtime's reader on its file descriptor (see OpenSocket)."""
-        return self._socks[name].sync_sock
+        return self._io.socket(name)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a background task, cancelled when the actor stops; an
@@ -268,9 +238,7 @@ class Actor:
                 self.lifecycle.fire(ActorTrigger.STARTED)
                 self._report(Ready(actor=self.name, pid=os.getpid()))
                 log.info("actor_ready", actor=self.name, kind=info.kind)
-                for name, sock in self._socks.items():
-                    if sock.spec.recv is not None:
-                        self._dispatch(name, sock)
+                self._io.dispatch()
                 self._link.start()
                 self.lifecycle.fire(ActorTrigger.RUN)
                 await self._stop.wait()
@@ -306,8 +274,7 @@ class Actor:
             self.lifecycle.fire(ActorTrigger.STOP)
         self._link.close()
         # No more dispatch, from now on (on_stop may read a socket itself, as before Ready).
-        for sock in self._socks.values():
-            sock.read_with(None)
+        self._io.stop_reading()
         await self._cancel_tasks(reason)
         if reason not in (StopReason.ORPHANED, StopReason.CRASHED):
             try:
@@ -321,10 +288,7 @@ class Actor:
             self._report(Failed(actor=self.name, pid=os.getpid(), reason=repr(self._crash)))
         # Orphaned: nothing more may leave this process, so queued frames are dropped.
         # Otherwise (a crash too: its Failed report) the socket's bounded linger applies.
-        linger = 0 if reason is StopReason.ORPHANED else None
-        for sock in self._socks.values():
-            sock.close(linger)
-        self._socks.clear()
+        self._io.close(0 if reason is StopReason.ORPHANED else None)
         if self.lifecycle.state is ActorState.STOPPING:
             self.lifecycle.fire(ActorTrigger.STOPPED)
         log.info("actor_stopped", actor=self.name, reason=reason.value, state=self.state.value)
@@ -361,10 +325,7 @@ class Actor:
         control = control_sockets(
             self.run_dir, self.name, self.info.heartbeat_interval, self._link.on_command
         )
-        for spec in (*control, *self.sockets()):
-            if spec.name in self._socks:
-                raise ValueError(f"actor {self.name}: two sockets named {spec.name!r}")
-            self._socks[spec.name] = OpenSocket(spec, open_socket(self.ctx, spec))
+        self._io.open(self.ctx, (*control, *self.sockets()))
 
     def raise_alert(
         self,
@@ -389,41 +350,8 @@ class Actor:
         )
 
     def _report(self, message: Ready | Heartbeat | Failed | AlertRaised) -> None:
-        if REPORT in self._socks:
+        if REPORT in self._io:
             self.send(REPORT, message)
-
-    def _dispatch(self, name: str, sock: OpenSocket) -> None:
-        """Decode ``sock``'s frames from its descriptor's callback and hand each message
-        to the socket's handler."""
-        receiver = sock.spec.recv
-        assert receiver is not None
-        decode = receiver.codec.decode
-        handler = receiver.handler
-        counted = name != COMMAND  # the supervisor's commands are not the actor's messages
-
-        def handle(frames: list[bytes]) -> None:
-            try:
-                message = decode(frames[-1])
-            except msgspec.DecodeError as exc:
-                self.frames_dropped += 1
-                log.warning(
-                    "frame_dropped",
-                    actor=self.name,
-                    socket=name,
-                    error=str(exc),
-                    dropped=self.frames_dropped,
-                )
-                return
-            if counted:
-                self.messages_received += 1
-            if handler(message, frames[:-1]) is not None:
-                raise TypeError(
-                    f"{type(self).__name__}: the handler of socket {name!r} returned a "
-                    "value: it must be synchronous (spawn() the work that waits)"
-                )
-
-        sock_ = sock.sync_sock
-        self.read_with(name, lambda: drain(sock_, handle, _BATCH))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
