@@ -1,6 +1,6 @@
 """The actor base class: explicit lifecycle, declared sockets, one asyncio loop.
 
-A subclass declares its sockets (:meth:`Actor.sockets`), each receiving one with its
+A subclass declares its sockets (:meth:`Actor.sockets`), a receiving one with its
 handler (:class:`~gridsup.runtime.sockets.Receiver`: a codec and a method that matches
 the codec's union exhaustively), and fills in the hooks (:meth:`on_start`,
 :meth:`on_stop`, :meth:`status`); the final template method :meth:`Actor.run` does the
