@@ -32,7 +32,7 @@ import zmq
 from gridsup.messages.control import REPORT_CODEC, Heartbeat, StatusValue
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.runtime.actor import Actor
-from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 
 TOPIC = b"BTC/USDT"
 PRICE = Decimal("64999.99")
@@ -61,11 +61,17 @@ class Subscriber(Actor):
 
     def sockets(self) -> list[SocketSpec]:
         return [
-            SocketSpec("ticks", SocketType.SUB, self.ticks, recv=MARKET_CODEC, subscribe=(TOPIC,)),
+            SocketSpec(
+                "ticks",
+                SocketType.SUB,
+                self.ticks,
+                recv=Receiver(MARKET_CODEC, self.on_tick),
+                subscribe=(TOPIC,),
+            ),
             SocketSpec("acks", SocketType.PUSH, self.acks, send=REPORT_CODEC),
         ]
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_tick(self, message: Any, envelope: list[bytes]) -> None:
         ts = message.timestamp
         if ts > 0:
             if not self.received:
@@ -107,14 +113,16 @@ class Publisher(Actor):
         ticks, acks, results = self.endpoints
         return [
             SocketSpec("ticks", SocketType.PUB, ticks, bind=True, send=MARKET_CODEC),
-            SocketSpec("acks", SocketType.PULL, acks, bind=True, recv=REPORT_CODEC),
+            SocketSpec(
+                "acks", SocketType.PULL, acks, bind=True, recv=Receiver(REPORT_CODEC, self.on_ack)
+            ),
             SocketSpec("results", SocketType.PUSH, results, send=REPORT_CODEC),
         ]
 
     async def on_start(self) -> None:
         self.spawn(self._publish())
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_ack(self, message: Any, envelope: list[bytes]) -> None:
         if message.status.get("kind") == "hello":
             self.hellos.add(message.actor)
         else:
@@ -166,11 +174,16 @@ class Echo(Actor):
     def sockets(self) -> list[SocketSpec]:
         return [
             SocketSpec(
-                "rpc", SocketType.ROUTER, self.rpc, bind=True, recv=MARKET_CODEC, send=MARKET_CODEC
+                "rpc",
+                SocketType.ROUTER,
+                self.rpc,
+                bind=True,
+                recv=Receiver(MARKET_CODEC, self.on_request),
+                send=MARKET_CODEC,
             )
         ]
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_request(self, message: Any, envelope: list[bytes]) -> None:
         self.send("rpc", message, envelope=envelope)
 
 
@@ -184,7 +197,13 @@ class Ping(Actor):
 
     def sockets(self) -> list[SocketSpec]:
         return [
-            SocketSpec("rpc", SocketType.DEALER, self.rpc, recv=MARKET_CODEC, send=MARKET_CODEC),
+            SocketSpec(
+                "rpc",
+                SocketType.DEALER,
+                self.rpc,
+                recv=Receiver(MARKET_CODEC, self.on_reply),
+                send=MARKET_CODEC,
+            ),
             SocketSpec("results", SocketType.PUSH, self.results, send=REPORT_CODEC),
         ]
 
@@ -195,7 +214,7 @@ class Ping(Actor):
         self.sent = time.perf_counter_ns()
         self.send("rpc", _tick(len(self.rtts) + 1))
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_reply(self, message: Any, envelope: list[bytes]) -> None:
         self.rtts.append(time.perf_counter_ns() - self.sent)
         if len(self.rtts) < self.samples + self.warmup:
             self._ping()

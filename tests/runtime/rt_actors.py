@@ -17,10 +17,10 @@ from typing import Any
 import zmq.asyncio
 
 from gridsup.messages.control import StatusValue
-from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.market import MARKET_CODEC, MarketMessage, Tick
 from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, LoadState
 from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
-from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 
 HEAVY = ("ccxt", "pandas", "sqlalchemy")
 
@@ -120,11 +120,11 @@ class TickSink(Steady):
                 SocketType.PULL,
                 self.run_dir.endpoint(f"ticks-{self.name}"),
                 bind=True,
-                recv=MARKET_CODEC,
+                recv=Receiver(MARKET_CODEC, self.on_tick),
             )
         ]
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_tick(self, message: MarketMessage, envelope: list[bytes]) -> None:
         assert isinstance(message, Tick)
         self.ticks += 1
 
@@ -149,7 +149,8 @@ class Binder(Steady):
         self.endpoint = endpoint
 
     def sockets(self) -> list[SocketSpec]:
-        return [SocketSpec("in", SocketType.PULL, self.endpoint, bind=True, recv=MARKET_CODEC)]
+        recv = Receiver(MARKET_CODEC, lambda message, envelope: None)
+        return [SocketSpec("in", SocketType.PULL, self.endpoint, bind=True, recv=recv)]
 
 
 class Locked(Steady):
@@ -177,9 +178,10 @@ class OrderedSink(Steady):
     def sockets(self) -> list[SocketSpec]:
         assert self.run_dir is not None
         endpoint = self.run_dir.endpoint(f"ticks-{self.name}")
-        return [SocketSpec("ticks", SocketType.PULL, endpoint, bind=True, recv=MARKET_CODEC)]
+        recv = Receiver(MARKET_CODEC, self.on_tick)
+        return [SocketSpec("ticks", SocketType.PULL, endpoint, bind=True, recv=recv)]
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_tick(self, message: MarketMessage, envelope: list[bytes]) -> None:
         if message.timestamp == -1:
             _append(self.evidence, f"dropped {self.frames_dropped}")
             _append(self.evidence, "got " + ",".join(map(str, self.seen)))
@@ -191,7 +193,7 @@ class OrderedSink(Steady):
 
 
 class PipelinedPinger(Steady):
-    """A DEALER (to ``endpoint``) that sends from inside ``on_message``: each reply is
+    """A DEALER (to ``endpoint``) that sends from inside its handler: each reply is
     answered with up to two requests (at most ``WINDOW`` in flight, well under the
     high-water marks) until ``total`` are sent, so sends keep racing the replies that
     arrive meanwhile. Writes ``replies <n> dropped <sends dropped>`` and stops when all
@@ -207,13 +209,17 @@ class PipelinedPinger(Steady):
     def sockets(self) -> list[SocketSpec]:
         return [
             SocketSpec(
-                "rpc", SocketType.DEALER, self.endpoint, recv=MARKET_CODEC, send=MARKET_CODEC
+                "rpc",
+                SocketType.DEALER,
+                self.endpoint,
+                recv=Receiver(MARKET_CODEC, self.on_reply),
+                send=MARKET_CODEC,
             )
         ]
 
     async def on_start(self) -> None:
         await super().on_start()
-        # The first request goes after Ready (from a task), the rest from on_message.
+        # The first request goes after Ready (from a task), the rest from on_reply.
         self.spawn(self._first())
 
     async def _first(self) -> None:
@@ -224,7 +230,7 @@ class PipelinedPinger(Steady):
             self.sent += 1
             self.send("rpc", Tick(symbol="X/Y", timestamp=self.sent, last=Decimal(1)))
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    def on_reply(self, message: MarketMessage, envelope: list[bytes]) -> None:
         self.replies += 1
         self._request()
         self._request()
@@ -234,8 +240,9 @@ class PipelinedPinger(Steady):
 
 
 class RaisingSink(Steady):
-    """Binds ``ticks-<name>``; its ``on_message`` raises (``mode`` raise) or returns a
-    coroutine (``mode`` async) -- either must crash the actor."""
+    """Binds ``ticks-<name>``; its handler raises (``mode`` raise) or returns a
+    coroutine (``mode`` async) -- either must crash the actor. (mypy would refuse the
+    second: the handler is passed untyped, as a careless actor might.)"""
 
     def __init__(self, evidence: str, mode: str) -> None:
         super().__init__(evidence)
@@ -244,12 +251,14 @@ class RaisingSink(Steady):
     def sockets(self) -> list[SocketSpec]:
         assert self.run_dir is not None
         endpoint = self.run_dir.endpoint(f"ticks-{self.name}")
-        return [SocketSpec("ticks", SocketType.PULL, endpoint, bind=True, recv=MARKET_CODEC)]
+        handler: Any = self.on_tick
+        recv = Receiver(MARKET_CODEC, handler)
+        return [SocketSpec("ticks", SocketType.PULL, endpoint, bind=True, recv=recv)]
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> Any:
+    def on_tick(self, message: MarketMessage, envelope: list[bytes]) -> Any:
         _append(self.evidence, f"message {message.timestamp}")
         if self.mode == "raise":
-            raise RuntimeError("on_message raised on purpose")
+            raise RuntimeError("the handler raised on purpose")
         return asyncio.sleep(0)
 
 

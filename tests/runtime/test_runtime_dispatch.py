@@ -1,6 +1,6 @@
 """Frames are dispatched from the socket's file-descriptor callback (no task per
 socket): every frame, in order, across batches; sends from inside the reader never lose
-a wake-up; an on_message that raises still crashes the actor; a Requester reads its
+a wake-up; a socket handler that raises still crashes the actor; a Requester reads its
 replies before Ready. Each actor runs in a process of its own, against real sockets."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from gridsup.messages.control import REPORT_CODEC, Failed, Ready
 from gridsup.messages.market import MARKET_CODEC, Tick
 from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, StateLoaded
 from gridsup.runtime import endpoints
-from gridsup.runtime.actor import _BATCH, RuntimeInfo
+from gridsup.runtime.actor import RuntimeInfo
+from gridsup.runtime.dispatch import _BATCH
 from gridsup.runtime.entry import Launch, child_main
 from gridsup.runtime.sockets import drain
 
@@ -101,7 +102,7 @@ def test_a_burst_of_several_batches_arrives_whole_and_in_order(base: Path) -> No
         _finish(proc, ctx)
 
 
-def test_sends_from_on_message_never_lose_the_wake_up_of_replies(base: Path) -> None:
+def test_sends_from_a_handler_never_lose_the_wake_up_of_replies(base: Path) -> None:
     total = 20_000
     endpoint = f"ipc://{base}/rpc.sock"
     _, proc, ctx, _ = _start(base, "pinger", "rt_actors:PipelinedPinger", endpoint, total)
@@ -127,7 +128,7 @@ def test_sends_from_on_message_never_lose_the_wake_up_of_replies(base: Path) -> 
 
 
 @pytest.mark.parametrize("mode", ["raise", "async"])
-def test_an_on_message_that_raises_or_returns_an_awaitable_crashes_the_actor(
+def test_a_handler_that_raises_or_returns_an_awaitable_crashes_the_actor(
     base: Path, mode: str
 ) -> None:
     run_dir, proc, ctx, pull = _start(base, "raiser", "rt_actors:RaisingSink", mode)

@@ -1,5 +1,6 @@
 """The actor runtime: an actor's lifecycle and run loop (``actor``), its declared sockets
-(``sockets``) and where they live (``endpoints``), the child process's entry point and the
+(``sockets``), their reading, writing and dispatch to handlers (``dispatch``) and where
+they live (``endpoints``), the child process's entry point and the
 forkserver zygote (``entry``, ``zygote``), liveness checks, request/reply over a DEALER
 (``requests``), and the link to the supervisor (``supervisor_link``).
 

@@ -1,15 +1,17 @@
 """The actor base class: explicit lifecycle, declared sockets, one asyncio loop.
 
-A subclass declares its sockets (:meth:`Actor.sockets`) and fills in the hooks
-(:meth:`on_start`, :meth:`on_message`, :meth:`on_stop`, :meth:`status`); the final
-template method :meth:`Actor.run` does the rest: open sockets, report ``Ready``, dispatch
-frames, heartbeat to the supervisor, watch for its death, stop cleanly on SIGTERM or a
-``Stop`` command (the supervisor's side: :mod:`gridsup.runtime.supervisor_link`). Frames
-that do not decode are logged, counted and dropped.
+A subclass declares its sockets (:meth:`Actor.sockets`), a receiving one with its
+handler (:class:`~gridsup.runtime.sockets.Receiver`: a codec and a method that matches
+the codec's union exhaustively), and fills in the hooks (:meth:`on_start`,
+:meth:`on_stop`, :meth:`status`); the final template method :meth:`Actor.run` does the
+rest: open sockets, report ``Ready``, dispatch frames, heartbeat to the supervisor, watch
+for its death, stop cleanly on SIGTERM or a ``Stop`` command (the supervisor's side:
+:mod:`gridsup.runtime.supervisor_link`). Frames that do not decode are logged, counted
+and dropped.
 
-Frames are dispatched from the socket's file-descriptor callback itself (see
-:class:`~gridsup.runtime.sockets.OpenSocket`): ``on_message`` runs in the loop iteration
-that saw the descriptor fire, with no task in between, and so must be synchronous.
+Frames are dispatched from the socket's file-descriptor callback itself (the reading
+and writing: :mod:`gridsup.runtime.dispatch`): a handler runs in the loop iteration that
+saw the descriptor fire, with no task in between, and so must be synchronous.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import msgspec
 import structlog
 import zmq
 import zmq.asyncio
@@ -32,14 +33,12 @@ import zmq.asyncio
 from gridsup.messages.alerts import AlertCause, AlertRaised, AlertSeverity
 from gridsup.messages.control import Failed, Heartbeat, Pause, Ready, Resume, StatusValue
 from gridsup.runtime import endpoints
-from gridsup.runtime.sockets import OpenSocket, SocketSpec, drain, open_socket
+from gridsup.runtime.dispatch import ActorSockets
+from gridsup.runtime.sockets import SocketSpec
 from gridsup.runtime.states import ActorState, ActorTrigger, Lifecycle
 from gridsup.runtime.supervisor_link import COMMAND, REPORT, SupervisorLink, control_sockets
 
 log = structlog.get_logger("gridsup.actors")
-
-# Frames taken from one socket before the rest of the loop runs (fairness vs. speed).
-_BATCH = 256
 
 
 class StopReason(enum.Enum):
@@ -76,13 +75,10 @@ class Actor:
         self.ctx: zmq.asyncio.Context | None = None
         self.stop_reason: StopReason | None = None
         self.cancel_orders = False
-        self.messages_received = 0
-        self.frames_dropped = 0
-        self.sends_dropped = 0
-        self._socks: dict[str, OpenSocket] = {}
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._crash: BaseException | None = None
+        self._io = ActorSockets(lambda: self.name, self._crashed, uncounted=(COMMAND,))
         self._link = SupervisorLink(
             self,
             stop_requested=partial(self.request_stop, StopReason.REQUESTED),
@@ -95,21 +91,20 @@ class Actor:
     # -- hooks --------------------------------------------------------------------------
 
     def sockets(self) -> Sequence[SocketSpec]:
-        """The actor's own sockets; ``self.run_dir`` is set when this is called."""
+        """The actor's own sockets; ``self.run_dir`` is set when this is called.
+
+        A socket's handler (its :class:`~gridsup.runtime.sockets.Receiver`) gets each
+        decoded message and its envelope (the frames before the payload: topic, ROUTER
+        identity), synchronously: it is called from the socket's file-descriptor
+        callback, in order, before the next frame is read. Work that must wait goes to
+        :meth:`spawn`; a handler that returns an awaitable crashes the actor (it would
+        never run), as does one that raises (the supervisor restarts it).
+        """
         return ()
 
     async def on_start(self) -> None:
-        """Set up (load state, reconcile ...). Runs before ``Ready`` is reported."""
-
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
-        """Handle one decoded message from ``socket``, synchronously: it is called from
-        the socket's file-descriptor callback, in order, before the next frame is read.
-        Work that must wait goes to :meth:`spawn`; returning an awaitable crashes the
-        actor (it would never run).
-
-        ``envelope`` holds the frames before the payload (topic, ROUTER identity).
-        Raising crashes the actor (the supervisor restarts it).
-        """
+        """Set up (load state, reconcile ...). Runs before ``Ready`` is reported; the
+        sockets' handlers are called only after it."""
 
     async def on_stop(self, reason: StopReason) -> None:
         """Clean up before the sockets close. Not called when orphaned or crashed."""
@@ -133,6 +128,21 @@ class Actor:
     def state(self) -> ActorState:
         return self.lifecycle.state
 
+    @property
+    def messages_received(self) -> int:
+        """Messages handed to the actor's handlers (the supervisor's commands not counted)."""
+        return self._io.messages_received
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames that did not decode."""
+        return self._io.frames_dropped
+
+    @property
+    def sends_dropped(self) -> int:
+        """Sends refused by a full queue."""
+        return self._io.sends_dropped
+
     def send(
         self,
         socket: str,
@@ -149,39 +159,16 @@ class Actor:
             KeyError: no socket called ``socket``.
             ValueError: the socket has no send codec.
         """
-        sock = self._socks[socket]
-        codec = sock.spec.send
-        if codec is None:
-            raise ValueError(f"socket {socket!r} has no send codec")
-        payload = codec.encode(message)
-        if topic is None and not envelope:
-            return self._send(sock, payload)
-        return self._send(sock, [*envelope, *((topic,) if topic is not None else ()), payload])
+        return self._io.send(socket, message, topic=topic, envelope=envelope)
 
     def send_frames(self, socket: str, frames: Sequence[bytes]) -> bool:
         """Send raw frames without blocking; False (and a counted drop) if the queue is full."""
-        return self._send(self._socks[socket], frames)
-
-    def _send(self, sock: OpenSocket, frames: bytes | Sequence[bytes]) -> bool:
-        # Copying is faster than zero-copy for frames this small (pyzmq's advice below
-        # ~64 kB), and a single frame skips send_multipart's per-frame loop.
-        try:
-            if isinstance(frames, bytes):
-                sock.sync_sock.send(frames, zmq.NOBLOCK)
-            else:
-                sock.sync_sock.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            self.sends_dropped += 1
-            return False
-        finally:
-            if sock.duplex:
-                sock.after_send()  # a send may eat the receive loop's wake-up
-        return True
+        return self._io.send_frames(socket, frames)
 
     async def wait_readable(self, socket: str) -> None:
         """Return once a frame waits on ``socket`` (for actors that read a socket
-        themselves instead of through a ``recv`` codec)."""
-        await self._socks[socket].wait_readable()
+        themselves instead of through a ``Receiver``)."""
+        await self._io.wait_readable(socket)
 
     def read_with(self, socket: str, reader: Callable[[], bool] | None) -> None:
         """Have ``reader`` called from ``socket``'s file-descriptor callback whenever
@@ -197,22 +184,7 @@ class Actor:
         Raises:
             KeyError: no socket called ``socket`` (when installing a reader).
         """
-        if reader is None:
-            sock = self._socks.get(socket)
-            if sock is not None:
-                sock.read_with(None)
-            return
-        sock = self._socks[socket]
-
-        def guarded() -> bool:
-            try:
-                return reader()
-            except Exception as exc:  # a crash like one in a hook
-                sock.read_with(None)
-                self._crashed(exc)
-                return False
-
-        sock.read_with(guarded)
+        self._io.read_with(socket, reader)
 
     def subscribe(self, socket: str, topic: bytes, on: bool = True) -> None:
         """Start (``on``) or stop receiving ``topic`` on SUB socket ``socket``.
@@ -220,14 +192,13 @@ class Actor:
         With ipc:// and tcp:// the publisher filters: an unsubscribed topic costs this
         process no wake-up at all.
         """
-        option = zmq.SUBSCRIBE if on else zmq.UNSUBSCRIBE
-        self._socks[socket].sync_sock.setsockopt(option, topic)
+        self._io.subscribe(socket, topic, on)
 
     def socket(self, name: str) -> zmq.Socket[bytes]:
         """The (synchronous) socket ``name``, for non-blocking reads and sends; wait
         with :meth:`wait_readable`. Never wrap it in a ``zmq.asyncio.Socket``: that
         would replace the runtime's reader on its file descriptor (see OpenSocket)."""
-        return self._socks[name].sync_sock
+        return self._io.socket(name)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a background task, cancelled when the actor stops; an
@@ -267,9 +238,7 @@ class Actor:
                 self.lifecycle.fire(ActorTrigger.STARTED)
                 self._report(Ready(actor=self.name, pid=os.getpid()))
                 log.info("actor_ready", actor=self.name, kind=info.kind)
-                for name, sock in self._socks.items():
-                    if sock.spec.recv is not None:
-                        self._dispatch(name, sock)
+                self._io.dispatch()
                 self._link.start()
                 self.lifecycle.fire(ActorTrigger.RUN)
                 await self._stop.wait()
@@ -305,8 +274,7 @@ class Actor:
             self.lifecycle.fire(ActorTrigger.STOP)
         self._link.close()
         # No more dispatch, from now on (on_stop may read a socket itself, as before Ready).
-        for sock in self._socks.values():
-            sock.read_with(None)
+        self._io.stop_reading()
         await self._cancel_tasks(reason)
         if reason not in (StopReason.ORPHANED, StopReason.CRASHED):
             try:
@@ -320,10 +288,7 @@ class Actor:
             self._report(Failed(actor=self.name, pid=os.getpid(), reason=repr(self._crash)))
         # Orphaned: nothing more may leave this process, so queued frames are dropped.
         # Otherwise (a crash too: its Failed report) the socket's bounded linger applies.
-        linger = 0 if reason is StopReason.ORPHANED else None
-        for sock in self._socks.values():
-            sock.close(linger)
-        self._socks.clear()
+        self._io.close(0 if reason is StopReason.ORPHANED else None)
         if self.lifecycle.state is ActorState.STOPPING:
             self.lifecycle.fire(ActorTrigger.STOPPED)
         log.info("actor_stopped", actor=self.name, reason=reason.value, state=self.state.value)
@@ -357,11 +322,10 @@ class Actor:
 
     def _open_sockets(self) -> None:
         assert self.ctx is not None and self.run_dir is not None and self.info is not None
-        control = control_sockets(self.run_dir, self.name, self.info.heartbeat_interval)
-        for spec in (*control, *self.sockets()):
-            if spec.name in self._socks:
-                raise ValueError(f"actor {self.name}: two sockets named {spec.name!r}")
-            self._socks[spec.name] = OpenSocket(spec, open_socket(self.ctx, spec))
+        control = control_sockets(
+            self.run_dir, self.name, self.info.heartbeat_interval, self._link.on_command
+        )
+        self._io.open(self.ctx, (*control, *self.sockets()))
 
     def raise_alert(
         self,
@@ -386,44 +350,8 @@ class Actor:
         )
 
     def _report(self, message: Ready | Heartbeat | Failed | AlertRaised) -> None:
-        if REPORT in self._socks:
+        if REPORT in self._io:
             self.send(REPORT, message)
-
-    def _dispatch(self, name: str, sock: OpenSocket) -> None:
-        """Decode and dispatch ``sock``'s frames from its descriptor's callback."""
-        codec = sock.spec.recv
-        assert codec is not None
-        decode = codec.decode
-        is_command = name == COMMAND
-        on_command = self._link.on_command
-        # Typed as returning anything: an async on_message must be caught, not ignored.
-        on_message: Callable[[str, Any, list[bytes]], object] = self.on_message
-
-        def handle(frames: list[bytes]) -> None:
-            try:
-                message = decode(frames[-1])
-            except msgspec.DecodeError as exc:
-                self.frames_dropped += 1
-                log.warning(
-                    "frame_dropped",
-                    actor=self.name,
-                    socket=name,
-                    error=str(exc),
-                    dropped=self.frames_dropped,
-                )
-                return
-            if is_command:
-                on_command(message)
-                return
-            self.messages_received += 1
-            if on_message(name, message, frames[:-1]) is not None:
-                raise TypeError(
-                    f"{type(self).__name__}.on_message returned a value: it must be "
-                    "synchronous (spawn() the work that waits)"
-                )
-
-        sock_ = sock.sync_sock
-        self.read_with(name, lambda: drain(sock_, handle, _BATCH))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -1,10 +1,10 @@
 """Declared sockets: what an actor says it needs, and how the runtime opens it.
 
 An actor lists :class:`SocketSpec` s; the runtime opens them on the process's one
-context, reads every socket that has a ``recv`` codec from its file descriptor's
-callback (no task per socket), and
-encodes with the ``send`` codec on :meth:`Actor.send`. Every socket gets a bounded linger
-so that closing never hangs on an absent peer.
+context, reads every socket that has a :class:`Receiver` from its file descriptor's
+callback (no task per socket) and hands each decoded message to the receiver's handler,
+and encodes with the ``send`` codec on :meth:`Actor.send`. Every socket gets a bounded
+linger so that closing never hangs on an absent peer.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import zmq
 
 from gridsup.messages.codec import Codec
+
+R = TypeVar("R")
 
 # How long close() may wait to flush queued frames (ms): bounded, never forever.
 DEFAULT_LINGER_MS = 500
@@ -34,13 +36,42 @@ class SocketType(enum.Enum):
     REP = zmq.REP
 
 
+class Receiver:
+    """What a socket receives and who handles it: ``codec`` decodes the last frame of
+    each message into a member of its channel's tagged union, and ``handler`` gets that
+    member with the frames before it (the envelope: a topic, a ROUTER identity).
+
+    The constructor ties the two together for mypy: :class:`Codec` is invariant in its
+    union, so ``handler`` must accept every member of it. A handler that takes only
+    some kinds does not type-check, nor does one that returns something (an ``async``
+    handler). The handler matches its union exhaustively (``case _:
+    assert_never(message)``), so a message kind added to a channel fails type-checking
+    until it is handled.
+
+    The class itself is not generic on purpose: a ``SocketSpec[Any]`` in the return type
+    of :meth:`Actor.sockets` would make mypy infer the union as ``Any`` from that context
+    and accept any handler; a generic ``__init__`` with a plain return type cannot.
+    """
+
+    __slots__ = ("codec", "handler")
+
+    def __init__(self, codec: Codec[R], handler: Callable[[R, list[bytes]], None]) -> None:
+        self.codec: Codec[Any] = codec
+        # Typed as returning anything: a handler that returns a value (an un-awaited
+        # coroutine) crashes the actor at run time too.
+        self.handler: Callable[[Any, list[bytes]], object] = handler
+
+    def __repr__(self) -> str:
+        return f"Receiver({self.codec!r}, {getattr(self.handler, '__qualname__', self.handler)})"
+
+
 @dataclass(frozen=True, slots=True)
 class SocketSpec:
     """One socket of an actor.
 
-    ``recv`` decodes incoming frames (the last frame of a multipart message; earlier
-    frames such as a topic or a ROUTER identity are handed over as the envelope);
-    ``None`` makes the socket send-only. ``send`` encodes what :meth:`Actor.send` gets.
+    ``recv`` decodes incoming frames and says who handles them (:class:`Receiver`);
+    ``None`` makes the socket send-only, or one the actor reads itself
+    (:meth:`Actor.read_with`). ``send`` encodes what :meth:`Actor.send` gets.
     ``subscribe`` applies to SUB sockets (empty: subscribe to everything).
     """
 
@@ -48,7 +79,7 @@ class SocketSpec:
     type: SocketType
     endpoint: str
     bind: bool = False
-    recv: Codec[Any] | None = None
+    recv: Receiver | None = None
     send: Codec[Any] | None = None
     subscribe: tuple[bytes, ...] = ()
     sndhwm: int | None = None

@@ -26,10 +26,11 @@ from gridsup.messages.control import (
     Resume,
     StatusValue,
     Stop,
+    SupervisorCommand,
 )
 from gridsup.runtime import endpoints
 from gridsup.runtime.liveness import process_alive
-from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 
 log = structlog.get_logger("gridsup.actors")
 
@@ -83,9 +84,13 @@ class Supervised(Protocol):
 
 
 def control_sockets(
-    run_dir: endpoints.RunDir, actor: str, heartbeat_interval: float
+    run_dir: endpoints.RunDir,
+    actor: str,
+    heartbeat_interval: float,
+    on_command: Callable[[SupervisorCommand, list[bytes]], None],
 ) -> tuple[SocketSpec, SocketSpec]:
-    """The sockets every actor opens to its supervisor, before its own."""
+    """The sockets every actor opens to its supervisor, before its own; ``on_command``
+    handles what comes on COMMAND (:meth:`SupervisorLink.on_command`)."""
     return (
         SocketSpec(
             REPORT,
@@ -98,7 +103,7 @@ def control_sockets(
             COMMAND,
             SocketType.SUB,
             run_dir.endpoint(endpoints.COMMAND),
-            recv=COMMAND_CODEC,
+            recv=Receiver(COMMAND_CODEC, on_command),
             subscribe=(
                 endpoints.BROADCAST_TOPIC,
                 endpoints.command_topic(actor),
@@ -167,7 +172,8 @@ class SupervisorLink:
         log.warning("supervisor_lost", actor=self._actor.name, why="parent_exited_while_starting")
         self._orphaned()
 
-    def on_command(self, message: Stop | Heartbeat | Pause | Resume) -> None:
+    def on_command(self, message: SupervisorCommand, envelope: list[bytes]) -> None:
+        """The COMMAND socket's handler: a command, or the supervisor's beat."""
         match message:
             case Pause() | Resume():
                 # The actor decides what pausing means (a grid actor: no new orders).

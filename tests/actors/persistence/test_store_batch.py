@@ -171,7 +171,7 @@ async def test_a_write_batch_is_never_split_across_commits(
 
         actor.writer.write_requests = spy  # type: ignore[method-assign]
         for message in messages:
-            actor.on_message(STORE, message, [b"peer"])
+            actor.on_store_request(message, [b"peer"])
         queued = actor.status()["queued"]
 
         sizes: list[int] = []

@@ -11,32 +11,29 @@ The rules it keeps (docs/actors.md has the whole story):
   knows (looked up first), is answered with that order — never placed twice;
 * per-grid budgets and one account-wide rate limit (invariant 7);
 * durable first: an order's Ack and a fill's OrderUpdate leave only after the persistence
-  actor acknowledged the order event, the fill and (dry-run) the paper account snapshot;
+  actor acknowledged the order event, the fill and (dry-run) the paper account snapshot
+  (:mod:`~gridsup.actors.execution.commits`);
 * OrderUpdate ``seq`` runs 1, 2, 3 ... per grid within an ``epoch`` (this process's start
   time in ms); a snapshot (reply to QueryOrders) carries the seq it is current at.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, assert_never
 
-import msgspec
 import structlog
 
-from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.catchup import GapFiller
+from gridsup.actors.execution.commits import ExecutionCommitter
 from gridsup.actors.execution.desk import Desk, Outcome
-from gridsup.actors.execution.outbox import Action, Outbox, StoreLink
+from gridsup.actors.execution.outbox import Action
 from gridsup.actors.execution.polling import AccountPoller
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.actors.execution.state import (
-    EXECUTION_STATE_KEY,
-    encode_ledger,
     load_ledger,
     load_paper,
     open_live_venue,
@@ -48,39 +45,32 @@ from gridsup.actors.execution.stream import StreamFollower
 from gridsup.actors.execution.tracked_orders import OrderBook
 from gridsup.actors.execution.venue import PaperVenue, Venue
 from gridsup.actors.request_budget import PollPlan, run_budget
-from gridsup.actors.run_config import (
-    MARKET,
-    ORDER_UPDATES,
-    ORDERS,
-    PAPER_ACCOUNT_KEY,
-    STORE,
-    RunConfig,
-    topic,
-)
+from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
 from gridsup.exchange.errors import BadSymbol
 from gridsup.exchange.types import Candle
 from gridsup.messages import telemetry
 from gridsup.messages.control import StatusValue
-from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.market import MARKET_CODEC, MarketMessage, Tick
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
     ORDER_REPLY_CODEC,
     ORDER_REQUEST_CODEC,
     CancelOrder,
+    OrderRequest,
     PlaceOrder,
     QueryOrders,
 )
 from gridsup.messages.store import (
     STORE_REPLY_CODEC,
     STORE_REQUEST_CODEC,
-    RecordRetiredIds,
-    SaveState,
+    Ack,
+    RetiredIdsFound,
+    StateLoaded,
     StoreMessage,
     StoreReply,
-    StoreRequest,
 )
 from gridsup.runtime.actor import Actor, StopReason
-from gridsup.runtime.sockets import SocketSpec, SocketType, drain
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 
 STREAM_VENUES = frozenset({"binance"})
 
@@ -88,8 +78,6 @@ log = structlog.get_logger("gridsup.actors.execution")
 
 # How long a clean stop waits for outstanding store Acks before it gives up (s).
 STOP_DRAIN_S = 3.0
-# Store replies read in one go before the rest of the loop runs (before Ready, on_stop).
-_READ_BATCH = 256
 
 
 class ExecutionActor(Actor):
@@ -102,16 +90,15 @@ class ExecutionActor(Actor):
         self.book = OrderBook()
         self.budgets = Budgets({g.name: g.budget_quote for g in run.grids})
         self.limiter = TokenBucket(run.rate_limit_per_s)
-        self.outbox = Outbox()
-        self.link = StoreLink(self._send_store, run.state_timeout_s)
+        self.commits = ExecutionCommitter(
+            self.budgets,
+            dry_run=run.dry_run,
+            timeout=run.state_timeout_s,
+            send_store=self._send_store,
+            emit=self._emit,
+        )
         self.venue: Venue | None = None
         self.desk: Desk | None = None
-        self.paper_version = 0
-        self.ledger_version = 0
-        self._paper_dirty = False
-        self._ledger_dirty = False
-        self._saves_in_flight: set[str] = set()
-        self._held: list[StoreRequest] = []  # records waiting for their snapshot
         self.ticks = 0
         self.gaps: GapFiller | None = None  # dry-run: the market missed while down
         self._grids = {g.name: g for g in run.grids}
@@ -130,7 +117,7 @@ class ExecutionActor(Actor):
                 SocketType.ROUTER,
                 ep(ORDERS),
                 bind=True,
-                recv=ORDER_REQUEST_CODEC,
+                recv=Receiver(ORDER_REQUEST_CODEC, self.on_order_request),
                 send=ORDER_REPLY_CODEC,
                 sndhwm=100_000,
             ),
@@ -146,7 +133,7 @@ class ExecutionActor(Actor):
                 STORE,
                 SocketType.DEALER,
                 ep(STORE),
-                recv=STORE_REPLY_CODEC,
+                recv=Receiver(STORE_REPLY_CODEC, self.on_store_reply),
                 send=STORE_REQUEST_CODEC,
                 sndhwm=100_000,
             ),
@@ -157,40 +144,43 @@ class ExecutionActor(Actor):
                     MARKET,
                     SocketType.SUB,
                     ep(MARKET),
-                    recv=MARKET_CODEC,
+                    recv=Receiver(MARKET_CODEC, self.on_market),
                     subscribe=tuple(topic(s) for s in sorted(self.config.markets)),
                 )
             )
         return specs
 
     async def on_start(self) -> None:
-        self.epoch = int(time.time() * 1000)
+        self.epoch = self.commits.epoch = int(time.time() * 1000)
+        link = self.commits.link
         # The runtime's dispatch starts after Ready: read Acks ourselves until then.
         self._read_store_replies()
         try:
-            ledger = await load_ledger(self.link, self.budgets)
-            self.ledger_version = ledger
+            self.commits.ledger_version = await load_ledger(link, self.budgets)
             if self.config.dry_run:
-                paper, self.paper_version = await load_paper(self.link, self.config)
+                paper, self.commits.paper_version = await load_paper(link, self.config)
                 # The run's request budget, if its market data polls an exchange: read
                 # for status only (live, the ccxt client holds it).
                 self.venue = PaperVenue(
                     paper,
                     self.limiter,
                     run_budget(self.config),
-                    retired_lookup=partial(retired_in_store, self.link),
+                    retired_lookup=partial(retired_in_store, link),
                 )
-                last_ts = paper.last_timestamp() if self.paper_version else 0
+                self.commits.paper = self.venue
+                last_ts = paper.last_timestamp() if self.commits.paper_version else 0
                 self.gaps = GapFiller(self.config, last_ts, self._replay, self._feed, self.spawn)
             else:
                 self.venue = await open_live_venue(self.config, self.limiter)
             self.desk = Desk(self.config, self.book, self.budgets, self.venue, self.epoch)
+            self.commits.booking = self.desk.booking
             requests, actions = await self.desk.adopt_open_orders()
-            self._commit(self.desk.rerecord_paper_trades() + requests, actions)
-            await self._drain_before_ready()
+            self.commits.commit(self.desk.rerecord_paper_trades() + requests, actions)
+            # What adoption recorded must be durable before anyone can ask about it.
+            await self.commits.drained()
         finally:
             self.read_with(STORE, None)
-        self.spawn(self._resend_loop())
+        self.spawn(self.commits.resend_loop(self.config.state_timeout_s))
         # Streams are verified for Binance only (its loopback serves them); the other
         # venues' dialects poll until theirs are (docs/exchange.md, "Venue dialects").
         if not self.config.dry_run:
@@ -212,7 +202,7 @@ class ExecutionActor(Actor):
             self.book,
             desk,
             self.poll_plan,
-            self._commit_records,
+            self.commits.commit_records,
             probe_s=run.account_probe_s,
         )
         if not (run.user_stream and run.exchange_id in STREAM_VENUES):
@@ -222,7 +212,7 @@ class ExecutionActor(Actor):
             open_user_stream(run),
             desk,
             self.book,
-            self._commit_records,
+            self.commits.commit_records,
             self.poller,
             keepalive_ms=run.stream_keepalive_ms,
             stale_ms=run.stream_stale_ms,
@@ -232,30 +222,10 @@ class ExecutionActor(Actor):
         )
         self.spawn(self.follower.run())
 
-    def _commit_records(self, records: Records) -> None:
-        if records[0] or records[1]:
-            self._commit(*records)
-
     def _read_store_replies(self) -> None:
         """Read the store's replies ourselves, until ``read_with(STORE, None)``: before
         Ready and during on_stop the runtime does not dispatch this socket."""
-        sock = self.socket(STORE)
-
-        def handle(frames: list[bytes]) -> None:
-            try:
-                reply = STORE_REPLY_CODEC.decode(frames[-1])
-            except msgspec.DecodeError as exc:  # garbage: logged and dropped
-                log.warning("frame_dropped", socket=STORE, error=str(exc))
-                return
-            self._on_store_reply(reply)
-
-        self.read_with(STORE, lambda: drain(sock, handle, _READ_BATCH))
-
-    async def _drain_before_ready(self) -> None:
-        # What adoption recorded must be durable before anyone can ask about it.
-        while len(self.outbox) or self.link.pending:
-            await asyncio.sleep(0.01)
-            self.link.resend_due()
+        self.read_with(STORE, self.commits.reader(self.socket(STORE)))
 
     async def on_stop(self, reason: StopReason) -> None:
         self._read_store_replies()
@@ -266,20 +236,15 @@ class ExecutionActor(Actor):
                 budget = (self.info.stop_timeout if self.info else 5.0) - STOP_DRAIN_S - 0.5
                 await settle_on_stop(
                     self.desk,
-                    lambda records: (
-                        self._commit(*records, flush=True) if records[0] or records[1] else None
-                    ),
+                    partial(self.commits.commit_records, flush=True),
                     cancel_orders=self.cancel_orders,
                     budget_s=max(budget, 0.5),
                 )
-            deadline = time.monotonic() + STOP_DRAIN_S
-            while (len(self.outbox) or self.link.pending) and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-                self.link.resend_due()
+            await self.commits.drained(STOP_DRAIN_S, poll=0.02)
         finally:
             self.read_with(STORE, None)
-        if self.link.pending:
-            log.warning("stopped_with_unacked_records", pending=len(self.link.pending))
+        if pending := self.commits.link.pending:
+            log.warning("stopped_with_unacked_records", pending=len(pending))
         if self.venue is not None:
             await self.venue.close()
         if self.gaps is not None:
@@ -299,9 +264,9 @@ class ExecutionActor(Actor):
             telemetry.AUTH_REFUSED: bool(desk and desk.paused is not None),
             "budget_refusals": self.budgets.refused,
             "foreign_orders": desk.foreign if desk else 0,
-            "pending_store_acks": len(self.link.pending),
-            "outbox": len(self.outbox),
-            "store_resent": self.link.resent,
+            "pending_store_acks": len(self.commits.link.pending),
+            "outbox": len(self.commits.outbox),
+            "store_resent": self.commits.link.resent,
             "rate_limit_waits": self.limiter.waits,
             "rate_limit_waited_s": round(self.limiter.waited_s, 3),
             "poll_round_s": round(self.poll_plan.round_s, 3),
@@ -330,23 +295,20 @@ class ExecutionActor(Actor):
 
     # -- messages -------------------------------------------------------------------------
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
-        if socket == STORE:
-            self._on_store_reply(message)
-        elif socket == MARKET:
-            self._on_tick(message)
-        elif socket == ORDERS:
-            match message:
-                case PlaceOrder():
-                    work = self._after_gap(message.strategy, self._desk().place, message)
-                    self.spawn(self._serve(work, envelope))
-                case CancelOrder():
-                    work = self._after_gap(message.strategy, self._desk().cancel, message)
-                    self.spawn(self._serve(work, envelope))
-                case QueryOrders():
-                    self.spawn(self._serve(self._desk().query(message), envelope))
-                case _:
-                    assert_never(message)
+    def on_order_request(self, message: OrderRequest, envelope: list[bytes]) -> None:
+        """ORDERS' handler: each request served as a task, answered to ``envelope`` (the
+        grid's ROUTER identity)."""
+        match message:
+            case PlaceOrder():
+                work = self._after_gap(message.strategy, self._desk().place, message)
+                self.spawn(self._serve(work, envelope))
+            case CancelOrder():
+                work = self._after_gap(message.strategy, self._desk().cancel, message)
+                self.spawn(self._serve(work, envelope))
+            case QueryOrders():
+                self.spawn(self._serve(self._desk().query(message), envelope))
+            case _:
+                assert_never(message)
 
     def _desk(self) -> Desk:
         assert self.desk is not None, "messages arrive only after on_start"
@@ -356,21 +318,26 @@ class ExecutionActor(Actor):
         outcome = await work
         actions: list[Action] = [*outcome.actions, ("reply", envelope, outcome.reply)]
         if outcome.durable:
-            self._commit(outcome.requests, actions, flush=outcome.paper_changed)
+            self.commits.commit(outcome.requests, actions, flush=outcome.paper_changed)
         else:  # a refusal that changed nothing: answer at once
             self._emit(actions)
 
-    def _on_tick(self, tick: Tick) -> None:
-        self.ticks += 1
-        if self.gaps is not None:
-            self.gaps.on_tick(tick)  # after the candles of a restart's gap
-        else:
-            self._feed(tick)
+    def on_market(self, message: MarketMessage, envelope: list[bytes]) -> None:
+        """MARKET's handler (dry-run): ticks move the paper account."""
+        match message:
+            case Tick():
+                self.ticks += 1
+                if self.gaps is not None:
+                    self.gaps.on_tick(message)  # after the candles of a restart's gap
+                else:
+                    self._feed(message)
+            case _:
+                assert_never(message)
 
     def _feed(self, tick: Tick) -> None:
         requests, actions = self._desk().on_tick(tick)
         if requests or actions:
-            self._commit(requests, actions, flush=True)
+            self.commits.commit(requests, actions, flush=True)
 
     def _replay(self, symbol: str, candles: list[Candle]) -> int:
         """Dry-run catch-up: the candles of a gap through the paper account, fills
@@ -381,7 +348,7 @@ class ExecutionActor(Actor):
             log.warning("tick_for_unknown_market", symbol=symbol)
             return 0
         if requests or actions:
-            self._commit(requests, actions, flush=True)
+            self.commits.commit(requests, actions, flush=True)
         return fills
 
     async def _after_gap(
@@ -392,103 +359,18 @@ class ExecutionActor(Actor):
             await self.gaps.wait(spec.symbol)
         return await work(message)
 
-    def _on_store_reply(self, reply: StoreReply) -> None:
-        rid = self.link.on_reply(reply)
-        if rid is None:
-            return
-        self.outbox.acked(rid)
-        if rid in self._saves_in_flight:
-            self._saves_in_flight.discard(rid)
-            if self.outbox.wants_flush:
-                self._flush()
-        self._emit(self.outbox.ready())
+    def on_store_reply(self, message: StoreReply, envelope: list[bytes]) -> None:
+        """STORE's handler: a reply releases what waited for it (durable first)."""
+        match message:
+            case Ack() | StateLoaded() | RetiredIdsFound():
+                self.commits.on_reply(message)
+            case _:
+                assert_never(message)
 
-    # -- durable first ------------------------------------------------------------------
+    # -- sending ------------------------------------------------------------------------
 
-    def _commit(
-        self, requests: list[StoreRequest], actions: list[Action], flush: bool = False
-    ) -> None:
-        """Send ``requests`` to the store; ``actions`` leave once they are acknowledged
-        (and, with ``flush``, once the account state after them is saved too).
-
-        In dry-run, the records of a paper-account change are held back and sent right
-        *behind* the snapshot that contains the change, in the same WriteBatch (see
-        :meth:`_flush`), so they are stored in the snapshot's transaction: the database
-        never holds a fill that the restored paper account does not know — that fill
-        would un-happen, and its trade id be reused. (Should the store refuse one
-        request of the batch for its data, it stores the rest one by one, in order:
-        the snapshot still goes first; a snapshot whose records are missing is
-        re-recorded at the next start.) Otherwise several requests go as one batch too.
-        """
-        if self.desk is not None and self.desk.booking.ledger_changed:
-            self._ledger_dirty, self.desk.booking.ledger_changed = True, False
-            flush = True
-        if flush and self.config.dry_run:
-            self._paper_dirty = True
-            self._held.extend(requests)
-            ids: list[str] = []
-        else:
-            ids = self.link.submit_batch(requests)
-        self.outbox.push(ids, actions, needs_flush=flush)
-        if flush:
-            # At once, not on the next loop turn: the save and the records it covers go
-            # out together and usually land in one commit. Coalescing comes from the one
-            # save in flight (see _flush), not from waiting.
-            self._flush()
-        self._emit(self.outbox.ready())
-
-    def _flush(self) -> None:
-        """Save the account state once for every change made since the last save, with
-        the records held for it: [paper snapshot, records..., ledger] as one WriteBatch,
-        stored in one transaction (one message, one commit on the path of a fill).
-
-        One save is in flight at a time: changes made meanwhile wait for the next one,
-        so the save rate follows the store's commit rate (group commit, here too).
-        """
-        if self._saves_in_flight or not self.outbox.wants_flush:
-            return
-        batch: list[StoreRequest] = []
-        saves: list[str] = []
-        if self._paper_dirty and isinstance(self.venue, PaperVenue):
-            self.paper_version += 1
-            paper = SaveState(
-                request_id=f"paper-{self.epoch}-{self.paper_version}",
-                grid_id=PAPER_ACCOUNT_KEY,
-                version=self.paper_version,
-                state=self.venue.paper.snapshot(),
-            )
-            batch.append(paper)
-            saves.append(paper.request_id)
-            # The ids the account forgot since the last save: into the store in the
-            # snapshot's transaction (the snapshot lists them too), then out of memory.
-            retired = self.venue.paper.retired.take()
-            if retired:
-                batch.append(
-                    RecordRetiredIds(
-                        request_id=f"retired-{self.epoch}-{self.paper_version}",
-                        account=PAPER_ACCOUNT_KEY,
-                        client_order_ids=retired,
-                    )
-                )
-        batch.extend(self._held)
-        self._held.clear()
-        if self._ledger_dirty:
-            self.ledger_version += 1
-            ledger = SaveState(
-                request_id=f"ledger-{self.epoch}-{self.ledger_version}",
-                grid_id=EXECUTION_STATE_KEY,
-                version=self.ledger_version,
-                state=encode_ledger(self.budgets),
-            )
-            batch.append(ledger)
-            saves.append(ledger.request_id)
-        self._paper_dirty = self._ledger_dirty = False
-        ids = self.link.submit_batch(batch)
-        self._saves_in_flight.update(saves)
-        self.outbox.flushed(ids)
-        self._emit(self.outbox.ready())
-
-    def _emit(self, actions: Any) -> None:
+    def _emit(self, actions: Iterable[Action]) -> None:
+        """Send what the commits released: order updates and replies."""
         for kind, target, message in actions:
             if kind == "publish":
                 self.send(ORDER_UPDATES, message, topic=target)
@@ -497,13 +379,6 @@ class ExecutionActor(Actor):
 
     def _send_store(self, message: StoreMessage) -> None:
         self.send(STORE, message)
-
-    # -- background -----------------------------------------------------------------------
-
-    async def _resend_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.state_timeout_s / 4)
-            self.link.resend_due()
 
 
 def build(run: RunConfig) -> ExecutionActor:

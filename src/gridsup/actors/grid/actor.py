@@ -9,12 +9,11 @@ A grid paused on request (the state load says so) stops after the load, paused
 Then trade: ticks and order updates drive the strategy; after every order event the
 state is saved and its Ack awaited before the orders the event produced go out, and
 before the next event is handled (events queue meanwhile) -- the commits of
-:class:`~gridsup.actors.grid.commit.GridCommitter`. The trading path is synchronous,
-driven by callbacks (the message, the replies, a timer): no task, no event, no
-``wait_for`` between a price move and its orders.
-
-Order updates are sequence-numbered per grid (Clone pattern): a gap or a new execution
-epoch triggers a resync -- the same query and reconciliation as a start.
+:class:`~gridsup.actors.grid.commit.GridCommitter`. The trading path
+(:mod:`~gridsup.actors.grid.trading`) is synchronous, driven by callbacks (the message,
+the replies, a timer): no task, no event, no ``wait_for`` between a price move and its
+orders. A gap in the order updates, a Resume or a quiet spell resyncs: the same query
+and reconciliation as a start.
 
 Ticks are listened to only while the strategy can use one: a running grid without
 stop-loss/take-profit unsubscribes from its symbol on the MARKET socket and subscribes
@@ -30,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, assert_never
 
@@ -41,19 +38,19 @@ import zmq.asyncio
 from gridsup.actors.grid.commit import GridCommitter
 from gridsup.actors.grid.context import OutboxContext
 from gridsup.actors.grid.lifecycle import CANCEL_ON_STOP_STATES, GridActorState, GridLockLost
-from gridsup.actors.grid.orders import OrderLink, apply_update
+from gridsup.actors.grid.orders import OrderLink
 from gridsup.actors.grid.start import load_state, reconcile
 from gridsup.actors.grid.status import GridParts, grid_status
 from gridsup.actors.grid.ticks import TickGate
+from gridsup.actors.grid.trading import GridTrading
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
-from gridsup.messages.alerts import AlertCause, AlertKind, AlertSeverity, GridAlert
-from gridsup.messages.common import OrderIntent
 from gridsup.messages.control import Pause, Resume, StatusValue
-from gridsup.messages.market import MARKET_CODEC, Tick
+from gridsup.messages.market import MARKET_CODEC, MarketMessage, Tick
 from gridsup.messages.orders import (
     ORDER_FEED_CODEC,
     ORDER_REPLY_CODEC,
     ORDER_REQUEST_CODEC,
+    OrderFeed,
     OrderRejected,
     OrderUpdate,
 )
@@ -61,7 +58,7 @@ from gridsup.messages.store import STORE_REPLY_CODEC, STORE_REQUEST_CODEC, Store
 from gridsup.runtime.actor import Actor, RuntimeInfo, StopReason
 from gridsup.runtime.endpoints import RunDir
 from gridsup.runtime.requests import Requester
-from gridsup.runtime.sockets import SocketSpec, SocketType
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 from gridsup.store.locks import AsyncpgAdvisoryLock, GridLock, grid_lock
 from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid_config import GridConfig
@@ -70,7 +67,6 @@ from gridsup.strategy.reconcile import ReconciliationResult
 log = structlog.get_logger("gridsup.actors.strategy")
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another process holds this grid's lock
-_MAX_QUEUED = 10_000  # queued order events; beyond this, drop them and resync instead
 _RESYNC_IDLE_S = 30.0  # no event for this long: compare with a snapshot anyway
 
 
@@ -103,33 +99,27 @@ class StrategyActor(Actor):
         self.exit_code: int | None = None
         self.reconciliation: ReconciliationResult | None = None
         self._recon_status: dict[str, str | int | bool] = {}
-        self.resyncs = 0
-        self.events_handled = 0
-        self.fills_seen = 0  # order updates with a fill handled by this process
-        self._seq = 0
-        self._epoch: int | None = None
-        self._events: deque[OrderUpdate | OrderRejected] = deque()
-        self._tick: Tick | None = None  # the latest tick, still to be handled
         self._ticks = TickGate(
             lambda on: self.subscribe(MARKET, topic(self.spec.symbol), on=on), self.spec.name
         )
-        self._resync = False
         # Paused (a Pause command): nothing is applied or placed; ticks and order
         # events wait, and a Resume reconciles first (docs/web.md, "Actions").
         self.paused = False
-        # Busy: a commit in flight, a resync running, or the start not done; the events
-        # queue meanwhile and are taken in turn once it is not.
-        self._busy = True
-        self._pumping = False
+        self.trading = GridTrading(
+            self.strategy,
+            self.outbox,
+            self.spec.name,
+            state=lambda: self.grid_state,
+            held=lambda: self.stop_reason is not None or self.paused,
+            resync=lambda: self.spawn(self._resynced()),
+            settled=self._follow_band,
+            raise_alert=self.raise_alert,
+        )
         self.resync_idle_s = resync_idle_s
-        self._quiet_since = time.monotonic()  # when the queue last went idle
         self._idle: asyncio.TimerHandle | None = None
         self._store: Requester[StoreReply] | None = None
         self._orders: OrderLink | None = None
         self._committer: GridCommitter | None = None  # saves, trade records, then orders
-        # Where the grid's alerts go besides the log (the alerting plugs in here).
-        self.alert_hook: Callable[[GridAlert], None] | None = None
-        self.alerts_raised = 0
 
     # ------------------------------------------------------------------------- sockets
 
@@ -142,14 +132,14 @@ class StrategyActor(Actor):
                 MARKET,
                 SocketType.SUB,
                 base.endpoint(MARKET),
-                recv=MARKET_CODEC,
+                recv=Receiver(MARKET_CODEC, self.on_market),
                 subscribe=(topic(self.spec.symbol),),
             ),
             SocketSpec(
                 ORDER_UPDATES,
                 SocketType.SUB,
                 base.endpoint(ORDER_UPDATES),
-                recv=ORDER_FEED_CODEC,
+                recv=Receiver(ORDER_FEED_CODEC, self.on_order_feed),
                 subscribe=(topic(self.spec.name),),
             ),
             # No recv codec: the Requesters read these two themselves (also during start).
@@ -200,8 +190,9 @@ class StrategyActor(Actor):
             "paper" if run.dry_run else run.exchange_id,  # as the execution actor records
             guarded=self._guarded,
             stopping=lambda: self.stop_reason is not None,
-            done=self._resume,
+            done=self.trading.resume,
         )
+        self.trading.committer = self._committer
         for requester in (self._store, orders):
             self.spawn(requester.run())
             self.spawn(requester.resend_loop())
@@ -219,8 +210,7 @@ class StrategyActor(Actor):
         else:
             await self._reconcile()
         self._follow_band()  # a restored running grid stops listening before its first tick
-        self._busy = False
-        self._pump()  # what came during the start
+        self.trading.resume()  # what came during the start
         self._idle = asyncio.get_running_loop().call_later(
             self.resync_idle_s, self._guarded, self._on_idle
         )
@@ -230,7 +220,7 @@ class StrategyActor(Actor):
         self.grid_state = GridActorState.RECONCILING
         assert self._orders is not None
         snapshot = await self._orders.query(tuple(self.strategy.tracked_orders()))
-        self._seq, self._epoch = snapshot.seq, snapshot.epoch
+        self.trading.seq, self.trading.epoch = snapshot.seq, snapshot.epoch
         assert self._committer is not None
         result = reconcile(
             self.strategy, snapshot, self.spec, self.run_config, self._committer.unsent
@@ -259,83 +249,57 @@ class StrategyActor(Actor):
 
     # ------------------------------------------------------------------------ trading
     #
-    # A state machine driven by callbacks, not a task: on_message queues the event and
-    # pumps; the pump applies events one at a time until one needs a commit, which keeps
-    # the actor busy until every reply of its save and trade records is in; the last
-    # reply sends the orders and pumps again. Only a resync (it awaits a query) runs as a
-    # task, the actor busy meanwhile. No asyncio hop between an event and its save.
+    # The handlers take what the grid can use and hand it to the trading path
+    # (actors/grid/trading.py), which applies it in turn, committing as it goes.
 
-    def on_message(self, socket: str, message: Any, envelope: list[bytes]) -> None:
+    @property
+    def resyncs(self) -> int:
+        return self.trading.resyncs
+
+    @property
+    def events_handled(self) -> int:
+        return self.trading.events_handled
+
+    @property
+    def fills_seen(self) -> int:
+        """Order updates with a fill handled by this process."""
+        return self.trading.fills_seen
+
+    @property
+    def alerts_raised(self) -> int:
+        return self.trading.alerts_raised
+
+    def on_market(self, message: MarketMessage, envelope: list[bytes]) -> None:
+        """MARKET's handler: the latest tick wins (it waits behind queued events)."""
         if self.grid_state is GridActorState.ABORTED:
             return
-        if socket == MARKET:
-            if not self._ticks.wakes(self.strategy, message):
-                return
-            self._tick = message
-        elif len(self._events) >= _MAX_QUEUED:
-            log.warning("order_events_overflowed", grid=self.spec.name, queued=_MAX_QUEUED)
-            self._events.clear()
-            self._resync = True
-        else:
-            self._events.append(message)
-        self._pump()
+        match message:
+            case Tick():
+                if self._ticks.wakes(self.strategy, message):
+                    self.trading.tick(message)
+            case _:
+                assert_never(message)
 
-    def _pump(self) -> None:
-        """Apply what is queued -- a resync first, then order events in turn, then the
-        latest tick -- until one needs a commit (the actor is busy until its replies are
-        in) or nothing is left; then follow the strategy's tick band.
-
-        Does nothing while busy (a commit in flight, a resync, the start), while stopping,
-        or when called back from inside itself (a commit that had nothing to wait for).
-        """
-        if self._busy or self._pumping or self.stop_reason is not None or self.paused:
+    def on_order_feed(self, message: OrderFeed, envelope: list[bytes]) -> None:
+        """ORDER_UPDATES' handler: queued, and applied in turn."""
+        if self.grid_state is GridActorState.ABORTED:
             return
-        self._pumping = True
-        try:
-            while not self._busy and self.grid_state is not GridActorState.ABORTED:
-                if self._resync:
-                    self._resync = False
-                    self.resyncs += 1
-                    self._busy = True
-                    self.spawn(self._resynced())
-                elif self._events:
-                    self._handle(self._events.popleft())
-                elif self._tick is not None:
-                    tick, self._tick = self._tick, None
-                    self.strategy.on_tick(tick)
-                    if self.outbox.has_actions:
-                        self._commit()
-                else:
-                    break
-        finally:
-            self._pumping = False
-        if not self._busy:
-            self._quiet_since = time.monotonic()
-            self._follow_band()
+        match message:
+            case OrderUpdate():
+                self.trading.update(message)
+            case _:
+                assert_never(message)
 
     async def _resynced(self) -> None:
         """A resync as a task (it awaits a query); the events wait until it is done."""
         await self._reconcile()
-        self._resume()
+        self.trading.resume()
 
     def _on_idle(self) -> None:
-        """The idle timer. Quiet for ``resync_idle_s``: check the sequence with a snapshot,
-        in case the one update that would have shown a gap was lost (a slow-joining SUB).
-
-        Armed once and moved lazily: an event only sets ``_quiet_since`` (no timer per
-        event); a timer that fires early waits out the rest, one that fires while busy
-        waits a whole period again.
-        """
+        """The idle timer (:meth:`GridTrading.idle`): one timer, moved lazily."""
         if self.stop_reason is not None:
             return
-        wait = self.resync_idle_s
-        if not self._busy:
-            left = self._quiet_since + wait - time.monotonic()
-            if left > 0:
-                wait = left
-            elif self.grid_state is GridActorState.TRADING and self.strategy.tracked_orders():
-                self._resync = True
-                self._pump()
+        wait = self.trading.idle(self.resync_idle_s)
         self._idle = asyncio.get_running_loop().call_later(wait, self._guarded, self._on_idle)
 
     def on_control(self, message: Pause | Resume) -> None:
@@ -351,8 +315,7 @@ class StrategyActor(Actor):
                 if self.paused:
                     self.paused = False
                     log.info("grid_resumed", grid=self.spec.name, reason=message.reason)
-                    self._resync = True
-                    self._pump()
+                    self.trading.resync_soon()
             case _ as unreachable:
                 assert_never(unreachable)
 
@@ -360,76 +323,11 @@ class StrategyActor(Actor):
         """Ticks on or off, as the strategy can use them: :meth:`TickGate.follow`."""
         self._ticks.follow(self.strategy, aborted=self.grid_state is GridActorState.ABORTED)
 
-    def _handle(self, event: OrderUpdate | OrderRejected) -> None:
-        match event:
-            case OrderUpdate():
-                if event.epoch != self._epoch or event.seq > self._seq + 1:
-                    log.info(
-                        "order_updates_resynced",
-                        grid=self.spec.name,
-                        seq=event.seq,
-                        expected=self._seq + 1,
-                        epoch=event.epoch,
-                    )
-                    self._events.clear()  # the snapshot will cover them
-                    self._resync = True
-                    return
-                if event.seq <= self._seq:
-                    return  # already in the snapshot
-                self._seq = event.seq
-                changed = apply_update(self.strategy, event)
-                self.fills_seen += event.fill is not None
-            case OrderRejected(client_order_id=cid, reason=reason):
-                changed = self.strategy.tracks(cid)
-                if changed:
-                    self.strategy.on_order_rejected(cid, reason)
-            case _ as unreachable:
-                assert_never(unreachable)
-        self.events_handled += 1
-        if changed or self.outbox.has_actions:
-            self._commit()
-
     def _set_reconciliation(self, result: ReconciliationResult) -> None:
         self.reconciliation = result
         self._recon_status = result.status()  # immutable: flattened once, not per heartbeat
 
-    # ------------------------------------------------------------------------- commit
-
-    def _commit(
-        self, resend: Sequence[OrderIntent] = (), then: Callable[[], None] | None = None
-    ) -> None:
-        """Commit what the strategy asked for (and ``resend``): see
-        :meth:`GridCommitter.commit`. The actor is busy until its replies are in."""
-        assert self._committer is not None
-        self._busy = True
-        self._raise_alerts()
-        self._committer.commit(self.outbox.take(), resend, then)
-
-    def _raise_alerts(self) -> None:
-        """Hand the strategy's new alerts to the hook (logged at error either way)."""
-        for alert in self.strategy.drain_alerts():
-            self.alerts_raised += 1
-            log.error(
-                "grid_alert_raised",
-                grid=alert.grid,
-                kind=alert.kind.value,
-                reason=alert.reason,
-                slot=alert.slot,
-            )
-            # One place tells the operator: the supervisor (deduplicated, rate-limited).
-            cause = (
-                AlertCause.SLOT_GIVEN_UP
-                if alert.kind is AlertKind.LEVEL_REFUSED
-                else AlertCause.GRID_STOPPED
-            )
-            self.raise_alert(cause, alert.grid, alert.reason, AlertSeverity.CRITICAL)
-            if self.alert_hook is not None:
-                self.alert_hook(alert)
-
-    def _resume(self) -> None:
-        """A commit (or a resync) is through: not busy any more, take the next event."""
-        self._busy = False
-        self._pump()
+    # ----------------------------------------------------------------------- callbacks
 
     def _guarded(self, callback: Callable[..., None], *args: Any) -> None:
         """Run a reply or timer callback: what it raises crashes the actor, as in a hook
@@ -441,8 +339,7 @@ class StrategyActor(Actor):
 
     def _refused(self, rejection: OrderRejected) -> None:
         """A placement refused for good: an event for the strategy, in turn."""
-        self._events.append(rejection)
-        self._guarded(self._pump)  # called back from a reply
+        self._guarded(self.trading.refused, rejection)  # called back from a reply
 
     async def _watch_lock(self) -> None:
         assert self.lock is not None
@@ -476,8 +373,8 @@ class StrategyActor(Actor):
             committer=self._committer,
             orders=self._orders,
             store=self._store,
-            events_queued=len(self._events),
-            order_seq=self._seq,
+            events_queued=self.trading.queued,
+            order_seq=self.trading.seq,
             reconciliation=self._recon_status,
         )
         return grid_status(self, parts)

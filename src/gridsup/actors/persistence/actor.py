@@ -19,14 +19,15 @@ before them, so a reader sees its own writes.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections import deque
 from collections.abc import Sequence
+from typing import assert_never
 
 import structlog
 
-from gridsup.actors.persistence.records import decode_state, request_records
+from gridsup.actors.persistence.reads import StoreReads
+from gridsup.actors.persistence.records import request_records
 from gridsup.actors.run_config import STORE, RunConfig
 from gridsup.messages import telemetry
 from gridsup.messages.control import StatusValue
@@ -36,26 +37,25 @@ from gridsup.messages.store import (
     Ack,
     FindRetiredIds,
     LoadState,
-    RetiredIdsFound,
+    RecordFill,
+    RecordOrderEvent,
+    RecordRetiredIds,
+    RecordTrade,
     SaveState,
-    StateLoaded,
     StoreMessage,
     StoreReply,
     StoreRequest,
     WriteBatch,
 )
 from gridsup.runtime.actor import Actor, StopReason
-from gridsup.runtime.sockets import SocketSpec, SocketType
-from gridsup.store import leases, pauses
+from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 from gridsup.store.database import Database
 from gridsup.store.errors import DatabaseUnavailable, StateFenced, StoreError
 from gridsup.store.migrate import upgrade
 from gridsup.store.records import StoreWrite
-from gridsup.store.retired_ids import RetiredIdLog
 from gridsup.store.state import DatabaseStateStore
 from gridsup.store.writer import StoreWriter
 
-_HOST = socket.gethostname()
 log = structlog.get_logger("gridsup.actors.persistence")
 
 # Most requests stored in one transaction; the rest wait for the next commit. A commit
@@ -84,6 +84,7 @@ class PersistenceActor(Actor):
         self.migrate = migrate
         self.writer = StoreWriter(self.db)
         self.states = DatabaseStateStore(self.db)
+        self.reads = StoreReads(self.db, self.states, run.member)
         self._queue: deque[Unit] = deque()
         self._queued = 0  # requests in _queue
         self._wake = asyncio.Event()
@@ -110,7 +111,7 @@ class PersistenceActor(Actor):
                 SocketType.ROUTER,
                 self.run_dir.endpoint(STORE),
                 bind=True,
-                recv=STORE_REQUEST_CODEC,
+                recv=Receiver(STORE_REQUEST_CODEC, self.on_store_request),
                 send=STORE_REPLY_CODEC,
                 # A ROUTER drops (silently) what passes a peer's high-water mark: keep
                 # room for the Acks of a whole burst, senders would re-send otherwise.
@@ -127,12 +128,25 @@ class PersistenceActor(Actor):
         self.spawn(self._write_loop())
         log.info("persistence_started", database=self.db.safe_url)
 
-    def on_message(self, socket: str, message: StoreMessage, envelope: list[bytes]) -> None:
+    def on_store_request(self, message: StoreMessage, envelope: list[bytes]) -> None:
+        """STORE's handler: queue the request (a WriteBatch as one unit) for the writer;
+        ``envelope`` (the sender's ROUTER identity) is where its reply goes."""
         unit: Unit
-        if isinstance(message, WriteBatch):
-            unit = [(envelope, request) for request in message.requests]
-        else:
-            unit = [(envelope, message)]
+        match message:
+            case WriteBatch(requests=requests):
+                unit = [(envelope, request) for request in requests]
+            case (
+                SaveState()
+                | RecordOrderEvent()
+                | RecordFill()
+                | RecordTrade()
+                | RecordRetiredIds()
+                | LoadState()
+                | FindRetiredIds()
+            ):
+                unit = [(envelope, message)]
+            case _:
+                assert_never(message)
         if not unit:
             return  # an empty WriteBatch: nothing to store, nothing to answer
         self._queue.append(unit)
@@ -237,9 +251,14 @@ class PersistenceActor(Actor):
         self._versions = versions
         for envelope, load in loads:
             if isinstance(load, FindRetiredIds):
-                replies.append((envelope, await self._find_retired(load)))
+                reply = await self.reads.find_retired(load)
             else:
-                replies.append((envelope, await self._load(load)))
+                reply, known = await self.reads.load(load)
+                if known is not None:  # a claim: the new incarnation's saves count from here
+                    self._versions[load.grid_id] = known
+            if isinstance(reply, Ack) and not reply.ok:
+                self.failures += 1
+            replies.append((envelope, reply))
         return replies
 
     def _fence(self, msg: SaveState, versions: dict[str, tuple[int, int]]) -> StoreReply | None:
@@ -266,7 +285,7 @@ class PersistenceActor(Actor):
         grids of the batch's SaveStates not seen yet (once per grid and actor life)."""
         for _, m in batch:
             if isinstance(m, SaveState) and m.grid_id not in self._versions:
-                self._versions[m.grid_id] = await self._stored_version(m.grid_id)
+                self._versions[m.grid_id] = await self.reads.stored_version(m.grid_id)
         return dict(self._versions)
 
     async def _write(
@@ -315,86 +334,6 @@ class PersistenceActor(Actor):
             return envelope, Ack(request_id=msg.request_id)
         self.duplicates += 1
         return envelope, Ack(request_id=msg.request_id, duplicate=True)
-
-    async def _stored_version(self, grid_id: str) -> tuple[int, int]:
-        try:
-            saved = await self.states.load_with_epoch(grid_id)
-        except DatabaseUnavailable:
-            raise
-        except StoreError as exc:  # a state this code cannot migrate: the next save replaces it
-            log.warning("state_unreadable", grid_id=grid_id, error=repr(exc))
-            return 0, 0
-        if saved is None:
-            return 0, 0
-        state, epoch = saved
-        try:
-            return epoch, decode_state(state)[0]
-        except ValueError as exc:
-            log.warning("state_unreadable", grid_id=grid_id, error=str(exc))
-            return epoch, 0
-
-    async def _load(self, msg: LoadState) -> StoreReply:
-        try:
-            epoch, paused = await self._claim(msg.grid_id) if msg.claim else (0, False)
-            saved = await self.states.load(msg.grid_id)
-            if saved is None:
-                if msg.claim:
-                    self._versions[msg.grid_id] = (epoch, 0)
-                return StateLoaded(
-                    request_id=msg.request_id,
-                    grid_id=msg.grid_id,
-                    version=0,
-                    epoch=epoch,
-                    paused=paused,
-                )
-            version, data = decode_state(saved)
-        except DatabaseUnavailable:
-            raise
-        except (StoreError, ValueError) as exc:
-            # Never answer "no state" for a state we cannot read: the grid would start over.
-            self.failures += 1
-            log.error("state_load_failed", grid_id=msg.grid_id, error=repr(exc))
-            return Ack(request_id=msg.request_id, ok=False, error=repr(exc))
-        if msg.claim:
-            self._versions[msg.grid_id] = (epoch, version)
-        return StateLoaded(
-            request_id=msg.request_id,
-            grid_id=msg.grid_id,
-            version=version,
-            state=data,
-            epoch=epoch,
-            paused=paused,
-        )
-
-    async def _find_retired(self, msg: FindRetiredIds) -> StoreReply:
-        """Which of the asked ids the account retired, and its floors when asked."""
-        try:
-            async with self.db.session() as session:
-                retired_log = RetiredIdLog(session)
-                found = await retired_log.find(msg.account, msg.client_order_ids)
-                floors = await retired_log.floors(msg.account) if msg.floors else {}
-        except DatabaseUnavailable:
-            raise
-        except StoreError as exc:
-            self.failures += 1
-            log.error("retired_ids_lookup_failed", account=msg.account, error=repr(exc))
-            return Ack(request_id=msg.request_id, ok=False, error=repr(exc))
-        return RetiredIdsFound(
-            request_id=msg.request_id,
-            retired=[cid for cid in msg.client_order_ids if cid in found],
-            floors=floors,
-        )
-
-    async def _claim(self, grid_id: str) -> tuple[int, bool]:
-        """Take the grid's lease for the incarnation that asks (it holds the grid's lock):
-        a new fencing epoch, stamped on the stored state too (see ``store/leases.py``);
-        and whether the grid is paused on request (``store/pauses.py``)."""
-        owner = self.config.member or _HOST
-        async with self.db.session() as session:
-            epoch = await leases.claim(session, grid_id, owner, _HOST)
-            paused = await pauses.is_paused(session, grid_id)
-        log.info("grid_lease_claimed", grid_id=grid_id, epoch=epoch, owner=owner, paused=paused)
-        return epoch, paused
 
 
 def build(run: RunConfig, *, schema: str | None = None, migrate: bool = False) -> PersistenceActor:
