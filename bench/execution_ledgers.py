@@ -1,5 +1,5 @@
 """The execution actor's bookkeeping per order as the fleet grows: the budget check of a
-placement (OrderBook.open_buy_notional) and the wait of a placement's reply for the
+placement (TrackedOrders.open_buy_notional) and the wait of a placement's reply for the
 account save (Outbox: push, flushed, acked, ready).
 
     .venv/bin/python bench/execution_ledgers.py [--orders-per-grid 12]
@@ -18,15 +18,15 @@ import time
 from decimal import Decimal
 
 from gridsup.actors.execution.outbox import Outbox
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
+from gridsup.actors.execution.tracked_orders import TrackedOrder, TrackedOrders
 from gridsup.messages.common import OrderIntent, OrderType, Side
 
 FLEETS = (10, 100, 500, 1000)
 BASE = FLEETS[0]
 
 
-def book_of(grids: int, per_grid: int) -> OrderBook:
-    book = OrderBook()
+def book_of(grids: int, per_grid: int) -> TrackedOrders:
+    book = TrackedOrders()
     for g in range(grids):
         for n in range(per_grid):
             intent = OrderIntent(

@@ -1,4 +1,4 @@
-"""OrderDesk's fast lot rounding agrees with the general one for every lot size."""
+"""OrderPlacer's fast lot rounding agrees with the general one for every lot size."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_orders import OrderDesk
+from gridsup.strategy.grid_orders import OrderPlacer
 from gridsup.strategy.levels import round_amount
 from strategy.fakes import FakeExchange
 
@@ -24,7 +24,7 @@ amounts = st.decimals(min_value="0", max_value="1000000", places=10)
 def test_fast_rounding_equals_the_general_rounding(step: Decimal, amount: Decimal) -> None:
     market = MarketInfo(symbol="BTC/USDT", base="BTC", quote="USDT", amount_step=step)
     levels = (Decimal(1), Decimal(2))
-    desk = OrderDesk(
+    desk = OrderPlacer(
         GridBook.fresh(levels, (Decimal(1),), "BTC", "USDT"),
         FakeExchange(market=market),
         "g",

@@ -9,7 +9,7 @@ On the first price the lowest level at or above it stays empty; slots below get 
 and with ``initial_position = buy`` the slots above get sells of base bought at market
 first. Every call into the context may call back into the strategy at once (a backtest
 fills a market order inside ``place_order``), so the state is always updated *before*
-the context is called (the :class:`OrderDesk` does that).
+the context is called (the :class:`OrderPlacer` does that).
 
 This module decides; ``grid_book.py`` holds the state (``grid_view.py`` reads it,
 ``grid_invariant.py`` checks it), ``grid_entry.py`` opens the grid on its first price,
@@ -31,7 +31,7 @@ from gridsup.strategy.grid_config import GridConfig, InitialPosition
 from gridsup.strategy.grid_counter import close_grid_order, cut_worthy
 from gridsup.strategy.grid_entry import close_entry, open_grid, skip_entry_slots
 from gridsup.strategy.grid_invariant import slot_violations
-from gridsup.strategy.grid_orders import OrderDesk, log_event
+from gridsup.strategy.grid_orders import OrderPlacer, log_event
 from gridsup.strategy.grid_state import (
     AdoptOutcome,
     CycleRecord,
@@ -77,7 +77,7 @@ class GridTradingStrategy(BookView):
         self.name = config.name
         self.grid_id = grid_id or config.name
         self._tag = grid_tag(self.grid_id)
-        self._desk: OrderDesk | None = None
+        self._desk: OrderPlacer | None = None
         self._restored = False
         levels = grid_levels(config)
         self._book = GridBook.fresh(
@@ -127,7 +127,7 @@ class GridTradingStrategy(BookView):
             # The open orders sit at the snapshot's levels: keep trading those. A new
             # range takes effect only for a grid started without a saved state.
             self._warn("grid_config_changed", kept="levels and amounts of the saved state")
-        self._desk = OrderDesk(self._book, ctx, self.grid_id, self._tag, self.config.symbol)
+        self._desk = OrderPlacer(self._book, ctx, self.grid_id, self._tag, self.config.symbol)
 
     def drain_alerts(self) -> list[GridAlert]:
         """Alerts raised since the last call, oldest first (see ``messages/alerts.py``)."""
@@ -375,7 +375,7 @@ class GridTradingStrategy(BookView):
     def _warn(self, event: str, **fields: object) -> None:
         log_event(_WARNING, event, self.grid_id, **fields)
 
-    def _require_desk(self) -> OrderDesk:
+    def _require_desk(self) -> OrderPlacer:
         if self._desk is None:
             raise RuntimeError(f"grid {self.grid_id} is not initialized (call initialize first)")
         return self._desk

@@ -13,13 +13,13 @@ import logging
 
 from gridsup.messages.common import Side
 from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_orders import OrderDesk, log_event
+from gridsup.strategy.grid_orders import OrderPlacer, log_event
 from gridsup.strategy.grid_state import OrderRole, Phase, TrackedOrder
 
 _ACTIVE = (Phase.RUNNING, Phase.ENTERING)
 
 
-def close_grid_order(book: GridBook, desk: OrderDesk, order: TrackedOrder) -> None:
+def close_grid_order(book: GridBook, desk: OrderPlacer, order: TrackedOrder) -> None:
     """The slot order ``order`` is done (filled, or cancelled after some fills)."""
     k, filled = order.slot, order.filled
     if book.slot_order[k] == order.client_order_id:
@@ -61,7 +61,7 @@ def close_grid_order(book: GridBook, desk: OrderDesk, order: TrackedOrder) -> No
         desk.place_limit(k, Side.SELL, order.amount)
 
 
-def cut_worthy(book: GridBook, desk: OrderDesk, order: TrackedOrder) -> bool:
+def cut_worthy(book: GridBook, desk: OrderPlacer, order: TrackedOrder) -> bool:
     """Whether a still-open, partly filled grid buy should be cut: what it bought (with
     the grid's dust) already makes a sell the market accepts."""
     if (

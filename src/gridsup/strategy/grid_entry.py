@@ -14,14 +14,14 @@ from decimal import Decimal
 
 from gridsup.messages.common import Side
 from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_orders import OrderDesk, log_event
+from gridsup.strategy.grid_orders import OrderPlacer, log_event
 from gridsup.strategy.grid_state import OrderRole, Phase, TrackedOrder
 from gridsup.strategy.levels import first_level_at_or_above
 
 _ZERO = Decimal(0)
 
 
-def open_grid(book: GridBook, desk: OrderDesk, price: Decimal, buy_above: bool) -> None:
+def open_grid(book: GridBook, desk: OrderPlacer, price: Decimal, buy_above: bool) -> None:
     """Place the grid's orders on its first price ``price`` (inside its stops): the
     lowest level at or above it stays empty; ``buy_above`` buys the base for the sells
     above it at market first."""
@@ -51,7 +51,7 @@ def open_grid(book: GridBook, desk: OrderDesk, price: Decimal, buy_above: bool) 
             skip_entry_slots(book, desk, f"initial market buy: {refusal}")
 
 
-def close_entry(book: GridBook, desk: OrderDesk, order: TrackedOrder) -> None:
+def close_entry(book: GridBook, desk: OrderPlacer, order: TrackedOrder) -> None:
     """The entry buy ``order`` is done: its base goes to the waiting slots' sells."""
     if book.phase is Phase.ENTERING:
         book.phase = Phase.RUNNING
@@ -74,7 +74,7 @@ def close_entry(book: GridBook, desk: OrderDesk, order: TrackedOrder) -> None:
         book.dust_cost += left * unit_cost
 
 
-def skip_entry_slots(book: GridBook, desk: OrderDesk, reason: str) -> None:
+def skip_entry_slots(book: GridBook, desk: OrderPlacer, reason: str) -> None:
     """The entry buy failed: the slots waiting for it are reported as skipped."""
     for k in book.entry_slots:
         desk.skip(k, k + 1, Side.SELL, book.amounts[k], reason)

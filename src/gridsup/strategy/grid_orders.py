@@ -1,4 +1,4 @@
-"""``OrderDesk``: turns what a grid wants into orders on its context.
+"""``OrderPlacer``: turns what a grid wants into orders on its context.
 
 It rounds amounts to the lot size, checks the market's minimum amount and notional before
 anything is sent (design invariant 9), names each order with its deterministic client id,
@@ -35,7 +35,7 @@ def log_event(severity: int, event: str, grid_id: str, /, **fields: object) -> N
         _log.log(severity, "%s grid=%s %s", event, grid_id, pairs)
 
 
-class OrderDesk:
+class OrderPlacer:
     """Places one grid's orders on one context, into one book."""
 
     def __init__(self, book: GridBook, ctx: ExecutionContext, grid_id: str, tag: str, symbol: str):

@@ -12,9 +12,9 @@ from gridsup.actors.execution.booking import Booking
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.desk import Desk
 from gridsup.actors.execution.inflight import InFlight
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.ratelimit import TokenBucket
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.execution.venue import PaperVenue, Venue
 from gridsup.actors.execution.workbench import Workbench
 from gridsup.actors.run_config import GridSpec, Mode, RunConfig
@@ -111,7 +111,7 @@ def trade_of(
     )
 
 
-def updates(actions: list[Action]) -> list[OrderUpdate]:
+def updates(actions: list[OutboxEntry]) -> list[OrderUpdate]:
     """The OrderUpdates among what the desk would publish."""
     return [a[2] for a in actions if isinstance(a[2], OrderUpdate)]
 
@@ -149,7 +149,7 @@ class PaperAccount:
         self.account = PaperExchange({SYMBOL: BTC_USDT}, {"USDT": D(10000), "BTC": D(1)})
         self.account.on_price(SYMBOL, D(52000), EPOCH)
         self.budgets = Budgets({g.name: g.budget_quote for g in self.run.grids})
-        self.book = OrderBook()
+        self.book = TrackedOrders()
         self.venue: Venue = PaperVenue(self.account, TokenBucket(1e6))
         self.booking = Booking(self.run, self.book, self.budgets, "paper", EPOCH)
         self.admission = Admission(self.run, self.booking.grid_of)

@@ -13,7 +13,7 @@ from desk_parts import SYMBOL, grids_run
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.desk import Desk
 from gridsup.actors.execution.ratelimit import TokenBucket
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.execution.venue import LiveVenue
 from gridsup.actors.run_config import Mode
 from gridsup.exchange.ccxt.exchange import CcxtExchange
@@ -55,6 +55,6 @@ async def live_desk(
         market = await exchange.market(SYMBOL)
         run = grids_run("g", budget=5000, mode=Mode.LIVE, exchange_id="binance", market=market)
         venue = LiveVenue(exchange, TokenBucket(100))
-        yield Desk(run, OrderBook(), Budgets({"g": D(5000)}), venue, 1), exchange
+        yield Desk(run, TrackedOrders(), Budgets({"g": D(5000)}), venue, 1), exchange
     finally:
         await exchange.close()

@@ -11,12 +11,12 @@ from structlog.testing import capture_logs
 from gridsup.actors.execution.admission import Admission
 from gridsup.actors.execution.booking import Booking
 from gridsup.actors.execution.budget import Budgets
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.run_config import RunConfig
 
 
 def admission(run: RunConfig) -> Admission:
-    booking = Booking(run, OrderBook(), Budgets({}), "paper", 1)
+    booking = Booking(run, TrackedOrders(), Budgets({}), "paper", 1)
     return Admission(run, booking.grid_of)
 
 

@@ -12,7 +12,7 @@ from desk_parts import EPOCH, SYMBOL, PaperDesk, cid
 
 from gridsup.actors.execution.booking import Booking
 from gridsup.actors.execution.budget import Budgets
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
+from gridsup.actors.execution.tracked_orders import TrackedOrder, TrackedOrders
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.orders import OrderUpdate
@@ -23,7 +23,7 @@ D = Decimal
 
 def booking() -> Booking:
     run = PaperDesk().run
-    return Booking(run, OrderBook(), Budgets({"a": D(1000), "b": D(1000)}), "paper", EPOCH)
+    return Booking(run, TrackedOrders(), Budgets({"a": D(1000), "b": D(1000)}), "paper", EPOCH)
 
 
 def tracked(grid: str, level: int, amount: str = "0.02") -> TrackedOrder:
@@ -166,7 +166,7 @@ async def test_a_restored_paper_accounts_trades_are_recorded_again() -> None:
     await paper.desk.place(paper.place("a", 1, "50000"))
     await paper.desk.place(paper.place("b", 1, "51000"))
     paper.desk.on_tick(paper.tick("49000"))
-    fresh = Booking(paper.run, OrderBook(), paper.budgets, "paper", EPOCH + 1)
+    fresh = Booking(paper.run, TrackedOrders(), paper.budgets, "paper", EPOCH + 1)
 
     requests = fresh.rerecord_trades(paper.account)
 

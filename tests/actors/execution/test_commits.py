@@ -10,7 +10,7 @@ from typing import Any
 
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.commits import ExecutionCommitter
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.state import EXECUTION_STATE_KEY
 from gridsup.messages.store import Ack, SaveState, StoreMessage, WriteBatch
 
@@ -24,7 +24,7 @@ class Store:
 
     def __init__(self) -> None:
         self.sent: list[StoreMessage] = []
-        self.emitted: list[Action] = []
+        self.emitted: list[OutboxEntry] = []
         self.booking = FakeBooking()
         self.commits = ExecutionCommitter(
             Budgets({"btc": Decimal(1000)}),
@@ -44,7 +44,7 @@ def _record(n: int) -> SaveState:
     return SaveState(request_id=f"r{n}", grid_id="btc", version=n, state=b"{}")
 
 
-def _reply(n: int) -> Action:
+def _reply(n: int) -> OutboxEntry:
     return ("reply", [b"grid"], n)
 
 

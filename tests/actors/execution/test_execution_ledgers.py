@@ -1,6 +1,6 @@
 """The execution actor's two in-memory ledgers, against simple models of what they
 promise: the Outbox lets actions leave in production order once their records (and, for
-some, the next account save) are acked; the OrderBook lists a grid's open orders, in
+some, the next account save) are acked; the TrackedOrders lists a grid's open orders, in
 the order they were tracked, as the account-wide list filtered by grid would."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsup.actors.execution.outbox import Outbox
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
+from gridsup.actors.execution.tracked_orders import TrackedOrder, TrackedOrders
 from gridsup.messages.common import OrderIntent, OrderStatus, OrderType, Side
 
 # -- Outbox ----------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_outbox_entries_waiting_for_one_save_leave_once_all_of_it_is_acked() -> 
     assert len(box) == 0
 
 
-# -- OrderBook -------------------------------------------------------------------------
+# -- TrackedOrders -------------------------------------------------------------------------
 
 
 def _tracked(grid: str, n: int) -> TrackedOrder:
@@ -108,7 +108,7 @@ _book_steps = st.lists(
 def test_a_grids_open_orders_are_the_accounts_filtered_by_grid(
     steps: list[tuple[str, int, int]],
 ) -> None:
-    book = OrderBook(keep_final=5)
+    book = TrackedOrders(keep_final=5)
     made: list[TrackedOrder] = []
     for n, (kind, grid, pick) in enumerate(steps):
         if kind == "add" or not made:

@@ -16,7 +16,7 @@ from desk_parts import grids_run, order_of, place_order, trade_of
 
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.desk import Desk
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.run_config import Mode
 from gridsup.exchange import errors
 from gridsup.exchange.refusals import RefusalKind, refusal_kind
@@ -75,7 +75,7 @@ class FakeVenue:
 
 def desk(venue: FakeVenue) -> Desk:
     run = grids_run("g", budget=10**6, mode=Mode.LIVE, exchange_id="binance", market=MARKET)
-    return Desk(run, OrderBook(), Budgets({"g": D(10**6)}), venue, epoch=1)
+    return Desk(run, TrackedOrders(), Budgets({"g": D(10**6)}), venue, epoch=1)
 
 
 def place(cycle: int) -> PlaceOrder:

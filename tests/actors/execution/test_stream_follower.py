@@ -20,7 +20,7 @@ from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.desk import Desk
 from gridsup.actors.execution.polling import AccountPoller
 from gridsup.actors.execution.stream import FeedMode, StreamFollower
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.request_budget import PollPlan
 from gridsup.actors.run_config import Mode
 from gridsup.exchange.streams import OrderEvent
@@ -144,7 +144,7 @@ class Rig:
 @pytest.fixture(params=[3600.0])
 async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     run = grids_run("a", "b", budget=5000, mode=Mode.LIVE, exchange_id="binance")
-    book = OrderBook()
+    book = TrackedOrders()
     venue = FakeVenue()
     desk = Desk(run, book, Budgets({g.name: g.budget_quote for g in run.grids}), venue, 1)
     committed: list[Records] = []

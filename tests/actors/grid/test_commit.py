@@ -13,7 +13,7 @@ import pytest
 from grid_parts import GRID_CONFIG, FakeRequester, grid_strategy, until
 
 from gridsup.actors.grid.commit import UNSENT_KEY, GridCommitter, split_unsent
-from gridsup.actors.grid.context import Action
+from gridsup.actors.grid.context import OrderAction
 from gridsup.actors.grid.lifecycle import GridFenced
 from gridsup.actors.grid.orders import OrderLink
 from gridsup.actors.run_config import GridSpec
@@ -59,11 +59,11 @@ class Grid:
     def _done(self) -> None:
         self.done += 1
 
-    def act(self, price: str) -> list[Action]:
+    def act(self, price: str) -> list[OrderAction]:
         self.strategy.on_tick(Tick(symbol="BTC/USDT", timestamp=1, last=D(price)))
         return self.outbox.take()
 
-    def fill(self, intent: OrderIntent) -> list[Action]:
+    def fill(self, intent: OrderIntent) -> list[OrderAction]:
         assert intent.price is not None
         self.strategy.on_order_filled(
             FillReport(

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from grid_parts import FakeRequester, grid_strategy, until
 
-from gridsup.actors.grid.context import Action, ActionKind
+from gridsup.actors.grid.context import ActionKind, OrderAction
 from gridsup.actors.grid.orders import OrderLink, apply_update, retry_delay
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.market import Tick
@@ -35,8 +35,8 @@ INTENT = OrderIntent(
     amount=D("0.01"),
     price=D(50000),
 )
-PLACE = Action(ActionKind.PLACE, INTENT.client_order_id, INTENT)
-CANCEL = Action(ActionKind.CANCEL, INTENT.client_order_id)
+PLACE = OrderAction(ActionKind.PLACE, INTENT.client_order_id, INTENT)
+CANCEL = OrderAction(ActionKind.CANCEL, INTENT.client_order_id)
 
 
 class Link:

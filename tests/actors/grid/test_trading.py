@@ -14,7 +14,7 @@ import pytest
 from grid_parts import grid_strategy
 
 from gridsup.actors.grid import trading as trading_module
-from gridsup.actors.grid.context import Action
+from gridsup.actors.grid.context import OrderAction
 from gridsup.actors.grid.lifecycle import GridActorState
 from gridsup.actors.grid.trading import GridTrading
 from gridsup.messages.common import OrderStatus
@@ -26,9 +26,9 @@ D = Decimal
 
 class FakeCommitter:
     def __init__(self) -> None:
-        self.commits: list[list[Action]] = []
+        self.commits: list[list[OrderAction]] = []
 
-    def commit(self, actions: list[Action]) -> None:
+    def commit(self, actions: list[OrderAction]) -> None:
         self.commits.append(actions)
 
 

@@ -30,7 +30,7 @@ from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.catchup import GapFiller
 from gridsup.actors.execution.commits import ExecutionCommitter
 from gridsup.actors.execution.desk import Desk, Outcome
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.polling import AccountPoller
 from gridsup.actors.execution.ratelimit import TokenBucket
 from gridsup.actors.execution.state import (
@@ -42,7 +42,7 @@ from gridsup.actors.execution.state import (
 )
 from gridsup.actors.execution.stopping import settle_on_stop
 from gridsup.actors.execution.stream import StreamFollower
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.execution.venue import PaperVenue, Venue
 from gridsup.actors.request_budget import PollPlan, run_budget
 from gridsup.actors.run_config import MARKET, ORDER_UPDATES, ORDERS, STORE, RunConfig, topic
@@ -87,7 +87,7 @@ class ExecutionActor(Actor):
         super().__init__()
         self.config = run
         self.epoch = 0
-        self.book = OrderBook()
+        self.book = TrackedOrders()
         self.budgets = Budgets({g.name: g.budget_quote for g in run.grids})
         self.limiter = TokenBucket(run.rate_limit_per_s)
         self.commits = ExecutionCommitter(
@@ -316,7 +316,7 @@ class ExecutionActor(Actor):
 
     async def _serve(self, work: Any, envelope: list[bytes]) -> None:
         outcome = await work
-        actions: list[Action] = [*outcome.actions, ("reply", envelope, outcome.reply)]
+        actions: list[OutboxEntry] = [*outcome.actions, ("reply", envelope, outcome.reply)]
         if outcome.durable:
             self.commits.commit(outcome.requests, actions, flush=outcome.paper_changed)
         else:  # a refusal that changed nothing: answer at once
@@ -369,7 +369,7 @@ class ExecutionActor(Actor):
 
     # -- sending ------------------------------------------------------------------------
 
-    def _emit(self, actions: Iterable[Action]) -> None:
+    def _emit(self, actions: Iterable[OutboxEntry]) -> None:
         """Send what the commits released: order updates and replies."""
         for kind, target, message in actions:
             if kind == "publish":

@@ -10,7 +10,7 @@ from decimal import Decimal
 import structlog
 
 from gridsup.actors.execution.booking import Records
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.poller import PollResult
 from gridsup.actors.execution.tracked_orders import TrackedOrder, intent_of
 from gridsup.actors.execution.workbench import Workbench
@@ -51,7 +51,7 @@ class Adoption:
             orphans.append((order, trades))
         await self.bench.price_fees(t for c in result.changes for t in c.trades)
         requests: list[StoreRequest] = []
-        actions: list[Action] = []
+        actions: list[OutboxEntry] = []
         for change in result.changes:
             if self.bench.book.get(change.tracked.cid) is not change.tracked:
                 continue  # replaced meanwhile
@@ -82,7 +82,7 @@ class Adoption:
         """Track each of ``orders`` that is one of our grids' and not tracked yet; the
         trades given count as booked already (whoever saw them booked them)."""
         requests: list[StoreRequest] = []
-        actions: list[Action] = []
+        actions: list[OutboxEntry] = []
         for order, trades in orders:
             grid = self.bench.admission.grid_of(order.client_order_id)
             if grid is None or self.bench.book.get(order.client_order_id or "") is not None:

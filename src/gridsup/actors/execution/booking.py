@@ -15,8 +15,8 @@ import structlog
 
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.fees import FeePrices
-from gridsup.actors.execution.outbox import Action
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder, intent_of
+from gridsup.actors.execution.outbox import OutboxEntry
+from gridsup.actors.execution.tracked_orders import TrackedOrder, TrackedOrders, intent_of
 from gridsup.actors.run_config import RunConfig, topic
 from gridsup.exchange.errors import OrderNotFound
 from gridsup.exchange.fill_report import fill_report
@@ -27,7 +27,7 @@ from gridsup.messages.orders import OrderUpdate
 from gridsup.messages.store import RecordFill, RecordOrderEvent, StoreRequest
 from gridsup.strategy.ids import grid_tag, parse_client_order_id
 
-Records = tuple[list[StoreRequest], list[Action]]
+Records = tuple[list[StoreRequest], list[OutboxEntry]]
 log = structlog.get_logger("gridsup.actors.execution")
 
 
@@ -39,7 +39,7 @@ class Booking:
     """Sequence numbers per grid, fill records and events of one execution actor."""
 
     def __init__(
-        self, run: RunConfig, book: OrderBook, budgets: Budgets, exchange: str, epoch: int
+        self, run: RunConfig, book: TrackedOrders, budgets: Budgets, exchange: str, epoch: int
     ) -> None:
         self.run = run
         self.book = book
@@ -70,7 +70,7 @@ class Booking:
         tracked.placed_at = tracked.placed_at or order.timestamp
         tracked.amount = order.amount
         requests: list[StoreRequest] = []
-        actions: list[Action] = []
+        actions: list[OutboxEntry] = []
         base, quote = self.assets_of(order.symbol)
         for trade in sorted(trades, key=lambda t: (t.timestamp, t.id)):
             fee_quote = None
@@ -103,7 +103,7 @@ class Booking:
         self.book.settle(tracked)
         return requests, actions
 
-    def update(self, tracked: TrackedOrder, fill: FillReport | None = None) -> Action:
+    def update(self, tracked: TrackedOrder, fill: FillReport | None = None) -> OutboxEntry:
         self.seq[tracked.grid] += 1
         update = OrderUpdate(
             strategy=tracked.grid,

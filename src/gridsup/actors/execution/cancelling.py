@@ -7,7 +7,7 @@ from __future__ import annotations
 import structlog
 
 from gridsup.actors.execution.booking import Records
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.replies import Outcome, ack, reject
 from gridsup.actors.execution.tracked_orders import TrackedOrder, intent_of
 from gridsup.actors.execution.workbench import Workbench
@@ -35,7 +35,7 @@ class Cancelling:
         await self.bench.inflight.settled(cid)
         tracked = self.bench.book.get(cid)
         requests: list[StoreRequest] = []
-        actions: list[Action] = []
+        actions: list[OutboxEntry] = []
         if tracked is None:
             try:
                 order = await self.bench.venue.lookup(cid, msg.symbol)

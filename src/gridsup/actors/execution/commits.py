@@ -20,7 +20,7 @@ import zmq
 
 from gridsup.actors.execution.booking import Booking, Records
 from gridsup.actors.execution.budget import Budgets
-from gridsup.actors.execution.outbox import Action, Outbox, StoreLink
+from gridsup.actors.execution.outbox import Outbox, OutboxEntry, StoreLink
 from gridsup.actors.execution.state import EXECUTION_STATE_KEY, encode_ledger
 from gridsup.actors.execution.venue import PaperVenue
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, STORE
@@ -57,7 +57,7 @@ class ExecutionCommitter:
         dry_run: bool,
         timeout: float,
         send_store: Callable[[StoreMessage], object],
-        emit: Callable[[Iterable[Action]], None],
+        emit: Callable[[Iterable[OutboxEntry]], None],
     ) -> None:
         self.budgets = budgets
         self.dry_run = dry_run
@@ -80,7 +80,7 @@ class ExecutionCommitter:
         return bool(len(self.outbox) or self.link.pending)
 
     def commit(
-        self, requests: list[StoreRequest], actions: list[Action], flush: bool = False
+        self, requests: list[StoreRequest], actions: list[OutboxEntry], flush: bool = False
     ) -> None:
         """Send ``requests`` to the store; ``actions`` leave once they are acknowledged
         (and, with ``flush``, once the account state after them is saved too).

@@ -30,7 +30,7 @@ from gridsup.actors.execution.placing import Placing
 from gridsup.actors.execution.poller import PollResult
 from gridsup.actors.execution.queries import Queries
 from gridsup.actors.execution.replies import Outcome
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
+from gridsup.actors.execution.tracked_orders import TrackedOrder, TrackedOrders
 from gridsup.actors.execution.venue import PaperVenue, Venue
 from gridsup.actors.execution.workbench import Workbench
 from gridsup.actors.run_config import GridSpec, RunConfig
@@ -46,7 +46,7 @@ class Desk:
     """See the module docstring."""
 
     def __init__(
-        self, run: RunConfig, book: OrderBook, budgets: Budgets, venue: Venue, epoch: int
+        self, run: RunConfig, book: TrackedOrders, budgets: Budgets, venue: Venue, epoch: int
     ) -> None:
         self.run = run
         self.book = book

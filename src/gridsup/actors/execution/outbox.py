@@ -39,7 +39,7 @@ from gridsup.messages.store import (
 log = structlog.get_logger("gridsup.actors.execution")
 
 # ("publish", topic, OrderUpdate) or ("reply", envelope, OrderReply)
-Action = tuple[str, Any, Any]
+OutboxEntry = tuple[str, Any, Any]
 
 
 class StoreLink:
@@ -163,7 +163,7 @@ def _write(request: StoreRequest) -> WriteRequest:
 @dataclass(slots=True)
 class Entry:
     waiting: set[str]
-    actions: list[Action]
+    actions: list[OutboxEntry]
     needs_flush: bool = False  # also waits for the next save of the account state
 
 
@@ -184,7 +184,9 @@ class Outbox:
         self._save_of: dict[str, str] = {}  # request id -> the save (token) it belongs to
         self._unacked: dict[str, set[str]] = {}  # save token -> its requests not acked yet
 
-    def push(self, waiting: list[str], actions: list[Action], needs_flush: bool = False) -> None:
+    def push(
+        self, waiting: list[str], actions: list[OutboxEntry], needs_flush: bool = False
+    ) -> None:
         entry = Entry(set(waiting), actions, needs_flush)
         for rid in waiting:
             self._by_request.setdefault(rid, []).append(entry)
@@ -225,7 +227,7 @@ class Outbox:
                 del self._unacked[token]
                 self.acked(token)
 
-    def ready(self) -> Iterator[Action]:
+    def ready(self) -> Iterator[OutboxEntry]:
         """The actions now free to leave, in order."""
         while self._entries:
             head = self._entries[0]

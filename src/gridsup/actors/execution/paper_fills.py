@@ -13,7 +13,7 @@ from collections import defaultdict
 import structlog
 
 from gridsup.actors.execution.booking import Records
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.tracked_orders import TrackedOrder, intent_of
 from gridsup.actors.execution.workbench import Workbench
 from gridsup.exchange.errors import BadSymbol
@@ -76,7 +76,7 @@ class PaperFills:
                 if (price := paper.last_price(pair)) is not None:
                     fee_prices.note(pair, price)
         requests: list[StoreRequest] = []
-        actions: list[Action] = []
+        actions: list[OutboxEntry] = []
         for order_id, order_trades in by_order.items():
             order = paper.fetch_order(order_id)
             tracked = self.bench.book.get(order.client_order_id or "")

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import structlog
 
-from gridsup.actors.execution.tracked_orders import OrderBook, TrackedOrder
+from gridsup.actors.execution.tracked_orders import TrackedOrder, TrackedOrders
 from gridsup.actors.execution.venue import Venue
 from gridsup.exchange.types import Order, Trade
 from gridsup.messages.common import OrderStatus
@@ -48,7 +48,7 @@ class PollResult:
 
 async def poll(
     venue: Venue,
-    book: OrderBook,
+    book: TrackedOrders,
     grid_of: Callable[[str], str | None],
     symbol: str | None = None,
 ) -> PollResult:

@@ -26,7 +26,7 @@ import structlog
 from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.desk import Desk
 from gridsup.actors.execution.poller import poll
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.execution.venue import Venue
 from gridsup.actors.request_budget import PollPlan
 from gridsup.exchange.errors import ExchangeError
@@ -44,7 +44,7 @@ class AccountPoller:
     def __init__(
         self,
         venue: Venue,
-        book: OrderBook,
+        book: TrackedOrders,
         desk: Desk,
         plan: PollPlan,
         commit: Callable[[Records], None],

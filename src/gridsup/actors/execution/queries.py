@@ -5,7 +5,7 @@ adopted first), as one :class:`OrderSnapshot` carrying the grid's current update
 
 from __future__ import annotations
 
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.replies import Outcome, reject
 from gridsup.actors.execution.tracked_orders import TrackedOrder, intent_of
 from gridsup.actors.execution.workbench import Workbench
@@ -44,7 +44,7 @@ class Queries:
                 return reject(msg.request_id, cid, repr(exc), retryable=True)
         # No await from here on: updates and the snapshot's seq are taken together.
         requests: list[StoreRequest] = []
-        actions: list[Action] = []
+        actions: list[OutboxEntry] = []
         for order, trades in found:
             if self.bench.book.get(order.client_order_id or "") is not None:
                 continue  # placed meanwhile

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.tracked_orders import TrackedOrder
 from gridsup.messages.orders import OrderAck, OrderRejected, OrderReply
 from gridsup.messages.store import StoreRequest
@@ -18,7 +18,7 @@ class Outcome:
 
     reply: OrderReply
     requests: list[StoreRequest] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
+    actions: list[OutboxEntry] = field(default_factory=list)
     durable: bool = True  # False: a refusal that changed nothing, sent at once
     paper_changed: bool = False
 

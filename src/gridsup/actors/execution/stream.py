@@ -48,10 +48,10 @@ import structlog
 
 from gridsup.actors.execution.booking import Records
 from gridsup.actors.execution.desk import Desk
-from gridsup.actors.execution.outbox import Action
+from gridsup.actors.execution.outbox import OutboxEntry
 from gridsup.actors.execution.poller import PollResult
 from gridsup.actors.execution.polling import AccountPoller
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.exchange.errors import AuthenticationError, ExchangeError
 from gridsup.exchange.streams import OrderEvent, StreamBroken, UserStream, stale_after_ms
 from gridsup.messages import telemetry
@@ -80,7 +80,7 @@ class StreamFollower:
         self,
         stream: UserStream,
         desk: Desk,
-        book: OrderBook,
+        book: TrackedOrders,
         commit: Callable[[Records], None],
         poller: AccountPoller,
         *,
@@ -217,7 +217,7 @@ class StreamFollower:
         in order per order, so it never holds up the events of other orders.
         """
         requests: list[StoreRequest] = []
-        actions: list[Action] = []
+        actions: list[OutboxEntry] = []
         for event in events:
             self.events += 1
             self.last_event_ms = int(time.time() * 1000)

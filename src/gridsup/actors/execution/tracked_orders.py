@@ -110,7 +110,7 @@ def intent_of(order: Order) -> OrderIntent:
     )
 
 
-class OrderBook:
+class TrackedOrders:
     """Tracked orders: open ones by client id (and by grid, so that a grid's budget
     check reads its own orders, not the account's), final ones in a bounded LRU."""
 
@@ -168,4 +168,4 @@ class OrderBook:
         return len(self._open)
 
     def __repr__(self) -> str:
-        return f"OrderBook(open={len(self._open)}, final={len(self._final)})"
+        return f"TrackedOrders(open={len(self._open)}, final={len(self._final)})"

@@ -11,7 +11,7 @@ from decimal import Decimal
 from gridsup.actors.execution.admission import Admission
 from gridsup.actors.execution.booking import Booking
 from gridsup.actors.execution.inflight import InFlight
-from gridsup.actors.execution.tracked_orders import OrderBook
+from gridsup.actors.execution.tracked_orders import TrackedOrders
 from gridsup.actors.execution.venue import Venue
 from gridsup.exchange.types import Order, Trade
 
@@ -20,7 +20,7 @@ from gridsup.exchange.types import Order, Trade
 class Workbench:
     """See the module docstring. One per desk, shared by its parts."""
 
-    book: OrderBook
+    book: TrackedOrders
     venue: Venue
     booking: Booking
     admission: Admission

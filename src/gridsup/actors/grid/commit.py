@@ -24,7 +24,7 @@ from functools import partial
 import msgspec
 import structlog
 
-from gridsup.actors.grid.context import Action, ActionKind
+from gridsup.actors.grid.context import ActionKind, OrderAction
 from gridsup.actors.grid.lifecycle import GridFenced
 from gridsup.actors.grid.orders import OrderLink, retry_delay
 from gridsup.actors.run_config import GridSpec
@@ -49,7 +49,7 @@ def split_unsent(state: dict[str, object]) -> frozenset[str]:
 class _Commit:
     """A commit in flight: what goes out once the ``waiting`` replies are in."""
 
-    actions: list[Action]
+    actions: list[OrderAction]
     resend: Sequence[OrderIntent]
     then: Callable[[], None] | None  # None: go on with the queue
     state: bytes | None = None  # None: unchanged, no save
@@ -100,7 +100,7 @@ class GridCommitter:
         if state is not None:
             self._saved = state
 
-    async def committed(self, actions: list[Action], resend: Sequence[OrderIntent]) -> None:
+    async def committed(self, actions: list[OrderAction], resend: Sequence[OrderIntent]) -> None:
         """:meth:`commit` for the reconcile path: return once its orders are sent."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -113,7 +113,7 @@ class GridCommitter:
 
     def commit(
         self,
-        actions: list[Action],
+        actions: list[OrderAction],
         resend: Sequence[OrderIntent] = (),
         then: Callable[[], None] | None = None,
     ) -> None:
@@ -216,7 +216,7 @@ class GridCommitter:
         for action in commit.actions:
             self.orders.send(action)
         for intent in commit.resend:
-            self.orders.send(Action(ActionKind.PLACE, intent.client_order_id, intent))
+            self.orders.send(OrderAction(ActionKind.PLACE, intent.client_order_id, intent))
         if commit.then is not None:
             commit.then()
         else:

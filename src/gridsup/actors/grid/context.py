@@ -22,7 +22,7 @@ class ActionKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Action:
+class OrderAction:
     kind: ActionKind
     client_order_id: str
     intent: OrderIntent | None = None  # PLACE only
@@ -35,7 +35,7 @@ class OutboxContext:
 
     def __init__(self, market: MarketInfo) -> None:
         self._market = market
-        self._outbox: list[Action] = []
+        self._outbox: list[OrderAction] = []
 
     @property
     def market(self) -> MarketInfo:
@@ -45,16 +45,16 @@ class OutboxContext:
         return time.time_ns() // 1_000_000
 
     def place_order(self, intent: OrderIntent) -> None:
-        self._outbox.append(Action(ActionKind.PLACE, intent.client_order_id, intent))
+        self._outbox.append(OrderAction(ActionKind.PLACE, intent.client_order_id, intent))
 
     def cancel_order(self, client_order_id: str) -> None:
-        self._outbox.append(Action(ActionKind.CANCEL, client_order_id))
+        self._outbox.append(OrderAction(ActionKind.CANCEL, client_order_id))
 
     @property
     def has_actions(self) -> bool:
         return bool(self._outbox)
 
-    def take(self) -> list[Action]:
+    def take(self) -> list[OrderAction]:
         """The queued actions, in the order the strategy made them; the outbox empties."""
         actions, self._outbox = self._outbox, []
         return actions

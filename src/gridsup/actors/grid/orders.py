@@ -15,7 +15,7 @@ from typing import assert_never
 
 import structlog
 
-from gridsup.actors.grid.context import Action, ActionKind
+from gridsup.actors.grid.context import ActionKind, OrderAction
 from gridsup.messages.common import OrderStatus
 from gridsup.messages.orders import (
     CancelOrder,
@@ -93,7 +93,7 @@ class OrderLink:
         # the exchange's reason (``gridsup status`` shows them as waiting).
         self.waiting: dict[str, str] = {}
 
-    def send(self, action: Action) -> None:
+    def send(self, action: OrderAction) -> None:
         """Send a place or cancel; its answer is handled when it comes."""
         requester = self.requester
         match action.kind:
@@ -117,7 +117,7 @@ class OrderLink:
         sent = 0
         for cid in client_order_ids:
             if cid not in self._cancelling:
-                self.send(Action(ActionKind.CANCEL, cid))
+                self.send(OrderAction(ActionKind.CANCEL, cid))
                 sent += 1
         return sent
 
@@ -129,7 +129,7 @@ class OrderLink:
             symbol=self.symbol,
         )
 
-    def _on_reply(self, action: Action, reply: OrderReply) -> None:
+    def _on_reply(self, action: OrderAction, reply: OrderReply) -> None:
         cid = action.client_order_id
         if action.kind is ActionKind.CANCEL and not (
             isinstance(reply, OrderRejected) and reply.retryable
@@ -168,7 +168,7 @@ class OrderLink:
             case _ as unreachable:
                 assert_never(unreachable)
 
-    def _retry(self, action: Action) -> None:
+    def _retry(self, action: OrderAction) -> None:
         if self._wanted(action.client_order_id):
             self.send(action)
         else:  # settled meanwhile, or the grid is resyncing (which sends it again)
