@@ -26,7 +26,7 @@ from gridsup.backtest import Mode, run_backtest
 from gridsup.exchange.candles import load_candles
 from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TARGET = 1_000_000  # candles/s (issue 2)

@@ -26,7 +26,7 @@ class StrategyHost(Actor):
     """What a strategy actor process imports before its first tick."""
 
     async def on_start(self) -> None:
-        import gridsup.strategy.grid_config  # noqa: F401  (pydantic models of a grid)
+        import gridsup.strategy.grid.config  # noqa: F401  (pydantic models of a grid)
 
 
 def _measure(method: str, count: int, target: str, preload: tuple[str, ...]) -> dict[str, float]:
@@ -96,7 +96,7 @@ def _measure(method: str, count: int, target: str, preload: tuple[str, ...]) -> 
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "light": ("density:Idle", ()),
     "strategy": ("density:StrategyHost", ()),
-    "strategy-preloaded": ("density:StrategyHost", ("gridsup.strategy.grid_config",)),
+    "strategy-preloaded": ("density:StrategyHost", ("gridsup.strategy.grid.config",)),
 }
 
 

@@ -19,7 +19,7 @@ from decimal import ROUND_DOWN, Decimal
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import MarketInfo, Tick
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 
 FEE = Decimal("0.001")
 GRIDS = {  # name: (lower, upper, levels, investment, lot step)

@@ -25,7 +25,7 @@ from gridsup.messages.common import FillReport, OrderIntent, OrderStatus
 from gridsup.messages.market import Tick
 from gridsup.messages.orders import OrderState
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.reconcile import CancelPolicy, apply_reconciliation, plan_reconciliation
 
 MARKET = paper_market("BTC/USDT")  # Binance's filters

@@ -14,7 +14,7 @@ from gridsup.config import (
     MarketDataSource,
     load_grids_file,
 )
-from gridsup.strategy.grid_config import GridSpacing
+from gridsup.strategy.grid.config import GridSpacing
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "grids.toml"
 

@@ -42,7 +42,7 @@ from gridsup.messages.market import MarketInfo
 from gridsup.supervisor.spec import ChildSpec, Group, Policy
 
 if TYPE_CHECKING:
-    from gridsup.strategy.grid_config import GridConfig
+    from gridsup.strategy.grid.config import GridConfig
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1

@@ -13,7 +13,7 @@ from gridsup.backtest import Mode, run_backtest
 from gridsup.exchange.candles import load_candles
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.strategy.grid import StopReason
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from helpers import BTC_USDT, shared_data
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from gridsup.backtest import Mode, run_backtest
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.messages.market import MarketInfo
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 
 MARKET = MarketInfo(
     symbol="ETH/USDT",

@@ -13,7 +13,7 @@ from bt_support import candles_from_closes
 from gridsup.backtest import BacktestStrategy, run_backtest
 from gridsup.backtest.report import max_drawdown
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from helpers import BTC_USDT
 
 

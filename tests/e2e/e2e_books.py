@@ -30,8 +30,8 @@ from gridsup.store.database import Database
 from gridsup.store.models import Fill, Order, OrderEvent, Trade
 from gridsup.store.state import DatabaseStateStore
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_book import money
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.book import money
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
 
 

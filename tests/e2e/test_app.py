@@ -15,7 +15,7 @@ from gridsup.actors.run_config import RUN_CONFIG_CODEC, Mode, RunConfig
 from gridsup.commands import preflight
 from gridsup.exchange.markets import PAPER_MARKETS, UnknownMarket, paper_market
 from gridsup.runtime.endpoints import beat_topic
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.supervisor.runner import beat_periods
 from gridsup.supervisor.spec import ChildSpec, Group
 from helpers import run_config_of

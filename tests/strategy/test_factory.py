@@ -22,7 +22,7 @@ from gridsup.strategy.factory import (
     UnknownStrategyError,
 )
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.protocols import ExecutionContext, Strategy
 from strategy.fakes import FakeExchange
 

@@ -9,7 +9,7 @@ import pytest
 from gridsup.messages.alerts import AlertKind
 from gridsup.messages.common import OrderType, Side
 from gridsup.strategy.grid import GridTradingStrategy, Phase, StopReason
-from gridsup.strategy.grid_config import GridConfig, InitialPosition
+from gridsup.strategy.grid.config import GridConfig, InitialPosition
 from gridsup.strategy.ids import MARKET_LEVEL, parse_client_order_id
 from strategy.fakes import LOOSE, FakeExchange
 

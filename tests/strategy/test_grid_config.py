@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from gridsup.strategy.grid_config import GridConfig, GridSpacing, InitialPosition
+from gridsup.strategy.grid.config import GridConfig, GridSpacing, InitialPosition
 
 VALID: dict[str, object] = {
     "name": "btc",

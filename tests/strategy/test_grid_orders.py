@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridsup.messages.market import MarketInfo
-from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_orders import OrderPlacer
+from gridsup.strategy.grid.book import GridBook
+from gridsup.strategy.grid.orders import OrderPlacer
 from gridsup.strategy.levels import round_amount
 from strategy.fakes import FakeExchange
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gridsup.messages.common import OrderType, Side
 from gridsup.messages.market import MarketInfo
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from helpers import BTC_USDT
 from strategy.fakes import LOOSE, FakeExchange
 

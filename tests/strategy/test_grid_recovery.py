@@ -8,7 +8,7 @@ import pytest
 
 from gridsup.messages.common import Side
 from gridsup.strategy.grid import AdoptOutcome, GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.ids import make_client_order_id, parse_client_order_id
 from strategy.fakes import FakeExchange
 

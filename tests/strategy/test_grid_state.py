@@ -10,8 +10,8 @@ import pytest
 
 from gridsup.messages.common import Side
 from gridsup.strategy.grid import GridTradingStrategy, Phase
-from gridsup.strategy.grid_config import GridConfig
-from gridsup.strategy.grid_state import STATE_VERSION, StateError, migrate_state
+from gridsup.strategy.grid.config import GridConfig
+from gridsup.strategy.grid.state import STATE_VERSION, StateError, migrate_state
 from strategy.fakes import FakeExchange
 
 D = Decimal

@@ -23,7 +23,7 @@ def test_importing_the_strategy_layer_loads_nothing_heavy() -> None:
     code = (
         "import sys, json\n"
         "import gridsup.strategy.grid, gridsup.strategy.factory, gridsup.strategy.levels\n"
-        "import gridsup.strategy.ids, gridsup.strategy.grid_book\n"
+        "import gridsup.strategy.ids, gridsup.strategy.grid.book\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     done = subprocess.run(

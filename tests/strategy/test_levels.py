@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gridsup.messages.market import MarketInfo
-from gridsup.strategy.grid_config import GridConfig, GridSpacing
+from gridsup.strategy.grid.config import GridConfig, GridSpacing
 from gridsup.strategy.levels import (
     GridLevelsError,
     WarningCode,

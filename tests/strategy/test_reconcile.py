@@ -14,7 +14,7 @@ import pytest
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, OrderType, Side
 from gridsup.messages.orders import OrderState
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.ids import make_client_order_id, parse_client_order_id
 from gridsup.strategy.reconcile import (
     CancelPolicy,

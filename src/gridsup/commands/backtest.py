@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from gridsup.backtest.report import BacktestResult
     from gridsup.messages.market import MarketInfo
-    from gridsup.strategy.grid_config import GridConfig
+    from gridsup.strategy.grid.config import GridConfig
 
 # BASE-QUOTE or BASE_QUOTE in a file name: binance_BTC-USDT_1m.csv.gz, BTC_USDT-5m.feather
 _PAIR_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([A-Z0-9]{2,20})[-_]([A-Z0-9]{2,20})(?![A-Za-z])")
@@ -54,7 +54,7 @@ def symbol_from_file_name(path: Path) -> str | None:
 
 
 def _parse_balances(values: Sequence[str]) -> dict[str, Decimal]:
-    from gridsup.strategy.grid_config import MAX_BASE_AMOUNT, MAX_DIGITS
+    from gridsup.strategy.grid.config import MAX_BASE_AMOUNT, MAX_DIGITS
 
     balances: dict[str, Decimal] = {}
     for text in values:

@@ -152,7 +152,7 @@ def key_number(text: str, *, last: bool = False) -> tuple[str, bool, Decimal]:
 def grid_price(value: Decimal) -> bool:
     """Is ``value`` a price a grids file accepts (finite, within the grid's price bounds,
     at most 18 significant digits)?"""
-    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+    from gridsup.strategy.grid.config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
 
     return (
         value.is_finite()
@@ -171,7 +171,7 @@ class DecimalRange(click.ParamType):
         self.low, self.high, self.open_low = low, high, open_low
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from gridsup.strategy.grid_config import MAX_DIGITS
+        from gridsup.strategy.grid.config import MAX_DIGITS
 
         if isinstance(value, Decimal):
             return value

@@ -37,7 +37,7 @@ from gridsup.commands.output import (
 if TYPE_CHECKING:
     from gridsup.config import GridsFile
     from gridsup.messages.common import OrderIntent
-    from gridsup.strategy.grid_config import GridConfig
+    from gridsup.strategy.grid.config import GridConfig
 
 
 def _fail(message: str) -> NoReturn:
@@ -173,7 +173,7 @@ def build_plan(grid: GridConfig, price: Decimal, price_source: str) -> GridPlan:
 
 
 def _parse_prices(values: Sequence[str]) -> tuple[Decimal | None, dict[str, Decimal]]:
-    from gridsup.strategy.grid_config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
+    from gridsup.strategy.grid.config import MAX_DIGITS, MAX_PRICE, MIN_PRICE
 
     every: Decimal | None = None
     per_symbol: dict[str, Decimal] = {}

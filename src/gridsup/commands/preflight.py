@@ -31,7 +31,7 @@ from gridsup.exchange.markets import PAPER_EXCHANGE_ID, UnknownMarket, paper_mar
 from gridsup.messages.market import MarketInfo
 
 if TYPE_CHECKING:
-    from gridsup.strategy.grid_config import GridConfig
+    from gridsup.strategy.grid.config import GridConfig
 
 log = structlog.get_logger("gridsup.preflight")
 

@@ -58,7 +58,7 @@ def _member_name(name: str | None) -> str:
 
 def _parse_prices(values: tuple[str, ...]) -> dict[str, Decimal]:
     from gridsup.strategy.base import SYMBOL_PATTERN
-    from gridsup.strategy.grid_config import MAX_PRICE, MIN_PRICE
+    from gridsup.strategy.grid.config import MAX_PRICE, MIN_PRICE
 
     prices: dict[str, Decimal] = {}
     for text in values:

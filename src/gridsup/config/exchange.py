@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from gridsup.config.tables import ENV_NAME, Table
 from gridsup.strategy.echo import echo_value
-from gridsup.strategy.grid_config import MAX_BASE_AMOUNT, MAX_DIGITS
+from gridsup.strategy.grid.config import MAX_BASE_AMOUNT, MAX_DIGITS
 
 _SECRET_KEYS = frozenset({"api_key", "apikey", "secret", "api_secret", "password", "passphrase"})
 

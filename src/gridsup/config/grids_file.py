@@ -23,7 +23,7 @@ from gridsup.config.tables import (
 )
 from gridsup.monitoring import AlertSettings, MetricsSettings
 from gridsup.strategy.echo import field_name, grid_label, problem_lines
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.ids import grid_tag
 from gridsup.strategy.levels import GridLevelsError, grid_levels
 

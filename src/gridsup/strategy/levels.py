@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 from gridsup.messages.market import MarketInfo
-from gridsup.strategy.grid_config import GridConfig, GridSpacing
+from gridsup.strategy.grid.config import GridConfig, GridSpacing
 
 # Without a known tick size, levels and amounts keep this many significant digits.
 SIGNIFICANT_DIGITS = 12

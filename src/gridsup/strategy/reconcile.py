@@ -36,7 +36,7 @@ from typing import Protocol
 
 from gridsup.messages.common import FillReport, OrderIntent, OrderStatus, Side
 from gridsup.messages.orders import OrderState
-from gridsup.strategy.grid_state import AdoptOutcome
+from gridsup.strategy.grid.state import AdoptOutcome
 from gridsup.strategy.ids import parse_client_order_id
 
 __all__ = [

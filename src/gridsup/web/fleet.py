@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from gridsup.messages.control import ActorStatus
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.levels import grid_levels
 
 KIND_STRATEGY = "strategy"

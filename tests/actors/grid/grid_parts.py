@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from gridsup.actors.grid.context import OutboxContext
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from helpers import BTC_USDT, aeventually
 
 Reply = TypeVar("Reply")

@@ -39,7 +39,7 @@ from gridsup.messages.orders import (
 from gridsup.runtime.actor import RuntimeInfo
 from gridsup.runtime.endpoints import RunDir
 from gridsup.runtime.entry import Launch, child_main
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.ids import parse_client_order_id
 from gridsup.supervisor.processes import make_context
 from helpers import eventually

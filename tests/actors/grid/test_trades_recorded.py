@@ -49,7 +49,7 @@ from gridsup.store.database import Database
 from gridsup.store.models import Trade
 from gridsup.store.trades import TradeRepository
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from helpers import eventually
 from strategy.fakes import FakeExchange
 

@@ -61,7 +61,7 @@ from gridsup.runtime.requests import Requester
 from gridsup.runtime.sockets import Receiver, SocketSpec, SocketType
 from gridsup.store.locks import AsyncpgAdvisoryLock, GridLock, grid_lock
 from gridsup.strategy.grid import GridTradingStrategy
-from gridsup.strategy.grid_config import GridConfig
+from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.reconcile import ReconciliationResult
 
 log = structlog.get_logger("gridsup.actors.strategy")

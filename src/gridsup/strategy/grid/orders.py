@@ -14,8 +14,8 @@ from decimal import ROUND_DOWN, Decimal
 
 from gridsup.messages.alerts import AlertKind, GridAlert
 from gridsup.messages.common import OrderIntent, OrderType, Side
-from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_state import OrderRole, SkippedLevel, TrackedOrder
+from gridsup.strategy.grid.book import GridBook
+from gridsup.strategy.grid.state import OrderRole, SkippedLevel, TrackedOrder
 from gridsup.strategy.ids import MARKET_LEVEL, make_client_order_id_for_tag
 from gridsup.strategy.levels import round_amount
 from gridsup.strategy.protocols import ExecutionContext

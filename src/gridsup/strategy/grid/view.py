@@ -1,13 +1,13 @@
 """``BookView``: the read-only figures of a :class:`GridBook` that reports and tests read
-(the grid strategy inherits them). Split from ``grid_book.py``, which holds and checks."""
+(the grid strategy inherits them). Split from ``book.py``, which holds and checks."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from gridsup.messages.common import Side
-from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_state import CycleRecord, Phase, SkippedLevel, StopReason
+from gridsup.strategy.grid.book import GridBook
+from gridsup.strategy.grid.state import CycleRecord, Phase, SkippedLevel, StopReason
 
 _ZERO = Decimal(0)
 

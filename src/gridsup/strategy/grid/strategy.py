@@ -11,9 +11,9 @@ first. Every call into the context may call back into the strategy at once (a ba
 fills a market order inside ``place_order``), so the state is always updated *before*
 the context is called (the :class:`OrderPlacer` does that).
 
-This module decides; ``grid_book.py`` holds the state (``grid_view.py`` reads it,
-``grid_invariant.py`` checks it), ``grid_entry.py`` opens the grid on its first price,
-``grid_counter.py`` answers a closed slot order, ``grid_orders.py`` places orders.
+This module decides; ``book.py`` holds the state (``view.py`` reads it,
+``invariant.py`` checks it), ``entry.py`` opens the grid on its first price,
+``counter.py`` answers a closed slot order, ``orders.py`` places orders.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from typing import Any, ClassVar, assert_never
 from gridsup.messages.alerts import AlertKind, GridAlert
 from gridsup.messages.common import FillReport, OrderIntent, OrderType, Side
 from gridsup.messages.market import Tick
-from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_config import GridConfig, InitialPosition
-from gridsup.strategy.grid_counter import close_grid_order, cut_worthy
-from gridsup.strategy.grid_entry import close_entry, open_grid, skip_entry_slots
-from gridsup.strategy.grid_invariant import slot_violations
-from gridsup.strategy.grid_orders import OrderPlacer, log_event
-from gridsup.strategy.grid_state import (
+from gridsup.strategy.grid.book import GridBook
+from gridsup.strategy.grid.config import GridConfig, InitialPosition
+from gridsup.strategy.grid.counter import close_grid_order, cut_worthy
+from gridsup.strategy.grid.entry import close_entry, open_grid, skip_entry_slots
+from gridsup.strategy.grid.invariant import slot_violations
+from gridsup.strategy.grid.orders import OrderPlacer, log_event
+from gridsup.strategy.grid.state import (
     AdoptOutcome,
     CycleRecord,
     OrderRole,
@@ -43,7 +43,7 @@ from gridsup.strategy.grid_state import (
     TrackedOrder,
     migrate_state,
 )
-from gridsup.strategy.grid_view import BookView
+from gridsup.strategy.grid.view import BookView
 from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
 from gridsup.strategy.levels import calculate_order_size, grid_levels
 from gridsup.strategy.protocols import ExecutionContext
@@ -285,7 +285,7 @@ class GridTradingStrategy(BookView):
     # ------------------------------------------------------------------ state snapshots
 
     def get_state(self) -> dict[str, Any]:
-        """A JSON-able snapshot of everything needed to resume (see grid_book.py)."""
+        """A JSON-able snapshot of everything needed to resume (see book.py)."""
         return self._book.to_json(self.grid_id, self.config.symbol)
 
     def from_state(self, state: Mapping[str, Any]) -> None:

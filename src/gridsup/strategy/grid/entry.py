@@ -13,9 +13,9 @@ import logging
 from decimal import Decimal
 
 from gridsup.messages.common import Side
-from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_orders import OrderPlacer, log_event
-from gridsup.strategy.grid_state import OrderRole, Phase, TrackedOrder
+from gridsup.strategy.grid.book import GridBook
+from gridsup.strategy.grid.orders import OrderPlacer, log_event
+from gridsup.strategy.grid.state import OrderRole, Phase, TrackedOrder
 from gridsup.strategy.levels import first_level_at_or_above
 
 _ZERO = Decimal(0)

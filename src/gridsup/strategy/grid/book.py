@@ -1,7 +1,7 @@
 """``GridBook``: everything a grid knows (slots, open orders, figures) and its snapshot
 form.
 
-The strategy (grid.py) decides; the book only holds (grid_invariant.py checks the slot
+The strategy (strategy.py) decides; the book only holds (invariant.py checks the slot
 invariant over it). Keeping the snapshot next to the fields it must list means a new
 field cannot be forgotten there.
 """
@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from gridsup.messages.common import Side
-from gridsup.strategy.grid_state import (
+from gridsup.strategy.grid.state import (
     STATE_VERSION,
     AdoptOutcome,
     CycleRecord,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from gridsup.messages.common import Side
-from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_orders import OrderPlacer, log_event
-from gridsup.strategy.grid_state import OrderRole, Phase, TrackedOrder
+from gridsup.strategy.grid.book import GridBook
+from gridsup.strategy.grid.orders import OrderPlacer, log_event
+from gridsup.strategy.grid.state import OrderRole, Phase, TrackedOrder
 
 _ACTIVE = (Phase.RUNNING, Phase.ENTERING)
 

@@ -6,8 +6,8 @@ slot pointing at its open order. Tests call it after every event
 from __future__ import annotations
 
 from gridsup.messages.common import Side
-from gridsup.strategy.grid_book import GridBook
-from gridsup.strategy.grid_state import OrderRole
+from gridsup.strategy.grid.book import GridBook
+from gridsup.strategy.grid.state import OrderRole
 
 
 def slot_violations(book: GridBook, every_slot_filled: bool) -> list[str]:
