@@ -15,7 +15,7 @@ from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.levels import calculate_order_size, grid_levels
 from helpers import BTC_USDT
 from strategy.fakes import FakeExchange
-from strategy.test_grid import make_config
+from strategy.grid.test_grid import make_config
 
 D = Decimal
 STEP = BTC_USDT.amount_step
