@@ -4,15 +4,15 @@ Effects seam with a fake clock (no processes)."""
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, field
 
 import pytest
 
-from gridsup.supervisor.effects import ActorFailedAlert, ProcessHandle
+from gridsup.supervisor.effects import ActorFailedAlert
 from gridsup.supervisor.policy import RestartTracker, Verdict
 from gridsup.supervisor.spec import ChildSpec, Group, Policy, Restart, SpecError
 from gridsup.supervisor.states import ChildState, SupervisorState
 from gridsup.supervisor.supervision import Supervision
+from supervisor_fakes import FakeEffects
 
 POLICY = Policy(
     heartbeat_interval=1.0,
@@ -24,34 +24,6 @@ POLICY = Policy(
     restart_period=60.0,
     stop_timeout=10.0,
 )
-
-
-@dataclass
-class FakeEffects:
-    """Records every effect; the clock moves only when a test says so."""
-
-    clock: float = 1000.0
-    next_pid: int = 100
-    spawned: list[tuple[str, int]] = field(default_factory=list)
-    signals: list[tuple[int, int]] = field(default_factory=list)
-    stops: list[str] = field(default_factory=list)
-    fail_spawn: set[str] = field(default_factory=set)
-
-    def now(self) -> float:
-        return self.clock
-
-    def spawn(self, spec: ChildSpec) -> ProcessHandle:
-        if spec.name in self.fail_spawn:
-            raise OSError("fork failed")
-        self.next_pid += 1
-        self.spawned.append((spec.name, self.next_pid))
-        return ProcessHandle(self.next_pid)
-
-    def signal(self, handle: ProcessHandle, signum: int) -> None:
-        self.signals.append((handle.pid, signum))
-
-    def send_stop(self, name: str, cancel_orders: bool) -> None:
-        self.stops.append(name)
 
 
 def spec(name: str, group: Group = Group.STRATEGY, **changes: object) -> ChildSpec:

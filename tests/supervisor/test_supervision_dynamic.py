@@ -3,7 +3,7 @@ relieved of grids): through the Effects seam with a fake clock, no processes."""
 
 from __future__ import annotations
 
-from test_runtime_policy import make, running, spec
+from test_supervision_policy import make, running, spec
 
 from gridsup.supervisor.spec import Group
 from gridsup.supervisor.states import ChildState, SupervisorState
