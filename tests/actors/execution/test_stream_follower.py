@@ -44,6 +44,7 @@ class FakeVenue:
     placed: dict[str, Order] = field(default_factory=dict)
     requests: int = 0
     answers: asyncio.Event | None = None
+    priced: list[str] = field(default_factory=list)
 
     async def place(self, intent: OrderIntent) -> Order:
         cid = intent.client_order_id
@@ -73,7 +74,8 @@ class FakeVenue:
         return list(self.placed.values())
 
     async def price(self, symbol: str) -> Decimal | None:
-        return D(42000)
+        self.priced.append(symbol)
+        return D(600) if symbol == "BNB/USDT" else D(42000)
 
     async def close(self) -> None:
         return None
@@ -219,3 +221,22 @@ async def test_the_audit_runs_beside_the_stream(rig: Rig) -> None:
     rig.venue.answers.set()
     await eventually_async(lambda: rig.follower.reconciles >= 2, message="the audit done")
     assert rig.fills() == [filled.client_order_id]  # the audit found nothing more to book
+
+
+async def test_a_fee_paid_in_bnb_is_valued_in_quote_as_on_the_polled_path(rig: Rig) -> None:
+    """Stream fills get the same fee valuation as polled ones: the profit is net of it."""
+    filled = intent("a", 1)
+    assert isinstance((await rig.place("a", filled)).reply, OrderAck)
+    await eventually_async(lambda: rig.follower.mode is FeedMode.STREAM, message="on the stream")
+    order = rig.venue.placed[filled.client_order_id]
+    done = order_of(filled, order.id, OrderStatus.CLOSED, filled=str(filled.amount))
+    event = OrderEvent(order=done, trade=trade_of(order, "t1", fee="0.00075", fee_currency="BNB"))
+    await rig.stream.queue.put([event])
+
+    await eventually_async(lambda: rig.fills() == [filled.client_order_id], message="the fill")
+    (fill,) = [
+        r.fill for requests, _ in rig.committed for r in requests if isinstance(r, RecordFill)
+    ]
+    assert fill.fee == D("0.00075") and fill.fee_currency == "BNB"
+    assert fill.fee_quote == D("0.45")  # 0.00075 BNB at 600 USDT
+    assert rig.venue.priced.count("BNB/USDT") == 1

@@ -216,6 +216,9 @@ class StreamFollower:
         order is not tracked (yet) — is held for a task of its own (:meth:`_book_held`),
         in order per order, so it never holds up the events of other orders.
         """
+        # A fee in a third asset (BNB) is valued in quote as on every other path: at most
+        # one ticker request a minute per fee pair (``fees.py``); never raises.
+        await self.desk.price_fees(e.trade for e in events if e.trade is not None)
         requests: list[StoreRequest] = []
         actions: list[OutboxEntry] = []
         for event in events:
@@ -253,6 +256,8 @@ class StreamFollower:
             while held := self._held.get(cid):
                 await self.desk.settled(cid)
                 event = held.pop(0)
+                if event.trade is not None:
+                    await self.desk.price_fees([event.trade])
                 if self.book.get(cid) is not None:
                     self._commit(self._absorb(cid, event))
                 elif event.order.status is OrderStatus.OPEN:  # placed by an earlier life
