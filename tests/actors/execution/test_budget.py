@@ -130,11 +130,11 @@ def test_a_buy_fill_moves_the_position_fees_included(
     assert budgets.positions["g"] == Position(base=D(base), cost=D(cost))
 
 
-def test_a_sell_releases_cost_in_proportion_and_never_goes_below_zero() -> None:
+def test_a_sell_releases_the_quote_it_brought_back_and_never_goes_below_zero() -> None:
     budgets = Budgets({"g": D(1000)}, {"g": Position(base=D("0.02"), cost=D(1000))})
 
     budgets.on_fill("g", fill(Side.SELL, "0.005", "60000"), "BTC")
-    assert budgets.positions["g"] == Position(base=D("0.015"), cost=D(750))
+    assert budgets.positions["g"] == Position(base=D("0.015"), cost=D(700))  # 1000 - 300
 
     budgets.on_fill("g", fill(Side.SELL, "0.02", "60000"), "BTC")  # more than held
     assert budgets.positions["g"] == Position()
@@ -154,3 +154,16 @@ def test_what_a_grid_holds_counts_against_its_next_buy() -> None:
 
     assert budgets.check("g", intent(Side.BUY, "0.01"), D(0), None) is None  # 500 + 500
     assert budgets.check("g", intent(Side.BUY, "0.01001"), D(0), None) is not None
+
+
+def test_a_grid_without_reserve_re_buys_the_level_it_sold_first() -> None:
+    """Budget = the two levels' notional exactly (reserve_pct 0). Both buys fill; the
+    upper lot sells at a profit: the upper buy fits again (an average cost of the two
+    lots would have held 490 against it and refused it until the lower lot sold)."""
+    budgets = Budgets({"g": D(980)})
+    budgets.on_fill("g", fill(Side.BUY, "0.01", "50000"), "BTC")
+    budgets.on_fill("g", fill(Side.BUY, "0.01", "48000"), "BTC")
+    budgets.on_fill("g", fill(Side.SELL, "0.01", "51000"), "BTC")
+
+    assert budgets.positions["g"] == Position(base=D("0.01"), cost=D(470))  # 980 - 510
+    assert budgets.check("g", intent(Side.BUY, "0.01"), D(0), None) is None  # 470 + 500

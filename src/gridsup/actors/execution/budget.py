@@ -1,10 +1,13 @@
 """Per-grid budgets (design invariant 7: grids share an account, not its money).
 
-A grid commits quote in two ways: open buy orders (their unfilled notional) and the base
-it holds (bought and not yet sold, at cost). A new buy is refused when the two plus the
-order's notional would pass the grid's ``budget_quote``; sells are never refused (they
-free money). Such a refusal is temporary (the grid keeps the slot and retries: fills
-and sells give the room back), unless the order alone exceeds the whole budget.
+A grid commits quote in two ways: open buy orders (their unfilled notional) and the quote
+its position has taken out of the account (what its buys cost, fees included, less what
+its sells brought back: a grid never spends more of the account's quote than its
+budget, and its realized profit is its own to re-buy with). A new buy is refused when
+the two plus the order's notional would pass the grid's ``budget_quote``; sells are
+never refused (they free money). Such a refusal is temporary (the grid keeps the slot
+and retries: fills and sells give the room back), unless the order alone exceeds the
+whole budget.
 Positions are part of the execution actor's saved state, so a restart keeps counting
 what each grid holds.
 """
@@ -21,7 +24,13 @@ _ZERO = Decimal(0)
 
 
 class Position(msgspec.Struct, kw_only=True):
-    """Base a grid holds and what it cost (quote, fees included)."""
+    """Base a grid holds, and the quote it has out in it: its buys' cost (fees included)
+    less what its sells of that base brought back, never below zero.
+
+    Not an average cost: a grid that sold its highest lot at a profit must be able to
+    re-buy that level with a budget of exactly its levels' notional (``reserve_pct`` 0);
+    valuing the rest at the average of all its lots would refuse it until the lower lots
+    sold too."""
 
     base: Decimal = _ZERO
     cost: Decimal = _ZERO
@@ -39,7 +48,8 @@ class Position(msgspec.Struct, kw_only=True):
         if self.base <= 0:
             return  # selling what the grid never bought here (an initial holding)
         sold = min(fill.amount, self.base)
-        self.cost -= self.cost * sold / self.base
+        back = sold * fill.price - fee_quote * sold / fill.amount
+        self.cost = max(_ZERO, self.cost - back)
         self.base -= sold
         if self.base <= 0:
             self.base, self.cost = _ZERO, _ZERO
@@ -76,8 +86,8 @@ class Budgets:
         if committed + notional > budget:
             self.refused += 1
             return (
-                f"budget exceeded for grid {grid}: open buys {open_buy_notional} + held at "
-                f"cost {held} + this order {notional} > budget {budget}"
+                f"budget exceeded for grid {grid}: open buys {open_buy_notional} + quote out "
+                f"in its position {held} + this order {notional} > budget {budget}"
             )
         return None
 
