@@ -9,7 +9,9 @@ fake venue over the real sockets; the pause is the row ``gridsup pause`` writes.
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from strategy_venue import FakeVenue
@@ -22,11 +24,12 @@ from test_strategy_actor import (
     start_strategy,
     status_when,
     trading,
+    trading_grid,
 )
-from trading_support import ActorHost
+from trading_support import ActorHost, sqlite_url
 
 from gridsup.messages.common import Side
-from gridsup.messages.control import COMMAND_CODEC, Resume
+from gridsup.messages.control import COMMAND_CODEC, Pause, Resume
 from gridsup.runtime.endpoints import command_topic
 from gridsup.store import pauses
 from gridsup.store.database import Database
@@ -41,7 +44,11 @@ async def _pause(url: str, schema: str | None, grid_id: str) -> None:
 
 
 def _resume(host: ActorHost, actor: str) -> None:
-    frame = COMMAND_CODEC.encode(Resume(reason="by test"))
+    _command(host, actor, Resume(reason="by test"))
+
+
+def _command(host: ActorHost, actor: str, command: Pause | Resume) -> None:
+    frame = COMMAND_CODEC.encode(command)
     with host._lock:
         host.command.send_multipart([command_topic(actor), frame])
 
@@ -100,3 +107,30 @@ def test_a_paused_grid_restarted_sends_nothing_until_resumed(
         assert actor_host.stop("grid-btc") == 0
     finally:
         venue.close()
+
+
+def test_a_grid_paused_while_an_order_waits_does_not_retry_it_until_resumed(
+    actor_host: ActorHost, run_base: Path
+) -> None:
+    """A counter order refused for a passing reason waits for its retry; the grid is
+    paused meanwhile: the retry is not sent while paused (a pause places nothing more),
+    and the Resume's reconcile places it, once."""
+    run = grid_run(actor_host, sqlite_url(run_base))
+    with trading_grid(actor_host, run) as venue:
+        buy = venue.order_at(Side.BUY, "59800")
+        venue.refuse_places = "waiting: binance -2010 Account has insufficient balance"
+        venue.fill(buy.client_order_id)  # its counter sell is refused, for now
+        status_when(actor_host, lambda s: s.get("orders_waiting") == 1, "waiting")
+        sell_id = next(cid for cid in venue.requests if cid not in venue.created)
+
+        _command(actor_host, "grid-btc", Pause(reason="by test"))
+        status_when(actor_host, lambda s: s.get("state") == "paused", "paused")
+        venue.refuse_places = None
+        asked = venue.requests[sell_id]
+        time.sleep(4)  # the retries' backoff (0.5 s doubling) would have sent it by now
+        assert venue.requests[sell_id] == asked and sell_id not in venue.created
+
+        _resume(actor_host, "grid-btc")
+        eventually(lambda: sell_id in venue.created, timeout=TIMEOUT, message="placed on resume")
+        assert venue.created[sell_id] == 1
+        assert venue.order_at(Side.SELL, "60000").client_order_id == sell_id

@@ -177,8 +177,11 @@ class StrategyActor(Actor):
             self.spec.name,
             self.spec.symbol,
             refused=self._refused,
+            # Paused: retries wait too; the Resume's reconcile sends what is still wanted.
             wanted=lambda cid: (
-                self.grid_state is GridActorState.TRADING and self.strategy.tracks(cid)
+                self.grid_state is GridActorState.TRADING
+                and not self.paused
+                and self.strategy.tracks(cid)
             ),
         )
         run = self.run_config
