@@ -1,7 +1,7 @@
 """Fills by websocket against the loopback exchange: latency, REST weight, gap recovery.
 
     .venv/bin/python bench/streams.py [--grids 100] [--moves 5] [--keepalive-ms 1000]
-                                      [--only fleet|parts]
+                                      [--only fleet|parts] [--spread]
 
 The loopback exchange runs as a subprocess (real HTTP and websockets on 127.0.0.1).
 
@@ -16,7 +16,10 @@ grid places its counter sell, every one answered 0.3 s late (``response_lost`` w
 is placed, through every sell (1.5 x ``--grids`` fills). A process of its own holds a SUB
 on ORDER_UPDATES, as every strategy actor does, and takes each fill update's arrival
 against the trade's match time (the loopback's clock: the same wall clock). Printed per
-move: p50/p99/max.
+move: p50/p99/max. With ``--spread`` the fleet is moved differently: grid i holds one
+buy at 42000 - i, and the price walks down a dollar every ``--spread-step-ms`` (20), so
+the fills come one grid at a time, 50 a second, while all ``--grids`` run (a busy
+market, rather than every grid filling at the same instant).
 
 **parts** (the legs): ``CcxtExchange`` and a bare ``CcxtUserStream`` in this process.
 ``--grids`` buy orders rest below the price; each move takes the price through all of
@@ -253,14 +256,18 @@ SLOW_ANSWER_S = 0.3
 IN_FLIGHT_AFTER_S = 1.0  # the second move, after the first's fills (its placements under way)
 
 
-def fleet_grids_file(directory: Path, count: int) -> Path:
+# --spread: grid i holds one buy at 42000 - i; the price walks down one grid at a time,
+# a step every --spread-step-ms (20: 50 fills a second, a busy market).
+
+
+def fleet_grids_file(directory: Path, count: int, spread: bool = False) -> Path:
     text = (
         '[exchange]\nid = "binance"\nmode = "live"\n'
         f'api_key_env = "{KEY_ENV}"\napi_secret_env = "{SECRET_ENV}"\n'
         '[market_data]\nsource = "exchange"\n'
     )
     for i in range(count):
-        kind, lower, upper = FLEET_KINDS[i % 2]
+        kind, lower, upper = ("a", 42000 - i, 44000 - i) if spread else FLEET_KINDS[i % 2]
         text += FLEET_GRID.format(kind=kind, i=i, lower=lower, upper=upper)
     path = directory / "grids.toml"
     path.write_text(text)
@@ -367,10 +374,13 @@ async def settle(
         await asyncio.sleep(0.2)
 
 
-async def fleet_latency(lb: Loopback, grids: int) -> dict[str, Any]:
+async def fleet_latency(
+    lb: Loopback, grids: int, spread: bool = False, step_s: float = 0.02
+) -> dict[str, Any]:
     """``grids`` live grids (the real supervisor, actors and strategies) on the loopback,
     moved through :data:`FLEET_MOVES`; match -> the fill update received on
-    ORDER_UPDATES (where every strategy actor receives it), per move."""
+    ORDER_UPDATES (where every strategy actor receives it), per move. ``spread``: one
+    walk instead, each step (one every ``step_s``) filling one grid's buy."""
     import shutil
     import tempfile
 
@@ -386,7 +396,8 @@ async def fleet_latency(lb: Loopback, grids: int) -> dict[str, Any]:
     base = work / "run"
     options = app.StartOptions(exchange_url=lb.url, rate_limit_per_s=500.0)
     # prepare() runs its checks with asyncio.run: in a thread of its own.
-    _, run, _ = await asyncio.to_thread(prepare, fleet_grids_file(work, grids), options, base)
+    grids_file = fleet_grids_file(work, grids, spread)
+    _, run, _ = await asyncio.to_thread(prepare, grids_file, options, base)
     # Watched patiently: a shared machine's load must not have an actor killed as hung
     # in the middle of a measurement.
     specs = [
@@ -417,7 +428,19 @@ async def fleet_latency(lb: Loopback, grids: int) -> dict[str, Any]:
         await asyncio.sleep(2.0)  # the SUB joins
         seen = (0, 0)  # fills of each "a" and each "b" grid so far
         kinds = (len(names) - len(names) // 2, len(names) // 2)
-        for move in FLEET_MOVES:
+        if spread:
+            listener.expect(len(names))
+            for i in range(len(names)):  # through 42000 - i: grid i's buy, alone
+                await asyncio.to_thread(
+                    lb.admin,
+                    "POST",
+                    "/admin/price",
+                    {"symbol": "BTC/USDT", "price": str(41999.5 - i)},
+                )
+                await asyncio.sleep(step_s)
+            rate = f"one grid at a time, {1 / step_s:.0f}/s"
+            out["moves"].append((rate, await listener.collect(120)))
+        for move in () if spread else FLEET_MOVES:
             if move.settle_first:
                 await settle(sup, names, seen)
                 await asyncio.sleep(1.5)  # their heartbeats seen
@@ -457,7 +480,7 @@ async def run_fleet(args: argparse.Namespace) -> None:
     lb = Loopback()
     try:
         lb.admin("POST", "/admin/price", {"symbol": "BTC/USDT", "price": str(FLEET_START)})
-        fleet = await fleet_latency(lb, args.grids)
+        fleet = await fleet_latency(lb, args.grids, args.spread, args.spread_step_ms / 1000)
     finally:
         lb.close()
     every = [x for _, move in fleet["moves"] for x in move]
@@ -529,4 +552,8 @@ if __name__ == "__main__":
     parser.add_argument("--moves", type=int, default=5)
     parser.add_argument("--keepalive-ms", type=int, default=1000)
     parser.add_argument("--only", choices=["fleet", "parts"], help="one part of the bench")
+    parser.add_argument(
+        "--spread", action="store_true", help="fleet: fills one grid at a time (a walk)"
+    )
+    parser.add_argument("--spread-step-ms", type=float, default=20.0, help="--spread: ms a step")
     asyncio.run(main(parser.parse_args()))
