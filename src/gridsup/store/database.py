@@ -42,6 +42,7 @@ from gridsup.store.errors import (
     StoreError,
 )
 from gridsup.store.paths import data_dir
+from gridsup.store.sqlite_trips import one_trip_creator
 
 log = structlog.get_logger(__name__)
 
@@ -265,7 +266,9 @@ class Database:
                     raise DatabaseUnavailable(
                         f"database {self.safe_url} is unavailable: {_first_line(exc)}"
                     ) from None
-            kwargs["connect_args"] = {"timeout": self._busy_timeout_ms / 1000}
+            # One trip to aiosqlite's thread per statement (see sqlite_trips).
+            connect_args = {"timeout": self._busy_timeout_ms / 1000}
+            kwargs["async_creator"] = one_trip_creator(self.url, connect_args)
         else:
             server_settings = {"application_name": "gridsup"}
             if self.schema:

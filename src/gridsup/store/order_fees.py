@@ -21,6 +21,7 @@ from sqlalchemy import Table, Update, bindparam, distinct, func, select, tuple_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import Fill, Order
+from gridsup.store.sql import execute_core
 
 OrderKey = tuple[str, str]  # (exchange, client order id)
 # Row values per IN list: well under SQLite's default limit of bound parameters.
@@ -50,7 +51,7 @@ async def refresh_order_fees(session: AsyncSession, keys: Iterable[OrderKey]) ->
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         if postgres:
-            await session.execute(_sum_in_sql(chunk))
+            await execute_core(session, _sum_in_sql(chunk))
         else:
             await _sum_in_python(session, chunk)
 
@@ -83,7 +84,7 @@ async def _sum_in_python(session: AsyncSession, chunk: list[OrderKey]) -> None:
     stmt = select(
         _FILLS.c.exchange, _FILLS.c.client_order_id, _FILLS.c.fee, _FILLS.c.fee_currency
     ).where(tuple_(_FILLS.c.exchange, _FILLS.c.client_order_id).in_(chunk))
-    for exchange, client_order_id, fee, currency in await session.execute(stmt):
+    for exchange, client_order_id, fee, currency in await execute_core(session, stmt):
         total, currencies = totals.setdefault((exchange, client_order_id), (Decimal(0), set()))
         if currency is not None:
             currencies.add(currency)
@@ -99,4 +100,4 @@ async def _sum_in_python(session: AsyncSession, chunk: list[OrderKey]) -> None:
         if len(currencies) <= 1
     ]
     if rows:
-        await session.execute(_SET_FEE, rows)
+        await execute_core(session, _SET_FEE, rows)
