@@ -16,22 +16,29 @@ Same statements, same transactions, same thread: only the trips are fewer.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 from aiosqlite.context import contextmanager
+from sqlalchemy import create_engine
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import NullPool
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # (description, rowcount, lastrowid, rows) of one statement.
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(db: aiosqlite.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:
+def _run(db: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:
     """One statement, on the connection's thread: execute, fetch every row, close."""
-    cursor = db._conn.cursor()
+    cursor = db.cursor()
     try:
         if many:
             cursor.executemany(sql, parameters)
@@ -63,7 +70,7 @@ class OneTripCursor:
         await self.close()
 
     async def _run(self, sql: str, parameters: Any, many: bool) -> OneTripCursor:
-        outcome = await self._conn._execute(_run, self._conn, sql, parameters, many)
+        outcome = await self._conn.run_statement(sql, parameters, many)
         self.description, self.rowcount, self.lastrowid, rows = outcome
         self._rows = deque(rows)
         return self
@@ -101,6 +108,10 @@ class OneTripConnection(aiosqlite.Connection):
     """aiosqlite's connection with :class:`OneTripCursor` cursors, and no trip for a
     commit or rollback with no transaction open."""
 
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._thread.daemon = True  # as SQLAlchemy's dialect does: never block the exit
+
     @contextmanager
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
@@ -109,6 +120,22 @@ class OneTripConnection(aiosqlite.Connection):
         # sqlite3_get_autocommit: a plain read, safe from any thread.
         return self._connection is not None and not self._connection.in_transaction
 
+    async def lend(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``work(connection, ...)`` in one trip: on this thread, with a sync SQLAlchemy
+        connection lent this sqlite3 connection, inside its transaction."""
+        return await self._execute(_lent_run, self._conn, lambda conn: work(conn, *args, **kwargs))
+
+    async def run_statement(self, sql: str, parameters: Any, many: bool) -> _Outcome:
+        """(description, rowcount, lastrowid, rows) of one statement, in one trip."""
+        return await self._execute(_run, self._conn, sql, parameters, many)
+
+    async def close(self) -> None:
+        if self._running and self._connection is not None:
+            await self._execute(_give_back)
+        await super().close()
+
     async def commit(self) -> None:
         if not self._idle():
             await super().commit()
@@ -116,6 +143,84 @@ class OneTripConnection(aiosqlite.Connection):
     async def rollback(self) -> None:
         if not self._idle():
             await super().rollback()
+
+
+async def run_in_one_trip(
+    conn: AsyncConnection,
+    work: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``work(sync_connection, ...)`` inside ``conn``'s transaction, all its statements
+    in one go: on a :class:`OneTripConnection`, in one trip to its thread; on any other
+    driver (asyncpg), in one ``run_sync`` (one greenlet for every statement)."""
+    if conn.dialect.name == "sqlite":
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        if isinstance(driver, OneTripConnection):
+            return await driver.lend(work, *args, **kwargs)
+    return await conn.run_sync(work, *args, **kwargs)
+
+
+class _Lent:
+    """A sqlite3 connection lent to a sync SQLAlchemy connection for one trip: the
+    transaction stays its owner's (the async session's), so commit, rollback and close
+    do nothing here."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def cursor(self, *args: Any) -> sqlite3.Cursor:
+        return self._conn.cursor(*args)
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+# Per aiosqlite thread (each sqlite3 connection has its own): the sqlite3 connection
+# being lent, and the sync connection lent it, made once and kept for the thread's life.
+_lending = threading.local()
+
+
+def _lent() -> _Lent:
+    lent: _Lent = _lending.db
+    return lent
+
+
+# Makes the sync connection over the sqlite3 connection being lent on this thread; never
+# given back to a pool (NullPool, no reset: the owner's transaction must survive it).
+_LENDER = create_engine("sqlite://", creator=_lent, poolclass=NullPool, pool_reset_on_return=None)
+
+
+def _lent_run(db: sqlite3.Connection, work: Callable[[Connection], T]) -> T:
+    """On ``db``'s thread: ``work`` on the sync connection lent ``db``."""
+    conn: Connection | None = getattr(_lending, "conn", None)
+    if conn is None or _lending.raw is not db:
+        _lending.raw, _lending.db = db, _Lent(db)
+        conn = _lending.conn = _LENDER.connect()
+    try:
+        return work(conn)
+    finally:
+        # Ends SQLAlchemy's own bookkeeping of the transaction; the sqlite3 one is the
+        # owner's to commit or roll back (_Lent.rollback does nothing).
+        conn.rollback()
+
+
+def _give_back() -> None:
+    """On a closing connection's thread: close the sync connection lent it, if any."""
+    conn: Connection | None = getattr(_lending, "conn", None)
+    if conn is not None:
+        _lending.conn = None
+        conn.close()
 
 
 def one_trip_creator(url: URL, connect_args: dict[str, Any]) -> Any:
@@ -130,8 +235,6 @@ def one_trip_creator(url: URL, connect_args: dict[str, Any]) -> Any:
         return sqlite3.connect(database, **kwargs)
 
     async def creator() -> aiosqlite.Connection:
-        conn = OneTripConnection(connector, iter_chunk_size=64)
-        conn._thread.daemon = True  # as SQLAlchemy's dialect does: never block the exit
-        return await conn
+        return await OneTripConnection(connector)
 
     return creator
