@@ -124,8 +124,7 @@ class StoreWriter:
             DatabaseUnavailable: the database is away; nothing was stored.
             StoreError/TypeError/ValueError: a record cannot be stored; nothing was.
         """
-        async with self.db.session() as session:
-            conn = await session.connection()
+        async with self.db.transaction() as conn:
             return await run_in_one_trip(conn, store_requests, requests)
 
     @staticmethod
