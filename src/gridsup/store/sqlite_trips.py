@@ -10,7 +10,10 @@ cursor does all of a statement's work in one crossing (a fresh sqlite3 cursor, e
 fetch every row, close; the rows then wait in the cursor, as the adapter's own buffer
 keeps them), and whose ``commit``/``rollback`` stay on the loop when SQLite says no
 transaction is open, which is exactly when sqlite3 itself would do nothing.
-Same statements, same transactions, same thread: only the trips are fewer.
+:func:`run_in_one_trip` goes further for a group commit: all its statements (and its
+COMMIT) in one trip, on a sync SQLAlchemy connection lent the thread's sqlite3
+connection inside the same transaction. Same statements, same transactions, same
+thread: only the trips are fewer.
 """
 
 from __future__ import annotations
@@ -19,17 +22,17 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 from aiosqlite.context import contextmanager
 from sqlalchemy import create_engine
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 # (description, rowcount, lastrowid, rows) of one statement.
@@ -120,12 +123,11 @@ class OneTripConnection(aiosqlite.Connection):
         # sqlite3_get_autocommit: a plain read, safe from any thread.
         return self._connection is not None and not self._connection.in_transaction
 
-    async def lend(
-        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        """``work(connection, ...)`` in one trip: on this thread, with a sync SQLAlchemy
-        connection lent this sqlite3 connection, inside its transaction."""
-        return await self._execute(_lent_run, self._conn, lambda conn: work(conn, *args, **kwargs))
+    async def lend(self, work: Callable[[Connection], T], *, commit: bool = False) -> T:
+        """``work(connection)`` in one trip: on this thread, with a sync SQLAlchemy
+        connection lent this sqlite3 connection, inside its transaction; then, with
+        ``commit``, that transaction's COMMIT in the same trip."""
+        return await self._execute(_lent_run, self._conn, work, commit)
 
     async def run_statement(self, sql: str, parameters: Any, many: bool) -> _Outcome:
         """(description, rowcount, lastrowid, rows) of one statement, in one trip."""
@@ -146,20 +148,23 @@ class OneTripConnection(aiosqlite.Connection):
 
 
 async def run_in_one_trip(
-    conn: AsyncConnection,
-    work: Callable[Concatenate[Connection, P], T],
-    *args: P.args,
-    **kwargs: P.kwargs,
+    conn: AsyncConnection, work: Callable[[Connection], T], *, commit: bool = False
 ) -> T:
-    """``work(sync_connection, ...)`` inside ``conn``'s transaction, all its statements
-    in one go: on a :class:`OneTripConnection`, in one trip to its thread; on any other
-    driver (asyncpg), in one ``run_sync`` (one greenlet for every statement)."""
+    """``work(sync_connection)`` inside ``conn``'s transaction, all its statements in one
+    go: on a :class:`OneTripConnection`, in one trip to its thread; on any other driver
+    (asyncpg), in one ``run_sync`` (one greenlet for every statement).
+
+    ``commit``: the caller commits right after, so on SQLite the COMMIT is done in the
+    same trip, and the caller's then finds no transaction open and stays on the loop;
+    elsewhere the caller's COMMIT is the one. Either way, ``work`` is durable when the
+    caller's commit returns, and a failed COMMIT raises from one or the other.
+    """
     if conn.dialect.name == "sqlite":
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         if isinstance(driver, OneTripConnection):
-            return await driver.lend(work, *args, **kwargs)
-    return await conn.run_sync(work, *args, **kwargs)
+            return await driver.lend(work, commit=commit)
+    return await conn.run_sync(work)
 
 
 class _Lent:
@@ -201,18 +206,32 @@ def _lent() -> _Lent:
 _LENDER = create_engine("sqlite://", creator=_lent, poolclass=NullPool, pool_reset_on_return=None)
 
 
-def _lent_run(db: sqlite3.Connection, work: Callable[[Connection], T]) -> T:
-    """On ``db``'s thread: ``work`` on the sync connection lent ``db``."""
+def _lent_run(db: sqlite3.Connection, work: Callable[[Connection], T], commit: bool) -> T:
+    """On ``db``'s thread: ``work`` on the sync connection lent ``db``, then (``commit``)
+    ``db``'s COMMIT."""
     conn: Connection | None = getattr(_lending, "conn", None)
     if conn is None or _lending.raw is not db:
         _lending.raw, _lending.db = db, _Lent(db)
         conn = _lending.conn = _LENDER.connect()
     try:
-        return work(conn)
+        done = work(conn)
+        if commit:
+            _commit(db)
+        return done
     finally:
         # Ends SQLAlchemy's own bookkeeping of the transaction; the sqlite3 one is the
         # owner's to commit or roll back (_Lent.rollback does nothing).
         conn.rollback()
+
+
+def _commit(db: sqlite3.Connection) -> None:
+    """``db``'s COMMIT; a failure raised as SQLAlchemy raises it on its own COMMIT (an
+    ``OperationalError`` for a busy or failing disk), so callers tell it apart as before.
+    """
+    try:
+        db.commit()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance("COMMIT", None, exc, sqlite3.Error) from exc
 
 
 def _give_back() -> None:

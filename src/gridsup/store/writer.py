@@ -125,7 +125,10 @@ class StoreWriter:
             StoreError/TypeError/ValueError: a record cannot be stored; nothing was.
         """
         async with self.db.transaction() as conn:
-            return await run_in_one_trip(conn, store_requests, requests)
+            # The COMMIT in the same trip: transaction() commits right after.
+            return await run_in_one_trip(
+                conn, lambda sync: store_requests(sync, requests), commit=True
+            )
 
     @staticmethod
     async def _store(
