@@ -44,7 +44,7 @@ from gridsup.store.database import Database
 from gridsup.store.events import event_row
 from gridsup.store.fills import fill_row
 from gridsup.store.models import Base, Fill, OrderEvent
-from gridsup.store.orders import OrderRepository, most_advanced, order_row
+from gridsup.store.orders import most_advanced, order_row
 from gridsup.store.records import FillRecord, OrderEventRecord, OrderRecord, StateRecord
 from gridsup.store.state import state_row, upsert_states
 
@@ -173,6 +173,8 @@ def baseline_rows(batch: Batch) -> dict[str, list[dict[str, Any]]]:
 async def baseline(db: Database, rows: dict[str, list[dict[str, Any]]]) -> None:
     """Bare Core executemany of ready rows, one transaction (the upserts the store's
     statements are, as nothing plainer can replace a row)."""
+    from gridsup.store.orders import upsert_statement  # here: --against runs older code
+
     async with db.session() as session:
         conn = await session.connection()
         if rows["events"]:
@@ -180,7 +182,7 @@ async def baseline(db: Database, rows: dict[str, list[dict[str, Any]]]) -> None:
         if rows["fills"]:
             await conn.execute(insert(Fill.__table__), rows["fills"])
         if rows["orders"]:
-            await conn.execute(OrderRepository(session)._build_upsert(), rows["orders"])
+            await conn.execute(upsert_statement(session), rows["orders"])
         if rows["states"]:
             await upsert_states(session, rows["states"])
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import (
     StatementError,
 )
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -42,6 +43,7 @@ from gridsup.store.errors import (
     StoreError,
 )
 from gridsup.store.paths import data_dir
+from gridsup.store.sqlite_trips import one_trip_creator
 
 log = structlog.get_logger(__name__)
 
@@ -210,21 +212,45 @@ class Database:
                 await session.commit()
             except BaseException as exc:
                 await session.rollback()
-                if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError) or (
-                    isinstance(exc, DBAPIError) and exc.connection_invalidated
-                ):
-                    # Lost connection, server gone, SQLite busy past its timeout: the
-                    # transaction did not happen and may be retried.
-                    raise self.classify(exc) from exc
-                if isinstance(exc, StatementError) and isinstance(exc.orig, StoreError):
-                    # A value our column types refused (MoneyRangeError): the caller's
-                    # bug, reported as itself rather than as an SQL error.
-                    raise exc.orig from exc
-                if _refused_value(exc):
-                    # A value the database refused (too long for its column ...): as
-                    # above, not a reason to try the same transaction again.
-                    raise RecordRefused(f"database {self.safe_url}: {_first_line(exc)}") from exc
+                if (error := self._store_error(exc)) is exc:
+                    raise
+                raise error from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """As :meth:`session`, on a Core connection: no ORM session to build, begin and
+        close around it (the group commit's way in, whose statements are all Core).
+
+        Raises:
+            DatabaseUnavailable: the connection was lost or refused.
+            RecordRefused: the database refused a value written (too long, a constraint).
+            RuntimeError: ``connect()`` was not called.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except Exception as exc:
+            if (error := self._store_error(exc)) is exc:
                 raise
+            raise error from exc
+
+    def _store_error(self, exc: BaseException) -> BaseException:
+        """What a failed transaction raises: ``exc`` itself, or the store's error for it."""
+        if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        ):
+            # Lost connection, server gone, SQLite busy past its timeout: the
+            # transaction did not happen and may be retried.
+            return self.classify(exc)
+        if isinstance(exc, StatementError) and isinstance(exc.orig, StoreError):
+            # A value our column types refused (MoneyRangeError): the caller's bug,
+            # reported as itself rather than as an SQL error.
+            return exc.orig
+        if _refused_value(exc):
+            # A value the database refused (too long for its column ...): as above, not
+            # a reason to try the same transaction again.
+            return RecordRefused(f"database {self.safe_url}: {_first_line(exc)}")
+        return exc
 
     async def health_check(self, timeout: float = 5.0) -> bool:
         """True when a ``SELECT 1`` answers within ``timeout`` seconds; a failure is
@@ -265,7 +291,9 @@ class Database:
                     raise DatabaseUnavailable(
                         f"database {self.safe_url} is unavailable: {_first_line(exc)}"
                     ) from None
-            kwargs["connect_args"] = {"timeout": self._busy_timeout_ms / 1000}
+            # One trip to aiosqlite's thread per statement (see sqlite_trips).
+            connect_args = {"timeout": self._busy_timeout_ms / 1000}
+            kwargs["async_creator"] = one_trip_creator(self.url, connect_args)
         else:
             server_settings = {"application_name": "gridsup"}
             if self.schema:

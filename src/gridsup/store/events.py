@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.store.models import OrderEvent
 from gridsup.store.records import OrderEventRecord
-from gridsup.store.sql import cached_statement, execute_core, given, insert_ignoring
+from gridsup.store.sql import Where, cached_statement, execute_core, given, insert_ignoring
 
 _TABLE = OrderEvent.__table__
 _ENCODER = msgspec.json.Encoder()  # Decimal -> "1.5": exact, and readable in SQL
@@ -37,6 +37,18 @@ def decode_payload(event: OrderEvent) -> dict[str, Any]:
     return value
 
 
+def new_events_statement(where: Where) -> Any:
+    """The insert of events that returns the keys it stored (a key stored before is
+    skipped, and not returned)."""
+    return cached_statement(
+        where,
+        "order_events.append_new",
+        lambda: insert_ignoring(where, "order_events.append", _TABLE, "event_key").returning(
+            _TABLE.c.event_key
+        ),
+    )
+
+
 class OrderEventLog:
     """Append and read the order-event log. Works inside the caller's session."""
 
@@ -57,12 +69,7 @@ class OrderEventLog:
         rows = [event_row(r) for r in records]
         if not rows:
             return set()
-        stmt = cached_statement(
-            self.session,
-            "order_events.append_new",
-            lambda: self._insert().returning(_TABLE.c.event_key),
-        )
-        result = await execute_core(self.session, stmt, rows)
+        result = await execute_core(self.session, new_events_statement(self.session), rows)
         return {key for key in result.scalars() if key is not None}
 
     async def append_many(self, records: Iterable[OrderEventRecord]) -> None:

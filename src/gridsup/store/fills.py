@@ -19,6 +19,7 @@ from gridsup.store.models import Fill, utcnow
 from gridsup.store.records import FillRecord
 from gridsup.store.sql import (
     MONEY_CONTEXT,
+    Where,
     cached_statement,
     execute_core,
     given,
@@ -33,6 +34,18 @@ def fill_row(record: FillRecord) -> dict[str, Any]:
     """The row of ``record``: its fields are the table's columns, plus the bookkeeping."""
     now = utcnow()
     return {**msgspec.structs.asdict(record), "created_at": now, "updated_at": now}
+
+
+def new_fills_statement(where: Where) -> Any:
+    """The insert of fills that returns the keys it stored (a fill stored before is
+    skipped, and not returned)."""
+    return cached_statement(
+        where,
+        "fills.add_new",
+        lambda: insert_ignoring(
+            where, "fills.add", _TABLE, "exchange", "symbol", "trade_id"
+        ).returning(_TABLE.c.exchange, _TABLE.c.symbol, _TABLE.c.trade_id),
+    )
 
 
 class FillRepository:
@@ -56,12 +69,7 @@ class FillRepository:
         rows = [fill_row(r) for r in records]
         if not rows:
             return set()
-        stmt = cached_statement(
-            self.session,
-            "fills.add_new",
-            lambda: self._insert().returning(_TABLE.c.exchange, _TABLE.c.symbol, _TABLE.c.trade_id),
-        )
-        result = await execute_core(self.session, stmt, rows)
+        result = await execute_core(self.session, new_fills_statement(self.session), rows)
         return {(exchange, symbol, trade_id) for exchange, symbol, trade_id in result}
 
     async def add_many(self, records: Iterable[FillRecord]) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.messages.common import OrderStatus
 from gridsup.store.models import Order, utcnow
 from gridsup.store.records import OrderRecord
-from gridsup.store.sql import cached_statement, execute_core, given, insert_for
+from gridsup.store.sql import Where, cached_statement, execute_core, given, insert_for
 
 _TABLE = Order.__table__
 # Fields an update may change; identity (exchange, client id, strategy, symbol, side,
@@ -58,6 +58,59 @@ def _newer(status: Any, filled: Any) -> ColumnElement[bool]:
     )
 
 
+def upsert_statement(where: Where) -> Any:
+    """Insert an order, or move the stored one forward to what the row says."""
+    return cached_statement(where, "orders.upsert", lambda: _build_upsert(where))
+
+
+def _build_upsert(where: Where) -> Any:
+    stmt = insert_for(where, _TABLE)
+    excluded = stmt.excluded
+    values: dict[str, Any] = {name: excluded[name] for name in _MUTABLE}
+    # A row that says no fee (most do: the exchange reports fees on the fills) keeps
+    # the one stored, the sum of the order's fills (store/order_fees.py).
+    no_fee = excluded.fee == Decimal(0)
+    values["fee"] = case((no_fee, Order.fee), else_=excluded.fee)
+    values["fee_currency"] = case((no_fee, Order.fee_currency), else_=excluded.fee_currency)
+    values["exchange_order_id"] = func.coalesce(excluded.exchange_order_id, Order.exchange_order_id)
+    values["updated_at"] = excluded.updated_at
+    return stmt.on_conflict_do_update(
+        index_elements=["exchange", "client_order_id"],
+        set_=values,
+        where=_newer(excluded.status, excluded.filled),
+    )
+
+
+def status_update(
+    exchange: str,
+    client_order_id: str,
+    status: OrderStatus,
+    *,
+    filled: Decimal | None = None,
+    average: Decimal | None = None,
+    fee: Decimal | None = None,
+    exchange_order_id: str | None = None,
+) -> Any:
+    """The UPDATE that moves a stored order to ``status`` (and the values given), only
+    forward (see the module docstring)."""
+    values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+    for name, value in (
+        ("filled", filled),
+        ("average", average),
+        ("fee", fee),
+        ("exchange_order_id", exchange_order_id),
+    ):
+        if value is not None:
+            values[name] = value
+    return (
+        update(Order)
+        .where(Order.exchange == exchange, Order.client_order_id == client_order_id)
+        .where(_newer(status, filled) if filled is not None else _newer(status, Order.filled))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+
+
 class OrderRepository:
     """Orders of every strategy. Works inside the caller's session (transaction)."""
 
@@ -71,27 +124,7 @@ class OrderRepository:
     async def upsert_many(self, records: Iterable[OrderRecord]) -> None:
         rows = [order_row(r) for r in records]
         if rows:
-            stmt = cached_statement(self.session, "orders.upsert", self._build_upsert)
-            await execute_core(self.session, stmt, rows)
-
-    def _build_upsert(self) -> Any:
-        stmt = insert_for(self.session, _TABLE)
-        excluded = stmt.excluded
-        values: dict[str, Any] = {name: excluded[name] for name in _MUTABLE}
-        # A row that says no fee (most do: the exchange reports fees on the fills) keeps
-        # the one stored, the sum of the order's fills (store/order_fees.py).
-        no_fee = excluded.fee == Decimal(0)
-        values["fee"] = case((no_fee, Order.fee), else_=excluded.fee)
-        values["fee_currency"] = case((no_fee, Order.fee_currency), else_=excluded.fee_currency)
-        values["exchange_order_id"] = func.coalesce(
-            excluded.exchange_order_id, Order.exchange_order_id
-        )
-        values["updated_at"] = excluded.updated_at
-        return stmt.on_conflict_do_update(
-            index_elements=["exchange", "client_order_id"],
-            set_=values,
-            where=_newer(excluded.status, excluded.filled),
-        )
+            await execute_core(self.session, upsert_statement(self.session), rows)
 
     async def update_status(
         self,
@@ -106,21 +139,14 @@ class OrderRepository:
     ) -> bool:
         """Move a stored order to ``status``; False when it is unknown or the update is
         older than what is stored (see the module docstring)."""
-        values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
-        for name, value in (
-            ("filled", filled),
-            ("average", average),
-            ("fee", fee),
-            ("exchange_order_id", exchange_order_id),
-        ):
-            if value is not None:
-                values[name] = value
-        stmt = (
-            update(Order)
-            .where(Order.exchange == exchange, Order.client_order_id == client_order_id)
-            .where(_newer(status, filled) if filled is not None else _newer(status, Order.filled))
-            .values(values)
-            .execution_options(synchronize_session=False)
+        stmt = status_update(
+            exchange,
+            client_order_id,
+            status,
+            filled=filled,
+            average=average,
+            fee=fee,
+            exchange_order_id=exchange_order_id,
         )
         result = await self.session.execute(stmt)
         return bool(getattr(result, "rowcount", 0))

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridsup.exchange.paper.retired import slot_of
 from gridsup.store.models import RetiredClientId, utcnow
-from gridsup.store.sql import execute_core, insert_ignoring
+from gridsup.store.sql import Where, execute_core, insert_ignoring
 
 _TABLE = RetiredClientId.__table__
 # Ids per statement: far under SQLite's bound on variables in one statement.
@@ -31,34 +31,40 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+def retired_rows(account: str, client_order_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of ids retired by ``account`` (each once)."""
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for cid in dict.fromkeys(client_order_ids):
+        slot = slot_of(cid)
+        rows.append(
+            {
+                "account": account,
+                "client_order_id": cid,
+                "slot": slot[0] if slot else None,
+                "cycle": slot[1] if slot else None,
+                "retired_at": now,
+            }
+        )
+    return rows
+
+
+def retired_insert(where: Where) -> Any:
+    """The insert of retired ids (one stored before is left as it is)."""
+    return insert_ignoring(where, "retired_client_ids.append", _TABLE, "account", "client_order_id")
+
+
 class RetiredIdLog:
     """Append and look up retired client ids. Works inside the caller's session."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _insert(self) -> Any:
-        return insert_ignoring(
-            self.session, "retired_client_ids.append", _TABLE, "account", "client_order_id"
-        )
-
     async def append(self, account: str, client_order_ids: Sequence[str]) -> None:
         """Add ids retired by ``account``; one stored before is left as it is."""
-        now = utcnow()
-        rows: list[dict[str, Any]] = []
-        for cid in dict.fromkeys(client_order_ids):
-            slot = slot_of(cid)
-            rows.append(
-                {
-                    "account": account,
-                    "client_order_id": cid,
-                    "slot": slot[0] if slot else None,
-                    "cycle": slot[1] if slot else None,
-                    "retired_at": now,
-                }
-            )
+        rows = retired_rows(account, client_order_ids)
         if rows:
-            await execute_core(self.session, self._insert(), rows)
+            await execute_core(self.session, retired_insert(self.session), rows)
 
     async def find(self, account: str, client_order_ids: Sequence[str]) -> set[str]:
         """Those of ``client_order_ids`` that ``account`` retired."""

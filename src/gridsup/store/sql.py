@@ -9,6 +9,7 @@ from decimal import MAX_EMAX, MIN_EMIN, Context
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # 1e12 amounts times 1e-10 prices, summed over years of trades, stay far below 80 digits.
@@ -20,18 +21,26 @@ def given(**filters: Any) -> dict[str, Any]:
     return {name: value for name, value in filters.items() if value is not None}
 
 
-def dialect_name(session: AsyncSession) -> str:
-    bind = session.get_bind()
-    return bind.dialect.name
+# Where a statement runs: an async session, a sync connection (a group commit's, see
+# group_commit), or the dialect's name itself.
+Where = AsyncSession | Connection | str
 
 
-def insert_for(session: AsyncSession, table: Any) -> Any:
+def dialect_name(where: Where) -> str:
+    if isinstance(where, str):
+        return where
+    if isinstance(where, Connection):
+        return where.dialect.name
+    return where.get_bind().dialect.name
+
+
+def insert_for(where: Where, table: Any) -> Any:
     """The dialect-specific ``insert()`` (with ``on_conflict_do_*``) for ``table``.
 
     Raises:
         NotImplementedError: the session is bound to an engine gridsup does not support.
     """
-    name = dialect_name(session)
+    name = dialect_name(where)
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":
@@ -44,22 +53,22 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
 _STATEMENTS: dict[tuple[str, str], Any] = {}
 
 
-def cached_statement(session: AsyncSession, purpose: str, build: Callable[[], Any]) -> Any:
-    """The statement ``build()`` makes for this session's dialect, built once."""
-    key = (dialect_name(session), purpose)
+def cached_statement(where: Where, purpose: str, build: Callable[[], Any]) -> Any:
+    """The statement ``build()`` makes for this dialect, built once."""
+    key = (dialect_name(where), purpose)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
         stmt = _STATEMENTS[key] = build()
     return stmt
 
 
-def insert_ignoring(session: AsyncSession, purpose: str, table: Any, *unique: str) -> Any:
+def insert_ignoring(where: Where, purpose: str, table: Any, *unique: str) -> Any:
     """The INSERT into ``table`` that skips a row whose ``unique`` columns match a stored
     one (ON CONFLICT DO NOTHING: a redelivery is a no-op), built once per dialect."""
     return cached_statement(
-        session,
+        where,
         purpose,
-        lambda: insert_for(session, table).on_conflict_do_nothing(index_elements=list(unique)),
+        lambda: insert_for(where, table).on_conflict_do_nothing(index_elements=list(unique)),
     )
 
 

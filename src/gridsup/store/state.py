@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.store.database import Database
 from gridsup.store.errors import StateFenced, StateVersionError
 from gridsup.store.models import StrategyState, utcnow
-from gridsup.store.sql import cached_statement, execute_core, insert_for
+from gridsup.store.sql import Where, cached_statement, execute_core, insert_for
 
 log = structlog.get_logger(__name__)
 
@@ -120,9 +120,20 @@ async def upsert_states(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     """
     if not rows:
         return
-    stmt = cached_statement(session, "strategy_states.upsert", lambda: _upsert(session))
-    result = await execute_core(session, stmt, rows)
-    written = {row[0] for row in result.all()}
+    result = await execute_core(session, states_upsert_statement(session), rows)
+    refuse_fenced(rows, {row[0] for row in result.all()})
+
+
+def states_upsert_statement(where: Where) -> Any:
+    """Insert or replace states (revision += 1 on replace; not below the stored epoch),
+    returning the strategies written."""
+    return cached_statement(where, "strategy_states.upsert", lambda: _upsert(where))
+
+
+def refuse_fenced(rows: list[dict[str, Any]], written: set[str]) -> None:
+    """Raises:
+    StateFenced: a row of ``rows`` is not among the strategies ``written``.
+    """
     fenced = [row["strategy"] for row in rows if row["strategy"] not in written]
     if fenced:
         raise StateFenced(
@@ -131,8 +142,8 @@ async def upsert_states(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         )
 
 
-def _upsert(session: AsyncSession) -> Any:
-    stmt = insert_for(session, _TABLE)
+def _upsert(where: Where) -> Any:
+    stmt = insert_for(where, _TABLE)
     excluded = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=["strategy"],

@@ -20,6 +20,7 @@ from gridsup.store.models import Trade, utcnow
 from gridsup.store.records import TradeRecord
 from gridsup.store.sql import (
     MONEY_CONTEXT,
+    Where,
     cached_statement,
     execute_core,
     given,
@@ -67,7 +68,19 @@ def trade_profit(
 S = TypeVar("S", bound=Select)
 
 
-def _closed_rows(records: Iterable[TradeRecord]) -> list[dict[str, Any]]:
+def new_closed_statement(where: Where) -> Any:
+    """The insert of closed trades that returns the keys it stored (a cycle booked before
+    is skipped, and not returned)."""
+    return cached_statement(
+        where,
+        "trades.add_closed_new",
+        lambda: insert_ignoring(
+            where, "trades.add_closed", _TABLE, "exchange", "strategy", "close_order_id"
+        ).returning(_TABLE.c.exchange, _TABLE.c.strategy, _TABLE.c.close_order_id),
+    )
+
+
+def closed_rows(records: Iterable[TradeRecord]) -> list[dict[str, Any]]:
     now = utcnow()
     return [{**msgspec.structs.asdict(r), "created_at": now, "updated_at": now} for r in records]
 
@@ -128,24 +141,17 @@ class TradeRepository:
     async def add_closed_many(self, records: Iterable[TradeRecord]) -> None:
         """Store closed round trips (booked grid cycles) in one statement; a record whose
         (exchange, strategy, close_order_id) is stored already is skipped."""
-        rows = _closed_rows(records)
+        rows = closed_rows(records)
         if rows:
             await execute_core(self.session, self._insert_closed(), rows)
 
     async def add_closed_new(self, records: Iterable[TradeRecord]) -> set[TradeKey]:
         """As :meth:`add_closed_many`, returning the keys stored now (the insert itself
         tells a cycle booked before apart)."""
-        rows = _closed_rows(records)
+        rows = closed_rows(records)
         if not rows:
             return set()
-        stmt = cached_statement(
-            self.session,
-            "trades.add_closed_new",
-            lambda: self._insert_closed().returning(
-                _TABLE.c.exchange, _TABLE.c.strategy, _TABLE.c.close_order_id
-            ),
-        )
-        result = await execute_core(self.session, stmt, rows)
+        result = await execute_core(self.session, new_closed_statement(self.session), rows)
         return {(exchange, strategy, close_id) for exchange, strategy, close_id in result}
 
     async def known_closed(self, keys: Collection[TradeKey]) -> set[TradeKey]:

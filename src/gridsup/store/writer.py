@@ -10,7 +10,7 @@ nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, assert_never
 
 import msgspec
@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridsup.store.database import Database
 from gridsup.store.events import OrderEventLog
 from gridsup.store.fills import FillRepository
+from gridsup.store.group_commit import order_keys, store_requests
 from gridsup.store.order_fees import refresh_order_fees
-from gridsup.store.orders import OrderRepository, most_advanced
+from gridsup.store.orders import OrderRepository
 from gridsup.store.records import (
     FillRecord,
     OrderEventRecord,
@@ -32,6 +33,7 @@ from gridsup.store.records import (
     TradeRecord,
 )
 from gridsup.store.retired_ids import RetiredIdLog
+from gridsup.store.sqlite_trips import run_in_one_trip
 from gridsup.store.state import state_row, upsert_states
 from gridsup.store.trades import TradeRepository
 
@@ -122,17 +124,11 @@ class StoreWriter:
             DatabaseUnavailable: the database is away; nothing was stored.
             StoreError/TypeError/ValueError: a record cannot be stored; nothing was.
         """
-        keys = [{k for k in map(_key, request) if k is not None} for request in requests]
-        first = _first_of_their_keys(keys)
-        async with self.db.session() as session:
-            stored = await _insert_keyed(session, _records_of(requests, first))
-            new = [ok and own <= stored for own, ok in zip(keys, first, strict=True)]
-            written = _records_of(requests, new)
-            await _store_unkeyed(session, written)
-            touched = _order_keys(written)
-            if touched:
-                await refresh_order_fees(session, touched)
-        return new
+        async with self.db.transaction() as conn:
+            # The COMMIT in the same trip: transaction() commits right after.
+            return await run_in_one_trip(
+                conn, lambda sync: store_requests(sync, requests), commit=True
+            )
 
     @staticmethod
     async def _store(
@@ -150,7 +146,7 @@ class StoreWriter:
         if fills:
             await FillRepository(session).add_many(fills)
         if fills or orders:
-            await refresh_order_fees(session, _order_keys([*orders, *fills]))
+            await refresh_order_fees(session, order_keys([*orders, *fills]))
         if state_rows:
             await upsert_states(session, state_rows)
 
@@ -178,79 +174,6 @@ async def _apply_orders(
         )
     if run:
         await repo.upsert_many(run)
-
-
-def _order_keys(records: Iterable[StoreWrite]) -> set[tuple[str, str]]:
-    """The orders (exchange, client order id) whose fee is summed again from their fills:
-    those of the fills in ``records``, and those whose row an order record or update
-    (re)writes once they are (partly) filled; an unfilled order has no fills."""
-    keys: set[tuple[str, str]] = set()
-    for record in records:
-        match record:
-            case FillRecord(client_order_id=str() as cid):
-                keys.add((record.exchange, cid))
-            case OrderRecord() if record.filled > 0:
-                keys.add((record.exchange, record.client_order_id))
-            case OrderUpdateRecord() if (record.filled or 0) > 0 or record.fee is not None:
-                keys.add((record.exchange, record.client_order_id))
-    return keys
-
-
-def _key(record: StoreWrite) -> Hashable | None:
-    """The idempotency key of a keyed record (None for the others)."""
-    match record:
-        case OrderEventRecord(event_key=str() as key):
-            return ("event", key)
-        case FillRecord():
-            return ("fill", record.exchange, record.symbol, record.trade_id)
-        case TradeRecord():
-            return ("trade", record.exchange, record.strategy, record.close_order_id)
-    return None
-
-
-def _first_of_their_keys(keys: list[set[Hashable]]) -> list[bool]:
-    """Per request (its keys): False when an earlier request carries one of them."""
-    seen: set[Hashable] = set()
-    out: list[bool] = []
-    for own in keys:
-        out.append(seen.isdisjoint(own))
-        seen |= own
-    return out
-
-
-def _records_of(requests: Sequence[Sequence[StoreWrite]], chosen: list[bool]) -> list[StoreWrite]:
-    return [r for request, ok in zip(requests, chosen, strict=True) if ok for r in request]
-
-
-async def _insert_keyed(session: AsyncSession, records: list[StoreWrite]) -> set[Hashable]:
-    """Insert every event, fill and closed trade; the keys of those stored now."""
-    events = [r for r in records if isinstance(r, OrderEventRecord)]
-    fills = [r for r in records if isinstance(r, FillRecord)]
-    trades = [r for r in records if isinstance(r, TradeRecord)]
-    stored: set[Hashable] = set()
-    if events:
-        stored.update(("event", k) for k in await OrderEventLog(session).append_new(events))
-    if fills:
-        stored.update(("fill", *k) for k in await FillRepository(session).add_new(fills))
-    if trades:
-        added = await TradeRepository(session).add_closed_new(trades)
-        stored.update(("trade", *k) for k in added)
-    return stored
-
-
-async def _store_unkeyed(session: AsyncSession, records: list[StoreWrite]) -> None:
-    """Order rows (the most advanced per order), then order updates, then states (the
-    last per strategy), then retired client ids."""
-    orders = most_advanced(r for r in records if isinstance(r, OrderRecord))
-    updates = [r for r in records if isinstance(r, OrderUpdateRecord)]
-    if orders or updates:
-        await _apply_orders(OrderRepository(session), [*orders, *updates])
-    states = {r.strategy: r for r in records if isinstance(r, StateRecord)}
-    if states:
-        await upsert_states(
-            session, [state_row(s.strategy, s.state, s.epoch) for s in states.values()]
-        )
-    await _append_retired(session, [r for r in records if isinstance(r, RetiredIdsRecord)])
 
 
 async def _append_retired(session: AsyncSession, records: list[RetiredIdsRecord]) -> None:
