@@ -23,7 +23,7 @@ import zmq
 from gridsup.messages.control import COMMAND_CODEC, Stop
 from gridsup.runtime import endpoints
 from gridsup.runtime.actor import RuntimeInfo
-from gridsup.runtime.entry import MAIN_PATH_ENV, Launch, child_main
+from gridsup.runtime.entry import LOGGING_ENV, MAIN_PATH_ENV, Launch, child_main, logging_env
 from gridsup.supervisor.effects import ProcessHandle, send_signal
 from gridsup.supervisor.spec import ChildSpec
 
@@ -93,6 +93,9 @@ class ProcessEffects:
         self.loop = loop
         self._supervision = supervision  # filled in once Supervision exists
         self.log_level, self.log_json = log_level, log_json
+        # Read by a forkserver's zygote, which sets the actors' logging up once for all
+        # (the server starts with the first actor, so with this environment).
+        os.environ[LOGGING_ENV] = logging_env(log_level, log_json)
         self.live: dict[int, Any] = {}  # pid -> process, for the final safety sweep
 
     def now(self) -> float:
