@@ -7,7 +7,9 @@ here, once, the writes every child would make on its own:
 
 - The collector would walk, and so write to and copy, every object the preload built
   (a full collection in the child touches every page it shares with the server and its
-  siblings). ``gc.freeze()`` moves them all to the permanent generation, out of sight.
+  siblings). ``gc.freeze()`` moves them all to the permanent generation, out of sight;
+  the collector, off since :mod:`gridsup.runtime.zygote_gc` (imported first), goes
+  back on for the server and its children with nothing of the preload to walk.
 - The interpreter gives a class its attribute-cache version tag (a write to the class
   object) the first time an attribute is looked up on it; every class gets its tag
   here, so that the children's first look-ups find it set.
@@ -51,19 +53,21 @@ def _tag_classes() -> None:
         stack.extend(type.__subclasses__(cls))
 
 
-_main_path = os.environ.get(MAIN_PATH_ENV)
-if _main_path:
-    _server_main = sys.modules["__main__"]
-    if getattr(_server_main, "__file__", None) is None:
-        _server_main.__file__ = _main_path
+try:
+    _main_path = os.environ.get(MAIN_PATH_ENV)
+    if _main_path:
+        _server_main = sys.modules["__main__"]
+        if getattr(_server_main, "__file__", None) is None:
+            _server_main.__file__ = _main_path
 
-_logging = os.environ.get(LOGGING_ENV)
-if _logging:
-    _level, _, _format = _logging.partition(":")
-    # A bad level: the children report it themselves (the server must not die of it).
-    with contextlib.suppress(ValueError):
-        set_up_logging(_level, _format == "json")
+    _logging = os.environ.get(LOGGING_ENV)
+    if _logging:
+        _level, _, _format = _logging.partition(":")
+        # A bad level: the children report it themselves (the server must not die of it).
+        with contextlib.suppress(ValueError):
+            set_up_logging(_level, _format == "json")
 
-gc.collect()
-_tag_classes()
-gc.freeze()
+    _tag_classes()
+finally:  # the collector back on, whatever happened above
+    gc.freeze()
+    gc.enable()

@@ -34,7 +34,8 @@ log = structlog.get_logger("gridsup.supervisor")
 
 START_METHODS = ("forkserver", "spawn", "fork")
 # What every forkserver child needs anyway; imported once in the server, shared by COW.
-RUNTIME_PRELOAD = ("gridsup.runtime.entry",)
+# First the collector goes off for the imports (see the module), then the runtime.
+RUNTIME_PRELOAD = ("gridsup.runtime.zygote_gc", "gridsup.runtime.entry")
 # Imported last by a forkserver: freezes the preload out of the collector's sight, and
 # keeps the children from re-running this process's main script (see the module).
 ZYGOTE = "gridsup.runtime.zygote"
