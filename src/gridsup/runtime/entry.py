@@ -30,6 +30,12 @@ EXIT_CRASHED = 1
 EXIT_BAD_FACTORY = 2
 # The supervisor's main script, for the forkserver's zygote (gridsup.runtime.zygote).
 MAIN_PATH_ENV = "GRIDSUP_FORKSERVER_MAIN"
+# The actors' log set-up, for the zygote: "LEVEL" or "LEVEL:json" (see logging_env).
+LOGGING_ENV = "GRIDSUP_FORKSERVER_LOGGING"
+
+# How this process's logging was set up by set_up_logging (inherited by a forkserver's
+# children); None: not by it.
+_logging: tuple[str, bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +97,7 @@ def child_main(launch: Launch) -> None:
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _release_forkserver()
-    configure_logging(launch.log_level, json=launch.log_json)
+    set_up_logging(launch.log_level, launch.log_json)
     structlog.contextvars.bind_contextvars(actor=launch.info.name)
     try:
         actor = build(launch)
@@ -99,6 +105,25 @@ def child_main(launch: Launch) -> None:
         log.error("actor_build_failed", target=launch.target, error=repr(exc))
         sys.exit(EXIT_BAD_FACTORY)
     sys.exit(run_actor(actor, launch.info))
+
+
+def set_up_logging(level: str, json: bool) -> None:
+    """:func:`~gridsup.logging.configure_logging`, unless this process already did it
+    with these settings (a forkserver's child inherits the zygote's set-up: done once
+    there, it costs the actors none of their own memory).
+
+    Raises:
+        ValueError: ``level`` is not a logging level name.
+    """
+    global _logging
+    if _logging != (level, json):
+        configure_logging(level, json=json)
+        _logging = (level, json)
+
+
+def logging_env(level: str, json: bool) -> str:
+    """The value of :data:`LOGGING_ENV` for these settings."""
+    return f"{level}:json" if json else level
 
 
 def _release_forkserver() -> None:

@@ -23,7 +23,7 @@ import zmq
 from gridsup.messages.control import COMMAND_CODEC, Stop
 from gridsup.runtime import endpoints
 from gridsup.runtime.actor import RuntimeInfo
-from gridsup.runtime.entry import MAIN_PATH_ENV, Launch, child_main
+from gridsup.runtime.entry import LOGGING_ENV, MAIN_PATH_ENV, Launch, child_main, logging_env
 from gridsup.supervisor.effects import ProcessHandle, send_signal
 from gridsup.supervisor.spec import ChildSpec
 
@@ -34,7 +34,8 @@ log = structlog.get_logger("gridsup.supervisor")
 
 START_METHODS = ("forkserver", "spawn", "fork")
 # What every forkserver child needs anyway; imported once in the server, shared by COW.
-RUNTIME_PRELOAD = ("gridsup.runtime.entry",)
+# First the collector goes off for the imports (see the module), then the runtime.
+RUNTIME_PRELOAD = ("gridsup.runtime.zygote_gc", "gridsup.runtime.entry")
 # Imported last by a forkserver: freezes the preload out of the collector's sight, and
 # keeps the children from re-running this process's main script (see the module).
 ZYGOTE = "gridsup.runtime.zygote"
@@ -93,6 +94,9 @@ class ProcessEffects:
         self.loop = loop
         self._supervision = supervision  # filled in once Supervision exists
         self.log_level, self.log_json = log_level, log_json
+        # Read by a forkserver's zygote, which sets the actors' logging up once for all
+        # (the server starts with the first actor, so with this environment).
+        os.environ[LOGGING_ENV] = logging_env(log_level, log_json)
         self.live: dict[int, Any] = {}  # pid -> process, for the final safety sweep
 
     def now(self) -> float:
