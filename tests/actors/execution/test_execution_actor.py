@@ -535,13 +535,14 @@ def test_store_link_resends_a_batch_as_one_batch_in_its_order() -> None:
     ("fills", "base", "cost"),
     [
         ([(Side.BUY, "0.002", "40000", "0.08")], "0.002", "80.08"),
-        ([(Side.BUY, "0.002", "40000", "0"), (Side.SELL, "0.001", "41000", "0")], "0.001", "40"),
+        # 80 out, 41 back: the quote the grid still has out (not half the cost, 40)
+        ([(Side.BUY, "0.002", "40000", "0"), (Side.SELL, "0.001", "41000", "0")], "0.001", "39"),
         ([(Side.BUY, "0.001", "40000", "0"), (Side.SELL, "0.001", "41000", "0")], "0", "0"),
         ([(Side.SELL, "0.001", "41000", "0")], "0", "0"),  # an initial holding sold
     ],
     ids=["buy", "half-sold", "sold", "sell-only"],
 )
-def test_position_follows_fills_at_cost(
+def test_position_follows_the_quote_its_fills_put_out_and_brought_back(
     fills: list[tuple[Side, str, str, str]], base: str, cost: str
 ) -> None:
     from gridsup.actors.execution.budget import Position
