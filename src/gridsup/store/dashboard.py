@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from gridsup.messages.common import OrderStatus
 from gridsup.store.database import Database
@@ -97,24 +98,24 @@ async def _history_page(
 ) -> tuple[int, int, int, list[Any], str | None]:
     """Newest first, by (timestamp, id). With ``before`` (the ``next`` of an earlier page)
     the page starts right after that row, so rows written meanwhile neither repeat nor
-    shift it; without, ``offset`` rows are skipped (a page number's view)."""
+    shift it; without, ``offset`` rows are skipped (a page number's view). The total is
+    counted by the same statement, so it agrees with the rows while the grid trades on."""
     offset, limit = _page(offset, limit)
-    stmt = select(model).where(model.strategy == grid)
+    every = aliased(model)  # not correlated with the page's rows: the grid's whole count
+    count = select(func.count(every.id)).where(every.strategy == grid)
+    stmt = select(model, count.scalar_subquery()).where(model.strategy == grid)
     if before is not None:
         ts, row_id = _parse_cursor(before)
         stmt = stmt.where(or_(model.timestamp < ts, and_(model.timestamp == ts, model.id < row_id)))
         offset = 0
     async with db.session() as session:
-        total = await session.scalar(select(func.count(model.id)).where(model.strategy == grid))
-        rows: list[Any] = list(
-            (
-                await session.execute(
-                    stmt.order_by(model.timestamp.desc(), model.id.desc())
-                    .offset(offset)
-                    .limit(limit)
-                )
-            ).scalars()
-        )
+        found = (
+            await session.execute(
+                stmt.order_by(model.timestamp.desc(), model.id.desc()).offset(offset).limit(limit)
+            )
+        ).all()
+        total = found[0][1] if found else await session.scalar(count)
+    rows: list[Any] = [row for row, _ in found]
     after = _cursor(rows[-1]) if len(rows) == limit else None
     return int(total or 0), offset, limit, rows, after
 
