@@ -70,7 +70,11 @@ class Requester(Generic[Reply]):
         self._prefix = f"{prefix}-{os.getpid()}-"
         self._ids = itertools.count(1)
         self._pending: dict[str, _Pending[Reply]] = {}
-        self._waiting = asyncio.Event()  # set while anything is pending (wakes the resender)
+        # A timer at the moment the oldest request falls due, armed only while anything
+        # is pending and cancelled with the last reply: requests answered in time cost
+        # no wake-up at all. It sets ``_overdue``, which wakes the resend loop.
+        self._timer: asyncio.TimerHandle | None = None
+        self._overdue = asyncio.Event()
         self.resends = 0
         self.unmatched = 0
         self.undecodable = 0
@@ -81,6 +85,12 @@ class Requester(Generic[Reply]):
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def resend_armed(self) -> bool:
+        """Whether the re-send timer is armed (the loop would wake for it): only while
+        requests are pending."""
+        return self._timer is not None
 
     async def request(self, message: Any) -> Reply:
         """Send ``message`` (which carries a fresh ``request_id``) and wait for its reply,
@@ -102,7 +112,8 @@ class Requester(Generic[Reply]):
     ) -> None:
         request_id: str = message.request_id
         self._pending[request_id] = _Pending(message, time.monotonic(), future, callback)
-        self._waiting.set()
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.timeout, self._on_timer)
         # A full queue (peer away) is not an error: the resend loop tries again.
         self.actor.send(self.socket, message)
 
@@ -137,20 +148,38 @@ class Requester(Generic[Reply]):
             # The answer to a request that was re-sent and already answered.
             self.unmatched += 1
             return
+        if not self._pending and self._timer is not None:
+            # Nothing left to re-send: a cancelled timer never wakes the loop.
+            self._timer.cancel()
+            self._timer = None
         if pending.future is not None and not pending.future.done():
             pending.future.set_result(reply)
         if pending.callback is not None:
             pending.callback(reply)
 
+    def _on_timer(self) -> None:
+        """The oldest request may be due: wake the resend loop if one is, and arm the
+        timer again for the next one to fall due."""
+        self._timer = None
+        if not self._pending:
+            return
+        now = time.monotonic()
+        # What is due now is re-sent by the loop, so falls due again a timeout from now.
+        due = now + self.timeout
+        for pending in self._pending.values():
+            at = pending.sent_at + self.timeout
+            if at <= now:
+                self._overdue.set()
+            else:
+                due = min(due, at)
+        self._timer = asyncio.get_running_loop().call_later(due - now, self._on_timer)
+
     async def resend_loop(self) -> None:
-        """Re-send what has waited longer than ``timeout`` (run as an actor task)."""
+        """Re-send what has waited longer than ``timeout`` (run as an actor task). It
+        sleeps until a request is overdue: the timer wakes it, nothing else."""
         while True:
-            if not self._pending:
-                # Nothing in flight: sleep until something is (hundreds of idle grids
-                # per machine must not wake for nothing).
-                self._waiting.clear()
-                await self._waiting.wait()
-            await asyncio.sleep(self.timeout / 4)
+            await self._overdue.wait()
+            self._overdue.clear()
             now = time.monotonic()
             for request_id, pending in list(self._pending.items()):
                 if pending.future is not None and pending.future.cancelled():
