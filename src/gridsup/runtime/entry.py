@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import pickle
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -48,6 +49,22 @@ class Launch:
     kwargs: dict[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
     log_json: bool = False
+
+
+def pack(launch: Launch) -> Launch | bytes:
+    """``launch`` as the start method should carry it: pickled here by the standard
+    pickler when it can be, else as it is.
+
+    The start method pickles a process's arguments with ``dill``, which walks every
+    object in Python: about 0.4 ms for a grid's launch (its run config), against 0.02 ms
+    for ``pickle``, and a supervisor starting a thousand grids pays it a thousand times
+    while the grids it already started compete for the cpus. A launch that only ``dill``
+    can pickle (a factory argument defined in a test, say) goes as it is.
+    """
+    try:
+        return pickle.dumps(launch, pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return launch
 
 
 class FactoryError(ValueError):
@@ -89,14 +106,16 @@ def build(launch: Launch) -> Actor:
     return actor
 
 
-def child_main(launch: Launch) -> None:
-    """Entry point of an actor process; exits with the actor's exit code."""
+def child_main(packed: Launch | bytes) -> None:
+    """Entry point of an actor process; exits with the actor's exit code. ``packed``:
+    the launch as :func:`pack` gave it (pickled) or the launch itself."""
     # Signals aimed at the supervisor's process group (Ctrl-C, `timeout`, a shell's kill
     # of the job) must not reach actors directly: the supervisor alone decides the stop
     # order (reverse start order). So each actor leads its own process group.
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _release_forkserver()
+    launch: Launch = pickle.loads(packed) if isinstance(packed, bytes) else packed
     set_up_logging(launch.log_level, launch.log_json)
     structlog.contextvars.bind_contextvars(actor=launch.info.name)
     try:
