@@ -16,7 +16,9 @@ Printed:
   strategy actor (p50/max); the supervisor runs in this script's process, listed apart;
 - idle CPU: all processes over ``--idle`` seconds with one tick per second, in % of one
   core, in total and by kind of process (CPU time from /proc/<pid>/schedstat);
-- the CPU each kind of process spent on a move, in the 0.6 s after its tick;
+- the CPU each kind of process spent on a move, in the 0.6 s after its tick; the
+  messages each kind of actor received per move (from their heartbeats' counts: each
+  is at least one wake-up's worth of work, see bench/wakeup.py);
 - per move (the first; the other four together), from the stored order events:
   tick published -> each grid's fill stored (``recorded_at``: the execution actor's
   commit; the fill update leaves as its Acks arrive); tick -> the grid's counter order
@@ -105,6 +107,37 @@ def cpu_by_kind(kinds: dict[int, str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for pid, kind in kinds.items():
         out[kind] = out.get(kind, 0.0) + cpu_ms(pid)
+    return out
+
+
+def wake_ups(pids: set[int]) -> dict[str, float]:
+    """Times the processes ``pids`` have woken so far (voluntary context switches: a
+    thread that blocked and was woken), summed by thread: the actors' own thread
+    ("main") and ZeroMQ's I/O thread of each ("zmq I/O")."""
+    out = {"main": 0.0, "zmq I/O": 0.0}
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/status") as status:
+                    text = status.read()
+            except OSError:
+                continue
+            name = text.split("\n", 1)[0].split(":", 1)[1].strip()
+            key = "main" if int(tid) == pid else "zmq I/O" if name.startswith("ZMQbg/IO") else ""
+            if key:
+                line = next(x for x in text.splitlines() if x.startswith("voluntary_ctxt"))
+                out[key] += int(line.split()[1])
+    return out
+
+
+def received_by_kind(children: dict[str, Any]) -> dict[str, float]:
+    """Messages the actors have received so far (their last heartbeat's count; the
+    supervisor's own commands not counted), by kind of actor."""
+    out: dict[str, float] = {}
+    for child in children.values():
+        count = child.status.get("messages")
+        if isinstance(count, int):
+            out[child.spec.kind] = out.get(child.spec.kind, 0.0) + count
     return out
 
 
@@ -251,12 +284,20 @@ async def fleet(
         result["processes"] = len(tree) + 1
         kinds = process_kinds(me, tree, children)
         cpu0, t_cpu = cpu_by_kind(kinds), time.perf_counter()
+        woke0 = wake_ups(strategy_pids)
         await asyncio.sleep(idle_s)
         idle = spent(cpu0, cpu_by_kind(kinds))
         seconds = time.perf_counter() - t_cpu
+        idle_woke = spent(woke0, wake_ups(strategy_pids))
+        result["idle_wake_ups"] = {
+            k: n / seconds / len(strategy_pids) for k, n in idle_woke.items()
+        }
         result["idle_cpu"] = sum(idle.values()) / 1000 / seconds
         result["idle_by_kind"] = {kind: ms / 1000 / seconds for kind, ms in idle.items()}
 
+        received0 = received_by_kind(children)
+        woke0, t_moves = wake_ups(strategy_pids), time.perf_counter()
+        span_cpu0 = cpu_by_kind(kinds)
         moves = []
         for price in MOVES:
             ticker.cancel()
@@ -264,6 +305,22 @@ async def fleet(
             ticker = loop.create_task(market.run(1.0))
             await asyncio.sleep(1.0)  # a flat second between moves, as at idle
         result["moves"] = moves
+        # Counts come with heartbeats: wait until every actor has sent a fresh one.
+        await asyncio.sleep(
+            2 * max(c.spec.effective_policy.heartbeat_interval for c in children.values())
+        )
+        received = spent(received0, received_by_kind(children))
+        result["received"] = {k: n / len(MOVES) for k, n in received.items()}
+        woke = spent(woke0, wake_ups(strategy_pids))
+        span = time.perf_counter() - t_moves
+        result["span_cpu"] = {
+            k: (ms - result["idle_by_kind"][k] * 1000 * span) / len(MOVES)
+            for k, ms in spent(span_cpu0, cpu_by_kind(kinds)).items()
+        }
+        result["move_wake_ups"] = {
+            k: (n / len(strategy_pids) - result["idle_wake_ups"][k] * span) / len(MOVES)
+            for k, n in woke.items()
+        }
     finally:
         await shut_down(sup, task, ticker, market)
     return result
@@ -334,7 +391,25 @@ def main() -> int:
             f"{kind} {ms:.0f} ms" for kind, ms in mean.items()
         )
 
+    received = big["received"]
+    print(
+        "messages received per move (all five, mean), by kind: "
+        + ", ".join(f"{kind} {n:.0f}" for kind, n in sorted(received.items()))
+        + f"; per strategy actor {received.get('strategy', 0) / args.grids:.1f}"
+    )
+    print(
+        "wake-ups per strategy actor: idle, per second: "
+        + ", ".join(f"{k} {n:.1f}" for k, n in big["idle_wake_ups"].items())
+        + "; per move, idle rate deducted: "
+        + ", ".join(f"{k} {n:.1f}" for k, n in big["move_wake_ups"].items())
+    )
     print(cpu_line("CPU spent on the first move (0.6 s from its tick)", moves[:1]))
+    print(
+        cpu_line(
+            "CPU per move over the moves' whole span (timers after them too), idle deducted",
+            [{"cpu": big["span_cpu"]}],
+        )
+    )
     print(cpu_line(f"CPU spent per move, moves 2-{len(moves)} (mean)", steady))
     for label, of in (("first move", moves[:1]), (f"moves 2-{len(moves)}", steady)):
         print(f"{label} ({sum(m['grids'] for m in of)} counter orders):")

@@ -18,13 +18,14 @@ default ten groups one grid in ten fills an order and places its counter order o
 tick, one market after the other, a tick a second.
 
 Printed for both sizes: start-up (spawn of the first actor -> every grid Ready, and ->
-every grid with its orders out); USS summed over all processes and per strategy actor;
-open file descriptors per kind of process (the largest) against ``ulimit -n``; idle CPU
-(``--idle`` seconds, ticks only, % of one core, by kind); ``gridsup status --json`` as
-a user runs it (a new process, wall time) and the control round trip alone; per move,
-tick -> the counter order on the exchange (the ``acknowledged`` event's own timestamp,
-as fleet.py) p50/p99 over every counter order; CPU per move (all processes, by kind,
-minus their idle rate) and per grid that moved.
+every grid with its orders out; the CPU spent until every grid was Ready, by kind of
+process, and the supervisor's time in each spawn); USS summed over all processes and
+per strategy actor; open file descriptors per kind of process (the largest) against
+``ulimit -n``; idle CPU (``--idle`` seconds, ticks only, % of one core, by kind);
+``gridsup status --json`` as a user runs it (a new process, wall time) and the control
+round trip alone; per move, tick -> the counter order on the exchange (the
+``acknowledged`` event's own timestamp, as fleet.py) p50/p99 over every counter order;
+CPU per move (all processes, by kind, minus their idle rate) and per grid that moved.
 Targets (issue 18): all Ready <= 20 s, total USS <= 8 GB, idle CPU <= 10 % of one core,
 `gridsup status` <= 1 s, tick -> order p99 <= 100 ms with 10 % moving.
 """
@@ -173,6 +174,37 @@ def status_times(base: Path, rounds: int = 3) -> dict[str, list[float]]:
     return {"cli": cli, "trip": trip}
 
 
+def time_spawns() -> list[float]:
+    """The supervisor's seconds in each of its spawns from now on (its spawn wrapped)."""
+    from gridsup.supervisor.processes import ProcessEffects
+
+    times: list[float] = []
+    spawn = ProcessEffects.spawn
+
+    def timed(self: Any, spec: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return spawn(self, spec)
+        finally:
+            times.append(time.perf_counter() - began)
+
+    ProcessEffects.spawn = timed  # type: ignore[method-assign]
+    return times
+
+
+def start_cpu(children: dict[str, Any], began: float) -> dict[str, float]:
+    """CPU seconds by kind of process from the start to now: the actors' whole lives
+    so far, this process's (the supervisor's) since ``began``; the forkserver apart."""
+    import psutil
+
+    me = psutil.Process()
+    tree = me.children(recursive=True)
+    kinds = process_kinds(me, tree, children)
+    out = {k: v / 1000 for k, v in cpu_by_kind(kinds).items() if k != "supervisor"}
+    out["supervisor"] = time.process_time() - began
+    return out
+
+
 async def measure(
     specs: list[Any], run: Any, base: Path, db_file: Path, symbols: list[str], args: Any
 ) -> dict[str, Any]:
@@ -180,6 +212,8 @@ async def measure(
 
     from gridsup.supervisor.states import ChildState
 
+    spawns = time_spawns()
+    cpu_began = time.process_time()
     sup, task, endpoint = await start_supervisor(specs, base, run.run_dir)
     loop = asyncio.get_running_loop()
     market = Markets(endpoint, symbols)
@@ -199,6 +233,8 @@ async def measure(
                 and all(children[n].state is ChildState.RUNNING for n in names)
             ):
                 ready_at = time.perf_counter() - started
+                out["start_cpu"] = start_cpu(children, cpu_began)
+                out["spawns"] = list(spawns)
             if ready_at is not None and trading(children, names):
                 break
             if task.done() or time.perf_counter() - started > 600:
@@ -299,6 +335,17 @@ def report(results: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     row("processes (threads)", lambda r: f"{r['processes']} ({r['threads']})")
     row("start: every grid Ready", lambda r: f"{r['ready_s']:.1f} s")
     row("start: every grid's orders out", lambda r: f"{r['orders_out_s']:.1f} s")
+    row(
+        "  CPU to Ready, s, by kind",
+        lambda r: ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["start_cpu"].items())),
+    )
+    row(
+        "  supervisor: in spawns, total / per spawn p50 / max",
+        lambda r: (
+            f"{sum(r['spawns']):.1f} s / {pct(r['spawns'], 0.5) * 1000:.1f}"
+            f" / {max(r['spawns']) * 1000:.0f} ms (n={len(r['spawns'])})"
+        ),
+    )
     row("USS total", lambda r: f"{r['uss_total'] / mb:,.0f} MB")
     row(
         "USS per strategy actor p50 / max",
