@@ -40,6 +40,11 @@ FOREIGN_PRIVATES: dict[tuple[str, str], str] = {
         "so that the forkserver notices its parent's death"
     ),
     ("gridsup.supervisor.alert_sender", "_Environ"): "os.environ's type, for annotations",
+    ("gridsup.supervisor.processes", "_children"): (
+        "multiprocess polls every child in its module's _children at each start (a selector "
+        "each: quadratic in the fleet); the supervisor takes its children off it, and follows "
+        "them by their sentinels"
+    ),
 }
 
 
