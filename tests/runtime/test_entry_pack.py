@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,18 @@ def test_a_launch_goes_pickled_by_the_standard_pickler() -> None:
 def test_a_launch_only_dill_can_pickle_goes_as_it_is() -> None:
     launch = _launch(hook=lambda: None)  # a lambda: the standard pickler refuses it
     assert pack(launch) is launch
+
+
+def test_a_launch_naming_something_of_main_goes_as_it_is() -> None:
+    """``pickle`` would refer to it as ``__main__.<name>``, which the child's own
+    ``__main__`` does not have; ``dill`` carries it by value."""
+    made_in_main = type("Made", (), {"__module__": "__main__", "__qualname__": "Made"})
+    sys.modules["__main__"].Made = made_in_main  # type: ignore[attr-defined]
+    try:
+        launch = _launch(kind=made_in_main)
+        assert pack(launch) is launch
+    finally:
+        del sys.modules["__main__"].Made  # type: ignore[attr-defined]
 
 
 class _Exits:

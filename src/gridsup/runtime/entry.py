@@ -59,12 +59,16 @@ def pack(launch: Launch) -> Launch | bytes:
     object in Python: about 0.4 ms for a grid's launch (its run config), against 0.02 ms
     for ``pickle``, and a supervisor starting a thousand grids pays it a thousand times
     while the grids it already started compete for the cpus. A launch that only ``dill``
-    can pickle (a factory argument defined in a test, say) goes as it is.
+    can pickle (a factory argument defined in a test, say) goes as it is, and so does one
+    that names something of the supervisor's ``__main__``: ``pickle`` refers to it by
+    name, which the child (whose ``__main__`` is not that script) could not resolve,
+    where ``dill`` carries it by value.
     """
     try:
-        return pickle.dumps(launch, pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError):
+        packed = pickle.dumps(launch, pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, ValueError):
         return launch
+    return launch if b"__main__" in packed else packed
 
 
 class FactoryError(ValueError):
