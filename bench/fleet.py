@@ -15,7 +15,7 @@ Printed:
 - memory: USS (memory unique to a process) summed over the whole process tree, and per
   strategy actor (p50/max); the supervisor runs in this script's process, listed apart;
 - idle CPU: all processes over ``--idle`` seconds with one tick per second, in % of one
-  core, in total and by kind of process (CPU time from /proc/<pid>/schedstat);
+  core, in total and by kind of process (CPU time of every thread, /proc/<pid>/task/*/schedstat);
 - the CPU each kind of process spent on a move, in the 0.6 s after its tick; the
   messages each kind of actor received per move (from their heartbeats' counts: each
   is at least one wake-up's worth of work, see bench/wakeup.py);
@@ -87,11 +87,17 @@ def uss(proc: psutil.Process) -> int:
 
 
 def cpu_ms(pid: int) -> float:
-    """CPU time of ``pid`` so far, in ms: /proc/<pid>/schedstat (nanoseconds) where
-    there is one, else psutil's user + system (10 ms clock ticks)."""
+    """CPU time of ``pid`` so far, in ms, all of its threads (ZeroMQ's I/O thread, a
+    database driver's): the sum of /proc/<pid>/task/*/schedstat (nanoseconds; the
+    process's own /proc/<pid>/schedstat counts its first thread only) where there is
+    one, else psutil's user + system (10 ms clock ticks). Threads that have ended are
+    not counted (an actor's threads live as long as it does)."""
     try:
-        with open(f"/proc/{pid}/schedstat") as f:
-            return int(f.read().split()[0]) / 1e6
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        return total / 1e6
     except (OSError, ValueError, IndexError):
         import psutil
 

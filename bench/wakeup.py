@@ -30,16 +30,9 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from fleet import cpu_ms
+
 PAYLOAD = b"x" * 200
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds of every thread of ``pid`` so far (schedstat: ns on a cpu)."""
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
-            total += int(stat.read().split()[0])
-    return total / 1e9
 
 
 def thread_cpu_s(pid: int) -> dict[str, float]:
@@ -66,13 +59,13 @@ def measured(
             os._exit(0)
     time.sleep(0.3)  # the server is up and asleep
     me = os.getpid()
-    mine0, theirs0, threads0 = cpu_s(me), cpu_s(pid), thread_cpu_s(pid)
+    mine0, theirs0, threads0 = cpu_ms(me), cpu_ms(pid), thread_cpu_s(pid)
     ask(messages)
-    mine, theirs, threads = cpu_s(me) - mine0, cpu_s(pid) - theirs0, thread_cpu_s(pid)
+    mine, theirs, threads = cpu_ms(me) - mine0, cpu_ms(pid) - theirs0, thread_cpu_s(pid)
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     by_thread = {name: (threads[name] - threads0.get(name, 0.0)) / messages for name in threads}
-    return mine / messages, theirs / messages, by_thread
+    return mine / 1000 / messages, theirs / 1000 / messages, by_thread
 
 
 def unix_pair(messages: int, gap: float) -> tuple[float, float, dict[str, float]]:
