@@ -133,9 +133,9 @@ class SineMarket:
 
 
 def database_sample(db_file: Path) -> dict[str, Any]:
-    """Rows per table, bytes on disk, and the stored paper snapshot's size."""
+    """Rows per table, bytes on disk, and the stored paper snapshot's size (core and buckets)."""
     from gridsup.actors.persistence.records import decode_state
-    from gridsup.exchange.paper.snapshot import decode
+    from gridsup.exchange.paper.engine import PaperExchange
 
     wal = db_file.with_name(db_file.name + "-wal")
     out: dict[str, Any] = {
@@ -151,9 +151,11 @@ def database_sample(db_file: Path) -> dict[str, Any]:
         out["retired_bytes"] = con.execute(
             "SELECT coalesce(sum(length(client_order_id) + 1), 0) FROM retired_client_ids"
         ).fetchone()[0]
-        row = con.execute(
-            "SELECT state FROM strategy_states WHERE strategy = ?", (PAPER,)
-        ).fetchone()
+        # The paper account's split snapshot: its core and its buckets (docs/paper.md).
+        rows = con.execute(
+            "SELECT strategy, state FROM strategy_states WHERE strategy = ? OR strategy LIKE ?",
+            (PAPER, f"{PAPER}/%"),
+        ).fetchall()
         states = con.execute(
             "SELECT sum(length(state)), max(length(state)) FROM strategy_states"
             " WHERE strategy NOT LIKE '\\_\\_%' ESCAPE '\\'"
@@ -161,11 +163,14 @@ def database_sample(db_file: Path) -> dict[str, Any]:
     finally:
         con.close()
     out["grid_states_bytes"], out["grid_state_max_bytes"] = states[0] or 0, states[1] or 0
-    if row is not None:
-        out["paper_row_bytes"] = len(row[0])
-        snapshot = decode_state(json.loads(row[0]))[1]
-        out["paper_snapshot_bytes"] = len(snapshot)
-        out["paper_retired_listed"] = len(decode(snapshot).retired_client_ids)
+    saved = {key: decode_state(json.loads(state))[1] for key, state in rows}
+    if PAPER in saved:
+        out["paper_row_bytes"] = sum(len(state) for _, state in rows)
+        out["paper_snapshot_bytes"] = sum(len(data) for data in saved.values())
+        core = saved.pop(PAPER)
+        buckets = {int(key.rpartition("/")[2]): data for key, data in saved.items()}
+        paper = PaperExchange.restore_split(core, buckets)
+        out["paper_retired_listed"] = len(paper.retired.unsaved)
     return out
 
 
@@ -185,21 +190,29 @@ def rss_sample(kinds: dict[int, tuple[str, str]]) -> dict[str, int]:
 def holdings_check(db_file: Path, opening: dict[str, Decimal]) -> dict[str, Any]:
     """Per asset: what the paper account holds (its stored snapshot) against the opening
     balance plus what the stored fills moved (``gridsup stats``' balance change)."""
+    from gridsup.actors.execution.state import restore_saved_paper
     from gridsup.actors.persistence.records import decode_state
-    from gridsup.exchange.paper.engine import PaperExchange
     from gridsup.store.database import Database
     from gridsup.store.fills import FillRepository
     from gridsup.store.state import DatabaseStateStore
 
     async def read() -> tuple[Any, Any]:
         async with Database(f"sqlite+aiosqlite:///{db_file}") as db:
-            saved = await DatabaseStateStore(db).load(PAPER)
+            store = DatabaseStateStore(db)
+
+            async def load(key: str) -> bytes | None:
+                saved = await store.load(key)
+                return None if saved is None else decode_state(saved)[1]
+
+            core = await load(PAPER)
+            assert core is not None, "the execution actor saved no paper account"
+            paper = await restore_saved_paper(core, load)
             async with db.session() as session:
                 flows = await FillRepository(session).asset_flows()
-        return saved, flows
+        return paper, flows
 
-    saved, flows = asyncio.run(read())
-    balance = PaperExchange.restore(decode_state(saved)[1]).balance()
+    paper, flows = asyncio.run(read())
+    balance = paper.balance()
     out: dict[str, Any] = {}
     for asset in sorted(set(opening) | set(flows.balance_change)):
         expected = opening.get(asset, Decimal(0)) + flows.balance_change.get(asset, Decimal(0))

@@ -16,6 +16,8 @@ from gridsup.messages.market import MarketInfo
 
 if TYPE_CHECKING:
     from gridsup.actors.run_config import RunConfig
+    from gridsup.exchange.paper.engine import PaperExchange
+    from gridsup.store.database import Database
 
 T = TypeVar("T")
 
@@ -111,3 +113,21 @@ async def aeventually(
         await asyncio.sleep(interval)
         last = await check()
     return last
+
+
+async def saved_paper_account(db: Database) -> PaperExchange | None:
+    """The paper account the execution actor saved in ``db`` (its split snapshot's core
+    and buckets, or a whole snapshot), None when it saved none."""
+    from gridsup.actors.execution.state import restore_saved_paper
+    from gridsup.actors.persistence.records import decode_state
+    from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
+    from gridsup.store.state import DatabaseStateStore
+
+    store = DatabaseStateStore(db)
+
+    async def load(key: str) -> bytes | None:
+        saved = await store.load(key)
+        return None if saved is None else decode_state(saved)[1]
+
+    core = await load(PAPER_ACCOUNT_KEY)
+    return None if core is None else await restore_saved_paper(core, load)

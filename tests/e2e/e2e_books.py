@@ -22,7 +22,6 @@ import msgspec
 from sqlalchemy import select
 
 from gridsup.actors.persistence.records import decode_state
-from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Trade as PaperTrade
 from gridsup.messages.common import OrderStatus, Side
@@ -33,6 +32,7 @@ from gridsup.strategy.grid import GridTradingStrategy
 from gridsup.strategy.grid.book import money
 from gridsup.strategy.grid.config import GridConfig
 from gridsup.strategy.ids import MARKET_LEVEL, grid_tag, parse_client_order_id
+from helpers import saved_paper_account
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,9 @@ async def _read(db_url: str, grids: Iterable[str]) -> DatabaseRecord:
             saved = await store.load(grid)
             if saved is not None:
                 states[grid] = msgspec.json.decode(decode_state(saved)[1])
-        saved = await store.load(PAPER_ACCOUNT_KEY)
-        paper = decode_state(saved)[1] if saved is not None else None
+        # The whole snapshot of the account saved split (its core and buckets).
+        account = await saved_paper_account(db)
+        paper = account.snapshot() if account is not None else None
     finally:
         await db.disconnect()
     return DatabaseRecord(fills, orders, events, states, paper, trades)

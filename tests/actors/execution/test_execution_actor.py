@@ -42,9 +42,8 @@ from gridsup.messages.orders import (
 from gridsup.store.database import Database
 from gridsup.store.events import OrderEventLog
 from gridsup.store.orders import OrderRepository
-from gridsup.store.state import DatabaseStateStore
 from gridsup.strategy.ids import make_client_order_id
-from helpers import FakeTime, eventually
+from helpers import FakeTime, eventually, saved_paper_account
 
 GRIDS = (("alpha", "BTC/USDT", Decimal("100")), ("beta", "ETH/USDT", Decimal("1000")))
 
@@ -148,11 +147,8 @@ def test_fill_is_durable_before_its_update(rig: Rig) -> None:
 
 
 async def _paper_state(url: str) -> PaperExchange | None:
-    from gridsup.actors.persistence.records import decode_state
-
     async with Database(url) as db:
-        saved = await DatabaseStateStore(db).load(PAPER_ACCOUNT_KEY)
-    return None if saved is None else PaperExchange.restore(decode_state(saved)[1])
+        return await saved_paper_account(db)
 
 
 @pytest.mark.parametrize(
@@ -738,18 +734,28 @@ def test_a_fills_records_travel_behind_the_snapshot_that_holds_it(
         eventually(lambda: rig.host.status("execution").get("pending_store_acks") == 0)
     requests = store.requests
     fill_at = next(i for i, r in enumerate(requests) if isinstance(r, RecordFill))
-    saves = [
-        r.state
-        for r in requests[:fill_at]
-        if isinstance(r, SaveState) and r.grid_id == PAPER_ACCOUNT_KEY
-    ]
     trade_id = requests[fill_at].fill.trade_id
-    assert saves, "no snapshot went ahead of the fill's records"
-    assert trade_id in {t.id for t in PaperExchange.restore(saves[-1]).trades()}
+    # What a store holds of the paper account after the requests before the fill's
+    # records: the last core and every bucket as last written (docs/paper.md).
+    core, buckets = None, {}
+    for r in requests[:fill_at]:
+        if isinstance(r, SaveState) and r.grid_id == PAPER_ACCOUNT_KEY:
+            core = r.state
+        elif isinstance(r, SaveState) and r.grid_id.startswith(f"{PAPER_ACCOUNT_KEY}/"):
+            buckets[int(r.grid_id.rpartition("/")[2])] = r.state
+    assert core is not None, "no snapshot went ahead of the fill's records"
+    assert trade_id in {t.id for t in PaperExchange.restore_split(core, buckets).trades()}
     [batch] = [m for m in store.messages if _holds_a_fill(m)]
+    # The batch opens with the core, then the buckets it changed, then the records.
     snapshot = batch.requests[0]
     assert isinstance(snapshot, SaveState) and snapshot.grid_id == PAPER_ACCOUNT_KEY
-    assert trade_id in {t.id for t in PaperExchange.restore(snapshot.state).trades()}
+    paper = [
+        i
+        for i, r in enumerate(batch.requests)
+        if isinstance(r, SaveState) and r.grid_id.startswith(PAPER_ACCOUNT_KEY)
+    ]
+    fill = next(i for i, r in enumerate(batch.requests) if isinstance(r, RecordFill))
+    assert paper == list(range(len(paper))) and fill > paper[-1]
     rig.close()
     store.close()
 

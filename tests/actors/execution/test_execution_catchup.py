@@ -19,7 +19,7 @@ from trading_support import ActorHost, make_run, new_id, sqlite_url
 from zmq.utils.monitor import recv_monitor_message
 
 from gridsup.actors.execution.catchup import frame_candles, inside
-from gridsup.actors.run_config import MARKET, ORDER_UPDATES, PAPER_ACCOUNT_KEY, topic
+from gridsup.actors.run_config import MARKET, ORDER_UPDATES, topic
 from gridsup.exchange.candles import save_candles
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.types import Candle
@@ -33,8 +33,7 @@ from gridsup.messages.orders import (
 )
 from gridsup.store.database import Database
 from gridsup.store.fills import FillRepository
-from gridsup.store.state import DatabaseStateStore
-from helpers import eventually
+from helpers import eventually, saved_paper_account
 
 T0 = 1_704_067_200_000
 MINUTE = 60_000
@@ -65,13 +64,11 @@ def buy(level: int, price: str) -> OrderIntent:
 
 
 def paper_in_db(url: str) -> PaperExchange:
-    from gridsup.actors.persistence.records import decode_state
-
     async def go() -> PaperExchange:
         async with Database(url) as db:
-            saved = await DatabaseStateStore(db).load(PAPER_ACCOUNT_KEY)
+            saved = await saved_paper_account(db)
         assert saved is not None
-        return PaperExchange.restore(decode_state(saved)[1])
+        return saved
 
     return asyncio.run(go())
 

@@ -15,9 +15,7 @@ import zmq
 from actor_rig import EXECUTION, intent, orders_client, start_actors
 from trading_support import ActorHost, make_run, new_id, sqlite_url
 
-from gridsup.actors.persistence.records import decode_state
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY
-from gridsup.exchange.paper.snapshot import decode
 from gridsup.messages.common import OrderIntent
 from gridsup.messages.orders import (
     CancelOrder,
@@ -27,8 +25,7 @@ from gridsup.messages.orders import (
 )
 from gridsup.store.database import Database
 from gridsup.store.retired_ids import RetiredIdLog
-from gridsup.store.state import DatabaseStateStore
-from helpers import eventually
+from helpers import eventually, saved_paper_account
 
 GRIDS = (("alpha", "BTC/USDT", Decimal("1000")),)
 
@@ -44,9 +41,9 @@ def in_store(url: str) -> tuple[int, list[str]]:
         async with Database(url) as db:
             async with db.session() as session:
                 count = await RetiredIdLog(session).count(PAPER_ACCOUNT_KEY)
-            saved = await DatabaseStateStore(db).load(PAPER_ACCOUNT_KEY)
+            saved = await saved_paper_account(db)
         assert saved is not None
-        return count, decode(decode_state(saved)[1]).retired_client_ids
+        return count, list(saved.retired.unsaved)
 
     return asyncio.run(read())
 

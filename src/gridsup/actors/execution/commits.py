@@ -21,11 +21,12 @@ import zmq
 from gridsup.actors.execution.booking import Booking, Records
 from gridsup.actors.execution.budget import Budgets
 from gridsup.actors.execution.outbox import Outbox, OutboxEntry, StoreLink
-from gridsup.actors.execution.state import EXECUTION_STATE_KEY, encode_ledger
+from gridsup.actors.execution.state import EXECUTION_STATE_KEY, encode_ledger, paper_bucket_key
 from gridsup.actors.execution.venue import PaperVenue
 from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, STORE
 from gridsup.messages.store import (
     STORE_REPLY_CODEC,
+    Ack,
     RecordRetiredIds,
     SaveState,
     StoreMessage,
@@ -72,6 +73,7 @@ class ExecutionCommitter:
         self._paper_dirty = False
         self._ledger_dirty = False
         self._saves_in_flight: set[str] = set()
+        self._paper_saves: set[str] = set()  # of those, the paper account's parts
         self._held: list[StoreRequest] = []  # records waiting for their snapshot
 
     @property
@@ -140,14 +142,21 @@ class ExecutionCommitter:
         self.outbox.acked(rid)
         if rid in self._saves_in_flight:
             self._saves_in_flight.discard(rid)
+            if rid in self._paper_saves:
+                self._paper_saves.discard(rid)
+                if isinstance(reply, Ack) and not reply.ok and self.paper is not None:
+                    # The store lacks a part of the account: all of it goes again.
+                    self.paper.paper.resplit()
+                    self._paper_dirty = True
             if self.outbox.wants_flush:
                 self._flush()
         self._emit(self.outbox.ready())
 
     def _flush(self) -> None:
         """Save the account state once for every change made since the last save, with
-        the records held for it: [paper snapshot, records..., ledger] as one WriteBatch,
-        stored in one transaction (one message, one commit on the path of a fill).
+        the records held for it: [paper core, its changed buckets, records..., ledger]
+        as one WriteBatch, stored in one transaction (one message, one commit on the
+        path of a fill).
 
         One save is in flight at a time: changes made meanwhile wait for the next one,
         so the save rate follows the store's commit rate (group commit, here too).
@@ -158,14 +167,29 @@ class ExecutionCommitter:
         saves: list[str] = []
         if self._paper_dirty and self.paper is not None:
             self.paper_version += 1
-            paper = SaveState(
-                request_id=f"paper-{self.epoch}-{self.paper_version}",
-                grid_id=PAPER_ACCOUNT_KEY,
-                version=self.paper_version,
-                state=self.paper.paper.snapshot(),
-            )
-            batch.append(paper)
-            saves.append(paper.request_id)
+            # Split (docs/paper.md): the core, and the buckets of orders that changed.
+            version = self.paper_version
+            core, buckets = self.paper.paper.split_snapshot(version)
+            paper = [
+                SaveState(
+                    request_id=f"paper-{self.epoch}-{version}",
+                    grid_id=PAPER_ACCOUNT_KEY,
+                    version=version,
+                    state=core,
+                ),
+                *(
+                    SaveState(
+                        request_id=f"paper-{self.epoch}-{version}-{bucket:02d}",
+                        grid_id=paper_bucket_key(bucket),
+                        version=version,
+                        state=data,
+                    )
+                    for bucket, data in buckets.items()
+                ),
+            ]
+            batch.extend(paper)
+            saves.extend(p.request_id for p in paper)
+            self._paper_saves.update(p.request_id for p in paper)
             # The ids the account forgot since the last save: into the store in the
             # snapshot's transaction (the snapshot lists them too), then out of memory.
             retired = self.paper.paper.retired.take()

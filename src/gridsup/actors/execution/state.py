@@ -11,6 +11,7 @@ floors are read with the snapshot, single ids are looked up when a placement nee
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import structlog
@@ -24,12 +25,19 @@ from gridsup.actors.run_config import PAPER_ACCOUNT_KEY, RunConfig
 from gridsup.exchange.errors import ExchangeUnavailable
 from gridsup.exchange.paper.engine import PaperExchange
 from gridsup.exchange.paper.fees import FeeMode, FeePolicy
+from gridsup.exchange.paper.snapshot import split_buckets
 from gridsup.exchange.streams import UserStream
 from gridsup.messages.store import Ack, FindRetiredIds, LoadState, RetiredIdsFound, StateLoaded
 
 log = structlog.get_logger("gridsup.actors.execution")
 
 EXECUTION_STATE_KEY = "__execution__"
+
+
+def paper_bucket_key(bucket: int) -> str:
+    """The saved state that holds bucket ``bucket`` of the paper account's orders (its
+    split snapshot's core is ``PAPER_ACCOUNT_KEY``: docs/paper.md)."""
+    return f"{PAPER_ACCOUNT_KEY}/{bucket:02d}"
 
 
 class StateUnavailable(RuntimeError):
@@ -100,7 +108,7 @@ async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, in
             taker_on_cross=not run.paper_lenient,
         )
     else:
-        paper = PaperExchange.restore(loaded.state)
+        paper = await _restore_paper(link, loaded.state)
         paper.max_history = run.paper_history
         log.info(
             "paper_account_restored", version=loaded.version, open_orders=len(paper.open_orders())
@@ -108,6 +116,42 @@ async def load_paper(link: StoreLink, run: RunConfig) -> tuple[PaperExchange, in
     floors = await _find_retired(link, [], floors=True)
     paper.retired.learn_floors(floors.floors)
     return paper, loaded.version
+
+
+async def _restore_paper(link: StoreLink, saved: bytes) -> PaperExchange:
+    """The paper account saved as ``saved`` (see :func:`restore_saved_paper`), its
+    buckets loaded through the persistence actor.
+
+    Raises:
+        StateUnavailable: the store could not read a bucket.
+        ValueError: not a paper snapshot, or a bucket missing or of another save.
+    """
+
+    async def load(key: str) -> bytes | None:
+        return (await _load(link, key)).state
+
+    return await restore_saved_paper(saved, load)
+
+
+async def restore_saved_paper(
+    saved: bytes, load: Callable[[str], Awaitable[bytes | None]]
+) -> PaperExchange:
+    """The paper account whose state under ``PAPER_ACCOUNT_KEY`` is ``saved``: a whole
+    snapshot (earlier releases), or a split one's core, whose buckets ``load`` reads by
+    key (:func:`paper_bucket_key`; None when the store has none).
+
+    Raises:
+        ValueError: not a paper snapshot, or a bucket missing or of another save.
+    """
+    buckets = split_buckets(saved)
+    if buckets is None:
+        return PaperExchange.restore(saved)
+    parts: dict[int, bytes] = {}
+    for bucket in buckets:
+        state = await load(paper_bucket_key(bucket))
+        if state is not None:
+            parts[bucket] = state
+    return PaperExchange.restore_split(saved, parts)
 
 
 async def _find_retired(

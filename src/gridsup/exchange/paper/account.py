@@ -21,7 +21,15 @@ from gridsup.exchange.paper.book import Book
 from gridsup.exchange.paper.fees import FeeMode, FeePolicy
 from gridsup.exchange.paper.history import History
 from gridsup.exchange.paper.retired import RetiredIds
-from gridsup.exchange.paper.snapshot import AccountParts, decode, encode
+from gridsup.exchange.paper.snapshot import (
+    AccountParts,
+    bucket_of,
+    decode,
+    decode_split,
+    encode,
+    encode_split,
+    split_buckets,
+)
 from gridsup.exchange.types import Balance, Candle, Order, Trade
 from gridsup.messages.common import OrderStatus, OrderType
 from gridsup.messages.market import MarketInfo
@@ -94,6 +102,10 @@ class PaperAccount:
         self._fee_modes: dict[str, FeeMode] = {}
         # Raw tuples: cheaper on the hot path than building a Candle per call.
         self._candles: dict[str, list[CandleRow]] = {}
+        # Split snapshots: the save each bucket was last written at; all buckets go in
+        # the first one (split_snapshot).
+        self._split_written: dict[int, int] = {}
+        self._split_all = True
 
     def __repr__(self) -> str:
         return (
@@ -196,6 +208,27 @@ class PaperAccount:
         version 2: msgpack, orders and trades as arrays of their fields."""
         return encode(self._parts())
 
+    def split_snapshot(self, version: int) -> tuple[bytes, dict[int, bytes]]:
+        """The account as a split snapshot at save ``version`` (``snapshot.encode_split``):
+        its core, and the buckets of orders that changed since the last split snapshot
+        (all of them the first time, and after :meth:`resplit`). The caller stores the
+        core and those buckets together, in one transaction."""
+        touched = self._history.take_touched()
+        written = self._split_written
+        if self._split_all:
+            self._split_all = False
+            touched.update(self.markets)
+            touched.update(o.symbol for o in self._history.orders.values())
+            dirty = set(written) | {bucket_of(s) for s in touched}
+        else:
+            dirty = {bucket_of(s) for s in touched}
+        return encode_split(self._parts(), dirty, version, written)
+
+    def resplit(self) -> None:
+        """The store may lack a split save (it refused one): write every bucket again
+        with the next."""
+        self._split_all = True
+
     @classmethod
     def restore(cls, data: bytes, clock: Callable[[], int] | None = None) -> Self:
         """Rebuild an account from :meth:`snapshot` output, of this version or of
@@ -203,9 +236,28 @@ class PaperAccount:
 
         Raises:
             ValueError: ``data`` is not a paper snapshot (msgspec names the field)
-                or has an unknown version.
+                or has an unknown version (a split one: :meth:`restore_split`).
         """
-        parts = decode(data)
+        return cls._restored(decode(data), clock)
+
+    @classmethod
+    def restore_split(
+        cls, core: bytes, buckets: Mapping[int, bytes], clock: Callable[[], int] | None = None
+    ) -> Self:
+        """Rebuild an account from :meth:`split_snapshot` output: the last core saved and
+        the buckets it names (``snapshot.split_buckets``), by bucket. Its next split
+        snapshot writes every bucket again.
+
+        Raises:
+            ValueError: not a split snapshot, or a bucket missing or of another save
+                than its core names (``snapshot.decode_split``).
+        """
+        self = cls._restored(decode_split(core, buckets), clock)
+        self._split_written = dict(split_buckets(core) or {})
+        return self
+
+    @classmethod
+    def _restored(cls, parts: AccountParts, clock: Callable[[], int] | None) -> Self:
         self = cls(
             {m.symbol: m for m in parts.markets},
             {},

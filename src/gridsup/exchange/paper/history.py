@@ -35,6 +35,7 @@ class History:
         "next_trade",
         "orders",
         "retired",
+        "touched",
         "trades",
         "trades_by_order",
     )
@@ -51,6 +52,9 @@ class History:
         # orders already forgotten.
         self.finished: deque[str] = deque()
         self.retired = RetiredIds()
+        # Symbols whose orders changed (placed, filled, ended, forgotten) since the
+        # owner last took them: what a split snapshot writes again (take_touched).
+        self.touched: set[str] = set()
 
     @classmethod
     def restored(cls, parts: AccountParts) -> History:
@@ -71,8 +75,14 @@ class History:
         of it (forgotten included)."""
         return client_order_id in self.by_client or client_order_id in self.retired
 
+    def take_touched(self) -> set[str]:
+        """The symbols whose orders changed since the last call."""
+        touched, self.touched = self.touched, set()
+        return touched
+
     def add(self, order: PaperOrder) -> None:
         """Remember a new order."""
+        self.touched.add(order.symbol)
         self.orders[order.id] = order
         if order.client_order_id is not None:
             self.by_client[order.client_order_id] = order.id
@@ -119,8 +129,9 @@ class History:
         timestamp: int,
         taker: bool,
     ) -> Trade:
-        """Number and remember a new trade of ``order``; past twice the bound, forget
-        down to the bound."""
+        """Number and remember a new trade of ``order`` (which the fill changed); past
+        twice the bound, forget down to the bound."""
+        self.touched.add(order.symbol)
         trade = Trade(
             id=f"{self.id_prefix}{self.next_trade}",
             order_id=order.id,
@@ -142,12 +153,15 @@ class History:
         return trade
 
     def finish(self, order: PaperOrder) -> None:
-        """Note that ``order`` ended; forget the oldest finished ones past the bound."""
+        """Note that ``order`` ended (filled or canceled); forget the oldest finished
+        ones past the bound."""
+        self.touched.add(order.symbol)
         if self.max_history is None:
             return
         self.finished.append(order.id)
         while len(self.finished) > self.max_history:
             old = self.orders.pop(self.finished.popleft())
+            self.touched.add(old.symbol)
             if old.client_order_id is not None:
                 del self.by_client[old.client_order_id]
                 self.retired.add(old.client_order_id)

@@ -6,10 +6,19 @@ or version 1 (the JSON of earlier releases) back into the same neutral parts, wh
 ``PaperExchange.restore`` turns into an account. :func:`encode_v1` writes version 1,
 which the exchange no longer writes: it is kept so that the tests and the bench can
 produce what the previous release wrote.
+
+A store that saves the account often (the execution actor, on every fill and placement
+batch) saves it *split* instead (version 3, :func:`encode_split` / :func:`decode_split`):
+its orders in :data:`BUCKETS` buckets by symbol, each its own document, and the rest (the
+*core*: balances, trades, counters, settings) in one more that names the version of
+every bucket. Only the buckets whose symbols changed since the last save are encoded and
+written again, so a save costs what changed rather than the whole account.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Generic, TypeVar
 
@@ -21,9 +30,25 @@ from gridsup.exchange.types import Trade
 from gridsup.messages.common import OrderStatus, OrderType, Side
 from gridsup.messages.market import MarketInfo
 
-__all__ = ["SNAPSHOT_VERSION", "AccountParts", "decode", "encode", "encode_v1"]
+__all__ = [
+    "BUCKETS",
+    "SNAPSHOT_VERSION",
+    "SPLIT_VERSION",
+    "AccountParts",
+    "bucket_of",
+    "decode",
+    "decode_split",
+    "encode",
+    "encode_split",
+    "encode_v1",
+    "split_buckets",
+]
 
 SNAPSHOT_VERSION = 2
+SPLIT_VERSION = 3
+# Orders are split by symbol into this many buckets (crc32 of the symbol): a fixed
+# number of documents to load at a start, however many markets the account trades.
+BUCKETS = 32
 _O = TypeVar("_O")
 _T = TypeVar("_T")
 
@@ -121,11 +146,35 @@ class _SnapshotV2(_Fields[_OrderRow, _TradeRow], tag_field="version", tag=SNAPSH
     under ``"version": 2``, orders and trades as arrays of their fields."""
 
 
+class _CoreV3(_Fields[_OrderRow, _TradeRow], tag_field="version", tag=SPLIT_VERSION):
+    """A split snapshot's core: every part but the orders (``orders`` stays empty), and
+    ``buckets``: the save version each bucket of orders was last written at."""
+
+    buckets: dict[int, int] = msgspec.field(default_factory=dict)
+
+
+class _BucketV3(msgspec.Struct, tag_field="version", tag=SPLIT_VERSION):
+    """One bucket of a split snapshot: the orders (open or kept finished) of the
+    symbols of ``bucket``, in creation order, as written at save version ``written``."""
+
+    bucket: int
+    written: int
+    orders: list[_OrderRow]
+
+
 _encoder = msgspec.msgpack.Encoder()
 _header_json = msgspec.json.Decoder(_Header)  # version 1 was JSON: it starts with "{"
 _header_msgpack = msgspec.msgpack.Decoder(_Header)
 _decoder_v1 = msgspec.json.Decoder(_SnapshotV1)
 _decoder_v2 = msgspec.msgpack.Decoder(_SnapshotV2)
+_decoder_core = msgspec.msgpack.Decoder(_CoreV3)
+_decoder_bucket = msgspec.msgpack.Decoder(_BucketV3)
+
+
+def bucket_of(symbol: str) -> int:
+    """The bucket of a split snapshot that holds ``symbol``'s orders (stable across
+    processes and releases: crc32, not Python's salted ``hash``)."""
+    return zlib.crc32(symbol.encode()) % BUCKETS
 
 
 def encode(parts: AccountParts) -> bytes:
@@ -134,6 +183,94 @@ def encode(parts: AccountParts) -> bytes:
     fields["orders"] = [astuple(o) for o in parts.orders]
     fields["trades"] = [astuple(t) for t in parts.trades]
     return _encoder.encode(_SnapshotV2(**fields))
+
+
+def encode_split(
+    parts: AccountParts, dirty: Collection[int], version: int, written: dict[int, int]
+) -> tuple[bytes, dict[int, bytes]]:
+    """``parts`` split (version 3): the core, and the buckets ``dirty`` (those whose
+    symbols changed since the last save), encoded at save ``version``.
+
+    ``written`` (bucket -> the version it was last written at) is the caller's record of
+    what the store holds; the dirty buckets are entered at ``version`` and the core
+    names them all, so that :func:`decode_split` can tell a bucket that is missing or
+    stale from the store. A dirty bucket with no orders left is written empty.
+    """
+    rows: dict[int, list[_OrderRow]] = {b: [] for b in dirty}
+    if rows:
+        # symbol -> the rows of its bucket, or None when that bucket is not written
+        into: dict[str, list[_OrderRow] | None] = {}
+        for order in parts.orders:
+            symbol = order.symbol
+            if symbol not in into:
+                into[symbol] = rows.get(bucket_of(symbol))
+            out = into[symbol]
+            if out is not None:
+                out.append(astuple(order))
+    for b in rows:
+        written[b] = version
+    fields = asdict(parts)
+    fields["orders"] = []
+    fields["trades"] = [astuple(t) for t in parts.trades]
+    core = _encoder.encode(_CoreV3(**fields, buckets=dict(sorted(written.items()))))
+    return core, {
+        b: _encoder.encode(_BucketV3(bucket=b, written=version, orders=orders))
+        for b, orders in sorted(rows.items())
+    }
+
+
+def split_buckets(data: bytes) -> dict[int, int] | None:
+    """The buckets (bucket -> version) a split snapshot's core names; None when
+    ``data`` is a whole snapshot (version 1 or 2), which restores alone.
+
+    Raises:
+        ValueError: not a snapshot, or a version this code does not know.
+    """
+    if data[:1] == b"{":
+        return None  # version 1: JSON, whole
+    try:
+        version = _header_msgpack.decode(data).version
+        if version == SPLIT_VERSION:
+            return _decoder_core.decode(data).buckets
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"not a paper exchange snapshot: {exc}") from exc
+    return None
+
+
+def decode_split(core: bytes, buckets: Mapping[int, bytes]) -> AccountParts:
+    """The account parts of a split snapshot: its ``core`` and the ``buckets`` it names
+    (bucket -> bytes), orders back in creation order.
+
+    Raises:
+        ValueError: not a split snapshot, or a bucket the core names is missing, is
+            not that bucket, or is of another save than the core says (a store that
+            lost a write: never restore an account that mixes two saves).
+    """
+    try:
+        head = _decoder_core.decode(core)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"not a split paper exchange snapshot: {exc}") from exc
+    orders: list[_OrderRow] = []
+    for bucket, version in head.buckets.items():
+        data = buckets.get(bucket)
+        if data is None:
+            raise ValueError(f"paper snapshot bucket {bucket} is missing (core names {version})")
+        try:
+            part = _decoder_bucket.decode(data)
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"paper snapshot bucket {bucket}: {exc}") from exc
+        if part.bucket != bucket or part.written != version:
+            raise ValueError(
+                f"paper snapshot bucket {bucket} holds bucket {part.bucket} of save "
+                f"{part.written}; its core names save {version}"
+            )
+        orders.extend(part.orders)
+    orders.sort(key=lambda row: row[1])  # seq: creation order
+    fields = asdict(head)
+    del fields["buckets"]
+    fields["orders"] = [_order(row) for row in orders]
+    fields["trades"] = [_trade(row) for row in head.trades]
+    return AccountParts(**fields)
 
 
 def encode_v1(parts: AccountParts) -> bytes:
@@ -177,6 +314,11 @@ def _decode(data: bytes) -> _SnapshotV1 | _SnapshotV2:
             return _decoder_v2.decode(data)
     except msgspec.DecodeError as exc:
         raise ValueError(f"not a paper exchange snapshot: {exc}") from exc
+    if not json and version == SPLIT_VERSION:
+        raise ValueError(
+            "a split paper snapshot (version 3) holds no orders alone: "
+            "restore it with its buckets (decode_split)"
+        )
     encoding = "JSON" if json else "msgpack"
     raise ValueError(
         f"unknown paper snapshot version {version} ({encoding}); "
