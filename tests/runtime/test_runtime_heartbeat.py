@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from pathlib import Path
 
 import multiprocess
@@ -17,7 +18,7 @@ from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Rea
 from gridsup.runtime import endpoints
 from gridsup.runtime.actor import RuntimeInfo
 from gridsup.runtime.entry import Launch, child_main
-from gridsup.supervisor.runner import Supervisor, beat_periods
+from gridsup.supervisor.runner import BEAT_GROUP, BeatPlan, Supervisor, beat_periods
 from gridsup.supervisor.spec import ChildSpec, Policy
 
 INTERVAL = 0.4
@@ -92,6 +93,51 @@ def test_heartbeats_answer_the_beat_then_fall_back_to_the_timer_then_the_actor_l
         ctx.destroy(linger=0)
 
 
+def test_an_actor_answers_the_beat_of_its_own_phase_only(base: Path) -> None:
+    """A large fleet's actors heartbeat in groups, each on the beat of its phase: the
+    actor answers its phase's beat, and another phase's beats are not the supervisor's
+    pulse for it (heard alone, the actor counts the supervisor as silent and leaves)."""
+    run_dir = endpoints.RunDir.create(base)
+    evidence = base / "evidence"
+    evidence.mkdir()
+    ctx, pull, pub = supervisor_sockets(run_dir)
+    info = RuntimeInfo(
+        name="phased",
+        kind="strategy",
+        run_dir=str(run_dir.path),
+        heartbeat_interval=INTERVAL,
+        beat_phase=2,
+        supervisor_timeout=3 * INTERVAL,
+    )
+    pulse = COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=0))
+    proc = multiprocess.get_context("spawn").Process(
+        target=child_main, args=(Launch(info, "rt_actors:Steady", (str(evidence),)),)
+    )
+    try:
+        proc.start()
+        assert pull.poll(60_000), "no Ready from the actor"
+        assert isinstance(REPORT_CODEC.decode(pull.recv()), Ready)
+        _heartbeats(pull, 200)
+        deadline = time.monotonic() + 30
+        while not _heartbeats(pull, 0):  # its own phase's beat is answered
+            assert time.monotonic() < deadline, "the beat of its phase went unanswered"
+            pub.send_multipart([endpoints.beat_topic(INTERVAL, 2), pulse])
+            time.sleep(BEAT_EVERY)
+        others = time.monotonic() + 20
+        while proc.is_alive() and time.monotonic() < others:
+            for phase in (0, 1, 3):
+                pub.send_multipart([endpoints.beat_topic(INTERVAL, phase), pulse])
+            _heartbeats(pull, 0)
+            time.sleep(BEAT_EVERY)
+        proc.join(10)
+        assert proc.exitcode == 0, "the actor took another phase's beat for its own"
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)
+        ctx.destroy(linger=0)
+
+
 def test_the_supervisor_beats_once_per_distinct_heartbeat_interval() -> None:
     def child(name: str, interval: float, timeout: float = 10.0) -> ChildSpec:
         policy = Policy(heartbeat_interval=interval, supervisor_timeout=timeout)
@@ -128,12 +174,43 @@ def test_a_beat_sent_late_says_how_late() -> None:
     sup.beats = {b"t1": 1.0, b"t5": 5.0}
     now = time.monotonic()
 
-    late = sup._beat(Pub(), b"beat", {b"t1": now - 2.5, b"t5": now + 3.0})  # type: ignore[arg-type]
-    first = sup._beat(Pub(), b"beat", {b"t1": 0.0, b"t5": 0.0})  # type: ignore[arg-type]
+    beaten = {b"t1", b"t5"}
+    due = {b"t1": now - 2.5, b"t5": now + 3.0}
+    late = sup._beat(Pub(), b"beat", due, beaten)  # type: ignore[arg-type]
+    first = sup._beat(Pub(), b"beat", {b"t1": now - 2.0, b"t5": now - 2.0}, set())  # type: ignore[arg-type]
 
     assert 2.5 <= late < 3.5
-    assert first == 0.0  # the very first beats are due from the start
+    assert first == 0.0  # a topic's very first beat is never late
     assert sent == [b"t1", b"t1", b"t5"]
+    # The next beat is due a period after it was due (the phases keep their spacing),
+    # and at least half a period after a late one went out.
+    assert now + 0.5 <= due[b"t1"] <= now + 0.6
+
+
+def test_a_large_fleet_answers_the_beats_in_small_groups_spread_over_the_interval() -> None:
+    policy = Policy(heartbeat_interval=5.0, supervisor_timeout=20.0)
+    specs = [
+        ChildSpec(name=f"grid-{n:04d}", kind="strategy", target="m:f", policy=policy)
+        for n in range(1000)
+    ]
+    alone = ChildSpec(name="execution", kind="execution", target="m:f")
+
+    plan = BeatPlan.of([*specs, alone])
+
+    phases = 1000 // BEAT_GROUP
+    assert plan.phases == {5.0: phases, 1.0: 1}
+    assert plan.periods == {
+        **{endpoints.beat_topic(5.0, k): 5.0 for k in range(phases)},
+        endpoints.beat_topic(1.0): 1.0,
+    }
+    # Evenly spaced over the interval, each phase heard by a group of about BEAT_GROUP.
+    assert sorted(plan.offsets[endpoints.beat_topic(5.0, k)] for k in range(phases)) == [
+        5.0 * k / phases for k in range(phases)
+    ]
+    groups = Counter(plan.phase(s) for s in specs)
+    assert set(groups) == set(range(phases))
+    assert max(groups.values()) <= 2 * BEAT_GROUP
+    assert plan.phase(alone) == 0
 
 
 def test_beat_topics_reach_no_other_subscriber() -> None:

@@ -57,6 +57,9 @@ class RuntimeInfo:
     kind: str
     run_dir: str
     heartbeat_interval: float = 1.0
+    # Which of the supervisor's staggered beats of that interval this actor answers
+    # (runner.BeatPlan): a large fleet heartbeats in small groups, not all at once.
+    beat_phase: int = 0
     # Seconds without a supervisor heartbeat before the actor considers itself orphaned.
     # Generous: a parent that is gone is noticed at once through getppid(); this catches a
     # supervisor that is alive but wedged, and must not fire when it is merely starved.
@@ -323,7 +326,11 @@ class Actor:
     def _open_sockets(self) -> None:
         assert self.ctx is not None and self.run_dir is not None and self.info is not None
         control = control_sockets(
-            self.run_dir, self.name, self.info.heartbeat_interval, self._link.on_command
+            self.run_dir,
+            self.name,
+            self.info.heartbeat_interval,
+            self._link.on_command,
+            beat_phase=self.info.beat_phase,
         )
         self._io.open(self.ctx, (*control, *self.sockets()))
 

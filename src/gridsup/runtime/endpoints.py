@@ -43,12 +43,13 @@ class EndpointError(ValueError):
     """A run directory or endpoint that is unsafe or unusable; the message says why."""
 
 
-def beat_topic(interval: float) -> bytes:
+def beat_topic(interval: float, phase: int = 0) -> bytes:
     """The command-socket topic of the supervisor's beat for actors that heartbeat every
-    ``interval`` seconds. One topic per interval, because the publisher filters: actors
-    with another interval are not woken by this beat. "/" never occurs in an actor name,
-    so no actor's own topic can match it."""
-    return f"/beat/{float(interval)!r}".encode() + b"\x00"
+    ``interval`` seconds, in ``phase`` of that interval. One topic per interval and
+    phase, because the publisher filters: actors of another interval or phase are not
+    woken by this beat. "/" never occurs in an actor name, so no actor's own topic can
+    match it."""
+    return f"/beat/{float(interval)!r}/{phase}".encode() + b"\x00"
 
 
 def command_topic(actor: str) -> bytes:

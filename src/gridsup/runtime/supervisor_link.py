@@ -88,9 +88,12 @@ def control_sockets(
     actor: str,
     heartbeat_interval: float,
     on_command: Callable[[SupervisorCommand, list[bytes]], None],
+    *,
+    beat_phase: int = 0,
 ) -> tuple[SocketSpec, SocketSpec]:
     """The sockets every actor opens to its supervisor, before its own; ``on_command``
-    handles what comes on COMMAND (:meth:`SupervisorLink.on_command`)."""
+    handles what comes on COMMAND (:meth:`SupervisorLink.on_command`); the actor hears
+    the beat of its interval's ``beat_phase``."""
     return (
         SocketSpec(
             REPORT,
@@ -107,7 +110,7 @@ def control_sockets(
             subscribe=(
                 endpoints.BROADCAST_TOPIC,
                 endpoints.command_topic(actor),
-                endpoints.beat_topic(heartbeat_interval),
+                endpoints.beat_topic(heartbeat_interval, beat_phase),
             ),
         ),
     )

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import multiprocess
@@ -94,8 +94,10 @@ class ProcessEffects:
         *,
         log_level: str = "INFO",
         log_json: bool = False,
+        beat_phase: Callable[[ChildSpec], int] = lambda spec: 0,
     ) -> None:
         self.mp = mp_context
+        self.beat_phase = beat_phase  # which of the supervisor's beats a child answers
         self.run_dir = run_dir
         self.command = command
         self.loop = loop
@@ -116,6 +118,7 @@ class ProcessEffects:
             kind=spec.kind,
             run_dir=str(self.run_dir.path),
             heartbeat_interval=policy.heartbeat_interval,
+            beat_phase=self.beat_phase(spec),
             stop_timeout=policy.stop_timeout / 2,
             supervisor_timeout=policy.supervisor_timeout,
             supervisor_pid=os.getpid(),
