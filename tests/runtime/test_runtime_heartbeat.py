@@ -278,3 +278,27 @@ def test_a_socket_that_sends_while_its_reader_waits_never_misses_a_frame(base: P
         return got
 
     assert asyncio.run(scenario()) == frames
+
+
+def test_the_beats_cover_the_children_a_cluster_member_may_be_given_later() -> None:
+    """A cluster member starts with its infrastructure actors only and is given grids
+    later; above 200 grids their heartbeat interval is not the infrastructure's, and
+    without a beat of their own they would count the supervisor as gone."""
+    from gridsup import app
+
+    infra = [ChildSpec(name="persistence", kind="persistence", target="m:f")]
+    policy = app.fleet_policy(app.CLUSTER_STRATEGY_POLICY, 1000)
+    grids = [
+        ChildSpec(name=f"grid-{n}", kind="strategy", target="m:f", policy=policy)
+        for n in range(1000)
+    ]
+
+    alone = Supervisor(infra, planned=())
+    member = Supervisor(infra, planned=grids)
+
+    assert endpoints.beat_topic(policy.heartbeat_interval) not in alone.beats
+    heard = {
+        endpoints.beat_topic(policy.heartbeat_interval, member.beat_plan.phase(g)) for g in grids
+    }
+    assert heard <= set(member.beats)
+    assert endpoints.beat_topic(1.0) in member.beats  # and the infrastructure's, as before

@@ -35,9 +35,11 @@ async def supervise(
     preload: tuple[str, ...],
     extensions: Sequence[SupervisorExtension] = (),
     services: Sequence[Service] = (),
+    planned: Sequence[ChildSpec] = (),
 ) -> int:
     """Run the supervisor; stop it after ``duration`` seconds, or with exit code 1 when
-    an infrastructure actor (persistence, execution, market data) is given up on."""
+    an infrastructure actor (persistence, execution, market data) is given up on.
+    ``planned``: children a service may add later (``Supervisor``'s)."""
     import structlog
 
     from gridsup.app import EXIT_OK, EXIT_RUNTIME, INFRA_KINDS
@@ -53,6 +55,7 @@ async def supervise(
         log_json=log_json,
         extensions=extensions,
         services=services,
+        planned=planned,
     )
     outcome = EXIT_OK
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from gridsup.actors.run_config import RunConfig
     from gridsup.config import GridsFile
     from gridsup.supervisor.runner import Service
+    from gridsup.supervisor.spec import ChildSpec
 
 
 def _refuse(message: str, code: int) -> NoReturn:
@@ -256,20 +257,30 @@ def start(
     specs = app.child_specs(run, strategies=run.member is None)
     extensions += run_extensions(grids, web_listen, run)
     services: list[Service] = []
+    planned: list[ChildSpec] = []
     if run.member is not None:
         from gridsup.supervisor.cluster import ClusterMember
 
+        # The grids the member may be given: the supervisor beats for their interval
+        # from the start (above 200 grids it is not the infrastructure actors').
+        cluster_specs = app.cluster_strategy_specs(run)
+        planned = list(cluster_specs.values())
         member_loop = ClusterMember(
-            run.db_url,
-            run.member,
-            app.cluster_strategy_specs(run),
-            {g.name: g.grid_id for g in run.grids},
+            run.db_url, run.member, cluster_specs, {g.name: g.grid_id for g in run.grids}
         )
         services.append(member_loop.run)
     try:
         code = asyncio.run(
             supervise(
-                specs, base, duration, level, json_logs, strategy_preload(), extensions, services
+                specs,
+                base,
+                duration,
+                level,
+                json_logs,
+                strategy_preload(),
+                extensions,
+                services,
+                planned,
             )
         )
     except SupervisorRunning as exc:

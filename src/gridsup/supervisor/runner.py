@@ -136,7 +136,10 @@ class Supervisor:
         log_json: bool = False,
         extensions: Sequence[SupervisorExtension] = (),
         services: Sequence[Service] = (),
+        planned: Sequence[ChildSpec] = (),
     ) -> None:
+        """``planned``: children a service may add later (a cluster member's grids), whose
+        heartbeat intervals the beats must cover from the start."""
         self.specs = specs
         # Metrics, alerts, the web dashboard: run beside the children, started once
         # supervision exists, stopped on the way out.
@@ -157,7 +160,7 @@ class Supervisor:
         self.log_level, self.log_json = log_level, log_json
         self.supervision: Supervision | None = None
         self.frames_dropped = 0
-        self.beat_plan = BeatPlan.of(specs)
+        self.beat_plan = BeatPlan.of([*specs, *planned])
         self.beats = self.beat_plan.periods
         # Set by Supervision.changed (an exit, a Ready, a stop): the ticker sleeps until
         # the next deadline or this.
