@@ -1,14 +1,15 @@
 """Paper account snapshot: version 1 (JSON, every order and trade an object, as
-gridsup wrote it before) against version 2 (msgpack, orders and trades as arrays),
-in the same run, v1 as the baseline.
+gridsup wrote it before) against version 2 (msgpack, orders and trades as arrays) and
+version 3 (split: the core and the buckets of the one market that changed, what the
+execution actor saves), in the same run, v1 as the baseline.
 
-Accounts: a dry-run fleet of 100 grids x 12 open orders over 10 markets, without and
-with a full history (max_history=1000: 1,000 finished orders and 1,000-2,000 trades).
-Per version, median of ``--runs``: bytes; ``snapshot`` encode ms; ``restore`` ms; and
-what the persistence actor then stores: the bytes base64 in its JSON row (size, and
-the ms of that JSON encode), once per fill and per placement batch.
+Accounts: a dry-run fleet of ``--grids`` grids (100) x 12 open orders over 10 markets,
+without and with a full history (max_history=1000: 1,000 finished orders and
+1,000-2,000 trades). Per version, median of ``--runs``: bytes; ``snapshot`` encode ms;
+``restore`` ms; and what the persistence actor then stores: the bytes base64 in its
+JSON rows (size, and the ms of that JSON encode), once per fill and per placement batch.
 
-Run:  .venv/bin/python bench/paper_snapshot.py [--runs 200]
+Run:  .venv/bin/python bench/paper_snapshot.py [--runs 200] [--grids 100]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import msgspec
 
 from figures import median_s
 from gridsup.exchange.paper.engine import PaperExchange
-from gridsup.exchange.paper.snapshot import encode_v1
+from gridsup.exchange.paper.snapshot import encode_v1, split_buckets
 from gridsup.messages.common import OrderType, Side
 from gridsup.messages.market import MarketInfo
 
@@ -29,7 +30,7 @@ D = Decimal
 LIMIT = OrderType.LIMIT
 
 
-def fleet(history: bool) -> PaperExchange:
+def fleet(history: bool, grids: int = 100) -> PaperExchange:
     markets = {
         f"C{k}/USDT": MarketInfo(
             symbol=f"C{k}/USDT",
@@ -47,7 +48,7 @@ def fleet(history: bool) -> PaperExchange:
     balances = {"USDT": D(10**9)} | {m.base: D(10**6) for m in markets.values()}
     ex = PaperExchange(markets, balances, partial_fills=True, max_history=1000)
     symbols = list(markets)[:10]
-    for g in range(100):
+    for g in range(grids):
         centre = D(60_000 + 137 * g)
         for i in range(12):
             side = Side.BUY if i < 6 else Side.SELL
@@ -66,6 +67,28 @@ def fleet(history: bool) -> PaperExchange:
     return ex
 
 
+class Split:
+    """Version 3 as the execution actor saves it: the store's core and buckets, and a
+    save after a change to one market (its bucket and the core)."""
+
+    def __init__(self, ex: PaperExchange) -> None:
+        self.ex = ex
+        self.version = 1
+        self.core, self.buckets = ex.split_snapshot(self.version)  # the first: every bucket
+        self.symbol = next(iter(ex.markets))
+
+    def save(self) -> list[bytes]:
+        self.version += 1
+        self.ex._history.touched.add(self.symbol)  # as a fill or a placement there does
+        self.core, changed = self.ex.split_snapshot(self.version)
+        self.buckets.update(changed)
+        return [self.core, *changed.values()]
+
+    def restore(self) -> PaperExchange:
+        assert split_buckets(self.core) is not None
+        return PaperExchange.restore_split(self.core, self.buckets)
+
+
 def median_ms(runs: int, work: Callable[[], object]) -> float:
     return median_s(runs, work) * 1000
 
@@ -73,6 +96,7 @@ def median_ms(runs: int, work: Callable[[], object]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--grids", type=int, default=100)
     args = parser.parse_args()
     row_encoder = msgspec.json.Encoder()  # as the store writes a state row
 
@@ -81,22 +105,32 @@ def main() -> None:
 
     print(f"median of {args.runs} runs")
     for history in (False, True):
-        ex = fleet(history)
+        ex = fleet(history, args.grids)
         print(
             f"{len(ex.open_orders()):,} open orders, {len(ex._history.orders):,} orders kept,"
             f" {len(ex.trades()):,} trades:"
         )
-        encoders = {"v1 (JSON)": lambda e=ex: encode_v1(e._parts()), "v2 (msgpack)": ex.snapshot}
+        split = Split(ex)
+        encoders: dict[str, Callable[[], list[bytes]]] = {
+            "v1 (JSON)": lambda e=ex: [encode_v1(e._parts())],
+            "v2 (msgpack)": lambda e=ex: [e.snapshot()],
+            "v3 split, 1 mkt": split.save,
+        }
+        restorers: dict[str, Callable[[list[bytes]], object]] = {
+            "v3 split, 1 mkt": lambda _, s=split: s.restore(),
+        }
         base: tuple[int, float, float, int, float] | None = None
         for name, encode in encoders.items():
-            data = encode()
-            assert PaperExchange.restore(data).snapshot() == ex.snapshot()
+            parts = encode()
+            restore = restorers.get(name, lambda p: PaperExchange.restore(p[0]))
+            restored = restore(parts)
+            assert isinstance(restored, PaperExchange) and restored.snapshot() == ex.snapshot()
             figures = (
-                len(data),
+                sum(map(len, parts)),
                 median_ms(args.runs, encode),
-                median_ms(max(args.runs // 4, 3), lambda d=data: PaperExchange.restore(d)),
-                len(stored(data)),
-                median_ms(args.runs, lambda d=data: stored(d)),
+                median_ms(max(args.runs // 4, 3), lambda p=parts, r=restore: r(p)),
+                sum(len(stored(p)) for p in parts),
+                median_ms(args.runs, lambda p=parts: [stored(d) for d in p]),
             )
             size, enc, dec, row, row_ms = figures
             line = (

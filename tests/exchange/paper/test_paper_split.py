@@ -153,6 +153,28 @@ def test_an_order_forgotten_past_the_bound_leaves_its_own_bucket() -> None:
     assert store.restore().snapshot() == ex.snapshot()
 
 
+def test_a_trade_forgotten_past_the_bound_leaves_its_own_bucket() -> None:
+    # Trades are kept longer than orders (up to twice the bound): BTC's trade outlives
+    # its order, then goes when ETH's trades pass the bound; BTC's bucket must lose it.
+    ex = account(max_history=2)
+    store = Store()
+
+    def market(symbol: str) -> None:
+        ex.create_order(symbol, Side.BUY, OrderType.MARKET, D("0.01"))
+
+    market("BTC/USDT")
+    store.save(ex, 1)
+    market("ETH/USDT")
+    market("ETH/USDT")  # BTC's order forgotten, its trade kept
+    store.save(ex, 2)
+    market("ETH/USDT")
+    market("ETH/USDT")  # five trades: down to two, BTC's among those gone
+    store.save(ex, 3)
+    assert [t.symbol for t in ex.trades()] == ["ETH/USDT"] * 2
+    assert store.writes[2] == 2  # ETH's bucket, and BTC's without its trade
+    assert store.restore().snapshot() == ex.snapshot()
+
+
 def test_a_partial_fill_rewrites_its_bucket() -> None:
     # A fill that leaves the order open changes it without ending it.
     ex = account(partial_fills=True)

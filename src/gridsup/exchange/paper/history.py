@@ -52,8 +52,8 @@ class History:
         # orders already forgotten.
         self.finished: deque[str] = deque()
         self.retired = RetiredIds()
-        # Symbols whose orders changed (placed, filled, ended, forgotten) since the
-        # owner last took them: what a split snapshot writes again (take_touched).
+        # Symbols whose orders or trades changed (placed, filled, ended, forgotten)
+        # since the owner last took them: what a split snapshot writes again.
         self.touched: set[str] = set()
 
     @classmethod
@@ -169,6 +169,7 @@ class History:
     def _forget_trades(self, count: int) -> None:
         """Drop the ``count`` oldest trades, in bulk so appending stays O(1) amortised."""
         for trade in self.trades[:count]:
+            self.touched.add(trade.symbol)  # its bucket of a split snapshot loses it
             mine = self.trades_by_order[trade.order_id]
             mine.pop(0)  # an order's trades are in time order: this one is its oldest
             if not mine:

@@ -9,9 +9,9 @@ produce what the previous release wrote.
 
 A store that saves the account often (the execution actor, on every fill and placement
 batch) saves it *split* instead (version 3, :func:`encode_split` / :func:`decode_split`):
-its orders in :data:`BUCKETS` buckets by symbol, each its own document, and the rest (the
-*core*: balances, trades, counters, settings) in one more that names the version of
-every bucket. Only the buckets whose symbols changed since the last save are encoded and
+its orders and trades in :data:`BUCKETS` buckets by symbol, each its own document, and
+the rest (the *core*: balances, counters, settings) in one more that names the version
+of every bucket. Only the buckets whose symbols changed since the last save are encoded and
 written again, so a save costs what changed rather than the whole account.
 """
 
@@ -147,19 +147,21 @@ class _SnapshotV2(_Fields[_OrderRow, _TradeRow], tag_field="version", tag=SNAPSH
 
 
 class _CoreV3(_Fields[_OrderRow, _TradeRow], tag_field="version", tag=SPLIT_VERSION):
-    """A split snapshot's core: every part but the orders (``orders`` stays empty), and
-    ``buckets``: the save version each bucket of orders was last written at."""
+    """A split snapshot's core: every part but the orders and trades (both stay empty),
+    and ``buckets``: the save version each bucket was last written at."""
 
     buckets: dict[int, int] = msgspec.field(default_factory=dict)
 
 
 class _BucketV3(msgspec.Struct, tag_field="version", tag=SPLIT_VERSION):
     """One bucket of a split snapshot: the orders (open or kept finished) of the
-    symbols of ``bucket``, in creation order, as written at save version ``written``."""
+    symbols of ``bucket`` in creation order, and their trades in time order, each with
+    its number among all the account's trades; as written at save version ``written``."""
 
     bucket: int
     written: int
     orders: list[_OrderRow]
+    trades: list[tuple[int, _TradeRow]]
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -194,29 +196,43 @@ def encode_split(
     ``written`` (bucket -> the version it was last written at) is the caller's record of
     what the store holds; the dirty buckets are entered at ``version`` and the core
     names them all, so that :func:`decode_split` can tell a bucket that is missing or
-    stale from the store. A dirty bucket with no orders left is written empty.
+    stale from the store. A dirty bucket with nothing left is written empty. A trade's
+    number counts the account's trades from its first (``next_trade`` is the next's):
+    trades are only ever appended, and forgotten from the oldest, so it never changes.
     """
-    rows: dict[int, list[_OrderRow]] = {b: [] for b in dirty}
-    if rows:
-        # symbol -> the rows of its bucket, or None when that bucket is not written
-        into: dict[str, list[_OrderRow] | None] = {}
+    orders: dict[int, list[_OrderRow]] = {b: [] for b in dirty}
+    trades: dict[int, list[tuple[int, _TradeRow]]] = {b: [] for b in dirty}
+    if orders:
+        # symbol -> its bucket, when that bucket is written
+        into: dict[str, int | None] = {}
         for order in parts.orders:
-            symbol = order.symbol
-            if symbol not in into:
-                into[symbol] = rows.get(bucket_of(symbol))
-            out = into[symbol]
-            if out is not None:
-                out.append(astuple(order))
-    for b in rows:
+            bucket = _written_bucket(into, order.symbol, orders)
+            if bucket is not None:
+                orders[bucket].append(astuple(order))
+        first = parts.next_trade - len(parts.trades)
+        for n, trade in enumerate(parts.trades, first):
+            bucket = _written_bucket(into, trade.symbol, orders)
+            if bucket is not None:
+                trades[bucket].append((n, astuple(trade)))
+    for b in orders:
         written[b] = version
     fields = asdict(parts)
-    fields["orders"] = []
-    fields["trades"] = [astuple(t) for t in parts.trades]
+    fields["orders"] = fields["trades"] = []
     core = _encoder.encode(_CoreV3(**fields, buckets=dict(sorted(written.items()))))
     return core, {
-        b: _encoder.encode(_BucketV3(bucket=b, written=version, orders=orders))
-        for b, orders in sorted(rows.items())
+        b: _encoder.encode(_BucketV3(bucket=b, written=version, orders=rows, trades=trades[b]))
+        for b, rows in sorted(orders.items())
     }
+
+
+def _written_bucket(
+    into: dict[str, int | None], symbol: str, buckets: Mapping[int, object]
+) -> int | None:
+    """``symbol``'s bucket if it is one of ``buckets``, else None (memoised in ``into``)."""
+    if symbol not in into:
+        bucket = bucket_of(symbol)
+        into[symbol] = bucket if bucket in buckets else None
+    return into[symbol]
 
 
 def split_buckets(data: bytes) -> dict[int, int] | None:
@@ -251,6 +267,7 @@ def decode_split(core: bytes, buckets: Mapping[int, bytes]) -> AccountParts:
     except msgspec.DecodeError as exc:
         raise ValueError(f"not a split paper exchange snapshot: {exc}") from exc
     orders: list[_OrderRow] = []
+    trades: list[tuple[int, _TradeRow]] = []
     for bucket, version in head.buckets.items():
         data = buckets.get(bucket)
         if data is None:
@@ -265,11 +282,20 @@ def decode_split(core: bytes, buckets: Mapping[int, bytes]) -> AccountParts:
                 f"{part.written}; its core names save {version}"
             )
         orders.extend(part.orders)
+        trades.extend(part.trades)
     orders.sort(key=lambda row: row[1])  # seq: creation order
+    trades.sort(key=lambda numbered: numbered[0])
+    first = head.next_trade - len(trades)
+    if [n for n, _ in trades] != list(range(first, head.next_trade)):
+        raise ValueError(
+            f"paper snapshot trades do not follow on: {len(trades)} trades in the buckets, "
+            f"numbered {trades[0][0] if trades else None}..{trades[-1][0] if trades else None}"
+            f", the next is {head.next_trade}"
+        )
     fields = asdict(head)
     del fields["buckets"]
     fields["orders"] = [_order(row) for row in orders]
-    fields["trades"] = [_trade(row) for row in head.trades]
+    fields["trades"] = [_trade(row) for _, row in trades]
     return AccountParts(**fields)
 
 
