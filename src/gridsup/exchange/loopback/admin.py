@@ -7,6 +7,9 @@ server's record of accepted orders. For tests and demos on 127.0.0.1 only.
   pending ones, ``DELETE`` clears them.
 - ``GET /admin/orders``   every order ever accepted, and order ids per client id.
 - ``GET /admin/balance``  the paper account's free/used balances.
+- ``GET /admin/trades``   the balances and every trade the account remembers, read in
+  the same instant (a venue's own trade list is paged, Bybit's 50 at a time, and the
+  replay may fill an order between two reads).
 - ``GET /admin/requests`` how many requests each ``METHOD /api/path`` received.
 - ``GET /admin/request_log`` every API request of every dialect in order: method,
   path, time_ms, status (0: dropped unanswered), weight, used_weight, venue,
@@ -130,6 +133,11 @@ async def balance(request: web.Request) -> web.Response:
     return _json(request.app[STATE].paper.balance())
 
 
+async def trades(request: web.Request) -> web.Response:
+    paper = request.app[STATE].paper
+    return _json({"balance": paper.balance(), "trades": paper.trades()})
+
+
 async def requests(request: web.Request) -> web.Response:
     return _json(dict(request.app[STATE].requests))
 
@@ -208,6 +216,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_delete("/admin/faults", clear_faults)
     app.router.add_get("/admin/orders", orders)
     app.router.add_get("/admin/balance", balance)
+    app.router.add_get("/admin/trades", trades)
     app.router.add_get("/admin/requests", requests)
     app.router.add_get("/admin/request_log", request_log)
     app.router.add_post("/admin/config", configure)
