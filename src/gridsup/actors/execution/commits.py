@@ -167,7 +167,8 @@ class ExecutionCommitter:
         saves: list[str] = []
         if self._paper_dirty and self.paper is not None:
             self.paper_version += 1
-            # Split (docs/paper.md): the core, and the buckets of orders that changed.
+            # Split (docs/paper.md): the core, and the buckets (orders and trades by
+            # symbol) that changed.
             version = self.paper_version
             core, buckets = self.paper.paper.split_snapshot(version)
             paper = [

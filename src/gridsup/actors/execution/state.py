@@ -35,8 +35,8 @@ EXECUTION_STATE_KEY = "__execution__"
 
 
 def paper_bucket_key(bucket: int) -> str:
-    """The saved state that holds bucket ``bucket`` of the paper account's orders (its
-    split snapshot's core is ``PAPER_ACCOUNT_KEY``: docs/paper.md)."""
+    """The saved state that holds bucket ``bucket`` of the paper account's orders and
+    trades (its split snapshot's core is ``PAPER_ACCOUNT_KEY``: docs/paper.md)."""
     return f"{PAPER_ACCOUNT_KEY}/{bucket:02d}"
 
 

@@ -210,9 +210,9 @@ class PaperAccount:
 
     def split_snapshot(self, version: int) -> tuple[bytes, dict[int, bytes]]:
         """The account as a split snapshot at save ``version`` (``snapshot.encode_split``):
-        its core, and the buckets of orders that changed since the last split snapshot
-        (all of them the first time, and after :meth:`resplit`). The caller stores the
-        core and those buckets together, in one transaction."""
+        its core, and the buckets (orders and trades by symbol) that changed since the
+        last split snapshot (all of them the first time, and after :meth:`resplit`). The
+        caller stores the core and those buckets together, in one transaction."""
         touched = self._history.take_touched()
         written = self._split_written
         if self._split_all:

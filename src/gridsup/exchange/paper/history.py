@@ -76,7 +76,7 @@ class History:
         return client_order_id in self.by_client or client_order_id in self.retired
 
     def take_touched(self) -> set[str]:
-        """The symbols whose orders changed since the last call."""
+        """The symbols whose orders or trades changed since the last call."""
         touched, self.touched = self.touched, set()
         return touched
 
