@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import multiprocess
 import pytest
@@ -37,27 +38,36 @@ def _heartbeats(pull: zmq.Socket[bytes], wait_ms: int) -> int:
     return count
 
 
-def test_heartbeats_answer_the_beat_then_fall_back_to_the_timer_then_the_actor_leaves(
-    base: Path,
-) -> None:
+def _steady_actor(base: Path, name: str, **info: Any) -> tuple[Any, Any, Any, Any, Path]:
+    """A run directory, the supervisor's sockets (ctx, pull, pub) and an rt_actors
+    Steady actor process (not started) that heartbeats every INTERVAL and counts the
+    supervisor as gone after three; and the directory of its evidence."""
     run_dir = endpoints.RunDir.create(base)
     evidence = base / "evidence"
     evidence.mkdir()
     ctx, pull, pub = supervisor_sockets(run_dir)
-    info = RuntimeInfo(
-        name="beaten",
+    runtime = RuntimeInfo(
+        name=name,
         kind="strategy",
         run_dir=str(run_dir.path),
         heartbeat_interval=INTERVAL,
         supervisor_timeout=3 * INTERVAL,
+        **info,
     )
+    proc = multiprocess.get_context("spawn").Process(
+        target=child_main, args=(Launch(runtime, "rt_actors:Steady", (str(evidence),)),)
+    )
+    return ctx, pull, pub, proc, evidence
+
+
+def test_heartbeats_answer_the_beat_then_fall_back_to_the_timer_then_the_actor_leaves(
+    base: Path,
+) -> None:
+    ctx, pull, pub, proc, evidence = _steady_actor(base, "beaten")
     beat = [
         endpoints.beat_topic(INTERVAL),
         COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=0)),
     ]
-    proc = multiprocess.get_context("spawn").Process(
-        target=child_main, args=(Launch(info, "rt_actors:Steady", (str(evidence),)),)
-    )
     try:
         proc.start()
         assert pull.poll(60_000), "no Ready from the actor"
@@ -97,22 +107,8 @@ def test_an_actor_answers_the_beat_of_its_own_phase_only(base: Path) -> None:
     """A large fleet's actors heartbeat in groups, each on the beat of its phase: the
     actor answers its phase's beat, and another phase's beats are not the supervisor's
     pulse for it (heard alone, the actor counts the supervisor as silent and leaves)."""
-    run_dir = endpoints.RunDir.create(base)
-    evidence = base / "evidence"
-    evidence.mkdir()
-    ctx, pull, pub = supervisor_sockets(run_dir)
-    info = RuntimeInfo(
-        name="phased",
-        kind="strategy",
-        run_dir=str(run_dir.path),
-        heartbeat_interval=INTERVAL,
-        beat_phase=2,
-        supervisor_timeout=3 * INTERVAL,
-    )
+    ctx, pull, pub, proc, _ = _steady_actor(base, "phased", beat_phase=2)
     pulse = COMMAND_CODEC.encode(Heartbeat(actor="supervisor", pid=0))
-    proc = multiprocess.get_context("spawn").Process(
-        target=child_main, args=(Launch(info, "rt_actors:Steady", (str(evidence),)),)
-    )
     try:
         proc.start()
         assert pull.poll(60_000), "no Ready from the actor"
