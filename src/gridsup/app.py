@@ -79,7 +79,7 @@ def fleet_policy(policy: Policy, grids: int) -> Policy:
     return replace(
         policy,
         heartbeat_interval=interval,
-        # The supervisor beats at least every supervisor_timeout / 4 (runner.beat_periods).
+        # The supervisor beats at least every supervisor_timeout / 4 (runner.BeatPlan).
         supervisor_timeout=max(policy.supervisor_timeout, 4 * interval),
     )
 

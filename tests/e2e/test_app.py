@@ -16,7 +16,7 @@ from gridsup.commands import preflight
 from gridsup.exchange.markets import PAPER_MARKETS, UnknownMarket, paper_market
 from gridsup.runtime.endpoints import beat_topic
 from gridsup.strategy.grid.config import GridConfig
-from gridsup.supervisor.runner import beat_periods
+from gridsup.supervisor.runner import BeatPlan
 from gridsup.supervisor.spec import ChildSpec, Group
 from helpers import run_config_of
 
@@ -128,7 +128,7 @@ def test_a_large_fleet_heartbeats_less_often(
     assert (policy.heartbeat_interval, policy.supervisor_timeout) == (interval, supervisor_timeout)
     assert policy.max_restarts == app.STRATEGY_POLICY.max_restarts
     spec = ChildSpec(name="g", kind="strategy", target="m:f", policy=policy)
-    assert beat_periods([spec]) == {beat_topic(interval): interval}
+    assert BeatPlan.of([spec]).periods == {beat_topic(interval): interval}
 
 
 @pytest.mark.parametrize(

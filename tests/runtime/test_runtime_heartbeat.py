@@ -19,7 +19,7 @@ from gridsup.messages.control import COMMAND_CODEC, REPORT_CODEC, Heartbeat, Rea
 from gridsup.runtime import endpoints
 from gridsup.runtime.actor import RuntimeInfo
 from gridsup.runtime.entry import Launch, child_main
-from gridsup.supervisor.runner import BEAT_GROUP, BeatPlan, Supervisor, beat_periods
+from gridsup.supervisor.runner import BEAT_GROUP, BeatPlan, Supervisor
 from gridsup.supervisor.spec import ChildSpec, Policy
 
 INTERVAL = 0.4
@@ -139,7 +139,7 @@ def test_the_supervisor_beats_once_per_distinct_heartbeat_interval() -> None:
         policy = Policy(heartbeat_interval=interval, supervisor_timeout=timeout)
         return ChildSpec(name=name, kind="strategy", target="m:f", policy=policy)
 
-    periods = beat_periods(
+    periods = BeatPlan.of(
         [
             child("a", 1.0),
             child("b", 1),
@@ -148,7 +148,7 @@ def test_the_supervisor_beats_once_per_distinct_heartbeat_interval() -> None:
             # than the interval.
             child("d", 5.0, timeout=8.0),
         ]
-    )
+    ).periods
 
     assert periods == {
         endpoints.beat_topic(1.0): 1.0,

@@ -75,13 +75,6 @@ _REPORT_BATCH = 256  # reports drained per wake-up before yielding to the other 
 BEAT_GROUP = 50
 
 
-def beat_periods(specs: Sequence[ChildSpec]) -> dict[bytes, float]:
-    """Beat topic -> period: one beat stream per distinct heartbeat interval of the
-    children and phase of it (:class:`BeatPlan`), every interval (what their heartbeats
-    answer), or more often when a child's supervisor_timeout asks for it."""
-    return BeatPlan.of(specs).periods
-
-
 @dataclass(frozen=True)
 class BeatPlan:
     """The supervisor's beats: per heartbeat interval of the children, ``phases`` beat

@@ -217,8 +217,7 @@ class PaperAccount:
         written = self._split_written
         if self._split_all:
             self._split_all = False
-            touched.update(self.markets)
-            touched.update(o.symbol for o in self._history.orders.values())
+            touched.update(self.markets)  # every order and trade is of one of them
             dirty = set(written) | {bucket_of(s) for s in touched}
         else:
             dirty = {bucket_of(s) for s in touched}

@@ -169,7 +169,16 @@ _header_json = msgspec.json.Decoder(_Header)  # version 1 was JSON: it starts wi
 _header_msgpack = msgspec.msgpack.Decoder(_Header)
 _decoder_v1 = msgspec.json.Decoder(_SnapshotV1)
 _decoder_v2 = msgspec.msgpack.Decoder(_SnapshotV2)
+
+
+class _CoreBucketsV3(msgspec.Struct, tag_field="version", tag=SPLIT_VERSION):
+    """A split snapshot's core read for its bucket versions alone (the rest skipped)."""
+
+    buckets: dict[int, int]
+
+
 _decoder_core = msgspec.msgpack.Decoder(_CoreV3)
+_decoder_core_buckets = msgspec.msgpack.Decoder(_CoreBucketsV3)
 _decoder_bucket = msgspec.msgpack.Decoder(_BucketV3)
 
 
@@ -247,7 +256,7 @@ def split_buckets(data: bytes) -> dict[int, int] | None:
     try:
         version = _header_msgpack.decode(data).version
         if version == SPLIT_VERSION:
-            return _decoder_core.decode(data).buckets
+            return _decoder_core_buckets.decode(data).buckets
     except msgspec.DecodeError as exc:
         raise ValueError(f"not a paper exchange snapshot: {exc}") from exc
     return None
